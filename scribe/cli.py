@@ -1,0 +1,52 @@
+"""The command line. `scribe` alone opens the TUI; subcommands live in `scribe/commands/`, one module each.
+
+Each command module has `register(subparsers)`, which adds its parser and sets `run=<function(args) -> int>`.
+Command modules import nothing heavy at import time, so `scribe --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from scribe import __version__
+
+COMMAND_MODULES = ("tui", "generate", "train", "locate")
+"""Command names; each is also the name of its module in scribe/commands/."""
+
+
+class CommandError(Exception):
+    """A failure reported as one line on stderr with exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="scribe",
+        description="A keyboard-driven terminal writing studio. Without a command, opens the editor (same as `scribe tui`).",
+    )
+    parser.add_argument("--version", action="version", version=f"scribe {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"scribe.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the chosen command; the TUI when none is given."""
+    from scribe.engine.base import EngineError
+
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv or (argv[0] not in COMMAND_MODULES and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["tui", *argv]
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (CommandError, EngineError, ValueError, OSError) as exc:
+        print(f"scribe: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("scribe: interrupted", file=sys.stderr)
+        return 130

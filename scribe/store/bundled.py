@@ -1,0 +1,30 @@
+"""The models and themes shipped with scribe (the repository's `models/` and `themes/`, or their copies in a wheel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def _shipped(wheel_name: str, repo_name: str) -> Path:
+    wheel_copy = _PACKAGE / wheel_name
+    return wheel_copy if wheel_copy.is_dir() else _PACKAGE.parent / repo_name
+
+
+def bundled_models_dir() -> Path:
+    """The folder holding the bundled model folders."""
+    return _shipped("_bundled_models", "models")
+
+
+def bundled_themes_dir() -> Path:
+    """The folder holding the bundled theme files."""
+    return _shipped("_bundled_themes", "themes")
+
+
+def bundled_model_names() -> list[str]:
+    """Names of the bundled models (folders with a config.json or a .keras file)."""
+    root = bundled_models_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and ((p / "config.json").exists() or any(p.glob("*.keras"))))

@@ -1,0 +1,1 @@
+"""Headless writing state: documents and the autosave journal."""

@@ -1,0 +1,1 @@
+"""Training: corpus reading and trainers."""
