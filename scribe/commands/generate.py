@@ -1,0 +1,110 @@
+"""`scribe generate`: stream a continuation to stdout, as text or as one JSON object per token."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from scribe.cli import CommandError
+from scribe.config import load_settings
+from scribe.sampling.params import InvalidSetting, SamplingParams, field_docs
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `generate` command with one flag per sampling parameter."""
+    parser = subparsers.add_parser(
+        "generate",
+        help="continue a text with a model and stream it to stdout",
+        description="Continue a prompt (--prompt, --prompt-file or stdin). Unset sampling flags come from the settings file.",
+    )
+    parser.add_argument("--model", "-m", help="model name or folder (default: the settings file's model)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--prompt", "-p", help="the text to continue")
+    source.add_argument("--prompt-file", "-f", help="read the text to continue from this file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per token, then a summary object")
+    parser.add_argument("--alternatives", type=int, help="top alternatives per token in --json output (default 5)")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--dtype", help="auto, float32, float16 or bfloat16")
+    parser.add_argument("--trust-remote-code", action="store_true", help="allow code shipped in the model's repository")
+    sampling = parser.add_argument_group("sampling (see `scribe generate --help`; order: penalties, no-repeat-ngram, temperature, top-k, top-p, min-p, typical-p)")
+    for name, doc in field_docs().items():
+        flag = "--" + name.replace("_", "-")
+        if name == "stop":
+            sampling.add_argument(flag, action="append", metavar="TEXT", help=doc + " Repeat for several.")
+        else:
+            sampling.add_argument(flag, metavar="N", help=doc)
+    parser.set_defaults(run=run)
+
+
+def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
+    """The prompt from --prompt, --prompt-file or piped stdin."""
+    if args.prompt is not None:
+        return args.prompt
+    if args.prompt_file:
+        try:
+            return Path(args.prompt_file).read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise CommandError(f"{args.prompt_file}: not UTF-8 text") from None
+    if stdin.isatty():
+        raise CommandError("no prompt: give --prompt TEXT, --prompt-file FILE, or pipe text on stdin")
+    return stdin.read()
+
+
+def sampling_from_args(args: argparse.Namespace, base: SamplingParams) -> SamplingParams:
+    """The settings file's sampling parameters with the given flags applied (validated)."""
+    changes: dict[str, Any] = {}
+    for name in field_docs():
+        value = getattr(args, name)
+        if value is None:
+            continue
+        changes[name] = tuple(value) if name == "stop" else SamplingParams.parse_field(name, value)
+    try:
+        return base.replace(**changes)
+    except InvalidSetting as exc:
+        raise CommandError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model, stream the continuation, print it."""
+    from scribe.engine.base import StreamEnd
+    from scribe.engine.registry import load_model
+
+    settings = load_settings()
+    try:
+        params = sampling_from_args(args, settings.sampling)
+    except InvalidSetting as exc:
+        raise CommandError(str(exc)) from None
+    prompt = read_prompt(args, sys.stdin)
+    alternatives = settings.alternatives if args.alternatives is None else args.alternatives
+    if alternatives < 0:
+        raise CommandError("--alternatives must be 0 or more")
+    backend = load_model(
+        args.model or settings.model,
+        device=args.device or settings.device,
+        dtype=args.dtype or settings.dtype,
+        trust_remote_code=args.trust_remote_code or settings.trust_remote_code,
+    )
+    out = sys.stdout
+    end: StreamEnd | None = None
+    for item in backend.stream(prompt, params, alternatives=alternatives if args.json else 0):
+        if isinstance(item, StreamEnd):
+            end = item
+        elif args.json:
+            out.write(json.dumps({"type": "token", **dataclasses.asdict(item)}, ensure_ascii=False) + "\n")
+        else:
+            out.write(item.text)
+        out.flush()
+    assert end is not None, "a stream always ends with a StreamEnd"
+    if args.json:
+        summary = {"type": "end", **dataclasses.asdict(end), "tokens_per_s": end.tokens_per_s, "model": backend.info.name}
+        out.write(json.dumps(summary, ensure_ascii=False) + "\n")
+    else:
+        out.write("\n")
+        print(f"[{end.tokens} tokens, {end.tokens_per_s:.1f} tokens/s, stopped: {end.reason}]", file=sys.stderr)
+    if end.reason == "error":
+        raise CommandError(end.error or "generation failed")
+    return 0

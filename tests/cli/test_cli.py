@@ -1,0 +1,86 @@
+"""The installed command line, run as a user runs it: in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "models" / "tiny-random-gpt2"
+
+
+def scribe(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SCRIBE_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "scribe", *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_version_and_help(tmp_path):
+    from scribe import __version__
+
+    assert scribe("--version", home=tmp_path).stdout.strip() == f"scribe {__version__}"
+    help_text = scribe("--help", home=tmp_path).stdout
+    for command in ("tui", "generate", "train", "locate"):
+        assert command in help_text
+
+
+def test_locate_prints_every_directory_under_scribe_home(tmp_path):
+    result = scribe("locate", home=tmp_path)
+    assert result.returncode == 0
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    for name in ("config", "data", "cache", "log", "models", "autosave"):
+        assert lines[name].startswith(str(tmp_path)), name
+    assert "hf-cache" in lines and "bundled" in lines
+    assert scribe("locate", "data", home=tmp_path).stdout.strip() == str(tmp_path / "data")
+
+
+def test_generate_streams_text_reproducibly_with_a_seed(tmp_path):
+    args = ("generate", "--model", str(TINY), "--prompt", "Once upon a time", "--max-new-tokens", "12", "--seed", "3")
+    first, second = scribe(*args, home=tmp_path), scribe(*args, home=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert first.stdout.strip()
+    assert "12 tokens" in first.stderr
+
+
+def test_generate_json_prints_a_token_per_line_with_alternatives(tmp_path):
+    result = scribe(
+        "generate", "--model", str(TINY), "--max-new-tokens", "5", "--seed", "1", "--top-k", "20", "--json",
+        "--alternatives", "3", home=tmp_path, stdin="The cat",
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    tokens, end = records[:-1], records[-1]
+    assert [r["type"] for r in tokens] == ["token"] * 5 and end["type"] == "end"
+    for record in tokens:
+        assert len(record["alternatives"]) == 3
+        assert 0.0 < record["raw_prob"] <= 1.0 and 0.0 < record["final_prob"] <= 1.0
+    assert end["tokens"] == 5 and end["reason"] == "max_tokens"
+    assert end["text"] == "".join(r["text"] for r in tokens)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--model", "no-such-model", "--prompt", "x"), "no-such-model"),
+        (("--model", str(TINY), "--prompt", "x", "--temperature", "hot"), "temperature"),
+        (("--model", str(TINY), "--prompt", "x", "--top-p", "2"), "top_p"),
+    ],
+)
+def test_generate_errors_are_one_line_with_nonzero_exit(tmp_path, args, message):
+    result = scribe("generate", *args, home=tmp_path)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_generate_refuses_a_binary_prompt_file(tmp_path):
+    binary = tmp_path / "image.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    result = scribe("generate", "--model", str(TINY), "--prompt-file", str(binary), home=tmp_path)
+    assert result.returncode == 1 and "not UTF-8 text" in result.stderr
