@@ -1,0 +1,57 @@
+"""Fixtures for the engine tests: the shared tiny GPT-2, and a sharper tiny GPT-2 with a 64-token context."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    """The shared tiny random GPT-2 (2-dim embeddings, real GPT-2 tokenizer); read-only."""
+    return (SHARED_DATA / "models" / "tiny-random-gpt2").resolve()
+
+
+@pytest.fixture(scope="session")
+def sharp_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A random GPT-2 with peaked distributions (wide init) and a 64-token context, saved as safetensors."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    folder = tmp_path_factory.mktemp("sharp-gpt2")
+    config = GPT2Config.from_pretrained(tiny_model_dir)
+    config.update({"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 64, "initializer_range": 0.5})
+    torch.manual_seed(0)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    for name in TOKENIZER_FILES:
+        shutil.copy(tiny_model_dir / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sharp_backend(sharp_model_dir: Path):
+    """The sharp model loaded through scribe's transformers backend (shared: loading costs a second)."""
+    from scribe.engine.transformers_backend import TransformersBackend
+
+    return TransformersBackend.load(sharp_model_dir, name="sharp", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def sharp_hf_model(sharp_model_dir: Path):
+    """The same sharp model loaded by plain transformers, as the reference."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(sharp_model_dir).eval()
+
+
+@pytest.fixture(autouse=True)
+def _scribe_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own SCRIBE_HOME."""
+    home = tmp_path / "scribe-home"
+    monkeypatch.setenv("SCRIBE_HOME", str(home))
+    return home
