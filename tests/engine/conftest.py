@@ -17,20 +17,31 @@ def tiny_model_dir() -> Path:
     return (SHARED_DATA / "models" / "tiny-random-gpt2").resolve()
 
 
-@pytest.fixture(scope="session")
-def sharp_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    """A random GPT-2 with peaked distributions (wide init) and a 64-token context, saved as safetensors."""
+def save_random_gpt2(folder: Path, tokenizer_dir: Path, **config: object) -> Path:
+    """Save a seeded random GPT-2 (config: GPT2Config fields) with the GPT-2 tokenizer files from `tokenizer_dir`."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    folder = tmp_path_factory.mktemp("sharp-gpt2")
-    config = GPT2Config.from_pretrained(tiny_model_dir)
-    config.update({"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 64, "initializer_range": 0.5})
     torch.manual_seed(0)
-    GPT2LMHeadModel(config).save_pretrained(folder)
+    GPT2LMHeadModel(GPT2Config(**config)).save_pretrained(folder)
     for name in TOKENIZER_FILES:
-        shutil.copy(tiny_model_dir / name, folder / name)
+        shutil.copy(tokenizer_dir / name, folder / name)
     return folder
+
+
+@pytest.fixture(scope="session")
+def random_gpt2():
+    """`save_random_gpt2`, for tests that need a model folder of their own."""
+    return save_random_gpt2
+
+
+@pytest.fixture(scope="session")
+def sharp_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A random GPT-2 with peaked distributions (wide init) and a 64-token context, saved as safetensors."""
+    folder = tmp_path_factory.mktemp("sharp-gpt2")
+    return save_random_gpt2(
+        folder, tiny_model_dir, n_embd=32, n_layer=2, n_head=2, n_positions=64, initializer_range=0.5
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,299 @@
+"""The PyTorch backend: any causal language model in Hugging Face format, decoded by scribe's own KV-cached loop.
+
+Loading never runs code from the model folder unless `trust_remote_code` is set, prefers safetensors, and reads
+`pytorch_model.bin` only with `weights_only=True` (a pickle that holds code instead of tensors is refused).
+
+Decoding runs the prompt once, then one token per forward pass with the model's key/value cache, sampling with
+`scribe.sampling.sampler.Sampler`. Text is released through `TextStream`: incomplete characters and text that could
+start a stop string are held back until decided; whatever is still held back when the stream ends is in
+`StreamEnd.text` only. The end-of-sequence token ends the stream and is not yielded as a TokenStep.
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as transformers_logging
+
+from scribe.engine.base import Backend, ModelInfo, ModelLoadError, StopReason, StreamEnd, TokenStep
+from scribe.engine.textstream import TextStream
+from scribe.sampling.params import SamplingParams
+from scribe.sampling.sampler import Sampler
+
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
+_CONTEXT_KEYS = ("n_positions", "max_position_embeddings", "n_ctx", "seq_length")
+_DEFAULT_CONTEXT = 2048
+
+
+def pick_device(device: str) -> torch.device:
+    """"auto" -> cuda if available, else mps, else cpu; otherwise the named device, checked to exist."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise ModelLoadError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {device!r} asked for, but this PyTorch build or machine has no CUDA")
+    if chosen.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError(f"device {device!r} asked for, but MPS is not available here")
+    return chosen
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """"auto" -> bfloat16 on CUDA with bf16 support (else float16), float16 on mps, float32 on cpu."""
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float16 if device.type == "mps" else torch.float32
+    if dtype not in _DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}: use auto, float32, float16 or bfloat16")
+    return _DTYPES[dtype]
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, short enough for a status bar or dialog."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _check_folder(path: Path) -> str:
+    """Refuse folders that cannot hold a model; return the weights format found."""
+    if not path.is_dir():
+        raise ModelLoadError(f"{path}: no such folder")
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(f"{path}: no config.json, so this is not a Hugging Face model folder")
+    if any(path.glob("*.safetensors")):
+        return "safetensors"
+    if any(path.glob("pytorch_model*.bin")):
+        return "pytorch_model.bin"
+    raise ModelLoadError(f"{path}: no weights (model.safetensors or pytorch_model.bin)")
+
+
+class TransformersBackend(Backend):
+    """A Hugging Face causal LM and its tokenizer on one device."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer: object, info: ModelInfo) -> None:
+        self._model = model
+        self._tokenizer = tokenizer
+        self.info = info
+        self._device = next(model.parameters()).device
+        self._forward_kwargs: dict[str, object] = {"use_cache": True}
+        if "logits_to_keep" in inspect.signature(model.forward).parameters:
+            self._forward_kwargs["logits_to_keep"] = 1
+        eos = model.generation_config.eos_token_id if model.generation_config is not None else None
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        eos_ids.add(tokenizer.eos_token_id)
+        self._eos = frozenset(i for i in eos_ids if i is not None)
+        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        self._start_id: int | None = start
+        self._token_texts: dict[int, str] = {}
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        trust_remote_code: bool = False,
+    ) -> "TransformersBackend":
+        """Load the model folder at `path`; ModelLoadError with a one-line reason naming the path on any failure."""
+        path = Path(path)
+        weights = _check_folder(path)
+        chosen_device = pick_device(device)
+        chosen_dtype = pick_dtype(dtype, chosen_device)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
+        except Exception as exc:
+            raise ModelLoadError(f"{path}: cannot load the tokenizer: {_one_line(exc)}") from exc
+        if len(tokenizer) < 2:  # transformers builds an empty tokenizer when the folder has no tokenizer files
+            raise ModelLoadError(f"{path}: no tokenizer (tokenizer.json, vocab.json with merges.txt, or tokenizer.model)")
+        progress_bar = transformers_logging.is_progress_bar_enabled()
+        transformers_logging.disable_progress_bar()  # its tqdm output on stderr would garble the TUI
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                path,
+                dtype=chosen_dtype,
+                local_files_only=True,
+                trust_remote_code=trust_remote_code,
+                use_safetensors=True if weights == "safetensors" else None,
+                weights_only=True,
+                device_map=None if chosen_device.type == "cpu" else str(chosen_device),
+            )
+        except torch.OutOfMemoryError as exc:
+            raise ModelLoadError(f"{path}: not enough memory on {chosen_device} to load this model") from exc
+        except Exception as exc:
+            raise ModelLoadError(f"{path}: cannot load the weights ({weights}): {_one_line(exc)}") from exc
+        finally:
+            if progress_bar:
+                transformers_logging.enable_progress_bar()
+        model.eval()
+        config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+        info = ModelInfo(
+            name=name or path.name,
+            backend="transformers",
+            location=str(path),
+            device=str(chosen_device),
+            dtype=str(chosen_dtype).removeprefix("torch."),
+            context_length=_context_length(config, tokenizer),
+            vocab_size=int(getattr(config, "vocab_size", 0) or len(tokenizer)),
+            parameters=sum(p.numel() for p in model.parameters()),
+            extra={"architecture": (model.config.architectures or [type(model).__name__])[0], "weights": weights},
+        )
+        return cls(model, tokenizer, info)
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens the model sees for this text (special tokens the tokenizer adds included)."""
+        return len(self._encode(text))
+
+    def close(self) -> None:
+        """Drop the model and give its memory back."""
+        device = self._device
+        del self._model
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def stream(
+        self,
+        prompt: str,
+        params: SamplingParams,
+        *,
+        alternatives: int = 5,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[TokenStep | StreamEnd]:
+        """Continue `prompt` one token at a time (see the module docstring for how text and stops are handled).
+
+        The prompt is cut from the left to leave room for `max_new_tokens` (keeping at least half the context); when
+        the context fills up during decoding the stream ends with "context_full". Errors end the stream with
+        reason "error" and the text so far.
+        """
+        start = time.perf_counter()
+        text = TextStream(self._decode, params.stop)
+        reason: StopReason = "max_tokens"
+        error: str | None = None
+        tokens = prompt_tokens = 0
+        first_token_s = 0.0
+        try:
+            if alternatives < 0:
+                raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
+            ids = self._prompt_ids(prompt, params.max_new_tokens)
+            prompt_tokens = len(ids)
+            sampler = Sampler(params, device=self._device)
+            limit = self.info.context_length
+            sequence = torch.empty(prompt_tokens + params.max_new_tokens, dtype=torch.long, device=self._device)
+            sequence[:prompt_tokens] = torch.tensor(ids, dtype=torch.long)
+            feed = sequence[:prompt_tokens]
+            length = prompt_tokens
+            cache = None
+            with torch.inference_mode():
+                for index in range(params.max_new_tokens):
+                    if cancel is not None and cancel.is_set():
+                        reason = "cancelled"
+                        break
+                    if length > limit:
+                        reason = "context_full"
+                        break
+                    step_start = time.perf_counter()
+                    output = self._model(input_ids=feed[None], past_key_values=cache, **self._forward_kwargs)
+                    cache = output.past_key_values
+                    result = sampler.step(
+                        output.logits[0, -1].float(),
+                        sequence[:length],
+                        prompt_tokens,
+                        alternatives=alternatives,
+                        decode=self._token_text,
+                    )
+                    token = result.token_id
+                    if token in self._eos:
+                        reason = "eos"
+                        break
+                    sequence[length] = token
+                    feed = sequence[length : length + 1]
+                    length += 1
+                    piece = text.push(token)
+                    now = time.perf_counter()
+                    if index == 0:
+                        first_token_s = now - start
+                    tokens = index + 1
+                    yield TokenStep(
+                        index=index,
+                        token_id=token,
+                        text=piece,
+                        raw_prob=result.raw_prob,
+                        final_prob=result.final_prob,
+                        alternatives=result.alternatives,
+                        elapsed_s=now - step_start,
+                    )
+                    if text.stopped:
+                        reason = "stop_string"
+                        break
+            text.finish()
+        except Exception as exc:  # the stream's contract: end with StreamEnd(reason="error"), never raise
+            reason, error = "error", f"{type(exc).__name__}: {_one_line(exc)}"
+        yield StreamEnd(
+            reason=reason,
+            text=text.text,
+            tokens=tokens,
+            prompt_tokens=prompt_tokens,
+            elapsed_s=time.perf_counter() - start,
+            first_token_s=first_token_s,
+            error=error,
+        )
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self._tokenizer(text)["input_ids"])
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self._tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def _token_text(self, token_id: int) -> str:
+        text = self._token_texts.get(token_id)
+        if text is None:
+            text = self._token_texts[token_id] = self._decode([token_id])
+        return text
+
+    def _prompt_ids(self, prompt: str, max_new_tokens: int) -> list[int]:
+        """The prompt's ids, cut from the left to fit the context; the start token alone for an empty prompt."""
+        ids = self._encode(prompt)
+        if not ids:
+            if self._start_id is None:
+                raise ValueError("empty prompt and the tokenizer has no BOS or EOS token to start from")
+            ids = [self._start_id]
+        limit = self.info.context_length
+        budget = max(limit - max_new_tokens, limit // 2, 1)
+        if len(ids) > budget:
+            keep_bos = budget > 1 and ids[0] == self._tokenizer.bos_token_id
+            ids = ids[:1] + ids[len(ids) - budget + 1 :] if keep_bos else ids[len(ids) - budget :]
+        return ids
+
+
+def _context_length(config: object, tokenizer: object) -> int:
+    for key in _CONTEXT_KEYS:
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    max_length = getattr(tokenizer, "model_max_length", None)
+    return max_length if isinstance(max_length, int) and 0 < max_length < 1_000_000 else _DEFAULT_CONTEXT
