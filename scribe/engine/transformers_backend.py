@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import inspect
+import pickle
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -144,6 +145,11 @@ class TransformersBackend(Backend):
             )
         except torch.OutOfMemoryError as exc:
             raise ModelLoadError(f"{path}: not enough memory on {chosen_device} to load this model") from exc
+        except pickle.UnpicklingError as exc:
+            raise ModelLoadError(
+                f"{path}: cannot load the weights ({weights}): refused, the pickle holds more than tensors "
+                "(it could run code); use a safetensors copy from a source you trust"
+            ) from exc
         except Exception as exc:
             raise ModelLoadError(f"{path}: cannot load the weights ({weights}): {_one_line(exc)}") from exc
         finally:
