@@ -1,0 +1,218 @@
+"""The autosave journal: the open document's unsaved text, kept on disk so a crash or a kill loses at most a few seconds.
+
+One JSON file per document in `Paths.autosave`, named by a hash of the document's key (its absolute path, or an
+`untitled-...` id), holding the text, the path, the time and the sha256 of the file on disk when the entry was written.
+Each write goes to a temporary file that is fsynced and renamed over the entry, so an entry is always whole.
+
+A running editor holds an OS lock on its document's key (`Journal.claim`); the OS drops the lock when the process
+dies, however it dies. An entry whose key nobody holds and whose text differs from the file is an unsaved text left by
+a crash: `recovery_for` and `orphans` find those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scribe.studio.document import Document, atomic_write
+
+FORMAT_VERSION = 1
+UNTITLED_PREFIX = "untitled-"
+
+
+def new_untitled_key() -> str:
+    """A fresh key for an untitled document."""
+    return UNTITLED_PREFIX + uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journalled text."""
+
+    key: str
+    path: str | None
+    """The document's absolute path, or None while untitled."""
+    text: str
+    saved_at: float
+    """Seconds since the epoch when the entry was written."""
+    disk_hash: str | None
+    """sha256 of the file on disk the text was based on (None for a file not yet written)."""
+
+    @property
+    def untitled(self) -> bool:
+        """True for an entry of a document that was never saved."""
+        return self.path is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON record."""
+        return {"version": FORMAT_VERSION, "key": self.key, "path": self.path, "text": self.text,
+                "saved_at": self.saved_at, "disk_hash": self.disk_hash}
+
+
+class Journal:
+    """The journal folder. Safe to use from several threads; writes are atomic."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._locks: dict[str, int] = {}
+        self._guard = threading.Lock()
+
+    def _stem(self, key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+    def entry_file(self, key: str) -> Path:
+        """The file holding `key`'s entry."""
+        return self.root / f"{self._stem(key)}.json"
+
+    def _lock_file(self, key: str) -> Path:
+        return self.root / f"{self._stem(key)}.lock"
+
+    def write(self, key: str, text: str, *, path: Path | None, disk_hash: str | None) -> JournalEntry:
+        """Journal `text` for `key` (atomically, fsynced) and return the entry."""
+        entry = JournalEntry(key=key, path=str(path) if path else None, text=text, saved_at=time.time(), disk_hash=disk_hash)
+        self.root.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.entry_file(key), json.dumps(entry.to_dict(), ensure_ascii=False).encode("utf-8"))
+        return entry
+
+    def read(self, key: str) -> JournalEntry | None:
+        """The entry for `key`, or None when there is none (or it cannot be read)."""
+        return _read_entry(self.entry_file(key))
+
+    def clear(self, key: str) -> None:
+        """Remove `key`'s entry (after a clean save or quit)."""
+        self.entry_file(key).unlink(missing_ok=True)
+
+    def claim(self, key: str) -> bool:
+        """Lock `key` for this process until `release`; False when another running process holds it."""
+        with self._guard:
+            if key in self._locks:
+                return True
+            fd = _try_lock(self._lock_file(key), self.root)
+            if fd is None:
+                return False
+            self._locks[key] = fd
+            return True
+
+    def release(self, key: str) -> None:
+        """Drop the lock taken by `claim`."""
+        with self._guard:
+            fd = self._locks.pop(key, None)
+        if fd is not None:
+            self._lock_file(key).unlink(missing_ok=True)
+            os.close(fd)
+
+    def is_abandoned(self, key: str) -> bool:
+        """True when no running process holds `key` (this process counts as holding the keys it claimed)."""
+        with self._guard:
+            if key in self._locks:
+                return False
+        fd = _try_lock(self._lock_file(key), self.root)
+        if fd is None:
+            return False
+        self._lock_file(key).unlink(missing_ok=True)
+        os.close(fd)
+        return True
+
+    def recovery_for(self, document: Document) -> JournalEntry | None:
+        """An abandoned entry for this saved document whose text differs from the file; stale entries are removed."""
+        if document.key is None:
+            return None
+        entry = self.read(document.key)
+        if entry is None or not self.is_abandoned(document.key):
+            return None
+        if entry.text == document.saved_text:
+            self.clear(document.key)
+            return None
+        return entry
+
+    def orphans(self) -> list[JournalEntry]:
+        """Abandoned untitled entries, newest first."""
+        if not self.root.is_dir():
+            return []
+        found = [entry for file in self.root.glob("*.json") if (entry := _read_entry(file)) is not None]
+        untitled = [entry for entry in found if entry.untitled and entry.text and self.is_abandoned(entry.key)]
+        return sorted(untitled, key=lambda entry: entry.saved_at, reverse=True)
+
+
+class Autosaver:
+    """Journals one document's text: skips unchanged text and never writes back an entry cleared after a newer edit.
+
+    `version` is the editor's edit counter when the text was taken; a write taken before the last `clear` is dropped,
+    so an autosave still running when the writer saves cannot resurrect the entry.
+    """
+
+    def __init__(self, journal: Journal, key: str, document: Document) -> None:
+        self.journal = journal
+        self.key = key
+        self.document = document
+        self._lock = threading.Lock()
+        self._journalled: str | None = None
+        self._cleared_version = -1
+
+    def save(self, text: str, version: int) -> bool:
+        """Journal `text` if it is newer than the last clear, unsaved and not yet journalled; True if written.
+
+        Text equal to the file on disk removes the entry instead.
+        """
+        with self._lock:
+            if version <= self._cleared_version or text == self._journalled:
+                return False
+            if not self.document.is_dirty(text):
+                if self._journalled is not None:
+                    self.journal.clear(self.key)
+                    self._journalled = None
+                return False
+            self.journal.write(self.key, text, path=self.document.path, disk_hash=self.document.disk_hash)
+            self._journalled = text
+            return True
+
+    def clear(self, version: int) -> None:
+        """Remove the entry (the text up to `version` is saved or discarded)."""
+        with self._lock:
+            self._cleared_version = max(self._cleared_version, version)
+            self._journalled = None
+            self.journal.clear(self.key)
+
+    def rekey(self, key: str) -> None:
+        """Move to a new key (an untitled document saved under a name): the old entry and lock go."""
+        with self._lock:
+            self.journal.clear(self.key)
+            self.journal.release(self.key)
+            self.key = key
+            self._journalled = None
+            self.journal.claim(key)
+
+
+def _read_entry(file: Path) -> JournalEntry | None:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        return JournalEntry(key=data["key"], path=data["path"], text=data["text"], saved_at=float(data["saved_at"]),
+                            disk_hash=data["disk_hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _try_lock(file: Path, root: Path) -> int | None:
+    """Open and lock `file` without waiting; the open descriptor (the lock lives as long as it), or None if held."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
