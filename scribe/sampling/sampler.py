@@ -1,0 +1,125 @@
+"""The one sampler every backend uses: processes the next-token logits (see processors.py for the order and the
+definitions) and picks a token with its own seeded random generator, reporting what the processors did to the
+most likely alternatives.
+
+Works on CPU and CUDA tensors; each step reads its results back from the device once.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from scribe.engine.base import Alternative
+from scribe.sampling.params import SamplingParams
+from scribe.sampling.processors import PROCESSOR_ORDER, Scores, apply_processors, run
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["PROCESSOR_ORDER", "SampleResult", "Sampler", "apply_processors"]
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """The chosen token and what the sampler saw."""
+
+    token_id: int
+    raw_prob: float
+    """Softmax of the raw logits at `token_id`."""
+    final_prob: float
+    """Probability of `token_id` in the final sampling distribution."""
+    alternatives: tuple[Alternative, ...]
+    """The most likely tokens of the RAW distribution, most likely first, with what the processors did to them."""
+
+
+class Sampler:
+    """Chooses next tokens under one `SamplingParams`; the same seed gives the same choices for the same logits."""
+
+    def __init__(self, params: SamplingParams, *, device: "torch.device | str" = "cpu") -> None:
+        import torch
+
+        self.params = params
+        self.device = torch.device(device)
+        self.seed: int = secrets.randbelow(2**63) if params.seed is None else params.seed
+        """The seed in use (drawn at random when params.seed is None): pass it as params.seed to repeat the choices."""
+        self._generator = torch.Generator(device=self.device)
+        self._generator.manual_seed(self.seed)
+
+    def step(
+        self,
+        logits: "torch.Tensor",
+        input_ids: "torch.Tensor",
+        prompt_length: int,
+        *,
+        alternatives: int = 5,
+        decode: Callable[[int], str] = str,
+    ) -> SampleResult:
+        """Choose the next token from `logits` ([vocab]) given `input_ids` (prompt then generated tokens so far)."""
+        import torch
+
+        if logits.dim() != 1 or input_ids.dim() != 1:
+            raise ValueError("logits and input_ids must be 1-D tensors")
+        if not 0 <= prompt_length <= input_ids.numel():
+            raise ValueError(f"prompt_length {prompt_length} is outside 0..{input_ids.numel()}")
+        raw = logits.detach().to(self.device, torch.float32)
+        input_ids = input_ids.to(self.device)
+        scores = Scores(raw)
+        watched = scores.top(min(alternatives, raw.numel()))[1]
+        names: list[str] = []
+        alive = [raw[watched] > -math.inf]
+        for name in run(scores, input_ids, prompt_length, self.params):
+            names.append(name)
+            alive.append(scores.alive(watched))
+
+        probs = scores.values.softmax(dim=0)
+        position = self._draw(probs)
+        token = position if scores.ids is None else scores.ids[position]
+        chosen_and_watched = torch.cat([token, watched])
+        raw_probs = raw.softmax(dim=0)[chosen_and_watched]
+        final_probs = torch.cat([probs[position], scores.gather(watched, probs, 0.0)])
+        packed = torch.cat(
+            [chosen_and_watched.double(), raw_probs.double(), final_probs.double(), torch.stack(alive).flatten().double()]
+        ).tolist()
+
+        count = 1 + watched.numel()
+        ids = [int(i) for i in packed[:count]]
+        raw_p = packed[count : 2 * count]
+        final_p = packed[2 * count : 3 * count]
+        flags = packed[3 * count :]
+        width = watched.numel()
+        rows = [flags[r * width : (r + 1) * width] for r in range(len(names) + 1)]
+        alternatives_out = tuple(
+            Alternative(
+                token_id=ids[j + 1],
+                text=decode(ids[j + 1]),
+                raw_prob=raw_p[j + 1],
+                final_prob=final_p[j + 1],
+                removed_by=_removed_by(names, [row[j] for row in rows]),
+            )
+            for j in range(width)
+        )
+        return SampleResult(token_id=ids[0], raw_prob=raw_p[0], final_prob=final_p[0], alternatives=alternatives_out)
+
+    def _draw(self, probs: "torch.Tensor") -> "torch.Tensor":
+        """Inverse-CDF draw of one position from `probs`; never returns a position of probability 0."""
+        import torch
+
+        cdf = probs.double().cumsum(dim=0)
+        u = torch.rand(1, generator=self._generator, device=self.device, dtype=torch.float64)
+        # (1 - u) lies in (0, 1], so the target is above 0 and at most the total: the first position whose cdf reaches
+        # it has a positive probability.
+        return torch.searchsorted(cdf, (1.0 - u) * cdf[-1:]).clamp(max=probs.numel() - 1)
+
+
+def _removed_by(names: list[str], alive: list[float]) -> str | None:
+    """The first processor after which a token that was alive in the raw distribution is no longer alive."""
+    if not alive[0]:
+        return None
+    for name, now in zip(names, alive[1:]):
+        if not now:
+            return name
+    return None
