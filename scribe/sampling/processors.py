@@ -12,9 +12,9 @@ Order (`PROCESSOR_ORDER`) and definitions; a processor whose setting turns it of
 5. temperature: ``x / temperature``.
 6. top_k (transformers' `TopKLogitsWarper`): tokens scoring below the k-th highest score get -inf (ties with the
    k-th are kept).
-7. top_p (nucleus, transformers' `TopPLogitsWarper`): keep the most likely tokens until their probability mass
-   reaches p; a token is kept when the mass of the tokens ranked above it is below p, so the token that reaches p is
-   kept and at least one token always stays. Ties at the cut are broken by sort order.
+7. top_p (nucleus, transformers' `TopPLogitsWarper`): keep the smallest set of most likely tokens whose probability
+   mass reaches p: a token goes when its own mass plus that of every less likely token is at most 1 - p, so the token
+   that reaches p stays, and the most likely token always stays. Ties at the cut are broken by sort order.
 8. min_p (transformers' `MinPLogitsWarper`): tokens whose probability is below ``min_p * max probability`` get -inf.
 9. typical_p (transformers' `TypicalLogitsWarper`): sort tokens by how far their surprise ``-log p`` is from the
    entropy and keep the closest ones up to probability mass typical_p (at least one).
@@ -96,7 +96,7 @@ class Scores:
         self._ranked = None
 
     def penalise_at(self, token_ids: "torch.Tensor") -> tuple["torch.Tensor", "torch.Tensor"]:
-        """The full-vocabulary buffer and `token_ids` clamped into it, for the penalties (which run before any filter)."""
+        """The full-vocabulary buffer and `token_ids` clamped into it, for the penalties (they run before any filter)."""
         self._ranked = None
         return self._buffer, token_ids.clamp(max=self.vocab)
 

@@ -81,17 +81,16 @@ class Sampler:
         chosen_and_watched = torch.cat([token, watched])
         raw_probs = raw.softmax(dim=0)[chosen_and_watched]
         final_probs = torch.cat([probs[position], scores.gather(watched, probs, 0.0)])
-        packed = torch.cat(
-            [chosen_and_watched.double(), raw_probs.double(), final_probs.double(), torch.stack(alive).flatten().double()]
-        ).tolist()
+        flags = torch.stack(alive).flatten()
+        packed = torch.cat([chosen_and_watched.double(), raw_probs.double(), final_probs.double(), flags.double()])
+        values = packed.tolist()
 
         count = 1 + watched.numel()
-        ids = [int(i) for i in packed[:count]]
-        raw_p = packed[count : 2 * count]
-        final_p = packed[2 * count : 3 * count]
-        flags = packed[3 * count :]
+        ids = [int(i) for i in values[:count]]
+        raw_p = values[count : 2 * count]
+        final_p = values[2 * count : 3 * count]
         width = watched.numel()
-        rows = [flags[r * width : (r + 1) * width] for r in range(len(names) + 1)]
+        rows = [values[3 * count + r * width : 3 * count + (r + 1) * width] for r in range(len(names) + 1)]
         alternatives_out = tuple(
             Alternative(
                 token_id=ids[j + 1],
