@@ -1,0 +1,555 @@
+"""The writing studio: an editor, a live continuation coloured by probability, a settings panel and a status bar.
+
+The model continues the text at the cursor. The continuation streams into its own view (never into the editor);
+accepting inserts it where generation started as one edit, so one undo removes it. The editor stays usable while a
+model loads or generates: loading, generating, counting tokens and autosaving run in thread workers.
+
+Keys (remap any of them by id in the `[keys]` table of config.toml, e.g. `continue = "ctrl+g"`):
+
+| id           | keys                              | what it does                                                   |
+|--------------|-----------------------------------|----------------------------------------------------------------|
+| `continue`   | ctrl+enter, ctrl+j, alt+enter     | continue the text at the cursor                                |
+| `stop`       | escape                            | stop the continuation being generated (while generating)      |
+| `accept`     | tab, ctrl+t                       | insert the continuation where it started (one undo step)       |
+| `reject`     | ctrl+r, escape                    | throw the continuation away (escape once it has stopped)       |
+| `regenerate` | ctrl+g                            | a new continuation of the same prompt (seed + 1 if fixed)      |
+| `save`       | ctrl+s                            | save the document (asks for a name when untitled)              |
+| `settings`   | f2, ctrl+o                        | show or hide the settings panel                                |
+| `quit`       | ctrl+q                            | quit (asks first when there are unsaved changes)               |
+
+Many terminals cannot send ctrl+enter; ctrl+j and alt+enter do the same. `textual keys` shows what yours sends.
+ctrl+z / ctrl+y undo and redo in the editor; ctrl+p opens the command palette, which lists every action.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, TextArea
+
+from scribe.config import Paths, Settings, load_settings
+from scribe.engine.base import Backend, StreamEnd
+from scribe.sampling.params import InvalidSetting
+from scribe.studio.document import Document, DocumentError
+from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
+from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
+from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
+from scribe.ui.widgets.editor import Editor
+from scribe.ui.widgets.settings_panel import RELOAD_FIELDS, SettingsPanel, updated_settings
+from scribe.ui.widgets.status_bar import ModelState, StatusBar
+from scribe.ui.widgets.stream_view import StreamView
+from scribe.ui.workers import GenerationRun, close_backend, count_tokens, describe_error, load_backend, stream_into
+
+FRAME_SECONDS = 1 / 30
+"""How often streamed tokens are moved from the worker's buffer to the view."""
+COUNT_DELAY_SECONDS = 0.4
+"""Quiet time after the last edit or cursor move before the tokens before the cursor are counted."""
+_APP_ACTIONS = frozenset({"continue", "stop", "accept", "reject", "regenerate", "save", "toggle_settings", "quit"})
+"""Actions that apply only on the main screen (not in dialogs or the command palette)."""
+
+
+@dataclass
+class _TextJob:
+    """Text handed to a worker, with a short repr (worker descriptions repr their arguments)."""
+
+    text: str = field(repr=False)
+    version: int
+
+
+class ScribeApp(App[None]):
+    """The TUI. `path` is the document to open (None: untitled)."""
+
+    TITLE = "scribe"
+    CSS = """
+    #main { height: 1fr; }
+    #writing { width: 1fr; }
+    #editor { height: 2fr; border: round $primary; }
+    #editor:focus { border: round $accent; }
+    #stream { height: 1fr; min-height: 6; }
+    """
+    BINDINGS = [
+        Binding("ctrl+enter,ctrl+j,alt+enter", "continue", "Continue", id="continue", priority=True),
+        Binding("escape", "stop", "Stop", id="stop"),
+        Binding("tab,ctrl+t", "accept", "Accept", id="accept", priority=True),
+        Binding("ctrl+r,escape", "reject", "Reject", id="reject"),
+        Binding("ctrl+g", "regenerate", "Regenerate", id="regenerate", priority=True),
+        Binding("ctrl+s", "save", "Save", id="save", priority=True),
+        Binding("f2,ctrl+o", "toggle_settings", "Settings", id="settings"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, path: str | Path | None = None, *, settings: Settings | None = None, paths: Paths | None = None) -> None:
+        super().__init__()
+        self.paths = paths or Paths.discover()
+        self.settings = settings or load_settings(self.paths)
+        self.open_error: str | None = None
+        try:
+            self.document = Document.open(path) if path is not None else Document()
+        except DocumentError as exc:
+            self.document, self.open_error = Document(), str(exc)
+        self.journal = Journal(self.paths.autosave)
+        self.autosaver = Autosaver(self.journal, self.document.key or new_untitled_key(), self.document)
+        self.backend: Backend | None = None
+        self.model_state: ModelState = "no model"
+        self.run_state: GenerationRun | None = None
+        """The continuation being generated or shown (None when there is none)."""
+        self.generating = False
+        self._backend_lock = threading.Lock()
+        self._load_request = 0
+        self._count_request = 0
+        self._version = 0
+        self._journalled_version = 0
+        self._autosave_on = True
+        self._refused: dict[str, str] = {}
+        self._count_timer: Timer | None = None
+        self._drain_timer: Timer | None = None
+        self._editor: Editor | None = None
+
+    # --- layout and start-up
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="writing"):
+                yield Editor(self.document.saved_text, id="editor")
+                yield StreamView(id="stream")
+            yield SettingsPanel(self.settings, id="settings")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @property
+    def editor(self) -> Editor:
+        """The writer's text (kept after unmount, so the last autosave can read it)."""
+        if self._editor is None:
+            self._editor = self.query_one("#editor", Editor)
+        return self._editor
+
+    @property
+    def stream_view(self) -> StreamView:
+        """The continuation view."""
+        return self.query_one("#stream", StreamView)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        """The status line."""
+        return self.query_one("#status", StatusBar)
+
+    @property
+    def settings_panel(self) -> SettingsPanel:
+        """The settings panel."""
+        return self.query_one("#settings", SettingsPanel)
+
+    def on_mount(self) -> None:
+        self._apply_keymap()
+        self.editor.focus()
+        self._update_document_status()
+        self._drain_timer = self.set_interval(FRAME_SECONDS, self._drain, pause=True)
+        self.set_interval(self.settings.autosave_seconds, self.autosave)
+        if self.open_error:
+            self.notify(self.open_error, title="Not opened", severity="error", timeout=15)
+        self._offer_recovery()
+        self.load_model()
+
+    def _apply_keymap(self) -> None:
+        known = {binding.id for binding in self.BINDINGS if isinstance(binding, Binding)}
+        unknown = sorted(set(self.settings.keys) - known)
+        if unknown:
+            self.notify(f"[keys] names unknown binding id(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                        severity="warning", markup=False)
+        self.set_keymap({k: v for k, v in self.settings.keys.items() if k in known})
+
+    def _offer_recovery(self) -> None:
+        """Offer text a crashed session left, for this file or (when untitled) an orphaned untitled document."""
+        key = self.autosaver.key
+        if self.document.path is not None:
+            entry = self.journal.recovery_for(self.document)
+        elif self.open_error is None:
+            entry = next(iter(self.journal.orphans()), None)
+        else:
+            entry = None
+        if not self.journal.claim(key):
+            self._autosave_on = False
+            self.notify(f"{self.document.title} is open in another scribe; autosave is off here", severity="warning")
+            return
+        if entry is not None:
+            changed = entry.path is not None and entry.disk_hash != self.document.disk_hash
+            self.push_screen(RecoverScreen(entry, file_changed=changed), lambda restore: self._recover(entry, bool(restore)))
+
+    def _recover(self, entry: JournalEntry, restore: bool) -> None:
+        if entry.untitled and restore:
+            self.autosaver.rekey(entry.key)
+        elif entry.untitled:
+            self.journal.clear(entry.key)
+        elif not restore:
+            self.autosaver.clear(self._version)
+        if restore:
+            editor = self.editor
+            editor.replace(entry.text, editor.document.start, editor.document.end)
+            self.notify("unsaved text restored (ctrl+z goes back to the file)")
+        self.editor.focus()
+
+    # --- model loading
+
+    def load_model(self) -> None:
+        """(Re)load `settings.model` in a worker; the editor stays usable meanwhile."""
+        self._stop_generation()
+        self._load_request += 1
+        old, self.backend = self.backend, None
+        self._set_model_state("loading", model=self.settings.model, device="", dtype="", tokens_per_s=None,
+                              context_tokens=None, context_length=None)
+        self._load_worker(self._load_request, old, self.settings)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model", description="load model")
+    def _load_worker(self, request: int, old: Backend | None, settings: Settings) -> None:
+        if old is not None:
+            close_backend(old, self._backend_lock)
+        try:
+            backend = load_backend(settings.model, device=settings.device, dtype=settings.dtype,
+                                   trust_remote_code=settings.trust_remote_code)
+        except Exception as exc:  # every failure is shown; the editor keeps running
+            self.post_message(ModelFailed(request, describe_error(exc)))
+            return
+        self.post_message(ModelLoaded(request, backend))
+
+    def on_model_loaded(self, message: ModelLoaded) -> None:
+        if message.request != self._load_request:
+            self._close_worker(message.backend)
+            return
+        self.backend = message.backend
+        info = message.backend.info
+        self._set_model_state("ready", model=info.name, device=info.device, dtype=info.dtype,
+                              context_length=info.context_length)
+        self._schedule_count()
+
+    def on_model_failed(self, message: ModelFailed) -> None:
+        if message.request != self._load_request:
+            return
+        self._set_model_state("error", error=message.error)
+        self.notify(message.error, title=f"Model {self.settings.model} not loaded", severity="error", timeout=15,
+                    markup=False)
+
+    @work(thread=True, exit_on_error=False, group="close", description="close model")
+    def _close_worker(self, backend: Backend) -> None:
+        close_backend(backend, self._backend_lock)
+
+    # --- generation
+
+    def action_continue(self) -> None:
+        """Continue the text at the cursor."""
+        if not self._model_ready():
+            return
+        prompt = self.editor.text_before_cursor()
+        self.editor.set_mark()
+        self._start(GenerationRun(prompt=prompt, params=self.settings.sampling, alternatives=self.settings.alternatives))
+
+    def action_regenerate(self) -> None:
+        """A new continuation of the same prompt at the same place."""
+        run = self.run_state
+        if run is None or self.editor.mark is None:
+            self.notify("nothing to regenerate: continue first (ctrl+enter)", severity="warning")
+            return
+        if not self._model_ready():
+            return
+        attempt = run.attempt + 1
+        params = self.settings.sampling
+        if params.seed is not None:
+            params = params.replace(seed=(params.seed + attempt) % 2**63)
+        self._start(GenerationRun(prompt=run.prompt, params=params, alternatives=self.settings.alternatives,
+                                  attempt=attempt))
+
+    def action_stop(self) -> None:
+        """Stop the continuation being generated; what streamed so far stays to accept or reject."""
+        if self.run_state is not None and self.generating:
+            self.run_state.cancel.set()
+
+    def action_accept(self) -> None:
+        """Insert the continuation where generation started, as one undo step."""
+        run = self.run_state
+        if run is None or self.editor.mark is None:
+            return
+        text = self.stream_view.text
+        self._stop_generation()
+        if text:
+            self.editor.insert_at_mark(text)
+        self._clear_continuation()
+
+    def action_reject(self) -> None:
+        """Throw the continuation away."""
+        self._stop_generation()
+        self._clear_continuation()
+
+    def _model_ready(self) -> bool:
+        if self.backend is not None:
+            return True
+        reason = {"loading": f"the model {self.settings.model} is still loading"}.get(
+            self.model_state, "no model loaded: choose one in the settings panel (f2)")
+        self.notify(reason, severity="warning")
+        return False
+
+    def _start(self, run: GenerationRun) -> None:
+        self._stop_generation()
+        self.run_state = run
+        self.generating = True
+        seed = f" · seed {run.params.seed}" if run.params.seed is not None else ""
+        title = "continuation" if run.attempt == 0 else f"continuation (regenerated {run.attempt}×)"
+        self.stream_view.reset(title + seed)
+        self._set_model_state("generating", tokens_per_s=None)
+        assert self.backend is not None and self._drain_timer is not None
+        self._drain_timer.resume()
+        self._generate_worker(self.backend, run)
+        self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate", description="generate")
+    def _generate_worker(self, backend: Backend, run: GenerationRun) -> None:
+        stream_into(backend, run, self._backend_lock)
+
+    def _drain(self) -> None:
+        """Move what the worker streamed since the last frame into the view (about 30 times a second)."""
+        run = self.run_state
+        if run is None or not self.generating:
+            return
+        items = run.buffer.drain()
+        if not items:
+            return
+        self.stream_view.add(items)
+        end = next((item for item in items if isinstance(item, StreamEnd)), None)
+        if end is not None:
+            self._finish(end)
+            return
+        steps = self.stream_view.steps
+        busy = sum(step.elapsed_s for step in steps)
+        self.status_bar.update_status(tokens_per_s=len(steps) / busy if busy > 0 else None)
+
+    def _finish(self, end: StreamEnd) -> None:
+        self.generating = False
+        assert self._drain_timer is not None
+        self._drain_timer.pause()
+        self.stream_view.border_subtitle = f"{end.tokens} tokens · {end.reason} · tab accept · ctrl+r reject · ctrl+g regenerate"
+        if end.reason == "error":
+            self.notify(end.error or "generation failed", title="Generation failed", severity="error", markup=False)
+        self._set_model_state("ready" if self.backend is not None else self.model_state,
+                              tokens_per_s=end.tokens_per_s or self.status_bar.status.tokens_per_s)
+        self.refresh_bindings()
+        self._schedule_count()
+
+    def _stop_generation(self) -> None:
+        """Cancel the running stream, if any; its worker stops within one token and its output is ignored."""
+        if self.run_state is not None and self.generating:
+            self.run_state.cancel.set()
+            self.generating = False
+            if self._drain_timer is not None:
+                self._drain_timer.pause()
+            if self.backend is not None:
+                self._set_model_state("ready")
+            self.stream_view.border_subtitle = "stopped"
+            self.refresh_bindings()
+
+    def _clear_continuation(self) -> None:
+        self.run_state = None
+        self.editor.clear_mark()
+        self.stream_view.reset()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Editor actions apply on the main screen only; stop, accept, reject and regenerate when they make sense."""
+        if action in _APP_ACTIONS and not self._on_main_screen():
+            return False
+        if action == "stop":
+            return self.generating
+        if action in ("accept", "reject", "regenerate"):
+            return self.run_state is not None and not isinstance(self.focused, Input)
+        return True
+
+    def _on_main_screen(self) -> bool:
+        stack = self.screen_stack
+        return bool(stack) and self.screen is stack[0]
+
+    # --- tokens before the cursor
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._version += 1
+        self._schedule_count()
+
+    def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        self._schedule_count()
+
+    def _schedule_count(self) -> None:
+        if self._count_timer is not None:
+            self._count_timer.stop()
+        self._count_timer = self.set_timer(COUNT_DELAY_SECONDS, self._count_now)
+
+    def _count_now(self) -> None:
+        self._update_document_status()
+        if self.backend is None or self.generating:
+            return
+        self._count_request += 1
+        self._count_worker(self.backend, _TextJob(self.editor.text_before_cursor(), self._count_request))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="count", description="count tokens")
+    def _count_worker(self, backend: Backend, job: _TextJob) -> None:
+        count = count_tokens(backend, job.text, self._backend_lock)
+        if count is not None:
+            self.post_message(TokensCounted(job.version, count))
+
+    def on_tokens_counted(self, message: TokensCounted) -> None:
+        if message.request == self._count_request:
+            self.status_bar.update_status(context_tokens=message.count)
+
+    # --- documents, autosave, quitting
+
+    def autosave(self) -> None:
+        """Journal the text in a worker when it changed since the last autosave (the autosave timer calls this)."""
+        if self._autosave_on and self._version != self._journalled_version:
+            self._journalled_version = self._version
+            self._autosave_worker(_TextJob(self.editor.text, self._version))
+
+    def autosave_now(self) -> bool:
+        """Journal the text now, on this thread; True when an entry was written."""
+        if not self._autosave_on:
+            return False
+        self._journalled_version = self._version
+        return self.autosaver.save(self.editor.text, self._version)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="autosave", description="autosave")
+    def _autosave_worker(self, job: _TextJob) -> None:
+        try:
+            self.autosaver.save(job.text, job.version)
+        except OSError as exc:
+            self.post_message(AutosaveFailed(str(exc)))
+
+    def on_autosave_failed(self, message: AutosaveFailed) -> None:
+        self.notify(f"autosave failed: {message.error}", severity="error", markup=False)
+
+    def action_save(self) -> None:
+        """Save the document; an untitled one asks for a file name first."""
+        if self.document.path is None:
+            self.push_screen(SaveAsScreen(), self._save_as)
+        else:
+            self.save()
+
+    def _save_as(self, name: str | None, then_quit: bool = False) -> None:
+        if name is None:
+            return
+        target = Path(name).expanduser().absolute()
+        if target.exists():
+            self.notify(f"{target} already exists; choose another name", severity="error", markup=False)
+            return
+        if self.save(target) and then_quit:
+            self.exit()
+
+    def save(self, path: Path | None = None) -> bool:
+        """Write the document (atomically) and clear its autosave entry; False, with a notification, on failure."""
+        version, text = self._version, self.editor.text
+        was_untitled = self.document.path is None
+        try:
+            saved = self.document.save(text, path)
+        except DocumentError as exc:
+            self.notify(str(exc), title="Not saved", severity="error", markup=False)
+            return False
+        if was_untitled:
+            self.autosaver.rekey(str(saved))
+        self.autosaver.clear(version)
+        self._update_document_status()
+        self.notify(f"saved {saved}", markup=False)
+        return True
+
+    async def action_quit(self) -> None:
+        """Quit; with unsaved changes, ask whether to save, discard or stay."""
+        if not self.document.is_dirty(self.editor.text):
+            self.autosaver.clear(self._version)
+            self.exit()
+            return
+        self.push_screen(ConfirmQuitScreen(self.document.title), self._quit_choice)
+
+    def _quit_choice(self, choice: QuitChoice | None) -> None:
+        if choice == "discard":
+            self.autosaver.clear(self._version)
+            self.exit()
+        elif choice == "save":
+            if self.document.path is None:
+                self.push_screen(SaveAsScreen(), lambda name: self._save_as(name, then_quit=True))
+            elif self.save():
+                self.exit()
+
+    def on_unmount(self) -> None:
+        """Journal unsaved text on any exit, stop generating, and let go of the document (widgets may be gone)."""
+        if self.run_state is not None:
+            self.run_state.cancel.set()
+        if self.document.is_dirty(self.editor.text):
+            try:
+                self.autosave_now()
+            except OSError:
+                pass
+        self.journal.release(self.autosaver.key)
+
+    # --- settings
+
+    def action_toggle_settings(self) -> None:
+        """Show or hide the settings panel."""
+        panel = self.settings_panel
+        panel.toggle_class("-open")
+        if panel.has_class("-open"):
+            panel.input_for("model").focus()
+        else:
+            self.editor.focus()
+
+    def on_settings_panel_edited(self, event: SettingsPanel.Edited) -> None:
+        self.apply_setting(event.name, event.text, reload=event.submitted)
+
+    def apply_setting(self, name: str, text: str, *, reload: bool = True) -> bool:
+        """Set one setting from typed text. A refused value is flagged and notified; the old value stays.
+
+        A model, device or dtype change reloads the model; `reload` also retries the same model after an error.
+        """
+        try:
+            changed = updated_settings(self.settings, name, text)
+        except InvalidSetting as exc:
+            if self._refused.get(name) != text:
+                self.notify(str(exc), title="Setting refused", severity="error", markup=False)
+            self._refused[name] = text
+            self.settings_panel.flag(name, str(exc))
+            return False
+        self._refused.pop(name, None)
+        self.settings_panel.flag(name, None)
+        if changed == self.settings and not (reload and name in RELOAD_FIELDS and self.model_state == "error"):
+            return True
+        self.settings = changed
+        self.settings_panel.show(changed)
+        if name in RELOAD_FIELDS:
+            self.load_model()
+        return True
+
+    # --- status and commands
+
+    def _set_model_state(self, state: ModelState, **changes: Any) -> None:
+        self.model_state = state
+        self.status_bar.update_status(state=state, **changes)
+
+    def _update_document_status(self) -> None:
+        self.status_bar.update_status(document=self.document.title, modified=self.document.is_dirty(self.editor.text))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette: Textual's commands and scribe's actions, with their keys."""
+        yield from super().get_system_commands(screen)
+        keys = {binding.id: binding.key for binding in self.BINDINGS if isinstance(binding, Binding)}
+        keys.update(self.settings.keys)
+        for action, title, help_text in (
+            ("continue", "Continue", "Continue the text at the cursor"),
+            ("stop", "Stop", "Stop generating"),
+            ("accept", "Accept", "Insert the continuation into the document (one undo step)"),
+            ("reject", "Reject", "Throw the continuation away"),
+            ("regenerate", "Regenerate", "A new continuation of the same prompt"),
+            ("save", "Save", "Save the document"),
+            ("toggle_settings", "Settings", "Show or hide the settings panel"),
+        ):
+            binding_id = "settings" if action == "toggle_settings" else action
+            yield SystemCommand(f"{title} ({keys.get(binding_id, '')})", help_text, getattr(self, f"action_{action}"))

@@ -1,0 +1,1 @@
+"""Modal dialogs: recover unsaved text, save under a name, confirm quitting with unsaved changes."""

@@ -1,0 +1,101 @@
+"""Modal dialogs. Each dismisses with the writer's choice; the app acts on it."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+from scribe.studio.journal import JournalEntry
+
+_DIALOG_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{ width: 72; height: auto; border: thick $primary; background: $surface; padding: 1 2; }}
+{name} Label {{ width: 100%; margin-bottom: 1; }}
+{name} Horizontal {{ height: auto; align-horizontal: right; }}
+{name} Button {{ margin-left: 1; }}
+"""
+
+
+class RecoverScreen(ModalScreen[bool]):
+    """Unsaved text was left by a crash: restore it (True) or discard it (False)."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="RecoverScreen")
+    BINDINGS = [Binding("r", "choose(True)", "Restore"), Binding("d", "choose(False)", "Discard")]
+
+    def __init__(self, entry: JournalEntry, file_changed: bool) -> None:
+        super().__init__()
+        self.entry = entry
+        self.file_changed = file_changed
+
+    def compose(self) -> ComposeResult:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.entry.saved_at))
+        what = self.entry.path or "an untitled document"
+        message = f"Unsaved text of {what} was autosaved at {when} ({len(self.entry.text)} characters) and not saved."
+        if self.file_changed:
+            message += "\nThe file on disk has changed since then."
+        with Vertical():
+            yield Label("[b]Recover unsaved text?[/b]")
+            yield Label(Text(message))
+            with Horizontal():
+                yield Button("Restore (r)", variant="primary", id="restore")
+                yield Button("Discard (d)", variant="error", id="discard")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "restore")
+
+    def action_choose(self, restore: bool) -> None:
+        self.dismiss(restore)
+
+
+class SaveAsScreen(ModalScreen[str | None]):
+    """Ask for a file name; None when cancelled."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="SaveAsScreen")
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]Save as[/b] (Enter saves, Esc cancels)")
+            yield Input(placeholder="file name, e.g. ~/story.txt", id="save-path")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+
+QuitChoice = Literal["save", "discard", "cancel"]
+
+
+class ConfirmQuitScreen(ModalScreen[QuitChoice]):
+    """The document has unsaved changes: save and quit, quit without saving, or stay."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmQuitScreen")
+    BINDINGS = [
+        Binding("s", "choose('save')", "Save"),
+        Binding("q", "choose('discard')", "Quit without saving"),
+        Binding("escape,c", "choose('cancel')", "Cancel"),
+    ]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.doc_title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text.assemble((self.doc_title, "bold"), " has unsaved changes."))
+            with Horizontal():
+                yield Button("Save and quit (s)", variant="primary", id="save")
+                yield Button("Quit without saving (q)", variant="error", id="discard")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id)  # type: ignore[arg-type]
+
+    def action_choose(self, choice: QuitChoice) -> None:
+        self.dismiss(choice)

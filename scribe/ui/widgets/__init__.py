@@ -1,0 +1,1 @@
+"""The TUI's widgets: editor, stream view, settings panel, status bar."""

@@ -1,0 +1,78 @@
+"""The writer's editor: a soft-wrapped TextArea that keeps a mark where a pending continuation will be inserted."""
+
+from __future__ import annotations
+
+from textual.widgets import TextArea
+from textual.widgets.text_area import Location
+
+
+class Editor(TextArea):
+    """A TextArea with a mark (a character offset) that follows edits made while a continuation is pending.
+
+    Text typed at the mark goes after the continuation's place: the continuation belongs right after the prompt.
+    """
+
+    def __init__(self, text: str = "", **kwargs: object) -> None:
+        super().__init__(text, soft_wrap=True, tab_behavior="focus", show_line_numbers=False, **kwargs)  # type: ignore[arg-type]
+        self._mark: int | None = None
+        self._mark_text = ""
+
+    @property
+    def mark(self) -> int | None:
+        """The marked character offset, or None."""
+        return self._mark
+
+    def set_mark(self, location: Location | None = None) -> int:
+        """Mark `location` (default: the cursor) and return its offset."""
+        self._mark_text = self.text
+        self._mark = self.document.get_index_from_location(location or self.cursor_location)
+        return self._mark
+
+    def clear_mark(self) -> None:
+        """Forget the mark."""
+        self._mark = None
+        self._mark_text = ""
+
+    def text_before_cursor(self) -> str:
+        """The text from the start of the document to the cursor: the prompt for a continuation."""
+        return self.get_text_range((0, 0), self.cursor_location)
+
+    def insert_at_mark(self, text: str) -> None:
+        """Insert `text` at the mark as one undo step and put the cursor after it."""
+        if self._mark is None:
+            raise RuntimeError("no mark set")
+        location = self.document.get_location_from_index(min(self._mark, len(self.text)))
+        self.history.checkpoint()
+        result = self.insert(text, location)
+        self.history.checkpoint()
+        self.clear_mark()
+        self.move_cursor(result.end_location)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        """Move the mark with edits made before it."""
+        if self._mark is not None:
+            new = self.text
+            self._mark = shift_mark(self._mark_text, new, self._mark)
+            self._mark_text = new
+
+
+def shift_mark(old: str, new: str, mark: int) -> int:
+    """Where offset `mark` in `old` lands in `new` after one edit: unchanged when the edit is at or after it."""
+    if old[:mark] == new[:mark]:
+        return mark
+    tail = len(old) - mark
+    if tail <= len(new) and old[mark:] == new[len(new) - tail :]:
+        return len(new) - tail
+    return _common_prefix(old, new)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix (binary search over C-speed slice comparisons)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low

@@ -1,0 +1,144 @@
+"""The settings panel: the model, where it runs, the number of alternatives and every sampling parameter.
+
+The sampling rows come from `dataclasses.fields(SamplingParams)` and `field_docs()`, so the panel follows the
+parameters as they change. The panel only edits text: it posts `SettingsPanel.Edited` when a value is submitted (Enter)
+or left (focus moves away), and the app validates it and flags the row with `flag`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label
+
+from scribe.config import Settings
+from scribe.sampling.params import InvalidSetting, SamplingParams, field_docs
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+MAX_ALTERNATIVES = 20
+RELOAD_FIELDS = frozenset({"model", "device", "dtype"})
+"""Settings whose change reloads the model."""
+
+MODEL_FIELDS: dict[str, str] = {
+    "model": "Model name (bundled, scribe-trained or Hugging Face repo id) or a folder path. Enter reloads.",
+    "device": "Where the model runs: auto, cpu, cuda, cuda:N or mps. Enter reloads.",
+    "dtype": "Weight precision: auto, float32, float16 or bfloat16. Enter reloads.",
+    "alternatives": "How many top alternatives each streamed token carries (0 to 20).",
+}
+
+
+def sampling_field_names() -> list[str]:
+    """The sampling parameters, in declaration order."""
+    return [f.name for f in dataclasses.fields(SamplingParams)]
+
+
+def format_value(name: str, value: Any) -> str:
+    """The text a setting's input shows."""
+    if name == "seed" and value is None:
+        return ""
+    if name == "stop":
+        return "|".join(s.encode("unicode_escape").decode("ascii") for s in value)
+    return str(value)
+
+
+def updated_settings(settings: Settings, name: str, text: str) -> Settings:
+    """`settings` with setting `name` set from the typed `text`; InvalidSetting (naming the setting) when refused."""
+    if name in sampling_field_names():
+        value = SamplingParams.parse_field(name, text)
+        return settings.replace(sampling=settings.sampling.replace(**{name: value}))
+    text = text.strip()
+    if name == "alternatives":
+        try:
+            count = int(text)
+        except ValueError:
+            raise InvalidSetting(f"alternatives: {text!r} is not a whole number") from None
+        if not 0 <= count <= MAX_ALTERNATIVES:
+            raise InvalidSetting(f"alternatives: {count} is out of range; it must be between 0 and {MAX_ALTERNATIVES}")
+        return settings.replace(alternatives=count)
+    if name == "dtype" and text not in DTYPES:
+        raise InvalidSetting(f"dtype: {text!r} is not one of {', '.join(DTYPES)}")
+    if name in RELOAD_FIELDS:
+        if not text:
+            raise InvalidSetting(f"{name}: cannot be empty")
+        return settings.replace(**{name: text})
+    raise InvalidSetting(f"unknown setting: {name}")
+
+
+def setting_value(settings: Settings, name: str) -> Any:
+    """A setting's current value, sampling or not."""
+    return getattr(settings.sampling, name) if name in sampling_field_names() else getattr(settings, name)
+
+
+class SettingsPanel(VerticalScroll):
+    """One labelled input per setting; each input's tooltip is the setting's help text."""
+
+    DEFAULT_CSS = """
+    SettingsPanel { width: 44; border-left: tall $primary-darken-2; padding: 0 1; display: none; }
+    SettingsPanel.-open { display: block; }
+    SettingsPanel Label { margin-top: 1; text-style: bold; }
+    SettingsPanel Input { height: 3; }
+    SettingsPanel Input.-invalid { border: tall $error; }
+    SettingsPanel .section { color: $accent; margin-top: 1; }
+    """
+
+    class Edited(Message):
+        """The writer submitted or left a setting's input."""
+
+        def __init__(self, name: str, text: str, submitted: bool) -> None:
+            super().__init__()
+            self.name = name
+            self.text = text
+            self.submitted = submitted
+            """True for Enter, False when the input lost focus."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._settings = settings
+
+    def compose(self) -> ComposeResult:
+        yield Label("Model", classes="section")
+        for name, doc in MODEL_FIELDS.items():
+            yield from self._row(name, doc)
+        yield Label("Sampling", classes="section")
+        for name, doc in field_docs().items():
+            yield from self._row(name, doc)
+
+    def _row(self, name: str, doc: str) -> ComposeResult:
+        yield Label(name.replace("_", " "))
+        field = Input(format_value(name, setting_value(self._settings, name)), id=f"setting-{name}",
+                      placeholder="random" if name == "seed" else "")
+        field.tooltip = doc
+        yield field
+
+    def input_for(self, name: str) -> Input:
+        """The input of setting `name`."""
+        return self.query_one(f"#setting-{name}", Input)
+
+    def show(self, settings: Settings) -> None:
+        """Show `settings`' values in every row that is not flagged invalid."""
+        self._settings = settings
+        for name in [*MODEL_FIELDS, *sampling_field_names()]:
+            field = self.input_for(name)
+            if not field.has_class("-invalid"):
+                field.value = format_value(name, setting_value(settings, name))
+
+    def flag(self, name: str, error: str | None) -> None:
+        """Mark a row invalid with `error` as its tooltip, or clear the mark."""
+        field = self.input_for(name)
+        field.set_class(error is not None, "-invalid")
+        doc = MODEL_FIELDS.get(name) or field_docs().get(name, "")
+        field.tooltip = f"{error}\n\n{doc}" if error else doc
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._edited(event.input, event.value, submitted=True)
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        self._edited(event.input, event.value, submitted=False)
+
+    def _edited(self, field: Input, text: str, *, submitted: bool) -> None:
+        if field.id and field.id.startswith("setting-"):
+            self.post_message(self.Edited(field.id.removeprefix("setting-"), text, submitted))

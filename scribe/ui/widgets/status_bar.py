@@ -1,0 +1,71 @@
+"""The status bar: model, device, dtype, state, speed, tokens before the cursor, and the document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from rich.text import Text
+from textual.widgets import Static
+
+ModelState = Literal["no model", "loading", "ready", "generating", "error"]
+
+_STATE_STYLE = {"no model": "dim", "loading": "yellow", "ready": "green", "generating": "bold cyan", "error": "bold red"}
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the bar shows."""
+
+    state: ModelState = "no model"
+    model: str = ""
+    device: str = ""
+    dtype: str = ""
+    tokens_per_s: float | None = None
+    context_tokens: int | None = None
+    context_length: int | None = None
+    document: str = "untitled"
+    modified: bool = False
+    error: str = ""
+
+
+class StatusBar(Static):
+    """One line at the bottom; `update_status(field=value)` changes what it shows."""
+
+    DEFAULT_CSS = """
+    StatusBar { dock: bottom; height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
+        self.status = Status()
+
+    def on_mount(self) -> None:
+        self.update(self.render_status())
+
+    def update_status(self, **changes: Any) -> None:
+        """Change some fields and redraw."""
+        self.status = replace(self.status, **changes)
+        self.update(self.render_status())
+
+    def render_status(self) -> Text:
+        """The line for the current status."""
+        s = self.status
+        line = Text()
+        line.append(f"● {s.state}", style=_STATE_STYLE[s.state])
+        if s.model:
+            line.append(f"  {s.model}", style="bold")
+            details = " · ".join(part for part in (s.device, s.dtype) if part)
+            if details:
+                line.append(f" ({details})", style="dim")
+        if s.tokens_per_s is not None:
+            line.append(f"  {s.tokens_per_s:.1f} tok/s")
+        if s.context_tokens is not None:
+            limit = f"/{s.context_length}" if s.context_length else ""
+            line.append(f"  {s.context_tokens}{limit} tokens before cursor", style="dim")
+        line.append(f"  {s.document}", style="italic")
+        if s.modified:
+            line.append(" [modified]", style="yellow")
+        if s.state == "error" and s.error:
+            line.append(f"  {s.error}", style="red")
+        return line

@@ -1,0 +1,110 @@
+"""The work the TUI hands to threads: loading a model, streaming a continuation, counting tokens, autosaving.
+
+These functions run in Textual thread workers. They touch no widget: results go back through messages
+(`scribe.ui.messages`) or, for streamed tokens, through a `TokenBuffer` the app drains about 30 times a second.
+One lock (`backend_lock`) serialises every use of a backend, which is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from scribe.engine.base import Backend, StreamEnd, TokenStep
+from scribe.sampling.params import SamplingParams
+
+_run_ids = itertools.count(1)
+
+
+class TokenBuffer:
+    """Stream items handed from the generating thread to the UI thread."""
+
+    def __init__(self) -> None:
+        self._items: deque[TokenStep | StreamEnd] = deque()
+        self._lock = threading.Lock()
+
+    def push(self, item: TokenStep | StreamEnd) -> None:
+        """Add one item (generating thread)."""
+        with self._lock:
+            self._items.append(item)
+
+    def drain(self) -> list[TokenStep | StreamEnd]:
+        """Take everything pushed so far (UI thread)."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+        return items
+
+
+@dataclass
+class GenerationRun:
+    """One continuation request: what to continue, how, and the handles to cancel and collect it."""
+
+    prompt: str = field(repr=False)
+    params: SamplingParams
+    alternatives: int
+    id: int = field(default_factory=lambda: next(_run_ids))
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    buffer: TokenBuffer = field(default_factory=TokenBuffer, repr=False)
+    attempt: int = 0
+    """0 for a first continuation, n for the n-th regeneration of the same prompt."""
+
+
+def load_backend(name: str, *, device: str, dtype: str, trust_remote_code: bool) -> Backend:
+    """Load a model by name or path (imports the registry, and with it the heavy libraries, only now)."""
+    from scribe.engine.registry import load_model
+
+    return load_model(name, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+
+
+def stream_into(backend: Backend, run: GenerationRun, backend_lock: threading.Lock) -> None:
+    """Stream `run` into its buffer; any failure becomes a StreamEnd with reason "error"."""
+    started = time.perf_counter()
+    tokens = 0
+    text: list[str] = []
+    try:
+        with backend_lock:
+            for item in backend.stream(run.prompt, run.params, alternatives=run.alternatives, cancel=run.cancel):
+                if isinstance(item, TokenStep):
+                    tokens += 1
+                    text.append(item.text)
+                run.buffer.push(item)
+    except Exception as exc:  # a model failing mid-stream must not take the editor down
+        run.buffer.push(
+            StreamEnd(reason="error", text="".join(text), tokens=tokens, prompt_tokens=0,
+                      elapsed_s=time.perf_counter() - started, first_token_s=0.0, error=_one_line(exc))
+        )
+
+
+def count_tokens(backend: Backend, text: str, backend_lock: threading.Lock) -> int | None:
+    """Tokens in `text`, or None when the backend is busy generating (the count is redone afterwards)."""
+    if not backend_lock.acquire(blocking=False):
+        return None
+    try:
+        return backend.count_tokens(text)
+    finally:
+        backend_lock.release()
+
+
+def close_backend(backend: Backend, backend_lock: threading.Lock) -> None:
+    """Release a model once no stream uses it."""
+    with backend_lock:
+        backend.close()
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line message for the status bar; engine errors speak for themselves."""
+    from scribe.engine.base import EngineError
+
+    message = _one_line(exc)
+    return message if isinstance(exc, EngineError) else f"{type(exc).__name__}: {message}"
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
