@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from scribe.sampling.params import SamplingParams
-from scribe.sampling.sampler import PROCESSOR_ORDER, SampleResult, Sampler
+from scribe.sampling.sampler import PROCESSOR_ORDER, SampleResult, Sampler, apply_processors
 
 NO_IDS = torch.zeros(0, dtype=torch.long)
 
@@ -125,6 +125,26 @@ def test_final_probabilities_of_the_survivors_sum_to_one(settings):
     assert all(a.final_prob > 0 for a in survivors)
     assert all(a.final_prob == 0 for a in result.alternatives if a.removed_by is not None)
     assert result.token_id in {a.token_id for a in survivors}
+
+
+@pytest.mark.parametrize("alternatives", [3, 1000])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"temperature": 0.8, "top_k": 100, "top_p": 0.9},
+        {"temperature": 1.5, "top_p": 0.97, "min_p": 0.01},
+        {"temperature": 0.6, "top_k": 10, "typical_p": 0.8, "presence_penalty": 1.0},
+    ],
+)
+def test_reported_final_probabilities_are_those_of_apply_processors(settings, alternatives):
+    logits = random_logits(6, scale=1.5)
+    ids = torch.arange(0, 80, 2)
+    params = SamplingParams(seed=4, **settings)
+    final = apply_processors(logits, ids, 10, params)[0].softmax(0)
+    result = Sampler(params).step(logits, ids, 10, alternatives=alternatives)
+    assert result.final_prob == pytest.approx(float(final[result.token_id]), rel=1e-5)
+    for alt in result.alternatives:
+        assert alt.final_prob == pytest.approx(float(final[alt.token_id]), rel=1e-5, abs=1e-9)
 
 
 def test_frequency_and_presence_penalties_ignore_prompt_tokens():
