@@ -1,0 +1,245 @@
+"""`scribe models`: list the models scribe can use, show one, download one into the Hugging Face cache, remove one,
+and configure remote endpoints."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from typing import TextIO
+
+from scribe.cli import CommandError
+from scribe.store.catalog import CatalogEntry, find_model, list_models
+from scribe.store.hub import DownloadProgress, format_bytes
+from scribe.store.remotes import REMOTE_PREFIX, SERVERS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `models` command and its subcommands."""
+    parser = subparsers.add_parser(
+        "models",
+        help="list, inspect, download and remove models; configure remote servers",
+        description="Models scribe can use: bundled, trained by scribe, in the Hugging Face cache, remote servers, "
+        "and the GPT-2 family offered for download.",
+    )
+    sub = parser.add_subparsers(dest="models_command", metavar="SUBCOMMAND", required=True)
+    listing = sub.add_parser("list", help="every model with its size, parameters, context length and tokenizer")
+    listing.add_argument("--json", action="store_true", help="one JSON object per model")
+    listing.set_defaults(run=run_list)
+    info = sub.add_parser("info", help="everything scribe knows about one model")
+    info.add_argument("name", help="a name from `scribe models list`")
+    info.add_argument("--json", action="store_true", help="print a JSON object")
+    info.set_defaults(run=run_info)
+    pull = sub.add_parser(
+        "pull",
+        help="download a model into the Hugging Face cache (resumes an interrupted download)",
+        description="Download REPO[@REVISION] (or gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2) into the Hugging "
+        "Face cache: config, tokenizer and safetensors weights only. HF_ENDPOINT, HF_HOME, HF_HUB_OFFLINE and HF_TOKEN "
+        "are respected. Ctrl-C stops it; running it again resumes.",
+    )
+    pull.add_argument("spec", metavar="REPO[@REVISION]")
+    pull.add_argument("--allow-pickle", action="store_true",
+                      help="accept pickle weights (pytorch_model.bin) when there are no safetensors; pickle files can "
+                      "run code when loaded: only for repositories you trust")
+    pull.set_defaults(run=run_pull)
+    rm = sub.add_parser("rm", help="delete a downloaded or trained model, or forget a remote endpoint")
+    rm.add_argument("name")
+    rm.add_argument("--yes", "-y", action="store_true", help="do not ask before deleting a model scribe trained")
+    rm.set_defaults(run=run_rm)
+    add = sub.add_parser(
+        "add-remote",
+        help="configure an OpenAI-compatible server (vLLM, llama.cpp, Ollama, ...) as model remote:NAME",
+        description="Add or replace a remote endpoint in remotes.toml. The API key is never stored: give the NAME of "
+        "the environment variable holding it.",
+    )
+    add.add_argument("name")
+    add.add_argument("base_url", help="e.g. http://127.0.0.1:8080/v1")
+    add.add_argument("--model", required=True, help="the model name the server serves")
+    add.add_argument("--server", choices=SERVERS, default="openai",
+                     help="server kind, which decides the sampling settings sent (default: openai, the standard ones)")
+    add.add_argument("--api-key-env", metavar="VAR", help="environment variable that holds the API key")
+    add.add_argument("--context-length", type=int, metavar="N", help="the model's context window, if the server does not say")
+    add.set_defaults(run=run_add_remote)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print every model as an aligned table (or JSON lines)."""
+    entries = list_models()
+    if args.json:
+        for entry in entries:
+            print(json.dumps(dataclasses.asdict(entry)))
+        return 0
+    rows = [("NAME", "SOURCE", "STATUS", "SIZE", "PARAMS", "CONTEXT", "TOKENIZER", "LOCATION")]
+    rows += [
+        (
+            entry.name + (f" ({', '.join(entry.aliases)})" if entry.aliases and entry.source != "offered" else ""),
+            entry.source,
+            entry.status.split(";")[0],
+            _size(entry),
+            _count(entry.parameters),
+            str(entry.context_length or "-"),
+            entry.tokenizer or "-",
+            entry.location,
+        )
+        for entry in entries
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """Print one model's details."""
+    entry = find_model(args.name)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(entry), indent=2))
+        return 0
+    lines = {
+        "name": entry.name,
+        "also called": ", ".join(entry.aliases) or None,
+        "source": entry.source,
+        "backend": entry.kind,
+        "status": entry.status,
+        "usable": "yes" if entry.usable else "no",
+        "size": _size(entry),
+        "parameters": f"{entry.parameters:,}" if entry.parameters else None,
+        "context length": f"{entry.context_length} tokens" if entry.context_length else None,
+        "tokenizer": entry.tokenizer,
+        "location": entry.location,
+        "about": entry.description or None,
+    }
+    width = max(map(len, lines))
+    for key, value in lines.items():
+        if value is not None:
+            print(f"{key:<{width}}  {value}")
+    if entry.source == "offered":
+        print(f"\ndownload it with: scribe models pull {entry.name}")
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    """Download with a progress bar on stderr."""
+    from scribe.store.hub import parse_spec, pull
+
+    spec = parse_spec(args.spec)
+    bar = ProgressBar(sys.stderr)
+    print(f"pulling {spec.repo_id} ({spec.revision}) into the Hugging Face cache", file=sys.stderr)
+    try:
+        pulled = pull(args.spec, allow_pickle=args.allow_pickle, progress=bar.update)
+    except KeyboardInterrupt:
+        bar.finish()
+        print("scribe: pull interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    finally:
+        bar.finish()
+    note = f", {format_bytes(pulled.transferred_bytes)} transferred" if pulled.transferred_bytes != pulled.total_bytes else ""
+    print(f"{spec}: {len(pulled.files)} files, {format_bytes(pulled.total_bytes)}{note}", file=sys.stderr)
+    print(pulled.path)
+    return 0
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    """Delete a model from disk (or a remote from the configuration)."""
+    from scribe.store.hub import remove
+    from scribe.store.remotes import delete_remote
+
+    entry = find_model(args.name)
+    if entry.source == "bundled":
+        raise CommandError(f"{entry.name} is bundled with scribe and cannot be removed")
+    if entry.source == "offered":
+        raise CommandError(f"{entry.name} is not downloaded")
+    if entry.source == "remote":
+        file = delete_remote(entry.name.removeprefix(REMOTE_PREFIX))
+        print(f"forgot {entry.name} (in {file})", file=sys.stderr)
+        return 0
+    if entry.source == "scribe":
+        if not args.yes and not _confirm(f"delete {entry.name}, trained by scribe ({entry.location})? [y/N] "):
+            raise CommandError(f"{entry.name} kept (pass --yes to delete without asking)")
+        shutil.rmtree(entry.location)
+        print(f"deleted {entry.name} ({_size(entry)})", file=sys.stderr)
+        return 0
+    repo_id = entry.name.partition("@")[0]
+    freed = remove(repo_id)
+    print(f"removed {repo_id} from the Hugging Face cache (every revision), {format_bytes(freed)} freed", file=sys.stderr)
+    return 0
+
+
+def run_add_remote(args: argparse.Namespace) -> int:
+    """Add a remote endpoint to remotes.toml."""
+    from scribe.store.remotes import RemoteEndpoint, save_remote
+
+    endpoint = RemoteEndpoint(
+        name=args.name, base_url=args.base_url, model=args.model, server=args.server, api_key_env=args.api_key_env,
+        context_length=args.context_length,
+    )
+    file = save_remote(endpoint)
+    print(f"added {REMOTE_PREFIX}{endpoint.name} to {file}", file=sys.stderr)
+    return 0
+
+
+class ProgressBar:
+    """A one-line download progress bar (bytes, speed, ETA), redrawn in place on a terminal; on anything else, one
+    line per finished file."""
+
+    WIDTH = 24
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self._files_done = 0
+        self._drawn = False
+        self._last = 0.0
+
+    def update(self, p: DownloadProgress) -> None:
+        """Show a progress report (called from the downloading thread)."""
+        if self.tty:
+            now = time.monotonic()
+            if now - self._last < 0.1 and p.files_done == self._files_done:
+                return
+            self._last = now
+            self.out.write("\r" + self.line(p) + "\x1b[K")
+            self._drawn = True
+        elif p.files_done > self._files_done:
+            self.out.write(f"  {p.filename} ({p.files_done}/{p.files_total}, {format_bytes(p.done_bytes)} of "
+                           f"{format_bytes(p.total_bytes)})\n")
+        self._files_done = p.files_done
+        self.out.flush()
+
+    def line(self, p: DownloadProgress) -> str:
+        """The bar's text for one report."""
+        filled = int(self.WIDTH * p.fraction)
+        eta = "-" if p.eta_s is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_s)).removeprefix("00:")
+        return (
+            f"  [{'#' * filled}{'.' * (self.WIDTH - filled)}] {p.fraction:4.0%}  {format_bytes(p.done_bytes)} / "
+            f"{format_bytes(p.total_bytes)}  {format_bytes(p.bytes_per_s)}/s  ETA {eta}  "
+            f"{p.filename} ({p.files_done}/{p.files_total})"
+        )
+
+    def finish(self) -> None:
+        """End the bar's line."""
+        if self._drawn:
+            self.out.write("\n")
+            self.out.flush()
+            self._drawn = False
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    return input(question).strip().lower() in ("y", "yes")
+
+
+def _size(entry: CatalogEntry) -> str:
+    if entry.size_bytes is None:
+        return "-"
+    return f"{format_bytes(entry.size_bytes)} download" if entry.size_is_download else format_bytes(entry.size_bytes)
+
+
+def _count(n: int | None) -> str:
+    if not n:
+        return "-"
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
