@@ -5,7 +5,8 @@ with file sizes when `?blobs=True`), and `HEAD`/`GET /{repo}/resolve/{rev}/{file
 as Git LFS does; git's blob sha1 for the other files), `X-Repo-Commit`, `Content-Length` and `Range` requests. Errors
 carry the hub's `X-Error-Code` header (RepoNotFound, RevisionNotFound, GatedRepo, EntryNotFound). Faults on purpose:
 `cut(file, after_bytes, times)` breaks the connection in the middle of the next `times` transfers of that file;
-`pace(file, seconds)` sends that file in 256 kB pieces with a pause after each (a slow network).
+`pace(file, seconds)` sends that file in 256 kB pieces with a pause after each (a slow network); `corrupt(file)`
+flips a byte of what is sent; a repository made with `ranges=False` ignores Range requests, as some proxies do.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Repo:
     files: dict[str, bytes]
     commit: str
     gated_token: str | None = None
+    ranges: bool = True
     declared_sizes: dict[str, int] = field(default_factory=dict)
     """Sizes to announce instead of the real ones (to provoke a disk-full refusal)."""
 
@@ -60,6 +62,7 @@ class HubServer:
         self.requests: list[Request] = []
         self._cuts: dict[str, list[int]] = {}
         self._pace: dict[str, float] = {}
+        self._corrupt: set[str] = set()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
@@ -85,6 +88,10 @@ class HubServer:
     def pace(self, path: str, seconds: float) -> None:
         """Send files named `path` in 256 kB pieces, pausing `seconds` after each."""
         self._pace[path] = seconds
+
+    def corrupt(self, path: str) -> None:
+        """Send files named `path` with one byte changed (their etag stays that of the true content)."""
+        self._corrupt.add(path)
 
     def gets(self, path: str) -> list[Request]:
         """The GET requests for one file (by its name in the repository)."""
@@ -167,7 +174,9 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, b"", {**headers, "Content-Length": str(size)})
                 return
             start, status = 0, 200
-            if match := re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or ""):
+            if name in hub._corrupt:
+                data = bytes([data[0] ^ 1]) + data[1:]
+            if repo.ranges and (match := re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")):
                 start, status = int(match[1]), 206
                 headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
             payload = data[start:]

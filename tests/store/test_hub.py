@@ -188,3 +188,24 @@ def test_short_names_and_revisions_parse():
     spec = parse_spec("org/name@refs/pr/1")
     assert (spec.repo_id, spec.revision, str(spec)) == ("org/name", "refs/pr/1", "org/name@refs/pr/1")
     assert hubmod.format_bytes(548_000_000) == "548 MB" and hubmod.format_bytes(1_520_000_000) == "1.5 GB"
+
+
+def test_a_server_that_ignores_range_requests_gets_the_whole_file_again(hub, tiny_model):
+    hub.add_folder(REPO, tiny_model, ranges=False)
+    hub.cut("model.safetensors", after_bytes=1_200_000)
+    with pytest.raises(TransferInterrupted):
+        pull(REPO, retries=0)
+
+    pulled = pull(REPO)
+
+    assert hub.gets("model.safetensors")[-1].range is not None  # asked to resume, got 200 and the whole file
+    assert sha256(pulled.path / "model.safetensors") == sha256(tiny_model / "model.safetensors")
+
+
+def test_a_corrupted_transfer_is_caught_by_its_checksum_and_deleted(hub, tiny_model):
+    hub.add_folder(REPO, tiny_model)
+    hub.corrupt("model.safetensors")
+    with pytest.raises(DownloadError, match="model.safetensors arrived corrupted"):
+        pull(REPO)
+    storage = hf_cache_dir() / "models--tiny-org--tiny-gpt2"
+    assert not list(storage.glob("blobs/*.incomplete")) and not (storage / "refs" / "main").exists()
