@@ -286,8 +286,9 @@ class _Pull:
         missing = [f for f in files if sizes.get(f) is None]
         if missing:
             raise DownloadError(f"the hub listing of {self.spec} gives no size for {', '.join(missing)}")
-        self.tracker.start(total=sum(sizes[f] or 0 for f in files), files=len(files))
-        self._check_space({f: sizes[f] or 0 for f in files})
+        file_sizes = {f: int(sizes[f] or 0) for f in files}
+        self.tracker.start(total=sum(file_sizes.values()), files=len(files))
+        self._check_space(file_sizes)
         for filename in files:
             self._fetch(filename, report=True)
         if self.spec.revision != commit:
