@@ -173,6 +173,7 @@ def test_load_by_name_checks_the_server_and_reads_its_context_length(server):
     backend = RemoteBackend.load("", name="remote:local", device="auto", dtype="auto", trust_remote_code=False)
     assert (backend.info.name, backend.info.context_length, backend.info.backend) == ("remote:local", 128, "remote")
     assert backend.count_tokens("four words in here") == 5  # estimate for a plain OpenAI server
+    assert backend_for(server, server="vllm").count_tokens("four words in here") == 4  # the server's own count
 
     save_remote(RemoteEndpoint(name="wrong", base_url=server.url, model="nope"))
     with pytest.raises(ModelLoadError, match="serves tiny, not 'nope'"):

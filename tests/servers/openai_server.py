@@ -3,7 +3,7 @@
 `POST /v1/completions` with `"stream": true` answers server-sent events over chunked HTTP/1.1, one token per event,
 from a fixed script of words, with `logprobs` (the chosen token and its top alternatives) when asked, a final event
 with `finish_reason`, a usage event when `stream_options.include_usage` is set, then `data: [DONE]`. `GET /v1/models`
-lists the one model. `fault` makes it misbehave after `fault_after` tokens: "drop" (closes the connection mid-stream),
+lists the one model; `POST /tokenize` (vLLM's) counts words. `fault` makes it misbehave after `fault_after` tokens: "drop" (closes the connection mid-stream),
 "invalid_json", "stall" (sends nothing more until the client goes away), "no_done" (ends the body cleanly but early),
 or `status` answers every completion with that HTTP status. Every request body is kept in `requests`.
 """
@@ -77,6 +77,8 @@ def _handler(server: CompletionServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")
+            if self.path == "/tokenize":  # vLLM's extra route; this server counts words
+                return self._json(200, {"count": len(body["prompt"].split()), "max_model_len": server.context_length})
             if self.path.rstrip("/") != "/v1/completions":
                 return self._json(404, {"error": {"message": "no such route"}})
             server.requests.append(body)
