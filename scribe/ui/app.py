@@ -11,7 +11,7 @@ Keys (remap any of them by id in the `[keys]` table of config.toml, e.g. `contin
 | `continue`   | ctrl+enter, ctrl+j, alt+enter     | continue the text at the cursor                                |
 | `stop`       | escape                            | stop the continuation being generated (while generating)      |
 | `accept`     | tab, ctrl+t                       | insert the continuation where it started (one undo step)       |
-| `reject`     | ctrl+r, escape                    | throw the continuation away (escape once it has stopped)       |
+| `reject`     | ctrl+r                            | throw the continuation away                                    |
 | `regenerate` | ctrl+g                            | a new continuation of the same prompt (seed + 1 if fixed)      |
 | `save`       | ctrl+s                            | save the document (asks for a name when untitled)              |
 | `settings`   | f2, ctrl+o                        | show or hide the settings panel                                |
@@ -81,7 +81,7 @@ class ScribeApp(App[None]):
         Binding("ctrl+enter,ctrl+j,alt+enter", "continue", "Continue", id="continue", priority=True),
         Binding("escape", "stop", "Stop", id="stop"),
         Binding("tab,ctrl+t", "accept", "Accept", id="accept", priority=True),
-        Binding("ctrl+r,escape", "reject", "Reject", id="reject"),
+        Binding("ctrl+r", "reject", "Reject", id="reject"),
         Binding("ctrl+g", "regenerate", "Regenerate", id="regenerate", priority=True),
         Binding("ctrl+s", "save", "Save", id="save", priority=True),
         Binding("f2,ctrl+o", "toggle_settings", "Settings", id="settings"),
@@ -150,6 +150,10 @@ class ScribeApp(App[None]):
 
     def on_mount(self) -> None:
         self._apply_keymap()
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        else:
+            self.notify(f"unknown theme {self.settings.theme!r}; using {self.theme}", severity="warning", markup=False)
         self.editor.focus()
         self._update_document_status()
         self._drain_timer = self.set_interval(FRAME_SECONDS, self._drain, pause=True)
@@ -535,7 +539,9 @@ class ScribeApp(App[None]):
         self.status_bar.update_status(state=state, **changes)
 
     def _update_document_status(self) -> None:
-        self.status_bar.update_status(document=self.document.title, modified=self.document.is_dirty(self.editor.text))
+        modified = self.document.is_dirty(self.editor.text)
+        self.editor.border_title = self.document.title + (" ●" if modified else "")
+        self.status_bar.update_status(document=str(self.document.path or "untitled"), modified=modified)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette: Textual's commands and scribe's actions, with their keys."""

@@ -67,6 +67,11 @@ async def test_continue_streams_coloured_tokens_and_accept_is_one_undo_step(sett
         await pilot.press("tab")
         assert app.editor.text == "Once upon a time" + continuation + " there was"
         assert app.editor.cursor_location == (0, len("Once upon a time" + continuation))
+        await pilot.pause(0.6)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.backend is not None
+        assert app.status_bar.status.context_tokens == app.backend.count_tokens("Once upon a time" + continuation)
         assert view.text == "" and app.run_state is None
         await pilot.press("ctrl+z")
         assert app.editor.text == "Once upon a time there was"
@@ -87,7 +92,7 @@ async def test_ctrl_j_and_alt_enter_continue_instead_of_inserting_a_newline(sett
             await pilot.press("ctrl+r")
 
 
-async def test_escape_stops_the_stream_and_escape_again_rejects(settings: Settings) -> None:
+async def test_escape_stops_the_stream_and_keeps_what_streamed(settings: Settings) -> None:
     settings = settings.replace(sampling=settings.sampling.replace(max_new_tokens=5000))
     app = ScribeApp(settings=settings)
     async with app.run_test(size=SIZE) as pilot:
@@ -101,6 +106,8 @@ async def test_escape_stops_the_stream_and_escape_again_rejects(settings: Settin
         assert end is not None and end.reason == "cancelled" and end.tokens < 5000
         assert app.model_state == "ready" and app.stream_view.text
         await pilot.press("escape")
+        assert app.stream_view.text and app.run_state is not None, "escape after the end must not drop the text"
+        await pilot.press("ctrl+r")
         assert app.stream_view.text == "" and app.run_state is None and app.editor.mark is None
         assert app.editor.text == "The night"
 
@@ -179,3 +186,12 @@ async def test_continue_without_a_model_warns_and_keeps_the_text(settings: Setti
         await pilot.press("ctrl+enter")
         assert not app.generating and app.editor.text == "Words"
         assert any("no model loaded" in n.message for n in app._notifications)
+
+
+async def test_the_command_palette_lists_the_actions_with_their_keys(settings: Settings) -> None:
+    app = ScribeApp(settings=settings.replace(keys={"accept": "ctrl+t"}))
+    async with app.run_test(size=SIZE):
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Continue (ctrl+enter,ctrl+j,alt+enter)" in titles
+        assert "Accept (ctrl+t)" in titles
+        assert {"Stop (escape)", "Reject (ctrl+r)", "Regenerate (ctrl+g)", "Save (ctrl+s)", "Settings (f2,ctrl+o)"} <= set(titles)

@@ -13,7 +13,8 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Label
+from textual import events
+from textual.widgets import Input, Label, Static
 
 from scribe.config import Settings
 from scribe.sampling.params import InvalidSetting, SamplingParams, field_docs
@@ -79,10 +80,14 @@ class SettingsPanel(VerticalScroll):
     DEFAULT_CSS = """
     SettingsPanel { width: 44; border-left: tall $primary-darken-2; padding: 0 1; display: none; }
     SettingsPanel.-open { display: block; }
-    SettingsPanel Label { margin-top: 1; text-style: bold; }
-    SettingsPanel Input { height: 3; }
-    SettingsPanel Input.-invalid { border: tall $error; }
-    SettingsPanel .section { color: $accent; margin-top: 1; }
+    SettingsPanel .section { color: $accent; text-style: bold; margin-top: 1; }
+    SettingsPanel Label { color: $text-muted; }
+    SettingsPanel Input { height: 1; border: none; padding: 0 1; background: $boost; }
+    SettingsPanel Input:focus { border: none; background: $accent 25%; }
+    SettingsPanel Input.-refused:focus { background: $error 60%; }
+    SettingsPanel Input.-refused { background: $error 40%; }
+    SettingsPanel #setting-help { dock: bottom; height: auto; max-height: 8; border-top: solid $primary-darken-2;
+                                  color: $text; background: $panel; }
     """
 
     class Edited(Message):
@@ -106,6 +111,7 @@ class SettingsPanel(VerticalScroll):
         yield Label("Sampling", classes="section")
         for name, doc in field_docs().items():
             yield from self._row(name, doc)
+        yield Static("Enter applies a value; a refused value is marked and the old one kept.", id="setting-help", markup=False)
 
     def _row(self, name: str, doc: str) -> ComposeResult:
         yield Label(name.replace("_", " "))
@@ -123,15 +129,22 @@ class SettingsPanel(VerticalScroll):
         self._settings = settings
         for name in [*MODEL_FIELDS, *sampling_field_names()]:
             field = self.input_for(name)
-            if not field.has_class("-invalid"):
+            if not field.has_class("-refused"):
                 field.value = format_value(name, setting_value(settings, name))
 
     def flag(self, name: str, error: str | None) -> None:
         """Mark a row invalid with `error` as its tooltip, or clear the mark."""
         field = self.input_for(name)
-        field.set_class(error is not None, "-invalid")
+        field.set_class(error is not None, "-refused")
         doc = MODEL_FIELDS.get(name) or field_docs().get(name, "")
         field.tooltip = f"{error}\n\n{doc}" if error else doc
+        if field.has_focus:
+            self.query_one("#setting-help", Static).update(field.tooltip)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Show the focused setting's help text (and its error, if refused) below the rows."""
+        if isinstance(event.widget, Input) and event.widget.tooltip:
+            self.query_one("#setting-help", Static).update(str(event.widget.tooltip))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._edited(event.input, event.value, submitted=True)

@@ -33,7 +33,7 @@ class StatusBar(Static):
     """One line at the bottom; `update_status(field=value)` changes what it shows."""
 
     DEFAULT_CSS = """
-    StatusBar { dock: bottom; height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
     def __init__(self, **kwargs: Any) -> None:

@@ -110,13 +110,20 @@ class StreamView(Vertical):
             scroll.scroll_end(animate=False)
 
 
+def percent(p: float) -> str:
+    """A probability as a short percentage that does not round small values to 0%."""
+    if p >= 0.1:
+        return f"{p:.0%}"
+    return f"{p:.1%}" if p >= 0.001 else "<0.1%"
+
+
 def alternatives_line(step: TokenStep) -> Text:
     """The last token and what else the model considered there."""
     line = Text("last ", style="dim")
-    line.append(repr(step.text), style=probability_style(step.raw_prob)).append(f" {step.raw_prob:.0%}  ", style="dim")
+    line.append(repr(step.text), style=probability_style(step.raw_prob)).append(f" {percent(step.raw_prob)}  ", style="dim")
     if step.alternatives:
         line.append("alternatives ", style="dim")
         for alt in step.alternatives:
             if alt.token_id != step.token_id:
-                line.append(repr(alt.text), style=probability_style(alt.raw_prob)).append(f" {alt.raw_prob:.0%}  ", style="dim")
+                line.append(repr(alt.text), style=probability_style(alt.raw_prob)).append(f" {percent(alt.raw_prob)}  ", style="dim")
     return line
