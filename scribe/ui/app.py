@@ -155,6 +155,7 @@ class ScribeApp(App[None]):
         else:
             self.notify(f"unknown theme {self.settings.theme!r}; using {self.theme}", severity="warning", markup=False)
         self.editor.focus()
+        self.editor.move_cursor(self.editor.document.end)
         self._update_document_status()
         self._drain_timer = self.set_interval(FRAME_SECONDS, self._drain, pause=True)
         self.set_interval(self.settings.autosave_seconds, self.autosave)

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from scribe.engine.base import Backend, StreamEnd, TokenStep
+from scribe.engine.base import Backend, EngineError, StreamEnd, TokenStep
 from scribe.sampling.params import SamplingParams
 
 _run_ids = itertools.count(1)
@@ -75,7 +75,7 @@ def stream_into(backend: Backend, run: GenerationRun, backend_lock: threading.Lo
     except Exception as exc:  # a model failing mid-stream must not take the editor down
         run.buffer.push(
             StreamEnd(reason="error", text="".join(text), tokens=tokens, prompt_tokens=0,
-                      elapsed_s=time.perf_counter() - started, first_token_s=0.0, error=_one_line(exc))
+                      elapsed_s=time.perf_counter() - started, first_token_s=0.0, error=describe_error(exc))
         )
 
 
@@ -97,8 +97,6 @@ def close_backend(backend: Backend, backend_lock: threading.Lock) -> None:
 
 def describe_error(exc: BaseException) -> str:
     """A one-line message for the status bar; engine errors speak for themselves."""
-    from scribe.engine.base import EngineError
-
     message = _one_line(exc)
     return message if isinstance(exc, EngineError) else f"{type(exc).__name__}: {message}"
 

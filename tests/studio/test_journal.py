@@ -9,8 +9,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from scribe.studio.document import Document
 from scribe.studio.journal import Autosaver, Journal, new_untitled_key
 
