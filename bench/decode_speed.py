@@ -113,6 +113,7 @@ def hardware(device: str) -> dict[str, object]:
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "python": platform.python_version(),
+        "load_average_1min": os.getloadavg()[0],  # other work on the machine while measuring
     }
     if device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
