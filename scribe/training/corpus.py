@@ -1,0 +1,161 @@
+"""Reading a training corpus: files, folders and globs of plain text.
+
+Text is decoded as UTF-8 (a BOM is stripped; UTF-16 is read when it starts with its BOM), else in the legacy encoding
+charset-normalizer detects (cp1252, cp1251, ...); line endings are normalised to LF and, by default, the Project
+Gutenberg header and footer (everything outside the `*** START OF` / `*** END OF` marker lines) is removed. Files that
+are binary, undecodable or empty are skipped and reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+_START = re.compile(r"^\s*\*\*\*\s*START OF\b.*$", re.MULTILINE | re.IGNORECASE)
+_END = re.compile(r"^\s*\*\*\*\s*END OF\b.*$", re.MULTILINE | re.IGNORECASE)
+
+
+class EmptyCorpus(ValueError):
+    """No usable text was found in the given paths."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One file's text, decoded and cleaned."""
+
+    path: Path
+    text: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not used, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Corpus:
+    """The documents read, and the files skipped."""
+
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def characters(self) -> int:
+        """Total characters over all documents."""
+        return sum(len(d.text) for d in self.documents)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
+    """Files named by `paths` (files, folders searched recursively, glob patterns), sorted and deduplicated per
+    argument, plus the arguments that matched nothing."""
+    files: list[Path] = []
+    missing: list[Skipped] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            found = [path]
+        else:
+            found = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        if not found:
+            missing.append(Skipped(path, "no such file, or nothing matched"))
+        files.extend(p for p in found if p not in files)
+    return files, missing
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text: UTF-16 when it starts with a UTF-16 BOM, else UTF-8 (BOM stripped), else the legacy encoding
+    charset-normalizer detects. Raises ValueError for binary data (NUL bytes) and UnicodeDecodeError for bytes no
+    encoding explains."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    if b"\x00" in data[:8192]:
+        raise ValueError("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        legacy = detect_legacy(data)
+        if legacy is None:
+            raise exc from None
+        return data.decode(legacy)
+
+
+def detect_legacy(data: bytes) -> str | None:
+    """The single-byte or legacy multi-byte encoding charset-normalizer finds for `data` (None: none fits, or the
+    detector is not installed)."""
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:
+        return None
+    matches = from_bytes(data[:1_000_000])
+    best = matches.best()
+    if best is not None:  # among equally good guesses, prefer the most common legacy encoding of Western text
+        tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+        best = next((m for m in tied if m.encoding == "cp1252"), best)
+    if best is None or best.encoding.replace("-", "_").startswith(("utf_8", "ascii")):
+        return None
+    try:
+        data.decode(best.encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    return best.encoding
+
+
+def gutenberg_body(text: str) -> str:
+    """The text between the Project Gutenberg `*** START OF` and `*** END OF` lines (either may be absent)."""
+    start = _START.search(text)
+    if start:
+        text = text[start.end():]
+    end = _END.search(text)
+    if end:
+        text = text[: end.start()]
+    return text
+
+
+def clean(text: str, *, gutenberg: bool = True) -> str:
+    """Normalise line endings to LF, optionally strip the Gutenberg header/footer, trim surrounding blank space."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if gutenberg:
+        text = gutenberg_body(text)
+    return text.strip() + "\n" if text.strip() else ""
+
+
+def read_document(path: Path, *, strip_gutenberg: bool = True) -> Document | Skipped:
+    """One file as a Document, or a Skipped with the reason."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return Skipped(path, f"cannot read: {exc.strerror or exc}")
+    if not data:
+        return Skipped(path, "empty file")
+    try:
+        text = decode(data)
+    except UnicodeDecodeError as exc:
+        return Skipped(path, f"not text in UTF-8 or a detectable legacy encoding (undecodable byte at offset {exc.start})")
+    except ValueError as exc:
+        return Skipped(path, str(exc))
+    text = clean(text, gutenberg=strip_gutenberg)
+    if not text:
+        return Skipped(path, "no text")
+    return Document(path, text)
+
+
+def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True) -> Corpus:
+    """Read every file named by `paths`. Raises EmptyCorpus when none holds usable text."""
+    files, missing = expand_paths(paths)
+    corpus = Corpus(skipped=list(missing))
+    for path in files:
+        item = read_document(path, strip_gutenberg=strip_gutenberg)
+        (corpus.documents if isinstance(item, Document) else corpus.skipped).append(item)
+    if not corpus.documents:
+        detail = "; ".join(f"{s.path}: {s.reason}" for s in corpus.skipped[:5])
+        raise EmptyCorpus(f"no usable text in the corpus{': ' + detail if detail else ''}")
+    return corpus
