@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -35,6 +35,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input, TextArea
 
 from scribe.config import Paths, Settings, load_settings
@@ -54,6 +55,7 @@ FRAME_SECONDS = 1 / 30
 """How often streamed tokens are moved from the worker's buffer to the view."""
 COUNT_DELAY_SECONDS = 0.4
 """Quiet time after the last edit or cursor move before the tokens before the cursor are counted."""
+_W = TypeVar("_W", bound=Widget)
 _APP_ACTIONS = frozenset({"continue", "stop", "accept", "reject", "regenerate", "save", "toggle_settings", "quit"})
 """Actions that apply only on the main screen (not in dialogs or the command palette)."""
 
@@ -113,7 +115,7 @@ class ScribeApp(App[None]):
         self._refused: dict[str, str] = {}
         self._count_timer: Timer | None = None
         self._drain_timer: Timer | None = None
-        self._editor: Editor | None = None
+        self._widgets: dict[str, Widget] = {}
 
     # --- layout and start-up
 
@@ -128,27 +130,33 @@ class ScribeApp(App[None]):
 
     @property
     def editor(self) -> Editor:
-        """The writer's text (kept after unmount, so the last autosave can read it)."""
-        if self._editor is None:
-            self._editor = self.query_one("#editor", Editor)
-        return self._editor
+        """The writer's text."""
+        return self._widget("#editor", Editor)
 
     @property
     def stream_view(self) -> StreamView:
         """The continuation view."""
-        return self.query_one("#stream", StreamView)
+        return self._widget("#stream", StreamView)
 
     @property
     def status_bar(self) -> StatusBar:
         """The status line."""
-        return self.query_one("#status", StatusBar)
+        return self._widget("#status", StatusBar)
 
     @property
     def settings_panel(self) -> SettingsPanel:
         """The settings panel."""
-        return self.query_one("#settings", SettingsPanel)
+        return self._widget("#settings", SettingsPanel)
+
+    def _widget(self, selector: str, kind: type[_W]) -> _W:
+        """A main-screen widget, kept once found: late messages and the last autosave run while the app shuts down."""
+        if selector not in self._widgets:
+            self._widgets[selector] = self.query_one(selector, kind)
+        return self._widgets[selector]  # type: ignore[return-value]
 
     def on_mount(self) -> None:
+        for selector, kind in (("#editor", Editor), ("#stream", StreamView), ("#status", StatusBar), ("#settings", SettingsPanel)):
+            self._widget(selector, kind)
         self._apply_keymap()
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme

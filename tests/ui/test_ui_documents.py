@@ -131,7 +131,7 @@ async def test_quitting_with_unsaved_changes_asks_and_a_clean_quit_clears_the_jo
         assert not isinstance(app.screen, ConfirmQuitScreen) and app.is_running
         await pilot.press("ctrl+q")
         await pilot.press("s")
-    assert file.read_text(encoding="utf-8") == "xKeep."
+    assert file.read_text(encoding="utf-8") == "Keep.x"
     assert journal().read(str(file.absolute())) is None
 
 
@@ -143,7 +143,7 @@ async def test_an_unexpected_exit_journals_the_unsaved_text(settings: Settings, 
         await pilot.press(*"typed ")
         app.exit()
     entry = journal().read(str(file.absolute()))
-    assert entry is not None and entry.text == "typed Base."
+    assert entry is not None and entry.text == "Base.typed "
 
 
 def test_importing_the_ui_imports_no_heavy_library() -> None:
