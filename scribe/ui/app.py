@@ -4,20 +4,22 @@ The model continues the text at the cursor. The continuation streams into its ow
 accepting inserts it where generation started as one edit, so one undo removes it. The editor stays usable while a
 model loads or generates: loading, generating, counting tokens and autosaving run in thread workers.
 
-Keys (remap any of them by id in the `[keys]` table of config.toml, e.g. `continue = "ctrl+g"`):
+Keys (remap any of them by id in the `[keys]` table of config.toml, e.g. `continue = "f5"`):
 
 | id           | keys                              | what it does                                                   |
 |--------------|-----------------------------------|----------------------------------------------------------------|
 | `continue`   | ctrl+enter, ctrl+j, alt+enter     | continue the text at the cursor                                |
-| `stop`       | escape                            | stop the continuation being generated (while generating)      |
+| `stop`       | escape                            | stop generating; what streamed so far stays                    |
 | `accept`     | tab, ctrl+t                       | insert the continuation where it started (one undo step)       |
 | `reject`     | ctrl+r                            | throw the continuation away                                    |
-| `regenerate` | ctrl+g                            | a new continuation of the same prompt (seed + 1 if fixed)      |
+| `regenerate` | ctrl+g                            | a new continuation of the same prompt (a fixed seed goes +1)   |
 | `save`       | ctrl+s                            | save the document (asks for a name when untitled)              |
 | `settings`   | f2, ctrl+o                        | show or hide the settings panel                                |
 | `quit`       | ctrl+q                            | quit (asks first when there are unsaved changes)               |
 
-Many terminals cannot send ctrl+enter; ctrl+j and alt+enter do the same. `textual keys` shows what yours sends.
+ctrl+enter and alt+enter reach the app only in terminals that report modifiers (the kitty keyboard protocol: kitty,
+WezTerm, foot, Ghostty, recent iTerm2); elsewhere, tmux included, ctrl+enter arrives as a plain Enter and alt+enter as
+Enter, so use ctrl+j, which every terminal sends. `textual keys` shows what yours sends.
 ctrl+z / ctrl+y undo and redo in the editor; ctrl+p opens the command palette, which lists every action.
 """
 
