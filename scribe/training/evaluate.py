@@ -1,0 +1,154 @@
+"""Measuring a causal language model on text: perplexity and bits per character.
+
+`sliding_window_nll` follows the protocol of the transformers perplexity guide: windows of `max_length` tokens advance
+by `stride`, and each window scores only the tokens no earlier window scored, so every token is predicted once with at
+least `max_length - stride` tokens of context (when there are that many). Each text is scored from its start: an
+end-of-text token is put in front when the tokenizer has one, so the first token is predicted too. Bits per character
+divide the total loss by the characters of the text, which makes models with different tokenizers comparable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class Score:
+    """Total loss over a text and what it was measured on."""
+
+    model: str
+    nats: float
+    tokens: int
+    characters: int
+
+    @property
+    def loss(self) -> float:
+        """Mean nats per predicted token."""
+        return self.nats / max(self.tokens, 1)
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.loss)
+
+    @property
+    def bits_per_char(self) -> float:
+        return self.nats / max(self.characters, 1) / math.log(2)
+
+
+def token_loss(model: "torch.nn.Module", block: "torch.Tensor", *, autocast: bool = False,
+               reduction: str = "mean") -> "torch.Tensor":
+    """Next-token cross-entropy (nats) of a [batch, length + 1] block of token ids (logits in float32)."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.autocast(block.device.type, dtype=torch.bfloat16, enabled=autocast):
+        logits = model(input_ids=block[:, :-1]).logits
+    return F.cross_entropy(logits.flatten(0, 1).float(), block[:, 1:].flatten(), reduction=reduction)
+
+
+def block_nll(model: "torch.nn.Module", ids: "torch.Tensor", context: int, batch_size: int, *,
+              autocast: bool = False) -> tuple[float, int]:
+    """(total nats, tokens predicted) over `ids` cut into consecutive blocks of `context` predictions (the training
+    loop's validation measure: no window overlap, so early tokens of each block see little context)."""
+    import torch
+
+    full = (len(ids) - 1) // context
+    rows = [ids[i * context : (i + 1) * context + 1] for i in range(full)]
+    batches = [torch.stack(rows[b : b + batch_size]) for b in range(0, full, batch_size)]
+    if len(ids) - 1 > full * context:
+        batches.append(ids[full * context :][None])
+    nats, count = 0.0, 0
+    with torch.no_grad():
+        for batch in batches:
+            nats += token_loss(model, batch.long(), autocast=autocast, reduction="sum").item()
+            count += batch[:, 1:].numel()
+    return nats, count
+
+
+def sliding_window_nll(model: "torch.nn.Module", ids: "torch.Tensor", max_length: int, stride: int) -> tuple[float, int]:
+    """(total nats, tokens predicted) of the 1-D token stream `ids` by the sliding-window protocol (module docstring);
+    every token after the first is predicted exactly once."""
+    import torch
+    import torch.nn.functional as F
+
+    if not 0 < stride <= max_length:
+        raise ValueError(f"stride must be between 1 and max-length ({max_length}), got {stride}")
+    nats, count, scored_to = 0.0, 0, 1
+    with torch.no_grad():
+        for begin in range(0, len(ids) - 1, stride):
+            end = min(begin + max_length, len(ids))
+            window = ids[begin:end].long()[None]
+            # tokens [scored_to, end) are predicted for the first time (the window's first token cannot be: with
+            # stride == max_length that one token per window goes unscored, as in the guide)
+            new = min(end - scored_to, end - begin - 1)
+            if new > 0:
+                logits = model(input_ids=window[:, :-1]).logits[0, -new:].float()
+                nats += F.cross_entropy(logits, window[0, -new:], reduction="sum").item()
+                count += new
+            scored_to = end
+            if end == len(ids):
+                break
+    return nats, count
+
+
+def score_texts(model: "torch.nn.Module", tokenizer, texts: Sequence[str], *, name: str, max_length: int,  # noqa: ANN001
+                stride: int) -> Score:
+    """Sliding-window score of each text (scored from its start), summed."""
+    import torch
+
+    device = next(model.parameters()).device
+    prefix = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    nats, tokens, chars = 0.0, 0, 0
+    for text in texts:
+        ids = torch.tensor(prefix + tokenizer(text, add_special_tokens=False)["input_ids"], device=device)
+        n, c = sliding_window_nll(model, ids, max_length, stride)
+        nats, tokens = nats + n, tokens + c
+        chars += len(text) if prefix else len(tokenizer.decode(ids[1:].tolist()))
+    return Score(name, nats, tokens, chars)
+
+
+def model_context(model: "torch.nn.Module") -> int | None:
+    """The model's maximum context length from its config, when it says."""
+    config = model.config
+    for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def load_for_eval(name_or_path: str, device: str = "auto"):  # noqa: ANN201 - (model, tokenizer, ref)
+    """Resolve a model name (scribe.engine.registry) and load it with plain transformers for scoring."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from scribe.engine.registry import resolve_model
+    from scribe.engine.transformers_backend import pick_device
+
+    ref = resolve_model(name_or_path)
+    if ref.kind != "transformers":
+        raise ValueError(f"{name_or_path}: scoring supports transformers models only, not {ref.kind}")
+    chosen = pick_device(device)
+    model = AutoModelForCausalLM.from_pretrained(ref.path, dtype="auto" if chosen.type == "cuda" else "float32")
+    model.to(chosen).eval()
+    return model, AutoTokenizer.from_pretrained(ref.path), ref
+
+
+def evaluate_model(name_or_path: str, paths: Sequence[str | Path], *, max_length: int | None = None,
+                   stride: int | None = None, device: str = "auto", strip_gutenberg: bool = False) -> Score:
+    """Load a model and score the corpus files (read like training data) with the sliding-window protocol.
+    `max_length` defaults to the model's context (at most 1024), `stride` to half of it."""
+    from scribe.training.corpus import read_corpus
+
+    corpus = read_corpus(paths, strip_gutenberg=strip_gutenberg)
+    model, tokenizer, ref = load_for_eval(name_or_path, device)
+    length = max_length or min(model_context(model) or 1024, 1024)
+    if (context := model_context(model)) is not None and length > context:
+        raise ValueError(f"max-length {length} is longer than {ref.name}'s context of {context} tokens")
+    return score_texts(model, tokenizer, [d.text for d in corpus.documents], name=ref.name, max_length=length,
+                       stride=stride or max(1, length // 2))
