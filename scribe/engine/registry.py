@@ -17,6 +17,7 @@ from scribe.store.bundled import bundled_model_names, bundled_models_dir
 
 BACKENDS: dict[str, str] = {
     "transformers": "scribe.engine.transformers_backend:TransformersBackend",
+    "keras": "scribe.engine.keras_backend:KerasBackend",
 }
 """Model kind -> "module:class" of its backend; the class has a `load(path, *, name, device, dtype,
 trust_remote_code)` classmethod."""

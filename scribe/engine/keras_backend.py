@@ -1,0 +1,165 @@
+"""The Keras backend: char-LSTM, word-LSTM, Transformer-decoder and mini-GPT models trained by `scribe train --arch`.
+
+The model runs in a worker process (`scribe.keras_models.worker`) and this class is its proxy. TensorFlow prints to
+file descriptor 2 when it loads, from C++ as well as Python, and the TUI draws on that same descriptor, so no
+redirection inside the TUI's process would be safe; in the worker, descriptors 1 and 2 go to a log file
+(`<log dir>/keras-worker.log`). The worker uses the same Sampler and TextStream as every backend and sends back each
+TokenStep as it is produced; the vocabulary is read here too, so counting tokens needs no round trip. Closing the
+backend ends the worker and frees all of TensorFlow's memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from scribe.config import Paths
+from scribe.engine.base import Backend, EngineError, ModelInfo, ModelLoadError, StreamEnd, TokenStep
+from scribe.keras_models.architectures import architecture
+from scribe.keras_models.env import keras_environment
+from scribe.keras_models.saved import MODEL_FILE, read_meta
+from scribe.keras_models.vocab import Vocab, VocabError
+from scribe.sampling.params import SamplingParams
+
+LOG_NAME = "keras-worker.log"
+
+
+class KerasBackend(Backend):
+    """A Keras model folder served by a worker process."""
+
+    def __init__(self, process: subprocess.Popen, vocab: Vocab, info: ModelInfo, log: Path) -> None:
+        self._process, self._vocab, self.info, self._log = process, vocab, info, log
+        self._run_ids = itertools.count(1)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        trust_remote_code: bool = False,
+    ) -> "KerasBackend":
+        """Start the worker on the folder at `path` and wait until the model is loaded (ModelLoadError if it fails).
+        Keras models run in float32 on the CPU; `trust_remote_code` does not apply (no code is loaded from folders)."""
+        path = Path(path)
+        if device not in ("auto", "cpu") or dtype not in ("auto", "float32", "fp32"):
+            raise ModelLoadError(f"{path}: Keras models run in float32 on the CPU (asked for {device}, {dtype})")
+        if not (path / MODEL_FILE).is_file():
+            raise ModelLoadError(f"{path}: no {MODEL_FILE}")
+        meta = read_meta(path)
+        try:
+            vocab = Vocab.load(path)
+        except VocabError as exc:
+            raise ModelLoadError(str(exc)) from None
+        log = Paths.discover().log / LOG_NAME
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "scribe.keras_models.worker", str(path)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                env={**os.environ, **keras_environment()},
+            )
+        try:
+            reply = pickle.load(process.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            process.wait()
+            raise ModelLoadError(f"{path}: the Keras worker stopped while loading (exit status {process.returncode}); "
+                                 f"see {log}") from None
+        if reply[0] != "ready":
+            process.wait()
+            raise ModelLoadError(reply[1])
+        arch = architecture(meta["architecture"])
+        info = ModelInfo(
+            name=name or path.name, backend="keras", location=str(path), device="cpu", dtype="float32",
+            context_length=int(meta["shape"]["sequence_length"]), vocab_size=len(vocab),
+            parameters=reply[1]["parameters"],
+            extra={"architecture": arch.name, "preset": str(meta.get("preset", "")), "tokens": arch.tokens,
+                   "decoding": "stateful LSTM steps" if arch.recurrent else "compiled window step"},
+        )
+        return cls(process, vocab, info, log)
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens the model sees for this text (characters or word-level tokens)."""
+        return len(self._vocab.encode(text))
+
+    def stream(
+        self,
+        prompt: str,
+        params: SamplingParams,
+        *,
+        alternatives: int = 5,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[TokenStep | StreamEnd]:
+        """Stream from the worker (see `KerasGenerator.stream`); a worker that dies ends the stream with an error."""
+        start = time.perf_counter()
+        run_id = next(self._run_ids)
+        cancelled = ended = False
+        steps: list[TokenStep] = []
+        try:
+            self._send(("stream", run_id, prompt, params, alternatives))
+            while not ended:
+                if cancel is not None and cancel.is_set() and not cancelled:
+                    self._send(("cancel", run_id))
+                    cancelled = True
+                item = self._receive(run_id)
+                ended = isinstance(item, StreamEnd)
+                if isinstance(item, TokenStep):
+                    steps.append(item)
+                yield item
+        except EngineError as exc:
+            ended = True
+            yield StreamEnd(reason="error", text="".join(s.text for s in steps), tokens=len(steps), prompt_tokens=0,
+                            elapsed_s=time.perf_counter() - start, first_token_s=0.0, error=str(exc))
+        finally:
+            if not ended:  # the caller stopped reading: stop the worker and drain what it already sent
+                try:
+                    self._send(("cancel", run_id))
+                    while not isinstance(self._receive(run_id), StreamEnd):
+                        pass
+                except EngineError:
+                    pass
+
+    def close(self) -> None:
+        """End the worker process (it frees all of TensorFlow's memory)."""
+        try:
+            self._send(("close",))
+            self._process.stdin.close()
+        except (EngineError, OSError):
+            pass
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process.stdout.close()
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        try:
+            pickle.dump(message, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise self._died() from None
+
+    def _receive(self, run_id: int) -> TokenStep | StreamEnd:
+        while True:
+            try:
+                kind, received_id, item = pickle.load(self._process.stdout)
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+                raise self._died() from None
+            if kind == "item" and received_id == run_id:
+                return item
+
+    def _died(self) -> EngineError:
+        status = self._process.poll()
+        return EngineError(f"the Keras worker for {self.info.location} stopped"
+                           + (f" (exit status {status})" if status is not None else "") + f"; see {self._log}")

@@ -1,0 +1,174 @@
+"""Generation with a Keras model: the same Sampler, TextStream and stream records as every other backend.
+
+The LSTMs generate statefully: the prompt runs once through copies of the LSTM layers that return their state, then
+each new token is one step from the carried state (no window is re-run).
+
+The Transformers use learned absolute position embeddings over a window of `sequence_length` tokens. Each token runs
+one compiled step (`tf.function`, traced once for any length) over the tokens in the window and applies the output
+layer to the last position only. Once the window is full it slides by one token per step, which shifts every token's
+position, so every key and value changes and nothing computed for the previous token could be reused.
+
+Importing this module imports Keras, TensorFlow and torch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from scribe.engine.base import StopReason, StreamEnd, TokenStep
+from scribe.engine.textstream import TextStream
+from scribe.keras_models.architectures import HIDDEN, LOGITS, Architecture, Preset
+from scribe.keras_models.env import import_keras
+from scribe.keras_models.vocab import Vocab
+from scribe.sampling.params import SamplingParams
+from scribe.sampling.sampler import Sampler
+
+keras = import_keras()
+import tensorflow as tf  # noqa: E402 - after import_keras, which quietens its import
+
+
+class Stepper(Protocol):
+    """Next-token logits for a growing sequence."""
+
+    def start(self, ids: list[int]) -> np.ndarray:
+        """Logits after the prompt `ids` (not empty)."""
+
+    def advance(self, token_id: int) -> np.ndarray:
+        """Logits after appending `token_id`."""
+
+
+class LSTMStepper:
+    """Runs the prompt once, then one step per token with the LSTM state carried over."""
+
+    def __init__(self, model: Any) -> None:
+        embedding, dense = model.get_layer("embedding"), model.get_layer(LOGITS)
+        layers = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+        stateful = []
+        for layer in layers:
+            copy = keras.layers.LSTM.from_config({**layer.get_config(), "return_state": True, "dropout": 0.0})
+            copy.build((1, None, layer.input.shape[-1]))
+            copy.set_weights(layer.get_weights())
+            stateful.append(copy)
+        self._units = [layer.units for layer in layers]
+        states = [(tf.TensorSpec([1, u], tf.float32), tf.TensorSpec([1, u], tf.float32)) for u in self._units]
+
+        @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32), states])
+        def run(ids, state):
+            x = embedding(ids)
+            carried = []
+            for lstm, (h, c) in zip(stateful, state):
+                x, h, c = lstm(x, initial_state=[h, c], training=False)
+                carried.append((h, c))
+            return dense(x[:, -1])[0], carried
+
+        self._run = run
+        self._state: list = []
+
+    def start(self, ids: list[int]) -> np.ndarray:
+        zeros = [(tf.zeros([1, u]), tf.zeros([1, u])) for u in self._units]
+        return self._feed(np.asarray([ids], dtype=np.int32), zeros)
+
+    def advance(self, token_id: int) -> np.ndarray:
+        return self._feed(np.asarray([[token_id]], dtype=np.int32), self._state)
+
+    def _feed(self, ids: np.ndarray, state: list) -> np.ndarray:
+        logits, self._state = self._run(tf.constant(ids), state)
+        return logits.numpy()
+
+
+class WindowStepper:
+    """Runs the compiled step over the last `window` tokens and keeps only the last position's logits."""
+
+    def __init__(self, model: Any, window: int) -> None:
+        hidden = keras.Model(model.inputs, model.get_layer(HIDDEN).output)
+        dense = model.get_layer(LOGITS)
+
+        @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32)])
+        def run(ids):
+            return dense(hidden(ids, training=False)[:, -1])[0]
+
+        self._run, self._window, self._ids = run, window, []
+
+    def start(self, ids: list[int]) -> np.ndarray:
+        self._ids = list(ids[-self._window :])
+        return self._feed()
+
+    def advance(self, token_id: int) -> np.ndarray:
+        self._ids = (self._ids + [token_id])[-self._window :]
+        return self._feed()
+
+    def _feed(self) -> np.ndarray:
+        return self._run(tf.constant([self._ids], dtype=tf.int32)).numpy()
+
+
+class KerasGenerator:
+    """Streams continuations from a Keras model (see the module docstring); not thread-safe."""
+
+    def __init__(self, model: Any, vocab: Vocab, arch: Architecture, shape: Preset) -> None:
+        self.vocab, self.arch, self.shape = vocab, arch, shape
+        self.stepper: Stepper = LSTMStepper(model) if arch.recurrent else WindowStepper(model, shape.sequence_length)
+        self._banned = list(vocab.banned)
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        """The prompt's last `sequence_length` token ids, or the start token for a prompt with none."""
+        ids = self.vocab.encode(prompt)[-self.shape.sequence_length :]
+        return ids or [self.vocab.start_id]
+
+    def stream(
+        self, prompt: str, params: SamplingParams, *, alternatives: int = 5, cancel: threading.Event | None = None
+    ) -> Iterator[TokenStep | StreamEnd]:
+        """Continue `prompt` one token at a time: TokenSteps, then one StreamEnd (errors end it, never raise)."""
+        start = time.perf_counter()
+        vocab = self.vocab
+        text = TextStream(lambda ids: vocab.decode(ids, after=prompt), params.stop)
+        reason: StopReason = "max_tokens"
+        error: str | None = None
+        tokens = prompt_tokens = 0
+        first_token_s = 0.0
+        try:
+            if alternatives < 0:
+                raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
+            ids = self.prompt_ids(prompt)
+            prompt_tokens = len(ids)
+            sampler = Sampler(params)
+            sequence = torch.empty(prompt_tokens + params.max_new_tokens, dtype=torch.long)
+            sequence[:prompt_tokens] = torch.tensor(ids, dtype=torch.long)
+            step_start = time.perf_counter()
+            logits = self.stepper.start(ids)
+            for index in range(params.max_new_tokens):
+                if cancel is not None and cancel.is_set():
+                    reason = "cancelled"
+                    break
+                if index:
+                    step_start = time.perf_counter()
+                    logits = self.stepper.advance(token)
+                scores = torch.from_numpy(logits).float()
+                scores[self._banned] = -torch.inf
+                length = prompt_tokens + index
+                result = sampler.step(scores, sequence[:length], prompt_tokens, alternatives=alternatives,
+                                      decode=vocab.token_text)
+                token = result.token_id
+                sequence[length] = token
+                piece = text.push(token)
+                now = time.perf_counter()
+                if index == 0:
+                    first_token_s = now - start
+                tokens = index + 1
+                yield TokenStep(index=index, token_id=token, text=piece, raw_prob=result.raw_prob,
+                                final_prob=result.final_prob, alternatives=result.alternatives,
+                                elapsed_s=now - step_start)
+                if text.stopped:
+                    reason = "stop_string"
+                    break
+            text.finish()
+        except Exception as exc:  # the stream's contract: end with StreamEnd(reason="error"), never raise
+            first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+            reason, error = "error", f"{type(exc).__name__}: {first[:300]}"
+        yield StreamEnd(reason=reason, text=text.text, tokens=tokens, prompt_tokens=prompt_tokens,
+                        elapsed_s=time.perf_counter() - start, first_token_s=first_token_s, error=error)

@@ -1,0 +1,105 @@
+"""A Keras model folder: `model.keras` (architecture, weights and optimizer state), `vocab.json`, `scribe-keras.json`
+(architecture, preset, training progress) and a model card `README.md`.
+
+Writing goes to a temporary sibling folder that is then renamed into place, so a complete folder exists even when
+training is stopped mid-save. Loading checks everything it can and raises ModelLoadError with what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scribe.engine.base import ModelLoadError
+from scribe.keras_models.architectures import Architecture, Preset, architecture
+from scribe.keras_models.vocab import Vocab, VocabError
+
+MODEL_FILE = "model.keras"
+META_FILE = "scribe-keras.json"
+
+
+@dataclass
+class KerasFolder:
+    """A loaded model with its vocabulary and metadata."""
+
+    model: Any
+    """The keras.Model."""
+    vocab: Vocab
+    meta: dict[str, Any]
+
+    @property
+    def arch(self) -> Architecture:
+        return architecture(self.meta["architecture"])
+
+    @property
+    def shape(self) -> Preset:
+        return Preset(**self.meta["shape"])
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """The folder's `scribe-keras.json` (ModelLoadError when missing or not scribe's)."""
+    path = folder / META_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        architecture(meta["architecture"])
+        Preset(**meta["shape"])
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: missing; this folder was not written by `scribe train --arch ...`") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{path}: not a valid scribe Keras description ({exc})") from None
+    return meta
+
+
+def load_folder(folder: Path) -> KerasFolder:
+    """Load `model.keras`, its vocabulary and metadata, checking that they belong together (imports Keras)."""
+    folder = Path(folder)
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise ModelLoadError(f"{folder}: no {MODEL_FILE}")
+    meta = read_meta(folder)
+    try:
+        vocab = Vocab.load(folder)
+    except VocabError as exc:
+        raise ModelLoadError(str(exc)) from None
+    if not zipfile.is_zipfile(path):
+        raise ModelLoadError(f"{path}: corrupt or truncated (a .keras file is a zip archive; this one does not open)")
+    from scribe.keras_models.env import import_keras
+
+    keras = import_keras()
+    if not architecture(meta["architecture"]).recurrent:
+        import scribe.keras_models.layers  # noqa: F401 - registers the custom layers
+
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as exc:
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise ModelLoadError(f"{path}: cannot load this Keras model (corrupt or written by another version): "
+                             f"{first[:200]}") from exc
+    expected = int(model.get_layer("logits").units)
+    if expected != len(vocab):
+        raise ModelLoadError(f"{folder / 'vocab.json'}: the vocabulary has {len(vocab)} tokens but the model predicts "
+                             f"{expected}; the vocabulary does not belong to this model")
+    return KerasFolder(model, vocab, meta)
+
+
+def save_folder(folder: Path, model: Any, vocab: Vocab, meta: dict[str, Any], card: Callable[[Path], None]) -> None:
+    """Write the complete folder next to `folder`, then swap it into place; `card(tmp)` writes the model card."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.saving-{os.getpid()}")
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    model.save(tmp / MODEL_FILE)
+    vocab.save(tmp)
+    (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    card(tmp)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,77 @@
+"""The generation worker: `python -m scribe.keras_models.worker FOLDER` loads one Keras model and streams for its
+parent (`scribe.engine.keras_backend.KerasBackend`), so TensorFlow never runs in the parent's process.
+
+Protocol: pickled tuples, parent -> worker on stdin: ("stream", run_id, prompt, params, alternatives),
+("cancel", run_id), ("close",). Worker -> parent on the original stdout: first ("ready", info fields) or
+("error", message), then for each stream its TokenSteps and StreamEnd as ("item", run_id, item). File descriptors 1 and
+2 both point at the log file the parent gave as stderr, so nothing TensorFlow prints can reach a terminal or corrupt
+the protocol.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import sys
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO
+
+
+def _reader(stream: BinaryIO, requests: "queue.Queue[tuple | None]", cancels: dict[int, threading.Event]) -> None:
+    """Read requests; cancellations take effect at once, the rest wait their turn. None marks the end of input."""
+    while True:
+        try:
+            message = pickle.load(stream)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            requests.put(None)
+            return
+        if message[0] == "cancel":
+            cancels.setdefault(message[1], threading.Event()).set()
+        else:
+            requests.put(message)
+
+
+def main(argv: list[str]) -> int:
+    """Load the model named on the command line and serve stream requests until told to close."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+
+    def send(message: tuple[Any, ...]) -> None:
+        pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+    folder = Path(argv[1])
+    try:
+        from scribe.engine.base import ModelLoadError
+        from scribe.keras_models.saved import load_folder
+
+        loaded = load_folder(folder)
+        from scribe.keras_models.runtime import KerasGenerator
+
+        generator = KerasGenerator(loaded.model, loaded.vocab, loaded.arch, loaded.shape)
+    except ModelLoadError as exc:
+        send(("error", str(exc)))
+        return 1
+    except Exception as exc:  # anything else while loading is reported to the parent, not lost in the log
+        send(("error", f"{folder}: cannot load this Keras model: {type(exc).__name__}: {exc}"))
+        return 1
+    send(("ready", {"parameters": int(loaded.model.count_params())}))
+    requests: queue.Queue[tuple | None] = queue.Queue()
+    cancels: dict[int, threading.Event] = {}
+    threading.Thread(target=_reader, args=(sys.stdin.buffer, requests, cancels), daemon=True).start()
+    while (message := requests.get()) is not None and message[0] == "stream":
+        _, run_id, prompt, params, alternatives = message
+        cancel = cancels.setdefault(run_id, threading.Event())
+        try:
+            for item in generator.stream(prompt, params, alternatives=alternatives, cancel=cancel):
+                send(("item", run_id, item))
+        except BrokenPipeError:
+            return 0
+        cancels.pop(run_id, None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
