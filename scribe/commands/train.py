@@ -1,12 +1,16 @@
-"""`scribe train`: train a small GPT-2-architecture model from scratch on text files.
+"""`scribe train`: fine-tune a model (all weights, or LoRA with `--lora`) on text files, or train one from scratch.
 
-Progress goes to stderr as one compact line per report (or, with --json, one event per line on stdout). Ctrl-C (or
-SIGTERM) stops early, saves what was trained so far and exits with status 130.
+Training runs in its own process (`scribe.training.job`); this command shows its events as a progress bar on a
+terminal (one line per report otherwise), or with --json passes them through as JSON lines on stdout. Ctrl-C (or
+SIGTERM) asks the job to stop: it writes a checkpoint, saves the model trained so far and the command exits with status
+130; `--resume` continues from the checkpoint with the same data order. `--processes N` runs N data-parallel
+processes; under `torchrun`/`accelerate launch` (WORLD_SIZE set) the command trains in-process as one of the ranks.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
@@ -15,36 +19,54 @@ from pathlib import Path
 
 from scribe.config import Paths
 
-_SCRATCH_DEFAULTS = {"preset": "small", "context": 256, "batch_size": 32, "lr": 1e-3, "warmup": 100, "max_steps": 5000,
-                     "eval_every": 250, "seed": 0, "vocab_size": 8192}
-"""Defaults shown in --help; they mirror ScratchConfig's (kept here so --help does not import the trainer)."""
+_DEFAULTS = {"preset": "small", "context": 256, "batch_size": 32, "warmup": 100, "max_steps": 1000, "eval_every": 250,
+             "seed": 0, "vocab_size": 8192, "val_fraction": 0.1, "lora_r": 8, "lora_alpha": 16}
+"""Defaults shown in --help; they mirror TrainConfig's (kept here so --help does not import the trainer)."""
+BAR_WIDTH = 24
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `train` command."""
-    d = _SCRATCH_DEFAULTS
+    d = _DEFAULTS
     p = subparsers.add_parser(
         "train",
-        help="train a small GPT-2-style model from scratch on text files",
-        description="Train a GPT-2-architecture model from scratch on plain-text files, folders or globs. "
-        "Ctrl-C saves what was trained so far.",
+        help="fine-tune a model on your text (or train one from scratch)",
+        description="Fine-tune a Hugging Face causal language model on plain-text files, folders or globs (--base; "
+        "add --lora for LoRA), or train a GPT-2-architecture model from scratch (no --base). Ctrl-C checkpoints and "
+        "saves what was trained so far; --resume continues.",
     )
     p.add_argument("files", nargs="+", metavar="FILES", help="text files, folders or glob patterns")
     p.add_argument("--name", help="model name (default: the first file's stem); the model goes to <models dir>/<name>")
     p.add_argument("--output", type=Path, help="model folder to write (overrides --name's location)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder at the output")
-    p.add_argument("--preset", default=d["preset"], help="model shape: tiny, small or medium (default %(default)s)")
-    p.add_argument("--tokenizer", default="train", metavar="PATH|train",
-                   help="train a new byte-level BPE (default) or reuse a tokenizer folder")
+    p.add_argument("--base", metavar="MODEL", help="fine-tune this model (name, Hugging Face id or folder)")
+    p.add_argument("--lora", action="store_true", help="with --base: train LoRA adapters, merged into the saved model")
+    p.add_argument("--lora-r", type=int, default=d["lora_r"], help="LoRA rank (default %(default)s)")
+    p.add_argument("--lora-alpha", type=int, default=d["lora_alpha"], help="LoRA alpha (default %(default)s)")
+    p.add_argument("--preset", default=d["preset"],
+                   help="from-scratch shape: tiny, small, medium, or char (character-level, for small corpora) "
+                   "(default %(default)s)")
+    p.add_argument("--tokenizer", default="train", metavar="PATH|train|char",
+                   help="from scratch: train a byte-level BPE (default), use characters, or reuse a tokenizer folder")
     p.add_argument("--vocab-size", type=int, default=d["vocab_size"], help="size of a trained tokenizer (default %(default)s)")
     p.add_argument("--context", type=int, default=d["context"], help="tokens per training block (default %(default)s)")
     p.add_argument("--batch-size", type=int, default=d["batch_size"], help="blocks per step (default %(default)s)")
-    p.add_argument("--lr", type=float, default=d["lr"], help="peak learning rate (default %(default)s)")
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step (default %(default)s)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 5e-5 fine-tuning, 2e-4 LoRA)")
     p.add_argument("--warmup", type=int, default=d["warmup"], help="warmup steps (default %(default)s)")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout of a from-scratch model (default %(default)s)")
     p.add_argument("--max-steps", type=int, default=d["max_steps"], help="step limit (default %(default)s)")
     p.add_argument("--max-minutes", type=float, help="wall-clock budget; stops and saves when reached")
     p.add_argument("--eval-every", type=int, default=d["eval_every"],
-                   help="evaluate, sample and save every N steps (default %(default)s)")
+                   help="evaluate and sample every N steps (default %(default)s)")
+    p.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps (default: --eval-every)")
+    p.add_argument("--patience", type=int, help="stop early after N evaluations without a better validation loss")
+    p.add_argument("--val-fraction", type=float, default=d["val_fraction"],
+                   help="share of the text held out for validation (default %(default)s)")
+    p.add_argument("--resume", action="store_true", help="continue the run with this name from its last checkpoint")
+    p.add_argument("--processes", type=int, default=1, help="data-parallel training processes (DDP; default 1)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default %(default)s)")
+    p.add_argument("--max-memory", type=float, metavar="GB", help="memory the base model may use (default: what is free)")
     p.add_argument("--seed", type=int, default=d["seed"], help="random seed (default %(default)s)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--keep-gutenberg-headers", action="store_true", help="do not strip Project Gutenberg headers")
@@ -59,83 +81,177 @@ def _output(args: argparse.Namespace) -> Path:
     return Paths.discover().models / name
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def _progress(event) -> str | None:  # noqa: ANN001 - an Event
     """One human line for an event (None for events not shown)."""
-    from scribe.training.events import Eval, Finished, Sample, Saved, Started, Step
+    from scribe.training.events import Checkpoint, Eval, Finished, Sample, Saved, Started, Step
 
     if isinstance(event, Started):
-        line = (f"training {event.preset} ({event.parameters / 1e6:.2f}M parameters, vocab {event.vocab_size}) on "
+        what = f"{event.preset}" if event.mode == "scratch" else f"{event.base} ({event.mode})"
+        line = (f"training {what} ({event.parameters / 1e6:.2f}M trainable parameters, vocab {event.vocab_size}) on "
                 f"{event.documents} document(s), {event.train_tokens:,} tokens (+{event.val_tokens:,} validation)")
-        skipped = "".join(f"\n  skipped {path}: {reason}" for path, reason in event.skipped)
-        return line + skipped
+        if event.resumed_from:
+            line += f", resuming at step {event.resumed_from}"
+        if event.processes > 1:
+            line += f", {event.processes} processes"
+        return line + "".join(f"\n  skipped {path}: {reason}" for path, reason in event.skipped)
     if isinstance(event, Step):
-        eta = f"{event.eta_s / 60:.1f} min" if event.eta_s >= 60 else f"{event.eta_s:.0f} s"
         return (f"step {event.step:>6}  loss {event.loss:.4f}  lr {event.lr:.2e}  "
-                f"{event.tokens_per_s:,.0f} tok/s  elapsed {event.elapsed_s / 60:.1f} min  eta {eta}")
+                f"{event.tokens_per_s:,.0f} tok/s  elapsed {event.elapsed_s / 60:.1f} min  eta {_duration(event.eta_s)}")
     if isinstance(event, Eval):
-        return (f"eval step {event.step}: val loss {event.val_loss:.4f} nats/token, perplexity {event.perplexity:.2f}, "
+        label = "base model" if event.step == 0 else f"eval step {event.step}"
+        return (f"{label}: val loss {event.val_loss:.4f} nats/token, perplexity {event.perplexity:.2f}, "
                 f"{event.bits_per_char:.3f} bits/char")
     if isinstance(event, Sample):
         return f"  sample t={event.temperature:g}: {(event.prompt + event.text)!r}"
+    if isinstance(event, Checkpoint):
+        return f"checkpoint at step {event.step} in {event.path}"
     if isinstance(event, Saved):
         return f"saved step {event.step} to {event.path}"
     if isinstance(event, Finished):
         val = (f"val loss {event.val_loss:.4f} nats/token, perplexity {event.perplexity:.2f}, "
                f"{event.bits_per_char:.3f} bits/char" if event.val_loss is not None else "no evaluation")
+        if event.base_perplexity is not None:
+            val += f" (base model: perplexity {event.base_perplexity:.2f})"
+        where = f"model in {event.path}" if event.path else "nothing saved"
         return (f"finished ({event.reason}): {event.steps} steps, {event.tokens:,} tokens in "
-                f"{event.elapsed_s / 60:.1f} min; {val}; model in {event.path}")
+                f"{event.elapsed_s / 60:.1f} min; {val}; {where}")
     return None
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train, reporting progress; exit status 0, or 130 when interrupted (after saving)."""
-    from scribe.cli import CommandError
-    from scribe.training.events import Error, Event
+def progress_bar(step: int, max_steps: int, loss: float, tokens_per_s: float, eta_s: float) -> str:
+    """`[#####-----]  45%  step 450/1000  loss 3.2100  1,234 tok/s  eta 1.2 min`."""
+    done = min(1.0, step / max(max_steps, 1))
+    filled = int(done * BAR_WIDTH)
+    return (f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done:4.0%}  step {step}/{max_steps}  loss {loss:.4f}  "
+            f"{tokens_per_s:,.0f} tok/s  eta {_duration(eta_s)}")
 
-    output = _output(args)
-    if output.exists() and any(output.iterdir()) and not args.overwrite:
-        raise CommandError(f"{output} already exists (use --overwrite to replace it, or --name/--output)")
 
-    def emit(event: Event) -> None:
-        if args.json:
+class Display:
+    """Shows events on stderr: a bar redrawn in place on a terminal, one line per report otherwise (or JSON)."""
+
+    def __init__(self, as_json: bool, stream=sys.stderr) -> None:  # noqa: ANN001
+        self.as_json = as_json
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.max_steps = 0
+        self.bar_shown = False
+
+    def __call__(self, event) -> None:  # noqa: ANN001
+        from scribe.training.events import Started, Step
+
+        if self.as_json:
             print(event.to_json(), flush=True)
-        elif (line := _progress(event)) is not None:
-            print(line, file=sys.stderr, flush=True)
+            return
+        if isinstance(event, Started):
+            self.max_steps = event.max_steps
+        if self.tty and isinstance(event, Step):
+            bar = progress_bar(event.step, self.max_steps, event.loss, event.tokens_per_s, event.eta_s)
+            self.stream.write("\r\033[K" + bar)
+            self.stream.flush()
+            self.bar_shown = True
+            return
+        line = _progress(event)
+        if line is not None:
+            self.stream.write(("\r\033[K" if self.bar_shown else "") + line + "\n")
+            self.stream.flush()
+            self.bar_shown = False
 
-    from transformers.utils import logging as hf_logging
 
-    from scribe.training.scratch import ScratchConfig, ScratchTrainer
+def _config(args: argparse.Namespace, output: Path):  # noqa: ANN202 - TrainConfig
+    from scribe.training.trainer import TrainConfig
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    config = ScratchConfig(
-        data=list(args.files),
-        output=output,
-        name=args.name or output.name,
-        tokenizer=args.tokenizer,
-        vocab_size=args.vocab_size,
-        preset=args.preset,
-        context=args.context,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        warmup_steps=args.warmup,
-        max_steps=args.max_steps,
-        max_minutes=args.max_minutes,
-        eval_every=args.eval_every,
-        seed=args.seed,
-        threads=args.threads,
-        strip_gutenberg=not args.keep_gutenberg_headers,
+    if args.lora and not args.base:
+        raise ValueError("--lora needs --base MODEL (the model to adapt)")
+    return TrainConfig(
+        data=list(args.files), output=output, name=args.name or output.name,
+        mode="lora" if args.lora else "finetune" if args.base else "scratch", base=args.base,
+        preset=args.preset, tokenizer=args.tokenizer, vocab_size=args.vocab_size, context=args.context,
+        batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr, warmup_steps=args.warmup,
+        dropout=args.dropout, max_steps=args.max_steps, max_minutes=args.max_minutes, eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every, patience=args.patience, val_fraction=args.val_fraction,
+        seed=args.seed, threads=args.threads, device=args.device, strip_gutenberg=not args.keep_gutenberg_headers,
+        lora_r=args.lora_r, lora_alpha=args.lora_alpha, max_memory_gb=args.max_memory, resume=args.resume,
         command="scribe " + shlex.join(sys.argv[1:]),
     )
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if in_main_thread else None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; exit status 0, 130 when cancelled (after checkpointing and saving), 1 on an error."""
+    from scribe.cli import CommandError
+    from scribe.training.events import Error, Finished
+
+    output = _output(args)
+    if output.exists() and any(output.iterdir()) and not (args.overwrite or args.resume):
+        raise CommandError(f"{output} already exists (use --overwrite to replace it, or --name/--output)")
+    display = Display(args.json)
     try:
-        finished = ScratchTrainer(config, emit).run()
-    except (ValueError, OSError) as exc:
+        config = _config(args, output)
+    except ValueError as exc:
         if args.json:
-            emit(Error(str(exc)))
+            display(Error(str(exc)))
         raise CommandError(str(exc)) from None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return _run_as_rank(config, display)
+    from scribe.training.jobs import TrainingJob
+
+    job = TrainingJob(config, processes=args.processes).start()
+    status, failure = 1, None
+    forward = _forward_signals(job)
+    try:
+        for event in _events_until_end(job):
+            display(event)
+            if isinstance(event, Finished):
+                status = 130 if event.reason == "interrupted" else 0
+            elif isinstance(event, Error):
+                failure = event.message
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
-    return 130 if finished.reason == "interrupted" else 0
+        forward()
+    if failure is not None:
+        raise CommandError(failure)
+    return status
+
+
+def _events_until_end(job):  # noqa: ANN001, ANN202
+    """The job's events; Ctrl-C while waiting asks the job to stop and keeps following it until it has saved."""
+    events = job.events()
+    while True:
+        try:
+            yield next(events)
+        except StopIteration:
+            return
+        except KeyboardInterrupt:
+            job.cancel()
+
+
+def _forward_signals(job):  # noqa: ANN001, ANN202
+    """SIGTERM to this command cancels the job too; returns a function restoring the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: job.cancel())
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _run_as_rank(config, display) -> int:  # noqa: ANN001
+    """One rank of a torchrun / accelerate launch run: train in this process (rank 0 reports)."""
+    from scribe.cli import CommandError
+    from scribe.training.job import install_cancel_handlers, quiet_libraries, run_config
+    from scribe.training.events import Error
+
+    errors: list[str] = []
+
+    def emit(event) -> None:  # noqa: ANN001
+        display(event)
+        if isinstance(event, Error):
+            errors.append(event.message)
+
+    cancel = threading.Event()
+    install_cancel_handlers(cancel)
+    quiet_libraries()
+    status = run_config(config, emit, cancel)
+    if errors:
+        raise CommandError(errors[0])
+    return status

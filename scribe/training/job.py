@@ -1,0 +1,89 @@
+"""A training run as its own process: `python -m scribe.training.job CONFIG.json`.
+
+The config file holds a `TrainConfig` as JSON. Progress events go to stdout as JSON lines (only the main process's,
+under torchrun or accelerate launch); anything else the libraries print goes to stderr. The first SIGINT or SIGTERM
+asks the run to stop after the current step, write a checkpoint and save the model; a second one stops at once.
+Exit status: 0 when training finished, 130 when it was cancelled, 1 on an error (reported as an `error` event).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from scribe.engine.base import EngineError
+from scribe.training.events import Error, Event
+
+
+def event_writer(out: TextIO):  # noqa: ANN201 - Callable[[Event], None]
+    """An emit function writing one JSON line per event to `out`."""
+
+    def emit(event: Event) -> None:
+        out.write(event.to_json() + "\n")
+        out.flush()
+
+    return emit
+
+
+def install_cancel_handlers(cancel: threading.Event) -> None:
+    """SIGINT/SIGTERM: the first sets `cancel`, a second raises KeyboardInterrupt."""
+
+    def handler(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def quiet_libraries() -> None:
+    """No progress bars or advisory warnings from transformers and peft on the job's output."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def run_config(config, emit, cancel: threading.Event) -> int:  # noqa: ANN001 - TrainConfig, Callable
+    """Run one training; errors become an `error` event. Returns the exit status."""
+    from scribe.training.trainer import Trainer
+
+    try:
+        finished = Trainer(config, emit, cancel=cancel).run()
+    except (ValueError, OSError, EngineError) as exc:
+        emit(Error(str(exc)))
+        return 1
+    except KeyboardInterrupt:
+        emit(Error("cancelled before the first step"))
+        return 130
+    return 130 if finished.reason == "interrupted" else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m scribe.training.job CONFIG.json", file=sys.stderr)
+        return 2
+    events = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints cannot corrupt the event stream
+    emit = event_writer(events)
+    cancel = threading.Event()
+    install_cancel_handlers(cancel)
+    from scribe.training.trainer import TrainConfig
+
+    try:
+        config = TrainConfig.from_json(Path(argv[0]).read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError) as exc:
+        emit(Error(f"cannot read the job settings {argv[0]}: {exc}"))
+        return 1
+    quiet_libraries()
+    return run_config(config, emit, cancel)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
