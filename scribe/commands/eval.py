@@ -1,0 +1,63 @@
+"""`scribe eval`: perplexity and bits per character of one or more models on text files.
+
+Perplexity uses the sliding-window protocol of the transformers perplexity guide (`--max-length`, `--stride`); bits per
+character compare models with different tokenizers. Several `--model` options print one row each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `eval` command."""
+    p = subparsers.add_parser(
+        "eval",
+        help="perplexity and bits per character of models on text files",
+        description="Score models on plain-text files, folders or globs: sliding-window perplexity (as in the "
+        "transformers perplexity guide) and bits per character.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILES", help="text files, folders or glob patterns")
+    p.add_argument("--model", "-m", action="append", required=True, metavar="MODEL",
+                   help="model name or folder (repeat to compare several)")
+    p.add_argument("--max-length", type=int, help="tokens per window (default: the model's context, at most 1024)")
+    p.add_argument("--stride", type=int, help="tokens the window advances (default: half of --max-length)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default %(default)s)")
+    p.add_argument("--strip-gutenberg", action="store_true", help="remove Project Gutenberg headers and footers")
+    p.add_argument("--json", action="store_true", help="one JSON object per model on stdout")
+    p.set_defaults(run=run)
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    """The results as an aligned text table."""
+    header = ("model", "tokens", "characters", "loss", "perplexity", "bits/char")
+    cells = [header] + [
+        (str(r["model"]), f"{r['tokens']:,}", f"{r['characters']:,}", f"{r['loss']:.4f}", f"{r['perplexity']:.2f}",
+         f"{r['bits_per_char']:.4f}")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score each model in turn; print a table (or JSON lines)."""
+    from scribe.training.evaluate import evaluate_model
+    from scribe.training.job import quiet_libraries
+
+    quiet_libraries()
+    rows = []
+    for name in args.model:
+        score = evaluate_model(name, args.files, max_length=args.max_length, stride=args.stride, device=args.device,
+                               strip_gutenberg=args.strip_gutenberg)
+        row = {"model": score.model, "tokens": score.tokens, "characters": score.characters, "loss": score.loss,
+               "perplexity": score.perplexity, "bits_per_char": score.bits_per_char,
+               "max_length": args.max_length, "stride": args.stride}
+        rows.append(row)
+        if args.json:
+            print(json.dumps(row), flush=True)
+    if not args.json:
+        print(table(rows))
+    return 0
