@@ -1,0 +1,5 @@
+"""Looking inside a model and its samples: next-token distributions, attention, diversity metrics and sampling sweeps.
+
+Everything here returns plain Python data (dataclasses of lists and floats) so that the TUI can show it without
+importing torch; the modules that need torch import it inside their functions.
+"""
