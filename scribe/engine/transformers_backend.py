@@ -3,10 +3,13 @@
 Loading never runs code from the model folder unless `trust_remote_code` is set, prefers safetensors, and reads
 `pytorch_model.bin` only with `weights_only=True` (a pickle that holds code instead of tensors is refused).
 
-Decoding runs the prompt once, then one token per forward pass with the model's key/value cache, sampling with
-`scribe.sampling.sampler.Sampler`. Text is released through `TextStream`: incomplete characters and text that could
-start a stop string are held back until decided; whatever is still held back when the stream ends is in
-`StreamEnd.text` only. The end-of-sequence token ends the stream and is not yielded as a TokenStep.
+Decoding runs the prompt once, then one token per forward pass with a key/value cache, sampling with
+`scribe.sampling.sampler.Sampler`. GPT-2 models decode with scribe's own step (`scribe.engine.gpt2_decoder`: a
+preallocated cache, no per-call overhead from transformers, CUDA graphs on a GPU); other models with transformers'
+forward pass and its dynamic cache. dtype "int8" (CPU) quantises the weight matrices to int8.
+
+Text is released through `TextStream`: incomplete characters and text that could start a stop string are held back
+until decided; whatever is still held back when the stream ends is in `StreamEnd.text` only. The end-of-sequence token ends the stream and is not yielded as a TokenStep.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
+from scribe.engine import gpt2_decoder
 from scribe.engine.base import Backend, ModelInfo, ModelLoadError, StopReason, StreamEnd, TokenStep
 from scribe.engine.textstream import TextStream
 from scribe.sampling.params import SamplingParams
@@ -61,13 +65,19 @@ def pick_device(device: str) -> torch.device:
 
 
 def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """"auto" -> bfloat16 on CUDA with bf16 support (else float16), float16 on mps, float32 on cpu."""
+    """"auto" -> bfloat16 on CUDA with bf16 support (else float16), float16 on mps, float32 on cpu.
+
+    "int8" loads in float32 (the weights are quantised after loading, CPU only)."""
+    if dtype == "int8":
+        if device.type != "cpu":
+            raise ModelLoadError(f"dtype int8 is a CPU mode; on {device.type} use bfloat16 or float16")
+        return torch.float32
     if dtype == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float16 if device.type == "mps" else torch.float32
     if dtype not in _DTYPES:
-        raise ModelLoadError(f"unknown dtype {dtype!r}: use auto, float32, float16 or bfloat16")
+        raise ModelLoadError(f"unknown dtype {dtype!r}: use auto, float32, float16, bfloat16 or int8")
     return _DTYPES[dtype]
 
 
@@ -91,17 +101,60 @@ def _check_folder(path: Path) -> str:
     raise ModelLoadError(f"{path}: no weights (model.safetensors or pytorch_model.bin)")
 
 
-class TransformersBackend(Backend):
-    """A Hugging Face causal LM and its tokenizer on one device."""
+class TransformersSteps:
+    """transformers' own forward pass with its dynamic cache: prefill and one-token steps for any causal LM."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer: object, info: ModelInfo) -> None:
+    def __init__(self, model: torch.nn.Module) -> None:
+        self._model = model
+        self._cache: object | None = None
+        self._kwargs: dict[str, object] = {"use_cache": True}
+        if "logits_to_keep" in inspect.signature(model.forward).parameters:
+            self._kwargs["logits_to_keep"] = 1
+
+    def reserve(self, capacity: int) -> None:
+        """Start a new sequence (the dynamic cache grows as it goes)."""
+        self._cache = None
+
+    def prefill(self, ids: torch.Tensor) -> torch.Tensor:
+        """The next-token logits after the prompt `ids` (1-D)."""
+        return self._forward(ids)
+
+    def step(self, token: torch.Tensor) -> torch.Tensor:
+        """The next-token logits after one more token (a 1-element tensor)."""
+        return self._forward(token)
+
+    def _forward(self, ids: torch.Tensor) -> torch.Tensor:
+        output = self._model(input_ids=ids[None], past_key_values=self._cache, **self._kwargs)
+        self._cache = output.past_key_values
+        return output.logits[0, -1]
+
+
+class TransformersBackend(Backend):
+    """A Hugging Face causal LM and its tokenizer on one device.
+
+    `decoder`: "auto" decodes GPT-2 models with `GPT2Decoder` and others with `TransformersSteps`; "transformers"
+    uses `TransformersSteps` for every model. `int8` quantises the weight matrices (CPU).
+    """
+
+    def __init__(
+        self, model: torch.nn.Module, tokenizer: object, info: ModelInfo, *, decoder: str = "auto", int8: bool = False
+    ) -> None:
+        if decoder not in ("auto", "transformers"):
+            raise ValueError(f"decoder must be auto or transformers, got {decoder!r}")
         self._model = model
         self._tokenizer = tokenizer
         self.info = info
         self._device = next(model.parameters()).device
-        self._forward_kwargs: dict[str, object] = {"use_cache": True}
-        if "logits_to_keep" in inspect.signature(model.forward).parameters:
-            self._forward_kwargs["logits_to_keep"] = 1
+        own = decoder == "auto" and gpt2_decoder.supports(model)
+        self._steps: gpt2_decoder.GPT2Decoder | TransformersSteps
+        if own:
+            self._steps = gpt2_decoder.GPT2Decoder(model)
+            if int8:
+                self._steps.quantize_int8()
+        else:
+            if int8:
+                self._model = model = _quantize_linear_layers(model)
+            self._steps = TransformersSteps(model)
         eos = model.generation_config.eos_token_id if model.generation_config is not None else None
         eos_ids = set(eos if isinstance(eos, list) else [eos])
         eos_ids.add(tokenizer.eos_token_id)
@@ -156,19 +209,23 @@ class TransformersBackend(Backend):
             if progress_bar:
                 transformers_logging.enable_progress_bar()
         model.eval()
+        int8 = dtype == "int8"
         config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
         info = ModelInfo(
             name=name or path.name,
             backend="transformers",
             location=str(path),
             device=str(chosen_device),
-            dtype=str(chosen_dtype).removeprefix("torch."),
+            dtype="int8" if int8 else str(chosen_dtype).removeprefix("torch."),
             context_length=_context_length(config, tokenizer),
             vocab_size=int(getattr(config, "vocab_size", 0) or len(tokenizer)),
             parameters=sum(p.numel() for p in model.parameters()),
             extra={"architecture": (model.config.architectures or [type(model).__name__])[0], "weights": weights},
         )
-        return cls(model, tokenizer, info)
+        try:
+            return cls(model, tokenizer, info, int8=int8)
+        except (RuntimeError, ValueError) as exc:  # int8 kernels missing from this PyTorch build
+            raise ModelLoadError(f"{path}: cannot quantise to int8: {_one_line(exc)}") from exc
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for this text (special tokens the tokenizer adds included)."""
@@ -177,7 +234,7 @@ class TransformersBackend(Backend):
     def close(self) -> None:
         """Drop the model and give its memory back."""
         device = self._device
-        del self._model
+        del self._model, self._steps
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -209,12 +266,12 @@ class TransformersBackend(Backend):
             prompt_tokens = len(ids)
             sampler = Sampler(params, device=self._device)
             limit = self.info.context_length
+            steps = self._steps
             sequence = torch.empty(prompt_tokens + params.max_new_tokens, dtype=torch.long, device=self._device)
             sequence[:prompt_tokens] = torch.tensor(ids, dtype=torch.long)
-            feed = sequence[:prompt_tokens]
             length = prompt_tokens
-            cache = None
             with torch.inference_mode():
+                steps.reserve(min(prompt_tokens + params.max_new_tokens, limit))
                 for index in range(params.max_new_tokens):
                     if cancel is not None and cancel.is_set():
                         reason = "cancelled"
@@ -223,10 +280,12 @@ class TransformersBackend(Backend):
                         reason = "context_full"
                         break
                     step_start = time.perf_counter()
-                    output = self._model(input_ids=feed[None], past_key_values=cache, **self._forward_kwargs)
-                    cache = output.past_key_values
+                    if index == 0:
+                        logits = steps.prefill(sequence[:length])
+                    else:
+                        logits = steps.step(sequence[length - 1 : length])
                     result = sampler.step(
-                        output.logits[0, -1].float(),
+                        logits,
                         sequence[:length],
                         prompt_tokens,
                         alternatives=alternatives,
@@ -237,7 +296,6 @@ class TransformersBackend(Backend):
                         reason = "eos"
                         break
                     sequence[length] = token
-                    feed = sequence[length : length + 1]
                     length += 1
                     piece = text.push(token)
                     now = time.perf_counter()
@@ -294,6 +352,17 @@ class TransformersBackend(Backend):
             keep_bos = budget > 1 and ids[0] == self._tokenizer.bos_token_id
             ids = ids[:1] + ids[len(ids) - budget + 1 :] if keep_bos else ids[len(ids) - budget :]
         return ids
+
+
+def _quantize_linear_layers(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with every nn.Linear replaced by an int8 dynamic-quantised linear (per-channel weight scales)."""
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():  # torch.ao.quantization warns that it moves to torchao
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
 
 
 def _context_length(config: object, tokenizer: object) -> int:

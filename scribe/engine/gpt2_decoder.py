@@ -1,0 +1,267 @@
+"""A hand-written decode step for GPT-2 models (`transformers.GPT2LMHeadModel`) with a preallocated key/value cache.
+
+transformers' forward pass spends a few milliseconds per token in Python (cache objects, masks, module calls,
+output classes); at batch 1 on a CPU that is a large share of a GPT-2-124M step. This decoder reads the model's own
+weights (no copy) and runs the same arithmetic with a dozen tensor operations per layer:
+
+- `prefill(ids)` runs the prompt with causal attention and fills the cache; `step(token)` runs one token.
+  Both return the next-token logits ([vocab], the model's dtype), computed for the last position only.
+- The cache is one tensor per model ([layers, 2, heads, capacity, head_dim]), allocated once and reused.
+- `quantize_int8()` (CPU only) switches the weight matrices (attention, MLP and the output head) to int8 copies with
+  one scale per output channel; activations are quantised per call (fbgemm's dynamic linear). The model's own
+  weights are left as they are.
+- On CUDA, `step` replays a CUDA graph per cache-length bucket (see `_GraphSteps`): the token and position live in
+  device tensors, attention covers the bucket with a mask, so a step launches no Python-side kernels.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+_TANH_GELU = {"gelu_new", "gelu_pytorch_tanh", "gelu_fast"}
+_EXACT_GELU = {"gelu"}
+
+
+def supports(model: torch.nn.Module) -> bool:
+    """True for a decoder-only GPT-2 model whose features this decoder implements."""
+    config = getattr(model, "config", None)
+    return (
+        type(model).__name__ == "GPT2LMHeadModel"
+        and config is not None
+        and not getattr(config, "add_cross_attention", False)
+        and config.activation_function in _TANH_GELU | _EXACT_GELU | {"relu"}
+        and model.lm_head.weight.shape[0] == config.vocab_size
+    )
+
+
+class Projection:
+    """x @ W + b for a weight W stored [in, out] (transformers' Conv1D layout; the output head passes a transposed
+    view of its [vocab, embed] matrix). `quantize_int8` switches to int8 weights."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+        self.weight = weight
+        self.bias = bias
+        self.packed: object | None = None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed is not None:
+            return torch.ops.quantized.linear_dynamic(x, self.packed, True)
+        if self.bias is None:
+            return torch.mm(x, self.weight)
+        return torch.addmm(self.bias, x, self.weight)
+
+    def quantize_int8(self) -> None:
+        """Keep an int8 copy of the weight, one scale per output channel (symmetric); activations are quantised per
+        call (fbgemm's dynamic linear: int8 products, int32 sums, float output)."""
+        rows = self.weight.detach().t().float()  # [out, in]
+        scales = rows.abs().amax(dim=1).clamp(min=1e-8) / 127.0
+        with warnings.catch_warnings():  # the quantized-tensor constructors warn that they are deprecated
+            warnings.simplefilter("ignore")
+            qweight = torch.quantize_per_channel(
+                rows, scales.double(), torch.zeros_like(scales, dtype=torch.long), axis=0, dtype=torch.qint8
+            )
+            bias = None if self.bias is None else self.bias.detach().float()
+            self.packed = torch.ops.quantized.linear_prepack(qweight, bias)
+
+
+@dataclass
+class _Layer:
+    ln_1: tuple[torch.Tensor, torch.Tensor]
+    c_attn: Projection
+    c_proj: Projection
+    ln_2: tuple[torch.Tensor, torch.Tensor]
+    c_fc: Projection
+    mlp_proj: Projection
+    scale: float
+
+
+class GPT2Decoder:
+    """Prefill and single-token steps for one GPT-2 model; not thread-safe (one stream at a time)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        if not supports(model):
+            raise ValueError(f"{type(model).__name__} is not a GPT-2 model this decoder supports")
+        config = model.config
+        body = model.transformer
+        self.device = body.wte.weight.device
+        self.dtype = body.wte.weight.dtype
+        self.heads = config.n_head
+        self.embed = config.n_embd
+        self.head_dim = self.embed // self.heads
+        self.max_positions = config.n_positions
+        self.eps = config.layer_norm_epsilon
+        self.wte = body.wte.weight
+        self.wpe = body.wpe.weight
+        self.ln_f = (body.ln_f.weight, body.ln_f.bias)
+        self.lm_head = Projection(model.lm_head.weight.t(), getattr(model.lm_head, "bias", None))
+        self.act: Callable[[torch.Tensor], torch.Tensor] = _activation(config.activation_function)
+        self.layers: list[_Layer] = []
+        for index, block in enumerate(body.h):
+            scale = self.head_dim**-0.5 if config.scale_attn_weights else 1.0
+            if config.scale_attn_by_inverse_layer_idx:
+                scale /= float(index + 1)
+            self.layers.append(
+                _Layer(
+                    ln_1=(block.ln_1.weight, block.ln_1.bias),
+                    c_attn=Projection(block.attn.c_attn.weight, block.attn.c_attn.bias),
+                    c_proj=Projection(block.attn.c_proj.weight, block.attn.c_proj.bias),
+                    ln_2=(block.ln_2.weight, block.ln_2.bias),
+                    c_fc=Projection(block.mlp.c_fc.weight, block.mlp.c_fc.bias),
+                    mlp_proj=Projection(block.mlp.c_proj.weight, block.mlp.c_proj.bias),
+                    scale=scale,
+                )
+            )
+        self.cache: torch.Tensor | None = None
+        self.length = 0
+        """Positions filled in the cache."""
+        self.quantized = False
+        self._graphs = _GraphSteps(self) if self.device.type == "cuda" else None
+
+    def quantize_int8(self) -> None:
+        """Switch every weight matrix (and the output head) to int8 (CPU only)."""
+        if self.device.type != "cpu":
+            raise ValueError(f"int8 weights are a CPU mode; on {self.device.type} use bfloat16 or float16")
+        for layer in self.layers:
+            for projection in (layer.c_attn, layer.c_proj, layer.c_fc, layer.mlp_proj):
+                projection.quantize_int8()
+        self.lm_head.quantize_int8()
+        self.quantized = True
+
+    def reserve(self, capacity: int) -> None:
+        """Make room for `capacity` positions (at most the model's context) and empty the cache."""
+        capacity = min(capacity, self.max_positions)
+        if self.cache is None or self.cache.shape[3] < capacity:
+            if self._graphs is not None:  # graphs point into the old cache; round up so they are rarely rebuilt
+                capacity = self.max_positions
+                self._graphs = _GraphSteps(self)
+            shape = (len(self.layers), 2, self.heads, capacity, self.head_dim)
+            self.cache = torch.zeros(shape, dtype=self.dtype, device=self.device)
+        self.length = 0
+
+    @property
+    def capacity(self) -> int:
+        """Positions the cache can hold."""
+        return 0 if self.cache is None else self.cache.shape[3]
+
+    def prefill(self, ids: torch.Tensor) -> torch.Tensor:
+        """Run the prompt `ids` (1-D) from an empty cache; the logits for the position after it."""
+        count = ids.numel()
+        if count == 0 or count > self.capacity:
+            raise ValueError(f"prompt of {count} tokens for a cache of {self.capacity}")
+        assert self.cache is not None
+        x = self.wte[ids] + self.wpe[:count]
+        for index, layer in enumerate(self.layers):
+            h = F.layer_norm(x, (self.embed,), *layer.ln_1, self.eps)
+            q, k, v = layer.c_attn(h).view(count, 3, self.heads, self.head_dim).permute(1, 2, 0, 3)
+            self.cache[index, 0, :, :count] = k
+            self.cache[index, 1, :, :count] = v
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=layer.scale)
+            x = x + layer.c_proj(a.transpose(0, 1).reshape(count, self.embed))
+            h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
+            x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
+        self.length = count
+        return self._head(x[-1:])
+
+    def step(self, token: torch.Tensor) -> torch.Tensor:
+        """Run one token (a 1-element long tensor on the model's device) at the next position; its next logits."""
+        position = self.length
+        if position >= self.capacity:
+            raise ValueError(f"the cache of {self.capacity} positions is full")
+        self.length = position + 1
+        if self._graphs is not None:
+            return self._graphs.step(token, position)
+        assert self.cache is not None
+        x = self.wte[token] + self.wpe[position]
+        end = position + 1
+        for index, layer in enumerate(self.layers):
+            h = F.layer_norm(x, (self.embed,), *layer.ln_1, self.eps)
+            q, k, v = layer.c_attn(h).view(3, self.heads, 1, self.head_dim)
+            kv = self.cache[index]
+            kv[0, :, position : end] = k
+            kv[1, :, position : end] = v
+            a = F.scaled_dot_product_attention(q, kv[0, :, :end], kv[1, :, :end], scale=layer.scale)
+            x = x + layer.c_proj(a.view(1, self.embed))
+            h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
+            x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
+        return self._head(x)
+
+    def step_masked(self, token: torch.Tensor, position: torch.Tensor, window: int) -> torch.Tensor:
+        """`step` with the position as a device tensor and attention over the first `window` cache slots, masked
+        past `position`: every shape is fixed, so a CUDA graph can capture it. Does not move `length`."""
+        assert self.cache is not None
+        slots = torch.arange(window, device=self.device)
+        visible = (slots <= position)[None, None, :]
+        x = self.wte[token] + self.wpe[position]
+        for index, layer in enumerate(self.layers):
+            h = F.layer_norm(x, (self.embed,), *layer.ln_1, self.eps)
+            q, k, v = layer.c_attn(h).view(3, self.heads, 1, self.head_dim)
+            kv = self.cache[index]
+            kv[0].index_copy_(1, position, k)
+            kv[1].index_copy_(1, position, v)
+            a = F.scaled_dot_product_attention(
+                q, kv[0, :, :window], kv[1, :, :window], attn_mask=visible, scale=layer.scale
+            )
+            x = x + layer.c_proj(a.view(1, self.embed))
+            h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
+            x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
+        return self._head(x)
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.layer_norm(x, (self.embed,), *self.ln_f, self.eps)
+        return self.lm_head(h)[0]
+
+
+class _GraphSteps:
+    """CUDA graphs of `GPT2Decoder.step_masked`, one per attention window (256, 512, ... up to the capacity).
+
+    A step copies its token and position into static device tensors and replays the graph of the smallest window
+    that covers the position; the logits come back in the graph's static output tensor (valid until the next step).
+    """
+
+    FIRST_WINDOW = 256
+
+    def __init__(self, decoder: GPT2Decoder) -> None:
+        self.decoder = decoder
+        self.token = torch.zeros(1, dtype=torch.long, device=decoder.device)
+        self.position = torch.zeros(1, dtype=torch.long, device=decoder.device)
+        self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+
+    def step(self, token: torch.Tensor, position: int) -> torch.Tensor:
+        self.token.copy_(token.view(1))
+        self.position.fill_(position)
+        window = self.FIRST_WINDOW
+        while window <= position:
+            window *= 2
+        window = min(window, self.decoder.capacity)
+        if window not in self.graphs:
+            self.graphs[window] = self._capture(window)
+        graph, logits = self.graphs[window]
+        graph.replay()
+        return logits
+
+    def _capture(self, window: int) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
+        """Warm up on a side stream, then capture (the warm-up computes this very step, so its cache writes are the
+        ones the replay makes)."""
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                self.decoder.step_masked(self.token, self.position, window)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            logits = self.decoder.step_masked(self.token, self.position, window)
+        return graph, logits
+
+
+def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    if name in _TANH_GELU:
+        return lambda x: F.gelu(x, approximate="tanh")
+    if name in _EXACT_GELU:
+        return F.gelu
+    return F.relu
