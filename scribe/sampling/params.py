@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,27 @@ class InvalidSetting(ValueError):
 
 def _spec(doc: str, low: float | None = None, high: float | None = None, *, integer: bool = False) -> dict[str, Any]:
     return {"doc": doc, "low": low, "high": high, "integer": integer}
+
+
+def _choice(doc: str, *choices: str) -> dict[str, Any]:
+    return {"doc": doc, "choices": choices}
+
+
+def _text(doc: str, parse: Callable[[str], Any]) -> dict[str, Any]:
+    return {"doc": doc, "parse": parse}
+
+
+def parse_breakers(text: str) -> tuple[str, ...]:
+    """DRY sequence breakers as text-generation-webui writes them: comma-separated JSON strings, e.g. `"\\n", ":"`."""
+    try:
+        breakers = json.loads(f"[{text}]")
+    except json.JSONDecodeError:
+        raise InvalidSetting(
+            f'dry_sequence_breakers: {text!r} is not a list of quoted strings such as "\\n", ":", "*"'
+        ) from None
+    if not all(isinstance(b, str) and b for b in breakers):
+        raise InvalidSetting("dry_sequence_breakers: every breaker must be a non-empty quoted string")
+    return tuple(breakers)
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,91 @@ class SamplingParams:
     no_repeat_ngram_size: int = field(
         default=0, metadata=_spec("Forbid any n-gram of this size from appearing twice; 0 turns it off.", 0, 20, integer=True)
     )
+    dry_multiplier: float = field(
+        default=0.0,
+        metadata=_spec(
+            "DRY (don't repeat yourself): penalty strength for a token that would extend a repeat of earlier text; "
+            "0 turns it off, 0.8 is usual.",
+            0.0,
+            10.0,
+        ),
+    )
+    dry_base: float = field(
+        default=1.75,
+        metadata=_spec("DRY: the penalty grows by this factor with every token the repeat is longer.", 1.0, 10.0),
+    )
+    dry_allowed_length: int = field(
+        default=2,
+        metadata=_spec("DRY: repeats up to this many tokens long go unpenalised.", 1, 100, integer=True),
+    )
+    dry_sequence_breakers: str = field(
+        default='"\\n", ":", "\\"", "*"',
+        metadata=_text(
+            'DRY: quoted, comma-separated strings; a token containing one ends a repeat (as "\\n", ":", "\\"", "*").',
+            parse_breakers,
+        ),
+    )
+    xtc_threshold: float = field(
+        default=0.1,
+        metadata=_spec("XTC (exclude top choices): tokens at least this likely count as top choices.", 0.0, 1.0),
+    )
+    xtc_probability: float = field(
+        default=0.0,
+        metadata=_spec(
+            "XTC: chance per token of removing every top choice but the least likely one; 0 turns XTC off.", 0.0, 1.0
+        ),
+    )
+    mirostat_tau: float = field(
+        default=0.0,
+        metadata=_spec(
+            "Mirostat v2: target surprise in bits per token (5 is usual); tokens more surprising than the running "
+            "limit are cut. 0 turns it off.",
+            0.0,
+            30.0,
+        ),
+    )
+    mirostat_eta: float = field(
+        default=0.1, metadata=_spec("Mirostat v2: how fast the limit follows the observed surprise.", 0.0, 1.0)
+    )
+    num_beams: int = field(
+        default=1,
+        metadata=_spec(
+            "Beam search: keep this many candidate continuations and return the most likely (deterministic; text "
+            "appears as all beams agree). 1 turns it off.",
+            1,
+            32,
+            integer=True,
+        ),
+    )
+    length_penalty: float = field(
+        default=1.0,
+        metadata=_spec(
+            "Beam search: a finished beam scores its log-probability divided by length**length_penalty; above 0 "
+            "favours longer text.",
+            -10.0,
+            10.0,
+        ),
+    )
+    early_stopping: str = field(
+        default="heuristic",
+        metadata=_choice(
+            "Beam search: heuristic (stop when no running beam can beat the finished ones), true (stop once "
+            "num_beams beams have finished) or never (search until no beam can improve, exact).",
+            "heuristic",
+            "true",
+            "never",
+        ),
+    )
+    penalty_alpha: float = field(
+        default=0.0,
+        metadata=_spec(
+            "Contrastive search: among the top_k (4 when top_k is 0) most likely tokens pick the best (1 - alpha) * "
+            "probability - alpha * similarity to the text so far (deterministic; 0.6 is usual). 0 turns it off; "
+            "num_beams > 1 takes precedence.",
+            0.0,
+            1.0,
+        ),
+    )
     max_new_tokens: int = field(default=200, metadata=_spec("Stop after this many new tokens.", 1, 100_000, integer=True))
     seed: int | None = field(
         default=None, metadata=_spec("Random seed; the same seed, model, prompt and settings give the same text.", 0, 2**63 - 1, integer=True)
@@ -70,7 +178,15 @@ class SamplingParams:
                 continue
             if value is None and f.name == "seed":
                 continue
-            object.__setattr__(self, f.name, _check_number(f.name, value, meta))
+            object.__setattr__(self, f.name, _check_value(f.name, value, meta))
+
+    @property
+    def search(self) -> str | None:
+        """The deterministic search these settings ask for instead of sampling: "beam" when num_beams > 1, else
+        "contrastive" when penalty_alpha > 0 (as transformers chooses), else None."""
+        if self.num_beams > 1:
+            return "beam"
+        return "contrastive" if self.penalty_alpha > 0 else None
 
     @property
     def greedy(self) -> bool:
@@ -111,12 +227,31 @@ class SamplingParams:
         if name == "seed" and text.lower() in ("", "none", "random"):
             return None
         meta = fields[name].metadata
+        if "choices" in meta or "parse" in meta:
+            return _check_value(name, text, meta)
         try:
             value: Any = int(text) if meta["integer"] else float(text)
         except ValueError:
             kind = "a whole number" if meta["integer"] else "a number"
             raise InvalidSetting(f"{name}: {text!r} is not {kind}") from None
         return _check_number(name, value, meta)
+
+
+def _check_value(name: str, value: Any, meta: dict[str, Any]) -> Any:
+    """The validated value of a number, choice or text field."""
+    if "choices" in meta:
+        if isinstance(value, bool):  # transformers' early_stopping=True/False
+            value = meta["choices"][1] if value else meta["choices"][0]
+        text = value.strip().lower() if isinstance(value, str) else value
+        if text not in meta["choices"]:
+            raise InvalidSetting(f"{name}: {value!r} is not one of {', '.join(meta['choices'])}")
+        return text
+    if "parse" in meta:
+        if not isinstance(value, str):
+            raise InvalidSetting(f"{name}: expected text, got {value!r}")
+        meta["parse"](value)
+        return value
+    return _check_number(name, value, meta)
 
 
 def _check_number(name: str, value: Any, meta: dict[str, Any]) -> Any:

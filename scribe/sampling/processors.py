@@ -9,20 +9,46 @@ Order (`PROCESSOR_ORDER`) and definitions; a processor whose setting turns it of
    (``input_ids[prompt_length:]``); prompt tokens are not counted.
 4. no_repeat_ngram (transformers' `NoRepeatNGramLogitsProcessor`): any token that would complete an n-gram already
    present in input_ids (prompt included) gets -inf.
-5. temperature: ``x / temperature``.
-6. top_k (transformers' `TopKLogitsWarper`): tokens scoring below the k-th highest score get -inf (ties with the
+5. dry ("don't repeat yourself", p-e-w, text-generation-webui PR #5677 `DRYLogitsProcessor`, also in koboldcpp and
+   llama.cpp): for every earlier occurrence of the last token, the match is the longest run of tokens ending there
+   that equals the run ending at the last token (at most 50 tokens, and no sequence breaker inside it); the token
+   that followed that occurrence would extend the repeat. If its longest match is at least ``dry_allowed_length``,
+   its logit loses ``dry_multiplier * dry_base ** (match_length - dry_allowed_length)``. Nothing is penalised when the
+   last token is a breaker, and a breaker is never penalised. A token is a breaker when its text contains one of
+   ``dry_sequence_breakers`` (llama.cpp's rule for breakers within one token). It looks at the whole input_ids
+   (prompt included), like the other repetition penalties, and runs with them, before temperature, so that
+   temperature scales the penalised scores as it scales every other logit.
+6. temperature: ``x / temperature``.
+7. top_k (transformers' `TopKLogitsWarper`): tokens scoring below the k-th highest score get -inf (ties with the
    k-th are kept).
-7. top_p (nucleus, transformers' `TopPLogitsWarper`): keep the smallest set of most likely tokens whose probability
+8. top_p (nucleus, transformers' `TopPLogitsWarper`): keep the smallest set of most likely tokens whose probability
    mass reaches p: a token goes when its own mass plus that of every less likely token is at most 1 - p, so the token
    that reaches p stays, and the most likely token always stays. Ties at the cut are broken by sort order.
-8. min_p (transformers' `MinPLogitsWarper`): tokens whose probability is below ``min_p * max probability`` get -inf.
-9. typical_p (transformers' `TypicalLogitsWarper`): sort tokens by how far their surprise ``-log p`` is from the
+9. min_p (transformers' `MinPLogitsWarper`): tokens whose probability is below ``min_p * max probability`` get -inf.
+10. typical_p (transformers' `TypicalLogitsWarper`): sort tokens by how far their surprise ``-log p`` is from the
    entropy and keep the closest ones up to probability mass typical_p (at least one).
+11. xtc ("exclude top choices", p-e-w, text-generation-webui PR #6335 `XTCLogitsWarper`): with probability
+   ``xtc_probability`` (one uniform draw per token from the sampler's seeded generator), when at least two tokens have
+   probability ``>= xtc_threshold``, remove all of them except the least likely one. It comes after the truncation
+   filters (as in text-generation-webui and llama.cpp) because it reshapes what they leave: the threshold is a
+   probability in the distribution that is actually sampled, and removing the top choices first would let top_k /
+   top_p / min_p refill the set from the tail. (Unlike text-generation-webui, newline and end-of-text tokens are not
+   exempt: the sampler does not know which tokens those are.)
+12. mirostat (mirostat v2, Basu et al. 2021 "Mirostat: a neural text decoding algorithm that directly controls
+   perplexity", arXiv:2007.14966, in the v2 form of llama.cpp's `llama_sampler_mirostat_v2` and text-generation-webui's
+   `MirostatLogitsWarper`): remove every token whose surprise ``-log2 p`` exceeds ``mu`` (the most likely token always
+   stays). After the draw the sampler updates ``mu -= mirostat_eta * (-log2 p_chosen - mirostat_tau)``, where
+   ``p_chosen`` is the chosen token's probability in the final (renormalised) distribution; ``mu`` starts at
+   ``2 * mirostat_tau`` and lives in the Sampler across steps. It is last because its feedback needs the surprise of
+   the token actually drawn from the distribution it cut; every filter before it only narrows what it sees. It is
+   usually run alone with temperature 1.
 
-Greedy decoding (temperature 0) skips 5-9: the arg-max of the penalised scores is the only survivor, every other
+Greedy decoding (temperature 0) skips 6-12: the arg-max of the penalised scores is the only survivor, every other
 token is removed by "greedy".
 
-Probabilities in 7-9 are the softmax of the scores as they stand at that point. After top_k (or top_p) the scores are
+Beam search and contrastive search (`search.py`) are deterministic and use only the penalties (1-5).
+
+Probabilities in 8-12 are the softmax of the scores as they stand at that point. After top_k (or top_p) the scores are
 kept as a short list of candidate tokens (every other token is -inf), so the later steps cost nothing on a large
 vocabulary; without top_k, top_p looks at the most likely 64, 512, 4096, ... tokens until they hold mass p instead of
 sorting the whole vocabulary.
@@ -30,7 +56,7 @@ sorting the whole vocabulary.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from scribe.sampling.params import SamplingParams
@@ -43,15 +69,21 @@ PROCESSOR_ORDER: tuple[str, ...] = (
     "frequency_penalty",
     "presence_penalty",
     "no_repeat_ngram",
+    "dry",
     "temperature",
     "top_k",
     "top_p",
     "min_p",
     "typical_p",
+    "xtc",
+    "mirostat",
 )
+PENALTIES: tuple[str, ...] = PROCESSOR_ORDER[: PROCESSOR_ORDER.index("temperature")]
+"""The processors that change scores without removing tokens by rank or probability (1-5); the searches use these."""
 
 _NEG_INF = float("-inf")
 _FIRST_LOOK = 64
+_DRY_MAX_MATCH = 50
 
 
 class Scores:
@@ -133,20 +165,41 @@ def enabled(params: SamplingParams) -> tuple[str, ...]:
         "frequency_penalty": params.frequency_penalty != 0.0,
         "presence_penalty": params.presence_penalty != 0.0,
         "no_repeat_ngram": params.no_repeat_ngram_size > 0,
+        "dry": params.dry_multiplier > 0.0,
         "temperature": not params.greedy and params.temperature != 1.0,
         "top_k": not params.greedy and params.top_k > 0,
         "top_p": not params.greedy and params.top_p < 1.0,
         "min_p": not params.greedy and params.min_p > 0.0,
         "typical_p": not params.greedy and params.typical_p < 1.0,
+        "xtc": not params.greedy and params.xtc_probability > 0.0,
+        "mirostat": not params.greedy and params.mirostat_tau > 0.0,
     }
     names = tuple(name for name in PROCESSOR_ORDER if on[name])
     return names + ("greedy",) if params.greedy else names
 
 
-def run(scores: Scores, input_ids: "torch.Tensor", prompt_length: int, params: SamplingParams) -> Iterator[str]:
-    """Apply the enabled processors to `scores` in place, yielding each one's name right after it ran."""
+def run(
+    scores: Scores,
+    input_ids: "torch.Tensor",
+    prompt_length: int,
+    params: SamplingParams,
+    *,
+    only: tuple[str, ...] = PROCESSOR_ORDER + ("greedy",),
+    is_breaker: Callable[[int], bool] | None = None,
+    xtc_roll: "torch.Tensor | float" = 0.0,
+    mu: float | None = None,
+) -> Iterator[str]:
+    """Apply the enabled processors (those of them in `only`) to `scores` in place, yielding each one's name right
+    after it ran.
+
+    `is_breaker(token_id)` says whether a token is a DRY sequence breaker (none is without it). `xtc_roll` is a uniform
+    draw in [0, 1): XTC acts when it is below xtc_probability (0, the default, makes it act whenever it is on). `mu`
+    is mirostat's running surprise limit in bits (None: its starting value, 2 * mirostat_tau).
+    """
     generated = input_ids[prompt_length:]
     for name in enabled(params):
+        if name not in only:
+            continue
         if name == "repetition_penalty":
             _repetition_penalty(scores, input_ids, params.repetition_penalty)
         elif name == "frequency_penalty":
@@ -155,6 +208,8 @@ def run(scores: Scores, input_ids: "torch.Tensor", prompt_length: int, params: S
             _presence_penalty(scores, generated, params.presence_penalty)
         elif name == "no_repeat_ngram":
             _no_repeat_ngram(scores, input_ids, params.no_repeat_ngram_size)
+        elif name == "dry":
+            _dry(scores, input_ids, params, is_breaker or _no_breakers)
         elif name == "temperature":
             scores.scale(params.temperature)
         elif name == "top_k":
@@ -165,22 +220,31 @@ def run(scores: Scores, input_ids: "torch.Tensor", prompt_length: int, params: S
             _min_p(scores, params.min_p)
         elif name == "typical_p":
             _typical_p(scores, params.typical_p)
+        elif name == "xtc":
+            _xtc(scores, params.xtc_threshold, params.xtc_probability, xtc_roll)
+        elif name == "mirostat":
+            _mirostat(scores, 2 * params.mirostat_tau if mu is None else mu)
         else:
             _greedy(scores)
         yield name
 
 
 def apply_processors(
-    logits: "torch.Tensor", input_ids: "torch.Tensor", prompt_length: int, params: SamplingParams
+    logits: "torch.Tensor",
+    input_ids: "torch.Tensor",
+    prompt_length: int,
+    params: SamplingParams,
+    **state: object,
 ) -> tuple["torch.Tensor", dict[str, "torch.Tensor"]]:
     """The processed scores over the whole vocabulary, and per processor a mask of the tokens it removed (set to -inf).
 
-    Tokens that were already -inf in `logits` count as removed by no processor.
+    Tokens that were already -inf in `logits` count as removed by no processor. `state` takes `run`'s keywords (only,
+    is_breaker, xtc_roll, mu); without them XTC acts whenever it is on and mirostat uses its starting limit.
     """
     scores = Scores(logits)
     alive = scores.full() > _NEG_INF
     removed: dict[str, torch.Tensor] = {}
-    for name in run(scores, input_ids, prompt_length, params):
+    for name in run(scores, input_ids, prompt_length, params, **state):  # type: ignore[arg-type]
         now = scores.full() > _NEG_INF
         removed[name] = alive & ~now
         alive = now
@@ -218,6 +282,41 @@ def _no_repeat_ngram(scores: Scores, input_ids: "torch.Tensor", size: int) -> No
     matches = (windows[:, :-1] == prefix).all(dim=1)
     banned = torch.where(matches, windows[:, -1], scores.vocab)
     buffer.index_fill_(0, banned, _NEG_INF)
+
+
+def _no_breakers(token_id: int) -> bool:
+    return False
+
+
+def _dry(scores: Scores, input_ids: "torch.Tensor", params: SamplingParams, is_breaker: Callable[[int], bool]) -> None:
+    import torch
+
+    if input_ids.numel() < 2:
+        return
+    ids = input_ids.tolist()
+    last = ids[-1]
+    if is_breaker(last):
+        return
+    end = len(ids) - 1
+    longest: dict[int, int] = {}
+    for i in (input_ids[:-1] == last).nonzero().flatten().tolist():
+        follower = ids[i + 1]
+        if is_breaker(follower):
+            continue
+        length = 1
+        while length < _DRY_MAX_MATCH and i - length >= 0:
+            earlier = ids[end - length]
+            if ids[i - length] != earlier or is_breaker(earlier):
+                break
+            length += 1
+        longest[follower] = max(length, longest.get(follower, 0))
+    allowed = params.dry_allowed_length
+    hits = [(token, length) for token, length in longest.items() if length >= allowed]
+    if not hits:
+        return
+    buffer, tokens = scores.penalise_at(torch.tensor([t for t, _ in hits], device=input_ids.device))
+    penalties = [params.dry_multiplier * params.dry_base ** (length - allowed) for _, length in hits]
+    buffer.index_put_((tokens,), -torch.tensor(penalties, dtype=buffer.dtype, device=buffer.device), accumulate=True)
 
 
 def _top_k(scores: Scores, k: int) -> None:
@@ -270,6 +369,29 @@ def _typical_p(scores: Scores, mass: float) -> None:
     removed_sorted = sorted_distance > sorted_distance[last]
     removed_sorted[0] = False
     scores.remove(removed_sorted.scatter(0, order, removed_sorted))
+
+
+def _xtc(scores: Scores, threshold: float, probability: float, roll: "torch.Tensor | float") -> None:
+    import torch
+
+    values = scores.values
+    # At most 1/threshold tokens can reach the threshold; one more shows where the top choices end.
+    look = values.numel() if threshold <= 0 else min(values.numel(), int(1 / threshold) + 2)
+    top, positions = scores.top(look)
+    probs = values.softmax(dim=0)[positions]
+    # A top choice goes when the next less likely token is a top choice too: all but the least likely one.
+    removed_sorted = torch.zeros_like(probs, dtype=torch.bool)
+    removed_sorted[:-1] = probs[1:] >= threshold
+    if not torch.is_tensor(roll):
+        roll = torch.tensor(roll, device=values.device)
+    mask = torch.zeros_like(values, dtype=torch.bool)
+    mask[positions] = removed_sorted & (roll < probability)
+    scores.remove(mask)
+
+
+def _mirostat(scores: Scores, mu: float) -> None:
+    probs = scores.values.softmax(dim=0)
+    scores.remove((-probs.log2() > mu) & (probs < probs.max()))
 
 
 def _greedy(scores: Scores) -> None:

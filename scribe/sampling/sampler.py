@@ -3,6 +3,9 @@ definitions) and picks a token with its own seeded random generator, reporting w
 most likely alternatives.
 
 Works on CPU and CUDA tensors; each step reads its results back from the device once.
+
+State across steps: the seeded generator (draws, and XTC's one roll per step while it is on), mirostat's running
+limit `mu`, and which tokens are DRY sequence breakers (found from `decode`'s text, remembered per token id).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scribe.engine.base import Alternative
-from scribe.sampling.params import SamplingParams
-from scribe.sampling.processors import PROCESSOR_ORDER, Scores, apply_processors, run
+from scribe.sampling.params import SamplingParams, parse_breakers
+from scribe.sampling.processors import PROCESSOR_ORDER, Scores, apply_processors, enabled, run
 
 if TYPE_CHECKING:
     import torch
@@ -48,6 +51,13 @@ class Sampler:
         """The seed in use (drawn at random when params.seed is None): pass it as params.seed to repeat the choices."""
         self._generator = torch.Generator(device=self.device)
         self._generator.manual_seed(self.seed)
+        on = enabled(params)
+        self._xtc = "xtc" in on
+        self._mirostat = "mirostat" in on
+        self.mu: float = 2 * params.mirostat_tau
+        """Mirostat v2's surprise limit in bits, updated after every step while mirostat is on."""
+        self._breakers = parse_breakers(params.dry_sequence_breakers) if "dry" in on else ()
+        self._breaker_ids: dict[int, bool] = {}
 
     def step(
         self,
@@ -71,7 +81,9 @@ class Sampler:
         watched = scores.top(min(alternatives, raw.numel()))[1]
         names: list[str] = []
         alive = [raw[watched] > -math.inf]
-        for name in run(scores, input_ids, prompt_length, self.params):
+        roll = torch.rand(1, generator=self._generator, device=self.device)[0] if self._xtc else 0.0
+        is_breaker = self._breaker_test(decode) if self._breakers else None
+        for name in run(scores, input_ids, prompt_length, self.params, is_breaker=is_breaker, xtc_roll=roll, mu=self.mu):
             names.append(name)
             alive.append(scores.alive(watched))
 
@@ -101,7 +113,23 @@ class Sampler:
             )
             for j in range(width)
         )
+        if self._mirostat:
+            tau, eta = self.params.mirostat_tau, self.params.mirostat_eta
+            self.mu -= eta * (-math.log2(final_p[0]) - tau)
         return SampleResult(token_id=ids[0], raw_prob=raw_p[0], final_prob=final_p[0], alternatives=alternatives_out)
+
+    def _breaker_test(self, decode: Callable[[int], str]) -> Callable[[int], bool]:
+        """Whether a token's text contains a DRY sequence breaker (remembered per token id)."""
+        known, breakers = self._breaker_ids, self._breakers
+
+        def is_breaker(token_id: int) -> bool:
+            found = known.get(token_id)
+            if found is None:
+                text = decode(token_id)
+                found = known[token_id] = any(b in text for b in breakers)
+            return found
+
+        return is_breaker
 
     def _draw(self, probs: "torch.Tensor") -> "torch.Tensor":
         """Inverse-CDF draw of one position from `probs`; never returns a position of probability 0."""
