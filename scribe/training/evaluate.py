@@ -34,11 +34,16 @@ class Score:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(self.loss)
+        return perplexity(self.loss)
 
     @property
     def bits_per_char(self) -> float:
         return self.nats / max(self.characters, 1) / math.log(2)
+
+
+def perplexity(loss: float) -> float:
+    """exp(loss), infinite for a loss too large to exponentiate (a diverged model)."""
+    return math.exp(loss) if loss < 700 else math.inf
 
 
 def token_loss(model: "torch.nn.Module", block: "torch.Tensor", *, autocast: bool = False,

@@ -499,6 +499,8 @@ class Trainer:
         now = time.monotonic()
         st.elapsed_s = now - start
         st.train_loss = round(window_loss.item() / steps, 4)
+        if not math.isfinite(st.train_loss):
+            raise TrainingError(f"training diverged (the loss is {st.train_loss} at step {st.step}): lower --lr")
         rate = steps * cfg.batch_size * cfg.context / max(now - window_start, 1e-9)
         eta = (cfg.max_steps - st.step) * cfg.batch_size * cfg.context / max(rate, 1e-9)
         if budget_s is not None:
@@ -509,14 +511,14 @@ class Trainer:
     # --- evaluation, samples, checkpoints
 
     def _evaluate(self, model: "torch.nn.Module") -> Eval:
-        from scribe.training.evaluate import block_nll
+        from scribe.training.evaluate import block_nll, perplexity
 
         cfg, data = self.config, self.data
         model.eval()
         nats, count = block_nll(model, data.val.to(self.device), cfg.context, cfg.batch_size, autocast=self.autocast)
         model.train()
         loss = nats / count
-        result = Eval(step=self.state.step, val_loss=round(loss, 4), perplexity=round(math.exp(loss), 3),
+        result = Eval(step=self.state.step, val_loss=round(loss, 4), perplexity=round(perplexity(loss), 3),
                       bits_per_char=round(nats / max(data.val_chars, 1) / math.log(2), 4))
         self.emit(result)
         return result
