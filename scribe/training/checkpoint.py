@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import random
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +31,9 @@ RNG_FILE = "rng.pt"
 
 class CheckpointError(OSError):
     """A checkpoint or model folder could not be written (disk full, file too large, permissions)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 @dataclass
@@ -66,20 +70,31 @@ def write_atomically(folder: Path, fill: Callable[[Path], None], what: str) -> N
         if folder.exists():
             os.replace(folder, old)
         os.replace(tmp, folder)
-    except OSError as exc:
+    except Exception as exc:
+        code = _io_errno(exc)
+        if code is None:
+            raise
         shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not folder.exists():
             os.replace(old, folder)
-        raise CheckpointError(exc.errno or errno.EIO, f"cannot write {what} in {folder.parent}: {_cause(exc)}") from None
+        raise CheckpointError(code, f"cannot write {what} in {folder.parent}: {_cause(code, exc)}") from None
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _cause(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
+def _io_errno(exc: Exception) -> int | None:
+    """The errno of a failed write: OSError's own, or the one safetensors' Rust writer puts in its message."""
+    if isinstance(exc, OSError):
+        return exc.errno or errno.EIO
+    found = re.search(r"\(os error (\d+)\)", str(exc))
+    return int(found.group(1)) if found and type(exc).__name__ == "SafetensorError" else None
+
+
+def _cause(code: int, exc: Exception) -> str:
+    if code == errno.ENOSPC:
         return "the disk is full (No space left on device)"
-    if exc.errno == errno.EFBIG:
+    if code == errno.EFBIG:
         return "a file grew past the size this file system or process allows (File too large)"
-    return exc.strerror or str(exc)
+    return os.strerror(code) if not isinstance(exc, OSError) else exc.strerror or str(exc)
 
 
 def save_checkpoint(
