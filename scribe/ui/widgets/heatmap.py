@@ -85,8 +85,7 @@ def distribution_chart(dist: Distribution, width: int = BAR_WIDTH) -> Renderable
     top = dist.candidates[0].prob if dist.candidates else 1.0
     for index, candidate in enumerate(dist.candidates):
         for cut in dist.cut_before(index):
-            table.add_row("", Text(f"── {cut.processor} cuts here: keeps {cut.kept:,} ──", style="bold red"),
-                          end_section=False)
+            table.add_row("", "", Text(f"── {cut.processor} cuts: keeps {cut.kept:,} ──", style="bold red"))
         removed = candidate.removed_by is not None
         filled = round(width * candidate.prob / top) if top > 0 else 0
         bar = Text("█" * filled, style="grey50" if removed else "green")

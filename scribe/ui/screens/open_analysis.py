@@ -1,0 +1,65 @@
+"""The studio's keys for the analysis views, and the actions that open them (mixed into the app).
+
+| id             | keys        | what it does                                                                  |
+|----------------|-------------|-------------------------------------------------------------------------------|
+| `attention`    | f6, alt+a   | attention of the tokens before the cursor (or of the shown continuation)      |
+| `distribution` | f7, alt+d   | next-token distribution at any token, with the current settings' cuts         |
+| `sweep`        | f5, alt+w   | sample the text before the cursor over a grid of sampling settings            |
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from textual.binding import Binding, BindingType
+
+from scribe.ui.screens.analysis import source_from_app
+
+if TYPE_CHECKING:
+    from scribe.config import Settings
+    from scribe.engine.base import Backend
+
+ANALYSIS_BINDINGS: list[BindingType] = [
+    Binding("f6,alt+a", "attention", "Attention", id="attention", show=False, priority=True,
+            tooltip="Attention of each token over the tokens before it, per layer and head"),
+    Binding("f7,alt+d", "distribution", "Distribution", id="distribution", show=False, priority=True,
+            tooltip="The next-token distribution at any token, and where top-k, top-p and min-p cut it"),
+    Binding("f5,alt+w", "sweep", "Sweep", id="sweep", show=False, priority=True,
+            tooltip="Sample the text before the cursor over a grid of one or two sampling settings"),
+]
+
+
+class AnalysisActions:
+    """Actions of the app that open the analysis views on the studio's text and model."""
+
+    backend: "Backend | None"
+    settings: "Settings"
+    _backend_lock: threading.Lock
+
+    def _on_studio(self) -> bool:
+        return len(self.screen_stack) == 1  # type: ignore[attr-defined]
+
+    def action_attention(self) -> None:
+        """Open the attention view."""
+        from scribe.ui.screens.attention import AttentionScreen
+
+        if self._on_studio():
+            self.push_screen(AttentionScreen(self.backend, self._backend_lock, source_from_app(self)))  # type: ignore[attr-defined]
+
+    def action_distribution(self) -> None:
+        """Open the next-token distribution view."""
+        from scribe.ui.screens.distribution import DistributionScreen
+
+        if self._on_studio():
+            screen = DistributionScreen(self.backend, self._backend_lock, source_from_app(self),
+                                        params=self.settings.sampling)
+            self.push_screen(screen)  # type: ignore[attr-defined]
+
+    def action_sweep(self) -> None:
+        """Open the sweep view on the text before the cursor."""
+        from scribe.ui.screens.sweep import SweepScreen
+
+        if self._on_studio():
+            prompt = self.editor.text_before_cursor()  # type: ignore[attr-defined]
+            self.push_screen(SweepScreen(self.backend, self._backend_lock, prompt, self.settings.sampling))  # type: ignore[attr-defined]
