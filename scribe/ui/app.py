@@ -47,6 +47,7 @@ from scribe.studio.document import Document, DocumentError
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
+from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS, AnalysisActions
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.settings_panel import RELOAD_FIELDS, SettingsPanel, updated_settings
 from scribe.ui.widgets.status_bar import ModelState, StatusBar
@@ -70,7 +71,7 @@ class _TextJob:
     version: int
 
 
-class ScribeApp(App[None]):
+class ScribeApp(AnalysisActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -90,6 +91,7 @@ class ScribeApp(App[None]):
         Binding("ctrl+s", "save", "Save", id="save", priority=True),
         Binding("f2,ctrl+o", "toggle_settings", "Settings", id="settings"),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        *ANALYSIS_BINDINGS,
     ]
 
     def __init__(self, path: str | Path | None = None, *, settings: Settings | None = None, paths: Paths | None = None) -> None:
