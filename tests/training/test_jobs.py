@@ -26,7 +26,8 @@ def text_file(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def config(data: Path, out: Path, **changes: object) -> TrainConfig:
     values: dict = dict(data=[str(data)], output=out / "model", job_dir=out / "job", preset="tiny", tokenizer="char",
                         context=32, batch_size=4, max_steps=100_000, eval_every=100_000, checkpoint_every=5,
-                        log_every=1, eval_tokens=128, sample_tokens=4, sample_temperatures=(1.0,), warmup_steps=2)
+                        log_every=1, eval_tokens=128, sample_tokens=4, sample_temperatures=(1.0,), warmup_steps=2,
+                        threads=1)
     values.update(changes)
     return TrainConfig(**values)
 

@@ -29,7 +29,7 @@ def base(shared_data: Path) -> str:
 def config(data: Path, out: Path, **changes: object) -> TrainConfig:
     values: dict = dict(data=[str(data)], output=out / "model", job_dir=out / "job", context=32, batch_size=4,
                         max_steps=8, eval_every=3, log_every=1, eval_tokens=128, sample_tokens=4,
-                        sample_temperatures=(1.0,), warmup_steps=2)
+                        sample_temperatures=(1.0,), warmup_steps=2, threads=1)
     values.update(changes)
     return TrainConfig(**values)
 

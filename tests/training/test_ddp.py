@@ -1,0 +1,37 @@
+"""The same trainer under torch.distributed.run with 2 CPU processes (gloo) ends where one process does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from scribe.training.events import Finished, Started
+from scribe.training.jobs import TrainingJob
+from scribe.training.trainer import TrainConfig, Trainer
+
+
+def config(data: Path, out: Path) -> TrainConfig:
+    return TrainConfig(data=[str(data)], output=out / "model", job_dir=out / "job", preset="tiny", tokenizer="char",
+                       context=32, batch_size=8, grad_accum=2, max_steps=6, eval_every=3, log_every=3,
+                       eval_tokens=256, sample_tokens=4, sample_temperatures=(1.0,), warmup_steps=2, threads=1)
+
+
+def test_two_processes_match_one(shared_data: Path, tmp_path: Path) -> None:
+    data = tmp_path / "slice.txt"
+    data.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:30_000])
+    single = Trainer(config(data, tmp_path / "one")).run()
+
+    job = TrainingJob(config(data, tmp_path / "two"), processes=2).start()
+    events = list(job.events())
+    assert job.wait() == 0, (tmp_path / "two" / "job" / "job.log").read_text()
+    started, finished = events[0], events[-1]
+    assert isinstance(started, Started) and started.processes == 2
+    assert isinstance(finished, Finished) and finished.steps == 6 and finished.tokens == single.tokens
+    assert [e.kind for e in events].count("started") == 1  # only the main process reports
+    assert finished.val_loss is not None and single.val_loss is not None
+    assert abs(finished.val_loss - single.val_loss) < 1e-3
+    one, two = load_file(str(tmp_path / "one" / "model" / "model.safetensors")), load_file(
+        str(tmp_path / "two" / "model" / "model.safetensors"))
+    for name in one:
+        assert (one[name] - two[name]).abs().max().item() < 1e-4, name
