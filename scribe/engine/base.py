@@ -88,6 +88,22 @@ class StreamEnd:
 
 
 @dataclass(frozen=True)
+class TokenScore:
+    """How likely a model finds one token of a given text."""
+
+    token_id: int
+    text: str
+    """The characters of the text this token covers (the pieces add up to the text scored)."""
+    logprob: float
+    """Natural log of the token's probability given the text before it (the first token: given the start token)."""
+
+
+def prompt_budget(context_length: int, max_new_tokens: int) -> int:
+    """The most prompt tokens a backend keeps: room for `max_new_tokens`, but never less than half the context."""
+    return max(context_length - max_new_tokens, context_length // 2, 1)
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """What the status bar and the model list show about a loaded model."""
 
@@ -121,6 +137,10 @@ class Backend(ABC):
     @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for this text."""
+
+    def score(self, text: str) -> list[TokenScore]:
+        """Each token of `text` with its log-probability under the model (backends that cannot: NotImplementedError)."""
+        raise NotImplementedError(f"the {self.info.backend} backend cannot score text")
 
     def close(self) -> None:
         """Release memory held by the model."""

@@ -4,18 +4,35 @@ The model continues the text at the cursor. The continuation streams into its ow
 accepting inserts it where generation started as one edit, so one undo removes it. The editor stays usable while a
 model loads or generates: loading, generating, counting tokens and autosaving run in thread workers.
 
-Keys (remap any of them by id in the `[keys]` table of config.toml, e.g. `continue = "f5"`):
+Every continuation is a node of a branch tree saved beside the document (`scribe/ui/branching.py`); presets,
+compare, the perplexity lens, the context budget, export, themes and the help screen are in
+`scribe/ui/studio_actions.py`. The studio's keys are one table, `scribe/ui/keys.py`; F1 lists every key. Remap any
+of them by id in the `[keys]` table of config.toml, e.g. `continue = "f5"`:
 
-| id           | keys                              | what it does                                                   |
-|--------------|-----------------------------------|----------------------------------------------------------------|
-| `continue`   | ctrl+enter, ctrl+j, alt+enter     | continue the text at the cursor                                |
-| `stop`       | escape                            | stop generating; what streamed so far stays                    |
-| `accept`     | tab, ctrl+t                       | insert the continuation where it started (one undo step)       |
-| `reject`     | ctrl+r                            | throw the continuation away                                    |
-| `regenerate` | ctrl+g                            | a new continuation of the same prompt (a fixed seed goes +1)   |
-| `save`       | ctrl+s                            | save the document (asks for a name when untitled)              |
-| `settings`   | f2, ctrl+o                        | show or hide the settings panel                                |
-| `quit`       | ctrl+q                            | quit (asks first when there are unsaved changes)               |
+| id                             | keys                          | what it does                                          |
+|--------------------------------|-------------------------------|-------------------------------------------------------|
+| `continue`                     | ctrl+enter, ctrl+j, alt+enter | continue the text at the cursor (a new branch of it)  |
+| `stop`                         | escape                        | stop generating; what streamed so far stays           |
+| `accept`                       | tab, ctrl+t                   | write the shown branch path into the text (one undo)  |
+| `reject`                       | ctrl+r                        | put the continuation away (it stays in the tree)      |
+| `regenerate`                   | ctrl+g                        | a sibling: the same prompt again (fixed seed: +1)     |
+| `extend`                       | ctrl+n                        | a child: continue the continuation                    |
+| `prev_branch` / `next_branch`  | alt+left / alt+right          | show the previous / next sibling                      |
+| `parent_branch`/`child_branch` | alt+up / alt+down             | show the parent / the newest child                    |
+| `tree`                         | f4, ctrl+b                    | the whole tree; enter shows a branch                  |
+| `inspect`                      | f3, alt+i                     | token inspector: probabilities, alternatives, filters |
+| `replay`                       | alt+r                         | regenerate the shown branch from its record, compare  |
+| `compare`                      | f9                            | 2-4 presets, same prompt and seed, side by side       |
+| `presets` / `next_preset`      | f8 / alt+p                    | choose or save a preset / switch to the next one      |
+| `lens`                         | ctrl+l                        | perplexity lens over the text                         |
+| `export`                       | alt+e                         | Markdown (with or without the tree), tree as JSON     |
+| `theme`                        | alt+t                         | choose a theme (saved to config.toml)                 |
+| `save`                         | ctrl+s                        | save the document (asks for a name when untitled)     |
+| `settings`                     | f2, ctrl+o                    | show or hide the settings panel                       |
+| `help`                         | f1                            | every key                                             |
+| `quit`                         | ctrl+q                        | quit (asks first when there are unsaved changes)      |
+
+The analysis views' keys are in `scribe/ui/screens/open_analysis.py`.
 
 ctrl+enter and alt+enter reach the app only in terminals that report modifiers (the kitty keyboard protocol: kitty,
 WezTerm, foot, Ghostty, recent iTerm2); elsewhere, tmux included, ctrl+enter arrives as a plain Enter and alt+enter as
@@ -26,41 +43,44 @@ ctrl+z / ctrl+y undo and redo in the editor; ctrl+p opens the command palette, w
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TextArea
 
 from scribe.config import Paths, Settings, load_settings
-from scribe.engine.base import Backend, StreamEnd
+from scribe.engine.base import Backend
 from scribe.sampling.params import InvalidSetting
+from scribe.studio.branch_session import BranchSession
+from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
+from scribe.ui.branching import BranchActions
+from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS, AnalysisActions
+from scribe.ui.studio_actions import StudioActions
 from scribe.ui.widgets.editor import Editor
+from scribe.ui.widgets.lens import LensView
 from scribe.ui.widgets.settings_panel import RELOAD_FIELDS, SettingsPanel, updated_settings
 from scribe.ui.widgets.status_bar import ModelState, StatusBar
 from scribe.ui.widgets.stream_view import StreamView
-from scribe.ui.workers import GenerationRun, close_backend, count_tokens, describe_error, load_backend, stream_into
+from scribe.ui.workers import GenerationRun, close_backend, count_tokens, describe_error, load_backend, model_weights_hash
 
 FRAME_SECONDS = 1 / 30
 """How often streamed tokens are moved from the worker's buffer to the view."""
 COUNT_DELAY_SECONDS = 0.4
 """Quiet time after the last edit or cursor move before the tokens before the cursor are counted."""
 _W = TypeVar("_W", bound=Widget)
-_APP_ACTIONS = frozenset({"continue", "stop", "accept", "reject", "regenerate", "save", "toggle_settings", "quit"})
-"""Actions that apply only on the main screen (not in dialogs or the command palette)."""
+_MAIN_SCREEN_ACTIONS = frozenset(b.action.split("(")[0] for b in bindings_of(STUDIO_BINDINGS)) - ANYWHERE
+"""Actions that apply only on the main screen (not in dialogs, other screens or the command palette)."""
 
 
 @dataclass
@@ -71,7 +91,7 @@ class _TextJob:
     version: int
 
 
-class ScribeApp(AnalysisActions, App[None]):
+class ScribeApp(BranchActions, StudioActions, AnalysisActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -83,14 +103,7 @@ class ScribeApp(AnalysisActions, App[None]):
     #stream { height: 1fr; min-height: 6; }
     """
     BINDINGS = [
-        Binding("ctrl+enter,ctrl+j,alt+enter", "continue", "Continue", id="continue", priority=True),
-        Binding("escape", "stop", "Stop", id="stop"),
-        Binding("tab,ctrl+t", "accept", "Accept", id="accept", priority=True),
-        Binding("ctrl+r", "reject", "Reject", id="reject"),
-        Binding("ctrl+g", "regenerate", "Regenerate", id="regenerate", priority=True),
-        Binding("ctrl+s", "save", "Save", id="save", priority=True),
-        Binding("f2,ctrl+o", "toggle_settings", "Settings", id="settings"),
-        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        *STUDIO_BINDINGS,
         *ANALYSIS_BINDINGS,
     ]
 
@@ -120,6 +133,19 @@ class ScribeApp(AnalysisActions, App[None]):
         self._count_timer: Timer | None = None
         self._drain_timer: Timer | None = None
         self._widgets: dict[str, Widget] = {}
+        self.weights_hash: str | None = None
+        """sha256 of the loaded model's weights (recorded in every branch)."""
+        self.branch_error: str | None = None
+        try:
+            self.branches = BranchSession.for_document(self.document.path)
+        except BranchFileError as exc:  # keep the unreadable file: branches of this session are not saved
+            self.branches, self.branch_error = BranchSession(), str(exc)
+        self.last_replay: tuple[str, str] | None = None
+        """(replayed text, recorded text) of the last replay."""
+        self._branch_write_lock = threading.Lock()
+        self._branch_version = self._branch_written = 0
+        self._lens_request = 0
+        self._cut_warned = False
 
     # --- layout and start-up
 
@@ -127,6 +153,7 @@ class ScribeApp(AnalysisActions, App[None]):
         with Horizontal(id="main"):
             with Vertical(id="writing"):
                 yield Editor(self.document.saved_text, id="editor")
+                yield LensView(id="lens")
                 yield StreamView(id="stream")
             yield SettingsPanel(self.settings, id="settings")
         yield StatusBar(id="status")
@@ -141,6 +168,11 @@ class ScribeApp(AnalysisActions, App[None]):
     def stream_view(self) -> StreamView:
         """The continuation view."""
         return self._widget("#stream", StreamView)
+
+    @property
+    def lens_view(self) -> LensView:
+        """The perplexity lens (shown in the editor's place while on)."""
+        return self._widget("#lens", LensView)
 
     @property
     def status_bar(self) -> StatusBar:
@@ -159,15 +191,18 @@ class ScribeApp(AnalysisActions, App[None]):
         return self._widgets[selector]  # type: ignore[return-value]
 
     def on_mount(self) -> None:
-        for selector, kind in (("#editor", Editor), ("#stream", StreamView), ("#status", StatusBar), ("#settings", SettingsPanel)):
+        for selector, kind in (("#editor", Editor), ("#lens", LensView), ("#stream", StreamView), ("#status", StatusBar),
+                               ("#settings", SettingsPanel)):
             self._widget(selector, kind)
         self._apply_keymap()
-        if self.settings.theme in self.available_themes:
-            self.theme = self.settings.theme
-        else:
-            self.notify(f"unknown theme {self.settings.theme!r}; using {self.theme}", severity="warning", markup=False)
+        self.register_themes()
         self.editor.focus()
         self.editor.move_cursor(self.editor.document.end)
+        if self.branch_error:
+            self.notify(self.branch_error + "; new branches are not saved", title="Branches", severity="error",
+                        timeout=15, markup=False)
+        elif self.branches.current is not None:
+            self.show_node(self.branches.current.id)
         self._update_document_status()
         self._drain_timer = self.set_interval(FRAME_SECONDS, self._drain, pause=True)
         self.set_interval(self.settings.autosave_seconds, self.autosave)
@@ -177,7 +212,7 @@ class ScribeApp(AnalysisActions, App[None]):
         self.load_model()
 
     def _apply_keymap(self) -> None:
-        known = {binding.id for binding in self.BINDINGS if isinstance(binding, Binding)}
+        known = {binding.id for _, bindings in self.key_groups() for binding in bindings_of(bindings)}
         unknown = sorted(set(self.settings.keys) - known)
         if unknown:
             self.notify(f"[keys] names unknown binding id(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}",
@@ -235,13 +270,14 @@ class ScribeApp(AnalysisActions, App[None]):
         except Exception as exc:  # every failure is shown; the editor keeps running
             self.post_message(ModelFailed(request, describe_error(exc)))
             return
-        self.post_message(ModelLoaded(request, backend))
+        self.post_message(ModelLoaded(request, backend, model_weights_hash(backend, self.paths.cache)))
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         if message.request != self._load_request:
             self._close_worker(message.backend)
             return
         self.backend = message.backend
+        self.weights_hash = message.weights_hash
         info = message.backend.info
         self._set_model_state("ready", model=info.name, device=info.device, dtype=info.dtype,
                               context_length=info.context_length)
@@ -258,51 +294,7 @@ class ScribeApp(AnalysisActions, App[None]):
     def _close_worker(self, backend: Backend) -> None:
         close_backend(backend, self._backend_lock)
 
-    # --- generation
-
-    def action_continue(self) -> None:
-        """Continue the text at the cursor."""
-        if not self._model_ready():
-            return
-        prompt = self.editor.text_before_cursor()
-        self.editor.set_mark()
-        self._start(GenerationRun(prompt=prompt, params=self.settings.sampling, alternatives=self.settings.alternatives))
-
-    def action_regenerate(self) -> None:
-        """A new continuation of the same prompt at the same place."""
-        run = self.run_state
-        if run is None or self.editor.mark is None:
-            self.notify("nothing to regenerate: continue first (ctrl+enter)", severity="warning")
-            return
-        if not self._model_ready():
-            return
-        attempt = run.attempt + 1
-        params = self.settings.sampling
-        if params.seed is not None:
-            params = params.replace(seed=(params.seed + attempt) % 2**63)
-        self._start(GenerationRun(prompt=run.prompt, params=params, alternatives=self.settings.alternatives,
-                                  attempt=attempt))
-
-    def action_stop(self) -> None:
-        """Stop the continuation being generated; what streamed so far stays to accept or reject."""
-        if self.run_state is not None and self.generating:
-            self.run_state.cancel.set()
-
-    def action_accept(self) -> None:
-        """Insert the continuation where generation started, as one undo step."""
-        run = self.run_state
-        if run is None or self.editor.mark is None:
-            return
-        text = self.stream_view.text
-        self._stop_generation()
-        if text:
-            self.editor.insert_at_mark(text)
-        self._clear_continuation()
-
-    def action_reject(self) -> None:
-        """Throw the continuation away."""
-        self._stop_generation()
-        self._clear_continuation()
+    # --- generation (continuing, branches, accepting: see branching.py)
 
     def _model_ready(self) -> bool:
         if self.backend is not None:
@@ -312,78 +304,14 @@ class ScribeApp(AnalysisActions, App[None]):
         self.notify(reason, severity="warning")
         return False
 
-    def _start(self, run: GenerationRun) -> None:
-        self._stop_generation()
-        self.run_state = run
-        self.generating = True
-        seed = f" · seed {run.params.seed}" if run.params.seed is not None else ""
-        title = "continuation" if run.attempt == 0 else f"continuation (regenerated {run.attempt}×)"
-        self.stream_view.reset(title + seed)
-        self._set_model_state("generating", tokens_per_s=None)
-        assert self.backend is not None and self._drain_timer is not None
-        self._drain_timer.resume()
-        self._generate_worker(self.backend, run)
-        self.refresh_bindings()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="generate", description="generate")
-    def _generate_worker(self, backend: Backend, run: GenerationRun) -> None:
-        stream_into(backend, run, self._backend_lock)
-
-    def _drain(self) -> None:
-        """Move what the worker streamed since the last frame into the view (about 30 times a second)."""
-        run = self.run_state
-        if run is None or not self.generating:
-            return
-        items = run.buffer.drain()
-        if not items:
-            return
-        self.stream_view.add(items)
-        end = next((item for item in items if isinstance(item, StreamEnd)), None)
-        if end is not None:
-            self._finish(end)
-            return
-        steps = self.stream_view.steps
-        busy = sum(step.elapsed_s for step in steps)
-        self.status_bar.update_status(tokens_per_s=len(steps) / busy if busy > 0 else None)
-
-    def _finish(self, end: StreamEnd) -> None:
-        self.generating = False
-        assert self._drain_timer is not None
-        self._drain_timer.pause()
-        self.stream_view.border_subtitle = f"{end.tokens} tokens · {end.reason} · tab accept · ctrl+r reject · ctrl+g regenerate"
-        if end.reason == "error":
-            self.notify(end.error or "generation failed", title="Generation failed", severity="error", markup=False)
-        self._set_model_state("ready" if self.backend is not None else self.model_state,
-                              tokens_per_s=end.tokens_per_s or self.status_bar.status.tokens_per_s)
-        self.refresh_bindings()
-        self._schedule_count()
-
-    def _stop_generation(self) -> None:
-        """Cancel the running stream, if any; its worker stops within one token and its output is ignored."""
-        if self.run_state is not None and self.generating:
-            self.run_state.cancel.set()
-            self.generating = False
-            if self._drain_timer is not None:
-                self._drain_timer.pause()
-            if self.backend is not None:
-                self._set_model_state("ready")
-            self.stream_view.border_subtitle = "stopped"
-            self.refresh_bindings()
-
-    def _clear_continuation(self) -> None:
-        self.run_state = None
-        self.editor.clear_mark()
-        self.stream_view.reset()
-        self.refresh_bindings()
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Editor actions apply on the main screen only; stop, accept, reject and regenerate when they make sense."""
-        if action in _APP_ACTIONS and not self._on_main_screen():
+        """Studio actions apply on the main screen only; stop, accept, reject and regenerate when they make sense."""
+        if action in _MAIN_SCREEN_ACTIONS and not self._on_main_screen():
             return False
         if action == "stop":
             return self.generating
         if action in ("accept", "reject", "regenerate"):
-            return self.run_state is not None and not isinstance(self.focused, Input)
+            return self.branches.current is not None and not isinstance(self.focused, Input)
         return True
 
     def _on_main_screen(self) -> bool:
@@ -419,7 +347,7 @@ class ScribeApp(AnalysisActions, App[None]):
 
     def on_tokens_counted(self, message: TokensCounted) -> None:
         if message.request == self._count_request:
-            self.status_bar.update_status(context_tokens=message.count)
+            self.show_context(message.count)
 
     # --- documents, autosave, quitting
 
@@ -474,6 +402,9 @@ class ScribeApp(AnalysisActions, App[None]):
             return False
         if was_untitled:
             self.autosaver.rekey(str(saved))
+            if self.branch_error is None:
+                self.branches.attach(saved)
+                self.save_branches()
         self.autosaver.clear(version)
         self._update_document_status()
         self.notify(f"saved {saved}", markup=False)
@@ -501,6 +432,7 @@ class ScribeApp(AnalysisActions, App[None]):
         """Journal unsaved text on any exit, stop generating, and let go of the document (widgets may be gone)."""
         if self.run_state is not None:
             self.run_state.cancel.set()
+        self.flush_branches()
         if self.document.is_dirty(self.editor.text):
             try:
                 self.autosave_now()
@@ -555,20 +487,3 @@ class ScribeApp(AnalysisActions, App[None]):
         modified = self.document.is_dirty(self.editor.text)
         self.editor.border_title = self.document.title + (" ●" if modified else "")
         self.status_bar.update_status(document=str(self.document.path or "untitled"), modified=modified)
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette: Textual's commands and scribe's actions, with their keys."""
-        yield from super().get_system_commands(screen)
-        keys = {binding.id: binding.key for binding in self.BINDINGS if isinstance(binding, Binding)}
-        keys.update(self.settings.keys)
-        for action, title, help_text in (
-            ("continue", "Continue", "Continue the text at the cursor"),
-            ("stop", "Stop", "Stop generating"),
-            ("accept", "Accept", "Insert the continuation into the document (one undo step)"),
-            ("reject", "Reject", "Throw the continuation away"),
-            ("regenerate", "Regenerate", "A new continuation of the same prompt"),
-            ("save", "Save", "Save the document"),
-            ("toggle_settings", "Settings", "Show or hide the settings panel"),
-        ):
-            binding_id = "settings" if action == "toggle_settings" else action
-            yield SystemCommand(f"{title} ({keys.get(binding_id, '')})", help_text, getattr(self, f"action_{action}"))

@@ -1,4 +1,5 @@
-"""The work the TUI hands to threads: loading a model, streaming a continuation, counting tokens, autosaving.
+"""The work the TUI hands to threads: loading a model (and hashing its weights), streaming a continuation, counting
+and scoring tokens, autosaving.
 
 These functions run in Textual thread workers. They touch no widget: results go back through messages
 (`scribe.ui.messages`) or, for streamed tokens, through a `TokenBuffer` the app drains about 30 times a second.
@@ -12,9 +13,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from scribe.engine.base import Backend, EngineError, StreamEnd, TokenStep
+from scribe.engine.base import Backend, EngineError, StreamEnd, TokenScore, TokenStep
 from scribe.sampling.params import SamplingParams
+from scribe.studio.fingerprint import weights_hash
 
 _run_ids = itertools.count(1)
 
@@ -51,6 +54,8 @@ class GenerationRun:
     buffer: TokenBuffer = field(default_factory=TokenBuffer, repr=False)
     attempt: int = 0
     """0 for a first continuation, n for the n-th regeneration of the same prompt."""
+    node_id: str | None = None
+    """The branch-tree node this run fills."""
 
 
 def load_backend(name: str, *, device: str, dtype: str, trust_remote_code: bool) -> Backend:
@@ -77,6 +82,33 @@ def stream_into(backend: Backend, run: GenerationRun, backend_lock: threading.Lo
             StreamEnd(reason="error", text="".join(text), tokens=tokens, prompt_tokens=0,
                       elapsed_s=time.perf_counter() - started, first_token_s=0.0, error=describe_error(exc))
         )
+
+
+def collect(backend: Backend, prompt: str, params: SamplingParams, alternatives: int, backend_lock: threading.Lock,
+            cancel: threading.Event | None = None) -> tuple[list[TokenStep], StreamEnd]:
+    """Run one stream to its end and return its tokens and its end (replay, compare)."""
+    run = GenerationRun(prompt=prompt, params=params, alternatives=alternatives, cancel=cancel or threading.Event())
+    stream_into(backend, run, backend_lock)
+    items = run.buffer.drain()
+    steps = [item for item in items if isinstance(item, TokenStep)]
+    end = next(item for item in items if isinstance(item, StreamEnd))
+    return steps, end
+
+
+def score_with(backend: Backend, text: str, before_cursor: str, backend_lock: threading.Lock) -> tuple[list[TokenScore], int]:
+    """Per-token log-probabilities of `text` and the number of tokens of `before_cursor` (the perplexity lens)."""
+    from scribe.engine.scoring import score_text
+
+    with backend_lock:
+        return score_text(backend, text), backend.count_tokens(before_cursor)
+
+
+def model_weights_hash(backend: Backend, cache_dir: Path) -> str | None:
+    """sha256 of a loaded model's weights (cached by file path, size and time), None when it cannot be read."""
+    try:
+        return weights_hash(backend.info.location, cache_dir)
+    except OSError:
+        return None
 
 
 def count_tokens(backend: Backend, text: str, backend_lock: threading.Lock) -> int | None:

@@ -1,4 +1,5 @@
-"""The status bar: model, device, dtype, state, speed, tokens before the cursor, and the document."""
+"""The status bar: model, device, dtype, state, speed, the preset, tokens before the cursor against the context (and
+how many are cut when they do not fit), and the document."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ class Status:
     tokens_per_s: float | None = None
     context_tokens: int | None = None
     context_length: int | None = None
+    prompt_budget: int | None = None
+    """The most prompt tokens the model sees (the context less room for the continuation)."""
+    cut: int = 0
+    """Tokens cut from the start of the text before the cursor because they do not fit."""
+    preset: str = ""
     document: str = "untitled"
     modified: bool = False
     error: str = ""
@@ -60,9 +66,13 @@ class StatusBar(Static):
                 line.append(f" ({details})", style="dim")
         if s.tokens_per_s is not None:
             line.append(f"  {s.tokens_per_s:.1f} tok/s")
+        if s.preset:
+            line.append(f"  preset {s.preset}", style="dim")
         if s.context_tokens is not None:
             limit = f"/{s.context_length}" if s.context_length else ""
             line.append(f"  {s.context_tokens}{limit} tokens before cursor", style="dim")
+            if s.cut:
+                line.append(f" ✂ first {s.cut} cut (fits {s.prompt_budget})", style="bold yellow")
         line.append(f"  {s.document}", style="italic")
         if s.modified:
             line.append(" [modified]", style="yellow")

@@ -1,16 +1,28 @@
-"""The live continuation: each token coloured by how likely the model found it, with a legend and the last token's
-alternatives. Tokens arrive in batches (one per frame), never one call per token."""
+"""The live continuation: each token coloured by how likely the model found it, with a legend, and the token inspector.
+
+The view shows the branch path being offered: the continuations above the shown node (dimmer) and the node itself,
+which streams in while it is generated. Tokens arrive in batches (one per frame), never one call per token.
+
+Inspecting (the app's `inspect` key focuses the view): left/right move over the generated tokens, up/down choose one
+of the token's alternatives, enter starts a new branch from the chosen alternative, escape goes back to the editor.
+The panel under the text lists each alternative's probability before and after the sampling filters and the filter
+that removed it (the sampler X-ray).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
-from scribe.engine.base import StreamEnd, TokenStep
+from scribe.engine.base import Alternative, StreamEnd, TokenStep
 
 BUCKETS: tuple[tuple[float, str, str], ...] = (
     (0.5, "green", "≥50%"),
@@ -30,59 +42,144 @@ def probability_style(raw_prob: float) -> str:
     return BUCKETS[-1][1]
 
 
-def legend() -> Text:
+def legend(label: str = "probability") -> Text:
     """One line naming the colours."""
-    text = Text("probability ", style="dim")
-    for _, colour, label in BUCKETS:
-        text.append("■ ", style=colour).append(f"{label}  ", style="dim")
+    text = Text(f"{label} ", style="dim")
+    for _, colour, name in BUCKETS:
+        text.append("■ ", style=colour).append(f"{name}  ", style="dim")
     return text
 
 
-class StreamView(Vertical):
-    """Shows the continuation being generated; `text` is exactly what accepting inserts."""
+class TokenLike(Protocol):
+    """A streamed `TokenStep` or a stored `TokenRecord`."""
 
+    token_id: int
+    text: str
+    raw_prob: float
+    final_prob: float
+    alternatives: tuple[Alternative, ...]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A finished node on the shown path: its prefix (a chosen alternative), its tokens and its whole own text."""
+
+    node_id: str
+    prefix: str
+    tokens: tuple[TokenLike, ...]
+    text: str
+
+
+class StreamView(Vertical, can_focus=True):
+    """Shows the offered branch path; `text` is exactly what accepting inserts."""
+
+    BINDINGS = [
+        Binding("left", "move_token(-1)", "Previous token", id="inspect_prev_token", show=False,
+                tooltip="Inspector: the previous generated token"),
+        Binding("right", "move_token(1)", "Next token", id="inspect_next_token", show=False,
+                tooltip="Inspector: the next generated token"),
+        Binding("up", "move_alternative(-1)", "Previous alternative", id="inspect_prev_alternative", show=False,
+                tooltip="Inspector: the previous alternative of the token"),
+        Binding("down", "move_alternative(1)", "Next alternative", id="inspect_next_alternative", show=False,
+                tooltip="Inspector: the next alternative of the token"),
+        Binding("enter", "branch", "Branch from alternative", id="inspect_branch",
+                tooltip="Inspector: a new branch that continues from the chosen alternative"),
+        Binding("escape", "leave", "Back to the text", id="inspect_leave", tooltip="Inspector: back to the editor"),
+    ]
     DEFAULT_CSS = """
     StreamView { height: 1fr; border: round $primary-darken-2; padding: 0 1; }
+    StreamView:focus { border: round $accent; }
     StreamView #stream-legend { height: 1; }
     StreamView #stream-scroll { height: 1fr; }
-    StreamView #stream-alternatives { height: 1; color: $text-muted; }
+    StreamView #stream-alternatives { height: auto; max-height: 12; color: $text-muted; }
     """
+
+    class BranchFrom(Message):
+        """The writer picked `alternative` in place of token `index` of node `node_id`."""
+
+        def __init__(self, node_id: str, index: int, alternative: Alternative) -> None:
+            super().__init__()
+            self.node_id = node_id
+            self.index = index
+            self.alternative = alternative
+
+    class Left(Message):
+        """The writer left the inspector."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._steps: list[TokenStep] = []
+        self._above: list[Segment] = []
+        self._node_id: str | None = None
+        self._prefix = ""
+        self._steps: list[TokenLike] = []
         self._end: StreamEnd | None = None
+        self._final: str | None = None
+        self._cursor: int | None = None
+        self._choice = 0
         self.border_title = "continuation"
 
     def compose(self) -> ComposeResult:
         yield Static(legend(), id="stream-legend")
-        with VerticalScroll(id="stream-scroll"):
+        with VerticalScroll(id="stream-scroll", can_focus=False):
             yield Static("", id="stream-text")
         yield Static("", id="stream-alternatives")
 
     @property
-    def steps(self) -> list[TokenStep]:
-        """The tokens shown so far."""
+    def steps(self) -> list[TokenLike]:
+        """The tokens of the shown node so far."""
         return self._steps
 
     @property
     def end(self) -> StreamEnd | None:
-        """How the stream ended, once it has."""
+        """How the stream ended, once it has (None for a node shown from the tree)."""
         return self._end
 
     @property
-    def text(self) -> str:
-        """The continuation: the final text once the stream ended, else the tokens so far."""
-        return self._end.text if self._end is not None else "".join(step.text for step in self._steps)
+    def node_id(self) -> str | None:
+        """The branch node shown (None when nothing is)."""
+        return self._node_id
 
-    def reset(self, title: str = "continuation") -> None:
-        """Clear the view for a new continuation (or after a reject or accept)."""
+    @property
+    def own_text(self) -> str:
+        """The shown node's text: its prefix and what was generated."""
+        if self._final is not None:
+            return self._prefix + self._final
+        return self._prefix + "".join(step.text for step in self._steps)
+
+    @property
+    def text(self) -> str:
+        """The offered path: the continuations above the node and the node's own text."""
+        return "".join(segment.text for segment in self._above) + self.own_text
+
+    @property
+    def inspected(self) -> tuple[str, int] | None:
+        """(node id, token index) under the inspector's cursor, or None."""
+        if self._cursor is None:
+            return None
+        located = self._locate(self._cursor)
+        return None if located is None else (located[0].node_id, located[1])
+
+    def reset(self, title: str = "continuation", *, above: Sequence[Segment] = (), node_id: str | None = None,
+              prefix: str = "") -> None:
+        """Clear the view for a new continuation of node `node_id` under the path `above`."""
+        self._above = list(above)
+        self._node_id = node_id
+        self._prefix = prefix
         self._steps = []
         self._end = None
+        self._final = None
+        self._cursor = None
         self.border_title = title
         self.border_subtitle = ""
-        self.query_one("#stream-text", Static).update("")
-        self.query_one("#stream-alternatives", Static).update("")
+        self._render_text()
+
+    def show(self, above: Sequence[Segment], node: Segment, title: str, subtitle: str = "") -> None:
+        """Show a finished node (from the tree) under the path `above`."""
+        self.reset(title, above=above, node_id=node.node_id, prefix=node.prefix)
+        self._steps = list(node.tokens)
+        self._final = node.text[len(node.prefix) :]
+        self.border_subtitle = subtitle
+        self._render_text()
 
     def add(self, items: Iterable[TokenStep | StreamEnd]) -> None:
         """Show a batch of stream items (one refresh per batch)."""
@@ -91,22 +188,105 @@ class StreamView(Vertical):
                 self._steps.append(item)
             else:
                 self._end = item
+                self._final = item.text
         self._render_text()
 
+    # --- the inspector
+
+    def on_focus(self) -> None:
+        if self._cursor is None and self._token_count():
+            self._cursor = self._token_count() - 1
+            self._choice = 0
+        self._render_text()
+
+    def on_blur(self) -> None:
+        self._render_text()
+
+    def action_move_token(self, delta: int) -> None:
+        """Move the inspector's cursor by `delta` tokens."""
+        count = self._token_count()
+        if count:
+            self._cursor = min(max((self._cursor or 0) + delta, 0), count - 1)
+            self._choice = 0
+            self._render_text()
+
+    def action_move_alternative(self, delta: int) -> None:
+        """Choose another alternative of the inspected token."""
+        token = self._inspected_token()
+        if token is not None and token.alternatives:
+            self._choice = min(max(self._choice + delta, 0), len(token.alternatives) - 1)
+            self._render_text()
+
+    def action_branch(self) -> None:
+        """Ask the app for a branch that continues from the chosen alternative."""
+        located = self._locate(self._cursor) if self._cursor is not None else None
+        if located is None or not located[0].tokens[located[1]].alternatives:
+            self.app.bell()
+            return
+        segment, index = located
+        self.post_message(self.BranchFrom(segment.node_id, index, segment.tokens[index].alternatives[self._choice]))
+
+    def action_leave(self) -> None:
+        """Back to the editor."""
+        self.post_message(self.Left())
+
+    def _segments(self) -> list[Segment]:
+        live = Segment(self._node_id or "", self._prefix, tuple(self._steps), self.own_text)
+        return [*self._above, live]
+
+    def _token_count(self) -> int:
+        return sum(len(segment.tokens) for segment in self._segments())
+
+    def _locate(self, position: int) -> tuple[Segment, int] | None:
+        for segment in self._segments():
+            if position < len(segment.tokens):
+                return segment, position
+            position -= len(segment.tokens)
+        return None
+
+    def _inspected_token(self) -> TokenLike | None:
+        located = self._locate(self._cursor) if self._cursor is not None else None
+        return None if located is None else located[0].tokens[located[1]]
+
+    # --- drawing
+
     def _render_text(self) -> None:
+        if not self.is_mounted:
+            return
         scroll = self.query_one("#stream-scroll", VerticalScroll)
         follow = scroll.scroll_y >= scroll.max_scroll_y - 1
         rendered = Text()
-        budget = len(self._end.text) if self._end is not None else None
-        for step in self._steps:
-            piece = step.text if budget is None else step.text[: max(budget - len(rendered), 0)]
-            rendered.append(piece, style=probability_style(step.raw_prob))
-        if self._end is not None and len(rendered) < len(self._end.text):
-            rendered.append(self._end.text[len(rendered) :])
+        inspecting = self.has_focus and self._cursor is not None
+        position = 0
+        segments = self._segments()
+        for number, segment in enumerate(segments):
+            above = number < len(segments) - 1
+            start = len(rendered)
+            rendered.append(segment.prefix, style="underline")
+            budget = len(segment.text) - len(segment.prefix)
+            written = 0
+            for token in segment.tokens:
+                piece = token.text[: max(budget - written, 0)]
+                written += len(piece)
+                style = probability_style(token.raw_prob)
+                if inspecting and position == self._cursor:
+                    style += " reverse bold"
+                rendered.append(piece, style=style)
+                position += 1
+            if written < budget:
+                rendered.append(segment.text[len(segment.prefix) + written :])
+            if above:
+                rendered.stylize("dim", start, len(rendered))
         self.query_one("#stream-text", Static).update(rendered)
-        if self._steps:
-            self.query_one("#stream-alternatives", Static).update(alternatives_line(self._steps[-1]))
-        if follow:
+        token = self._inspected_token() if inspecting else (self._steps[-1] if self._steps else None)
+        panel = self.query_one("#stream-alternatives", Static)
+        if token is None:
+            panel.update("")
+        elif inspecting:
+            panel.update(inspector_table(token, self._choice, self._cursor or 0, self._token_count()))
+        else:
+            panel.update(alternatives_line(token))
+        if follow and not inspecting:
             scroll.scroll_end(animate=False)
 
 
@@ -117,7 +297,7 @@ def percent(p: float) -> str:
     return f"{p:.1%}" if p >= 0.001 else "<0.1%"
 
 
-def alternatives_line(step: TokenStep) -> Text:
+def alternatives_line(step: TokenLike) -> Text:
     """The last token and what else the model considered there."""
     line = Text("last ", style="dim")
     line.append(repr(step.text), style=probability_style(step.raw_prob)).append(f" {percent(step.raw_prob)}  ", style="dim")
@@ -127,3 +307,22 @@ def alternatives_line(step: TokenStep) -> Text:
             if alt.token_id != step.token_id:
                 line.append(repr(alt.text), style=probability_style(alt.raw_prob)).append(f" {percent(alt.raw_prob)}  ", style="dim")
     return line
+
+
+def inspector_table(token: TokenLike, choice: int, position: int, count: int) -> Text:
+    """The sampler X-ray of one token: each alternative before and after the filters, and what removed it."""
+    out = Text()
+    out.append(f"token {position + 1}/{count} ", style="bold")
+    out.append(repr(token.text), style=probability_style(token.raw_prob))
+    out.append(f"  before filters {percent(token.raw_prob)}  after {percent(token.final_prob)}\n")
+    out.append(f"   {'alternative':<18} {'before':>7} {'after':>7}  filter\n", style="bold")
+    for number, alt in enumerate(token.alternatives):
+        chosen = "▶ " if number == choice else "  "
+        mark = "*" if alt.token_id == token.token_id else " "
+        fate = f"removed by {alt.removed_by}" if alt.removed_by else "kept"
+        row = Text(f"{chosen}{mark}{alt.text!r:<18.18} {percent(alt.raw_prob):>7} {percent(alt.final_prob):>7}  {fate}\n",
+                   style="reverse" if number == choice else "")
+        row.stylize(probability_style(alt.raw_prob), 3, 21)
+        out.append_text(row)
+    out.append("←/→ token · ↑/↓ alternative · enter: branch from it · esc: back  (* = the token chosen)", style="dim")
+    return out

@@ -1,0 +1,133 @@
+"""Where the writer is in the branch tree: the text the offered branch continues (the anchor) and the node shown.
+
+The anchor is the node whose full text is the text before the editor's mark: a root for a fresh prompt, or the last
+accepted continuation. The offered path runs from just below the anchor down to the shown node; accepting writes that
+path into the document. Moving between siblings, to the parent or to a child stays under the anchor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scribe.studio.branches import BranchTree, Generation, Node, sidecar_path
+
+
+class BranchSession:
+    """A document's branch tree, the position in it, and the sidecar it is saved to."""
+
+    def __init__(self, tree: BranchTree | None = None, sidecar: Path | None = None) -> None:
+        self.tree = tree or BranchTree()
+        self.sidecar = sidecar
+        self.anchor: str | None = None
+        """The node whose full text sits before the editor's mark."""
+
+    @classmethod
+    def for_document(cls, document_path: Path | None) -> "BranchSession":
+        """The session of a document: its sidecar's tree (BranchFileError when unreadable), or an empty tree."""
+        if document_path is None:
+            return cls()
+        sidecar = sidecar_path(document_path)
+        return cls(BranchTree.load(sidecar), sidecar)
+
+    def attach(self, document_path: Path) -> None:
+        """The document got a file name: the tree is saved beside it from now on."""
+        self.sidecar = sidecar_path(document_path)
+
+    @property
+    def current(self) -> Node | None:
+        """The node shown, if any."""
+        node_id = self.tree.current
+        return self.tree.node(node_id) if node_id is not None and node_id in self.tree else None
+
+    def begin(self, prompt: str) -> Node:
+        """Anchor at the node whose full text is `prompt` (a new root when there is none); nothing is shown yet."""
+        anchor = self.tree.anchor_for(prompt)
+        self.anchor = anchor.id
+        self.tree.current = None
+        return anchor
+
+    def grow(self, parent: str, generation: Generation, *, prefix: str = "") -> Node:
+        """A new continuation of `parent` (which must be the anchor or below it), now the node shown."""
+        node = self.tree.add(parent, generation, prefix=prefix)
+        self.tree.current = node.id
+        return node
+
+    def path(self) -> list[Node]:
+        """The offered path: from below the anchor down to the node shown (empty when nothing is shown)."""
+        current = self.current
+        if current is None or self.anchor is None:
+            return []
+        return self.tree.path_between(self.anchor, current.id)
+
+    def offered_text(self) -> str:
+        """What accepting inserts."""
+        return "".join(node.text for node in self.path())
+
+    def sibling(self, step: int) -> Node | None:
+        """Show the sibling `step` places away (None, nothing changed, past either end)."""
+        current = self.current
+        if current is None:
+            return None
+        siblings = self.tree.siblings(current.id)
+        index = [n.id for n in siblings].index(current.id) + step
+        if not 0 <= index < len(siblings):
+            return None
+        self.tree.current = siblings[index].id
+        return siblings[index]
+
+    def parent(self) -> Node | None:
+        """Show the continuation this one continues (None at the top of the offered path)."""
+        current = self.current
+        if current is None or current.parent is None or current.parent == self.anchor:
+            return None
+        self.tree.current = current.parent
+        return self.current
+
+    def child(self) -> Node | None:
+        """Show the newest continuation of the shown node (None when it has none)."""
+        current = self.current
+        children = self.tree.children(current.id) if current is not None else []
+        if not children:
+            return None
+        self.tree.current = children[-1].id
+        return children[-1]
+
+    def select(self, node_id: str, document_text: str) -> int:
+        """Show node `node_id`, anchored at its deepest ancestor that the document starts with; returns the offset
+        where that ancestor's text ends (where accepting inserts). A root's text the document does not start with
+        anchors at the root and returns -1 (the caller inserts at the cursor)."""
+        node = self.tree.node(node_id)
+        if node.is_root:
+            raise ValueError("a root is the writer's text, not a branch to show")
+        ancestors = self.tree.ancestors(node_id)[:-1]
+        offset = -1
+        anchor = ancestors[0]
+        text = ""
+        for ancestor in ancestors:
+            text += ancestor.text
+            if not document_text.startswith(text):
+                break
+            anchor, offset = ancestor, len(text)
+        self.anchor = anchor.id
+        self.tree.current = node_id
+        return offset
+
+    def accept(self) -> str:
+        """Mark the offered path accepted and anchor after it; returns the text to insert."""
+        current = self.current
+        if current is None or self.anchor is None:
+            return ""
+        text = self.offered_text()
+        self.tree.mark_accepted(self.anchor, current.id)
+        self.anchor = current.id
+        self.tree.current = None
+        return text
+
+    def put_away(self) -> None:
+        """Nothing is shown any more (reject); the tree keeps the node."""
+        self.tree.current = None
+        self.anchor = None
+
+    def snapshot(self) -> bytes | None:
+        """The sidecar's bytes to write now, or None while the document has no file name."""
+        return self.tree.to_json().encode("utf-8") if self.sidecar is not None and len(self.tree) else None

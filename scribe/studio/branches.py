@@ -1,0 +1,322 @@
+"""The branch tree: every continuation is a node under the text it continued, saved beside the document.
+
+A root holds the text a continuation started from (the writer's text before the cursor). Each other node holds its
+own text: an optional `prefix` (an alternative token the writer picked, with the tokens before it) followed by what
+the model generated. A node's full text is its parent's full text plus its own, so the prompt that produced a node is
+`prompt_of(node)`. Regenerating makes a sibling (same parent, same prompt); continuing a continuation makes a child.
+
+Each generated node keeps a `Generation` record (model, weights hash, every sampling setting, the processor order and
+the seed actually used), so `replay_request` rebuilds the exact request that regenerates it.
+
+The tree lives in a sidecar file beside the document (`story.txt` -> `story.txt.scribe.json`), written atomically.
+Nothing here imports textual or torch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scribe.engine.base import Alternative, TokenStep
+from scribe.sampling.params import SamplingParams
+from scribe.studio.document import atomic_write
+
+FORMAT_VERSION = 1
+SIDECAR_SUFFIX = ".scribe.json"
+
+
+class BranchFileError(Exception):
+    """A sidecar file that cannot be read; the message names the file."""
+
+
+def sidecar_path(document: Path) -> Path:
+    """Where the tree of `document` is kept: `<name>.scribe.json` in the same folder."""
+    return document.with_name(document.name + SIDECAR_SUFFIX)
+
+
+def _round(p: float) -> float:
+    return float(f"{p:.6g}")
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """One generated token and what the sampler thought of it (a stored `TokenStep` without the timing)."""
+
+    token_id: int
+    text: str
+    raw_prob: float
+    final_prob: float
+    alternatives: tuple[Alternative, ...] = ()
+
+    @classmethod
+    def from_step(cls, step: TokenStep) -> "TokenRecord":
+        """The record of a streamed token."""
+        return cls(step.token_id, step.text, step.raw_prob, step.final_prob, step.alternatives)
+
+    def to_list(self) -> list[Any]:
+        """A compact JSON form: [id, text, raw, final, [[id, text, raw, final, removed_by], ...]]."""
+        alternatives = [[a.token_id, a.text, _round(a.raw_prob), _round(a.final_prob), a.removed_by] for a in self.alternatives]
+        return [self.token_id, self.text, _round(self.raw_prob), _round(self.final_prob), alternatives]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> "TokenRecord":
+        """Read the form `to_list` writes."""
+        token_id, text, raw, final, alternatives = data
+        return cls(int(token_id), str(text), float(raw), float(final),
+                   tuple(Alternative(int(a[0]), str(a[1]), float(a[2]), float(a[3]), a[4]) for a in alternatives))
+
+
+@dataclass(frozen=True)
+class Generation:
+    """How a node was generated: enough to regenerate it exactly."""
+
+    model: str
+    weights_hash: str | None
+    """sha256 of the model's weight file(s), None when unknown (a remote model)."""
+    params: SamplingParams
+    """Every sampling setting, with the seed actually used."""
+    processor_order: tuple[str, ...]
+    alternatives: int
+    backend: str = ""
+
+    @property
+    def seed(self) -> int | None:
+        """The seed the sampler used."""
+        return self.params.seed
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for JSON."""
+        return {"model": self.model, "weights_hash": self.weights_hash, "backend": self.backend,
+                "params": self.params.to_dict(), "processor_order": list(self.processor_order),
+                "alternatives": self.alternatives}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Generation":
+        """Read the form `to_dict` writes."""
+        return cls(model=data["model"], weights_hash=data.get("weights_hash"), backend=data.get("backend", ""),
+                   params=SamplingParams.from_dict(data["params"]), processor_order=tuple(data["processor_order"]),
+                   alternatives=int(data.get("alternatives", 5)))
+
+
+@dataclass
+class Node:
+    """A root (the text continued) or a continuation."""
+
+    id: str
+    parent: str | None
+    text: str
+    """A root's text, or a continuation's own text (prefix + generated)."""
+    prefix: str = ""
+    """Text the writer forced before the generated part (an alternative token chosen in the inspector)."""
+    tokens: tuple[TokenRecord, ...] = ()
+    generation: Generation | None = None
+    stop_reason: str = ""
+    """Why generation ended ("" while generating or for a root)."""
+    created: float = field(default_factory=time.time)
+    accepted: bool = False
+    """True once the node was written into the document."""
+
+    @property
+    def is_root(self) -> bool:
+        """True for the text a tree grows from."""
+        return self.parent is None
+
+    @property
+    def generated(self) -> str:
+        """The part the model wrote."""
+        return self.text[len(self.prefix) :]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for JSON."""
+        data: dict[str, Any] = {"id": self.id, "parent": self.parent, "text": self.text, "created": self.created}
+        if not self.is_root:
+            data.update(prefix=self.prefix, stop_reason=self.stop_reason, accepted=self.accepted,
+                        generation=self.generation.to_dict() if self.generation else None,
+                        tokens=[t.to_list() for t in self.tokens])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Node":
+        """Read the form `to_dict` writes."""
+        generation = data.get("generation")
+        return cls(id=data["id"], parent=data.get("parent"), text=data["text"], prefix=data.get("prefix", ""),
+                   tokens=tuple(TokenRecord.from_list(t) for t in data.get("tokens", ())),
+                   generation=Generation.from_dict(generation) if generation else None,
+                   stop_reason=data.get("stop_reason", ""), created=float(data.get("created", 0.0)),
+                   accepted=bool(data.get("accepted", False)))
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """The stream call that regenerates a node."""
+
+    prompt: str
+    params: SamplingParams
+    alternatives: int
+
+
+class BranchTree:
+    """Every continuation of a document, as a forest of roots and their descendants (in creation order)."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, Node] = {}
+        self._children: dict[str | None, list[str]] = {}
+        self.current: str | None = None
+        """The node last shown (restored on reopen)."""
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._nodes.values())
+
+    def node(self, node_id: str) -> Node:
+        """The node with this id (KeyError when unknown)."""
+        return self._nodes[node_id]
+
+    def roots(self) -> list[Node]:
+        """The texts continued, oldest first."""
+        return [self._nodes[i] for i in self._children.get(None, [])]
+
+    def children(self, node_id: str) -> list[Node]:
+        """A node's continuations, oldest first."""
+        return [self._nodes[i] for i in self._children.get(node_id, [])]
+
+    def siblings(self, node_id: str) -> list[Node]:
+        """The node and the other continuations of the same prompt, oldest first."""
+        return [self._nodes[i] for i in self._children.get(self._nodes[node_id].parent, [])]
+
+    def ancestors(self, node_id: str) -> list[Node]:
+        """The path from the root down to the node, both included."""
+        path = []
+        node: Node | None = self._nodes[node_id]
+        while node is not None:
+            path.append(node)
+            node = self._nodes[node.parent] if node.parent is not None else None
+        return path[::-1]
+
+    def path_between(self, top: str, bottom: str) -> list[Node]:
+        """The nodes below `top` down to `bottom` (included); ValueError when `bottom` is not under `top`."""
+        path = self.ancestors(bottom)
+        ids = [n.id for n in path]
+        if top not in ids:
+            raise ValueError(f"node {bottom} is not under {top}")
+        return path[ids.index(top) + 1 :]
+
+    def full_text(self, node_id: str) -> str:
+        """The root's text and every continuation's text down to this node."""
+        return "".join(n.text for n in self.ancestors(node_id))
+
+    def prompt_of(self, node_id: str) -> str:
+        """What the model was given to generate this node: the parent's full text plus the node's prefix."""
+        node = self._nodes[node_id]
+        if node.parent is None:
+            raise ValueError("a root was not generated")
+        return self.full_text(node.parent) + node.prefix
+
+    def depth(self, node_id: str) -> int:
+        """0 for a root."""
+        return len(self.ancestors(node_id)) - 1
+
+    def anchor_for(self, text: str) -> Node:
+        """The node whose full text is `text` (the newest, deepest one), or a new root holding `text`."""
+        found = [n for n in self._nodes.values() if self.full_text(n.id) == text]
+        if found:
+            return max(found, key=lambda n: (self.depth(n.id), n.created))
+        return self._add(Node(id=_new_id(), parent=None, text=text))
+
+    def add(self, parent: str, generation: Generation | None, *, prefix: str = "") -> Node:
+        """A new, still empty continuation of `parent`; its text and tokens come with `finish`."""
+        if parent not in self._nodes:
+            raise KeyError(parent)
+        return self._add(Node(id=_new_id(), parent=parent, text=prefix, prefix=prefix, generation=generation))
+
+    def finish(self, node_id: str, text: str, tokens: tuple[TokenRecord, ...], stop_reason: str) -> Node:
+        """Record what a generation produced."""
+        node = self._nodes[node_id]
+        node.text = node.prefix + text
+        node.tokens = tokens
+        node.stop_reason = stop_reason
+        return node
+
+    def mark_accepted(self, top: str, bottom: str) -> None:
+        """Mark the nodes below `top` down to `bottom` as written into the document."""
+        for node in self.path_between(top, bottom):
+            node.accepted = True
+
+    def remove(self, node_id: str) -> None:
+        """Drop a node and everything under it."""
+        for child in self.children(node_id):
+            self.remove(child.id)
+        node = self._nodes.pop(node_id)
+        self._children[node.parent].remove(node_id)
+        self._children.pop(node_id, None)
+        if self.current == node_id:
+            self.current = node.parent
+
+    def replay_request(self, node_id: str) -> ReplayRequest:
+        """The request that regenerates a node exactly (a stopped stream is replayed to the length it reached)."""
+        node = self._nodes[node_id]
+        if node.generation is None or node.generation.seed is None:
+            raise ValueError("this node has no generation record to replay")
+        params = node.generation.params
+        if node.stop_reason == "cancelled":
+            params = params.replace(max_new_tokens=max(len(node.tokens), 1))
+        return ReplayRequest(self.prompt_of(node_id), params, node.generation.alternatives)
+
+    def _add(self, node: Node) -> Node:
+        self._nodes[node.id] = node
+        self._children.setdefault(node.parent, []).append(node.id)
+        return node
+
+    # --- the sidecar file
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of the whole tree."""
+        return {"format": "scribe-branches", "version": FORMAT_VERSION, "current": self.current,
+                "nodes": [n.to_dict() for n in self._nodes.values()]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "BranchTree":
+        """Read the form `to_dict` writes; parents come before their children."""
+        if data.get("format") != "scribe-branches":
+            raise ValueError("not a scribe branch file")
+        tree = cls()
+        for item in data.get("nodes", []):
+            node = Node.from_dict(item)
+            if node.parent is not None and node.parent not in tree._nodes:
+                raise ValueError(f"node {node.id} comes before its parent {node.parent}")
+            tree._add(node)
+        current = data.get("current")
+        tree.current = current if current in tree._nodes else None
+        return tree
+
+    def to_json(self) -> str:
+        """The tree as JSON text."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+
+    def save(self, path: Path) -> None:
+        """Write the tree to `path` atomically."""
+        atomic_write(path, self.to_json().encode("utf-8"))
+
+    @classmethod
+    def load(cls, path: Path) -> "BranchTree":
+        """Read a sidecar; an empty tree when there is none, BranchFileError when it cannot be read."""
+        if not path.exists():
+            return cls()
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            raise BranchFileError(f"{path}: cannot read the branch tree: {exc}") from None
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]

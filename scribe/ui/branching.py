@@ -1,0 +1,360 @@
+"""Generating into the branch tree (a mixin of `ScribeApp`): continue, regenerate, extend, move between branches,
+show a branch from the tree view, branch from an inspected alternative, accept, reject and replay.
+
+Every continuation becomes a node of `self.branches` (a `BranchSession`) with its generation record; the seed is
+drawn here when the settings leave it random, so every node can be replayed exactly. The tree is written to the
+document's sidecar in a worker after each change, and once more when the app closes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from typing import TYPE_CHECKING
+
+from textual import work
+
+from scribe.engine.base import Backend, StreamEnd
+from scribe.sampling.params import SamplingParams
+from scribe.sampling.processors import PROCESSOR_ORDER
+from scribe.studio.branch_session import BranchSession
+from scribe.studio.branches import Generation, Node, TokenRecord
+from scribe.studio.compare import first_divergence
+from scribe.studio.document import atomic_write
+from scribe.ui.messages import Replayed
+from scribe.ui.screens.tree import BranchTreeScreen
+from scribe.ui.widgets.stream_view import Segment, StreamView
+from scribe.ui.workers import GenerationRun, collect, stream_into
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from scribe.ui.app import ScribeApp
+
+    _Base = ScribeApp
+else:
+    _Base = object
+
+SEED_LIMIT = 2**63
+
+
+def with_seed(params: SamplingParams) -> SamplingParams:
+    """`params` with a seed: the writer's, or one drawn now (so the node records the seed actually used)."""
+    return params if params.seed is not None else params.replace(seed=secrets.randbelow(SEED_LIMIT))
+
+
+def segment(node: Node) -> Segment:
+    """How the continuation view shows a finished node."""
+    return Segment(node.id, node.prefix, node.tokens, node.text)
+
+
+class BranchActions(_Base):
+    """The branch-tree half of the studio; `ScribeApp` provides the widgets, the backend and `_start`'s plumbing."""
+
+    branches: BranchSession
+    weights_hash: str | None
+    _branch_write_lock: threading.Lock
+    _branch_version: int
+    _branch_written: int
+
+    # --- starting continuations
+
+    def action_continue(self) -> None:
+        """Continue the text at the cursor: a new branch of that text."""
+        if not self._model_ready():
+            return
+        prompt = self.editor.text_before_cursor()
+        self._stop_generation()
+        self.editor.set_mark()
+        anchor = self.branches.begin(prompt)
+        self._grow(anchor.id, with_seed(self.settings.sampling))
+
+    def action_regenerate(self) -> None:
+        """Another continuation of the shown branch's prompt: a sibling (a fixed seed goes +1 per sibling)."""
+        current = self.branches.current
+        if current is None or current.parent is None or self.editor.mark is None:
+            self.notify("nothing to regenerate: continue first", severity="warning")
+            return
+        if not self._model_ready():
+            return
+        self._stop_generation()
+        attempt = len(self.branches.tree.siblings(current.id))
+        params = self.settings.sampling
+        params = params.replace(seed=(params.seed + attempt) % SEED_LIMIT) if params.seed is not None else with_seed(params)
+        self._grow(current.parent, params, prefix=current.prefix, attempt=attempt)
+
+    def action_extend(self) -> None:
+        """Continue the shown continuation: a child branch."""
+        current = self.branches.current
+        if current is None or self.editor.mark is None:
+            self.notify("nothing to extend: continue first", severity="warning")
+            return
+        if not self._model_ready():
+            return
+        self._stop_generation()
+        self._grow(current.id, with_seed(self.settings.sampling))
+
+    def on_stream_view_branch_from(self, message: StreamView.BranchFrom) -> None:
+        """A new branch from an alternative picked in the inspector: the text up to that token plus the alternative."""
+        if not self._model_ready():
+            return
+        self._stop_generation()
+        node = self.branches.tree.node(message.node_id)
+        if node.parent is None:
+            return
+        prefix = node.prefix + "".join(token.text for token in node.tokens[: message.index]) + message.alternative.text
+        self.editor.focus()
+        self._grow(node.parent, with_seed(self.settings.sampling), prefix=prefix)
+
+    def on_stream_view_left(self, message: StreamView.Left) -> None:
+        self.editor.focus()
+
+    def _generation(self, params: SamplingParams) -> Generation:
+        assert self.backend is not None
+        info = self.backend.info
+        return Generation(model=info.name, weights_hash=self.weights_hash, params=params, processor_order=PROCESSOR_ORDER,
+                          alternatives=self.settings.alternatives, backend=info.backend)
+
+    def _grow(self, parent: str, params: SamplingParams, *, prefix: str = "", attempt: int = 0) -> None:
+        node = self.branches.grow(parent, self._generation(params), prefix=prefix)
+        prompt = self.branches.tree.prompt_of(node.id)
+        self._start(GenerationRun(prompt=prompt, params=params, alternatives=self.settings.alternatives,
+                                  attempt=attempt, node_id=node.id))
+
+    def _start(self, run: GenerationRun) -> None:
+        self._stop_generation()
+        self.run_state = run
+        self.generating = True
+        path = self.branches.path()
+        node = path[-1]
+        self.stream_view.reset(self._branch_title(node), above=[segment(n) for n in path[:-1]], node_id=node.id,
+                               prefix=node.prefix)
+        self._set_model_state("generating", tokens_per_s=None)
+        assert self.backend is not None and self._drain_timer is not None
+        self._drain_timer.resume()
+        self._generate_worker(self.backend, run)
+        self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate", description="generate")
+    def _generate_worker(self, backend: Backend, run: GenerationRun) -> None:
+        stream_into(backend, run, self._backend_lock)
+
+    def _branch_title(self, node: Node) -> str:
+        siblings = self.branches.tree.siblings(node.id)
+        place = [n.id for n in siblings].index(node.id) + 1
+        depth = len(self.branches.path())
+        seed = node.generation.seed if node.generation else None
+        title = f"branch {place}/{len(siblings)}" + (f" · depth {depth}" if depth > 1 else "")
+        return title + (f" · seed {seed}" if seed is not None else "")
+
+    # --- streaming and its end
+
+    def _drain(self) -> None:
+        """Move what the worker streamed since the last frame into the view (about 30 times a second)."""
+        run = self.run_state
+        if run is None or not self.generating:
+            return
+        items = run.buffer.drain()
+        if not items:
+            return
+        self.stream_view.add(items)
+        end = next((item for item in items if isinstance(item, StreamEnd)), None)
+        if end is not None:
+            self._finish(end)
+            return
+        steps = self.stream_view.steps
+        busy = sum(getattr(step, "elapsed_s", 0.0) for step in steps)
+        self.status_bar.update_status(tokens_per_s=len(steps) / busy if busy > 0 else None)
+
+    def _finish(self, end: StreamEnd) -> None:
+        self.generating = False
+        assert self._drain_timer is not None
+        self._drain_timer.pause()
+        self._record(end.text, end.reason)
+        self.stream_view.border_subtitle = (f"{end.tokens} tokens · {end.reason} · tab accept · ctrl+g sibling · "
+                                            "ctrl+n extend · alt+←/→ branches · f3 inspect")
+        if end.reason == "error":
+            self.notify(end.error or "generation failed", title="Generation failed", severity="error", markup=False)
+        self._set_model_state("ready" if self.backend is not None else self.model_state,
+                              tokens_per_s=end.tokens_per_s or self.status_bar.status.tokens_per_s)
+        self.refresh_bindings()
+        self._schedule_count()
+
+    def _record(self, text: str, reason: str) -> None:
+        """Write what the running stream produced into its node, and save the tree."""
+        run = self.run_state
+        if run is None or run.node_id is None or run.node_id not in self.branches.tree:
+            return
+        tokens = tuple(TokenRecord.from_step(step) for step in self.stream_view.steps)
+        self.branches.tree.finish(run.node_id, text, tokens, reason)
+        self.save_branches()
+
+    def _stop_generation(self) -> None:
+        """Cancel the running stream, if any; its worker stops within one token, its node keeps what streamed."""
+        if self.run_state is not None and self.generating:
+            self.run_state.cancel.set()
+            self.generating = False
+            if self._drain_timer is not None:
+                self._drain_timer.pause()
+            self._record("".join(step.text for step in self.stream_view.steps), "cancelled")
+            if self.backend is not None:
+                self._set_model_state("ready")
+            self.stream_view.border_subtitle = "stopped"
+            self.refresh_bindings()
+
+    def action_stop(self) -> None:
+        """Stop the continuation being generated; what streamed so far stays to accept or reject."""
+        if self.run_state is not None and self.generating:
+            self.run_state.cancel.set()
+
+    # --- accepting, rejecting
+
+    def action_accept(self) -> None:
+        """Write the offered branch path into the document where it started, as one undo step."""
+        if self.branches.current is None or self.editor.mark is None:
+            return
+        self._stop_generation()
+        text = self.branches.accept()
+        if text:
+            self.editor.insert_at_mark(text)
+        self._clear_continuation()
+        self.save_branches()
+
+    def action_reject(self) -> None:
+        """Put the continuation away; it stays in the tree."""
+        self._stop_generation()
+        self.branches.put_away()
+        self._clear_continuation()
+        self.save_branches()
+
+    def _clear_continuation(self) -> None:
+        self.run_state = None
+        self.editor.clear_mark()
+        self.stream_view.reset()
+        self.refresh_bindings()
+
+    # --- moving in the tree
+
+    def action_sibling(self, step: int) -> None:
+        """Show the sibling branch `step` places away."""
+        self._move(lambda: self.branches.sibling(step), "no more sibling branches that way")
+
+    def action_branch_parent(self) -> None:
+        """Show the branch the shown one continues."""
+        self._move(self.branches.parent, "this branch continues your text directly")
+
+    def action_branch_child(self) -> None:
+        """Show the newest continuation of the shown branch."""
+        self._move(self.branches.child, "this branch has no continuation yet (extend it)")
+
+    def _move(self, move, at_end: str) -> None:  # type: ignore[no-untyped-def]
+        if self.branches.current is None:
+            self.notify("no branch shown: continue first, or pick one in the tree", severity="warning")
+            return
+        self._stop_generation()
+        node = move()
+        if node is None:
+            self.notify(at_end)
+            return
+        self._show_branch(node)
+        self.save_branches()
+
+    def _show_branch(self, node: Node) -> None:
+        path = self.branches.path()
+        self.run_state = None
+        self.stream_view.show([segment(n) for n in path[:-1]], segment(node), self._branch_title(node),
+                              f"{len(node.tokens)} tokens · {node.stop_reason} · tab accept")
+        self.refresh_bindings()
+
+    def action_tree(self) -> None:
+        """Show the whole tree; enter there shows a branch here."""
+        if not len(self.branches.tree):
+            self.notify("no branches yet: continue the text first", severity="warning")
+            return
+        self.push_screen(BranchTreeScreen(self.branches.tree), self._tree_choice)
+
+    def _tree_choice(self, node_id: str | None) -> None:
+        if node_id is None:
+            return
+        self.show_node(node_id)
+
+    def show_node(self, node_id: str) -> None:
+        """Show a branch from the tree, marked where it belongs in the document (else at the cursor)."""
+        self._stop_generation()
+        offset = self.branches.select(node_id, self.editor.text)
+        location = self.editor.document.get_location_from_index(offset) if offset >= 0 else None
+        self.editor.set_mark(location)
+        current = self.branches.current
+        assert current is not None
+        self._show_branch(current)
+        self.editor.focus()
+        self.save_branches()
+
+    # --- replay
+
+    def action_replay(self) -> None:
+        """Regenerate the shown branch from its record and say whether the text is the same."""
+        node = self.branches.current
+        if node is None or node.generation is None or not node.stop_reason:
+            self.notify("no finished branch shown to replay", severity="warning")
+            return
+        if not self._model_ready():
+            return
+        assert self.backend is not None
+        generation = node.generation
+        if generation.model != self.backend.info.name or generation.weights_hash != self.weights_hash:
+            self.notify(f"recorded with {generation.model} (weights {str(generation.weights_hash)[:12]}); the loaded "
+                        "model differs, so the text may too", severity="warning", markup=False)
+        self.notify("replaying the branch…")
+        self._replay_worker(self.backend, node.id, self.branches.tree.replay_request(node.id))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="replay", description="replay")
+    def _replay_worker(self, backend: Backend, node_id: str, request) -> None:  # type: ignore[no-untyped-def]
+        _, end = collect(backend, request.prompt, request.params, request.alternatives, self._backend_lock)
+        self.post_message(Replayed(node_id, end.text, end.error))
+
+    def on_replayed(self, message: Replayed) -> None:
+        if message.node_id not in self.branches.tree:
+            return
+        recorded = self.branches.tree.node(message.node_id).generated
+        self.last_replay = (message.text, recorded)
+        if message.error:
+            self.notify(message.error, title="Replay failed", severity="error", markup=False)
+        elif message.text == recorded:
+            self.notify("replay: the same text, token for token ✓", title="Replay")
+        else:
+            at = first_divergence([message.text, recorded])
+            self.notify(f"replay: the text differs from character {at}", title="Replay", severity="warning")
+
+    # --- the sidecar
+
+    def save_branches(self) -> None:
+        """Write the tree beside the document (in a worker) when it has a file name."""
+        data = self.branches.snapshot()
+        if data is None or self.branches.sidecar is None:
+            return
+        self._branch_version += 1
+        self._branch_save_worker(self.branches.sidecar, data, self._branch_version)
+
+    @work(thread=True, exit_on_error=False, group="branches", description="save branches")
+    def _branch_save_worker(self, path: Path, data: bytes, version: int) -> None:
+        try:
+            self._write_branches(path, data, version)
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"branch tree not saved: {exc}", severity="error", markup=False)
+
+    def _write_branches(self, path: Path, data: bytes, version: int) -> None:
+        """Write `data` unless a newer version is already on disk (workers may finish out of order)."""
+        with self._branch_write_lock:
+            if version > self._branch_written:
+                atomic_write(path, data)
+                self._branch_written = version
+
+    def flush_branches(self) -> None:
+        """Write the tree now, on this thread, if a newer version than the one on disk exists (on exit)."""
+        data = self.branches.snapshot()
+        if data is not None and self.branches.sidecar is not None and self._branch_version > self._branch_written:
+            try:
+                self._write_branches(self.branches.sidecar, data, self._branch_version)
+            except OSError:
+                pass  # closing: nowhere left to say so

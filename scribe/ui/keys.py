@@ -1,0 +1,86 @@
+"""The studio's key bindings: one table that drives the keys, the command palette and the help screen (F1).
+
+Every binding has an id; the writer remaps it in the `[keys]` table of config.toml (`tree = "f6"`). A binding's
+`description` is its short name (footer, palette) and its `tooltip` the one-line help. Screens and widgets with keys
+of their own (the token inspector, the tree view, the compare screen) declare them the same way and are listed on the
+help screen too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+STUDIO_BINDINGS: list[BindingType] = [
+    Binding("ctrl+enter,ctrl+j,alt+enter", "continue", "Continue", id="continue", priority=True,
+            tooltip="Continue the text at the cursor (a new branch of that text)"),
+    Binding("escape", "stop", "Stop", id="stop", tooltip="Stop generating; what streamed so far stays"),
+    Binding("tab,ctrl+t", "accept", "Accept", id="accept", priority=True,
+            tooltip="Write the shown branch into the document where it started (one undo step)"),
+    Binding("ctrl+r", "reject", "Reject", id="reject", tooltip="Put the continuation away (it stays in the tree)"),
+    Binding("ctrl+g", "regenerate", "Regenerate", id="regenerate", priority=True,
+            tooltip="Another continuation of the same prompt: a sibling branch"),
+    Binding("ctrl+n", "extend", "Extend", id="extend", priority=True,
+            tooltip="Continue the continuation: a child branch"),
+    Binding("alt+left", "sibling(-1)", "Previous branch", id="prev_branch", show=False, priority=True,
+            tooltip="Show the previous sibling branch"),
+    Binding("alt+right", "sibling(1)", "Next branch", id="next_branch", show=False, priority=True,
+            tooltip="Show the next sibling branch"),
+    Binding("alt+up", "branch_parent", "Parent branch", id="parent_branch", show=False, priority=True,
+            tooltip="Show the branch this one continues"),
+    Binding("alt+down", "branch_child", "Child branch", id="child_branch", show=False, priority=True,
+            tooltip="Show the newest continuation of this branch"),
+    Binding("f4,ctrl+b", "tree", "Tree", id="tree", priority=True, tooltip="Show the whole branch tree"),
+    Binding("f3,alt+i", "inspect", "Inspect", id="inspect", priority=True,
+            tooltip="Move over the generated tokens: probabilities, alternatives, the filter that removed each"),
+    Binding("alt+r", "replay", "Replay", id="replay", show=False, priority=True,
+            tooltip="Regenerate the shown branch from its record and check the text is the same"),
+    Binding("f9", "compare", "Compare", id="compare", show=False, priority=True,
+            tooltip="Run 2-4 presets on the same prompt with the same seed, side by side"),
+    Binding("f8", "presets", "Presets", id="presets", show=False, priority=True,
+            tooltip="Choose a sampling preset, or save the current settings as one"),
+    Binding("alt+p", "next_preset", "Next preset", id="next_preset", show=False, priority=True,
+            tooltip="Switch to the next sampling preset"),
+    Binding("ctrl+l", "lens", "Lens", id="lens", priority=True,
+            tooltip="Perplexity lens: colour your text by how surprising the model finds each token"),
+    Binding("alt+e", "export", "Export", id="export", show=False, priority=True,
+            tooltip="Export the document as Markdown (with its branch tree) and the tree as JSON"),
+    Binding("alt+t", "change_theme", "Theme", id="theme", show=False, priority=True,
+            tooltip="Choose a theme (the choice is saved)"),
+    Binding("ctrl+s", "save", "Save", id="save", priority=True, tooltip="Save the document"),
+    Binding("f2,ctrl+o", "toggle_settings", "Settings", id="settings", tooltip="Show or hide the settings panel"),
+    Binding("f1", "help", "Keys", id="help", priority=True, tooltip="This list of keys"),
+    Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit (asks first when there are unsaved changes)"),
+]
+
+ANYWHERE = frozenset({"help", "change_theme"})
+"""Studio actions that also work over a dialog or another screen; every other one applies on the main screen only."""
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """One line of the help screen."""
+
+    where: str
+    id: str
+    keys: str
+    name: str
+    help: str
+
+
+def bindings_of(bindings: Iterable[BindingType]) -> list[Binding]:
+    """The `Binding`s of a BINDINGS list that have an id (tuples and id-less bindings are not remappable)."""
+    return [b for b in bindings if isinstance(b, Binding) and b.id]
+
+
+def effective_keys(binding: Binding, keymap: Mapping[str, str]) -> str:
+    """The keys a binding answers to after the writer's remapping."""
+    return keymap.get(binding.id or "", binding.key)
+
+
+def key_rows(groups: Iterable[tuple[str, Iterable[BindingType]]], keymap: Mapping[str, str]) -> list[KeyRow]:
+    """Help-screen rows for each (where, bindings) group."""
+    return [KeyRow(where, b.id or "", effective_keys(b, keymap), b.description, b.tooltip)
+            for where, bindings in groups for b in bindings_of(bindings)]

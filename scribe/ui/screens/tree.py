@@ -1,0 +1,124 @@
+"""The branch tree view: every text continued and every continuation under it; enter shows the highlighted branch.
+
+Under the tree, the highlighted node's record: the model and its weights hash, the seed, every sampling setting and
+the sampler order, which is what replaying it (alt+r on the main screen) uses.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from scribe.studio.branches import BranchTree, Node
+from scribe.ui.widgets.stream_view import probability_style
+
+EXCERPT = 60
+
+
+def one_line(text: str) -> str:
+    """Text on one line, newlines shown as ⏎."""
+    return text.replace("\r\n", "⏎").replace("\n", "⏎")
+
+
+def node_label(tree: BranchTree, node: Node) -> Text:
+    """A tree line: markers, the start of the node's text coloured by probability, and its seed."""
+    label = Text()
+    if node.is_root:
+        tail = one_line(node.text[-EXCERPT:])
+        label.append("✎ ", style="bold").append(("…" if len(node.text) > EXCERPT else "") + tail, style="italic dim")
+        return label
+    label.append("● " if tree.current == node.id else "  ", style="bold")
+    label.append("✓ " if node.accepted else "  ", style="green")
+    label.append(one_line(node.prefix), style="underline")
+    budget = EXCERPT - len(node.prefix)
+    for token in node.tokens:
+        if budget <= 0:
+            break
+        piece = one_line(token.text)[:budget]
+        label.append(piece, style=probability_style(token.raw_prob))
+        budget -= len(piece)
+    if not node.tokens and not node.prefix:
+        label.append("(empty)", style="dim")
+    if budget <= 0:
+        label.append("…", style="dim")
+    seed = node.generation.seed if node.generation else None
+    label.append(f"  seed {seed} · {len(node.tokens)} tokens · {node.stop_reason or 'running'}", style="dim")
+    return label
+
+
+def node_record(node: Node) -> Text:
+    """What the highlighted node records."""
+    if node.is_root:
+        return Text(f"the text continued ({len(node.text)} characters)", style="dim")
+    record = Text()
+    generation = node.generation
+    if generation is not None:
+        record.append("model ", style="dim").append(generation.model, style="bold")
+        record.append(f"  weights sha256 {generation.weights_hash[:16] + '…' if generation.weights_hash else 'unknown'}", style="dim")
+        record.append(f"  seed {generation.seed}\n")
+        settings = ", ".join(f"{k}={v}" for k, v in generation.params.to_dict().items() if k != "seed")
+        record.append("settings ", style="dim").append(settings + "\n")
+        record.append("order ", style="dim").append(" › ".join(generation.processor_order) + "\n")
+    record.append(f"{len(node.tokens)} tokens, ended by {node.stop_reason or '(running)'}", style="dim")
+    if node.prefix:
+        record.append(f" · continues the chosen alternative {node.prefix[-20:]!r}", style="dim")
+    return record
+
+
+class BranchTreeScreen(Screen[str | None]):
+    """The whole tree; dismisses with the id of the branch to show, or None."""
+
+    DEFAULT_CSS = """
+    BranchTreeScreen #tree { height: 1fr; border: round $primary; }
+    BranchTreeScreen #tree-record { height: auto; max-height: 8; border: round $primary-darken-2; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "dismiss(None)", "Close", id="tree_close", tooltip="Tree view: back to the text"),
+    ]
+
+    def __init__(self, tree: BranchTree) -> None:
+        super().__init__()
+        self.branches = tree
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(" [b]Branches[/b]  ↑/↓ move · enter show this branch · ←/→ fold · escape back")
+            widget: Tree[str] = Tree("branches", id="tree")
+            widget.show_root = False
+            yield widget
+            yield Static("", id="tree-record")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        widget = self.query_one("#tree", Tree)
+        current: TreeNode[str] | None = None
+        for root in self.branches.roots():
+            added = self._add(widget.root, root)
+            current = current or added
+        widget.root.expand_all()
+        if current is not None:
+            self.call_after_refresh(widget.move_cursor, current)  # lines are laid out on the first refresh
+        widget.focus()
+
+    def _add(self, parent: TreeNode[str], node: Node) -> TreeNode[str] | None:
+        """Add `node` and its subtree; return the tree node of the current branch if it is in there."""
+        children = self.branches.children(node.id)
+        item = parent.add(node_label(self.branches, node), data=node.id, allow_expand=bool(children))
+        found = item if self.branches.current == node.id else None
+        for child in children:
+            found = self._add(item, child) or found
+        return found
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        if event.node.data is not None:
+            self.query_one("#tree-record", Static).update(node_record(self.branches.node(event.node.data)))
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
+        node_id = event.node.data
+        if node_id is not None and not self.branches.node(node_id).is_root:
+            self.dismiss(node_id)
