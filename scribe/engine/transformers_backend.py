@@ -253,6 +253,13 @@ class TransformersBackend(Backend):
         the context fills up during decoding the stream ends with "context_full". Errors end the stream with
         reason "error" and the text so far.
         """
+        # --- beam search and contrastive search (issue 6; scribe/engine/transformers_search.py) ---
+        if params.search is not None:
+            from scribe.engine import transformers_search
+
+            yield from transformers_search.stream(self, prompt, params, alternatives=alternatives, cancel=cancel)
+            return
+        # --- end of the search hook ---
         start = time.perf_counter()
         text = TextStream(self._decode, params.stop)
         reason: StopReason = "max_tokens"

@@ -59,7 +59,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from scribe.sampling.params import SamplingParams
+from scribe.sampling.params import SamplingParams, parse_breakers
 
 if TYPE_CHECKING:
     import torch
@@ -156,6 +156,28 @@ class Scores:
             return self.values.clone()
         out = self.values.new_full((self.vocab,), _NEG_INF)
         return out.index_copy_(0, self.ids, self.values)
+
+
+class Breakers:
+    """Which tokens are DRY sequence breakers: those whose text contains one of the breaker strings (remembered per
+    token id, so each token is decoded once)."""
+
+    def __init__(self, breakers: str) -> None:
+        self.strings = parse_breakers(breakers)
+        self._known: dict[int, bool] = {}
+
+    def test(self, decode: Callable[[int], str]) -> Callable[[int], bool]:
+        """`is_breaker(token_id)` for `run`, reading token texts with `decode`."""
+        known, strings = self._known, self.strings
+
+        def is_breaker(token_id: int) -> bool:
+            found = known.get(token_id)
+            if found is None:
+                text = decode(token_id)
+                found = known[token_id] = any(s in text for s in strings)
+            return found
+
+        return is_breaker
 
 
 def enabled(params: SamplingParams) -> tuple[str, ...]:

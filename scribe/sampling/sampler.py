@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scribe.engine.base import Alternative
-from scribe.sampling.params import SamplingParams, parse_breakers
-from scribe.sampling.processors import PROCESSOR_ORDER, Scores, apply_processors, enabled, run
+from scribe.sampling.params import SamplingParams
+from scribe.sampling.processors import PROCESSOR_ORDER, Breakers, Scores, apply_processors, enabled, run
 
 if TYPE_CHECKING:
     import torch
@@ -56,8 +56,7 @@ class Sampler:
         self._mirostat = "mirostat" in on
         self.mu: float = 2 * params.mirostat_tau
         """Mirostat v2's surprise limit in bits, updated after every step while mirostat is on."""
-        self._breakers = parse_breakers(params.dry_sequence_breakers) if "dry" in on else ()
-        self._breaker_ids: dict[int, bool] = {}
+        self._breakers = Breakers(params.dry_sequence_breakers) if "dry" in on else None
 
     def step(
         self,
@@ -82,7 +81,7 @@ class Sampler:
         names: list[str] = []
         alive = [raw[watched] > -math.inf]
         roll = torch.rand(1, generator=self._generator, device=self.device)[0] if self._xtc else 0.0
-        is_breaker = self._breaker_test(decode) if self._breakers else None
+        is_breaker = self._breakers.test(decode) if self._breakers is not None else None
         for name in run(scores, input_ids, prompt_length, self.params, is_breaker=is_breaker, xtc_roll=roll, mu=self.mu):
             names.append(name)
             alive.append(scores.alive(watched))
@@ -117,19 +116,6 @@ class Sampler:
             tau, eta = self.params.mirostat_tau, self.params.mirostat_eta
             self.mu -= eta * (-math.log2(final_p[0]) - tau)
         return SampleResult(token_id=ids[0], raw_prob=raw_p[0], final_prob=final_p[0], alternatives=alternatives_out)
-
-    def _breaker_test(self, decode: Callable[[int], str]) -> Callable[[int], bool]:
-        """Whether a token's text contains a DRY sequence breaker (remembered per token id)."""
-        known, breakers = self._breaker_ids, self._breakers
-
-        def is_breaker(token_id: int) -> bool:
-            found = known.get(token_id)
-            if found is None:
-                text = decode(token_id)
-                found = known[token_id] = any(b in text for b in breakers)
-            return found
-
-        return is_breaker
 
     def _draw(self, probs: "torch.Tensor") -> "torch.Tensor":
         """Inverse-CDF draw of one position from `probs`; never returns a position of probability 0."""
