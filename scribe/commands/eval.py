@@ -26,15 +26,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default %(default)s)")
     p.add_argument("--strip-gutenberg", action="store_true", help="remove Project Gutenberg headers and footers")
     p.add_argument("--json", action="store_true", help="one JSON object per model on stdout")
+    p.add_argument("--speed-tokens", type=int, default=64, metavar="N",
+                   help="greedy tokens each model generates to measure tokens/s (default %(default)s; 0 skips it)")
     p.set_defaults(run=run)
 
 
 def table(rows: list[dict[str, object]]) -> str:
     """The results as an aligned text table."""
-    header = ("model", "tokens", "characters", "loss", "perplexity", "bits/char")
+    header = ("model", "tokens", "characters", "loss", "perplexity", "bits/char", "tokens/s")
     cells = [header] + [
         (str(r["model"]), f"{r['tokens']:,}", f"{r['characters']:,}", f"{r['loss']:.4f}", f"{r['perplexity']:.2f}",
-         f"{r['bits_per_char']:.4f}")
+         f"{r['bits_per_char']:.4f}", "-" if r.get("tokens_per_s") is None else f"{r['tokens_per_s']:.1f}")
         for r in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -44,6 +46,7 @@ def table(rows: list[dict[str, object]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Score each model in turn; print a table (or JSON lines)."""
+    from scribe.analysis.speed import generation_speed
     from scribe.training.evaluate import evaluate_model
     from scribe.training.job import quiet_libraries
 
@@ -54,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
                                strip_gutenberg=args.strip_gutenberg)
         row = {"model": score.model, "tokens": score.tokens, "characters": score.characters, "loss": score.loss,
                "perplexity": score.perplexity, "bits_per_char": score.bits_per_char,
-               "max_length": args.max_length, "stride": args.stride}
+               "max_length": args.max_length, "stride": args.stride,
+               "tokens_per_s": generation_speed(name, tokens=args.speed_tokens, device=args.device)
+               if args.speed_tokens > 0 else None}
         rows.append(row)
         if args.json:
             print(json.dumps(row), flush=True)

@@ -70,3 +70,19 @@ def test_importing_the_views_imports_no_heavy_library() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_eval_compares_models_in_one_table_with_their_speed(tiny_dir: Path, heads_dir: Path, tmp_path: Path,
+                                                            capsys) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text("The sea was calm. The sky was grey, and the boats came home before the storm.\n", encoding="utf-8")
+    status, out, err = run_cli(capsys, "eval", str(text), "-m", str(tiny_dir), "-m", str(heads_dir),
+                               "--max-length", "16", "--speed-tokens", "6", "--device", "cpu")
+    assert status == 0, err
+    header, *rows = out.splitlines()
+    assert header.split() == ["model", "tokens", "characters", "loss", "perplexity", "bits/char", "tokens/s"]
+    assert [row.split()[0] for row in rows] == ["tiny-random-gpt2", heads_dir.name]
+    assert all(float(row.split()[-1]) > 0 for row in rows)
+    status, out, _ = run_cli(capsys, "eval", str(text), "-m", str(tiny_dir), "--max-length", "16",
+                             "--speed-tokens", "0", "--json")
+    assert json.loads(out)["tokens_per_s"] is None
