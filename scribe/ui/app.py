@@ -66,6 +66,7 @@ from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS, AnalysisActions
+from scribe.ui.screens.open_training import TRAINING_BINDINGS, TrainingActions
 from scribe.ui.studio_actions import StudioActions
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.lens import LensView
@@ -91,7 +92,7 @@ class _TextJob:
     version: int
 
 
-class ScribeApp(BranchActions, StudioActions, AnalysisActions, App[None]):
+class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -101,10 +102,12 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, App[None]):
     #editor { height: 2fr; border: round $primary; }
     #editor:focus { border: round $accent; }
     #stream { height: 1fr; min-height: 6; }
+    #stream:focus { height: 2fr; }
     """
     BINDINGS = [
         *STUDIO_BINDINGS,
         *ANALYSIS_BINDINGS,
+        *TRAINING_BINDINGS,
     ]
 
     def __init__(self, path: str | Path | None = None, *, settings: Settings | None = None, paths: Paths | None = None) -> None:

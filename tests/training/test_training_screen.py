@@ -1,0 +1,77 @@
+"""The TUI's training screen with a real job: the loss curve, samples and the base-versus-fine-tuned perplexity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.widgets import RichLog, Static
+
+from scribe.config import Settings
+from scribe.ui.screens.training import TrainingScreen
+
+
+class Host(App[None]):
+    def __init__(self, screen: TrainingScreen) -> None:
+        super().__init__()
+        self.training = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.training)
+
+
+async def test_a_fine_tuning_job_is_followed_to_the_end(shared_data: Path, tmp_path: Path, scribe_home: Path) -> None:
+    from scribe.store.catalog import list_models
+
+    data = tmp_path / "notes.txt"
+    data.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:20_000])
+    screen = TrainingScreen(files=str(data), base=str(shared_data / "models" / "tiny-random-gpt2"), name="notes-tuned",
+                            max_steps=4, context=32, batch_size=4,
+                            extra={"sample_tokens": 6, "eval_tokens": 256, "threads": 1})
+    app = Host(screen)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.click("#start")
+        assert screen.running and screen.query_one("#cancel").disabled is False
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        finished = screen.curve.finished
+        assert finished is not None and finished.reason == "max_steps" and finished.steps == 4
+        assert [step for step, _ in screen.curve.val] == [0, 1, 2, 3, 4] and len(screen.curve.train) >= 1
+        assert screen.curve.base_perplexity == finished.base_perplexity
+        assert len(screen.query_one("#sample-log", RichLog).lines) >= 4 * 3  # 3 temperatures at each evaluation
+        result = str(screen.query_one("#result", Static).render())
+        assert f"base model {finished.base_perplexity:.2f} -> fine-tuned {finished.perplexity:.2f}" in result
+        assert str(scribe_home / "data" / "models" / "notes-tuned") in result
+        assert not screen.running and screen.query_one("#start").disabled is False
+        assert "notes-tuned" in {e.name for e in list_models(offered=False) if e.usable}
+
+        await pilot.press("escape")  # nothing runs: escape closes the screen
+        assert app.screen is not screen
+
+
+async def test_bad_settings_are_shown_not_started(tmp_path: Path) -> None:
+    screen = TrainingScreen(files="", name="x")
+    app = Host(screen)
+    async with app.run_test() as pilot:
+        await pilot.click("#start")
+        assert not screen.running
+        assert [n.message for n in app._notifications] == ["name the text files to train on"]
+        screen.query_one("#files").value = str(tmp_path / "a.txt")
+        screen.query_one("#lora").value = True
+        await pilot.click("#start")
+        assert not screen.running and "LoRA needs a base model" in [n.message for n in app._notifications]
+
+
+async def test_the_studio_opens_the_training_screen(shared_data: Path) -> None:
+    from scribe.ui.app import ScribeApp
+
+    settings = Settings(model=str(shared_data / "models" / "tiny-random-gpt2"), device="cpu", dtype="float32",
+                        autosave_seconds=3600.0)
+    app = ScribeApp(settings=settings)
+    async with app.run_test() as pilot:
+        await pilot.press("f10")
+        assert isinstance(app.screen, TrainingScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TrainingScreen)
+        await app.workers.wait_for_complete()
