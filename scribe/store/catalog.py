@@ -82,6 +82,8 @@ def find_model(name: str) -> CatalogEntry:
 
 def describe_folder(folder: Path) -> dict[str, Any]:
     """Parameter count, context length, tokenizer and completeness of a model folder, read from its files."""
+    if _is_keras(folder):
+        return _describe_keras(folder)
     config = _read_json(folder / "config.json") or {}
     usable, status = folder_status(folder)
     return {
@@ -95,8 +97,9 @@ def describe_folder(folder: Path) -> dict[str, Any]:
 
 def folder_status(folder: Path) -> tuple[bool, str]:
     """(usable, "ready") for a complete model folder, else (False, "incomplete: what is missing")."""
-    if any(folder.glob("*.keras")) and not (folder / "config.json").exists():
-        return True, "ready"
+    if _is_keras(folder):
+        details = _describe_keras(folder)
+        return details["usable"], details["status"]
     if not (folder / "config.json").is_file():
         return False, "incomplete: no config.json"
     missing = _missing_weights(folder)
@@ -144,6 +147,33 @@ def tokenizer_description(folder: Path, config: dict[str, Any] | None = None) ->
     return f"{name}, {vocab} tokens" if isinstance(vocab, int) else name
 
 
+def _is_keras(folder: Path) -> bool:
+    """True for a Keras model folder (a .keras file and no transformers config.json)."""
+    return not (folder / "config.json").exists() and any(folder.glob("*.keras"))
+
+
+def _describe_keras(folder: Path) -> dict[str, Any]:
+    """What scribe's Keras folder says about itself (`scribe-keras.json`, vocab.json), checked without Keras."""
+    from scribe.engine.base import ModelLoadError
+    from scribe.keras_models.architectures import architecture
+    from scribe.keras_models.saved import check_folder
+
+    try:
+        meta, vocab = check_folder(folder)
+    except ModelLoadError as exc:
+        return {"usable": False, "status": f"incomplete: {exc}"}
+    recurrent = architecture(meta["architecture"]).recurrent
+    parameters = meta.get("parameters")
+    return {
+        "usable": True,
+        "status": "ready",
+        "parameters": parameters if isinstance(parameters, int) else None,
+        "context_length": None if recurrent else meta["shape"].get("sequence_length"),
+        "tokenizer": f"{vocab.kind} vocabulary, {len(vocab)} tokens",
+        "description": f"Keras {meta['architecture']} ({meta.get('preset', '?')})",
+    }
+
+
 def _missing_weights(folder: Path) -> str | None:
     """What is missing of the folder's weights, or None when they are all there."""
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
@@ -171,10 +201,10 @@ def _weight_files(folder: Path, suffix: str) -> list[Path]:
 def _folder_entries(root: Path, source: Source) -> Iterator[CatalogEntry]:
     if not root.is_dir():
         return
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if not (folder / "config.json").exists() and not any(folder.glob("*.keras")):
             continue
-        kind = "keras" if not (folder / "config.json").exists() else "transformers"
+        kind = "keras" if _is_keras(folder) else "transformers"
         yield CatalogEntry(
             name=folder.name, source=source, kind=kind, location=str(folder), size_bytes=folder_size(folder),
             **describe_folder(folder),
