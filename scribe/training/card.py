@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,15 +15,20 @@ if TYPE_CHECKING:
 
 
 def hardware(device: "torch.device", processes: int) -> str:
-    """The device (GPU name, or CPU model and threads) and the torch version."""
+    """The device (GPU name, or CPU model and torch threads), the number of processes and the torch version."""
     import torch
-
-    from scribe.training.scratch import hardware as cpu_hardware
 
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         return f"{processes} x {name}, torch {torch.__version__}" if processes > 1 else f"{name}, torch {torch.__version__}"
-    return cpu_hardware() + (f", {processes} processes" if processes > 1 else "")
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (f"{cpu}, {torch.get_num_threads()} torch threads of {os.cpu_count()} CPUs"
+            + (f", {processes} processes" if processes > 1 else "") + f", torch {torch.__version__}")
 
 
 def _duration(seconds: float) -> str:

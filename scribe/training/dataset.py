@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING, Sequence
 
 from scribe.training.bpe import EOS, train_bpe
 from scribe.training.corpus import Document
-from scribe.training.scratch import split_documents
 
 if TYPE_CHECKING:
     import torch
@@ -44,6 +44,23 @@ def chunk_document(doc: Document, target_chars: int) -> list[Document]:
         pieces.append(Document(doc.path, text[pos:cut]))
         pos = cut
     return pieces
+
+
+def split_documents(documents: Sequence[Document], fraction: float, seed: int) -> tuple[list[Document], list[Document]]:
+    """(train, validation) of two or more documents: whole documents, taken in a seeded order (those no bigger than
+    twice the target first) until about `fraction` of the text is held out; at least one is always trained on."""
+    target = sum(len(d.text) for d in documents) * fraction
+    order = list(range(len(documents)))
+    random.Random(seed).shuffle(order)
+    rank = {i: r for r, i in enumerate(order)}
+    held: set[int] = set()
+    held_chars = 0
+    for i in sorted(order, key=lambda i: (len(documents[i].text) > 2 * target, rank[i])):
+        if held_chars >= target or len(held) == len(documents) - 1:
+            break
+        held.add(i)
+        held_chars += len(documents[i].text)
+    return [d for i, d in enumerate(documents) if i not in held], [d for i, d in enumerate(documents) if i in held]
 
 
 def split_corpus(documents: Sequence[Document], fraction: float, seed: int) -> tuple[list[Document], list[Document]]:

@@ -36,15 +36,20 @@ from scribe.training.checkpoint import (
 )
 from scribe.training.corpus import Corpus, read_corpus
 from scribe.training.events import Checkpoint, Eval, Event, Finished, Sample, Saved, Started, Step
-from scribe.training.scratch import PRESETS
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
 
 MODES = ("scratch", "finetune", "lora")
-TRAIN_PRESETS: dict[str, dict[str, int]] = {**PRESETS, "char": {"n_layer": 4, "n_head": 4, "n_embd": 128}}
-"""From-scratch shapes. `char` is nanoGPT's CPU Shakespeare shape and implies a character-level tokenizer."""
+PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64},
+    "small": {"n_layer": 4, "n_head": 4, "n_embd": 256},
+    "medium": {"n_layer": 6, "n_head": 6, "n_embd": 384},
+    "char": {"n_layer": 4, "n_head": 4, "n_embd": 128},
+}
+"""From-scratch GPT-2 shapes. `small` is the bundled model's; `medium` is nanoGPT's Shakespeare GPU shape; `char` is
+nanoGPT's Shakespeare CPU shape and implies a character-level tokenizer."""
 DEFAULT_LR = {"scratch": 1e-3, "finetune": 5e-5, "lora": 2e-4}
 
 
@@ -65,7 +70,7 @@ class TrainConfig:
     base: str | None = None
     """The model to fine-tune: a name or folder resolved like `--model` (finetune and lora)."""
     preset: str = "small"
-    """From-scratch shape, a key of TRAIN_PRESETS."""
+    """From-scratch shape, a key of PRESETS."""
     tokenizer: str = "train"
     """From scratch: `train` (byte-level BPE on this corpus), `char`, or a tokenizer folder to reuse."""
     vocab_size: int = 8192
@@ -127,8 +132,8 @@ class TrainConfig:
             raise TrainingError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.mode != "scratch" and not self.base:
             raise TrainingError(f"{self.mode} needs a base model (--base)")
-        if self.preset not in TRAIN_PRESETS:
-            raise TrainingError(f"unknown preset {self.preset!r}; choose one of {', '.join(TRAIN_PRESETS)}")
+        if self.preset not in PRESETS:
+            raise TrainingError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         if self.preset == "char" and self.tokenizer == "train":
             self.tokenizer = "char"
         if self.lr is None:
@@ -353,7 +358,7 @@ class Trainer:
             from transformers import GPT2Config, GPT2LMHeadModel
 
             eos = tokenizer.eos_token_id
-            shape = TRAIN_PRESETS[cfg.preset]
+            shape = PRESETS[cfg.preset]
             config = GPT2Config(vocab_size=len(tokenizer), n_positions=cfg.context, **shape, resid_pdrop=cfg.dropout,
                                 embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout, bos_token_id=eos, eos_token_id=eos)
             torch.manual_seed(cfg.seed)
@@ -478,6 +483,8 @@ class Trainer:
                     window_start = time.monotonic()
         except KeyboardInterrupt:
             reason = "interrupted"
+        if window_steps:  # the steps since the last report, when the run stopped between reports
+            self._report(window_loss, window_steps, window_start, start, st.lr or 0.0, budget_s)
         st.elapsed_s = time.monotonic() - start
         return reason
 
