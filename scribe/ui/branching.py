@@ -106,6 +106,13 @@ class BranchActions(_Base):
         self.editor.focus()
         self._grow(node.parent, with_seed(self.settings.sampling), prefix=prefix)
 
+    def action_inspect(self) -> None:
+        """Move over the shown branch's tokens in the token inspector (escape comes back)."""
+        if not self.stream_view.steps and not self.branches.path():
+            self.notify("nothing to inspect: continue first", severity="warning")
+            return
+        self.stream_view.focus()
+
     def on_stream_view_left(self, message: StreamView.Left) -> None:
         self.editor.focus()
 

@@ -240,7 +240,7 @@ class StudioActions(_Base):
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return
-        self.push_screen(HelpScreen(key_rows(self.key_groups(), self.settings.keys), str(self.paths.config_file)))
+        self.push_screen(HelpScreen(key_rows(self.key_groups(), self.settings.keys), self.paths.config_file.name))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette: Textual's commands, every studio action with its keys, and each preset."""

@@ -9,6 +9,7 @@ from textual.widgets import Tree
 from scribe.config import Settings
 from scribe.studio.branches import BranchTree, sidecar_path
 from scribe.ui.app import ScribeApp
+from scribe.ui.screens.export import ExportScreen
 from scribe.ui.screens.tree import BranchTreeScreen
 
 SIZE = (110, 32)
@@ -82,6 +83,11 @@ async def test_branch_tree_from_writing_to_reopening(settings: Settings, tmp_pat
         ids = {n.id for n in tree}
         on_disk = BranchTree.load(sidecar_path(story))
         assert {n.id for n in on_disk} == ids and on_disk.node(child.id).accepted
+        await pilot.press("alt+e")
+        assert isinstance(app.screen, ExportScreen)
+        await pilot.press("down", "enter")
+        exported = (tmp_path / "story.export-tree.md").read_text(encoding="utf-8")
+        assert exported.startswith("# story.txt\n\n" + expected) and "**accepted**" in exported
         await pilot.press("ctrl+q")
 
     again = ScribeApp(story, settings=settings)

@@ -48,7 +48,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("[b]Keys[/b]  (escape closes)")
-            yield Static(f"Remap any key by its id in the [keys] table of {self.config_file}, e.g. tree = \"f6\". "
-                         "ctrl+p opens the command palette, which lists every action.", id="help-note", markup=False)
+            yield Static(f"Remap any key by its id in the [keys] table of {self.config_file} (`scribe locate config` "
+                         "prints where it is), e.g. tree = \"f10\". ctrl+p opens the command palette, which lists "
+                         "every action.", id="help-note", markup=False)
             with VerticalScroll():
                 yield Static(key_table(self.rows), id="help-keys")

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from scribe.sampling.params import SamplingParams
 from scribe.studio.branches import BranchTree, Node
 from scribe.ui.widgets.stream_view import probability_style
 
@@ -61,8 +62,10 @@ def node_record(node: Node) -> Text:
         record.append("model ", style="dim").append(generation.model, style="bold")
         record.append(f"  weights sha256 {generation.weights_hash[:16] + '…' if generation.weights_hash else 'unknown'}", style="dim")
         record.append(f"  seed {generation.seed}\n")
-        settings = ", ".join(f"{k}={v}" for k, v in generation.params.to_dict().items() if k != "seed")
-        record.append("settings ", style="dim").append(settings + "\n")
+        defaults = SamplingParams().to_dict()
+        changed = {k: v for k, v in generation.params.to_dict().items() if k != "seed" and v != defaults[k]}
+        settings = ", ".join(f"{k}={v}" for k, v in changed.items()) or "all default"
+        record.append("settings ", style="dim").append(settings).append(" (the rest default)\n", style="dim")
         record.append("order ", style="dim").append(" › ".join(generation.processor_order) + "\n")
     record.append(f"{len(node.tokens)} tokens, ended by {node.stop_reason or '(running)'}", style="dim")
     if node.prefix:
