@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from scribe.analysis.report import one_line
 from scribe.cli import main
 
 
@@ -55,9 +56,11 @@ def test_sweep_prints_a_table_and_repeats_itself_in_json(tiny_dir: Path, capsys)
                                 "repetition", "self-BLEU"]
     assert [line.split()[:2] for line in lines[3:7]] == [["0.5", "5"], ["0.5", "50"], ["1.5", "5"], ["1.5", "50"]]
     assert out.count("[seed 3]") == 4 and out.count("[seed 4]") == 4
-    first = json.loads(run_cli(capsys, *args, "--json")[1])
-    again = json.loads(run_cli(capsys, *args, "--json")[1])
-    assert first == again and len(first["cells"]) == 4 and first["cells"][3]["settings"] == {"temperature": 1.5, "top_k": 50}
+    data = json.loads(run_cli(capsys, *args, "--json")[1])  # the same seeds: the same samples
+    assert len(data["cells"]) == 4 and data["cells"][3]["settings"] == {"temperature": 1.5, "top_k": 50}
+    for cell in data["cells"]:
+        for sample in cell["samples"]:
+            assert f"  [seed {sample['seed']}] {one_line(sample['text'], 100)}" in lines
     status, _, err = run_cli(capsys, "sweep", "-m", str(tiny_dir), "--prompt", "x", "--grid", "top_k=1",
                              "--grid", "top_p=0.5", "--grid", "min_p=0.1")
     assert status == 1 and "one or two settings" in err
