@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from scribe.config import Paths
+from scribe.keras_models.command import ARCH_CHOICES, is_keras, keras_config
 
 _DEFAULTS = {"preset": "small", "context": 256, "batch_size": 32, "warmup": 100, "max_steps": 1000, "eval_every": 250,
              "seed": 0, "vocab_size": 8192, "val_fraction": 0.1, "lora_r": 8, "lora_alpha": 16}
@@ -43,22 +44,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lora", action="store_true", help="with --base: train LoRA adapters, merged into the saved model")
     p.add_argument("--lora-r", type=int, default=d["lora_r"], help="LoRA rank (default %(default)s)")
     p.add_argument("--lora-alpha", type=int, default=d["lora_alpha"], help="LoRA alpha (default %(default)s)")
+    p.add_argument("--arch", default="gpt2", choices=ARCH_CHOICES,
+                   help="from-scratch architecture: gpt2 (default), or a Keras model: char-lstm, word-lstm, "
+                   "transformer-decoder, mini-gpt (presets tiny, small, medium)")
     p.add_argument("--preset", default=d["preset"],
                    help="from-scratch shape: tiny, small, medium, or char (character-level, for small corpora) "
                    "(default %(default)s)")
     p.add_argument("--tokenizer", default="train", metavar="PATH|train|char",
                    help="from scratch: train a byte-level BPE (default), use characters, or reuse a tokenizer folder")
     p.add_argument("--vocab-size", type=int, default=d["vocab_size"], help="size of a trained tokenizer (default %(default)s)")
-    p.add_argument("--context", type=int, default=d["context"], help="tokens per training block (default %(default)s)")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="blocks per step (default %(default)s)")
+    p.add_argument("--context", type=int, help=f"tokens per training block (default {d['context']}; Keras: the preset's)")
+    p.add_argument("--batch-size", type=int, help=f"blocks per step (default {d['batch_size']}; Keras: the preset's)")
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step (default %(default)s)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 5e-5 fine-tuning, 2e-4 LoRA)")
     p.add_argument("--warmup", type=int, default=d["warmup"], help="warmup steps (default %(default)s)")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout of a from-scratch model (default %(default)s)")
     p.add_argument("--max-steps", type=int, default=d["max_steps"], help="step limit (default %(default)s)")
     p.add_argument("--max-minutes", type=float, help="wall-clock budget; stops and saves when reached")
-    p.add_argument("--eval-every", type=int, default=d["eval_every"],
-                   help="evaluate and sample every N steps (default %(default)s)")
+    p.add_argument("--eval-every", type=int,
+                   help=f"evaluate and sample every N steps (default {d['eval_every']}; Keras: once per epoch)")
     p.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps (default: --eval-every)")
     p.add_argument("--patience", type=int, help="stop early after N evaluations without a better validation loss")
     p.add_argument("--val-fraction", type=float, default=d["val_fraction"],
@@ -91,7 +95,7 @@ def _progress(event) -> str | None:  # noqa: ANN001 - an Event
 
     if isinstance(event, Started):
         what = f"{event.preset}" if event.mode == "scratch" else f"{event.base} ({event.mode})"
-        line = (f"training {what} ({event.parameters / 1e6:.2f}M trainable parameters, vocab {event.vocab_size}) on "
+        line = (f"training {what} ({event.parameters:,} trainable parameters, vocab {event.vocab_size}) on "
                 f"{event.documents} document(s), {event.train_tokens:,} tokens (+{event.val_tokens:,} validation)")
         if event.resumed_from:
             line += f", resuming at step {event.resumed_from}"
@@ -164,14 +168,18 @@ class Display:
 def _config(args: argparse.Namespace, output: Path):  # noqa: ANN202 - TrainConfig
     from scribe.training.trainer import TrainConfig
 
+    if is_keras(args):
+        return keras_config(args, output)
     if args.lora and not args.base:
         raise ValueError("--lora needs --base MODEL (the model to adapt)")
     return TrainConfig(
         data=list(args.files), output=output, name=args.name or output.name,
         mode="lora" if args.lora else "finetune" if args.base else "scratch", base=args.base,
-        preset=args.preset, tokenizer=args.tokenizer, vocab_size=args.vocab_size, context=args.context,
-        batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr, warmup_steps=args.warmup,
-        dropout=args.dropout, max_steps=args.max_steps, max_minutes=args.max_minutes, eval_every=args.eval_every,
+        preset=args.preset, tokenizer=args.tokenizer, vocab_size=args.vocab_size,
+        context=_DEFAULTS["context"] if args.context is None else args.context,
+        batch_size=_DEFAULTS["batch_size"] if args.batch_size is None else args.batch_size, grad_accum=args.grad_accum,
+        lr=args.lr, warmup_steps=args.warmup, dropout=args.dropout, max_steps=args.max_steps,
+        max_minutes=args.max_minutes, eval_every=_DEFAULTS["eval_every"] if args.eval_every is None else args.eval_every,
         checkpoint_every=args.checkpoint_every, patience=args.patience, val_fraction=args.val_fraction,
         seed=args.seed, threads=args.threads, device=args.device, strip_gutenberg=not args.keep_gutenberg_headers,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, max_memory_gb=args.max_memory, resume=args.resume,
@@ -196,9 +204,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return _run_as_rank(config, display)
+    from scribe.keras_models.job import KerasTrainingJob
     from scribe.training.jobs import TrainingJob
 
-    job = TrainingJob(config, processes=args.processes).start()
+    job = (KerasTrainingJob if is_keras(args) else TrainingJob)(config, processes=args.processes).start()
     status, failure = 1, None
     forward = _forward_signals(job)
     try:

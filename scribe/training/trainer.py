@@ -321,8 +321,9 @@ class Trainer:
         val_ids = val.ids[: cfg.eval_tokens + 1]
         if len(val_ids) < 2:
             raise TrainingError("the validation split is empty: add text or raise --val-fraction")
-        val_text = tokenizer.decode(val_ids[1:].tolist(), skip_special_tokens=True)
-        return Data(corpus, tokenizer, train.ids, val_ids, len(val_text), val_text, train.cached + val.cached)
+        scored = tokenizer.decode(val_ids[1:].tolist(), skip_special_tokens=True)  # the characters predicted
+        val_text = tokenizer.decode(val_ids.tolist(), skip_special_tokens=True)
+        return Data(corpus, tokenizer, train.ids, val_ids, len(scored), val_text, train.cached + val.cached)
 
     def _tokenizer(self, all_docs, train_docs, base_path: Path | None):  # noqa: ANN001, ANN202
         from transformers import AutoTokenizer
