@@ -79,7 +79,7 @@ class Introspector:
     context: int
     """The model's context length in tokens."""
     layers: int = 0
-    """Attention layers (0 when unknown before a pass)."""
+    """Attention layers (0 when unknown: the window then leaves out the attention budget)."""
     heads: int = 0
 
     def encode(self, text: str) -> list[int]:
