@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import queue
 import statistics
 import tempfile
@@ -34,6 +32,8 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer, TextIteratorStreamer
 
+from hardware import hardware
+from memory_bandwidth import GPT2_124M_FP32_BYTES, read_bandwidth
 from scribe.engine.base import StreamEnd
 from scribe.engine.registry import load_model
 from scribe.sampling.params import SamplingParams
@@ -99,43 +99,26 @@ def run_generate(model, tokenizer, new_tokens: int, seed: int) -> dict[str, floa
     return {"tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall}
 
 
-def hardware(device: str) -> dict[str, object]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    info: dict[str, object] = {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "device": device,
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "python": platform.python_version(),
-        "load_average_1min": os.getloadavg()[0],  # other work on the machine while measuring
-    }
-    if device.startswith("cuda"):
-        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    return info
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads for both (default: scribe's choice)")
     args = parser.parse_args()
+    dtype = "float32" if args.device == "cpu" else "bfloat16"
 
     with tempfile.TemporaryDirectory(prefix="scribe-bench-") as tmp:
         folder = Path(tmp) / "gpt2-124m-random"
         build_model(folder, args.seed)
-        backend = load_model(str(folder), device=args.device, dtype="float32")
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(args.device).eval()
+        backend = load_model(str(folder), device=args.device, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(args.device).eval()
         tokenizer = AutoTokenizer.from_pretrained(folder)
 
-    print(f"model: GPT-2 124M shape, {backend.info.parameters / 1e6:.1f}M parameters, random weights")
+    if args.threads:
+        torch.set_num_threads(args.threads)  # after loading: scribe's backend sets its own count when it loads
+    print(f"model: GPT-2 124M shape, {backend.info.parameters / 1e6:.1f}M parameters, random weights, {dtype}")
     run_scribe(backend, 8, args.seed)  # warm-up
     run_generate(model, tokenizer, 8, args.seed)
     scribe_runs, generate_runs = [], []
@@ -150,6 +133,8 @@ def main() -> None:
 
     scribe_rate = statistics.median(r["tokens_per_s"] for r in scribe_runs)
     generate_rate = statistics.median(r["tokens_per_s"] for r in generate_runs)
+    decode_rate = statistics.median(r["decode_tokens_per_s"] for r in scribe_runs)
+    ceiling = read_bandwidth(mib=256, repeats=3) * 1e9 / GPT2_124M_FP32_BYTES if args.device == "cpu" else None
     result = {
         "benchmark": "decode_speed",
         "settings": {
@@ -164,7 +149,9 @@ def main() -> None:
         "scribe_tokens_per_s": round(scribe_rate, 2),
         "generate_tokens_per_s": round(generate_rate, 2),
         "ratio_scribe_over_generate": round(scribe_rate / generate_rate, 3),
-        "scribe_decode_only_tokens_per_s": round(statistics.median(r["decode_tokens_per_s"] for r in scribe_runs), 2),
+        "scribe_decode_only_tokens_per_s": round(decode_rate, 2),
+        "bandwidth_ceiling_tokens_per_s": None if ceiling is None else round(ceiling, 1),
+        "scribe_decode_share_of_ceiling": None if ceiling is None else round(decode_rate / ceiling, 3),
         "runs": {"scribe": scribe_runs, "generate": generate_runs},
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
@@ -174,6 +161,9 @@ def main() -> None:
     print(f"scribe stream (top-{ALTERNATIVES} alternatives): {scribe_rate:.1f} tokens/s (median of {args.rounds})")
     print(f"transformers generate() + TextIteratorStreamer: {generate_rate:.1f} tokens/s (median of {args.rounds})")
     print(f"ratio scribe / generate: {scribe_rate / generate_rate:.3f}")
+    if ceiling is not None:
+        print(f"memory-bandwidth ceiling (best read bandwidth / fp32 weights): {ceiling:.1f} tokens/s; "
+              f"scribe decodes at {decode_rate:.1f} tokens/s = {decode_rate / ceiling:.0%} of it")
     print(f"wrote {RESULT.relative_to(REPO)}")
 
 

@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen command; the TUI when none is given."""
     from scribe.engine.base import EngineError
+    from scribe.engine.threads import prepare_cpu_threads
 
+    prepare_cpu_threads()  # before any command imports torch
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     if not argv or (argv[0] not in COMMAND_MODULES and argv[0] not in ("-h", "--help", "--version")):

@@ -150,6 +150,14 @@ class GPT2Decoder:
 
     def prefill(self, ids: torch.Tensor) -> torch.Tensor:
         """Run the prompt `ids` (1-D) from an empty cache; the logits for the position after it."""
+        return self._head(self._hidden(ids)[-1:])[0]
+
+    def score(self, ids: torch.Tensor) -> torch.Tensor:
+        """The next-token logits after every position of `ids` ([len, vocab]; fills the cache like `prefill`)."""
+        return self._head(self._hidden(ids))
+
+    def _hidden(self, ids: torch.Tensor) -> torch.Tensor:
+        """Run `ids` from an empty cache; the last block's output at every position."""
         count = ids.numel()
         if count == 0 or count > self.capacity:
             raise ValueError(f"prompt of {count} tokens for a cache of {self.capacity}")
@@ -165,7 +173,7 @@ class GPT2Decoder:
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
         self.length = count
-        return self._head(x[-1:])
+        return x
 
     def step(self, token: torch.Tensor) -> torch.Tensor:
         """Run one token (a 1-element long tensor on the model's device) at the next position; its next logits."""
@@ -188,7 +196,7 @@ class GPT2Decoder:
             x = x + layer.c_proj(a.view(1, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
-        return self._head(x)
+        return self._head(x)[0]
 
     def step_masked(self, token: torch.Tensor, position: torch.Tensor, window: int) -> torch.Tensor:
         """`step` with the position as a device tensor and attention over the first `window` cache slots, masked
@@ -209,11 +217,11 @@ class GPT2Decoder:
             x = x + layer.c_proj(a.view(1, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
-        return self._head(x)
+        return self._head(x)[0]
 
     def _head(self, x: torch.Tensor) -> torch.Tensor:
         h = F.layer_norm(x, (self.embed,), *self.ln_f, self.eps)
-        return self.lm_head(h)[0]
+        return self.lm_head(h)
 
 
 class _GraphSteps:

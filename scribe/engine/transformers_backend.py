@@ -29,6 +29,7 @@ from transformers.utils import logging as transformers_logging
 from scribe.engine import gpt2_decoder
 from scribe.engine.base import Backend, ModelInfo, ModelLoadError, StopReason, StreamEnd, TokenStep
 from scribe.engine.textstream import TextStream
+from scribe.engine.threads import apply_threads
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import Sampler
 
@@ -179,6 +180,10 @@ class TransformersBackend(Backend):
         chosen_device = pick_device(device)
         chosen_dtype = pick_dtype(dtype, chosen_device)
         try:
+            threads = apply_threads()
+        except ValueError as exc:
+            raise ModelLoadError(str(exc)) from None
+        try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
         except Exception as exc:
             raise ModelLoadError(f"{path}: cannot load the tokenizer: {_one_line(exc)}") from exc
@@ -220,7 +225,11 @@ class TransformersBackend(Backend):
             context_length=_context_length(config, tokenizer),
             vocab_size=int(getattr(config, "vocab_size", 0) or len(tokenizer)),
             parameters=sum(p.numel() for p in model.parameters()),
-            extra={"architecture": (model.config.architectures or [type(model).__name__])[0], "weights": weights},
+            extra={
+                "architecture": (model.config.architectures or [type(model).__name__])[0],
+                "weights": weights,
+                "cpu_threads": str(threads),
+            },
         )
         try:
             return cls(model, tokenizer, info, int8=int8)

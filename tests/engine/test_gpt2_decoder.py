@@ -50,6 +50,8 @@ def test_prefill_and_steps_match_a_full_forward_pass(sharp_hf_model) -> None:
     assert decoder.length == len(ids)
     with torch.inference_mode(), pytest.raises(ValueError, match="full"):
         decoder.step(torch.tensor([1]))
+    with torch.inference_mode():
+        torch.testing.assert_close(decoder.score(torch.tensor(ids)), expected, atol=1e-4, rtol=1e-4)
 
 
 def test_the_graph_step_with_a_mask_matches_the_plain_step(sharp_hf_model) -> None:

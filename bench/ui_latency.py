@@ -1,0 +1,216 @@
+"""UI latency: keypress-to-echo in the editor while a real model streams at full speed, the stream view's repaint
+rate, and a 100,000-word document, against the same app idle in the same run.
+
+The real app (`ScribeApp`) runs headless under Textual's pilot at 120x40 with a real model (default: the bundled
+`scribe-gutenberg`) decoding in its worker thread, restarted whenever a continuation ends so it never pauses. A
+typist thread plays the terminal's input thread: it records the time, hands a key event to the driver (as a real
+terminal's input thread does), and waits for the echo; between keys it pauses 15-35 ms (about 40 keys/s).
+
+Echo latency = time from handing over the key to the end of the first frame whose compositor update was made after
+the editor's cursor moved (the typed character is in it). Each frame's terminal output is built
+(`render_segments`), only the write to a terminal is skipped (headless). Stream repaints/s = batches of tokens
+handed to the stream view per second of streaming (each becomes one repaint of the view at the next frame).
+
+Scenarios: an idle short document (the baseline), streaming into a short document, an idle 100,000-word document
+(typing in its middle), and streaming with the 100,000-word document.
+
+    .venv/bin/python bench/ui_latency.py [--keys 200] [--model scribe-gutenberg]
+
+Writes bench/results/ui_latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import string
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BOOK = REPO / ".." / "shared" / "data" / "gutenberg" / "pg2600_tolstoy_war_and_peace.txt"
+RESULT = REPO / "bench" / "results" / "ui_latency.json"
+SIZE = (120, 40)
+
+
+@dataclass
+class Probe:
+    """State shared by the typist thread and the frame hook (on the app's loop)."""
+
+    pending: tuple[float, object] | None = None
+    echoed: threading.Event = field(default_factory=threading.Event)
+    latencies: list[float] = field(default_factory=list)
+    frames: list[float] = field(default_factory=list)
+    stream_batches: list[float] = field(default_factory=list)
+
+
+def long_document(words: int) -> str:
+    """The first `words` words of War and Peace, with its paragraphs."""
+    paragraphs, count = [], 0
+    for paragraph in BOOK.read_text(encoding="utf-8-sig").split("\n\n"):
+        paragraph = " ".join(paragraph.split())
+        if not paragraph:
+            continue
+        take = paragraph.split()[: words - count]
+        paragraphs.append(" ".join(take))
+        count += len(take)
+        if count >= words:
+            break
+    return "\n\n".join(paragraphs) + "\n"
+
+
+def hook_frames(app, probe: Probe) -> None:
+    """Time every frame; a frame made after the cursor moved off the pending key's start echoes that key."""
+    from textual._compositor import CompositorUpdate
+
+    display = app._display
+
+    def timed_display(screen, renderable) -> None:
+        if renderable is None or app._batch_count:
+            return display(screen, renderable)
+        moved = probe.pending is not None and app.editor.cursor_location != probe.pending[1]
+        display(screen, renderable)
+        if isinstance(renderable, CompositorUpdate):
+            renderable.render_segments(app.console)  # what a terminal driver builds and writes
+        now = time.perf_counter()
+        probe.frames.append(now)
+        if moved and probe.pending is not None:
+            probe.latencies.append(now - probe.pending[0])
+            probe.pending = None
+            probe.echoed.set()
+
+    app._display = timed_display
+
+
+def type_keys(app, probe: Probe, keys: int, seed: int) -> None:
+    """The typist (a thread): one key at a time, waiting for each echo (2 s at most)."""
+    from textual import events
+
+    chooser = random.Random(seed)
+    for _ in range(keys):
+        time.sleep(chooser.uniform(0.015, 0.035))
+        char = chooser.choice(string.ascii_lowercase + " ")
+        key = events.Key("space" if char == " " else char, char)
+        probe.echoed.clear()
+        probe.pending = (time.perf_counter(), app.editor.cursor_location)
+        app._driver.process_message(key)
+        if not probe.echoed.wait(2.0):
+            probe.pending = None
+            probe.latencies.append(2.0)
+
+
+async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int) -> dict[str, float]:
+    """Run the app on `text`, type `keys` keys (while streaming, if asked) and summarise the timings."""
+    from scribe.config import Paths, Settings
+    from scribe.sampling.params import SamplingParams
+    from scribe.ui.app import ScribeApp
+
+    with tempfile.TemporaryDirectory(prefix="scribe-bench-ui-") as tmp:
+        os.environ["SCRIBE_HOME"] = str(Path(tmp) / "home")
+        document = Path(tmp) / "document.txt"
+        document.write_text(text, encoding="utf-8")
+        settings = Settings(model=model, device="cpu", dtype="float32", autosave_seconds=3600.0,
+                            sampling=SamplingParams(max_new_tokens=2000, seed=seed))
+        app = ScribeApp(document, settings=settings, paths=Paths.discover())
+        probe = Probe()
+        async with app.run_test(size=SIZE) as pilot:
+            while app.backend is None and app.model_state != "error":
+                await asyncio.sleep(0.05)
+            if app.backend is None:
+                raise RuntimeError(f"model {model} did not load")
+            editor = app.editor
+            editor.move_cursor((editor.document.line_count // 2, 0))
+            await pilot.pause()
+            view = app.stream_view
+            add = view.add
+
+            def counted_add(items) -> None:
+                probe.stream_batches.append(time.perf_counter())
+                add(items)
+
+            view.add = counted_add
+            tokens_before = 0
+            if streaming:
+                app.action_continue()
+            hook_frames(app, probe)
+            typist = threading.Thread(target=type_keys, args=(app, probe, keys, seed))
+            start = time.perf_counter()
+            typist.start()
+            runs = 0
+            while typist.is_alive():
+                if streaming and not app.generating:  # keep the model busy: a new continuation at once
+                    tokens_before += len(view.steps)
+                    runs += 1
+                    app.action_regenerate()
+                await asyncio.sleep(0.01)
+            elapsed = time.perf_counter() - start
+            tokens = tokens_before + len(view.steps)
+            app.action_reject()
+            await pilot.pause()
+    latencies = sorted(probe.latencies)
+    return {
+        "keys": len(latencies),
+        "echo_p50_ms": round(1000 * statistics.median(latencies), 2),
+        "echo_p99_ms": round(1000 * latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))], 2),
+        "echo_max_ms": round(1000 * latencies[-1], 2),
+        "frames_per_s": round(len(probe.frames) / elapsed, 1),
+        "stream_repaints_per_s": round(len(probe.stream_batches) / elapsed, 1) if streaming else None,
+        "streamed_tokens_per_s": round(tokens / elapsed, 1) if streaming else None,
+        "continuations": runs + 1 if streaming else 0,
+        "seconds": round(elapsed, 2),
+        "document_words": len(text.split()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keys", type=int, default=200)
+    parser.add_argument("--model", default="scribe-gutenberg")
+    parser.add_argument("--words", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    from hardware import hardware
+
+    short = long_document(300)
+    long = long_document(args.words)
+    plan = {
+        "idle_short": (short, False),
+        "streaming_short": (short, True),
+        "idle_100k_words": (long, False),
+        "streaming_100k_words": (long, True),
+    }
+    results = {}
+    for name, (text, streaming) in plan.items():
+        results[name] = asyncio.run(scenario(args.model, text, streaming, args.keys, args.seed))
+        r = results[name]
+        print(f"{name}: echo p50 {r['echo_p50_ms']} ms, p99 {r['echo_p99_ms']} ms, max {r['echo_max_ms']} ms, "
+              f"{r['frames_per_s']} frames/s"
+              + (f", stream repaints {r['stream_repaints_per_s']}/s, {r['streamed_tokens_per_s']} tokens/s" if streaming else ""))
+    result = {
+        "benchmark": "ui_latency",
+        "settings": {"keys": args.keys, "model": args.model, "size": SIZE, "key_gap_ms": [15, 35]},
+        "hardware": hardware("cpu"),
+        "scenarios": results,
+        "streaming_echo_p99_ms": results["streaming_short"]["echo_p99_ms"],
+        "ratio_streaming_over_idle_p99": round(results["streaming_short"]["echo_p99_ms"] / results["idle_short"]["echo_p99_ms"], 3),
+        "stream_repaints_per_s": results["streaming_short"]["stream_repaints_per_s"],
+        "long_document_streaming_echo_p99_ms": results["streaming_100k_words"]["echo_p99_ms"],
+    }
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    RESULT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    hw = result["hardware"]
+    print(f"hardware: {hw['cpu']}, {hw['cpu_count']} CPUs, {hw['torch_threads']} torch threads, load average {hw['load_average_1min']}")
+    print(f"echo p99 while streaming: {result['streaming_echo_p99_ms']} ms "
+          f"(idle {results['idle_short']['echo_p99_ms']} ms, ratio {result['ratio_streaming_over_idle_p99']})")
+    print(f"wrote {RESULT.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
