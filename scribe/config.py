@@ -83,7 +83,8 @@ class Settings:
     device: str = "auto"
     """Where the model runs: auto, cpu, cuda, cuda:N or mps."""
     dtype: str = "auto"
-    """Weight precision: auto (bfloat16 on a GPU that supports it, float32 on CPU), float32, float16 or bfloat16."""
+    """Weight precision: auto (bfloat16 on a GPU that supports it, float32 on CPU), float32, float16, bfloat16, or int8
+    (CPU: int8 weight matrices, about 3x faster decoding)."""
     alternatives: int = 5
     """How many top alternatives each streamed token carries."""
     autosave_seconds: float = 3.0

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per token, then a summary object")
     parser.add_argument("--alternatives", type=int, help="top alternatives per token in --json output (default 5)")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--dtype", help="auto, float32, float16 or bfloat16")
+    parser.add_argument("--dtype", help="auto, float32, float16, bfloat16 or int8 (int8: CPU, GPT-2 and Linear layers)")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow code shipped in the model's repository")
     sampling = parser.add_argument_group("sampling (see `scribe generate --help`; order: penalties, no-repeat-ngram, temperature, top-k, top-p, min-p, typical-p)")
     for name, doc in field_docs().items():

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", nargs="?", help="the text file to edit (created on first save if it does not exist)")
     parser.add_argument("--model", "-m", help="model name or folder (default: the settings file's model)")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--dtype", help="auto, float32, float16 or bfloat16")
+    parser.add_argument("--dtype", help="auto, float32, float16, bfloat16 or int8 (int8: CPU, GPT-2 and Linear layers)")
     parser.set_defaults(run=run)
 
 

@@ -19,7 +19,7 @@ from textual.widgets import Input, Label, Static
 from scribe.config import Settings
 from scribe.sampling.params import InvalidSetting, SamplingParams, field_docs
 
-DTYPES = ("auto", "float32", "float16", "bfloat16")
+DTYPES = ("auto", "float32", "float16", "bfloat16", "int8")
 MAX_ALTERNATIVES = 20
 RELOAD_FIELDS = frozenset({"model", "device", "dtype"})
 """Settings whose change reloads the model."""
@@ -27,7 +27,7 @@ RELOAD_FIELDS = frozenset({"model", "device", "dtype"})
 MODEL_FIELDS: dict[str, str] = {
     "model": "Model name (bundled, scribe-trained or Hugging Face repo id) or a folder path. Enter reloads.",
     "device": "Where the model runs: auto, cpu, cuda, cuda:N or mps. Enter reloads.",
-    "dtype": "Weight precision: auto, float32, float16 or bfloat16. Enter reloads.",
+    "dtype": "Weight precision: auto, float32, float16, bfloat16 or int8 (CPU). Enter reloads.",
     "alternatives": "How many top alternatives each streamed token carries (0 to 20).",
 }
 
