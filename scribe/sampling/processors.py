@@ -69,17 +69,19 @@ PROCESSOR_ORDER: tuple[str, ...] = (
     "frequency_penalty",
     "presence_penalty",
     "no_repeat_ngram",
-    "dry",
+    "dry",  # a penalty on the text so far: with the others, before temperature scales every logit
     "temperature",
     "top_k",
     "top_p",
     "min_p",
     "typical_p",
-    "xtc",
-    "mirostat",
+    "xtc",  # after the truncation filters: it reshapes the distribution they leave, which they would otherwise refill
+    "mirostat",  # last: its feedback is the surprise of the drawn token in exactly the distribution it cut
 )
+"""The order the processors run in; see the module docstring for each one's definition and why it sits where it does."""
 PENALTIES: tuple[str, ...] = PROCESSOR_ORDER[: PROCESSOR_ORDER.index("temperature")]
-"""The processors that change scores without removing tokens by rank or probability (1-5); the searches use these."""
+"""The processors that read the text so far rather than the shape of the distribution (1-5): the only ones the
+deterministic searches apply."""
 
 _NEG_INF = float("-inf")
 _FIRST_LOOK = 64

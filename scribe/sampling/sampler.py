@@ -82,7 +82,8 @@ class Sampler:
         alive = [raw[watched] > -math.inf]
         roll = torch.rand(1, generator=self._generator, device=self.device)[0] if self._xtc else 0.0
         is_breaker = self._breakers.test(decode) if self._breakers is not None else None
-        for name in run(scores, input_ids, prompt_length, self.params, is_breaker=is_breaker, xtc_roll=roll, mu=self.mu):
+        state = {"is_breaker": is_breaker, "xtc_roll": roll, "mu": self.mu}
+        for name in run(scores, input_ids, prompt_length, self.params, **state):  # type: ignore[arg-type]
             names.append(name)
             alive.append(scores.alive(watched))
 

@@ -76,6 +76,8 @@ def search(
     before every forward pass; when it says yes the search ends without yielding the undecided tokens.
     """
     kind = params.search
+    if max_new_tokens < 1:
+        return iter(())
     if kind == "beam":
         return beam_search(step, prompt_ids, params, max_new_tokens=max_new_tokens, eos_ids=eos_ids,
                            alternatives=alternatives, decode=decode, cancelled=cancelled)  # fmt: skip

@@ -32,7 +32,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def run(backend: TransformersBackend, prompt: str, params: SamplingParams, **kwargs) -> tuple[list[TokenStep], StreamEnd]:
+def run(backend: TransformersBackend, prompt: str, params: SamplingParams, **kwargs) -> tuple[list, StreamEnd]:
     events = list(backend.stream(prompt, params, **kwargs))
     assert all(isinstance(e, TokenStep) for e in events[:-1]) and isinstance(events[-1], StreamEnd)
     return events[:-1], events[-1]
@@ -61,7 +61,8 @@ def test_contrastive_search_streams_what_the_search_chooses(sharp_backend: Trans
     steps, end = run(sharp_backend, PROMPT, params)
     prompt_ids = torch.tensor(sharp_backend._encode(PROMPT))
     with torch.inference_mode():
-        chosen = [r.token_id for r in search(TransformersModelStep(sharp_hf_model), prompt_ids, params, max_new_tokens=12)]
+        found = search(TransformersModelStep(sharp_hf_model), prompt_ids, params, max_new_tokens=12)
+        chosen = [r.token_id for r in found]
     assert [s.token_id for s in steps] == chosen and end.tokens == 12
     greedy, _ = run(sharp_backend, PROMPT, SamplingParams(temperature=0.0, max_new_tokens=12))
     assert [s.token_id for s in greedy] != chosen
@@ -93,7 +94,8 @@ def test_scribe_generate_runs_beam_search_from_its_flags(tmp_path: Path, tiny_mo
     env = {**os.environ, "SCRIBE_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
     args = ["generate", "--model", str(tiny_model_dir), "--prompt", "Once upon a time", "--max-new-tokens", "6",
             "--num-beams", "3", "--early-stopping", "never", "--json", "--alternatives", "2"]  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "scribe", *args], capture_output=True, text=True, env=env, timeout=120)
+    command = [sys.executable, "-m", "scribe", *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["type"] for r in records] == ["token"] * 6 + ["end"]

@@ -119,7 +119,8 @@ def test_beam_search_releases_tokens_as_the_beams_agree_and_reports_alternatives
     released_at = []
     with torch.inference_mode():
         results = []
-        for result in beam_search(counted, PROMPT, params, max_new_tokens=25, alternatives=4, decode=lambda t: f"<{t}>"):
+        found = beam_search(counted, PROMPT, params, max_new_tokens=25, alternatives=4, decode=lambda t: f"<{t}>")
+        for result in found:
             released_at.append(len(calls))
             results.append(result)
     assert [r.token_id for r in results] == reference_beams(sharp, params, 25, None, no_repeat_ngram_size=1)
@@ -150,7 +151,8 @@ def test_a_cancelled_beam_search_stops_with_a_prefix_of_the_answer(sharp):
         return step(*args)
 
     with torch.inference_mode():
-        got = [r.token_id for r in beam_search(counted, PROMPT, params, max_new_tokens=30, cancelled=lambda: len(calls) >= 10)]
+        found = beam_search(counted, PROMPT, params, max_new_tokens=30, cancelled=lambda: len(calls) >= 10)
+        got = [r.token_id for r in found]
     assert len(calls) == 10 and got == full[: len(got)] and len(got) < len(full)
 
 
@@ -209,7 +211,8 @@ def test_contrastive_search_differs_from_greedy_and_reports_its_candidates(sharp
 
 def test_contrastive_search_stops_at_the_end_token(sharp):
     answer = ours(sharp, SamplingParams(penalty_alpha=0.6, top_k=4), 10)
-    assert ours(sharp, SamplingParams(penalty_alpha=0.6, top_k=4), 10, eos=answer[4]) == answer[: answer.index(answer[4]) + 1]
+    eos = answer[4]
+    assert ours(sharp, SamplingParams(penalty_alpha=0.6, top_k=4), 10, eos=eos) == answer[: answer.index(eos) + 1]
 
 
 # --- edge cases ---------------------------------------------------------------------------------------------------
