@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = {"model": analysed.model, "tokens": analysed.texts, "offset": analysed.offset,
                "position": position + analysed.offset, "settings": params.to_dict(),
-               "distribution": dataclasses.asdict(dist),
+               "distribution": {**dataclasses.asdict(dist), "position": position + analysed.offset},
                "attention": {"layers": [{"name": name, "mean": list(attention.row(i, None)),
                                          "heads": [list(head) for head in attention.weights[i]]}
                                         for i, name in enumerate(attention.layer_names)]}
