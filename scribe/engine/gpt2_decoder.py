@@ -81,9 +81,12 @@ class _Layer:
 
 
 class GPT2Decoder:
-    """Prefill and single-token steps for one GPT-2 model; not thread-safe (one stream at a time)."""
+    """Prefill and single-token steps for one GPT-2 model; not thread-safe (one stream at a time).
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    `cuda_graphs=False` runs the steps eagerly on CUDA too (the baseline the graphs are measured against).
+    """
+
+    def __init__(self, model: torch.nn.Module, *, cuda_graphs: bool = True) -> None:
         if not supports(model):
             raise ValueError(f"{type(model).__name__} is not a GPT-2 model this decoder supports")
         config = model.config
@@ -120,7 +123,7 @@ class GPT2Decoder:
         self.length = 0
         """Positions filled in the cache."""
         self.quantized = False
-        self._graphs = _GraphSteps(self) if self.device.type == "cuda" else None
+        self._graphs = _GraphSteps(self) if cuda_graphs and self.device.type == "cuda" else None
 
     def quantize_int8(self) -> None:
         """Switch every weight matrix (and the output head) to int8 (CPU only)."""

@@ -134,11 +134,19 @@ class TransformersBackend(Backend):
     """A Hugging Face causal LM and its tokenizer on one device.
 
     `decoder`: "auto" decodes GPT-2 models with `GPT2Decoder` and others with `TransformersSteps`; "transformers"
-    uses `TransformersSteps` for every model. `int8` quantises the weight matrices (CPU).
+    uses `TransformersSteps` for every model. `int8` quantises the weight matrices (CPU). `cuda_graphs=False` keeps
+    GPT-2 steps eager on CUDA.
     """
 
     def __init__(
-        self, model: torch.nn.Module, tokenizer: object, info: ModelInfo, *, decoder: str = "auto", int8: bool = False
+        self,
+        model: torch.nn.Module,
+        tokenizer: object,
+        info: ModelInfo,
+        *,
+        decoder: str = "auto",
+        int8: bool = False,
+        cuda_graphs: bool = True,
     ) -> None:
         if decoder not in ("auto", "transformers"):
             raise ValueError(f"decoder must be auto or transformers, got {decoder!r}")
@@ -149,7 +157,7 @@ class TransformersBackend(Backend):
         own = decoder == "auto" and gpt2_decoder.supports(model)
         self._steps: gpt2_decoder.GPT2Decoder | TransformersSteps
         if own:
-            self._steps = gpt2_decoder.GPT2Decoder(model)
+            self._steps = gpt2_decoder.GPT2Decoder(model, cuda_graphs=cuda_graphs)
             if int8:
                 self._steps.quantize_int8()
         else:
