@@ -49,7 +49,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical():
             yield Label("[b]Keys[/b]  (escape closes)")
             yield Static(f"Remap any key by its id in the [keys] table of {self.config_file} (`scribe locate config` "
-                         "prints where it is), e.g. tree = \"f10\". ctrl+p opens the command palette, which lists "
+                         "prints where it is), e.g. tree = \"f12\". ctrl+p opens the command palette, which lists "
                          "every action.", id="help-note", markup=False)
             with VerticalScroll():
                 yield Static(key_table(self.rows), id="help-keys")
