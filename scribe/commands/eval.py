@@ -33,12 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def table(rows: list[dict[str, object]]) -> str:
     """The results as an aligned text table."""
-    header = ("model", "tokens", "characters", "loss", "perplexity", "bits/char", "tokens/s")
-    cells = [header] + [
-        (str(r["model"]), f"{r['tokens']:,}", f"{r['characters']:,}", f"{r['loss']:.4f}", f"{r['perplexity']:.2f}",
-         f"{r['bits_per_char']:.4f}", "-" if r.get("tokens_per_s") is None else f"{r['tokens_per_s']:.1f}")
-        for r in rows
-    ]
+    from scribe.analysis.comparison import COLUMNS, row_cells
+
+    header = COLUMNS
+    cells = [header] + [row_cells(r) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
     return "\n".join(lines)
@@ -46,20 +44,14 @@ def table(rows: list[dict[str, object]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Score each model in turn; print a table (or JSON lines)."""
-    from scribe.analysis.speed import generation_speed
-    from scribe.training.evaluate import evaluate_model
+    from scribe.analysis.comparison import compare_model
     from scribe.training.job import quiet_libraries
 
     quiet_libraries()
     rows = []
     for name in args.model:
-        score = evaluate_model(name, args.files, max_length=args.max_length, stride=args.stride, device=args.device,
-                               strip_gutenberg=args.strip_gutenberg)
-        row = {"model": score.model, "tokens": score.tokens, "characters": score.characters, "loss": score.loss,
-               "perplexity": score.perplexity, "bits_per_char": score.bits_per_char,
-               "max_length": args.max_length, "stride": args.stride,
-               "tokens_per_s": generation_speed(name, tokens=args.speed_tokens, device=args.device)
-               if args.speed_tokens > 0 else None}
+        row = compare_model(name, args.files, max_length=args.max_length, stride=args.stride, device=args.device,
+                            strip_gutenberg=args.strip_gutenberg, speed_tokens=args.speed_tokens)
         rows.append(row)
         if args.json:
             print(json.dumps(row), flush=True)

@@ -188,3 +188,29 @@ async def test_a_remote_model_explains_why_attention_and_distributions_are_unava
         assert len(screen.cells) == 2 and all(s.tokens == 3 for c in screen.cells for s in c.samples)
         app.backend.close()
         app.backend = None
+
+
+async def test_evaluation_view_compares_models_on_the_same_file(tiny_dir: Path, heads_dir: Path, tmp_path: Path) -> None:
+    from scribe.ui.screens.evaluation import EvaluationScreen
+
+    text = tmp_path / "text.txt"
+    text.write_text("The sea was calm. The sky was grey, and the boats came home before the storm.\n", encoding="utf-8")
+    app = ScribeApp(settings=settings_for(tiny_dir))
+    async with app.run_test(size=SIZE) as pilot:
+        await studio_with_text(app, pilot)
+        await pilot.press("alt+v")
+        screen = app.screen
+        assert isinstance(screen, EvaluationScreen)
+        assert screen.query_one("#eval-models").value == str(tiny_dir)
+        screen.query_one("#eval-models").value = f"{tiny_dir}, {heads_dir} no-such-model"
+        screen.query_one("#eval-files").value = str(text)
+        screen.query_one("#eval-speed").value = "4"
+        await pilot.press("enter")
+        for _ in range(800):
+            await pilot.pause(0.05)
+            if not screen.running:
+                break
+        assert [row["model"] for row in screen.rows] == ["tiny-random-gpt2", heads_dir.name]
+        assert all(row["tokens_per_s"] > 0 and row["perplexity"] > 1 for row in screen.rows)
+        assert screen.query_one("#eval-table", DataTable).row_count == 2
+        assert list(screen.failures) == ["no-such-model"] and "no model 'no-such-model'" in shown(app, "#eval-status")

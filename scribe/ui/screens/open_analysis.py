@@ -5,6 +5,7 @@
 | `attention`    | f6, alt+a   | attention of the tokens before the cursor (or of the shown continuation)      |
 | `distribution` | f7, alt+d   | next-token distribution at any token, with the current settings' cuts         |
 | `sweep`        | f5, alt+w   | sample the text before the cursor over a grid of sampling settings            |
+| `evaluate`     | alt+v       | several models on the same files: perplexity, bits per character, tokens/s    |
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ ANALYSIS_BINDINGS: list[BindingType] = [
             tooltip="The next-token distribution at any token, and where top-k, top-p and min-p cut it"),
     Binding("f5,alt+w", "sweep", "Sweep", id="sweep", show=False, priority=True,
             tooltip="Sample the text before the cursor over a grid of one or two sampling settings"),
+    Binding("alt+v", "evaluate", "Evaluate", id="evaluate", show=False, priority=True,
+            tooltip="Score several models on the same files: perplexity, bits per character, tokens/s"),
 ]
 
 
@@ -63,3 +66,10 @@ class AnalysisActions:
         if self._on_studio():
             prompt = self.editor.text_before_cursor()  # type: ignore[attr-defined]
             self.push_screen(SweepScreen(self.backend, self._backend_lock, prompt, self.settings.sampling))  # type: ignore[attr-defined]
+
+    def action_evaluate(self) -> None:
+        """Open the model evaluation view, starting from the studio's model."""
+        from scribe.ui.screens.evaluation import EvaluationScreen
+
+        if self._on_studio():
+            self.push_screen(EvaluationScreen(self.settings.model, self.settings.device))  # type: ignore[attr-defined]

@@ -1,0 +1,148 @@
+"""The evaluation view: several models scored on the same files in one table, as `scribe eval` prints it
+(sliding-window perplexity, bits per character, and generation tokens/s).
+
+Type the models (names or folders, separated by spaces or commas; the studio's model to start with) and the files
+(paths, folders or globs), then press enter or ctrl+r. Each model is loaded on its own in a worker, scored, timed and
+closed; rows appear as they finish, and a model that cannot be scored says why without stopping the others.
+Escape stops after the current model, or closes the view.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label
+
+from scribe.analysis.comparison import COLUMNS, row_cells
+from scribe.ui.workers import describe_error
+
+
+class ModelScored(Message):
+    """One model of evaluation `run` finished: its row, or why it failed."""
+
+    def __init__(self, run: int, name: str, row: dict[str, Any] | None, error: str | None = None) -> None:
+        super().__init__()
+        self.run, self.name, self.row, self.error = run, name, row, error
+
+
+class EvaluationEnded(Message):
+    """Evaluation `run` finished or was stopped."""
+
+    def __init__(self, run: int) -> None:
+        super().__init__()
+        self.run = run
+
+
+class EvaluationScreen(Screen[None]):
+    """Models against models on the same files."""
+
+    DEFAULT_CSS = """
+    EvaluationScreen #eval-form { height: auto; padding: 0 1; }
+    EvaluationScreen #eval-form Input { width: 1fr; }
+    EvaluationScreen #eval-form .small { width: 12; }
+    EvaluationScreen #eval-status { height: auto; padding: 0 1; }
+    EvaluationScreen #eval-table { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "run", "Run", priority=True),
+        Binding("escape", "stop_or_close", "Stop / close"),
+    ]
+
+    def __init__(self, models: str, device: str) -> None:
+        super().__init__()
+        self.models, self.device = models, device
+        self.rows: list[dict[str, Any]] = []
+        self.failures: dict[str, str] = {}
+        self.running = False
+        self._run = 0
+        self._cancel = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="eval-form"):
+            yield Input(self.models, placeholder="models, e.g. scribe-gutenberg gpt2", id="eval-models")
+            yield Input("", placeholder="text files, folders or globs", id="eval-files")
+            yield Input("64", placeholder="tokens/s over", id="eval-speed", classes="small", type="integer")
+        yield Label("", id="eval-status")
+        yield DataTable(id="eval-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.status("models and files, then enter or ctrl+r · escape stops or closes")
+        self.query_one("#eval-files", Input).focus()
+
+    def status(self, text: str) -> None:
+        """Show one line above the table."""
+        self.query_one("#eval-status", Label).update(Text(text))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_run()
+
+    def action_run(self) -> None:
+        """Score the models on the files (a running evaluation is stopped first)."""
+        models = [m for m in re.split(r"[\s,]+", self.query_one("#eval-models", Input).value) if m]
+        files = self.query_one("#eval-files", Input).value.split()
+        speed = int(self.query_one("#eval-speed", Input).value or 0)
+        if not models or not files:
+            self.status("not run: give at least one model and one file")
+            return
+        self._cancel.set()
+        self._cancel = threading.Event()
+        self._run += 1
+        self.rows, self.failures, self.running = [], {}, True
+        table = self.query_one("#eval-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns(*COLUMNS)
+        self.status(f"scoring {len(models)} model(s)… · escape stops after the current one")
+        self._eval_worker(self._run, models, files, speed, self._cancel)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="evaluation", description="evaluate models")
+    def _eval_worker(self, run: int, models: list[str], files: list[str], speed: int, cancel: threading.Event) -> None:
+        from scribe.analysis.comparison import compare_model
+
+        for name in models:
+            if cancel.is_set():
+                break
+            try:
+                row = compare_model(name, files, device=self.device, speed_tokens=speed)
+            except Exception as exc:  # one model failing leaves the others to run
+                self.post_message(ModelScored(run, name, None, describe_error(exc)))
+                continue
+            self.post_message(ModelScored(run, name, row))
+        self.post_message(EvaluationEnded(run))
+
+    def on_model_scored(self, message: ModelScored) -> None:
+        if message.run != self._run:
+            return
+        if message.row is None:
+            self.failures[message.name] = message.error or "failed"
+            self.status(f"{message.name}: {message.error}")
+            return
+        self.rows.append(message.row)
+        self.query_one("#eval-table", DataTable).add_row(*row_cells(message.row))
+
+    def on_evaluation_ended(self, message: EvaluationEnded) -> None:
+        if message.run != self._run:
+            return
+        self.running = False
+        failed = "; ".join(f"{name}: {error}" for name, error in self.failures.items())
+        self.status(f"{len(self.rows)} model(s) scored" + (f" · not scored: {failed}" if failed else ""))
+
+    def action_stop_or_close(self) -> None:
+        """Stop after the current model; close the view when nothing runs."""
+        if self.running:
+            self._cancel.set()
+            self.status("stopping after the current model…")
+        else:
+            self.app.pop_screen()
+
+    def on_unmount(self) -> None:
+        self._cancel.set()
