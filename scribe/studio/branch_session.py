@@ -128,6 +128,6 @@ class BranchSession:
         self.tree.current = None
         self.anchor = None
 
-    def snapshot(self) -> bytes | None:
-        """The sidecar's bytes to write now, or None while the document has no file name."""
-        return self.tree.to_json().encode("utf-8") if self.sidecar is not None and len(self.tree) else None
+    def snapshot(self) -> BranchTree | None:
+        """A copy of the tree to write to the sidecar (on any thread), or None while the document has no file name."""
+        return self.tree.copy() if self.sidecar is not None and len(self.tree) else None

@@ -14,6 +14,7 @@ Nothing here imports textual or torch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -300,8 +301,16 @@ class BranchTree:
         return tree
 
     def to_json(self) -> str:
-        """The tree as JSON text."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+        """The tree as compact JSON text."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    def copy(self) -> "BranchTree":
+        """A copy whose nodes can be read (saved) on another thread while this tree changes (tokens are shared)."""
+        twin = BranchTree()
+        for node in self._nodes.values():
+            twin._add(dataclasses.replace(node))
+        twin.current = self.current
+        return twin
 
     def save(self, path: Path) -> None:
         """Write the tree to `path` atomically."""

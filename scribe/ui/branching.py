@@ -18,9 +18,8 @@ from scribe.engine.base import Backend, StreamEnd
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.processors import PROCESSOR_ORDER
 from scribe.studio.branch_session import BranchSession
-from scribe.studio.branches import Generation, Node, TokenRecord
+from scribe.studio.branches import BranchTree, Generation, Node, TokenRecord
 from scribe.studio.compare import first_divergence
-from scribe.studio.document import atomic_write
 from scribe.ui.messages import Replayed
 from scribe.ui.screens.tree import BranchTreeScreen
 from scribe.ui.widgets.stream_view import Segment, StreamView
@@ -264,7 +263,7 @@ class BranchActions(_Base):
             self.notify(at_end)
             return
         self._show_branch(node)
-        self.save_branches()
+        self._branch_version += 1  # only the shown node changed: written with the next change or on exit
 
     def _show_branch(self, node: Node) -> None:
         path = self.branches.path()
@@ -337,31 +336,31 @@ class BranchActions(_Base):
 
     def save_branches(self) -> None:
         """Write the tree beside the document (in a worker) when it has a file name."""
-        data = self.branches.snapshot()
-        if data is None or self.branches.sidecar is None:
+        tree = self.branches.snapshot()
+        if tree is None or self.branches.sidecar is None:
             return
         self._branch_version += 1
-        self._branch_save_worker(self.branches.sidecar, data, self._branch_version)
+        self._branch_save_worker(self.branches.sidecar, tree, self._branch_version)
 
     @work(thread=True, exit_on_error=False, group="branches", description="save branches")
-    def _branch_save_worker(self, path: Path, data: bytes, version: int) -> None:
+    def _branch_save_worker(self, path: Path, tree: BranchTree, version: int) -> None:
         try:
-            self._write_branches(path, data, version)
+            self._write_branches(path, tree, version)
         except OSError as exc:
             self.call_from_thread(self.notify, f"branch tree not saved: {exc}", severity="error", markup=False)
 
-    def _write_branches(self, path: Path, data: bytes, version: int) -> None:
-        """Write `data` unless a newer version is already on disk (workers may finish out of order)."""
+    def _write_branches(self, path: Path, tree: BranchTree, version: int) -> None:
+        """Write `tree` unless a newer version is already on disk (workers may finish out of order)."""
         with self._branch_write_lock:
             if version > self._branch_written:
-                atomic_write(path, data)
+                tree.save(path)
                 self._branch_written = version
 
     def flush_branches(self) -> None:
         """Write the tree now, on this thread, if a newer version than the one on disk exists (on exit)."""
-        data = self.branches.snapshot()
-        if data is not None and self.branches.sidecar is not None and self._branch_version > self._branch_written:
+        tree = self.branches.snapshot()
+        if tree is not None and self.branches.sidecar is not None and self._branch_version > self._branch_written:
             try:
-                self._write_branches(self.branches.sidecar, data, self._branch_version)
+                self._write_branches(self.branches.sidecar, tree, self._branch_version)
             except OSError:
                 pass  # closing: nowhere left to say so

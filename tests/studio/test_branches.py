@@ -80,6 +80,9 @@ def test_the_sidecar_round_trips_every_field(tmp_path: Path) -> None:
     assert again.current == b.id and again.node(b.id).prefix == " y"
     assert json.loads(file.read_text(encoding="utf-8"))["format"] == "scribe-branches"
     assert not list(tmp_path.glob("*.tmp")), "written atomically through a temporary file"
+    twin = tree.copy()
+    tree.finish(b.id, " changed", (), "eos")
+    assert twin.to_dict() == again.to_dict(), "a copy does not follow later changes (it is saved on another thread)"
 
 
 def test_unreadable_sidecars_are_refused_with_the_file_named(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 from scribe.config import Paths, Settings
+from scribe.studio.branches import BranchTree, sidecar_path
 from scribe.studio.presets import BUILTIN
 from scribe.ui.app import ScribeApp
 from scribe.ui.screens.compare import CompareScreen
@@ -31,7 +32,8 @@ async def settled(app: ScribeApp, pilot) -> None:
     await pilot.pause()
 
 
-async def test_the_inspector_shows_what_each_filter_removed_and_branches_from_an_alternative(settings: Settings) -> None:
+async def test_the_inspector_shows_what_each_filter_removed_and_branches_from_an_alternative(
+        settings: Settings, tmp_path: Path) -> None:
     app = ScribeApp(settings=settings.replace(sampling=settings.sampling.replace(top_k=2)))
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
@@ -62,6 +64,10 @@ async def test_the_inspector_shows_what_each_filter_removed_and_branches_from_an
         assert app.stream_view.text == branch.text and branch.text.startswith(branch.prefix)
         await pilot.press("tab")
         assert app.editor.text == "Dear diary" + branch.text
+        await pilot.press("ctrl+s", *str(tmp_path / "diary.txt"), "enter")
+        await app.workers.wait_for_complete()
+        saved = BranchTree.load(sidecar_path(tmp_path / "diary.txt"))
+        assert saved.node(branch.id).accepted, "an untitled document's tree is saved beside it once it has a name"
 
 
 async def test_presets_switch_save_and_compare_side_by_side(settings: Settings, scribe_home: Path) -> None:
