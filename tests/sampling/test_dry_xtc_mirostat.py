@@ -284,3 +284,20 @@ def test_greedy_skips_xtc_and_mirostat():
     params = SamplingParams(temperature=0.0, xtc_probability=1.0, mirostat_tau=0.5)
     result = Sampler(params).step(logits, torch.zeros(0, dtype=torch.long), 0)
     assert result.token_id == 0 and result.final_prob == 1.0
+
+
+def test_the_settings_panel_shows_each_new_setting_and_reads_back_what_it_shows():
+    from scribe.config import Settings
+    from scribe.ui.widgets.settings_panel import format_value, sampling_field_names, updated_settings
+
+    names = sampling_field_names()
+    search_fields = ("num_beams", "length_penalty", "early_stopping", "penalty_alpha")
+    assert set(NEW_FIELDS + search_fields) <= set(names)
+    settings = Settings()
+    changed = settings.replace(sampling=settings.sampling.replace(
+        dry_multiplier=0.8, dry_sequence_breakers='"\\n", "."', mirostat_tau=5.0, early_stopping="never"))  # fmt: skip
+    for current in (settings, changed):
+        for name in NEW_FIELDS + search_fields:
+            shown = format_value(name, getattr(current.sampling, name))
+            assert updated_settings(current, name, shown) == current, name
+    assert updated_settings(settings, "early_stopping", "NEVER").sampling.early_stopping == "never"
