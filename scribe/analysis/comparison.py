@@ -1,5 +1,10 @@
-"""Models side by side on the same files: perplexity and bits per character (`scribe.training.evaluate`) and
-generation speed, measured the way the studio generates (the model's backend streams greedy tokens).
+"""Models side by side on the same files: perplexity, bits per character and generation speed.
+
+Transformers models are scored by `scribe.training.evaluate` (the sliding-window protocol, `max_length` and
+`stride`); any other backend by its own `Backend.score` over each whole document (`backend_score`), so a Keras LSTM
+or mini-GPT can sit in the same table as soon as its backend can score. Bits per character divide by the same
+characters whatever the tokenizer, which is what makes the rows comparable. Speed is measured the way the studio
+generates: the model's backend streams greedy tokens from `SPEED_PROMPT`.
 
 `compare_model` gives one row of `scribe eval`'s table; the TUI's evaluation view shows the same rows.
 """
@@ -8,41 +13,71 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scribe.sampling.params import SamplingParams
+
+if TYPE_CHECKING:
+    from scribe.engine.base import Backend
+    from scribe.training.evaluate import Score
 
 SPEED_PROMPT = "It was a bright cold day in April, and the clocks were striking thirteen. Winston Smith,"
 """The prompt every model continues when its speed is measured."""
 COLUMNS = ("model", "tokens", "characters", "loss", "perplexity", "bits/char", "tokens/s")
 
 
-def generation_speed(name_or_path: str, *, tokens: int, device: str = "auto", dtype: str = "auto") -> float:
+def decode_speed(backend: "Backend", tokens: int) -> float:
     """Decode tokens per second (after the first token) of `tokens` greedy tokens from SPEED_PROMPT."""
     from scribe.engine.base import EngineError, StreamEnd
-    from scribe.engine.registry import load_model
 
-    backend = load_model(name_or_path, device=device, dtype=dtype)
-    try:
-        params = SamplingParams(temperature=0.0, max_new_tokens=tokens, seed=0)
-        end = next(item for item in backend.stream(SPEED_PROMPT, params, alternatives=0) if isinstance(item, StreamEnd))
-    finally:
-        backend.close()
+    params = SamplingParams(temperature=0.0, max_new_tokens=tokens, seed=0)
+    end = next(item for item in backend.stream(SPEED_PROMPT, params, alternatives=0) if isinstance(item, StreamEnd))
     if end.reason == "error":
-        raise EngineError(f"{name_or_path}: speed not measured: {end.error}")
+        raise EngineError(f"{backend.info.name}: speed not measured: {end.error}")
     return end.tokens_per_s
+
+
+def backend_score(backend: "Backend", texts: Sequence[str]) -> "Score":
+    """The backend's own per-token log-probabilities (`Backend.score`) summed over `texts`; ValueError when it
+    cannot score."""
+    from scribe.engine.scoring import score_text
+    from scribe.training.evaluate import Score
+
+    nats, tokens, characters = 0.0, 0, 0
+    for text in texts:
+        try:
+            scores = score_text(backend, text)
+        except NotImplementedError:
+            raise ValueError(f"{backend.info.name}: the {backend.info.backend} backend cannot score text yet") from None
+        nats -= sum(score.logprob for score in scores)
+        tokens += len(scores)
+        characters += len(text)
+    return Score(backend.info.name, nats, tokens, characters)
 
 
 def compare_model(name_or_path: str, files: Sequence[str | Path], *, max_length: int | None = None,
                   stride: int | None = None, device: str = "auto", strip_gutenberg: bool = False,
                   speed_tokens: int = 64) -> dict[str, Any]:
-    """One model's row: its score on `files` (sliding-window perplexity, bits per character) and, unless
-    `speed_tokens` is 0, its tokens/s."""
+    """One model's row: its score on `files` and, unless `speed_tokens` is 0, its tokens/s."""
+    from scribe.engine.registry import load_model, resolve_model
+    from scribe.training.corpus import read_corpus
     from scribe.training.evaluate import evaluate_model
 
-    score = evaluate_model(name_or_path, files, max_length=max_length, stride=stride, device=device,
-                           strip_gutenberg=strip_gutenberg)
-    speed = generation_speed(name_or_path, tokens=speed_tokens, device=device) if speed_tokens > 0 else None
+    score = texts = None
+    if resolve_model(name_or_path).kind == "transformers":
+        score = evaluate_model(name_or_path, files, max_length=max_length, stride=stride, device=device,
+                               strip_gutenberg=strip_gutenberg)
+    else:
+        texts = [d.text for d in read_corpus(files, strip_gutenberg=strip_gutenberg).documents]
+    speed = None
+    if texts is not None or speed_tokens > 0:
+        backend = load_model(name_or_path, device=device)
+        try:
+            score = score or backend_score(backend, texts or [])
+            speed = decode_speed(backend, speed_tokens) if speed_tokens > 0 else None
+        finally:
+            backend.close()
+    assert score is not None
     return {"model": score.model, "tokens": score.tokens, "characters": score.characters, "loss": score.loss,
             "perplexity": score.perplexity, "bits_per_char": score.bits_per_char, "max_length": max_length,
             "stride": stride, "tokens_per_s": speed}

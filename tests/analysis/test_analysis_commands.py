@@ -89,3 +89,22 @@ def test_eval_compares_models_in_one_table_with_their_speed(tiny_dir: Path, head
     status, out, _ = run_cli(capsys, "eval", str(text), "-m", str(tiny_dir), "--max-length", "16",
                              "--speed-tokens", "0", "--json")
     assert json.loads(out)["tokens_per_s"] is None
+
+
+def test_scoring_through_the_backend_agrees_with_the_sliding_window_evaluation(heads_dir: Path, tmp_path: Path) -> None:
+    from scribe.analysis.comparison import backend_score
+    from scribe.engine.registry import load_model
+    from scribe.training.corpus import read_corpus
+    from scribe.training.evaluate import evaluate_model
+
+    text = "The sea was calm. The sky was grey, and the boats came home."  # shorter than the 48-token context
+    path = tmp_path / "text.txt"
+    path.write_text(text, encoding="utf-8")
+    expected = evaluate_model(str(heads_dir), [str(path)], device="cpu")
+    backend = load_model(str(heads_dir), device="cpu")
+    try:
+        score = backend_score(backend, [d.text for d in read_corpus([path]).documents])
+    finally:
+        backend.close()
+    assert (score.tokens, score.characters) == (expected.tokens, expected.characters)
+    assert score.nats == pytest.approx(expected.nats, rel=1e-4)
