@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from scribe.config import Paths
 from scribe.engine.base import Backend, EngineError, ModelInfo, ModelLoadError, StreamEnd, TokenStep
 from scribe.keras_models.architectures import architecture
 from scribe.keras_models.env import keras_environment
-from scribe.keras_models.saved import MODEL_FILE, read_meta
-from scribe.keras_models.vocab import Vocab, VocabError
+from scribe.keras_models.saved import check_folder
+from scribe.keras_models.vocab import Vocab
 from scribe.sampling.params import SamplingParams
 
 LOG_NAME = "keras-worker.log"
@@ -54,13 +54,7 @@ class KerasBackend(Backend):
         path = Path(path)
         if device not in ("auto", "cpu") or dtype not in ("auto", "float32", "fp32"):
             raise ModelLoadError(f"{path}: Keras models run in float32 on the CPU (asked for {device}, {dtype})")
-        if not (path / MODEL_FILE).is_file():
-            raise ModelLoadError(f"{path}: no {MODEL_FILE}")
-        meta = read_meta(path)
-        try:
-            vocab = Vocab.load(path)
-        except VocabError as exc:
-            raise ModelLoadError(str(exc)) from None
+        meta, vocab = check_folder(path)
         log = Paths.discover().log / LOG_NAME
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as log_file:
@@ -91,6 +85,23 @@ class KerasBackend(Backend):
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for this text (characters or word-level tokens)."""
         return len(self._vocab.encode(text))
+
+    def encode_ids(self, text: str) -> list[int]:
+        """The token ids the model sees for `text` (the analysis hook of `scribe.engine.introspect`)."""
+        return self._vocab.encode(text)
+
+    def token_text(self, token_id: int) -> str:
+        """The text of one token."""
+        return self._vocab.token_text(token_id)
+
+    def analysis_pass(self, ids: Sequence[int], *, attentions: bool) -> tuple[Any, Any, list[str], str | None]:
+        """One forward pass over `ids` in the worker (`scribe.analysis.keras_pass.analysis_pass`)."""
+        run_id = next(self._run_ids)
+        self._send(("analyse", run_id, list(ids), attentions))
+        result = self._receive(run_id)
+        if isinstance(result, Exception):
+            raise EngineError(f"analysis failed in the Keras worker: {result}")
+        return result
 
     def stream(
         self,
@@ -150,7 +161,7 @@ class KerasBackend(Backend):
         except (BrokenPipeError, OSError, ValueError):
             raise self._died() from None
 
-    def _receive(self, run_id: int) -> TokenStep | StreamEnd:
+    def _receive(self, run_id: int) -> Any:
         while True:
             try:
                 kind, received_id, item = pickle.load(self._process.stdout)

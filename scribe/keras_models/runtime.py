@@ -1,7 +1,7 @@
 """Generation with a Keras model: the same Sampler, TextStream and stream records as every other backend.
 
 The LSTMs generate statefully: the prompt runs once through copies of the LSTM layers that return their state, then
-each new token is one step from the carried state (no window is re-run).
+each new token is one step of the LSTM cells from the carried state (no window is re-run).
 
 The Transformers use learned absolute position embeddings over a window of `sequence_length` tokens. Each token runs
 one compiled step (`tf.function`, traced once for any length) over the tokens in the window and applies the output
@@ -44,7 +44,8 @@ class Stepper(Protocol):
 
 
 class LSTMStepper:
-    """Runs the prompt once, then one step per token with the LSTM state carried over."""
+    """Runs the prompt once through copies of the LSTM layers that return their state, then each token as one step of
+    the layers' own cells (a few matrix products) from the carried state."""
 
     def __init__(self, model: Any) -> None:
         embedding, dense = model.get_layer("embedding"), model.get_layer(LOGITS)
@@ -55,11 +56,12 @@ class LSTMStepper:
             copy.build((1, None, layer.input.shape[-1]))
             copy.set_weights(layer.get_weights())
             stateful.append(copy)
+        cells = [layer.cell for layer in layers]
         self._units = [layer.units for layer in layers]
         states = [(tf.TensorSpec([1, u], tf.float32), tf.TensorSpec([1, u], tf.float32)) for u in self._units]
 
         @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32), states])
-        def run(ids, state):
+        def run_prompt(ids, state):
             x = embedding(ids)
             carried = []
             for lstm, (h, c) in zip(stateful, state):
@@ -67,18 +69,25 @@ class LSTMStepper:
                 carried.append((h, c))
             return dense(x[:, -1])[0], carried
 
-        self._run = run
+        @tf.function(input_signature=[tf.TensorSpec([1], tf.int32), states])
+        def run_step(token, state):
+            x = embedding(token)
+            carried = []
+            for cell, (h, c) in zip(cells, state):
+                x, (h, c) = cell(x, [h, c], training=False)
+                carried.append((h, c))
+            return dense(x)[0], carried
+
+        self._run_prompt, self._run_step = run_prompt, run_step
         self._state: list = []
 
     def start(self, ids: list[int]) -> np.ndarray:
         zeros = [(tf.zeros([1, u]), tf.zeros([1, u])) for u in self._units]
-        return self._feed(np.asarray([ids], dtype=np.int32), zeros)
+        logits, self._state = self._run_prompt(tf.constant([ids], dtype=tf.int32), zeros)
+        return logits.numpy()
 
     def advance(self, token_id: int) -> np.ndarray:
-        return self._feed(np.asarray([[token_id]], dtype=np.int32), self._state)
-
-    def _feed(self, ids: np.ndarray, state: list) -> np.ndarray:
-        logits, self._state = self._run(tf.constant(ids), state)
+        logits, self._state = self._run_step(tf.constant([token_id], dtype=tf.int32), self._state)
         return logits.numpy()
 
 

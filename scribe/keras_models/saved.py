@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scribe.engine.base import ModelLoadError
-from scribe.keras_models.architectures import Architecture, Preset, architecture
+from scribe.keras_models.architectures import LOGITS, Architecture, Preset, architecture
 from scribe.keras_models.vocab import Vocab, VocabError
 
 MODEL_FILE = "model.keras"
@@ -56,8 +56,9 @@ def read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
-def load_folder(folder: Path) -> KerasFolder:
-    """Load `model.keras`, its vocabulary and metadata, checking that they belong together (imports Keras)."""
+def check_folder(folder: Path) -> tuple[dict[str, Any], Vocab]:
+    """The folder's metadata and vocabulary, after checking without Keras that the `.keras` archive opens and that its
+    output layer predicts exactly the vocabulary's tokens (ModelLoadError saying what is wrong)."""
     folder = Path(folder)
     path = folder / MODEL_FILE
     if not path.is_file():
@@ -67,24 +68,39 @@ def load_folder(folder: Path) -> KerasFolder:
         vocab = Vocab.load(folder)
     except VocabError as exc:
         raise ModelLoadError(str(exc)) from None
-    if not zipfile.is_zipfile(path):
-        raise ModelLoadError(f"{path}: corrupt or truncated (a .keras file is a zip archive; this one does not open)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+        units = next(layer["config"]["units"] for layer in config["config"]["layers"] if layer["name"] == LOGITS)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise ModelLoadError(f"{path}: corrupt or truncated (a .keras file is a zip archive; this one does not open)"
+                             ) from None
+    except (KeyError, ValueError, TypeError, StopIteration):
+        raise ModelLoadError(f"{path}: not a model saved by scribe (no readable config.json with a logits layer)"
+                             ) from None
+    if units != len(vocab):
+        raise ModelLoadError(f"{folder / 'vocab.json'}: the vocabulary has {len(vocab)} tokens but the model predicts "
+                             f"{units}; the vocabulary does not belong to this model")
+    return meta, vocab
+
+
+def load_folder(folder: Path) -> KerasFolder:
+    """Check the folder (`check_folder`), then load the model with Keras (imports Keras)."""
+    folder = Path(folder)
+    meta, vocab = check_folder(folder)
     from scribe.keras_models.env import import_keras
 
     keras = import_keras()
     if not architecture(meta["architecture"]).recurrent:
         import scribe.keras_models.layers  # noqa: F401 - registers the custom layers
 
+    path = folder / MODEL_FILE
     try:
         model = keras.saving.load_model(path)
     except Exception as exc:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
         raise ModelLoadError(f"{path}: cannot load this Keras model (corrupt or written by another version): "
                              f"{first[:200]}") from exc
-    expected = int(model.get_layer("logits").units)
-    if expected != len(vocab):
-        raise ModelLoadError(f"{folder / 'vocab.json'}: the vocabulary has {len(vocab)} tokens but the model predicts "
-                             f"{expected}; the vocabulary does not belong to this model")
     return KerasFolder(model, vocab, meta)
 
 

@@ -5,75 +5,32 @@ Each step trains on a batch of random windows drawn from a generator seeded with
 the same data as an uninterrupted one. Every `eval_every` steps (by default one epoch: as many windows as the training
 text holds) it measures the validation loss, generates a sample at each of `sample_temperatures` with scribe's own
 sampler, and saves the whole folder (`saved.py`), optimizer state included, so the run can resume from it.
-Ctrl-C (KeyboardInterrupt) stops early and still saves.
+Setting `cancel` (the job process does on SIGINT/SIGTERM) or Ctrl-C (KeyboardInterrupt) stops early and still saves.
 """
 
 from __future__ import annotations
 
 import math
 import platform
+import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from scribe.keras_models.architectures import Preset, architecture, build_model, preset
+from scribe.keras_models.architectures import architecture, build_model
 from scribe.keras_models.card import write_card
 from scribe.keras_models.env import import_keras
 from scribe.keras_models.saved import MODEL_FILE, load_folder, read_meta, save_folder
+from scribe.keras_models.train_config import KerasTrainConfig
 from scribe.keras_models.vocab import Vocab, char_vocab, word_vocab
 from scribe.sampling.params import SamplingParams
 from scribe.training.corpus import read_corpus
+from scribe.training.dataset import split_corpus
 from scribe.training.events import Checkpoint, Eval, Event, Finished, Sample, Saved, Started, Step
-from scribe.training.scratch import split_documents
 
 keras = import_keras()
-
-
-@dataclass
-class KerasTrainConfig:
-    """Everything a Keras training run needs; None means the preset's value."""
-
-    data: list[str]
-    output: Path
-    arch: str = "char-lstm"
-    preset: str = "small"
-    sequence_length: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    max_steps: int = 5000
-    max_minutes: float | None = None
-    eval_every: int | None = None
-    """Evaluate, sample and save every this many steps (None: once per epoch)."""
-    eval_tokens: int = 65_536
-    val_fraction: float = 0.05
-    log_every: int = 10
-    seed: int = 0
-    threads: int | None = None
-    strip_gutenberg: bool = True
-    resume: bool = False
-    """Continue from the model folder at `output` (its weights, optimizer state and step)."""
-    sample_prompt: str = "It was"
-    sample_temperatures: tuple[float, ...] = (0.2, 0.5, 0.7, 1.0, 1.2)
-    sample_tokens: int = 60
-    command: str = ""
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        self.output = Path(self.output).expanduser()
-        self.name = self.name or self.output.name
-        base = preset(self.arch, self.preset)
-        self.shape = Preset(**{**base.to_dict(), **{k: v for k, v in (
-            ("sequence_length", self.sequence_length), ("batch_size", self.batch_size), ("lr", self.lr)) if v is not None}})
-        for name in ("max_steps", "log_every", "eval_tokens"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.shape.sequence_length < 2 or self.shape.batch_size < 1 or self.shape.lr <= 0:
-            raise ValueError("context must be at least 2, batch size at least 1 and the learning rate positive")
-        if self.eval_every is not None and self.eval_every < 1:
-            raise ValueError(f"eval-every must be at least 1, got {self.eval_every}")
 
 
 def hardware() -> str:
@@ -92,9 +49,12 @@ def hardware() -> str:
 class KerasTrainer:
     """Runs one training; `run()` emits events through `emit` and returns the Finished event."""
 
-    def __init__(self, config: KerasTrainConfig, emit: Callable[[Event], None] = lambda event: None) -> None:
+    def __init__(self, config: KerasTrainConfig, emit: Callable[[Event], None] = lambda event: None, *,
+                 cancel: threading.Event | None = None) -> None:
         self.config = config
         self.emit = emit
+        self.cancel = cancel or threading.Event()
+        """Set it to stop after the current step (then evaluate, sample and save, as at the end)."""
         self.step = self.tokens = 0
         self.elapsed_s = 0.0
         self.train_loss: float | None = None
@@ -110,7 +70,7 @@ class KerasTrainer:
             tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
         keras.utils.set_random_seed(cfg.seed)
         corpus = read_corpus(cfg.data, strip_gutenberg=cfg.strip_gutenberg)
-        train_docs, val_docs = split_documents(corpus.documents, cfg.val_fraction, cfg.seed)
+        train_docs, val_docs = split_corpus(corpus.documents, cfg.val_fraction, cfg.seed)
         arch, shape = architecture(cfg.arch), cfg.shape
         resumed = self._resume() if cfg.resume else None
         if resumed is not None:
@@ -125,7 +85,7 @@ class KerasTrainer:
         if len(train_ids) < shape.sequence_length + 2 or len(val_ids) < 2:
             raise ValueError(
                 f"corpus too short: {len(train_ids):,} training {unit} and {len(val_ids):,} held out for a sequence "
-                f"length of {shape.sequence_length}; give more text or a smaller --context")
+                f"length of {shape.sequence_length:,}; give more text or a smaller --context")
         self.corpus, self.vocab, self.model = corpus, vocab, model
         self.train_tokens, self.val_tokens = len(train_ids), len(val_ids)
         self.eval_every = cfg.eval_every or max(1, len(train_ids) // (shape.sequence_length * shape.batch_size))
@@ -171,6 +131,9 @@ class KerasTrainer:
         reason = "max_steps"
         try:
             while self.step < cfg.max_steps:
+                if self.cancel.is_set():
+                    reason = "interrupted"
+                    break
                 self.elapsed_s = time.monotonic() - start
                 if window_steps and budget_s is not None and self.elapsed_s >= budget_s:
                     reason = "max_minutes"

@@ -2,8 +2,10 @@
 parent (`scribe.engine.keras_backend.KerasBackend`), so TensorFlow never runs in the parent's process.
 
 Protocol: pickled tuples, parent -> worker on stdin: ("stream", run_id, prompt, params, alternatives),
-("cancel", run_id), ("close",). Worker -> parent on the original stdout: first ("ready", info fields) or
-("error", message), then for each stream its TokenSteps and StreamEnd as ("item", run_id, item). File descriptors 1 and
+("cancel", run_id), ("analyse", run_id, ids, attentions), ("close",). Worker -> parent on the original stdout: first
+("ready", info fields) or ("error", message), then for each stream its TokenSteps and StreamEnd as
+("item", run_id, item), and for each analysis ("item", run_id, result) where result is what
+`scribe.analysis.keras_pass.analysis_pass` returns, or an Exception it raised. File descriptors 1 and
 2 both point at the log file the parent gave as stderr, so nothing TensorFlow prints can reach a terminal or corrupt
 the protocol.
 """
@@ -61,16 +63,29 @@ def main(argv: list[str]) -> int:
     requests: queue.Queue[tuple | None] = queue.Queue()
     cancels: dict[int, threading.Event] = {}
     threading.Thread(target=_reader, args=(sys.stdin.buffer, requests, cancels), daemon=True).start()
-    while (message := requests.get()) is not None and message[0] == "stream":
-        _, run_id, prompt, params, alternatives = message
-        cancel = cancels.setdefault(run_id, threading.Event())
+    while (message := requests.get()) is not None and message[0] in ("stream", "analyse"):
         try:
+            if message[0] == "analyse":
+                send(("item", message[1], _analyse(loaded, message[2], message[3])))
+                continue
+            _, run_id, prompt, params, alternatives = message
+            cancel = cancels.setdefault(run_id, threading.Event())
             for item in generator.stream(prompt, params, alternatives=alternatives, cancel=cancel):
                 send(("item", run_id, item))
+            cancels.pop(run_id, None)
         except BrokenPipeError:
             return 0
-        cancels.pop(run_id, None)
     return 0
+
+
+def _analyse(loaded: Any, ids: list[int], attentions: bool) -> Any:
+    """The analysis pass's result, or the exception it raised (sent back to be raised in the parent)."""
+    from scribe.analysis.keras_pass import analysis_pass
+
+    try:
+        return analysis_pass(loaded.model, ids, attentions=attentions, banned=loaded.vocab.banned)
+    except Exception as exc:  # reported to the parent, which raises it where the analysis was asked for
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":
