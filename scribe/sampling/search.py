@@ -96,7 +96,9 @@ class _Penalties:
         self.prompt_length = prompt_length
         self.is_breaker = Breakers(params.dry_sequence_breakers).test(decode) if "dry" in self.names else None
 
-    def apply(self, scores: "torch.Tensor", sequences: "torch.Tensor", watched: "torch.Tensor") -> tuple:
+    def apply(
+        self, scores: "torch.Tensor", sequences: "torch.Tensor", watched: "torch.Tensor"
+    ) -> tuple["torch.Tensor", "torch.Tensor"]:
         """`scores` ([rows, vocab]) after the penalties, each row with its own sequence ([rows, length]); and per row
         and watched token ([rows, A]) the index + 1 in `self.names` of the penalty that banned it, 0 for none."""
         import torch
@@ -108,8 +110,8 @@ class _Penalties:
         for r in range(scores.shape[0]):
             processed, removed = apply_processors(scores[r], sequences[r], self.prompt_length, self.params,
                                                   only=self.names, is_breaker=self.is_breaker)  # fmt: skip
-            for index, name in reversed(list(enumerate(self.names, start=1))):
-                codes[r] = torch.where(removed[name][watched[r]], index, codes[r])
+            for index, name in enumerate(self.names, start=1):  # a token is removed once, by one processor
+                codes[r] += removed[name][watched[r]].long() * index
             rows.append(processed)
         return torch.stack(rows), codes
 
