@@ -1,0 +1,124 @@
+"""Training throughput: scribe's trainer against the transformers `Trainer`, same model, data, batch and length.
+
+A GPT-2-architecture model (shape `small`: 4 layers, 4 heads, 256 wide, the bundled model's shape; or `gpt2-124m`)
+with seeded random weights and the real GPT-2 tokenizer is saved once and fine-tuned from that folder by both: scribe's
+`Trainer` (mode finetune, in this process, evaluation and checkpoints pushed past the end) and `transformers.Trainer`
+(blocks of the same Tiny Shakespeare tokens, no evaluation, no saving, no logging until the end). Same steps, batch,
+sequence length, AdamW settings, warmup + cosine, gradient clipping, dropout, and on CUDA bf16 autocast for both.
+
+The rate is tokens trained / wall time of the training loop: scribe's own clock (`Finished.elapsed_s`, data reading
+and the model load excluded) and the Trainer's `train_runtime`. On CUDA the script also prints model FLOPs
+utilisation: 6 x parameters + 12 x layers x width x context FLOPs per token (nanoGPT's estimate) against `--peak-tflops`
+(989 = H100 SXM dense bf16).
+
+    .venv/bin/python bench/train_speed.py [--shape small] [--steps 40] [--batch-size 8] [--context 256] [--device cpu]
+
+Writes bench/results/train_speed.json (or train_speed_<device>_<shape>.json for other settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import (AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer, Trainer,
+                          TrainingArguments)
+from transformers.utils import logging as hf_logging
+
+from hardware import hardware
+from scribe.training.trainer import TrainConfig
+from scribe.training.trainer import Trainer as ScribeTrainer
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / ".." / "shared" / "data"
+SHAPES = {"small": {"n_layer": 4, "n_head": 4, "n_embd": 256}, "gpt2-124m": {"n_layer": 12, "n_head": 12, "n_embd": 768}}
+LR, WARMUP, SEED = 3e-4, 10, 0
+
+
+def build_model(folder: Path, shape: str, context: int) -> int:
+    """Seeded random weights of the shape and the GPT-2 tokenizer, saved as a model folder; returns the parameters."""
+    torch.manual_seed(SEED)
+    model = GPT2LMHeadModel(GPT2Config(n_positions=max(context, 1024), **SHAPES[shape]))
+    model.save_pretrained(folder)
+    GPT2Tokenizer.from_pretrained(DATA / "gpt2_tokenizer").save_pretrained(folder)
+    return model.num_parameters()
+
+
+def run_scribe(folder: Path, work: Path, args: argparse.Namespace) -> float:
+    config = TrainConfig(
+        data=[str(DATA / "tinyshakespeare" / "input.txt")], output=work / "scribe-model", job_dir=work / "job",
+        mode="finetune", base=str(folder), context=args.context, batch_size=args.batch_size, lr=LR,
+        warmup_steps=WARMUP, max_steps=args.steps, eval_every=10**9, checkpoint_every=10**9, log_every=args.steps,
+        eval_tokens=args.context, sample_tokens=1, sample_temperatures=(1.0,), device=args.device, seed=SEED,
+    )
+    finished = ScribeTrainer(config).run()
+    return finished.tokens / finished.elapsed_s
+
+
+def run_hf(folder: Path, work: Path, args: argparse.Namespace) -> float:
+    from scribe.training.corpus import read_corpus
+
+    tokenizer = GPT2Tokenizer.from_pretrained(folder)
+    text = read_corpus([DATA / "tinyshakespeare" / "input.txt"]).documents[0].text
+    ids = torch.tensor(tokenizer(text)["input_ids"])
+    generator = torch.Generator().manual_seed(SEED)
+    starts = torch.randint(0, len(ids) - args.context - 1, (args.steps * args.batch_size,), generator=generator)
+    blocks = [ids[s : s + args.context] for s in starts.tolist()]
+    dataset = [{"input_ids": b, "labels": b} for b in blocks]
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="sdpa")
+    cuda = args.device.startswith("cuda")
+    training = TrainingArguments(
+        output_dir=str(work / "hf"), per_device_train_batch_size=args.batch_size, max_steps=args.steps,
+        learning_rate=LR, warmup_steps=WARMUP, lr_scheduler_type="cosine", weight_decay=0.1, adam_beta2=0.95,
+        max_grad_norm=1.0, logging_steps=args.steps, save_strategy="no", eval_strategy="no", report_to=[],
+        use_cpu=not cuda, bf16=cuda, dataloader_num_workers=0, seed=SEED, disable_tqdm=True,
+    )
+    result = Trainer(model=model, args=training, train_dataset=dataset).train()
+    return args.steps * args.batch_size * args.context / result.metrics["train_runtime"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--context", type=int, default=256)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--peak-tflops", type=float, default=989.0, help="the device's peak (for MFU on CUDA)")
+    args = parser.parse_args()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        folder = work / "base"
+        parameters = build_model(folder, args.shape, args.context)
+        scribe_rate = run_scribe(folder, work, args)
+        hf_rate = run_hf(folder, work, args)
+    ratio = scribe_rate / hf_rate
+    shape = SHAPES[args.shape]
+    result: dict[str, object] = {
+        "benchmark": "train_speed",
+        "settings": {"shape": args.shape, **shape, "parameters": parameters, "steps": args.steps,
+                     "batch_size": args.batch_size, "context": args.context, "lr": LR, "warmup": WARMUP},
+        "hardware": hardware(args.device),
+        "scribe_tokens_per_s": round(scribe_rate, 1),
+        "hf_trainer_tokens_per_s": round(hf_rate, 1),
+        "ratio_scribe_over_hf_trainer": round(ratio, 3),
+    }
+    if args.device.startswith("cuda"):
+        flops_per_token = 6 * parameters + 12 * shape["n_layer"] * shape["n_embd"] * args.context
+        result["scribe_mfu"] = round(scribe_rate * flops_per_token / (args.peak_tflops * 1e12), 4)
+        result["hf_trainer_mfu"] = round(hf_rate * flops_per_token / (args.peak_tflops * 1e12), 4)
+    name = "train_speed" if (args.device, args.shape) == ("cpu", "small") else f"train_speed_{args.device}_{args.shape}"
+    out = REPO / "bench" / "results" / f"{name.replace(':', '')}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"scribe {scribe_rate:,.0f} tok/s, transformers Trainer {hf_rate:,.0f} tok/s: ratio {ratio:.2f}"
+          + (f"; MFU scribe {result['scribe_mfu']:.1%}, Trainer {result['hf_trainer_mfu']:.1%}" if "scribe_mfu" in result else ""))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
