@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 import torch
 
-from scribe.cli import build_parser
+from scribe.cli import build_parser, main
 from scribe.commands.generate import sampling_from_args
 from scribe.engine.base import StreamEnd, TokenStep
 from scribe.engine.transformers_backend import TransformersBackend
@@ -90,14 +87,11 @@ def test_stop_strings_cancel_and_a_full_context_end_a_search(sharp_backend: Tran
     assert (end.prompt_tokens, end.reason, end.tokens) == (32, "context_full", 32)
 
 
-def test_scribe_generate_runs_beam_search_from_its_flags(tmp_path: Path, tiny_model_dir: Path):
-    env = {**os.environ, "SCRIBE_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+def test_scribe_generate_runs_beam_search_from_its_flags(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]):
     args = ["generate", "--model", str(tiny_model_dir), "--prompt", "Once upon a time", "--max-new-tokens", "6",
             "--num-beams", "3", "--early-stopping", "never", "--json", "--alternatives", "2"]  # fmt: skip
-    command = [sys.executable, "-m", "scribe", *args]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == 0, result.stderr
-    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert main(args) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["type"] for r in records] == ["token"] * 6 + ["end"]
     assert all(r["alternatives"][0]["removed_by"] in (None, "beam_search") for r in records[:-1])
 
