@@ -41,7 +41,8 @@ def parse_breakers(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """How the next token is chosen. Processors run in the order of `PROCESSOR_ORDER` (see sampler.py)."""
+    """How the next token is chosen. Processors run in the order of `PROCESSOR_ORDER` (see processors.py); num_beams > 1
+    or penalty_alpha > 0 replace sampling by a deterministic search (see search.py)."""
 
     temperature: float = field(
         default=0.8,
