@@ -1,13 +1,18 @@
-"""A Keras model in the studio: it loads in its worker process and streams into the TUI like any other model."""
+"""Keras models in the TUI: a trained one streams into the studio from its worker process, and the training screen
+trains one in a job process."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from textual.app import App
+from textual.widgets import RichLog
+
 from scribe.config import Settings
 from scribe.engine.base import StreamEnd, TokenStep
 from scribe.sampling.params import SamplingParams
 from scribe.ui.app import ScribeApp
+from scribe.ui.screens.training import TrainingScreen
 
 
 async def test_a_trained_keras_model_streams_into_the_studio(trained: dict[str, Path]) -> None:
@@ -34,3 +39,32 @@ async def test_a_trained_keras_model_streams_into_the_studio(trained: dict[str, 
         assert app.editor.text == "ROMEO:\n" + continuation
         again = list(app.backend.stream("ROMEO:\n", settings.sampling))[-1]
         assert isinstance(again, StreamEnd) and again.text == continuation
+
+
+class Host(App[None]):
+    def __init__(self, screen: TrainingScreen) -> None:
+        super().__init__()
+        self.training = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.training)
+
+
+async def test_the_training_screen_trains_a_keras_architecture(shakespeare_slice: Path, scribe_home: Path) -> None:
+    from scribe.store.catalog import list_models
+
+    screen = TrainingScreen(files=str(shakespeare_slice), base="mini-gpt:tiny", name="bard-gpt", max_steps=4,
+                            context=16, batch_size=8)
+    app = Host(screen)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.click("#start")
+        assert screen.running
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        finished = screen.curve.finished
+        assert screen.curve.error is None and finished is not None and finished.steps == 4
+        assert [step for step, _ in screen.curve.val] == [1, 2, 3, 4] and len(screen.curve.train) >= 1
+        assert len(screen.query_one("#sample-log", RichLog).lines) >= 4 * 5  # five temperatures at each evaluation
+        folder = scribe_home / "data" / "models" / "bard-gpt"
+        assert (folder / "model.keras").is_file()
+        assert "bard-gpt" in {e.name for e in list_models(offered=False) if e.usable and e.kind == "keras"}

@@ -1,7 +1,8 @@
 """The training screen (f10, alt+m): fine-tune a model on the writer's files, or train one from scratch, and watch it.
 
 The writer names files (paths or globs), a base model (empty: from scratch with the character preset for small texts,
-or the `small` preset), LoRA or full fine-tuning, a name and a step budget, then starts. The job runs in its own process
+or the `small` preset; a Keras architecture such as `char-lstm` or `mini-gpt:tiny` trains that from scratch), LoRA or
+full fine-tuning, a name and a step budget, then starts. The job runs in its own process
 (scribe.training.jobs); a thread worker follows its events and posts them here. The screen draws the training and
 validation loss as they come (textual-plotext), shows tokens per second, the ETA and a progress bar, lists the samples
 generated at several temperatures at each evaluation, and at the end shows the base model's perplexity against the
@@ -32,6 +33,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, ProgressBar,
 from textual_plotext import PlotextPlot
 
 from scribe.config import Paths
+from scribe.keras_models.architectures import ARCHITECTURES
 from scribe.training.events import Checkpoint, Error, Eval, Event, Finished, Sample, Saved, Started, Step
 
 class TrainingEvent(Message):
@@ -150,6 +152,16 @@ class TrainingScreen(Screen[None]):
             raise TrainingError("LoRA needs a base model")
         name = value["name"] or f"{files[0].rstrip('/').rsplit('/', 1)[-1].rsplit('.', 1)[0]}-{'lora' if lora else 'tuned'}"
         max_steps = int(value["max_steps"] or 0)
+        if base and base.partition(":")[0] in ARCHITECTURES:  # a Keras architecture, optionally with its preset
+            from scribe.keras_models.train_config import KerasTrainConfig
+
+            arch, _, preset = base.partition(":")
+            return KerasTrainConfig(
+                data=files, output=Paths.discover().models / name, name=name, arch=arch, preset=preset or "small",
+                max_steps=max_steps, sequence_length=int(value["context"] or 0) or None,
+                batch_size=int(value["batch_size"] or 0) or None, eval_every=max(1, max_steps // 5),
+                command="scribe tui (training screen)",
+            )
         return TrainConfig(
             data=files, output=Paths.discover().models / name, name=name, base=base,
             mode="lora" if lora else "finetune" if base else "scratch", preset="char" if not base else "small",
@@ -162,7 +174,9 @@ class TrainingScreen(Screen[None]):
         """Start a job with the form's settings (one at a time)."""
         if self.running:
             return
+        from scribe.keras_models.job import KerasTrainingJob
         from scribe.training.jobs import TrainingJob
+        from scribe.training.trainer import TrainConfig
 
         try:
             config = self.config()
@@ -176,7 +190,7 @@ class TrainingScreen(Screen[None]):
         self.curve = Curve(max_steps=config.max_steps)
         self.query_one("#sample-log", RichLog).clear()
         self.query_one("#result", Static).update("")
-        self.job = TrainingJob(config)
+        self.job = (TrainingJob if isinstance(config, TrainConfig) else KerasTrainingJob)(config)
         self._set_running(True)
         self._stats(f"starting: reading {len(config.data)} path(s)...")
         self._follow(self.job)
