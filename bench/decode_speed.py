@@ -28,6 +28,10 @@ import threading
 import time
 from pathlib import Path
 
+from scribe.engine.threads import prepare_cpu_threads
+
+prepare_cpu_threads()  # passive OpenMP waiting, as scribe's commands ask for before torch loads (applies to both)
+
 import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer, TextIteratorStreamer

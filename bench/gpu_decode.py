@@ -121,7 +121,8 @@ def main() -> None:
     parser.add_argument("--shapes", default="gpt2,gpt2-xl")
     args = parser.parse_args()
     if not torch.cuda.is_available():
-        raise SystemExit("gpu_decode.py needs a CUDA GPU")
+        print("gpu_decode.py: skipped, no CUDA GPU here (no result written)")
+        return
     device = torch.device("cuda")
     bandwidth = copy_bandwidth(device)
     print(f"copy bandwidth: {bandwidth / 1e9:.0f} GB/s on {torch.cuda.get_device_name(device)}")

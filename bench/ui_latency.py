@@ -4,7 +4,9 @@ rate, and a 100,000-word document, against the same app idle in the same run.
 The real app (`ScribeApp`) runs headless under Textual's pilot at 120x40 with a real model (default: the bundled
 `scribe-gutenberg`) decoding in its worker thread, restarted whenever a continuation ends so it never pauses. A
 typist thread plays the terminal's input thread: it records the time, hands a key event to the driver (as a real
-terminal's input thread does), and waits for the echo; between keys it pauses 15-35 ms (about 40 keys/s).
+terminal's input thread does), and waits for the echo; between keys it pauses 15-35 ms (about 40 keys/s), and
+every 25th key 0.6 s (a writer's pause: the app counts the tokens before the cursor after 0.4 s of quiet). Autosave
+runs at its default interval (3 s).
 
 Echo latency = time from handing over the key to the end of the first frame whose compositor update was made after
 the editor's cursor moved (the typed character is in it). Each frame's terminal output is built
@@ -94,8 +96,8 @@ def type_keys(app, probe: Probe, keys: int, seed: int) -> None:
     from textual import events
 
     chooser = random.Random(seed)
-    for _ in range(keys):
-        time.sleep(chooser.uniform(0.015, 0.035))
+    for index in range(keys):
+        time.sleep(0.6 if index % 25 == 24 else chooser.uniform(0.015, 0.035))
         char = chooser.choice(string.ascii_lowercase + " ")
         key = events.Key("space" if char == " " else char, char)
         probe.echoed.clear()
@@ -116,7 +118,7 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int)
         os.environ["SCRIBE_HOME"] = str(Path(tmp) / "home")
         document = Path(tmp) / "document.txt"
         document.write_text(text, encoding="utf-8")
-        settings = Settings(model=model, device="cpu", dtype="float32", autosave_seconds=3600.0,
+        settings = Settings(model=model, device="cpu", dtype="float32",
                             sampling=SamplingParams(max_new_tokens=2000, seed=seed))
         app = ScribeApp(document, settings=settings, paths=Paths.discover())
         probe = Probe()
@@ -176,6 +178,9 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    from scribe.engine.threads import prepare_cpu_threads
+
+    prepare_cpu_threads()  # as `scribe tui` does before torch loads
     from hardware import hardware
 
     short = long_document(300)
@@ -195,7 +200,7 @@ def main() -> None:
               + (f", stream repaints {r['stream_repaints_per_s']}/s, {r['streamed_tokens_per_s']} tokens/s" if streaming else ""))
     result = {
         "benchmark": "ui_latency",
-        "settings": {"keys": args.keys, "model": args.model, "size": SIZE, "key_gap_ms": [15, 35]},
+        "settings": {"keys": args.keys, "model": args.model, "size": SIZE, "key_gap_ms": [15, 35], "pause_every_25_keys_s": 0.6},
         "hardware": hardware("cpu"),
         "scenarios": results,
         "streaming_echo_p99_ms": results["streaming_short"]["echo_p99_ms"],

@@ -127,6 +127,8 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         """The continuation being generated or shown (None when there is none)."""
         self.generating = False
         self._backend_lock = threading.Lock()
+        self._first_frame = threading.Event()
+        """Set once the first screen is drawn: model loading (importing torch holds the GIL) waits for it."""
         self._load_request = 0
         self._count_request = 0
         self._version = 0
@@ -212,6 +214,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         if self.open_error:
             self.notify(self.open_error, title="Not opened", severity="error", timeout=15)
         self._offer_recovery()
+        self.call_after_refresh(self._first_frame.set)
         self.load_model()
 
     def _apply_keymap(self) -> None:
@@ -265,6 +268,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model", description="load model")
     def _load_worker(self, request: int, old: Backend | None, settings: Settings) -> None:
+        self._first_frame.wait(timeout=2.0)
         if old is not None:
             close_backend(old, self._backend_lock)
         try:
