@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -18,7 +19,7 @@ from scribe.engine.base import Backend, StreamEnd
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.processors import PROCESSOR_ORDER
 from scribe.studio.branch_session import BranchSession
-from scribe.studio.branches import BranchTree, Generation, Node, TokenRecord
+from scribe.studio.branches import BranchTree, Generation, Node, ReplayRequest, TokenRecord
 from scribe.studio.compare import first_divergence
 from scribe.ui.messages import Replayed
 from scribe.ui.screens.tree import BranchTreeScreen
@@ -253,7 +254,7 @@ class BranchActions(_Base):
         """Show the newest continuation of the shown branch."""
         self._move(self.branches.child, "this branch has no continuation yet (extend it)")
 
-    def _move(self, move, at_end: str) -> None:  # type: ignore[no-untyped-def]
+    def _move(self, move: Callable[[], Node | None], at_end: str) -> None:
         if self.branches.current is None:
             self.notify("no branch shown: continue first, or pick one in the tree", severity="warning")
             return
@@ -315,7 +316,7 @@ class BranchActions(_Base):
         self._replay_worker(self.backend, node.id, self.branches.tree.replay_request(node.id))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="replay", description="replay")
-    def _replay_worker(self, backend: Backend, node_id: str, request) -> None:  # type: ignore[no-untyped-def]
+    def _replay_worker(self, backend: Backend, node_id: str, request: ReplayRequest) -> None:
         _, end = collect(backend, request.prompt, request.params, request.alternatives, self._backend_lock)
         self.post_message(Replayed(node_id, end.text, end.error))
 

@@ -4,22 +4,25 @@ export, themes and the help screen."""
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterable
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import SystemCommand
+from textual.binding import BindingType
 from textual.screen import Screen
 from textual.theme import Theme
 
 from scribe.config import ConfigError, load_settings, save_settings
-from scribe.engine.base import Backend
+from scribe.engine.base import Backend, StreamEnd, TokenStep
+from scribe.sampling.params import SamplingParams
 from scribe.studio.branches import TokenRecord
 from scribe.studio.context import ContextUse
 from scribe.studio.document import atomic_write
 from scribe.studio.export import to_json, to_markdown
-from scribe.studio.presets import PresetError, load_presets, matching_preset, save_preset
+from scribe.studio.presets import Preset, PresetError, load_presets, matching_preset, save_preset
 from scribe.ui.branching import SEED_LIMIT
 from scribe.ui.keys import bindings_of, effective_keys, key_rows
 from scribe.ui.messages import TextScored
@@ -51,7 +54,7 @@ class StudioActions(_Base):
 
     # --- presets
 
-    def presets(self) -> dict:  # type: ignore[type-arg]
+    def presets(self) -> dict[str, Preset]:
         """Built-in and the writer's presets (unreadable preset files are reported once each)."""
         found, errors = load_presets(self.paths.config)
         for error in errors:
@@ -112,7 +115,8 @@ class StudioActions(_Base):
         screen = CompareScreen(self.presets(), self.settings.sampling, seed, runner)
         self.push_screen(screen, partial(self._keep_compared, prompt))
 
-    def _compare_run(self, backend: Backend, prompt: str, params, cancel):  # type: ignore[no-untyped-def]
+    def _compare_run(self, backend: Backend, prompt: str, params: SamplingParams,
+                     cancel: threading.Event) -> tuple[list[TokenStep], StreamEnd]:
         return collect(backend, prompt, params, self.settings.alternatives, self._backend_lock, cancel)
 
     def _keep_compared(self, prompt: str, result: CompareResult | None) -> None:
@@ -230,7 +234,7 @@ class StudioActions(_Base):
 
     # --- help and the command palette
 
-    def key_groups(self) -> list[tuple[str, Iterable]]:  # type: ignore[type-arg]
+    def key_groups(self) -> list[tuple[str, Iterable[BindingType]]]:
         """Every key binding, by where it applies."""
         return [("studio", self.BINDINGS), ("token inspector (f3)", StreamView.BINDINGS),
                 ("tree view (f4)", BranchTreeScreen.BINDINGS), ("compare (f9)", CompareScreen.BINDINGS)]

@@ -23,8 +23,16 @@ async def _continued(pilot, *extra: str) -> None:
         await pilot.pause(0.05)
     await app.workers.wait_for_complete()
     await pilot.press(*extra)
-    await pilot.pause(0.6)  # the token count after the last edit
+    await _settled(pilot)
+
+
+async def _settled(pilot) -> None:
+    """Wait for the model, the token count after the last edit and any other worker; hide the speed and the cursor."""
+    app: ScribeApp = pilot.app
     await app.workers.wait_for_complete()
+    await pilot.pause(0.6)
+    await app.workers.wait_for_complete()
+    app.editor.cursor_blink = False
     app.status_bar.update_status(tokens_per_s=None)
     await pilot.pause()
 
@@ -54,8 +62,7 @@ def test_snapshot_tree_view(snap_compare, settings: Settings) -> None:
 
 def test_snapshot_help_screen(snap_compare, settings: Settings) -> None:
     async def run_before(pilot) -> None:
-        await pilot.app.workers.wait_for_complete()
-        pilot.app.editor.cursor_blink = False
+        await _settled(pilot)
         await pilot.press("f1")
         await pilot.pause()
 

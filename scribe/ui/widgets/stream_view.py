@@ -135,11 +135,6 @@ class StreamView(Vertical, can_focus=True):
         return self._end
 
     @property
-    def node_id(self) -> str | None:
-        """The branch node shown (None when nothing is)."""
-        return self._node_id
-
-    @property
     def own_text(self) -> str:
         """The shown node's text: its prefix and what was generated."""
         if self._final is not None:
