@@ -94,7 +94,7 @@ def distribution_at(analysed: ForwardPass, position: int, params: SamplingParams
         return Candidate(rank=rank, token_id=token_id, text=_text(analysed, token_id), prob=float(raw[token_id]),
                          cumulative=cumulative, final_prob=float(final[token_id]), removed_by=by)
 
-    values, ids = raw.topk(min(top, raw.numel()))
+    values, ids = raw.topk(min(top, int((logits > -math.inf).sum())))  # tokens the model rules out are not listed
     cumulative = values.double().cumsum(dim=0).tolist()
     candidates = tuple(candidate(int(i), r + 1, c) for r, (i, c) in enumerate(zip(ids.tolist(), cumulative)))
     actual = None
