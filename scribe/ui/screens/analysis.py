@@ -123,7 +123,7 @@ class AnalysisScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        reason = "no model loaded: choose one in the settings panel (f2)" if self.backend is None else (
+        reason = "no model loaded yet (the status bar says whether one is loading; f2 chooses one)" if self.backend is None else (
             unavailable_reason(self.backend))
         if reason is not None:
             self.show_message(f"{self.TITLE_TEXT} unavailable: {reason}")

@@ -96,7 +96,7 @@ class SweepScreen(Screen[None]):
     def action_run(self) -> None:
         """Start a sweep with the form's settings (a running one is stopped first)."""
         if self.backend is None:
-            self.status("no model loaded: choose one in the settings panel (f2)")
+            self.status("no model loaded yet (the status bar says whether one is loading; f2 chooses one)")
             return
         try:
             specs = [self.query_one(f"#grid-{i}", Input).value.strip() for i in (1, 2)]
