@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from scribe.config import Paths
-from scribe.engine.base import Backend, EngineError, ModelInfo, ModelLoadError, StreamEnd, TokenStep
+from scribe.engine.base import Backend, EngineError, ModelInfo, ModelLoadError, StreamEnd, TokenScore, TokenStep
 from scribe.keras_models.architectures import architecture
 from scribe.keras_models.env import keras_environment
 from scribe.keras_models.saved import check_folder
@@ -85,6 +85,19 @@ class KerasBackend(Backend):
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for this text (characters or word-level tokens)."""
         return len(self._vocab.encode(text))
+
+    def score(self, text: str) -> list[TokenScore]:
+        """Each token of `text` with its log-probability under the model, computed in the worker (the first token
+        given the start token; LSTMs read the whole text, Transformers windows overlapping by half)."""
+        ids, pieces = self._vocab.encode_pieces(text)
+        if not ids:
+            return []
+        run_id = next(self._run_ids)
+        self._send(("score", run_id, ids))
+        logprobs = self._receive(run_id)
+        if isinstance(logprobs, Exception):
+            raise EngineError(f"scoring failed in the Keras worker: {logprobs}")
+        return [TokenScore(token_id=i, text=p, logprob=lp) for i, p, lp in zip(ids, pieces, logprobs)]
 
     def encode_ids(self, text: str) -> list[int]:
         """The token ids the model sees for `text` (the analysis hook of `scribe.engine.introspect`)."""

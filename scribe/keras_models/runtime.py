@@ -42,6 +42,9 @@ class Stepper(Protocol):
     def advance(self, token_id: int) -> np.ndarray:
         """Logits after appending `token_id`."""
 
+    def logprobs(self, ids: list[int]) -> np.ndarray:
+        """Log-probabilities [len(ids), vocab] of the token after each of `ids` (a fresh sequence)."""
+
 
 class LSTMStepper:
     """Runs the prompt once through copies of the LSTM layers that return their state, then each token as one step of
@@ -78,8 +81,26 @@ class LSTMStepper:
                 carried.append((h, c))
             return dense(x)[0], carried
 
-        self._run_prompt, self._run_step = run_prompt, run_step
+        @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32), states])
+        def run_all(ids, state):
+            x = embedding(ids)
+            carried = []
+            for lstm, (h, c) in zip(stateful, state):
+                x, h, c = lstm(x, initial_state=[h, c], training=False)
+                carried.append((h, c))
+            return tf.nn.log_softmax(dense(x[0])), carried
+
+        self._run_prompt, self._run_step, self._run_all = run_prompt, run_step, run_all
         self._state: list = []
+
+    def logprobs(self, ids: list[int], chunk: int = 512) -> np.ndarray:
+        """Log-probabilities [len(ids), vocab] of what follows each of `ids`, from the zero state."""
+        state = [(tf.zeros([1, u]), tf.zeros([1, u])) for u in self._units]
+        parts = []
+        for begin in range(0, len(ids), chunk):
+            logprobs, state = self._run_all(tf.constant([ids[begin : begin + chunk]], dtype=tf.int32), state)
+            parts.append(logprobs.numpy())
+        return np.concatenate(parts)
 
     def start(self, ids: list[int]) -> np.ndarray:
         zeros = [(tf.zeros([1, u]), tf.zeros([1, u])) for u in self._units]
@@ -102,7 +123,23 @@ class WindowStepper:
         def run(ids):
             return dense(hidden(ids, training=False)[:, -1])[0]
 
-        self._run, self._window, self._ids = run, window, []
+        @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32)])
+        def run_all(ids):
+            return tf.nn.log_softmax(dense(hidden(ids, training=False)[0]))
+
+        self._run, self._run_all, self._window, self._ids = run, run_all, window, []
+
+    def logprobs(self, ids: list[int]) -> np.ndarray:
+        """Log-probabilities [len(ids), vocab] of what follows each of `ids`: windows overlapping by half, so every
+        position after the first window sees at least half a window of context."""
+        out = np.empty((len(ids), 0), dtype=np.float32)
+        done, begin = 0, 0
+        while done < len(ids):
+            end = min(begin + self._window, len(ids))
+            logprobs = self._run_all(tf.constant([ids[begin:end]], dtype=tf.int32)).numpy()
+            out = logprobs[done - begin :] if done == 0 else np.concatenate([out, logprobs[done - begin :]])
+            done, begin = end, max(0, end - self._window // 2)
+        return out
 
     def start(self, ids: list[int]) -> np.ndarray:
         self._ids = list(ids[-self._window :])
@@ -123,6 +160,12 @@ class KerasGenerator:
         self.vocab, self.arch, self.shape = vocab, arch, shape
         self.stepper: Stepper = LSTMStepper(model) if arch.recurrent else WindowStepper(model, shape.sequence_length)
         self._banned = list(vocab.banned)
+
+    def score(self, ids: list[int]) -> list[float]:
+        """The natural-log probability of each of `ids` given those before it (the first given the start token)."""
+        context = [self.vocab.start_id, *ids[:-1]]
+        logprobs = self.stepper.logprobs(context)
+        return logprobs[np.arange(len(ids)), ids].astype(float).tolist()
 
     def prompt_ids(self, prompt: str) -> list[int]:
         """The prompt's last `sequence_length` token ids, or the start token for a prompt with none."""

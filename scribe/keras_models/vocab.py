@@ -66,6 +66,25 @@ class Vocab:
             return [ids[c] for c in text if c in ids]
         return [ids.get(t, 1) for t in tokenize(text)]
 
+    def encode_pieces(self, text: str) -> tuple[list[int], list[str]]:
+        """Token ids of `text` and the characters each covers (with the space or unknown characters before it, the
+        last one with everything after it), so the pieces add up to `text` exactly."""
+        ids: dict[str, int] = self._ids  # type: ignore[attr-defined]
+        found, ends = [], []
+        if self.kind == "char":
+            for i, c in enumerate(text):
+                if c in ids:
+                    found.append(ids[c])
+                    ends.append(i + 1)
+        else:
+            for match in WORD_PATTERN.finditer(text):
+                found.append(ids.get(match.group(), 1))
+                ends.append(match.end())
+        if not found:
+            return [], []
+        ends[-1] = len(text)
+        return found, [text[a:b] for a, b in zip([0, *ends[:-1]], ends)]
+
     def token_text(self, token_id: int) -> str:
         """One token's own text."""
         return self.tokens[token_id]

@@ -2,10 +2,11 @@
 parent (`scribe.engine.keras_backend.KerasBackend`), so TensorFlow never runs in the parent's process.
 
 Protocol: pickled tuples, parent -> worker on stdin: ("stream", run_id, prompt, params, alternatives),
-("cancel", run_id), ("analyse", run_id, ids, attentions), ("close",). Worker -> parent on the original stdout: first
+("cancel", run_id), ("analyse", run_id, ids, attentions), ("score", run_id, ids), ("close",). Worker -> parent on the original stdout: first
 ("ready", info fields) or ("error", message), then for each stream its TokenSteps and StreamEnd as
-("item", run_id, item), and for each analysis ("item", run_id, result) where result is what
-`scribe.analysis.keras_pass.analysis_pass` returns, or an Exception it raised. File descriptors 1 and
+("item", run_id, item), for each analysis ("item", run_id, result) where result is what
+`scribe.analysis.keras_pass.analysis_pass` returns, or an Exception it raised, and for each score request
+("item", run_id, log-probabilities). File descriptors 1 and
 2 both point at the log file the parent gave as stderr, so nothing TensorFlow prints can reach a terminal or corrupt
 the protocol.
 """
@@ -18,6 +19,7 @@ import queue
 import sys
 import threading
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 
@@ -63,10 +65,13 @@ def main(argv: list[str]) -> int:
     requests: queue.Queue[tuple | None] = queue.Queue()
     cancels: dict[int, threading.Event] = {}
     threading.Thread(target=_reader, args=(sys.stdin.buffer, requests, cancels), daemon=True).start()
-    while (message := requests.get()) is not None and message[0] in ("stream", "analyse"):
+    while (message := requests.get()) is not None and message[0] in ("stream", "analyse", "score"):
         try:
             if message[0] == "analyse":
                 send(("item", message[1], _analyse(loaded, message[2], message[3])))
+                continue
+            if message[0] == "score":
+                send(("item", message[1], _result(lambda: generator.score(message[2]))))
                 continue
             _, run_id, prompt, params, alternatives = message
             cancel = cancels.setdefault(run_id, threading.Event())
@@ -79,12 +84,17 @@ def main(argv: list[str]) -> int:
 
 
 def _analyse(loaded: Any, ids: list[int], attentions: bool) -> Any:
-    """The analysis pass's result, or the exception it raised (sent back to be raised in the parent)."""
+    """The analysis pass's result, or the exception it raised."""
     from scribe.analysis.keras_pass import analysis_pass
 
+    return _result(lambda: analysis_pass(loaded.model, ids, attentions=attentions, banned=loaded.vocab.banned))
+
+
+def _result(work: Callable[[], Any]) -> Any:
+    """What `work` returns, or the exception it raised as a RuntimeError (sent back to be raised in the parent)."""
     try:
-        return analysis_pass(loaded.model, ids, attentions=attentions, banned=loaded.vocab.banned)
-    except Exception as exc:  # reported to the parent, which raises it where the analysis was asked for
+        return work()
+    except Exception as exc:  # reported to the parent, which raises it where the work was asked for
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 

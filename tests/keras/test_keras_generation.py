@@ -102,6 +102,24 @@ def test_streams_are_seeded_and_report_probabilities(backends, arch: str) -> Non
     assert backend.count_tokens("Before we proceed") == (17 if arch == "char-lstm" else 3)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_scores_are_the_models_log_probabilities(backends, trained: dict[str, Path], arch: str) -> None:
+    from scribe.keras_models.saved import load_folder
+
+    backend = backends[arch]
+    text = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak."
+    scores = backend.score(text)
+    assert "".join(s.text for s in scores) == text and [s.token_id for s in scores] == backend.encode_ids(text)
+    loaded = load_folder(trained[arch])
+    ids = [loaded.vocab.start_id, *[s.token_id for s in scores]]
+    first = min(len(scores), loaded.shape.sequence_length)  # the Transformers' first window; the LSTMs see it all
+    logits = loaded.model.predict(np.array([ids[:first]]), verbose=0)[0]
+    expected = logits[np.arange(first), ids[1 : first + 1]] - np.log(np.exp(logits).sum(axis=-1))
+    np.testing.assert_allclose([s.logprob for s in scores[:first]], expected, rtol=1e-4, atol=1e-4)
+    assert len(scores) > first or loaded.arch.recurrent
+    assert all(s.logprob < 0 for s in scores)
+
+
 def test_every_sampling_setting_applies(backends) -> None:
     backend = backends["word-lstm"]
     greedy = SamplingParams(temperature=0.0, max_new_tokens=6)

@@ -59,3 +59,14 @@ def test_bad_vocabulary_files_are_refused_clearly(tmp_path: Path, content: str |
         (tmp_path / "vocab.json").write_text(content, encoding="utf-8")
     with pytest.raises(VocabError, match=message):
         Vocab.load(tmp_path)
+
+
+def test_pieces_add_up_to_the_text() -> None:
+    chars = char_vocab(["abc "])
+    ids, pieces = chars.encode_pieces("xab c!")
+    assert ids == chars.encode("xab c!") and pieces == ["xa", "b", " ", "c!"]
+    words = word("Romeo", ",", "come")
+    text = "  Romeo, come\n  Juliet "
+    ids, pieces = words.encode_pieces(text)
+    assert ids == words.encode(text) and "".join(pieces) == text and pieces[:2] == ["  Romeo", ","]
+    assert words.encode_pieces("   ") == ([], [])
