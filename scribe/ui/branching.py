@@ -36,11 +36,19 @@ else:
     _Base = object
 
 SEED_LIMIT = 2**63
+"""Seeds wrap around here (the largest SamplingParams accepts, plus one)."""
+DRAWN_SEEDS = 2**31
+"""Seeds drawn for the writer are below this: enough variety, and short enough to read and type."""
+
+
+def draw_seed() -> int:
+    """A fresh random seed."""
+    return secrets.randbelow(DRAWN_SEEDS)
 
 
 def with_seed(params: SamplingParams) -> SamplingParams:
     """`params` with a seed: the writer's, or one drawn now (so the node records the seed actually used)."""
-    return params if params.seed is not None else params.replace(seed=secrets.randbelow(SEED_LIMIT))
+    return params if params.seed is not None else params.replace(seed=draw_seed())
 
 
 def segment(node: Node) -> Segment:

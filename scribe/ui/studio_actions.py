@@ -3,7 +3,6 @@ export, themes and the help screen."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterable
 from functools import partial
@@ -23,7 +22,7 @@ from scribe.studio.context import ContextUse
 from scribe.studio.document import atomic_write
 from scribe.studio.export import to_json, to_markdown
 from scribe.studio.presets import Preset, PresetError, load_presets, matching_preset, save_preset
-from scribe.ui.branching import SEED_LIMIT
+from scribe.ui.branching import draw_seed
 from scribe.ui.keys import bindings_of, effective_keys, key_rows
 from scribe.ui.messages import TextScored
 from scribe.ui.screens.compare import CompareResult, CompareScreen
@@ -110,7 +109,7 @@ class StudioActions(_Base):
         assert self.backend is not None
         self._stop_generation()
         prompt = self.editor.text_before_cursor()
-        seed = self.settings.sampling.seed if self.settings.sampling.seed is not None else secrets.randbelow(SEED_LIMIT)
+        seed = self.settings.sampling.seed if self.settings.sampling.seed is not None else draw_seed()
         runner = partial(self._compare_run, self.backend, prompt)
         screen = CompareScreen(self.presets(), self.settings.sampling, seed, runner)
         self.push_screen(screen, partial(self._keep_compared, prompt))
