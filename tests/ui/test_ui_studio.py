@@ -147,11 +147,13 @@ async def test_themes_are_files_and_the_choice_is_saved(settings: Settings) -> N
     app = ScribeApp(settings=settings)
     async with app.run_test(size=SIZE) as pilot:
         assert {"scribe-dark", "scribe-light", "scribe-high-contrast"} <= set(app.available_themes)
-        app.theme = "scribe-high-contrast"
+        await pilot.press("alt+t", *"scribe-high-contrast")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
         await pilot.pause()
+        assert app.theme == "scribe-high-contrast" and app.current_theme.background == "#000000"
         saved = tomllib.loads(Paths.discover().config_file.read_text())
         assert saved["theme"] == "scribe-high-contrast"
-        assert app.current_theme.background == "#000000"
     again = ScribeApp(settings=settings.replace(theme="scribe-light"))
     async with again.run_test(size=SIZE):
         assert again.theme == "scribe-light" and not again.current_theme.dark
@@ -172,7 +174,11 @@ async def test_help_lists_every_key_with_remapping_and_remapped_keys_work(settin
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("f12")
         assert any("no branches yet" in n.message for n in app._notifications), "f12 now opens the tree"
-        titles = {c.title for c in app.get_system_commands(app.screen)}
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        await commands["Presets (f8)"].callback()
+        assert isinstance(app.screen, PresetScreen), "a palette entry runs its action"
+        await pilot.press("escape")
+        titles = set(commands)
         for action in ("Continue", "Extend", "Previous branch", "Tree (f12)", "Inspect", "Replay", "Lens", "Export",
                        "Keys (f1)", "Theme", "Quit"):
             assert any(t.startswith(action) for t in titles), action
