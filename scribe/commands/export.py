@@ -32,18 +32,20 @@ def run(args: argparse.Namespace) -> int:
     from scribe.studio.export import to_json, to_markdown
 
     path = Path(args.file).expanduser().absolute()
-    if not path.is_file():
-        raise CommandError(f"{path}: no such file")
+    sidecar = sidecar_path(path)
+    needed = sidecar if args.format == "json" else path
+    if not needed.is_file():
+        raise CommandError(f"{needed}: no such file")
     try:
-        document = Document.open(path)
-        tree = BranchTree.load(sidecar_path(path)) if args.format != "md" else None
+        tree = BranchTree.load(sidecar) if args.format != "md" else None
+        if args.format == "json":
+            assert tree is not None
+            content = to_json(tree) + "\n"
+        else:
+            document = Document.open(path)
+            content = to_markdown(document.title, document.saved_text, tree)
     except (DocumentError, BranchFileError) as exc:
         raise CommandError(str(exc)) from None
-    if args.format == "json":
-        assert tree is not None
-        content = to_json(tree) + "\n"
-    else:
-        content = to_markdown(document.title, document.saved_text, tree)
     if args.output:
         atomic_write(Path(args.output).expanduser().absolute(), content.encode("utf-8"))
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from scribe.studio.branches import BranchTree, Node
 
 EXCERPT_CHARS = 80
@@ -44,5 +46,5 @@ def _one_line(text: str) -> str:
 
 
 def to_json(tree: BranchTree) -> str:
-    """The tree as JSON (the sidecar's format)."""
-    return tree.to_json()
+    """The tree as indented JSON (the sidecar's format, which is compact)."""
+    return json.dumps(tree.to_dict(), ensure_ascii=False, indent=2)

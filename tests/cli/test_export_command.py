@@ -37,6 +37,12 @@ def test_json_to_a_file(story: Path, tmp_path: Path) -> None:
     assert BranchTree.from_dict(json.loads(target.read_text())).to_dict() == BranchTree.load(sidecar_path(story)).to_dict()
 
 
-def test_a_missing_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_files_are_errors_and_the_tree_needs_only_its_sidecar(
+        story: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", str(tmp_path / "nope.txt")]) == 1
-    assert "no such file" in capsys.readouterr().err
+    assert "nope.txt: no such file" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "nope.txt"), "-f", "json"]) == 1
+    assert "nope.txt.scribe.json: no such file" in capsys.readouterr().err
+    story.unlink()  # a document never saved, whose tree was
+    assert main(["export", str(story), "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["format"] == "scribe-branches"
