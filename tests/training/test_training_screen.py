@@ -55,11 +55,14 @@ async def test_bad_settings_are_shown_not_started(tmp_path: Path) -> None:
     app = Host(screen)
     async with app.run_test() as pilot:
         await pilot.click("#start")
+        await pilot.pause()
         assert not screen.running
         assert [n.message for n in app._notifications] == ["name the text files to train on"]
         screen.query_one("#files").value = str(tmp_path / "a.txt")
         screen.query_one("#lora").value = True
-        await pilot.click("#start")
+        screen.query_one("#files").focus()
+        await pilot.press("enter")  # enter in a field starts too
+        await pilot.pause()
         assert not screen.running and "LoRA needs a base model" in [n.message for n in app._notifications]
 
 
