@@ -71,5 +71,5 @@ def self_bleu(samples: Sequence[Sequence[str]], max_n: int = 4) -> float | None:
     """Mean BLEU of each sample against the others; None with fewer than two samples."""
     if len(samples) < 2:
         return None
-    scores = [bleu(sample, [other for j, other in enumerate(samples) if j != i], max_n) for i, sample in enumerate(samples)]
+    scores = [bleu(sample, [*samples[:i], *samples[i + 1 :]], max_n) for i, sample in enumerate(samples)]
     return sum(scores) / len(scores)

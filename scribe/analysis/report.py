@@ -23,10 +23,11 @@ def one_line(text: str, width: int | None = None) -> str:
 def aligned(rows: Sequence[Sequence[str]], right_from: int = 0) -> str:
     """Rows as columns separated by two spaces; columns from `right_from` on are right-aligned."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.rjust(w) if i >= right_from else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
-        for row in rows
-    )
+    def line(row: Sequence[str]) -> str:
+        cells = (cell.rjust(w) if i >= right_from else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        return "  ".join(cells).rstrip()
+
+    return "\n".join(line(row) for row in rows)
 
 
 def prob(value: float) -> str:

@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
                if attention is not None else {"unavailable": unavailable}}
         print(json.dumps(out, ensure_ascii=False))
         return 0
-    print(f"{analysed.model} · {len(ids)} tokens" + (f" (the last {len(analysed.ids)} analysed)" if analysed.offset else "")
-          + f" · position {position + analysed.offset}")
+    cut = f" (the last {len(analysed.ids)} analysed)" if analysed.offset else ""
+    print(f"{analysed.model} · {len(ids)} tokens{cut} · position {position + analysed.offset}")
     print(distribution_table(dist))
     print()
     print(attention_summary(attention) if attention is not None else f"attention: unavailable: {unavailable}")

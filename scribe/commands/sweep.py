@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--grid", "-g", action="append", required=True, metavar="NAME=V1,V2,...",
                         help="a setting and its values, e.g. temperature=0.1,0.7,1.0,1.5 (once or twice)")
     parser.add_argument("--samples", "-n", type=int, default=4, help="samples per cell (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first sample in every cell (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the first sample in every cell (default %(default)s)")
     parser.add_argument("--max-new-tokens", type=int, default=40, help="tokens per sample (default %(default)s)")
     add_set_option(parser)
     parser.add_argument("--json", action="store_true", help="print the whole result as one JSON object")

@@ -128,7 +128,8 @@ class TransformersIntrospector(Introspector):
         self._backend = backend
         self._model = backend._model  # type: ignore[attr-defined]  # the backend keeps these private
         self._tokenizer = backend._tokenizer  # type: ignore[attr-defined]
-        config = self._model.config.get_text_config() if hasattr(self._model.config, "get_text_config") else self._model.config
+        config = self._model.config
+        config = config.get_text_config() if hasattr(config, "get_text_config") else config
         self.layers = int(getattr(config, "num_hidden_layers", 0) or 0)
         self.heads = int(getattr(config, "num_attention_heads", 0) or 0)
 

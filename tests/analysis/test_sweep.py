@@ -54,4 +54,5 @@ def test_cell_metrics_are_those_of_its_samples(heads_backend):
     assert all(s.tokens == 8 and s.mean_logprob is not None and s.mean_logprob < 0 for s in cell.samples)
     assert cell.mean_logprob == pytest.approx(sum(s.mean_logprob for s in cell.samples) / 4)
     data = result.to_dict()
-    assert data["cells"][0]["distinct_2"] == cell.distinct[1] and data["axes"] == [{"name": "temperature", "values": [1.0]}]
+    assert data["cells"][0]["distinct_2"] == cell.distinct[1]
+    assert data["axes"] == [{"name": "temperature", "values": [1.0]}]

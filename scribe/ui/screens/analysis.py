@@ -123,8 +123,10 @@ class AnalysisScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        reason = "no model loaded yet (the status bar says whether one is loading; f2 chooses one)" if self.backend is None else (
-            unavailable_reason(self.backend))
+        if self.backend is None:
+            reason: str | None = "no model loaded yet (the status bar says whether one is loading; f2 chooses one)"
+        else:
+            reason = unavailable_reason(self.backend)
         if reason is not None:
             self.show_message(f"{self.TITLE_TEXT} unavailable: {reason}")
             return
@@ -206,8 +208,8 @@ class AnalysisScreen(Screen[None]):
         if analysed.offset:
             where += f" (the last {len(analysed.ids)} are analysed)"
         part = "continuation" if self.position >= analysed.prompt_length else "text"
-        self.query_one("#analysis-title", Static).update(
-            Text.assemble((f"{self.TITLE_TEXT} · {analysed.model} · ", "bold"), f"{where} · in the {part} · ", title))
+        heading = Text.assemble((f"{self.TITLE_TEXT} · {analysed.model} · ", "bold"), f"{where} · in the {part} · ")
+        self.query_one("#analysis-title", Static).update(heading + title)
         self.query_one("#analysis-tokens", Static).update(token_strip(analysed.texts, self.position,
                                                                       self.token_weights()))
         self.query_one("#analysis-detail", Static).update(body)

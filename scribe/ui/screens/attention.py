@@ -63,7 +63,10 @@ class AttentionScreen(AnalysisScreen):
         """Choose the previous or next head (from the mean: the first or last head)."""
         if self.row is not None:
             heads = self.row.heads
-            self.head_index = (0 if step > 0 else heads - 1) if self.head_index is None else (self.head_index + step) % heads
+            if self.head_index is None:
+                self.head_index = 0 if step > 0 else heads - 1
+            else:
+                self.head_index = (self.head_index + step) % heads
             self.redraw()
 
     def action_mean(self) -> None:

@@ -48,7 +48,8 @@ class AnalysisActions:
         from scribe.ui.screens.attention import AttentionScreen
 
         if self._on_studio():
-            self.push_screen(AttentionScreen(self.backend, self._backend_lock, source_from_app(self)))  # type: ignore[attr-defined]
+            screen = AttentionScreen(self.backend, self._backend_lock, source_from_app(self))
+            self.push_screen(screen)  # type: ignore[attr-defined]
 
     def action_distribution(self) -> None:
         """Open the next-token distribution view."""
@@ -65,7 +66,8 @@ class AnalysisActions:
 
         if self._on_studio():
             prompt = self.editor.text_before_cursor()  # type: ignore[attr-defined]
-            self.push_screen(SweepScreen(self.backend, self._backend_lock, prompt, self.settings.sampling))  # type: ignore[attr-defined]
+            screen = SweepScreen(self.backend, self._backend_lock, prompt, self.settings.sampling)
+            self.push_screen(screen)  # type: ignore[attr-defined]
 
     def action_evaluate(self) -> None:
         """Open the model evaluation view, starting from the studio's model."""

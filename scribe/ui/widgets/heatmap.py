@@ -94,7 +94,8 @@ def distribution_chart(dist: Distribution, width: int = BAR_WIDTH) -> Renderable
                       candidate.removed_by or "")
     cuts = ", ".join(f"{cut.processor} keeps {cut.kept:,}" for cut in dist.cuts) or "no sampling processor enabled"
     lines: list[RenderableType] = [
-        Text(f"after {visible(dist.after)!r}: entropy {dist.entropy_bits:.2f} bits over {dist.vocab:,} tokens · {cuts}"),
+        Text(f"after {visible(dist.after)!r}: entropy {dist.entropy_bits:.2f} bits over {dist.vocab:,} tokens · "
+             + cuts),
         table,
     ]
     if dist.actual is not None:
