@@ -1,10 +1,9 @@
 """Per-token log-probabilities of a given text (the perplexity lens): how surprising the model finds each token.
 
-`score_text(backend, text)` asks the backend (`Backend.score`); for the transformers backend, which does not implement
-it itself yet, it reads the model and tokenizer the backend holds. `score_causal_lm` does the work for any Hugging
-Face causal LM: the first token is scored after the start token (BOS, else EOS), and a text longer than the context
-is scored in windows that overlap by half, so every token after the first window sees at least half a context.
-Importing this module imports nothing heavy.
+`score_causal_lm` scores a text with any Hugging Face causal LM (the transformers backend's `score`): the first token
+is scored after the start token (BOS, else EOS), and a text longer than the context is scored in windows that
+overlap by half, so every token after the first window sees at least half a context. Importing this module imports
+nothing heavy.
 """
 
 from __future__ import annotations
@@ -15,14 +14,8 @@ from scribe.engine.base import Backend, TokenScore
 
 
 def score_text(backend: Backend, text: str) -> list[TokenScore]:
-    """Each token of `text` with its log-probability; NotImplementedError when the backend cannot score."""
-    try:
-        return backend.score(text)
-    except NotImplementedError:
-        if backend.info.backend != "transformers":
-            raise
-    model, tokenizer = backend._model, backend._tokenizer  # type: ignore[attr-defined]  # the backend keeps these private
-    return score_causal_lm(model, tokenizer, text, context_length=backend.info.context_length)
+    """Each token of `text` with its log-probability under `backend` (NotImplementedError when it cannot score)."""
+    return backend.score(text)
 
 
 def token_pieces(tokenizer: Any, text: str) -> tuple[list[int], list[str]]:

@@ -27,7 +27,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
 from scribe.engine import gpt2_decoder
-from scribe.engine.base import Backend, ModelInfo, ModelLoadError, StopReason, StreamEnd, TokenStep
+from scribe.engine.base import Backend, ModelInfo, ModelLoadError, StopReason, StreamEnd, TokenScore, TokenStep
 from scribe.engine.textstream import TextStream
 from scribe.engine.threads import apply_threads
 from scribe.sampling.params import SamplingParams
@@ -247,6 +247,12 @@ class TransformersBackend(Backend):
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for this text (special tokens the tokenizer adds included)."""
         return len(self._encode(text))
+
+    def score(self, text: str) -> list[TokenScore]:
+        """Each token of `text` with its log-probability (the perplexity lens; see `scribe.engine.scoring`)."""
+        from scribe.engine.scoring import score_causal_lm
+
+        return score_causal_lm(self._model, self._tokenizer, text, context_length=self.info.context_length)
 
     def close(self) -> None:
         """Drop the model and give its memory back."""

@@ -97,10 +97,8 @@ def collect(backend: Backend, prompt: str, params: SamplingParams, alternatives:
 
 def score_with(backend: Backend, text: str, before_cursor: str, backend_lock: threading.Lock) -> tuple[list[TokenScore], int]:
     """Per-token log-probabilities of `text` and the number of tokens of `before_cursor` (the perplexity lens)."""
-    from scribe.engine.scoring import score_text
-
     with backend_lock:
-        return score_text(backend, text), backend.count_tokens(before_cursor)
+        return backend.score(text), backend.count_tokens(before_cursor)
 
 
 def model_weights_hash(backend: Backend, cache_dir: Path) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scribe.engine.base import Backend
-from scribe.engine.scoring import score_causal_lm, score_text
+from scribe.engine.scoring import score_causal_lm
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,11 @@ def backend() -> Backend:
 
 def test_the_pieces_add_up_to_the_text_and_match_the_token_count(backend: Backend) -> None:
     text = "Café naïve — 日本語 🙂\n\n  spaced  out"
-    scores = score_text(backend, text)
+    scores = backend.score(text)
     assert "".join(s.text for s in scores) == text
     assert len(scores) == backend.count_tokens(text)
     assert all(s.logprob <= 0 for s in scores)
-    assert score_text(backend, "") == []
+    assert backend.score("") == []
 
 
 def test_log_probabilities_follow_the_definition(backend: Backend) -> None:
@@ -37,7 +37,7 @@ def test_log_probabilities_follow_the_definition(backend: Backend) -> None:
     with torch.inference_mode():
         logits = model(input_ids=torch.tensor([ids])).logits[0].float()
     expected = [logits[i].log_softmax(-1)[ids[i + 1]].item() for i in range(len(ids) - 1)]
-    got = [s.logprob for s in score_text(backend, text)]
+    got = [s.logprob for s in backend.score(text)]
     assert got == pytest.approx(expected, abs=1e-5)
     ppl = math.exp(-sum(got) / len(got))
     assert ppl > 1
