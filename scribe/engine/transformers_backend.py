@@ -27,7 +27,16 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
 from scribe.engine import gpt2_decoder
-from scribe.engine.base import Backend, ModelInfo, ModelLoadError, StopReason, StreamEnd, TokenScore, TokenStep
+from scribe.engine.base import (
+    Backend,
+    ModelInfo,
+    ModelLoadError,
+    StopReason,
+    StreamEnd,
+    TokenScore,
+    TokenStep,
+    prompt_budget,
+)
 from scribe.engine.textstream import TextStream
 from scribe.engine.threads import apply_threads
 from scribe.sampling.params import SamplingParams
@@ -377,7 +386,7 @@ class TransformersBackend(Backend):
                 raise ValueError("empty prompt and the tokenizer has no BOS or EOS token to start from")
             ids = [self._start_id]
         limit = self.info.context_length
-        budget = max(limit - max_new_tokens, limit // 2, 1)
+        budget = prompt_budget(limit, max_new_tokens)
         if len(ids) > budget:
             keep_bos = budget > 1 and ids[0] == self._tokenizer.bos_token_id
             ids = ids[:1] + ids[len(ids) - budget + 1 :] if keep_bos else ids[len(ids) - budget :]
