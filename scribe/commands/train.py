@@ -226,22 +226,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _events_until_end(job):  # noqa: ANN001, ANN202
     """The job's events; Ctrl-C while waiting asks the job to stop and keeps following it until it has saved."""
-    events = job.events()
     while True:
         try:
-            yield next(events)
-        except StopIteration:
+            yield from job.events()
             return
         except KeyboardInterrupt:
             job.cancel()
 
 
 def _forward_signals(job):  # noqa: ANN001, ANN202
-    """SIGTERM to this command cancels the job too; returns a function restoring the previous handler."""
+    """SIGINT (Ctrl-C) and SIGTERM to this command cancel the job (a KeyboardInterrupt raised while reading the job's
+    output would end the event generator and lose the job's last events); returns a function restoring the handlers."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: job.cancel())
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    previous = {sig: signal.signal(sig, lambda signum, frame: job.cancel()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
 
 
 def _run_as_rank(config, display) -> int:  # noqa: ANN001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,26 @@ def test_train_refuses_a_corpus_too_short_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "corpus too short" in result.stderr and "sequence length of 20,000" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_interrupt_saves_and_resume_continues(shakespeare_slice: Path, tmp_path: Path) -> None:
+    output = tmp_path / "bard"
+    command = [sys.executable, "-m", "scribe", "train", str(shakespeare_slice), "--arch", "char-lstm", "--preset",
+               "tiny", "--output", str(output), "--max-steps", "100000", "--eval-every", "100000", "--json"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events = []
+    for line in process.stdout:
+        events.append(parse_event(line))
+        if events[-1].kind == "step" and len(events) == 2:
+            process.send_signal(signal.SIGINT)  # what Ctrl-C does: the job checkpoints, saves and stops
+    assert process.wait(timeout=120) == 130, process.stderr.read()
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.reason == "interrupted" and finished.steps >= 10
+    assert "saved" in [e.kind for e in events] and (output / "model.keras").is_file()
+
+    resumed = scribe("train", str(shakespeare_slice), "--arch", "char-lstm", "--preset", "tiny", "--output",
+                     str(output), "--max-steps", str(finished.steps + 2), "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    again = [parse_event(line) for line in resumed.stdout.splitlines()]
+    assert isinstance(again[0], Started) and again[0].resumed_from == finished.steps
+    assert isinstance(again[-1], Finished) and again[-1].steps == finished.steps + 2
