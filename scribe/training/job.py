@@ -59,7 +59,7 @@ def run_config(config, emit, cancel: threading.Event) -> int:  # noqa: ANN001 - 
         emit(Error(str(exc)))
         return 1
     except KeyboardInterrupt:
-        emit(Error("cancelled before the first step"))
+        emit(Error("stopped at once by a second cancel; the last checkpoint, if any, is kept"))
         return 130
     return 130 if finished.reason == "interrupted" else 0
 

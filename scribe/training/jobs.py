@@ -28,6 +28,8 @@ class TrainingJob:
         self.python = python
         self.process: subprocess.Popen[str] | None = None
         self.job_dir: Path = config.job_dir
+        self.ended = False
+        """True once a `finished` or `error` event has been read."""
 
     @property
     def log_path(self) -> Path:
@@ -54,18 +56,19 @@ class TrainingJob:
         return self
 
     def events(self) -> Iterator[Event]:
-        """Progress events until the process ends (lines that are not events are ignored)."""
+        """Progress events until the process ends (lines that are not events are ignored). After an exception in the
+        reader (a KeyboardInterrupt), calling events() again goes on where the last call stopped."""
         assert self.process is not None and self.process.stdout is not None, "start() first"
-        ended = False
         for line in self.process.stdout:
             try:
                 event = parse_event(line)
             except ValueError:
                 continue
-            ended = ended or isinstance(event, (Finished, Error))
+            self.ended = self.ended or isinstance(event, (Finished, Error))
             yield event
         status = self.process.wait()
-        if not ended:
+        if not self.ended:
+            self.ended = True
             yield Error(self._died(status))
 
     def _died(self, status: int) -> str:

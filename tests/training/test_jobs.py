@@ -1,19 +1,23 @@
-"""Training jobs as real child processes: SIGKILL loses only the steps since the last checkpoint, cancel checkpoints and
-saves, a full disk while checkpointing is a clear error that leaves no model behind."""
+"""Training jobs as real child processes: SIGKILL loses only the steps since the last checkpoint, Ctrl-C on `scribe
+train` checkpoints and saves, a full disk while checkpointing is a clear error that leaves no model behind."""
 
 from __future__ import annotations
 
 import json
 import resource
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from scribe.training.checkpoint import STATE_FILE
-from scribe.training.events import Checkpoint, Error, Event, Finished, Saved, Started, Step
+from scribe.training.events import Checkpoint, Error, Event, Saved, Started, Step
 from scribe.training.jobs import TrainingJob
 from scribe.training.trainer import TrainConfig, Trainer
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -55,18 +59,21 @@ def test_sigkill_loses_only_the_steps_since_the_last_checkpoint(text_file: Path,
     assert finished.reason == "max_steps" and (tmp_path / "model" / "model.safetensors").exists()
 
 
-def test_cancel_checkpoints_and_saves(text_file: Path, tmp_path: Path) -> None:
-    job = TrainingJob(config(text_file, tmp_path, checkpoint_every=1000)).start()
-    kinds = []
-    for event in job.events():
-        kinds.append(event.kind)
-        if isinstance(event, Step) and event.step == 3:
-            job.cancel()
-        if isinstance(event, Finished):
-            assert event.reason == "interrupted" and event.steps >= 3 and event.path == str(tmp_path / "model")
-    assert job.wait() == 130
-    assert kinds[-4:] == ["sample", "checkpoint", "saved", "finished"]
+def test_ctrl_c_on_the_command_checkpoints_and_saves(text_file: Path, tmp_path: Path, scribe_home: Path) -> None:
+    command = [sys.executable, "-m", "scribe", "train", str(text_file), "--output", str(tmp_path / "model"),
+               "--preset", "tiny", "--tokenizer", "char", "--context", "32", "--batch-size", "4", "--max-steps",
+               "100000", "--eval-every", "100000", "--threads", "1"]
+    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in process.stderr:  # the job runs in its own session: Ctrl-C reaches the command, which cancels it
+        lines.append(line.rstrip("\n"))
+        if line.startswith("step     20"):
+            process.send_signal(signal.SIGINT)
+    assert process.wait() == 130
+    assert lines[-3].startswith("checkpoint at step ") and lines[-2].startswith("saved step ")
+    assert lines[-1].startswith("finished (interrupted): ") and lines[-1].endswith(f"model in {tmp_path / 'model'}")
     assert (tmp_path / "model" / "model.safetensors").exists()
+    assert (scribe_home / "data" / "jobs" / "model" / "checkpoint" / STATE_FILE).exists()
 
 
 def test_a_full_disk_while_checkpointing_is_a_clear_error(text_file: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scribe.training.events import Checkpoint, Eval, Event, Finished, Started, Step
+from scribe.training.events import Checkpoint, Eval, Event, Started, Step
 from scribe.training.finetune import TooBigForMemory
 from scribe.training.trainer import TrainConfig, Trainer, TrainingError
 
@@ -80,7 +80,6 @@ def test_resume_refuses_other_settings(text_file: Path, base: str, tmp_path: Pat
 
 
 def test_lora_is_merged_into_a_plain_model_that_the_list_shows(text_file: Path, base: str, scribe_home: Path) -> None:
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from scribe.store.catalog import list_models
