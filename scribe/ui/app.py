@@ -7,7 +7,8 @@ model loads or generates: loading, generating, counting tokens and autosaving ru
 Every continuation is a node of a branch tree saved beside the document (`scribe/ui/branching.py`); presets,
 compare, the perplexity lens, the context budget, export, themes and the help screen are in
 `scribe/ui/studio_actions.py`. The studio's keys are one table, `scribe/ui/keys.py`; F1 lists every key. Remap any
-of them by id in the `[keys]` table of config.toml, e.g. `continue = "f5"`:
+of them by id in the `[keys]` table of config.toml, e.g. `continue = "f12"` (alt+h/j/k/l serve terminals whose
+alt+arrows move by words):
 
 | id                             | keys                          | what it does                                          |
 |--------------------------------|-------------------------------|-------------------------------------------------------|
@@ -17,13 +18,13 @@ of them by id in the `[keys]` table of config.toml, e.g. `continue = "f5"`:
 | `reject`                       | ctrl+r                        | put the continuation away (it stays in the tree)      |
 | `regenerate`                   | ctrl+g                        | a sibling: the same prompt again (fixed seed: +1)     |
 | `extend`                       | ctrl+n                        | a child: continue the continuation                    |
-| `prev_branch` / `next_branch`  | alt+left / alt+right          | show the previous / next sibling                      |
-| `parent_branch`/`child_branch` | alt+up / alt+down             | show the parent / the newest child                    |
+| `prev_branch` `next_branch`    | alt+left/h, alt+right/l       | show the previous, next sibling                       |
+| `parent_branch` `child_branch` | alt+up/k, alt+down/j          | show the parent, the newest child                     |
 | `tree`                         | f4, ctrl+b                    | the whole tree; enter shows a branch                  |
 | `inspect`                      | f3, alt+i                     | token inspector: probabilities, alternatives, filters |
 | `replay`                       | alt+r                         | regenerate the shown branch from its record, compare  |
 | `compare`                      | f9                            | 2-4 presets, same prompt and seed, side by side       |
-| `presets` / `next_preset`      | f8 / alt+p                    | choose or save a preset / switch to the next one      |
+| `presets` `next_preset`        | f8, alt+p                     | choose or save a preset; switch to the next one       |
 | `lens`                         | ctrl+l                        | perplexity lens over the text                         |
 | `export`                       | alt+e                         | Markdown (with or without the tree), tree as JSON     |
 | `theme`                        | alt+t                         | choose a theme (saved to config.toml)                 |
@@ -32,7 +33,7 @@ of them by id in the `[keys]` table of config.toml, e.g. `continue = "f5"`:
 | `help`                         | f1                            | every key                                             |
 | `quit`                         | ctrl+q                        | quit (asks first when there are unsaved changes)      |
 
-The analysis views' keys are in `scribe/ui/screens/open_analysis.py`.
+The analysis and training views' keys are in `scribe/ui/screens/open_analysis.py` and `open_training.py`.
 
 ctrl+enter and alt+enter reach the app only in terminals that report modifiers (the kitty keyboard protocol: kitty,
 WezTerm, foot, Ghostty, recent iTerm2); elsewhere, tmux included, ctrl+enter arrives as a plain Enter and alt+enter as
