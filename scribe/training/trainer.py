@@ -386,7 +386,7 @@ class Trainer:
         decay = [p for n, p in params if p.dim() >= 2 and "wte" not in n and "wpe" not in n]
         rest = [p for n, p in params if not (p.dim() >= 2 and "wte" not in n and "wpe" not in n)]
         groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-        return torch.optim.AdamW(groups, lr=cfg.lr or 0.0, betas=(0.9, 0.95), fused=self.device.type == "cuda")
+        return torch.optim.AdamW(groups, lr=cfg.lr or 0.0, betas=(0.9, 0.95), fused=self.device.type in ("cpu", "cuda"))
 
     def _restore(self, loaded, model: "torch.nn.Module", optimizer: "torch.optim.Optimizer") -> None:  # noqa: ANN001
         names = {n for n, p in model.named_parameters() if p.requires_grad}
