@@ -53,7 +53,7 @@ def token_loss(model: "torch.nn.Module", block: "torch.Tensor", *, autocast: boo
     import torch.nn.functional as F
 
     with torch.autocast(block.device.type, dtype=torch.bfloat16, enabled=autocast):
-        logits = model(input_ids=block[:, :-1]).logits
+        logits = model(input_ids=block[:, :-1], use_cache=False).logits
     return F.cross_entropy(logits.flatten(0, 1).float(), block[:, 1:].flatten(), reduction=reduction)
 
 
@@ -93,7 +93,7 @@ def sliding_window_nll(model: "torch.nn.Module", ids: "torch.Tensor", max_length
             # stride == max_length that one token per window goes unscored, as in the guide)
             new = min(end - scored_to, end - begin - 1)
             if new > 0:
-                logits = model(input_ids=window[:, :-1]).logits[0, -new:].float()
+                logits = model(input_ids=window[:, :-1], use_cache=False).logits[0, -new:].float()
                 nats += F.cross_entropy(logits, window[0, -new:], reduction="sum").item()
                 count += new
             scored_to = end
