@@ -22,7 +22,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -198,7 +198,6 @@ class Data:
     val_chars: int
     val_text: str
     cached: int
-    documents: list[str] = field(default_factory=list)
 
 
 class Trainer:
@@ -244,7 +243,7 @@ class Trainer:
             check_memory(base_path, cfg.base or "", cfg.mode, self.device, self._weight_bytes(), limit)
         data = self._data(base_path)
         model = self._model(data.tokenizer, base_path)
-        self.data, self.model = data, model
+        self.data = data
         trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = self._optimizer(model)
         if loaded is not None:
@@ -290,9 +289,9 @@ class Trainer:
 
     def _checkpoint_to_resume(self):  # noqa: ANN202 - Loaded | None
         cfg = self.config
-        found = find_checkpoint(cfg.checkpoint_dir)
         if not cfg.resume:
             return None
+        found = find_checkpoint(cfg.checkpoint_dir)
         if found is None:
             raise TrainingError(f"nothing to resume: no checkpoint in {cfg.job_dir}")
         loaded = load_checkpoint(found)
