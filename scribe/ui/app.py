@@ -202,6 +202,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
             self._widget(selector, kind)
         self._apply_keymap()
         self.register_themes()
+        self.show_preset()
         self.editor.focus()
         self.editor.move_cursor(self.editor.document.end)
         if self.branch_error:
@@ -481,6 +482,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
             return True
         self.settings = changed
         self.settings_panel.show(changed)
+        self.show_preset()
         if name in RELOAD_FIELDS:
             self.load_model()
         return True

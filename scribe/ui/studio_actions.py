@@ -64,6 +64,10 @@ class StudioActions(_Base):
         """The preset whose style the current settings have."""
         return matching_preset(self.presets(), self.settings.sampling)
 
+    def show_preset(self) -> None:
+        """Name the preset the settings match (if any) in the status bar."""
+        self.status_bar.update_status(preset=self.active_preset() or "")
+
     def action_presets(self) -> None:
         """Choose a preset, or save the current settings as one."""
         self.push_screen(PresetScreen(self.presets(), self.active_preset()), self._preset_choice)
@@ -81,7 +85,7 @@ class StudioActions(_Base):
             self.notify(str(exc), title="Preset not saved", severity="error", markup=False)
             return
         self.notify(f"preset {preset.name} saved to {preset.path}", markup=False)
-        self.status_bar.update_status(preset=self.active_preset() or "")
+        self.show_preset()
 
     def apply_preset(self, name: str) -> None:
         """Switch the sampling settings to preset `name` (length, seed and stop strings stay)."""

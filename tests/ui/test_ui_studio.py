@@ -74,6 +74,7 @@ async def test_presets_switch_save_and_compare_side_by_side(settings: Settings, 
     app = ScribeApp(settings=settings)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
+        assert app.status_bar.status.preset == ""
         await pilot.press("f8")
         assert isinstance(app.screen, PresetScreen)
         await pilot.press("down", "enter")
@@ -82,6 +83,10 @@ async def test_presets_switch_save_and_compare_side_by_side(settings: Settings, 
         assert app.status_bar.status.preset == "balanced"
         await pilot.press("alt+p")
         assert app.status_bar.status.preset == "creative" and app.settings.sampling.min_p == 0.05
+        app.apply_setting("temperature", "1.0")
+        assert app.status_bar.status.preset == "", "a changed setting no longer matches the preset"
+        app.apply_setting("temperature", "1.05")
+        assert app.status_bar.status.preset == "creative"
         await pilot.press("f8", "tab", *"noir", "enter")
         saved = Paths.discover().config / "presets" / "noir.toml"
         assert tomllib.loads(saved.read_text())["min_p"] == 0.05
