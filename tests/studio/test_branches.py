@@ -125,3 +125,14 @@ def test_selecting_a_node_anchors_at_what_the_document_already_holds() -> None:
     assert session.select(two.id, "AB and more") == 2 and session.offered_text() == "C"
     assert session.select(two.id, "A, then") == 1 and session.offered_text() == "BC"
     assert session.select(two.id, "elsewhere") == -1 and session.anchor == root.id
+
+
+def test_the_studio_core_imports_neither_textual_nor_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, scribe.studio.branch_session, scribe.studio.presets, scribe.studio.export, "
+            "scribe.studio.fingerprint, scribe.studio.context, scribe.engine.scoring\n"
+            "print(sorted(m for m in ('textual', 'torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
