@@ -52,7 +52,7 @@ class StatusBar(Static):
     def update_status(self, **changes: Any) -> None:
         """Change some fields and redraw."""
         self.status = replace(self.status, **changes)
-        self.update(self.render_status())
+        self.update(self.render_status(), layout=False)  # one line, always: no screen layout (it runs per frame)
 
     def render_status(self) -> Text:
         """The line for the current status."""

@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
+from textual.visual import VisualType
 from textual.widgets import Static
 
 from scribe.engine.base import Alternative, StreamEnd, TokenStep
@@ -272,7 +273,7 @@ class StreamView(Vertical, can_focus=True):
                 rendered.append(segment.text[len(segment.prefix) + written :])
             if above:
                 rendered.stylize("dim", start, len(rendered))
-        self.query_one("#stream-text", Static).update(rendered)
+        update_in_place(self.query_one("#stream-text", Static), rendered)
         token = self._inspected_token() if inspecting else (self._steps[-1] if self._steps else None)
         panel = self.query_one("#stream-alternatives", Static)
         if token is None:
@@ -280,9 +281,19 @@ class StreamView(Vertical, can_focus=True):
         elif inspecting:
             panel.update(inspector_table(token, self._choice, self._cursor or 0, self._token_count()))
         else:
-            panel.update(alternatives_line(token))
+            update_in_place(panel, alternatives_line(token))
         if follow and not inspecting:
             scroll.scroll_end(animate=False)
+
+
+def update_in_place(widget: Static, content: VisualType) -> None:
+    """`widget.update(content)`, asking for a screen layout only when the content's height at the widget's width
+    changes. A layout re-renders every widget on the screen (the editor too); while tokens stream in, the text mostly
+    grows within its last line, so most updates need only a repaint of this one widget."""
+    height, width = widget.size.height, widget.size.width
+    widget.update(content, layout=False)
+    if not width or widget.get_content_height(widget.size, widget.app.size, width) != height:
+        widget.refresh(layout=True)
 
 
 def percent(p: float) -> str:
