@@ -167,7 +167,7 @@ class BranchActions(_Base):
     def _drain(self) -> None:
         """Move what the worker streamed since the last frame into the view (about 30 times a second)."""
         run = self.run_state
-        if run is None or not self.generating:
+        if run is None or not self.generating or not self.is_running:  # not while the app shuts down
             return
         items = run.buffer.drain()
         if not items:
@@ -366,7 +366,13 @@ class BranchActions(_Base):
                 self._branch_written = version
 
     def flush_branches(self) -> None:
-        """Write the tree now, on this thread, if a newer version than the one on disk exists (on exit)."""
+        """Write the tree now, on this thread, if a newer version than the one on disk exists (on exit); a node still
+        generating keeps what streamed, as if stopped."""
+        run = self.run_state
+        if self.generating and run is not None and run.node_id is not None and run.node_id in self.branches.tree:
+            tokens = tuple(TokenRecord.from_step(step) for step in self.stream_view.steps)
+            self.branches.tree.finish(run.node_id, "".join(t.text for t in tokens), tokens, "cancelled")
+            self._branch_version += 1
         tree = self.branches.snapshot()
         if tree is not None and self.branches.sidecar is not None and self._branch_version > self._branch_written:
             try:

@@ -103,3 +103,18 @@ async def test_branch_tree_from_writing_to_reopening(settings: Settings, tmp_pat
         assert again.last_replay is not None
         replayed, recorded = again.last_replay
         assert replayed == recorded == second.generated, "replaying a node regenerates it exactly"
+
+
+async def test_quitting_while_generating_keeps_what_streamed_in_the_tree(settings: Settings, tmp_path: Path) -> None:
+    story = tmp_path / "night.txt"
+    story.write_text("Night", encoding="utf-8")
+    app = ScribeApp(story, settings=settings.replace(sampling=settings.sampling.replace(max_new_tokens=5000)))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("ctrl+j")
+        while len(app.stream_view.steps) < 2:
+            await pilot.pause(0.05)
+        node_id = app.branches.current.id
+    node = BranchTree.load(sidecar_path(story)).node(node_id)
+    assert node.stop_reason == "cancelled" and len(node.tokens) >= 2
+    assert node.text == "".join(t.text for t in node.tokens)
