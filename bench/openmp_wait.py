@@ -2,11 +2,12 @@
 default) against passive waiting (what scribe's commands ask for), on a quiet machine and under load.
 
 Each configuration runs in its own process (the policy is read when torch loads): a GPT-2-124M-shaped model (random
-weights) decodes `--tokens` tokens with scribe's decoder and sampler in a worker thread, as the TUI runs it; the
-figure is milliseconds per token (median of 3 repeats). "Under load" starts one busy process per core (pure Python
-loops) next to it, standing in for other programs. Configurations alternate in the same run.
+weights) decodes with scribe's decoder and sampler in a worker thread, as the TUI runs it: a short warm-up, then
+`--tokens` tokens 3 times (quiet) or `--loaded-tokens` once (under load, where spinning can take seconds per token);
+the figure is milliseconds per token (median). "Under load" starts one busy process per core (pure Python loops)
+next to it, standing in for other programs.
 
-    .venv/bin/python bench/openmp_wait.py [--tokens 32]
+    .venv/bin/python bench/openmp_wait.py [--tokens 32] [--loaded-tokens 8]
 
 Writes bench/results/openmp_wait.json.
 """
@@ -27,8 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "bench" / "results" / "openmp_wait.json"
 
 
-def child(folder: str, tokens: int) -> None:
-    """Decode in a worker thread; print ms per token of 3 repeats as JSON."""
+def child(folder: str, tokens: int, repeats: int) -> None:
+    """Decode in a worker thread; print ms per token of each repeat as JSON."""
     import threading
     import time
 
@@ -43,7 +44,7 @@ def child(folder: str, tokens: int) -> None:
     decoder = GPT2Decoder(model)
     prompt = torch.arange(20) + 100
 
-    def decode() -> float:
+    def decode(tokens: int) -> float:
         sampler = Sampler(SamplingParams(temperature=0.8, top_k=50, seed=0))
         ids = torch.cat([prompt, torch.zeros(tokens, dtype=torch.long)])
         with torch.inference_mode():
@@ -57,8 +58,8 @@ def child(folder: str, tokens: int) -> None:
         return (time.perf_counter() - start) / tokens * 1000
 
     times: list[float] = []
-    for _ in range(4):
-        worker = threading.Thread(target=lambda: times.append(decode()))
+    for count in [2] + [tokens] * repeats:  # the first is a warm-up
+        worker = threading.Thread(target=lambda: times.append(decode(count)))
         worker.start()
         worker.join()
     print(json.dumps({"ms_per_token": times[1:], "threads": torch.get_num_threads()}))
@@ -69,12 +70,12 @@ def spin() -> None:
         pass
 
 
-def run_child(folder: str, tokens: int, policy: str, threads: int) -> float:
+def run_child(folder: str, tokens: int, repeats: int, policy: str, threads: int) -> float:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     env["OMP_NUM_THREADS"] = str(threads)
     if policy == "passive":
         env["OMP_WAIT_POLICY"] = "PASSIVE"
-    out = subprocess.run([sys.executable, __file__, "--child", folder, "--tokens", str(tokens)], env=env,
+    out = subprocess.run([sys.executable, __file__, "--child", folder, "--tokens", str(tokens), "--repeats", str(repeats)], env=env,
                          check=True, capture_output=True, text=True).stdout
     return statistics.median(json.loads(out.strip().splitlines()[-1])["ms_per_token"])
 
@@ -82,10 +83,12 @@ def run_child(folder: str, tokens: int, policy: str, threads: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument("--loaded-tokens", type=int, default=8)
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.tokens)
+        child(args.child, args.tokens, args.repeats)
         return
     from decode_speed import build_model
     from hardware import hardware
@@ -103,7 +106,8 @@ def main() -> None:
                 for threads in sorted({1, cores}):
                     for policy in ("spin", "passive"):
                         key = f"{load}_{threads}_threads_{policy}"
-                        results[key] = {"ms_per_token": round(run_child(folder, args.tokens, policy, threads), 1)}
+                        tokens, repeats = (args.tokens, 3) if load == "quiet" else (args.loaded_tokens, 1)
+                        results[key] = {"ms_per_token": round(run_child(folder, tokens, repeats, policy, threads), 1)}
                         print(f"{key}: {results[key]['ms_per_token']} ms/token", flush=True)
             finally:
                 for process in busy:
@@ -111,7 +115,7 @@ def main() -> None:
     best = {load: min(v["ms_per_token"] for k, v in results.items() if k.startswith(load)) for load in ("quiet", "loaded")}
     result = {
         "benchmark": "openmp_wait",
-        "settings": {"tokens": args.tokens, "model": "GPT-2 124M shape, random weights, float32", "alternatives": 5,
+        "settings": {"tokens": args.tokens, "loaded_tokens": args.loaded_tokens, "model": "GPT-2 124M shape, random weights, float32", "alternatives": 5,
                      "load": f"{cores} busy Python processes" },
         "hardware": hardware("cpu"),
         "results": results,
