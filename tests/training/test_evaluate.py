@@ -105,3 +105,4 @@ def test_eval_command_compares_models(shared_data: Path, tmp_path: Path, scribe_
     missing = subprocess.run([sys.executable, "-m", "scribe", "eval", str(tmp_path / "text.txt"), "-m", "nope"],
                              cwd=REPO, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 1 and missing.stderr.startswith("scribe: error: no model 'nope'")
+

@@ -142,3 +142,10 @@ def test_early_stopping_keeps_the_best_weights(text_file: Path, tmp_path: Path) 
     assert finished.val_loss == best.val_loss and evals[-1].val_loss > best.val_loss
     card = (tmp_path / "model" / "README.md").read_text(encoding="utf-8")
     assert f"({best.step})" in card.replace("step ", "") and "early stopping after 2 evaluations" in card
+
+
+def test_an_unknown_base_model_says_where_it_looked(tmp_path: Path) -> None:
+    from scribe.engine.base import ModelNotFound
+
+    with pytest.raises(ModelNotFound, match="no model 'no-such-model'"):
+        Trainer(config(tmp_path / "x", tmp_path, mode="lora", base="no-such-model")).run()
