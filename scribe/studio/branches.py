@@ -253,6 +253,18 @@ class BranchTree:
         for node in self.path_between(top, bottom):
             node.accepted = True
 
+    def remove(self, node_id: str) -> list[str]:
+        """Drop a node and everything under it; returns the ids dropped."""
+        dropped = []
+        for child in self.children(node_id):
+            dropped += self.remove(child.id)
+        node = self._nodes.pop(node_id)
+        self._children[node.parent].remove(node_id)
+        self._children.pop(node_id, None)
+        if self.current == node_id:
+            self.current = None
+        return [*dropped, node_id]
+
     def replay_request(self, node_id: str) -> ReplayRequest:
         """The request that regenerates a node exactly (a stopped stream is replayed to the length it reached)."""
         node = self._nodes[node_id]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -286,12 +287,19 @@ class BranchActions(_Base):
         if not len(self.branches.tree):
             self.notify("no branches yet: continue the text first", severity="warning")
             return
-        self.push_screen(BranchTreeScreen(self.branches.tree), self._tree_choice)
+        screen = BranchTreeScreen(self.branches.tree)
+        self.push_screen(screen, partial(self._tree_choice, screen))
 
-    def _tree_choice(self, node_id: str | None) -> None:
-        if node_id is None:
-            return
-        self.show_node(node_id)
+    def _tree_choice(self, screen: BranchTreeScreen, node_id: str | None) -> None:
+        if screen.deleted:
+            tree = self.branches.tree
+            if self.editor.mark is not None and (self.branches.current is None or self.branches.anchor not in tree):
+                self._stop_generation()  # the offered branch was deleted
+                self.branches.put_away()
+                self._clear_continuation()
+            self.save_branches()
+        if node_id is not None:
+            self.show_node(node_id)
 
     def show_node(self, node_id: str) -> None:
         """Show a branch from the tree, marked where it belongs in the document (else at the cursor)."""

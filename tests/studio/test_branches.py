@@ -47,6 +47,10 @@ def test_prompts_full_texts_siblings_and_children() -> None:
     assert [n.id for n in tree.path_between(root.id, child.id)] == [a.id, child.id]
     with pytest.raises(ValueError):
         tree.path_between(b.id, child.id)
+    tree.current = child.id
+    assert tree.remove(a.id) == [child.id, a.id]
+    assert a.id not in tree and child.id not in tree and tree.current is None
+    assert [n.id for n in tree.siblings(b.id)] == [b.id, picked.id]
 
 
 def test_replay_request_repeats_the_record_and_a_stopped_stream_its_length() -> None:

@@ -104,6 +104,15 @@ async def test_branch_tree_from_writing_to_reopening(settings: Settings, tmp_pat
         replayed, recorded = again.last_replay
         assert replayed == recorded == second.generated, "replaying a node regenerates it exactly"
 
+        await pilot.press("f4")
+        widget = again.screen.query_one(Tree)
+        assert widget.cursor_node is not None and widget.cursor_node.data == second.id
+        await pilot.press("d", "escape")
+        assert second.id not in again.branches.tree and again.branches.current is None
+        assert again.stream_view.text == "" and again.editor.mark is None, "the deleted branch is no longer offered"
+        await again.workers.wait_for_complete()
+        assert {n.id for n in BranchTree.load(sidecar_path(story))} == ids - {second.id}
+
 
 async def test_quitting_while_generating_keeps_what_streamed_in_the_tree(settings: Settings, tmp_path: Path) -> None:
     story = tmp_path / "night.txt"

@@ -82,15 +82,20 @@ class BranchTreeScreen(Screen[str | None]):
     """
     BINDINGS = [
         Binding("escape,q", "dismiss(None)", "Close", id="tree_close", tooltip="Tree view: back to the text"),
+        Binding("delete,d", "delete", "Delete", id="tree_delete",
+                tooltip="Tree view: delete the highlighted branch and everything under it (the text keeps what was "
+                "accepted)"),
     ]
 
     def __init__(self, tree: BranchTree) -> None:
         super().__init__()
         self.branches = tree
+        self.deleted: list[str] = []
+        """Ids of the nodes deleted here."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(" [b]Branches[/b]  ↑/↓ move · enter show this branch · ←/→ fold · escape back")
+            yield Label(" [b]Branches[/b]  ↑/↓ move · enter show this branch · d delete · escape back")
             widget: Tree[str] = Tree("branches", id="tree")
             widget.show_root = False
             yield widget
@@ -120,6 +125,17 @@ class BranchTreeScreen(Screen[str | None]):
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         if event.node.data is not None:
             self.query_one("#tree-record", Static).update(node_record(self.branches.node(event.node.data)))
+
+    def action_delete(self) -> None:
+        """Delete the highlighted branch (or text and all its branches) from the tree."""
+        widget = self.query_one("#tree", Tree)
+        item = widget.cursor_node
+        if item is None or item.data is None:
+            return
+        self.deleted += self.branches.remove(item.data)
+        item.remove()
+        self.query_one("#tree-record", Static).update("")
+        self.notify("branch deleted", timeout=2)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         node_id = event.node.data
