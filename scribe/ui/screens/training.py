@@ -26,7 +26,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, ProgressBar, RichLog, Static
@@ -72,7 +72,7 @@ class TrainingScreen(Screen[None]):
     TrainingScreen #progress { padding: 0 1; }
     TrainingScreen #body { height: 1fr; }
     TrainingScreen #curve { width: 2fr; min-height: 10; }
-    TrainingScreen #samples { width: 1fr; border-left: solid $primary; }
+    TrainingScreen #sample-log { width: 1fr; border-left: solid $primary; }
     TrainingScreen #result { height: auto; padding: 0 1; color: $success; }
     """
     BINDINGS = [Binding("escape", "close", "Cancel / close", id="training_close")]
@@ -114,8 +114,7 @@ class TrainingScreen(Screen[None]):
         yield ProgressBar(id="progress", show_eta=False)
         with Horizontal(id="body"):
             yield PlotextPlot(id="curve")
-            with VerticalScroll(id="samples"):
-                yield RichLog(id="sample-log", wrap=True, markup=False)
+            yield RichLog(id="sample-log", wrap=True, markup=False, min_width=20)
         yield Static("", id="result")
         yield Footer()
 
