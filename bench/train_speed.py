@@ -1,7 +1,9 @@
 """Training throughput: scribe's trainer against the transformers `Trainer`, same model, data, batch and length.
 
-A GPT-2-architecture model (shape `small`: 4 layers, 4 heads, 256 wide, the bundled model's shape; or `gpt2-124m`)
-with seeded random weights and the real GPT-2 tokenizer is saved once and fine-tuned from that folder by both: scribe's
+A GPT-2-architecture model (shape `small`: 4 layers, 4 heads, 256 wide, the bundled model's shape; `tiny`: 2 layers,
+2 heads, 64 wide; or `gpt2-124m`) with seeded random weights and a tokenizer (`bpe`: the 8192-token byte-level BPE
+`scribe train` makes for Tiny Shakespeare, as for the bundled model; or `gpt2`: the real GPT-2 tokenizer, 50257
+tokens) is saved once and fine-tuned from that folder by both: scribe's
 `Trainer` (mode finetune, in this process, evaluation and checkpoints pushed past the end) and `transformers.Trainer`
 (blocks of the same Tiny Shakespeare tokens, no evaluation, no saving, no logging until the end). Same steps, batch,
 sequence length, AdamW settings, warmup + cosine, gradient clipping, dropout, and on CUDA bf16 autocast for both.
@@ -11,9 +13,10 @@ and the model load excluded) and the Trainer's `train_runtime`. On CUDA the scri
 utilisation: 6 x parameters + 12 x layers x width x context FLOPs per token (nanoGPT's estimate) against `--peak-tflops`
 (989 = H100 SXM dense bf16).
 
-    .venv/bin/python bench/train_speed.py [--shape small] [--steps 40] [--batch-size 8] [--context 256] [--device cpu]
+    .venv/bin/python bench/train_speed.py [--shape small] [--tokenizer bpe] [--steps 40] [--batch-size 8] [--context 256]
+    .venv/bin/python bench/train_speed.py --device cuda --shape gpt2-124m --tokenizer gpt2 --batch-size 32 --context 1024
 
-Writes bench/results/train_speed.json (or train_speed_<device>_<shape>.json for other settings).
+Writes bench/results/train_speed_<device>_<shape>_<tokenizer>.json.
 """
 
 from __future__ import annotations
@@ -24,26 +27,37 @@ import tempfile
 from pathlib import Path
 
 import torch
-from transformers import (AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer, Trainer,
+from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer, Trainer,
                           TrainingArguments)
 from transformers.utils import logging as hf_logging
 
 from hardware import hardware
+from scribe.config import Paths
+from scribe.training.corpus import read_corpus
+from scribe.training.dataset import cached_bpe, encode_documents, split_corpus
 from scribe.training.trainer import TrainConfig
 from scribe.training.trainer import Trainer as ScribeTrainer
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
-SHAPES = {"small": {"n_layer": 4, "n_head": 4, "n_embd": 256}, "gpt2-124m": {"n_layer": 12, "n_head": 12, "n_embd": 768}}
+SHAPES = {"tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64}, "small": {"n_layer": 4, "n_head": 4, "n_embd": 256},
+          "gpt2-124m": {"n_layer": 12, "n_head": 12, "n_embd": 768}}
 LR, WARMUP, SEED = 3e-4, 10, 0
 
 
-def build_model(folder: Path, shape: str, context: int) -> int:
-    """Seeded random weights of the shape and the GPT-2 tokenizer, saved as a model folder; returns the parameters."""
+def build_model(folder: Path, shape: str, tokenizer_kind: str, context: int, cache: Path) -> int:
+    """Seeded random weights of the shape with the tokenizer, saved as a model folder; returns the parameters."""
+    if tokenizer_kind == "gpt2":
+        tokenizer = GPT2Tokenizer.from_pretrained(DATA / "gpt2_tokenizer")
+    else:
+        corpus = read_corpus([DATA / "tinyshakespeare" / "input.txt"])
+        tokenizer = cached_bpe(split_corpus(corpus.documents, 0.1, SEED)[0], 8192, cache)
     torch.manual_seed(SEED)
-    model = GPT2LMHeadModel(GPT2Config(n_positions=max(context, 1024), **SHAPES[shape]))
+    eos = tokenizer.eos_token_id
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=max(context, 1024), bos_token_id=eos,
+                                       eos_token_id=eos, **SHAPES[shape]))
     model.save_pretrained(folder)
-    GPT2Tokenizer.from_pretrained(DATA / "gpt2_tokenizer").save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return model.num_parameters()
 
 
@@ -59,14 +73,12 @@ def run_scribe(folder: Path, work: Path, args: argparse.Namespace) -> float:
 
 
 def run_hf(folder: Path, work: Path, args: argparse.Namespace) -> float:
-    from scribe.training.corpus import read_corpus
-
-    tokenizer = GPT2Tokenizer.from_pretrained(folder)
-    text = read_corpus([DATA / "tinyshakespeare" / "input.txt"]).documents[0].text
-    ids = torch.tensor(tokenizer(text)["input_ids"])
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    corpus = read_corpus([DATA / "tinyshakespeare" / "input.txt"])
+    ids = encode_documents(split_corpus(corpus.documents, 0.1, SEED)[0], tokenizer, Paths.discover().cache).ids
     generator = torch.Generator().manual_seed(SEED)
     starts = torch.randint(0, len(ids) - args.context - 1, (args.steps * args.batch_size,), generator=generator)
-    blocks = [ids[s : s + args.context] for s in starts.tolist()]
+    blocks = [ids[s : s + args.context].long() for s in starts.tolist()]
     dataset = [{"input_ids": b, "labels": b} for b in blocks]
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="sdpa")
     cuda = args.device.startswith("cuda")
@@ -83,6 +95,7 @@ def run_hf(folder: Path, work: Path, args: argparse.Namespace) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
+    parser.add_argument("--tokenizer", choices=("bpe", "gpt2"), default="bpe")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--context", type=int, default=256)
@@ -94,14 +107,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         folder = work / "base"
-        parameters = build_model(folder, args.shape, args.context)
+        parameters = build_model(folder, args.shape, args.tokenizer, args.context, Paths.discover().cache)
         scribe_rate = run_scribe(folder, work, args)
         hf_rate = run_hf(folder, work, args)
     ratio = scribe_rate / hf_rate
     shape = SHAPES[args.shape]
     result: dict[str, object] = {
         "benchmark": "train_speed",
-        "settings": {"shape": args.shape, **shape, "parameters": parameters, "steps": args.steps,
+        "settings": {"shape": args.shape, **shape, "tokenizer": args.tokenizer, "parameters": parameters, "steps": args.steps,
                      "batch_size": args.batch_size, "context": args.context, "lr": LR, "warmup": WARMUP},
         "hardware": hardware(args.device),
         "scribe_tokens_per_s": round(scribe_rate, 1),
@@ -112,8 +125,7 @@ def main() -> None:
         flops_per_token = 6 * parameters + 12 * shape["n_layer"] * shape["n_embd"] * args.context
         result["scribe_mfu"] = round(scribe_rate * flops_per_token / (args.peak_tflops * 1e12), 4)
         result["hf_trainer_mfu"] = round(hf_rate * flops_per_token / (args.peak_tflops * 1e12), 4)
-    name = "train_speed" if (args.device, args.shape) == ("cpu", "small") else f"train_speed_{args.device}_{args.shape}"
-    out = REPO / "bench" / "results" / f"{name.replace(':', '')}.json"
+    out = REPO / "bench" / "results" / f"train_speed_{args.device.replace(':', '')}_{args.shape}_{args.tokenizer}.json"
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"scribe {scribe_rate:,.0f} tok/s, transformers Trainer {hf_rate:,.0f} tok/s: ratio {ratio:.2f}"
           + (f"; MFU scribe {result['scribe_mfu']:.1%}, Trainer {result['hf_trainer_mfu']:.1%}" if "scribe_mfu" in result else ""))
