@@ -4,15 +4,20 @@ Both decode the same GPT-2-124M-shaped model (random weights, seeded; the real G
 with the same prompt and sampling settings (temperature 0.8, top-k 50), the same number of new tokens, in the same
 process, in interleaved rounds after one warm-up each. scribe streams with top-5 alternatives on (what the TUI shows).
 Both decode in a worker thread while the main thread consumes the output (a queue of events for scribe, the
-streamer's queue for generate()): that is how the TUI runs it, and on a busy CPU, decoding on the main thread is several
-times slower for both (an OpenMP scheduling effect seen on this machine), so mixing the two would not be fair.
+streamer's queue for generate()), as the TUI runs it. The process asks OpenMP for passive waiting before torch loads,
+as scribe's commands do (`scribe.engine.threads`); it applies to both. (With GNU OpenMP's default spinning, 2 threads
+on a busy 2-core machine decoded 10-40x slower, for both; `bench/openmp_wait.py` measures it. The slowdown first seen
+"on the main thread" was this effect: with passive waiting, main thread and worker thread decode alike.)
+
+The memory-bandwidth ceiling is measured in the same run (`memory_bandwidth.read_bandwidth`: the best read bandwidth
+at 1 thread and at all threads) and divided by the bytes of fp32 weights a GPT-2-124M token reads.
 
 Fairness: `generate()` gets `min_new_tokens` so it never stops at end-of-text; scribe has no such switch, so its rate is
 computed from the tokens it actually produced (with random weights end-of-text is practically never sampled; the
 JSON records the token counts). The headline rate is new tokens / wall time from the call to the last text, prompt
 included, for both; scribe's decode-only rate (after the first token) is recorded too.
 
-    .venv/bin/python bench/decode_speed.py [--new-tokens 128] [--rounds 3] [--device cpu]
+    .venv/bin/python bench/decode_speed.py [--new-tokens 128] [--rounds 3] [--device cpu] [--threads N]
 
 Writes bench/results/decode_speed.json.
 """
