@@ -15,9 +15,10 @@ class Host(App[None]):
     def __init__(self, screen: TrainingScreen) -> None:
         super().__init__()
         self.training = screen
+        self.results: list[str | None] = []
 
     def on_mount(self) -> None:
-        self.push_screen(self.training)
+        self.push_screen(self.training, self.results.append)
 
 
 async def test_a_fine_tuning_job_is_followed_to_the_end(shared_data: Path, tmp_path: Path, scribe_home: Path) -> None:
@@ -46,8 +47,9 @@ async def test_a_fine_tuning_job_is_followed_to_the_end(shared_data: Path, tmp_p
         assert not screen.running and screen.query_one("#start").disabled is False
         assert "notes-tuned" in {e.name for e in list_models(offered=False) if e.usable}
 
-        await pilot.press("escape")  # nothing runs: escape closes the screen
-        assert app.screen is not screen
+        await pilot.click("#use")
+        await pilot.pause()
+        assert app.screen is not screen and app.results == [finished.path]
 
 
 async def test_bad_settings_are_shown_not_started(tmp_path: Path) -> None:
@@ -66,15 +68,34 @@ async def test_bad_settings_are_shown_not_started(tmp_path: Path) -> None:
         assert not screen.running and "LoRA needs a base model" in [n.message for n in app._notifications]
 
 
-async def test_the_studio_opens_the_training_screen(shared_data: Path) -> None:
+async def test_the_studio_opens_the_training_screen_and_writes_with_the_result(shared_data: Path,
+                                                                              tmp_path: Path) -> None:
+    import shutil
+
+    from scribe.training.events import Finished
     from scribe.ui.app import ScribeApp
+    from scribe.ui.screens.training import TrainingEvent
 
     settings = Settings(model=str(shared_data / "models" / "tiny-random-gpt2"), device="cpu", dtype="float32",
                         autosave_seconds=3600.0)
+    trained = tmp_path / "trained"
+    shutil.copytree(shared_data / "models" / "tiny-random-gpt2", trained)
     app = ScribeApp(settings=settings)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("f10")
         assert isinstance(app.screen, TrainingScreen)
-        await pilot.press("escape")
-        assert not isinstance(app.screen, TrainingScreen)
+        await pilot.press("escape")  # nothing runs: escape closes it, the model stays
+        assert not isinstance(app.screen, TrainingScreen) and app.settings.model == settings.model
+
+        await pilot.press("f10")
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen) and screen.query_one("#use").disabled
+        screen.post_message(TrainingEvent(Finished(reason="max_steps", steps=4, tokens=512, elapsed_s=1.0, val_loss=3.0,
+                                                   perplexity=20.09, bits_per_char=1.2, path=str(trained))))
+        await pilot.pause()
+        await pilot.click("#use")
+        await pilot.pause()
+        assert not isinstance(app.screen, TrainingScreen) and app.settings.model == str(trained)
         await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.backend is not None and app.backend.info.name == "trained"

@@ -7,7 +7,8 @@ full fine-tuning, a name and a step budget, then starts. The job runs in its own
 validation loss as they come (textual-plotext), shows tokens per second, the ETA and a progress bar, lists the samples
 generated at several temperatures at each evaluation, and at the end shows the base model's perplexity against the
 fine-tuned one on the validation split. Escape cancels a running job (it checkpoints and saves first); when nothing
-runs, Escape closes the screen. The saved model appears in the model list at once (it lives in the models folder).
+runs, Escape closes the screen. The saved model is in the models folder, so the model list has it at once; "Use in the
+studio" closes the screen and switches the studio to it.
 
 | id               | keys        | what it does                                          |
 |------------------|-------------|-------------------------------------------------------|
@@ -56,8 +57,9 @@ class Curve:
     error: str | None = None
 
 
-class TrainingScreen(Screen[None]):
-    """Start a training job and follow it."""
+class TrainingScreen(Screen["str | None"]):
+    """Start a training job and follow it. Dismissed with the trained model's folder when the writer chooses to
+    write with it ("Use in the studio"), else None."""
 
     DEFAULT_CSS = """
     TrainingScreen #form { height: auto; padding: 0 1; }
@@ -67,7 +69,7 @@ class TrainingScreen(Screen[None]):
     TrainingScreen .row Label.short { width: 9; }
     TrainingScreen .row Input.short { width: 10; }
     TrainingScreen #buttons { height: 3; padding-left: 14; }
-    TrainingScreen #cancel { margin-left: 2; }
+    TrainingScreen #cancel, TrainingScreen #use { margin-left: 2; }
     TrainingScreen #stats { height: auto; padding: 0 1; }
     TrainingScreen #progress { padding: 0 1; }
     TrainingScreen #body { height: 1fr; }
@@ -110,6 +112,7 @@ class TrainingScreen(Screen[None]):
             with Horizontal(id="buttons"):
                 yield Button("Start", variant="primary", id="start")
                 yield Button("Cancel", variant="error", id="cancel", disabled=True)
+                yield Button("Use in the studio", variant="success", id="use", disabled=True)
         yield Static("", id="stats")
         yield ProgressBar(id="progress", show_eta=False)
         with Horizontal(id="body"):
@@ -133,6 +136,8 @@ class TrainingScreen(Screen[None]):
             self.start()
         elif event.button.id == "cancel":
             self.cancel()
+        elif event.button.id == "use" and self.curve.finished is not None:
+            self.dismiss(self.curve.finished.path)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.start()
@@ -204,7 +209,7 @@ class TrainingScreen(Screen[None]):
         if self.running:
             self.cancel()
         else:
-            self.dismiss()
+            self.dismiss(None)
 
     def on_unmount(self) -> None:
         self.cancel()
@@ -266,6 +271,7 @@ class TrainingScreen(Screen[None]):
     def _end(self) -> None:
         self.job = None
         self._set_running(False)
+        self.query_one("#use", Button).disabled = not (self.curve.finished and self.curve.finished.path)
         self.query_one("#result", Static).update(self.summary())
 
     def summary(self) -> str:
