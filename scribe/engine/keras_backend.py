@@ -127,29 +127,28 @@ class KerasBackend(Backend):
         """Stream from the worker (see `KerasGenerator.stream`); a worker that dies ends the stream with an error."""
         start = time.perf_counter()
         run_id = next(self._run_ids)
-        cancelled = ended = False
+        ended = False
         steps: list[TokenStep] = []
         try:
             self._send(("stream", run_id, prompt, params, alternatives))
             while not ended:
-                if cancel is not None and cancel.is_set() and not cancelled:
-                    self._send(("cancel", run_id))
-                    cancelled = True
                 item = self._receive(run_id)
                 ended = isinstance(item, StreamEnd)
                 if isinstance(item, TokenStep):
                     steps.append(item)
                 yield item
+                if not ended:
+                    self._send(("cancel" if cancel is not None and cancel.is_set() else "next", run_id))
         except EngineError as exc:
             ended = True
             yield StreamEnd(reason="error", text="".join(s.text for s in steps), tokens=len(steps), prompt_tokens=0,
                             elapsed_s=time.perf_counter() - start, first_token_s=0.0, error=str(exc))
         finally:
-            if not ended:  # the caller stopped reading: stop the worker and drain what it already sent
+            if not ended:  # the caller stopped reading: stop the worker and take its last item
                 try:
                     self._send(("cancel", run_id))
                     while not isinstance(self._receive(run_id), StreamEnd):
-                        pass
+                        self._send(("cancel", run_id))
                 except EngineError:
                     pass
 

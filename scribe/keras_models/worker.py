@@ -1,8 +1,9 @@
 """The generation worker: `python -m scribe.keras_models.worker FOLDER` loads one Keras model and streams for its
 parent (`scribe.engine.keras_backend.KerasBackend`), so TensorFlow never runs in the parent's process.
 
-Protocol: pickled tuples, parent -> worker on stdin: ("stream", run_id, prompt, params, alternatives),
-("cancel", run_id), ("analyse", run_id, ids, attentions), ("score", run_id, ids), ("close",). Worker -> parent on the original stdout: first
+Protocol: pickled tuples, parent -> worker on stdin: ("stream", run_id, prompt, params, alternatives), then
+("next", run_id) after each item received or ("cancel", run_id) (so the worker never runs ahead of the reader, and a
+cancellation takes effect before the next token), ("analyse", run_id, ids, attentions), ("score", run_id, ids), ("close",). Worker -> parent on the original stdout: first
 ("ready", info fields) or ("error", message), then for each stream its TokenSteps and StreamEnd as
 ("item", run_id, item), for each analysis ("item", run_id, result) where result is what
 `scribe.analysis.keras_pass.analysis_pass` returns, or an Exception it raised, and for each score request
@@ -33,8 +34,17 @@ def _reader(stream: BinaryIO, requests: "queue.Queue[tuple | None]", cancels: di
             return
         if message[0] == "cancel":
             cancels.setdefault(message[1], threading.Event()).set()
+            requests.put(("next", message[1]))  # the stream goes on to see the cancellation and end
         else:
             requests.put(message)
+
+
+def _wait_for_next(requests: "queue.Queue[tuple | None]", run_id: int) -> tuple | None:
+    """Block until the parent asks for the next item of stream `run_id` (None: the input ended)."""
+    while (message := requests.get()) is not None:
+        if message == ("next", run_id):
+            return message
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -48,7 +58,7 @@ def main(argv: list[str]) -> int:
 
     folder = Path(argv[1])
     try:
-        from scribe.engine.base import ModelLoadError
+        from scribe.engine.base import ModelLoadError, StreamEnd
         from scribe.keras_models.saved import load_folder
 
         loaded = load_folder(folder)
@@ -77,6 +87,8 @@ def main(argv: list[str]) -> int:
             cancel = cancels.setdefault(run_id, threading.Event())
             for item in generator.stream(prompt, params, alternatives=alternatives, cancel=cancel):
                 send(("item", run_id, item))
+                if not isinstance(item, StreamEnd) and _wait_for_next(requests, run_id) is None:
+                    return 0
             cancels.pop(run_id, None)
         except BrokenPipeError:
             return 0
