@@ -71,22 +71,22 @@ class LSTMStepper:
         self._dense = tuple(np.asarray(w, dtype=np.float32) for w in dense.get_weights())
         states = [(tf.TensorSpec([1, u], tf.float32), tf.TensorSpec([1, u], tf.float32)) for u in self._units]
 
-        @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32), states])
-        def run_prompt(ids, state):
+        def sequence(ids, state):  # noqa: ANN001, ANN202 - the last layer's outputs and the carried states
             x = embedding(ids)
             carried = []
             for lstm, (h, c) in zip(stateful, state):
                 x, h, c = lstm(x, initial_state=[h, c], training=False)
                 carried.append((h, c))
+            return x, carried
+
+        @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32), states])
+        def run_prompt(ids, state):
+            x, carried = sequence(ids, state)
             return dense(x[:, -1])[0], carried
 
         @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32), states])
         def run_all(ids, state):
-            x = embedding(ids)
-            carried = []
-            for lstm, (h, c) in zip(stateful, state):
-                x, h, c = lstm(x, initial_state=[h, c], training=False)
-                carried.append((h, c))
+            x, carried = sequence(ids, state)
             return tf.nn.log_softmax(dense(x[0])), carried
 
         self._run_prompt, self._run_all = run_prompt, run_all
@@ -145,14 +145,13 @@ class WindowStepper:
     def logprobs(self, ids: list[int]) -> np.ndarray:
         """Log-probabilities [len(ids), vocab] of what follows each of `ids`: windows overlapping by half, so every
         position after the first window sees at least half a window of context."""
-        out = np.empty((len(ids), 0), dtype=np.float32)
+        parts = []
         done, begin = 0, 0
         while done < len(ids):
             end = min(begin + self._window, len(ids))
-            logprobs = self._run_all(tf.constant([ids[begin:end]], dtype=tf.int32)).numpy()
-            out = logprobs[done - begin :] if done == 0 else np.concatenate([out, logprobs[done - begin :]])
+            parts.append(self._run_all(tf.constant([ids[begin:end]], dtype=tf.int32)).numpy()[done - begin :])
             done, begin = end, max(0, end - self._window // 2)
-        return out
+        return np.concatenate(parts)
 
     def start(self, ids: list[int]) -> np.ndarray:
         self._ids = list(ids[-self._window :])
