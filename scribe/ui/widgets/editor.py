@@ -5,6 +5,8 @@ from __future__ import annotations
 from textual.widgets import TextArea
 from textual.widgets.text_area import Location
 
+from scribe.ui.widgets.fast_document import adopt
+
 
 class Editor(TextArea):
     """A TextArea with a mark (a character offset) that follows edits made while a continuation is pending.
@@ -16,6 +18,11 @@ class Editor(TextArea):
         super().__init__(text, soft_wrap=True, tab_behavior="focus", show_line_numbers=False, **kwargs)  # type: ignore[arg-type]
         self._mark: int | None = None
         self._mark_text = ""
+
+    def _set_document(self, text: str, language: str | None) -> None:
+        """Textual's document set-up, then the caching documents (long documents stay fast to edit)."""
+        super()._set_document(text, language)
+        adopt(self.document, self.wrapped_document)
 
     @property
     def mark(self) -> int | None:

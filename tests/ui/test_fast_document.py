@@ -1,0 +1,49 @@
+"""The editor's caching documents stay equal to Textual's own answers through typing, undo, redo and reloads."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from scribe.ui.widgets.editor import Editor
+from scribe.ui.widgets.fast_document import FastDocument, FastWrappedDocument
+
+TEXT = "\n".join(f"Paragraph {n}: " + "a fairly long sentence that wraps " * (n % 7 + 1) for n in range(60))
+
+
+class EditorApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Editor(TEXT, id="editor")
+
+
+def assert_consistent(editor: Editor) -> None:
+    document, wrapped = editor.document, editor.wrapped_document
+    assert isinstance(document, FastDocument) and isinstance(wrapped, FastWrappedDocument)
+    assert editor.text == "\n".join(document.lines)  # the uncached join
+    assert wrapped.height == sum(len(offsets) + 1 for offsets in wrapped._wrap_offsets)  # the uncached sum
+
+
+async def test_cached_text_and_height_follow_every_change() -> None:
+    app = EditorApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        editor = app.query_one(Editor)
+        assert_consistent(editor)
+        editor.move_cursor((30, 5))
+        await pilot.press(*"hello world", "enter", "backspace", "backspace")
+        assert editor.document.get_line(30).startswith("Paraghello worlraph 30")
+        assert_consistent(editor)
+        editor.insert(" a long insertion " * 20, (3, 0))
+        editor.delete((10, 0), (12, 0))
+        assert_consistent(editor)
+        before_undo = editor.text
+        editor.undo()
+        assert editor.text != before_undo
+        assert_consistent(editor)
+        editor.redo()
+        assert editor.text == before_undo
+        assert_consistent(editor)
+        await pilot.resize_terminal(40, 20)
+        await pilot.pause()
+        assert_consistent(editor)
+        editor.load_text("short\ntext")
+        assert editor.text == "short\ntext"
+        assert_consistent(editor)
