@@ -12,7 +12,7 @@ import sys
 
 from scribe import __version__
 
-COMMAND_MODULES = ("tui", "generate", "train", "eval", "sweep", "inspect", "export", "locate")
+COMMAND_MODULES = ("tui", "generate", "train", "eval", "sweep", "inspect", "export", "models", "locate")
 """Command names; each is also the name of its module in scribe/commands/."""
 
 
