@@ -27,7 +27,7 @@ import httpx
 
 from scribe.engine.base import Alternative, Backend, ModelInfo, ModelLoadError, StreamEnd, TokenStep
 from scribe.engine.textstream import StopMatcher
-from scribe.sampling.params import SamplingParams
+from scribe.sampling.params import SamplingParams, parse_breakers
 from scribe.store.remotes import RemoteEndpoint, get_remote
 
 _STANDARD = {
@@ -37,19 +37,27 @@ _STANDARD = {
     "presence_penalty": "presence_penalty",
     "seed": "seed",
 }
+_MIROSTAT = {"mirostat_tau": "mirostat_tau", "mirostat_eta": "mirostat_eta"}
 SERVER_PARAMETERS: dict[str, dict[str, str]] = {
     "openai": _STANDARD,
     "ollama": _STANDARD,
     "vllm": {**_STANDARD, "top_k": "top_k", "min_p": "min_p", "repetition_penalty": "repetition_penalty"},
-    "llama.cpp": {**_STANDARD, "top_k": "top_k", "min_p": "min_p", "typical_p": "typical_p",
-                  "repetition_penalty": "repeat_penalty"},
-    "llama-cpp-python": {**_STANDARD, "top_k": "top_k", "min_p": "min_p", "typical_p": "typical_p",
-                         "repetition_penalty": "repeat_penalty"},
+    "llama.cpp": {
+        **_STANDARD, "top_k": "top_k", "min_p": "min_p", "typical_p": "typical_p", "repetition_penalty": "repeat_penalty",
+        "dry_multiplier": "dry_multiplier", "dry_base": "dry_base", "dry_allowed_length": "dry_allowed_length",
+        "dry_sequence_breakers": "dry_sequence_breakers", "xtc_threshold": "xtc_threshold",
+        "xtc_probability": "xtc_probability", **_MIROSTAT,
+    },
+    "llama-cpp-python": {
+        **_STANDARD, "top_k": "top_k", "min_p": "min_p", "repetition_penalty": "repeat_penalty", **_MIROSTAT,
+    },
 }
 """Server kind -> scribe sampling setting -> the request field that carries it. Settings a kind supports are always
 sent, so the server's own defaults (llama.cpp's top_k 40 and repeat_penalty 1.1, say) never apply behind the writer's
 back. max_new_tokens is always sent as max_tokens; stop strings are handled here."""
 
+_MIROSTAT_MODE = {"llama.cpp": "mirostat", "llama-cpp-python": "mirostat_mode"}
+"""The field that switches mirostat on (2: version 2, what scribe's mirostat_tau > 0 means) or off (0)."""
 _HANDLED_HERE = ("max_new_tokens", "stop")
 _MAX_LOGPROBS = {"openai": 5, "vllm": 20, "llama.cpp": 20, "llama-cpp-python": 20, "ollama": 0}
 _TOKENIZE = {"vllm": "/tokenize", "llama.cpp": "/tokenize", "llama-cpp-python": "/extras/tokenize"}
@@ -118,7 +126,11 @@ class RemoteBackend(Backend):
                 continue
             if setting == "top_k" and value == 0 and self.endpoint.server == "vllm":
                 value = -1  # vLLM's "off"
+            elif setting == "dry_sequence_breakers":
+                value = list(parse_breakers(value))
             body[field] = value
+        if self.endpoint.server in _MIROSTAT_MODE:
+            body[_MIROSTAT_MODE[self.endpoint.server]] = 2 if params.mirostat_tau > 0 else 0
         cap = _MAX_LOGPROBS[self.endpoint.server]
         if cap:
             body["logprobs"] = max(1, min(alternatives, cap))

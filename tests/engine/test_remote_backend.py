@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import threading
@@ -61,17 +62,24 @@ def test_without_logprobs_probabilities_are_unknown(server):
     assert all(s.alternatives == () for s in steps)
 
 
+ALL_SETTINGS = {f.name for f in dataclasses.fields(SamplingParams)}
+STANDARD = {"temperature", "top_p", "frequency_penalty", "presence_penalty", "seed", "max_new_tokens", "stop"}
+
+
 def test_sampling_settings_map_onto_the_server_and_the_rest_are_unsupported(server):
     params = SamplingParams(temperature=0.7, top_k=20, top_p=0.9, min_p=0.05, typical_p=0.8, repetition_penalty=1.2,
-                            frequency_penalty=0.5, presence_penalty=0.25, seed=7, max_new_tokens=4, no_repeat_ngram_size=3)
+                            frequency_penalty=0.5, presence_penalty=0.25, seed=7, max_new_tokens=4, no_repeat_ngram_size=3,
+                            dry_multiplier=0.8, xtc_probability=0.5, mirostat_tau=5.0)
     openai = backend_for(server)
     run(openai, params)
     sent = server.requests[-1]
     assert {k: sent[k] for k in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "seed", "max_tokens")} == {
         "temperature": 0.7, "top_p": 0.9, "frequency_penalty": 0.5, "presence_penalty": 0.25, "seed": 7, "max_tokens": 4}
-    assert not {"top_k", "min_p", "typical_p", "repetition_penalty", "repeat_penalty", "stop"} & set(sent)
-    assert openai.unsupported == {"top_k", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size"}
-    assert openai.ignored(params) == ("min_p", "no_repeat_ngram_size", "repetition_penalty", "top_k", "typical_p")
+    assert set(sent) == {"model", "prompt", "stream", "logprobs", "stream_options", "temperature", "top_p",
+                         "frequency_penalty", "presence_penalty", "seed", "max_tokens"}
+    assert openai.unsupported == ALL_SETTINGS - STANDARD
+    assert openai.ignored(params) == ("dry_multiplier", "min_p", "mirostat_tau", "no_repeat_ngram_size",
+                                      "repetition_penalty", "top_k", "typical_p", "xtc_probability")
     assert openai.ignored(SamplingParams()) == ()
     assert "top_k" in openai.info.extra["unsupported"]
 
@@ -79,12 +87,19 @@ def test_sampling_settings_map_onto_the_server_and_the_rest_are_unsupported(serv
     run(llama, params)
     sent = server.requests[-1]
     assert (sent["top_k"], sent["min_p"], sent["typical_p"], sent["repeat_penalty"]) == (20, 0.05, 0.8, 1.2)
-    assert llama.unsupported == {"no_repeat_ngram_size"}
+    assert (sent["dry_multiplier"], sent["dry_sequence_breakers"], sent["xtc_probability"]) == (0.8, ["\n", ":", '"', "*"], 0.5)
+    assert (sent["mirostat"], sent["mirostat_tau"]) == (2, 5.0)
+    assert llama.ignored(params) == ("no_repeat_ngram_size",)
+
+    python_server = backend_for(server, server="llama-cpp-python")
+    run(python_server, SamplingParams(max_new_tokens=2))
+    assert (server.requests[-1]["mirostat_mode"], server.requests[-1]["repeat_penalty"]) == (0, 1.0)
+    assert {"typical_p", "dry_multiplier", "xtc_probability"} <= python_server.unsupported
 
     vllm = backend_for(server, server="vllm")
     run(vllm, SamplingParams(top_k=0, max_new_tokens=2))
     assert server.requests[-1]["top_k"] == -1 and server.requests[-1]["repetition_penalty"] == 1.0
-    assert vllm.unsupported == {"typical_p", "no_repeat_ngram_size"}
+    assert vllm.unsupported == ALL_SETTINGS - STANDARD - {"top_k", "min_p", "repetition_penalty"}
 
 
 def test_a_stop_string_ends_the_stream_and_closes_the_connection(server):

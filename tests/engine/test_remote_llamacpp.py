@@ -87,11 +87,13 @@ def test_greedy_tokens_stream_with_logprobs(backend):
 
 
 def test_every_sampling_setting_reaches_the_server_and_a_seed_repeats(backend):
-    params = SamplingParams(temperature=1.0, top_k=30, top_p=0.95, min_p=0.01, typical_p=0.9, repetition_penalty=1.1,
+    params = SamplingParams(temperature=1.0, top_k=30, top_p=0.95, min_p=0.01, repetition_penalty=1.1,
                             frequency_penalty=0.2, presence_penalty=0.1, seed=5, max_new_tokens=10)
-    assert backend.unsupported == {"no_repeat_ngram_size"}
+    assert backend.ignored(params) == ()
     first, second = run(backend, params)[1], run(backend, params)[1]
     assert first.reason == "max_tokens" and first.text == second.text
+    mirostat = run(backend, SamplingParams(mirostat_tau=3.0, seed=5, max_new_tokens=6))[1]
+    assert mirostat.reason == "max_tokens" and mirostat.error is None
 
 
 def test_a_stop_string_cuts_the_text_and_cancel_stops(backend):
