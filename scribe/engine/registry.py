@@ -14,10 +14,13 @@ from pathlib import Path
 from scribe.config import Paths, hf_cache_dir
 from scribe.engine.base import Backend, ModelLoadError, ModelNotFound
 from scribe.store.bundled import bundled_model_names, bundled_models_dir
+from scribe.store.known import known_model
+from scribe.store.remotes import REMOTE_PREFIX, get_remote, remotes_file
 
 BACKENDS: dict[str, str] = {
     "transformers": "scribe.engine.transformers_backend:TransformersBackend",
     "keras": "scribe.engine.keras_backend:KerasBackend",
+    "remote": "scribe.engine.remote_backend:RemoteBackend",
 }
 """Model kind -> "module:class" of its backend; the class has a `load(path, *, name, device, dtype,
 trust_remote_code)` classmethod."""
@@ -41,6 +44,9 @@ def model_kind(folder: Path) -> str:
 
 def resolve_model(name_or_path: str) -> ModelRef:
     """Find the model called `name_or_path`, or raise ModelNotFound saying where it looked."""
+    if name_or_path.startswith(REMOTE_PREFIX):
+        get_remote(name_or_path)  # ModelNotFound naming remotes.toml when it is not configured
+        return ModelRef(name=name_or_path, kind="remote", path=remotes_file())
     folder = Path(name_or_path).expanduser()
     if name_or_path.strip() and folder.is_dir():
         folder = folder.resolve()
@@ -50,7 +56,8 @@ def resolve_model(name_or_path: str) -> ModelRef:
             candidate = root / name_or_path
             if candidate.is_dir():
                 return ModelRef(name=name_or_path, kind=model_kind(candidate), path=candidate)
-    snapshot = _hf_cached_snapshot(name_or_path)
+    known = known_model(name_or_path)
+    snapshot = _hf_cached_snapshot(known.repo_id if known else name_or_path)
     if snapshot is not None:
         return ModelRef(name=name_or_path, kind=model_kind(snapshot), path=snapshot)
     bundled = ", ".join(bundled_model_names()) or "none"
@@ -68,15 +75,23 @@ def _plain_name(name: str) -> bool:
 
 def _hf_cached_snapshot(repo_id: str) -> Path | None:
     """The cached snapshot folder of a Hugging Face repository, without touching the network."""
+    repo_id, _, revision = repo_id.partition("@")
     if repo_id.count("/") > 1 or not repo_id.strip("/"):
         return None
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
+    from scribe.store.catalog import folder_status
+
     try:
-        return Path(snapshot_download(repo_id, cache_dir=hf_cache_dir(), local_files_only=True))
+        snapshot = Path(snapshot_download(repo_id, revision=revision or None, cache_dir=hf_cache_dir(),
+                                          local_files_only=True))
     except (HFValidationError, LocalEntryNotFoundError, OSError, ValueError):
         return None
+    usable, status = folder_status(snapshot)
+    if not usable:
+        raise ModelLoadError(f"{repo_id}: {status} (in {snapshot}); `scribe models pull {repo_id}` completes it")
+    return snapshot
 
 
 def load_model(
