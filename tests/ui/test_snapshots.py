@@ -60,15 +60,6 @@ def test_snapshot_tree_view(snap_compare, settings: Settings) -> None:
     assert snap_compare(_app(settings), terminal_size=SIZE, run_before=run_before)
 
 
-def test_snapshot_help_screen(snap_compare, settings: Settings) -> None:
-    async def run_before(pilot) -> None:
-        await _settled(pilot)
-        await pilot.press("f1")
-        await pilot.pause()
-
-    assert snap_compare(_app(settings), terminal_size=SIZE, run_before=run_before)
-
-
 def test_snapshot_compare_screen(snap_compare, settings: Settings) -> None:
     async def run_before(pilot) -> None:
         await _continued(pilot, "ctrl+r", "f9", "r")
