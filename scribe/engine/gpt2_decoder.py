@@ -112,10 +112,10 @@ class GPT2Decoder:
                 _Layer(
                     ln_1=(block.ln_1.weight, block.ln_1.bias),
                     c_attn=Projection(block.attn.c_attn.weight, block.attn.c_attn.bias),
-                    c_proj=Projection(block.attn.c_proj.weight, block.attn.c_proj.bias),
+                    c_proj=Projection(_gemv_layout(block.attn.c_proj), block.attn.c_proj.bias),
                     ln_2=(block.ln_2.weight, block.ln_2.bias),
                     c_fc=Projection(block.mlp.c_fc.weight, block.mlp.c_fc.bias),
-                    mlp_proj=Projection(block.mlp.c_proj.weight, block.mlp.c_proj.bias),
+                    mlp_proj=Projection(_gemv_layout(block.mlp.c_proj), block.mlp.c_proj.bias),
                     scale=scale,
                 )
             )
@@ -195,7 +195,8 @@ class GPT2Decoder:
             kv = self.cache[index]
             kv[0, :, position : end] = k
             kv[1, :, position : end] = v
-            a = F.scaled_dot_product_attention(q, kv[0, :, :end], kv[1, :, :end], scale=layer.scale)
+            # 4-D inputs: the CPU takes its fused attention kernel (3-D falls back to a chain of small ops, ~4x slower)
+            a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end], scale=layer.scale)
             x = x + layer.c_proj(a.view(1, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
@@ -206,7 +207,7 @@ class GPT2Decoder:
         past `position`: every shape is fixed, so a CUDA graph can capture it. Does not move `length`."""
         assert self.cache is not None
         slots = torch.arange(window, device=self.device)
-        visible = (slots <= position)[None, None, :]
+        visible = (slots <= position)[None, None, None, :]
         x = self.wte[token] + self.wpe[position]
         for index, layer in enumerate(self.layers):
             h = F.layer_norm(x, (self.embed,), *layer.ln_1, self.eps)
@@ -215,7 +216,7 @@ class GPT2Decoder:
             kv[0].index_copy_(1, position, k)
             kv[1].index_copy_(1, position, v)
             a = F.scaled_dot_product_attention(
-                q, kv[0, :, :window], kv[1, :, :window], attn_mask=visible, scale=layer.scale
+                q[None], kv[None, 0, :, :window], kv[None, 1, :, :window], attn_mask=visible, scale=layer.scale
             )
             x = x + layer.c_proj(a.view(1, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
@@ -268,6 +269,18 @@ class _GraphSteps:
         with torch.cuda.graph(graph):
             logits = self.decoder.step_masked(self.token, self.position, window)
         return graph, logits
+
+
+def _gemv_layout(conv: torch.nn.Module) -> torch.Tensor:
+    """The weight of a Conv1D ([in, out]) whose input is at least as wide as its output, re-stored in place as a
+    transposed view of an [out, in] matrix on the CPU: the same values, and the model's own forward pass works on it
+    as before, but a one-row product reads it ~25 % faster there (bench/decode_speed.py)."""
+    weight = conv.weight
+    rows, columns = weight.shape
+    if weight.device.type == "cpu" and rows >= columns and weight.is_contiguous():
+        with torch.no_grad():
+            weight.data = weight.data.t().contiguous().t()
+    return weight
 
 
 def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:

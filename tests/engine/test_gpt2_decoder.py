@@ -55,7 +55,8 @@ def test_prefill_and_steps_match_a_full_forward_pass(sharp_hf_model) -> None:
 
 
 def test_the_graph_step_with_a_mask_matches_the_plain_step(sharp_hf_model) -> None:
-    """`step_masked` is what a CUDA graph captures; on the CPU it must compute exactly what `step` does."""
+    """`step_masked` is what a CUDA graph captures; on the CPU it must compute what `step` does (to float rounding:
+    the masked window and the exact prefix are summed in different orders)."""
     ids = [464, 1468, 42673, 10689, 3114, 379, 262]
     plain, masked = GPT2Decoder(sharp_hf_model), GPT2Decoder(sharp_hf_model)
     with torch.inference_mode():
@@ -65,7 +66,7 @@ def test_the_graph_step_with_a_mask_matches_the_plain_step(sharp_hf_model) -> No
         for position, token in enumerate(ids[3:], start=3):
             expected = plain.step(torch.tensor([token]))
             got = masked.step_masked(torch.tensor([token]), torch.tensor([position]), 16)
-            torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
 def test_own_step_gives_the_same_tokens_and_probabilities_as_transformers(sharp_backend, hf_backend) -> None:
