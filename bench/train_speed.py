@@ -11,9 +11,14 @@ sequence length, AdamW settings, warmup + cosine, gradient clipping, dropout, an
 The rate is tokens trained / wall time of the training loop: scribe's own clock (`Finished.elapsed_s`, data reading
 and the model load excluded) and the Trainer's `train_runtime`. On CUDA the script also prints model FLOPs
 utilisation: 6 x parameters + 12 x layers x width x context FLOPs per token (nanoGPT's estimate) against `--peak-tflops`
-(989 = H100 SXM dense bf16).
+(989 = H100 SXM dense bf16). Each runs `--rounds` times, alternating which goes first (the second run in a process
+finds warm allocator caches); the medians are compared.
 
-    .venv/bin/python bench/train_speed.py [--shape small] [--tokenizer bpe] [--steps 40] [--batch-size 8] [--context 256]
+Where scribe's speed comes from (scribe/training/loss.py): the output head and the cross-entropy run fused, a chunk
+at a time, so the [positions, vocab] logits are never stored and no softmax is redone in the backward pass; GPT-2's
+Python-level tanh-GELU is swapped for PyTorch's one-kernel version of the same formula.
+
+    .venv/bin/python bench/train_speed.py [--shape small] [--tokenizer bpe] [--steps 40] [--batch-size 8] [--context 256] [--rounds 3]
     .venv/bin/python bench/train_speed.py --device cuda --shape gpt2-124m --tokenizer gpt2 --batch-size 32 --context 1024
 
 Writes bench/results/train_speed_<device>_<shape>_<tokenizer>.json.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -99,6 +105,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--context", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each, alternating; medians are compared")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="the device's peak (for MFU on CUDA)")
     args = parser.parse_args()
@@ -108,8 +115,14 @@ def main() -> None:
         work = Path(tmp)
         folder = work / "base"
         parameters = build_model(folder, args.shape, args.tokenizer, args.context, Paths.discover().cache)
-        scribe_rate = run_scribe(folder, work, args)
-        hf_rate = run_hf(folder, work, args)
+        rates: dict[str, list[float]] = {"scribe": [], "hf": []}
+        for round_ in range(args.rounds):  # alternate which goes first: a warm process favours the second
+            order = ("scribe", "hf") if round_ % 2 else ("hf", "scribe")
+            for name in order:
+                run = work / f"{name}-{round_}"
+                rates[name].append(run_scribe(folder, run, args) if name == "scribe" else run_hf(folder, run, args))
+                print(f"round {round_ + 1}: {name} {rates[name][-1]:,.0f} tok/s", flush=True)
+    scribe_rate, hf_rate = statistics.median(rates["scribe"]), statistics.median(rates["hf"])
     ratio = scribe_rate / hf_rate
     shape = SHAPES[args.shape]
     result: dict[str, object] = {
@@ -120,6 +133,7 @@ def main() -> None:
         "scribe_tokens_per_s": round(scribe_rate, 1),
         "hf_trainer_tokens_per_s": round(hf_rate, 1),
         "ratio_scribe_over_hf_trainer": round(ratio, 3),
+        "rounds": {name: [round(r, 1) for r in values] for name, values in rates.items()},
     }
     if args.device.startswith("cuda"):
         flops_per_token = 6 * parameters + 12 * shape["n_layer"] * shape["n_embd"] * args.context

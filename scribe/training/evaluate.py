@@ -46,22 +46,13 @@ def perplexity(loss: float) -> float:
     return math.exp(loss) if loss < 700 else math.inf
 
 
-def token_loss(model: "torch.nn.Module", block: "torch.Tensor", *, autocast: bool = False,
-               reduction: str = "mean") -> "torch.Tensor":
-    """Next-token cross-entropy (nats) of a [batch, length + 1] block of token ids (logits in float32)."""
-    import torch
-    import torch.nn.functional as F
-
-    with torch.autocast(block.device.type, dtype=torch.bfloat16, enabled=autocast):
-        logits = model(input_ids=block[:, :-1], use_cache=False).logits
-    return F.cross_entropy(logits.flatten(0, 1).float(), block[:, 1:].flatten(), reduction=reduction)
-
-
 def block_nll(model: "torch.nn.Module", ids: "torch.Tensor", context: int, batch_size: int, *,
               autocast: bool = False) -> tuple[float, int]:
     """(total nats, tokens predicted) over `ids` cut into consecutive blocks of `context` predictions (the training
     loop's validation measure: no window overlap, so early tokens of each block see little context)."""
     import torch
+
+    from scribe.training.loss import token_loss
 
     full = (len(ids) - 1) // context
     rows = [ids[i * context : (i + 1) * context + 1] for i in range(full)]

@@ -222,6 +222,8 @@ class Trainer:
         """Read, tokenise, build or load the model, train, evaluate, checkpoint and save."""
         import torch
 
+        from scribe.training.loss import fuse_activations
+
         cfg = self.config
         self.device = self._device()
         if cfg.threads:
@@ -243,6 +245,7 @@ class Trainer:
             check_memory(base_path, cfg.base or "", cfg.mode, self.device, self._weight_bytes(), limit)
         data = self._data(base_path)
         model = self._model(data.tokenizer, base_path)
+        fuse_activations(model)
         self.data = data
         trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = self._optimizer(model)
@@ -426,17 +429,18 @@ class Trainer:
     def _train(self, model: "torch.nn.Module", optimizer: "torch.optim.Optimizer") -> str:
         import torch
 
-        from scribe.training.evaluate import token_loss
+        from scribe.training.loss import NextTokenLoss
 
         cfg, st = self.config, self.state
         if cfg.batch_size // cfg.grad_accum % self.ranks.world:
             raise TrainingError(f"batch-size / grad-accum ({cfg.batch_size // cfg.grad_accum}) must be a multiple "
                                 f"of the number of processes ({self.ranks.world})")
-        ddp = model
+        loss_of = NextTokenLoss(model, autocast=self.autocast)
+        ddp = loss_of
         if self.ranks.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            ddp = DistributedDataParallel(model, device_ids=[self.ranks.local] if self.device.type == "cuda" else None)
+            ddp = DistributedDataParallel(loss_of, device_ids=[self.ranks.local] if self.device.type == "cuda" else None)
         trainable = [p for p in model.parameters() if p.requires_grad]
         budget_s = cfg.max_minutes * 60 if cfg.max_minutes else None
         every_ckpt = cfg.checkpoint_every or cfg.eval_every
@@ -459,9 +463,9 @@ class Trainer:
                 for micro in range(cfg.grad_accum):
                     block = self.batch(st.step, micro)
                     last = micro == cfg.grad_accum - 1
-                    sync = contextlib.nullcontext() if last or ddp is model else ddp.no_sync()
+                    sync = contextlib.nullcontext() if last or ddp is loss_of else ddp.no_sync()
                     with sync:
-                        loss = token_loss(ddp, block, autocast=self.autocast) / cfg.grad_accum
+                        loss = ddp(block) / cfg.grad_accum
                         loss.backward()
                     window_loss += loss.detach()
                 torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
