@@ -19,7 +19,8 @@ import inspect
 import pickle
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -40,7 +41,7 @@ from scribe.engine.base import (
 from scribe.engine.textstream import TextStream
 from scribe.engine.threads import apply_threads
 from scribe.sampling.params import SamplingParams
-from scribe.sampling.sampler import Sampler
+from scribe.sampling.sampler import SampleResult, Sampler
 
 _DTYPES = {
     "float32": torch.float32,
@@ -109,6 +110,19 @@ def _check_folder(path: Path) -> str:
     if any(path.glob("pytorch_model*.bin")):
         return "pytorch_model.bin"
     raise ModelLoadError(f"{path}: no weights (model.safetensors or pytorch_model.bin)")
+
+
+@dataclass
+class Ending:
+    """Why a stream ended; a `Chooser` sets "cancelled" or "context_full" before it stops early."""
+
+    reason: StopReason = "max_tokens"
+
+
+Chooser = Callable[
+    ["TransformersBackend", list[int], SamplingParams, int, "threading.Event | None", Ending], Iterator[SampleResult]
+]
+"""Chooses tokens after a prompt: (backend, prompt ids, settings, alternatives, cancel, ending) -> results."""
 
 
 class TransformersSteps:
@@ -283,18 +297,18 @@ class TransformersBackend(Backend):
 
         The prompt is cut from the left to leave room for `max_new_tokens` (keeping at least half the context); when
         the context fills up during decoding the stream ends with "context_full". Errors end the stream with
-        reason "error" and the text so far.
+        reason "error" and the text so far. Beam and contrastive search (`params.search`) come from
+        `scribe.engine.transformers_search` and are released through the same loop.
         """
-        # --- beam search and contrastive search (issue 6; scribe/engine/transformers_search.py) ---
         if params.search is not None:
             from scribe.engine import transformers_search
 
-            yield from transformers_search.stream(self, prompt, params, alternatives=alternatives, cancel=cancel)
-            return
-        # --- end of the search hook ---
-        start = time.perf_counter()
+            choose: Chooser = transformers_search.searched
+        else:
+            choose = _sampled
+        start = last = time.perf_counter()
         text = TextStream(self._decode, params.stop)
-        reason: StopReason = "max_tokens"
+        ending = Ending()
         error: str | None = None
         tokens = prompt_tokens = 0
         first_token_s = 0.0
@@ -303,61 +317,34 @@ class TransformersBackend(Backend):
                 raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
             ids = self._prompt_ids(prompt, params.max_new_tokens)
             prompt_tokens = len(ids)
-            sampler = Sampler(params, device=self._device)
-            limit = self.info.context_length
-            steps = self._steps
-            sequence = torch.empty(prompt_tokens + params.max_new_tokens, dtype=torch.long, device=self._device)
-            sequence[:prompt_tokens] = torch.tensor(ids, dtype=torch.long)
-            length = prompt_tokens
             with torch.inference_mode():
-                steps.reserve(min(prompt_tokens + params.max_new_tokens, limit))
-                for index in range(params.max_new_tokens):
-                    if cancel is not None and cancel.is_set():
-                        reason = "cancelled"
+                for index, result in enumerate(choose(self, ids, params, alternatives, cancel, ending)):
+                    if result.token_id in self._eos:
+                        ending.reason = "eos"
                         break
-                    if length > limit:
-                        reason = "context_full"
-                        break
-                    step_start = time.perf_counter()
-                    if index == 0:
-                        logits = steps.prefill(sequence[:length])
-                    else:
-                        logits = steps.step(sequence[length - 1 : length])
-                    result = sampler.step(
-                        logits,
-                        sequence[:length],
-                        prompt_tokens,
-                        alternatives=alternatives,
-                        decode=self._token_text,
-                    )
-                    token = result.token_id
-                    if token in self._eos:
-                        reason = "eos"
-                        break
-                    sequence[length] = token
-                    length += 1
-                    piece = text.push(token)
+                    piece = text.push(result.token_id)
                     now = time.perf_counter()
                     if index == 0:
                         first_token_s = now - start
                     tokens = index + 1
                     yield TokenStep(
                         index=index,
-                        token_id=token,
+                        token_id=result.token_id,
                         text=piece,
                         raw_prob=result.raw_prob,
                         final_prob=result.final_prob,
                         alternatives=result.alternatives,
-                        elapsed_s=now - step_start,
+                        elapsed_s=now - last,
                     )
+                    last = time.perf_counter()  # the next token's time starts when the consumer asks for it
                     if text.stopped:
-                        reason = "stop_string"
+                        ending.reason = "stop_string"
                         break
             text.finish()
         except Exception as exc:  # the stream's contract: end with StreamEnd(reason="error"), never raise
-            reason, error = "error", f"{type(exc).__name__}: {_one_line(exc)}"
+            ending.reason, error = "error", f"{type(exc).__name__}: {_one_line(exc)}"
         yield StreamEnd(
-            reason=reason,
+            reason=ending.reason,
             text=text.text,
             tokens=tokens,
             prompt_tokens=prompt_tokens,
@@ -391,6 +378,41 @@ class TransformersBackend(Backend):
             keep_bos = budget > 1 and ids[0] == self._tokenizer.bos_token_id
             ids = ids[:1] + ids[len(ids) - budget + 1 :] if keep_bos else ids[len(ids) - budget :]
         return ids
+
+
+def _sampled(
+    backend: "TransformersBackend",
+    ids: list[int],
+    params: SamplingParams,
+    alternatives: int,
+    cancel: threading.Event | None,
+    ending: Ending,
+) -> Iterator[SampleResult]:
+    """A `Chooser` that samples: scribe's KV-cached steps and `Sampler`, one token per step."""
+    prompt_tokens = len(ids)
+    sampler = Sampler(params, device=backend._device)
+    limit = backend.info.context_length
+    steps = backend._steps
+    sequence = torch.empty(prompt_tokens + params.max_new_tokens, dtype=torch.long, device=backend._device)
+    sequence[:prompt_tokens] = torch.tensor(ids, dtype=torch.long)
+    length = prompt_tokens
+    steps.reserve(min(prompt_tokens + params.max_new_tokens, limit))
+    for index in range(params.max_new_tokens):
+        if cancel is not None and cancel.is_set():
+            ending.reason = "cancelled"
+            return
+        if length > limit:
+            ending.reason = "context_full"
+            return
+        if index == 0:
+            logits = steps.prefill(sequence[:length])
+        else:
+            logits = steps.step(sequence[length - 1 : length])
+        result = sampler.step(logits, sequence[:length], prompt_tokens, alternatives=alternatives,
+                              decode=backend._token_text)
+        yield result
+        sequence[length] = result.token_id
+        length += 1
 
 
 def _quantize_linear_layers(model: torch.nn.Module) -> torch.nn.Module:

@@ -1,32 +1,28 @@
 """Beam search and contrastive search (`scribe.sampling.search`) for the transformers backend.
 
 `TransformersModelStep` is the search's `ModelStep` over the model's own forward pass and transformers' cache
-(reordered with the cache's `reorder_cache`, which also turns one cached row into several). `stream` is what
-`TransformersBackend.stream` yields when the settings ask for a search: the same TokenSteps and StreamEnd as sampling,
-with stop strings, the end token and cancelling handled the same way. Beam search releases tokens only when every
-beam that can still win agrees on them, so they arrive in bursts (the rest when the search ends); each TokenStep's
-`elapsed_s` is the time since the previous token was released. The search always runs transformers' forward pass in
-the model's own weights (not scribe's GPT-2 decode step, nor its int8 copy).
+(reordered with the cache's `reorder_cache`, which also turns one cached row into several). `searched` is the token
+chooser `TransformersBackend.stream` uses when the settings ask for a search: its results are released through the
+same loop as sampled ones (stop strings, the end token, cancelling). Beam search releases tokens only when every beam
+that can still win agrees on them, so they arrive in bursts (the rest when the search ends). The search always runs
+transformers' forward pass in the model's own weights (not scribe's GPT-2 decode step, nor its int8 copy).
 """
 
 from __future__ import annotations
 
 import inspect
 import threading
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import torch
 
-from scribe.engine.base import StopReason, StreamEnd, TokenStep
-from scribe.engine.textstream import TextStream
-from scribe.engine.transformers_backend import _one_line
 from scribe.sampling.params import SamplingParams
+from scribe.sampling.sampler import SampleResult
 from scribe.sampling.search import search
 
 if TYPE_CHECKING:
-    from scribe.engine.transformers_backend import TransformersBackend
+    from scribe.engine.transformers_backend import Ending, TransformersBackend
 
 
 class TransformersModelStep:
@@ -49,75 +45,31 @@ class TransformersModelStep:
         return output.logits[:, -1].float(), states, output.past_key_values
 
 
-def stream(
+def searched(
     backend: "TransformersBackend",
-    prompt: str,
+    ids: list[int],
     params: SamplingParams,
-    *,
-    alternatives: int = 5,
-    cancel: threading.Event | None = None,
-) -> Iterator[TokenStep | StreamEnd]:
-    """Continue `prompt` with the search `params` asks for (`params.search`), as `TransformersBackend.stream` does."""
-    start = last = time.perf_counter()
-    text = TextStream(backend._decode, params.stop)
-    reason: StopReason = "max_tokens"
-    error: str | None = None
-    tokens = prompt_tokens = 0
-    first_token_s = 0.0
-    try:
-        if alternatives < 0:
-            raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
-        ids = backend._prompt_ids(prompt, params.max_new_tokens)
-        prompt_tokens = len(ids)
-        room = backend.info.context_length - prompt_tokens
-        prompt_ids = torch.tensor(ids, dtype=torch.long, device=backend._device)
-        with torch.inference_mode():
-            results = search(
-                TransformersModelStep(backend._model),
-                prompt_ids,
-                params,
-                max_new_tokens=min(params.max_new_tokens, room),
-                eos_ids=backend._eos,
-                alternatives=alternatives,
-                decode=backend._token_text,
-                cancelled=lambda: cancel is not None and cancel.is_set(),
-            )
-            for index, result in enumerate(results):
-                if result.token_id in backend._eos:
-                    reason = "eos"
-                    break
-                piece = text.push(result.token_id)
-                now = time.perf_counter()
-                if index == 0:
-                    first_token_s = now - start
-                tokens = index + 1
-                yield TokenStep(
-                    index=index,
-                    token_id=result.token_id,
-                    text=piece,
-                    raw_prob=result.raw_prob,
-                    final_prob=result.final_prob,
-                    alternatives=result.alternatives,
-                    elapsed_s=now - last,
-                )
-                last = now
-                if text.stopped:
-                    reason = "stop_string"
-                    break
-            else:
-                if cancel is not None and cancel.is_set():
-                    reason = "cancelled"
-                elif tokens == room < params.max_new_tokens:
-                    reason = "context_full"
-        text.finish()
-    except Exception as exc:  # the stream's contract: end with StreamEnd(reason="error"), never raise
-        reason, error = "error", f"{type(exc).__name__}: {_one_line(exc)}"
-    yield StreamEnd(
-        reason=reason,
-        text=text.text,
-        tokens=tokens,
-        prompt_tokens=prompt_tokens,
-        elapsed_s=time.perf_counter() - start,
-        first_token_s=first_token_s,
-        error=error,
+    alternatives: int,
+    cancel: threading.Event | None,
+    ending: "Ending",
+) -> Iterator[SampleResult]:
+    """A `Chooser` (see `TransformersBackend.stream`) that runs the search `params.search` asks for."""
+    room = backend.info.context_length - len(ids)
+    results = search(
+        TransformersModelStep(backend._model),
+        torch.tensor(ids, dtype=torch.long, device=backend._device),
+        params,
+        max_new_tokens=min(params.max_new_tokens, room),
+        eos_ids=backend._eos,
+        alternatives=alternatives,
+        decode=backend._token_text,
+        cancelled=lambda: cancel is not None and cancel.is_set(),
     )
+    released = 0
+    for result in results:
+        released += 1
+        yield result
+    if cancel is not None and cancel.is_set():
+        ending.reason = "cancelled"
+    elif released == room < params.max_new_tokens:
+        ending.reason = "context_full"
