@@ -12,7 +12,7 @@ import time
 from typing import TextIO
 
 from scribe.cli import CommandError
-from scribe.store.catalog import CatalogEntry, find_model, list_models
+from scribe.store.catalog import COLUMNS, entry_row, find_model, list_models, size_label
 from scribe.store.hub import DownloadProgress, format_bytes
 from scribe.store.remotes import REMOTE_PREFIX, SERVERS
 
@@ -72,20 +72,7 @@ def run_list(args: argparse.Namespace) -> int:
         for entry in entries:
             print(json.dumps(dataclasses.asdict(entry)))
         return 0
-    rows = [("NAME", "SOURCE", "STATUS", "SIZE", "PARAMS", "CONTEXT", "TOKENIZER", "LOCATION")]
-    rows += [
-        (
-            entry.name + (f" ({', '.join(entry.aliases)})" if entry.aliases and entry.source != "offered" else ""),
-            entry.source,
-            entry.status.split(";")[0],
-            _size(entry),
-            _count(entry.parameters),
-            str(entry.context_length or "-"),
-            entry.tokenizer or "-",
-            entry.location,
-        )
-        for entry in entries
-    ]
+    rows = [tuple(column.upper() for column in COLUMNS), *(entry_row(entry) for entry in entries)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
@@ -105,7 +92,7 @@ def run_info(args: argparse.Namespace) -> int:
         "backend": entry.kind,
         "status": entry.status,
         "usable": "yes" if entry.usable else "no",
-        "size": _size(entry),
+        "size": size_label(entry),
         "parameters": f"{entry.parameters:,}" if entry.parameters else None,
         "context length": f"{entry.context_length} tokens" if entry.context_length else None,
         "tokenizer": entry.tokenizer,
@@ -160,7 +147,7 @@ def run_rm(args: argparse.Namespace) -> int:
         if not args.yes and not _confirm(f"delete {entry.name}, trained by scribe ({entry.location})? [y/N] "):
             raise CommandError(f"{entry.name} kept (pass --yes to delete without asking)")
         shutil.rmtree(entry.location)
-        print(f"deleted {entry.name} ({_size(entry)})", file=sys.stderr)
+        print(f"deleted {entry.name} ({size_label(entry)})", file=sys.stderr)
         return 0
     repo_id = entry.name.partition("@")[0]
     freed = remove(repo_id)
@@ -212,12 +199,7 @@ class ProgressBar:
     def line(self, p: DownloadProgress) -> str:
         """The bar's text for one report."""
         filled = int(self.WIDTH * p.fraction)
-        eta = "-" if p.eta_s is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_s)).removeprefix("00:")
-        return (
-            f"  [{'#' * filled}{'.' * (self.WIDTH - filled)}] {p.fraction:4.0%}  {format_bytes(p.done_bytes)} / "
-            f"{format_bytes(p.total_bytes)}  {format_bytes(p.bytes_per_s)}/s  ETA {eta}  "
-            f"{p.filename} ({p.files_done}/{p.files_total})"
-        )
+        return f"  [{'#' * filled}{'.' * (self.WIDTH - filled)}] {p.fraction:4.0%}  {p.describe()}"
 
     def finish(self) -> None:
         """End the bar's line."""
@@ -232,14 +214,3 @@ def _confirm(question: str) -> bool:
         return False
     return input(question).strip().lower() in ("y", "yes")
 
-
-def _size(entry: CatalogEntry) -> str:
-    if entry.size_bytes is None:
-        return "-"
-    return f"{format_bytes(entry.size_bytes)} download" if entry.size_is_download else format_bytes(entry.size_bytes)
-
-
-def _count(n: int | None) -> str:
-    if not n:
-        return "-"
-    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from scribe.config import Paths, hf_cache_dir
 from scribe.engine.base import ModelNotFound
 from scribe.store.bundled import bundled_models_dir
-from scribe.store.hub import folder_size
+from scribe.store.hub import folder_size, format_bytes
 from scribe.store.known import KNOWN_MODELS, known_model
 from scribe.store.remotes import REMOTE_PREFIX, load_remotes
 
@@ -145,6 +145,38 @@ def tokenizer_description(folder: Path, config: dict[str, Any] | None = None) ->
             return None
     vocab = config.get("vocab_size")
     return f"{name}, {vocab} tokens" if isinstance(vocab, int) else name
+
+
+COLUMNS = ("name", "source", "status", "size", "params", "context", "tokenizer", "location")
+"""The columns of the model list (`scribe models list`, the TUI's model picker)."""
+
+
+def entry_row(entry: CatalogEntry) -> tuple[str, ...]:
+    """An entry's cells under COLUMNS ("-" for what is unknown; the status without its advice)."""
+    return (
+        entry.name + (f" ({', '.join(entry.aliases)})" if entry.aliases and entry.source != "offered" else ""),
+        entry.source,
+        entry.status.split(";")[0],
+        size_label(entry),
+        count_label(entry.parameters),
+        str(entry.context_length or "-"),
+        entry.tokenizer or "-",
+        entry.location,
+    )
+
+
+def size_label(entry: CatalogEntry) -> str:
+    """Bytes on disk, or the download size of a model offered for download ("548 MB download")."""
+    if entry.size_bytes is None:
+        return "-"
+    return f"{format_bytes(entry.size_bytes)} download" if entry.size_is_download else format_bytes(entry.size_bytes)
+
+
+def count_label(n: int | None) -> str:
+    """A parameter count for people: 124.4M, 1.56B ("-" when unknown)."""
+    if not n:
+        return "-"
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
 
 
 def _is_keras(folder: Path) -> bool:

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from scribe.config import hf_cache_dir
@@ -69,29 +69,44 @@ _PROGRESS_INTERVAL_S = 0.1
 class DownloadError(EngineError):
     """A download failed; the message says why and what to do."""
 
+    title: ClassVar[str] = "download failed"
+    """What went wrong in two or three words (the TUI puts it before the message)."""
+
 
 class RepoNotFound(DownloadError):
     """No such repository or revision on the hub (or it is private and no token with access was given)."""
+
+    title = "unknown repository"
 
 
 class AccessDenied(DownloadError):
     """The repository is gated or private and HF_TOKEN does not grant access."""
 
+    title = "access denied"
+
 
 class HubUnreachable(DownloadError):
     """No network, the hub does not answer, or HF_HUB_OFFLINE is set."""
+
+    title = "hub unreachable"
 
 
 class DiskFull(DownloadError):
     """Not enough free space in the cache folder; what was downloaded so far is kept for a later resume."""
 
+    title = "disk full"
+
 
 class TransferInterrupted(DownloadError):
     """The connection broke during a transfer; what arrived is kept and the next pull resumes from there."""
 
+    title = "download interrupted"
+
 
 class DownloadCancelled(DownloadError):
     """The download was cancelled; what arrived is kept and the next pull resumes from there."""
+
+    title = "download cancelled"
 
 
 @dataclass(frozen=True)
@@ -148,6 +163,14 @@ class DownloadProgress:
     def fraction(self) -> float:
         """Share of the bytes that are done, from 0 to 1."""
         return self.done_bytes / self.total_bytes if self.total_bytes else 1.0
+
+    def describe(self) -> str:
+        """One line for people: bytes done of the total, speed, ETA and the file being fetched."""
+        eta = "-" if self.eta_s is None else time.strftime("%H:%M:%S", time.gmtime(self.eta_s)).removeprefix("00:")
+        return (
+            f"{format_bytes(self.done_bytes)} / {format_bytes(self.total_bytes)}  {format_bytes(self.bytes_per_s)}/s  "
+            f"ETA {eta}  {self.filename} ({self.files_done}/{self.files_total})"
+        )
 
 
 ProgressCallback = Callable[[DownloadProgress], None]

@@ -29,6 +29,7 @@ alt+arrows move by words):
 | `export`                       | alt+e                         | Markdown (with or without the tree), tree as JSON     |
 | `theme`                        | alt+t                         | choose a theme (saved to config.toml)                 |
 | `save`                         | ctrl+s                        | save the document (asks for a name when untitled)     |
+| `models`                       | f11, alt+o                    | every model: write with one, or download one          |
 | `settings`                     | f2, ctrl+o                    | show or hide the settings panel                       |
 | `help`                         | f1                            | every key                                             |
 | `quit`                         | ctrl+q                        | quit (asks first when there are unsaved changes)      |
@@ -267,6 +268,12 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self._set_model_state("loading", model=self.settings.model, device="", dtype="", tokens_per_s=None,
                               context_tokens=None, context_length=None)
         self._load_worker(self._load_request, old, self.settings)
+
+    def use_model(self, name: str | None) -> None:
+        """Write with model `name`, as if typed in the settings panel (the model picker's or the training screen's
+        choice; None when the writer chose none)."""
+        if name:
+            self.apply_setting("model", name)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model", description="load model")
     def _load_worker(self, request: int, old: Backend | None, settings: Settings) -> None:

@@ -50,6 +50,8 @@ STUDIO_BINDINGS: list[BindingType] = [
     Binding("alt+t", "change_theme", "Theme", id="theme", show=False, priority=True,
             tooltip="Choose a theme (the choice is saved)"),
     Binding("ctrl+s", "save", "Save", id="save", priority=True, tooltip="Save the document"),
+    Binding("f11,alt+o", "models", "Models", id="models", show=False, priority=True,
+            tooltip="Every model: choose the one to write with, or download one (GPT-2 family, any repository id)"),
     Binding("f2,ctrl+o", "toggle_settings", "Settings", id="settings", tooltip="Show or hide the settings panel"),
     Binding("f1", "help", "Keys", id="help", priority=True, tooltip="This list of keys"),
     Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit (asks first when there are unsaved changes)"),

@@ -1,5 +1,5 @@
 """The studio's other tools (a mixin of `ScribeApp`): presets, compare, the perplexity lens, the context budget,
-export, themes and the help screen."""
+export, themes, the model picker and the help screen."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from scribe.ui.messages import TextScored
 from scribe.ui.screens.compare import CompareResult, CompareScreen
 from scribe.ui.screens.export import ExportScreen, export_path
 from scribe.ui.screens.help import HelpScreen
+from scribe.ui.screens.models import ModelsScreen
 from scribe.ui.screens.presets import PresetChoice, PresetScreen
 from scribe.ui.screens.tree import BranchTreeScreen
 from scribe.ui.themes import load_themes
@@ -46,7 +47,7 @@ TEXTUAL_COMMANDS_REPLACED = frozenset({"Keys"})
 
 
 class StudioActions(_Base):
-    """Presets, compare, lens, context budget, export, themes, help and the command palette."""
+    """Presets, compare, lens, context budget, export, themes, the model picker, help and the command palette."""
 
     _lens_request: int
     _cut_warned: bool
@@ -235,12 +236,19 @@ class StudioActions(_Base):
         except (ConfigError, OSError) as exc:
             self.notify(f"theme not saved: {exc}", severity="error", markup=False)
 
+    # --- the model picker
+
+    def action_models(self) -> None:
+        """List every model; the one chosen is loaded as if typed in the settings panel."""
+        self.push_screen(ModelsScreen(self.settings.model), self.use_model)
+
     # --- help and the command palette
 
     def key_groups(self) -> list[tuple[str, Iterable[BindingType]]]:
         """Every key binding, by where it applies."""
         return [("studio", self.BINDINGS), ("token inspector (f3)", StreamView.BINDINGS),
-                ("tree view (f4)", BranchTreeScreen.BINDINGS), ("compare (f9)", CompareScreen.BINDINGS)]
+                ("tree view (f4)", BranchTreeScreen.BINDINGS), ("compare (f9)", CompareScreen.BINDINGS),
+                ("model picker (f11)", ModelsScreen.BINDINGS)]
 
     def action_help(self) -> None:
         """Show every key."""

@@ -1,15 +1,12 @@
-"""Fixtures for the store tests: tiny GPT-2 models saved by transformers, and a hub on 127.0.0.1 serving them."""
+"""Fixtures for the store tests: tiny GPT-2 models saved by transformers, and a private Hugging Face cache for each
+test (the hub on 127.0.0.1 that serves them is tests/conftest.py's `hub`)."""
 
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the test servers
-from servers.hub_server import HubServer  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
@@ -49,21 +46,6 @@ def tiny_parameters(tiny_model: Path) -> int:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own SCRIBE_HOME and Hugging Face cache, with no token and no offline switch."""
-    monkeypatch.setenv("SCRIBE_HOME", str(tmp_path / "scribe-home"))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    for name in ("HF_HUB_CACHE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch):
-    """A hub on 127.0.0.1 (HF_ENDPOINT points at it); add repositories with `hub.add_folder`."""
-    from huggingface_hub import constants
-
-    # The CI runs with HF_HUB_OFFLINE=1, which huggingface_hub reads once at import; these tests talk to a local hub.
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    with HubServer() as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        yield server
+def _isolated(hf_home: Path) -> None:
+    """Every test gets its own Hugging Face cache, with no token and no offline switch (and its own SCRIBE_HOME, from
+    tests/conftest.py); the `hub` fixture there serves repositories on 127.0.0.1."""

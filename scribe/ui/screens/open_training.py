@@ -12,16 +12,11 @@ TRAINING_BINDINGS: list[BindingType] = [
 
 
 class TrainingActions:
-    """The app's action that opens the training screen, and switching to the model it trained."""
+    """The app's action that opens the training screen (its "Use in the studio" switches to the trained model)."""
 
     def action_training(self) -> None:
         """Open the training screen (from the studio only)."""
         from scribe.ui.screens.training import TrainingScreen
 
         if len(self.screen_stack) == 1:  # type: ignore[attr-defined]
-            self.push_screen(TrainingScreen(), self._use_trained_model)  # type: ignore[attr-defined]
-
-    def _use_trained_model(self, folder: str | None) -> None:
-        """Write with the model the training screen returned (none when it was just closed)."""
-        if folder:
-            self.apply_setting("model", folder)  # type: ignore[attr-defined]
+            self.push_screen(TrainingScreen(), self.use_model)  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ that removed it (the sampler X-ray).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -36,7 +37,9 @@ BUCKETS: tuple[tuple[float, str, str], ...] = (
 
 
 def probability_style(raw_prob: float) -> str:
-    """The colour of a token the model gave probability `raw_prob`."""
+    """The colour of a token the model gave probability `raw_prob`; none when it is unknown (NaN)."""
+    if math.isnan(raw_prob):
+        return ""
     for low, colour, _ in BUCKETS:
         if raw_prob >= low:
             return colour
@@ -193,10 +196,10 @@ class StreamView(Vertical, can_focus=True):
         if self._cursor is None and self._token_count():
             self._cursor = self._token_count() - 1
             self._choice = 0
-        self._render_text()
+        self.call_later(self._render_text)  # Textual sets `has_focus` after this handler
 
     def on_blur(self) -> None:
-        self._render_text()
+        self.call_later(self._render_text)
 
     def action_move_token(self, delta: int) -> None:
         """Move the inspector's cursor by `delta` tokens."""
@@ -297,7 +300,10 @@ def update_in_place(widget: Static, content: VisualType) -> None:
 
 
 def percent(p: float) -> str:
-    """A probability as a short percentage that does not round small values to 0%."""
+    """A probability as a short percentage that does not round small values to 0%; "?" when it is unknown (NaN: a
+    remote server that sends no logprobs)."""
+    if math.isnan(p):
+        return "?"
     if p >= 0.1:
         return f"{p:.0%}"
     return f"{p:.1%}" if p >= 0.001 else "<0.1%"
