@@ -10,14 +10,13 @@ neither TensorFlow nor torch.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from scribe.engine.base import EngineError
-from scribe.training.events import Error
-from scribe.training.job import event_writer, install_cancel_handlers
+from scribe.training.events import Event, Finished
+from scribe.training.job import job_main, run_trainer
 from scribe.training.jobs import TrainingJob
 
 
@@ -28,29 +27,19 @@ class KerasTrainingJob(TrainingJob):
         return [self.python, "-m", "scribe.keras_models.job", str(config_path)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m scribe.keras_models.job CONFIG.json", file=sys.stderr)
-        return 2
-    events = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints cannot corrupt the event stream
-    emit = event_writer(events)
-    cancel = threading.Event()
-    install_cancel_handlers(cancel)
-    try:
+def _run_file(config_path: str, emit: Callable[[Event], None], cancel: threading.Event) -> int:
+    def run() -> Finished:
         from scribe.keras_models.train_config import KerasTrainConfig
         from scribe.keras_models.trainer import KerasTrainer
 
-        config = KerasTrainConfig.from_json(Path(argv[0]).read_text(encoding="utf-8"))
-        finished = KerasTrainer(config, emit, cancel=cancel).run()
-    except (ValueError, OSError, EngineError) as exc:
-        emit(Error(str(exc)))
-        return 1
-    except KeyboardInterrupt:
-        emit(Error("stopped at once (second interrupt)"))
-        return 130
-    return 130 if finished.reason == "interrupted" else 0
+        config = KerasTrainConfig.from_json(Path(config_path).read_text(encoding="utf-8"))
+        return KerasTrainer(config, emit, cancel=cancel).run()
+
+    return run_trainer(run, emit)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return job_main(argv, "scribe.keras_models.job", _run_file)
 
 
 if __name__ == "__main__":

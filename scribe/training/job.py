@@ -12,11 +12,12 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from scribe.engine.base import EngineError
-from scribe.training.events import Error, Event
+from scribe.training.events import Error, Event, Finished
 
 
 def event_writer(out: TextIO):  # noqa: ANN201 - Callable[[Event], None]
@@ -53,8 +54,13 @@ def run_config(config, emit, cancel: threading.Event) -> int:  # noqa: ANN001 - 
     """Run one training; errors become an `error` event. Returns the exit status."""
     from scribe.training.trainer import Trainer
 
+    return run_trainer(lambda: Trainer(config, emit, cancel=cancel).run(), emit)
+
+
+def run_trainer(run: Callable[[], Finished], emit: Callable[[Event], None]) -> int:
+    """Call `run` (a trainer's run); errors become an `error` event. Returns the job's exit status."""
     try:
-        finished = Trainer(config, emit, cancel=cancel).run()
+        finished = run()
     except (ValueError, OSError, EngineError) as exc:
         emit(Error(str(exc)))
         return 1
@@ -64,25 +70,36 @@ def run_config(config, emit, cancel: threading.Event) -> int:  # noqa: ANN001 - 
     return 130 if finished.reason == "interrupted" else 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def job_main(argv: list[str] | None, module: str,
+             run: Callable[[str, Callable[[Event], None], threading.Event], int]) -> int:
+    """The body of a job process (`python -m MODULE CONFIG.json`): the event stream on stdout (stray prints go to
+    stderr), cancel handlers, then `run(config_path, emit, cancel)`, which returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m scribe.training.job CONFIG.json", file=sys.stderr)
+        print(f"usage: python -m {module} CONFIG.json", file=sys.stderr)
         return 2
     events = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints cannot corrupt the event stream
     emit = event_writer(events)
     cancel = threading.Event()
     install_cancel_handlers(cancel)
+    return run(argv[0], emit, cancel)
+
+
+def _run_file(config_path: str, emit: Callable[[Event], None], cancel: threading.Event) -> int:
     from scribe.training.trainer import TrainConfig
 
     try:
-        config = TrainConfig.from_json(Path(argv[0]).read_text(encoding="utf-8"))
+        config = TrainConfig.from_json(Path(config_path).read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError) as exc:
-        emit(Error(f"cannot read the job settings {argv[0]}: {exc}"))
+        emit(Error(f"cannot read the job settings {config_path}: {exc}"))
         return 1
     quiet_libraries()
     return run_config(config, emit, cancel)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return job_main(argv, "scribe.training.job", _run_file)
 
 
 if __name__ == "__main__":
