@@ -88,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
         dtype=args.dtype or settings.dtype,
         trust_remote_code=args.trust_remote_code or settings.trust_remote_code,
     )
+    ignored = backend.ignored(params)
+    if ignored:
+        print(f"note: {backend.info.name} cannot apply {', '.join(ignored)}; not used", file=sys.stderr)
     out = sys.stdout
     end: StreamEnd | None = None
     for item in backend.stream(prompt, params, alternatives=alternatives if args.json else 0):

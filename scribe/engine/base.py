@@ -118,10 +118,22 @@ class ModelInfo:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+SEARCH_SETTINGS = frozenset({"num_beams", "length_penalty", "early_stopping", "penalty_alpha"})
+"""The settings of beam and contrastive search."""
+
+
 class Backend(ABC):
     """A loaded model that can stream continuations. One instance serves one model; it is not thread-safe."""
 
     info: ModelInfo
+    unsupported: frozenset[str] = frozenset()
+    """Sampling settings this model cannot apply: the settings panel shows them as unavailable, and `ignored` names
+    the ones a request sets, so nothing is dropped silently."""
+
+    def ignored(self, params: SamplingParams) -> tuple[str, ...]:
+        """Settings in `params` that differ from "off" (their defaults) but that this model cannot apply."""
+        defaults = SamplingParams()
+        return tuple(sorted(n for n in self.unsupported if getattr(params, n) != getattr(defaults, n)))
 
     @abstractmethod
     def stream(

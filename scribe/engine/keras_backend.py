@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from scribe.config import Paths
-from scribe.engine.base import Backend, EngineError, ModelInfo, ModelLoadError, StreamEnd, TokenScore, TokenStep
+from scribe.engine.base import (
+    SEARCH_SETTINGS,
+    Backend,
+    EngineError,
+    ModelInfo,
+    ModelLoadError,
+    StreamEnd,
+    TokenScore,
+    TokenStep,
+)
 from scribe.keras_models.architectures import architecture
 from scribe.keras_models.env import keras_environment
 from scribe.keras_models.saved import check_folder
@@ -33,7 +42,9 @@ LOG_NAME = "keras-worker.log"
 
 
 class KerasBackend(Backend):
-    """A Keras model folder served by a worker process."""
+    """A Keras model folder served by a worker process. It samples; beam and contrastive search are not available."""
+
+    unsupported = SEARCH_SETTINGS
 
     def __init__(self, process: subprocess.Popen, vocab: Vocab, info: ModelInfo, log: Path) -> None:
         self._process, self._vocab, self.info, self._log = process, vocab, info, log

@@ -107,11 +107,6 @@ class RemoteBackend(Backend):
         context_length = _probe(endpoint)
         return cls(endpoint, context_length=context_length)
 
-    def ignored(self, params: SamplingParams) -> tuple[str, ...]:
-        """Settings in `params` that differ from "off" but that this server cannot apply."""
-        defaults = SamplingParams()
-        return tuple(sorted(n for n in self.unsupported if getattr(params, n) != getattr(defaults, n)))
-
     def request_body(self, prompt: str, params: SamplingParams, alternatives: int) -> dict[str, Any]:
         """The JSON body of the completion request for these settings."""
         body: dict[str, Any] = {

@@ -297,7 +297,16 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         info = message.backend.info
         self._set_model_state("ready", model=info.name, device=info.device, dtype=info.dtype,
                               context_length=info.context_length)
+        self.settings_panel.mark_unavailable(message.backend.unsupported, info.name)
+        self._warn_ignored()
         self._schedule_count()
+
+    def _warn_ignored(self) -> None:
+        """Say which of the current sampling settings the loaded model cannot apply (none are dropped silently)."""
+        ignored = self.backend.ignored(self.settings.sampling) if self.backend is not None else ()
+        if ignored:
+            self.notify(f"{', '.join(ignored)}: not applied by {self.backend.info.name}; see the settings panel",
+                        title="Settings unavailable", severity="warning", timeout=8, markup=False)
 
     def on_model_failed(self, message: ModelFailed) -> None:
         if message.request != self._load_request:
@@ -492,6 +501,8 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self.show_preset()
         if name in RELOAD_FIELDS:
             self.load_model()
+        elif self.backend is not None and name in self.backend.unsupported:
+            self._warn_ignored()
         return True
 
     # --- status and commands

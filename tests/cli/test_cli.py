@@ -84,3 +84,16 @@ def test_generate_refuses_a_binary_prompt_file(tmp_path):
     binary.write_bytes(bytes(range(256)) * 4)
     result = scribe("generate", "--model", str(TINY), "--prompt-file", str(binary), home=tmp_path)
     assert result.returncode == 1 and "not UTF-8 text" in result.stderr
+
+
+def test_generate_names_the_settings_a_remote_server_cannot_apply(tmp_path):
+    from servers.openai_server import CompletionServer
+
+    with CompletionServer() as server:
+        added = scribe("models", "add-remote", "lab", server.url, "--model", server.model, home=tmp_path)
+        assert added.returncode == 0, added.stderr
+        result = scribe("generate", "-m", "remote:lab", "--prompt", "Once", "--max-new-tokens", "4", "--min-p", "0.1",
+                        "--top-p", "0.9", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "note: remote:lab cannot apply min_p; not used" in result.stderr
+    assert result.stdout.strip()

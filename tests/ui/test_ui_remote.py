@@ -46,3 +46,29 @@ async def test_unknown_probabilities_show_as_question_marks(settings: Settings, 
         await pilot.pause()
         assert app.focused is app.editor
         assert app.stream_view.query_one("#stream-alternatives").content.plain == last, "leaving the inspector"
+
+
+async def test_settings_the_server_cannot_apply_are_shown_unavailable(settings: Settings, server) -> None:
+    from textual.widgets import Label
+
+    save_remote(RemoteEndpoint(name="lab", base_url=server.url, model=server.model, context_length=128))
+    app = ScribeApp(settings=settings.replace(model="remote:lab"))
+    async with app.run_test(size=(110, 32)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        panel = app.settings_panel
+        assert app.backend is not None and "min_p" in app.backend.unsupported and "top_p" not in app.backend.unsupported
+        assert panel.query_one("#label-min_p", Label).has_class("-unavailable")
+        assert "unavailable with remote:lab" in str(panel.input_for("min_p").tooltip)
+        assert not panel.query_one("#label-top_p", Label).has_class("-unavailable")
+        await pilot.press("f2")  # the panel: setting an unavailable value keeps it, and says it is not applied
+        assert app.apply_setting("min_p", "0.1")
+        await pilot.pause()
+        assert app.settings.sampling.min_p == 0.1
+        assert any("min_p: not applied by remote:lab" in str(n.message) for n in app._notifications)
+        app.apply_setting("model", "scribe-gutenberg")  # a local model applies everything: the marks go
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.model_state == "ready"
+        assert not panel.query_one("#label-min_p", Label).has_class("-unavailable")
+        assert "unavailable" not in str(panel.input_for("min_p").tooltip)

@@ -86,6 +86,8 @@ class SettingsPanel(VerticalScroll):
     SettingsPanel Input:focus { border: none; background: $accent 25%; }
     SettingsPanel Input.-refused:focus { background: $error 60%; }
     SettingsPanel Input.-refused { background: $error 40%; }
+    SettingsPanel Label.-unavailable { color: $text-disabled; text-style: strike; }
+    SettingsPanel Input.-unavailable { color: $text-disabled; }
     SettingsPanel #setting-help { dock: bottom; height: auto; max-height: 8; border-top: solid $primary-darken-2;
                                   color: $text; background: $panel; }
     """
@@ -103,6 +105,10 @@ class SettingsPanel(VerticalScroll):
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._settings = settings
+        self._errors: dict[str, str] = {}
+        """Refused values' messages, by setting."""
+        self._unavailable: dict[str, str] = {}
+        """Settings the loaded model cannot apply, and why."""
 
     def compose(self) -> ComposeResult:
         yield Label("Model", classes="section")
@@ -114,7 +120,7 @@ class SettingsPanel(VerticalScroll):
         yield Static("Enter applies a value; a refused value is marked and the old one kept.", id="setting-help", markup=False)
 
     def _row(self, name: str, doc: str) -> ComposeResult:
-        yield Label(name.replace("_", " "))
+        yield Label(name.replace("_", " "), id=f"label-{name}")
         field = Input(format_value(name, setting_value(self._settings, name)), id=f"setting-{name}",
                       placeholder="random" if name == "seed" else "")
         field.tooltip = doc
@@ -136,8 +142,29 @@ class SettingsPanel(VerticalScroll):
         """Mark a row invalid with `error` as its tooltip, or clear the mark."""
         field = self.input_for(name)
         field.set_class(error is not None, "-refused")
+        if error is None:
+            self._errors.pop(name, None)
+        else:
+            self._errors[name] = error
+        self._describe(name)
+
+    def mark_unavailable(self, names: frozenset[str], model: str) -> None:
+        """Show the sampling settings in `names` as unavailable with `model` (struck through, with the reason in
+        their help); the others as usual. Their values stay editable and are kept for other models."""
+        self._unavailable = {name: f"unavailable with {model}: this model cannot apply it, so it is not used"
+                             for name in names}
+        for name in sampling_field_names():
+            self.query_one(f"#label-{name}", Label).set_class(name in names, "-unavailable")
+            field = self.input_for(name)
+            field.set_class(name in names, "-unavailable")
+            self._describe(name)
+
+    def _describe(self, name: str) -> None:
+        """Set a row's help text: its error, whether it is unavailable, then its documentation."""
+        field = self.input_for(name)
         doc = MODEL_FIELDS.get(name) or field_docs().get(name, "")
-        field.tooltip = f"{error}\n\n{doc}" if error else doc
+        notes = [note for note in (self._errors.get(name), self._unavailable.get(name)) if note]
+        field.tooltip = "\n\n".join([*notes, doc])
         if field.has_focus:
             self.query_one("#setting-help", Static).update(field.tooltip)
 
