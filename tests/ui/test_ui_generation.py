@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
 
 from scribe.config import Settings
 from scribe.engine.base import TokenStep
 from scribe.ui.app import ScribeApp
+from scribe.ui.widgets.stream_text import StreamText
 
 SIZE = (110, 32)
 
@@ -60,7 +60,7 @@ async def test_continue_streams_coloured_tokens_and_accept_is_one_undo_step(sett
         assert len(view.steps) == 8 and all(isinstance(step, TokenStep) for step in view.steps)
         continuation = view.text
         assert continuation and continuation == "".join(step.text for step in view.steps)
-        shown = view.query_one("#stream-text", Static).content
+        shown = view.query_one("#stream-text", StreamText).content
         assert shown.plain == continuation
         assert {span.style for span in shown.spans} <= {"green", "chartreuse3", "yellow", "dark_orange", "red"}
         assert app.model_state == "ready" and app.status_bar.status.tokens_per_s is not None
