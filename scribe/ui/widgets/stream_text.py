@@ -56,10 +56,18 @@ class StreamText(ScrollView, can_focus=False):
         """Re-wrap paragraphs from `changed` on and redraw the lines that moved or changed."""
         at_end = self.scroll_y >= self.max_scroll_y - 1
         first_line = self._wrap(changed)
-        self.virtual_size = Size(self._width, len(self._lines))
+        self._set_virtual_size(Size(self._width, len(self._lines)))
         self.refresh_lines(first_line, max(len(self._lines) - first_line, 1))
         if follow and at_end:  # forced: the scrollbar a first overflow needs is shown only at the next layout
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """Set the scrollable size and update the scrollbar, without the screen layout that setting `virtual_size`
+        asks for: a layout re-arranges and repaints the whole screen, and the text grows by a line every few frames.
+        Only showing or hiding the scrollbar takes a layout (Textual asks for it)."""
+        if size != self.virtual_size:
+            self.set_reactive(StreamText.virtual_size, size)
+            self._scroll_update(size)
 
     def _wrap(self, changed: int) -> int:
         """Wrap paragraphs from `changed` on (all of them when the width changes); the first line that changed.
