@@ -459,14 +459,15 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
 
     # --- settings
 
-    def action_toggle_settings(self) -> None:
+    async def action_toggle_settings(self) -> None:
         """Show or hide the settings panel."""
         panel = self.settings_panel
-        panel.toggle_class("-open")
         if panel.has_class("-open"):
-            panel.input_for("model").focus()
-        else:
+            panel.remove_class("-open")
             self.editor.focus()
+        else:
+            await panel.open()
+            panel.input_for("model").focus()
 
     def on_settings_panel_edited(self, event: SettingsPanel.Edited) -> None:
         self.apply_setting(event.name, event.text, reload=event.submitted)
