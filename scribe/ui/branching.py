@@ -23,7 +23,6 @@ from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchTree, Generation, Node, ReplayRequest, TokenRecord
 from scribe.studio.compare import first_divergence
 from scribe.ui.messages import Replayed
-from scribe.ui.screens.tree import BranchTreeScreen
 from scribe.ui.widgets.stream_view import Segment, StreamView
 from scribe.ui.workers import GenerationRun, collect, stream_into
 
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from scribe.ui.app import ScribeApp
+    from scribe.ui.screens.tree import BranchTreeScreen
 
     _Base = ScribeApp
 else:
@@ -284,6 +284,8 @@ class BranchActions(_Base):
 
     def action_tree(self) -> None:
         """Show the whole tree; enter there shows a branch here."""
+        from scribe.ui.screens.tree import BranchTreeScreen
+
         if not len(self.branches.tree):
             self.notify("no branches yet: continue the text first", severity="warning")
             return
