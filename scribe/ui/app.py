@@ -67,6 +67,7 @@ from scribe.ui.branching import BranchActions
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
+from scribe.ui.screens.main import StudioScreen
 from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS, AnalysisActions
 from scribe.ui.screens.open_training import TRAINING_BINDINGS, TrainingActions
 from scribe.ui.studio_actions import StudioActions
@@ -157,6 +158,9 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self._cut_warned = False
 
     # --- layout and start-up
+
+    def get_default_screen(self) -> StudioScreen:
+        return StudioScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
