@@ -132,8 +132,8 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self.generating = False
         self._backend_lock = threading.Lock()
         self._first_frame = threading.Event()
-        """Set once the first screen is drawn, footer keys included: model loading waits for it (loading torch's
-        libraries holds the GIL for ~0.5 s, which would hold back the footer Textual fills after the first frame)."""
+        """Set once the first screen is drawn (the footer says when its keys are on it): model loading waits for it,
+        as loading torch's libraries holds the GIL for about 0.5 s."""
         self._load_request = 0
         self._count_request = 0
         self._version = 0
@@ -160,6 +160,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
     # --- layout and start-up
 
     def get_default_screen(self) -> StudioScreen:
+        """The main screen, whose frames catch up when late (see `StudioScreen`)."""
         return StudioScreen(id="_default")
 
     def compose(self) -> ComposeResult:
