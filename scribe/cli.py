@@ -1,7 +1,8 @@
 """The command line. `scribe` alone opens the TUI; subcommands live in `scribe/commands/`, one module each.
 
 Each command module has `register(subparsers)`, which adds its parser and sets `run=<function(args) -> int>`.
-Command modules import nothing heavy at import time, so `scribe --help` stays fast.
+Command modules import nothing heavy at import time, so `scribe --help` stays fast; running a command imports only
+its own module (the studio's first screen does not wait for the others).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Iterable
 
 from scribe import __version__
 
@@ -20,15 +22,15 @@ class CommandError(Exception):
     """A failure reported as one line on stderr with exit status 1."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every subcommand registered."""
+def build_parser(commands: Iterable[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The top-level parser with `commands` registered (default: every subcommand)."""
     parser = argparse.ArgumentParser(
         prog="scribe",
         description="A keyboard-driven terminal writing studio. Without a command, opens the editor (same as `scribe tui`).",
     )
     parser.add_argument("--version", action="version", version=f"scribe {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in commands:
         importlib.import_module(f"scribe.commands.{name}").register(subparsers)
     return parser
 
@@ -40,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
 
     prepare_cpu_threads()  # before any command imports torch
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
     if not argv or (argv[0] not in COMMAND_MODULES and argv[0] not in ("-h", "--help", "--version")):
         argv = ["tui", *argv]
+    parser = build_parser([argv[0]] if argv[0] in COMMAND_MODULES else COMMAND_MODULES)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)

@@ -54,7 +54,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input, TextArea
+from textual.widgets import Input, TextArea
 
 from scribe.config import Paths, Settings, load_settings
 from scribe.engine.base import Backend
@@ -63,14 +63,17 @@ from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
+from scribe.ui import heap
 from scribe.ui.branching import BranchActions
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
+from scribe.ui.screens.main import StudioScreen
 from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS, AnalysisActions
 from scribe.ui.screens.open_training import TRAINING_BINDINGS, TrainingActions
 from scribe.ui.studio_actions import StudioActions
 from scribe.ui.widgets.editor import Editor
+from scribe.ui.widgets.footer import StudioFooter
 from scribe.ui.widgets.lens import LensView
 from scribe.ui.widgets.settings_panel import RELOAD_FIELDS, SettingsPanel, updated_settings
 from scribe.ui.widgets.status_bar import ModelState, StatusBar
@@ -130,7 +133,8 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self.generating = False
         self._backend_lock = threading.Lock()
         self._first_frame = threading.Event()
-        """Set once the first screen is drawn: model loading (importing torch holds the GIL) waits for it."""
+        """Set once the first screen is drawn (the footer says when its keys are on it): model loading waits for it,
+        as loading torch's libraries holds the GIL for about 0.5 s."""
         self._load_request = 0
         self._count_request = 0
         self._version = 0
@@ -156,6 +160,10 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
 
     # --- layout and start-up
 
+    def get_default_screen(self) -> StudioScreen:
+        """The main screen, whose frames catch up when late (see `StudioScreen`)."""
+        return StudioScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="writing"):
@@ -164,7 +172,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
                 yield StreamView(id="stream")
             yield SettingsPanel(self.settings, id="settings")
         yield StatusBar(id="status")
-        yield Footer()
+        yield StudioFooter()
 
     @property
     def editor(self) -> Editor:
@@ -217,8 +225,10 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         if self.open_error:
             self.notify(self.open_error, title="Not opened", severity="error", timeout=15)
         self._offer_recovery()
-        self.call_after_refresh(self._first_frame.set)
         self.load_model()
+
+    def on_studio_footer_drawn(self) -> None:
+        self._first_frame.set()
 
     def _apply_keymap(self) -> None:
         known = {binding.id for _, bindings in self.key_groups() for binding in bindings_of(bindings)}
@@ -280,13 +290,16 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self._first_frame.wait(timeout=2.0)
         if old is not None:
             close_backend(old, self._backend_lock)
+        outcome: ModelLoaded | ModelFailed
         try:
             backend = load_backend(settings.model, device=settings.device, dtype=settings.dtype,
                                    trust_remote_code=settings.trust_remote_code)
         except Exception as exc:  # every failure is shown; the editor keeps running
-            self.post_message(ModelFailed(request, describe_error(exc)))
-            return
-        self.post_message(ModelLoaded(request, backend, model_weights_hash(backend, self.paths.cache)))
+            outcome = ModelFailed(request, describe_error(exc))
+        else:
+            outcome = ModelLoaded(request, backend, model_weights_hash(backend, self.paths.cache))
+        heap.settle()  # before the writer gets the model: the libraries just imported leave the collector's walks
+        self.post_message(outcome)
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         if message.request != self._load_request:
@@ -467,14 +480,15 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
 
     # --- settings
 
-    def action_toggle_settings(self) -> None:
+    async def action_toggle_settings(self) -> None:
         """Show or hide the settings panel."""
         panel = self.settings_panel
-        panel.toggle_class("-open")
         if panel.has_class("-open"):
-            panel.input_for("model").focus()
-        else:
+            panel.remove_class("-open")
             self.editor.focus()
+        else:
+            await panel.open()
+            panel.input_for("model").focus()
 
     def on_settings_panel_edited(self, event: SettingsPanel.Edited) -> None:
         self.apply_setting(event.name, event.text, reload=event.submitted)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -23,7 +24,6 @@ from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchTree, Generation, Node, ReplayRequest, TokenRecord
 from scribe.studio.compare import first_divergence
 from scribe.ui.messages import Replayed
-from scribe.ui.screens.tree import BranchTreeScreen
 from scribe.ui.widgets.stream_view import Segment, StreamView
 from scribe.ui.workers import GenerationRun, collect, stream_into
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from scribe.ui.app import ScribeApp
+    from scribe.ui.screens.tree import BranchTreeScreen
 
     _Base = ScribeApp
 else:
@@ -40,6 +41,9 @@ SEED_LIMIT = 2**63
 """Seeds wrap around here (the largest SamplingParams accepts, plus one)."""
 DRAWN_SEEDS = 2**31
 """Seeds drawn for the writer are below this: enough variety, and short enough to read and type."""
+SPEED_SECONDS = 0.25
+"""How often the status bar's speed changes while a model streams: each change redraws the bar, and a figure that
+changed with every batch (30 times a second) could not be read anyway."""
 
 
 def draw_seed() -> int:
@@ -65,6 +69,8 @@ class BranchActions(_Base):
     _branch_write_lock: threading.Lock
     _branch_version: int
     _branch_written: int
+    _speed_due = 0.0
+    """When the status bar's speed may next change (time.monotonic)."""
 
     # --- starting continuations
 
@@ -178,9 +184,12 @@ class BranchActions(_Base):
         if end is not None:
             self._finish(end)
             return
-        steps = self.stream_view.steps
-        busy = sum(getattr(step, "elapsed_s", 0.0) for step in steps)
-        self.status_bar.update_status(tokens_per_s=len(steps) / busy if busy > 0 else None)
+        now = time.monotonic()
+        if now >= self._speed_due:
+            self._speed_due = now + SPEED_SECONDS
+            steps = self.stream_view.steps
+            busy = sum(getattr(step, "elapsed_s", 0.0) for step in steps)
+            self.status_bar.update_status(tokens_per_s=len(steps) / busy if busy > 0 else None)
 
     def _finish(self, end: StreamEnd) -> None:
         self.generating = False
@@ -284,6 +293,8 @@ class BranchActions(_Base):
 
     def action_tree(self) -> None:
         """Show the whole tree; enter there shows a branch here."""
+        from scribe.ui.screens.tree import BranchTreeScreen
+
         if not len(self.branches.tree):
             self.notify("no branches yet: continue the text first", severity="warning")
             return

@@ -57,6 +57,32 @@ STUDIO_BINDINGS: list[BindingType] = [
     Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit (asks first when there are unsaved changes)"),
 ]
 
+TREE_BINDINGS: list[BindingType] = [
+    Binding("escape,q", "dismiss(None)", "Close", id="tree_close", tooltip="Tree view: back to the text"),
+    Binding("delete,d", "delete", "Delete", id="tree_delete",
+            tooltip="Tree view: delete the highlighted branch and everything under it (the text keeps what was "
+            "accepted)"),
+]
+"""The tree view's keys (`scribe.ui.screens.tree`, imported when it opens)."""
+
+COMPARE_BINDINGS: list[BindingType] = [
+    Binding("r", "run", "Run", id="compare_run", tooltip="Compare: run the ticked presets"),
+    Binding("1", "keep(0)", "Keep 1", id="compare_keep_1", tooltip="Compare: keep column 1 as a branch"),
+    Binding("2", "keep(1)", "Keep 2", id="compare_keep_2", tooltip="Compare: keep column 2 as a branch"),
+    Binding("3", "keep(2)", "Keep 3", id="compare_keep_3", tooltip="Compare: keep column 3 as a branch"),
+    Binding("4", "keep(3)", "Keep 4", id="compare_keep_4", tooltip="Compare: keep column 4 as a branch"),
+    Binding("escape", "close", "Back", id="compare_close", tooltip="Compare: back to the text"),
+]
+"""The compare screen's keys (`scribe.ui.screens.compare`, imported when it opens)."""
+
+MODELS_BINDINGS: list[BindingType] = [
+    Binding("ctrl+r", "refresh", "Refresh", id="models_refresh", tooltip="Model picker: list the models again"),
+    Binding("escape", "cancel_or_close", "Cancel / close", id="models_close",
+            tooltip="Model picker: cancel the download (what arrived is kept, the next download resumes it), "
+            "or close the picker"),
+]
+"""The model picker's keys (`scribe.ui.screens.models`, imported when it opens)."""
+
 ANYWHERE = frozenset({"help", "change_theme"})
 """Studio actions that also work over a dialog or another screen; every other one applies on the main screen only."""
 

@@ -1,5 +1,6 @@
 """The studio's other tools (a mixin of `ScribeApp`): presets, compare, the perplexity lens, the context budget,
-export, themes, the model picker and the help screen."""
+export, themes, the model picker and the help screen. Each screen is imported when it opens, not with the studio's
+first screen."""
 
 from __future__ import annotations
 
@@ -20,23 +21,18 @@ from scribe.sampling.params import SamplingParams
 from scribe.studio.branches import TokenRecord
 from scribe.studio.context import ContextUse
 from scribe.studio.document import atomic_write
-from scribe.studio.export import to_json, to_markdown
 from scribe.studio.presets import Preset, PresetError, load_presets, matching_preset, save_preset
 from scribe.ui.branching import draw_seed
-from scribe.ui.keys import bindings_of, effective_keys, key_rows
+from scribe.ui.keys import COMPARE_BINDINGS, MODELS_BINDINGS, TREE_BINDINGS, bindings_of, effective_keys, key_rows
 from scribe.ui.messages import TextScored
-from scribe.ui.screens.compare import CompareResult, CompareScreen
-from scribe.ui.screens.export import ExportScreen, export_path
-from scribe.ui.screens.help import HelpScreen
-from scribe.ui.screens.models import ModelsScreen
-from scribe.ui.screens.presets import PresetChoice, PresetScreen
-from scribe.ui.screens.tree import BranchTreeScreen
 from scribe.ui.themes import load_themes
 from scribe.ui.widgets.stream_view import StreamView
 from scribe.ui.workers import collect, describe_error, score_with
 
 if TYPE_CHECKING:
     from scribe.ui.app import ScribeApp
+    from scribe.ui.screens.compare import CompareResult
+    from scribe.ui.screens.presets import PresetChoice
 
     _Base = ScribeApp
 else:
@@ -71,6 +67,8 @@ class StudioActions(_Base):
 
     def action_presets(self) -> None:
         """Choose a preset, or save the current settings as one."""
+        from scribe.ui.screens.presets import PresetScreen
+
         self.push_screen(PresetScreen(self.presets(), self.active_preset()), self._preset_choice)
 
     def _preset_choice(self, choice: PresetChoice | None) -> None:
@@ -109,6 +107,8 @@ class StudioActions(_Base):
 
     def action_compare(self) -> None:
         """Run 2-4 presets on the text before the cursor with one seed, side by side."""
+        from scribe.ui.screens.compare import CompareScreen
+
         if not self._model_ready():
             return
         assert self.backend is not None
@@ -195,9 +195,14 @@ class StudioActions(_Base):
 
     def action_export(self) -> None:
         """Export the document (Markdown, with or without the tree) or the tree (JSON) beside it."""
+        from scribe.ui.screens.export import ExportScreen
+
         self.push_screen(ExportScreen(self.document.path), self._export)
 
     def _export(self, fmt: str | None) -> None:
+        from scribe.studio.export import to_json, to_markdown
+        from scribe.ui.screens.export import export_path
+
         if fmt is None:
             return
         target = export_path(self.document.path, fmt)
@@ -240,6 +245,8 @@ class StudioActions(_Base):
 
     def action_models(self) -> None:
         """List every model; the one chosen is loaded as if typed in the settings panel."""
+        from scribe.ui.screens.models import ModelsScreen
+
         self.push_screen(ModelsScreen(self.settings.model), self.use_model)
 
     # --- help and the command palette
@@ -247,11 +254,13 @@ class StudioActions(_Base):
     def key_groups(self) -> list[tuple[str, Iterable[BindingType]]]:
         """Every key binding, by where it applies."""
         return [("studio", self.BINDINGS), ("token inspector (f3)", StreamView.BINDINGS),
-                ("tree view (f4)", BranchTreeScreen.BINDINGS), ("compare (f9)", CompareScreen.BINDINGS),
-                ("model picker (f11)", ModelsScreen.BINDINGS)]
+                ("tree view (f4)", TREE_BINDINGS), ("compare (f9)", COMPARE_BINDINGS),
+                ("model picker (f11)", MODELS_BINDINGS)]
 
     def action_help(self) -> None:
         """Show every key."""
+        from scribe.ui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return

@@ -18,6 +18,7 @@ from pathlib import Path
 from scribe.engine.base import Backend, EngineError, StreamEnd, TokenScore, TokenStep
 from scribe.sampling.params import SamplingParams
 from scribe.studio.fingerprint import weights_hash
+from scribe.ui import heap
 
 _run_ids = itertools.count(1)
 
@@ -120,8 +121,9 @@ def count_tokens(backend: Backend, text: str, backend_lock: threading.Lock) -> i
 
 
 def close_backend(backend: Backend, backend_lock: threading.Lock) -> None:
-    """Release a model once no stream uses it."""
+    """Release a model once no stream uses it (its objects first go back to the garbage collector's care)."""
     with backend_lock:
+        heap.thaw()
         backend.close()
 
 

@@ -113,6 +113,8 @@ async def test_the_picker_lists_every_model_with_its_size_and_enter_switches_the
         await ready(app, pilot)
         assert app.settings.model == REPO and app.backend is not None
         assert app.status_bar.status.model == REPO and REPO in app.status_bar.render_status().plain
+        await pilot.press("f2")  # the settings panel shows the model chosen in the picker
+        await pilot.pause()
         assert app.settings_panel.input_for("model").value == REPO
 
         screen = await open_picker(app, pilot)

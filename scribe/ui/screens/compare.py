@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -24,6 +23,7 @@ from scribe.engine.base import StreamEnd, TokenStep
 from scribe.sampling.params import SamplingParams
 from scribe.studio.compare import first_divergence, token_at
 from scribe.studio.presets import Preset
+from scribe.ui.keys import COMPARE_BINDINGS
 
 MIN_PRESETS, MAX_PRESETS = 2, 4
 Runner = Callable[[SamplingParams, threading.Event], tuple[list[TokenStep], StreamEnd]]
@@ -59,14 +59,7 @@ class CompareScreen(Screen[CompareResult | None]):
     CompareScreen #compare-columns { height: 1fr; }
     CompareScreen .compare-column { width: 1fr; border: round $primary; padding: 0 1; }
     """
-    BINDINGS = [
-        Binding("r", "run", "Run", id="compare_run", tooltip="Compare: run the ticked presets"),
-        Binding("1", "keep(0)", "Keep 1", id="compare_keep_1", tooltip="Compare: keep column 1 as a branch"),
-        Binding("2", "keep(1)", "Keep 2", id="compare_keep_2", tooltip="Compare: keep column 2 as a branch"),
-        Binding("3", "keep(2)", "Keep 3", id="compare_keep_3", tooltip="Compare: keep column 3 as a branch"),
-        Binding("4", "keep(3)", "Keep 4", id="compare_keep_4", tooltip="Compare: keep column 4 as a branch"),
-        Binding("escape", "close", "Back", id="compare_close", tooltip="Compare: back to the text"),
-    ]
+    BINDINGS = COMPARE_BINDINGS
 
     class Finished(Message):
         """Column `index` is done."""

@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 
+from scribe.ui.keys import MODELS_BINDINGS
 from scribe.ui.workers import describe_error
 
 if TYPE_CHECKING:  # the catalog and the hub client are imported by the workers, so the studio starts without them
@@ -109,12 +109,7 @@ class ModelsScreen(Screen["str | None"]):
     ModelsScreen #models-repo { margin: 0 1; }
     ModelsScreen #models-status { height: auto; padding: 0 1; }
     """
-    BINDINGS = [
-        Binding("ctrl+r", "refresh", "Refresh", id="models_refresh", tooltip="Model picker: list the models again"),
-        Binding("escape", "cancel_or_close", "Cancel / close", id="models_close",
-                tooltip="Model picker: cancel the download (what arrived is kept, the next download resumes it), "
-                "or close the picker"),
-    ]
+    BINDINGS = MODELS_BINDINGS
 
     def __init__(self, current_model: str) -> None:
         """`current_model` is the studio's model setting (marked in the table)."""

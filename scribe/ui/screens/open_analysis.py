@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 
 from textual.binding import Binding, BindingType
 
-from scribe.ui.screens.analysis import source_from_app
-
 if TYPE_CHECKING:
     from scribe.config import Settings
     from scribe.engine.base import Backend
@@ -45,6 +43,7 @@ class AnalysisActions:
 
     def action_attention(self) -> None:
         """Open the attention view."""
+        from scribe.ui.screens.analysis import source_from_app
         from scribe.ui.screens.attention import AttentionScreen
 
         if self._on_studio():
@@ -53,6 +52,7 @@ class AnalysisActions:
 
     def action_distribution(self) -> None:
         """Open the next-token distribution view."""
+        from scribe.ui.screens.analysis import source_from_app
         from scribe.ui.screens.distribution import DistributionScreen
 
         if self._on_studio():

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static, Tree
@@ -16,6 +15,7 @@ from textual.widgets.tree import TreeNode
 
 from scribe.sampling.params import SamplingParams
 from scribe.studio.branches import BranchTree, Node
+from scribe.ui.keys import TREE_BINDINGS
 from scribe.ui.widgets.stream_view import probability_style
 
 EXCERPT = 60
@@ -80,12 +80,7 @@ class BranchTreeScreen(Screen[str | None]):
     BranchTreeScreen #tree { height: 1fr; border: round $primary; }
     BranchTreeScreen #tree-record { height: auto; max-height: 8; border: round $primary-darken-2; padding: 0 1; }
     """
-    BINDINGS = [
-        Binding("escape,q", "dismiss(None)", "Close", id="tree_close", tooltip="Tree view: back to the text"),
-        Binding("delete,d", "delete", "Delete", id="tree_delete",
-                tooltip="Tree view: delete the highlighted branch and everything under it (the text keeps what was "
-                "accepted)"),
-    ]
+    BINDINGS = TREE_BINDINGS
 
     def __init__(self, tree: BranchTree) -> None:
         super().__init__()

@@ -11,9 +11,9 @@ import dataclasses
 from typing import Any
 
 from textual import events
-from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from scribe.config import Settings
@@ -75,7 +75,8 @@ def setting_value(settings: Settings, name: str) -> Any:
 
 
 class SettingsPanel(VerticalScroll):
-    """One labelled input per setting; each input's tooltip is the setting's help text."""
+    """One labelled input per setting, built when the panel first opens; each input's tooltip is the setting's help
+    text."""
 
     DEFAULT_CSS = """
     SettingsPanel { width: 44; border-left: tall $primary-darken-2; padding: 0 1; display: none; }
@@ -106,33 +107,44 @@ class SettingsPanel(VerticalScroll):
         super().__init__(**kwargs)
         self._settings = settings
         self._errors: dict[str, str] = {}
-        """Refused values' messages, by setting."""
+        """Why each refused setting was refused (kept while the rows are not built)."""
         self._unavailable: dict[str, str] = {}
-        """Settings the loaded model cannot apply, and why."""
+        """Settings the loaded model cannot apply, and why (kept while the rows are not built)."""
 
-    def compose(self) -> ComposeResult:
-        yield Label("Model", classes="section")
-        for name, doc in MODEL_FIELDS.items():
-            yield from self._row(name, doc)
-        yield Label("Sampling", classes="section")
-        for name, doc in field_docs().items():
-            yield from self._row(name, doc)
-        yield Static("Enter applies a value; a refused value is marked and the old one kept.", id="setting-help", markup=False)
+    async def open(self) -> None:
+        """Show the panel. Its rows are built the first time: most sessions never open it, and building its ~60
+        widgets with the first screen took about 100 ms of the studio's start-up."""
+        if not self.children:
+            await self.mount_all(self._rows())
+        self.add_class("-open")
 
-    def _row(self, name: str, doc: str) -> ComposeResult:
-        yield Label(name.replace("_", " "), id=f"label-{name}")
+    def _rows(self) -> list[Widget]:
+        rows: list[Widget] = [Label("Model", classes="section")]
+        for name in MODEL_FIELDS:
+            rows += self._row(name)
+        rows.append(Label("Sampling", classes="section"))
+        for name in field_docs():
+            rows += self._row(name)
+        rows.append(Static("Enter applies a value; a refused value is marked and the old one kept.", id="setting-help",
+                           markup=False))
+        return rows
+
+    def _row(self, name: str) -> list[Widget]:
         field = Input(format_value(name, setting_value(self._settings, name)), id=f"setting-{name}",
                       placeholder="random" if name == "seed" else "")
-        field.tooltip = doc
-        yield field
+        label = Label(name.replace("_", " "), id=f"label-{name}")
+        self._mark(field, name, label)
+        return [label, field]
 
     def input_for(self, name: str) -> Input:
-        """The input of setting `name`."""
+        """The input of setting `name` (once the panel has been opened)."""
         return self.query_one(f"#setting-{name}", Input)
 
     def show(self, settings: Settings) -> None:
         """Show `settings`' values in every row that is not flagged invalid."""
         self._settings = settings
+        if not self.children:
+            return
         for name in [*MODEL_FIELDS, *sampling_field_names()]:
             field = self.input_for(name)
             if not field.has_class("-refused"):
@@ -140,33 +152,39 @@ class SettingsPanel(VerticalScroll):
 
     def flag(self, name: str, error: str | None) -> None:
         """Mark a row invalid with `error` as its tooltip, or clear the mark."""
-        field = self.input_for(name)
-        field.set_class(error is not None, "-refused")
         if error is None:
             self._errors.pop(name, None)
         else:
             self._errors[name] = error
-        self._describe(name)
+        if not self.children:
+            return
+        self._remark(name)
 
     def mark_unavailable(self, names: frozenset[str], model: str) -> None:
         """Show the sampling settings in `names` as unavailable with `model` (struck through, with the reason in
         their help); the others as usual. Their values stay editable and are kept for other models."""
         self._unavailable = {name: f"unavailable with {model}: this model cannot apply it, so it is not used"
                              for name in names}
-        for name in sampling_field_names():
-            self.query_one(f"#label-{name}", Label).set_class(name in names, "-unavailable")
-            field = self.input_for(name)
-            field.set_class(name in names, "-unavailable")
-            self._describe(name)
+        if self.children:
+            for name in sampling_field_names():
+                self._remark(name)
 
-    def _describe(self, name: str) -> None:
-        """Set a row's help text: its error, whether it is unavailable, then its documentation."""
+    def _remark(self, name: str) -> None:
+        """Redo a built row's marks (and the help below the rows when it has the focus)."""
         field = self.input_for(name)
-        doc = MODEL_FIELDS.get(name) or field_docs().get(name, "")
-        notes = [note for note in (self._errors.get(name), self._unavailable.get(name)) if note]
-        field.tooltip = "\n\n".join([*notes, doc])
+        self._mark(field, name, self.query_one(f"#label-{name}", Label))
         if field.has_focus:
             self.query_one("#setting-help", Static).update(field.tooltip)
+
+    def _mark(self, field: Input, name: str, label: Label) -> None:
+        """The row's refused and unavailable marks and its tooltip: the error if refused, the reason if
+        unavailable, then the setting's help text."""
+        error, unavailable = self._errors.get(name), self._unavailable.get(name)
+        field.set_class(error is not None, "-refused")
+        field.set_class(unavailable is not None, "-unavailable")
+        label.set_class(unavailable is not None, "-unavailable")
+        doc = MODEL_FIELDS.get(name) or field_docs().get(name, "")
+        field.tooltip = "\n\n".join(note for note in (error, unavailable, doc) if note)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Show the focused setting's help text (and its error, if refused) below the rows."""

@@ -19,12 +19,13 @@ from typing import Protocol
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message
 from textual.visual import VisualType
 from textual.widgets import Static
 
 from scribe.engine.base import Alternative, StreamEnd, TokenStep
+from scribe.ui.widgets.stream_text import StreamText
 
 BUCKETS: tuple[tuple[float, str, str], ...] = (
     (0.5, "green", "≥50%"),
@@ -94,7 +95,7 @@ class StreamView(Vertical, can_focus=True):
     StreamView { height: 1fr; border: round $primary-darken-2; padding: 0 1; }
     StreamView:focus { border: round $accent; }
     StreamView #stream-legend { height: 1; }
-    StreamView #stream-scroll { height: 1fr; }
+    StreamView #stream-text { height: 1fr; }
     StreamView #stream-alternatives { height: auto; max-height: 12; color: $text-muted; }
     """
 
@@ -124,8 +125,7 @@ class StreamView(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static(legend(), id="stream-legend")
-        with VerticalScroll(id="stream-scroll", can_focus=False):
-            yield Static("", id="stream-text")
+        yield StreamText(id="stream-text")
         yield Static("", id="stream-alternatives")
 
     @property
@@ -181,14 +181,21 @@ class StreamView(Vertical, can_focus=True):
         self._render_text()
 
     def add(self, items: Iterable[TokenStep | StreamEnd]) -> None:
-        """Show a batch of stream items (one refresh per batch)."""
+        """Show a batch of stream items (one refresh per batch): new tokens are drawn after the shown ones, unless the
+        stream ended (its final text may drop a stop string) or the inspector is open."""
+        added = Text()
         for item in items:
             if isinstance(item, TokenStep):
                 self._steps.append(item)
+                added.append(item.text, style=probability_style(item.raw_prob))
             else:
                 self._end = item
                 self._final = item.text
-        self._render_text()
+        if self._final is not None or self._inspecting() or not self.is_mounted:
+            self._render_text()
+            return
+        self.query_one(StreamText).append(added)
+        self._render_panel()
 
     # --- the inspector
 
@@ -249,13 +256,15 @@ class StreamView(Vertical, can_focus=True):
 
     # --- drawing
 
+    def _inspecting(self) -> bool:
+        return self.has_focus and self._cursor is not None
+
     def _render_text(self) -> None:
+        """Draw the whole path (a new continuation, a shown branch, an inspector move) and the panel under it."""
         if not self.is_mounted:
             return
-        scroll = self.query_one("#stream-scroll", VerticalScroll)
-        follow = scroll.scroll_y >= scroll.max_scroll_y - 1
         rendered = Text()
-        inspecting = self.has_focus and self._cursor is not None
+        inspecting = self._inspecting()
         position = 0
         segments = self._segments()
         for number, segment in enumerate(segments):
@@ -276,7 +285,12 @@ class StreamView(Vertical, can_focus=True):
                 rendered.append(segment.text[len(segment.prefix) + written :])
             if above:
                 rendered.stylize("dim", start, len(rendered))
-        update_in_place(self.query_one("#stream-text", Static), rendered)
+        self.query_one(StreamText).show(rendered, follow=not inspecting)
+        self._render_panel()
+
+    def _render_panel(self) -> None:
+        """The inspected token's X-ray, or the last token and its alternatives."""
+        inspecting = self._inspecting()
         token = self._inspected_token() if inspecting else (self._steps[-1] if self._steps else None)
         panel = self.query_one("#stream-alternatives", Static)
         if token is None:
@@ -285,14 +299,12 @@ class StreamView(Vertical, can_focus=True):
             panel.update(inspector_table(token, self._choice, self._cursor or 0, self._token_count()))
         else:
             update_in_place(panel, alternatives_line(token))
-        if follow and not inspecting:
-            scroll.scroll_end(animate=False)
 
 
 def update_in_place(widget: Static, content: VisualType) -> None:
     """`widget.update(content)`, asking for a screen layout only when the content's height at the widget's width
-    changes. A layout re-renders every widget on the screen (the editor too); while tokens stream in, the text mostly
-    grows within its last line, so most updates need only a repaint of this one widget."""
+    changes. A layout re-renders every widget on the screen (the editor too); the line under the stream changes with
+    every batch of tokens, but rarely its height, so most updates need only a repaint of this one widget."""
     height, width = widget.size.height, widget.size.width
     widget.update(content, layout=False)
     if not width or widget.get_content_height(widget.size, widget.app.size, width) != height:
