@@ -346,10 +346,11 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         """Studio actions apply on the main screen only; stop, accept, reject and regenerate when they make sense."""
         if action in _MAIN_SCREEN_ACTIONS and not self._on_main_screen():
             return False
+        # None shows a key dimmed: the footer keeps the same keys, so it restyles them instead of rebuilding
         if action == "stop":
-            return self.generating
+            return True if self.generating else None
         if action in ("accept", "reject", "regenerate"):
-            return self.branches.current is not None and not isinstance(self.focused, Input)
+            return True if self.branches.current is not None and not isinstance(self.focused, Input) else None
         return True
 
     def _on_main_screen(self) -> bool:

@@ -26,6 +26,18 @@ def settings(tiny_model: Path) -> Settings:
                     sampling=SamplingParams(max_new_tokens=8, seed=7))
 
 
+@pytest.fixture(scope="session")
+def long_context_model(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A tiny random GPT-2 with a 16k context, so a continuation outlasts any pilot typing on a fast machine."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    folder = tmp_path_factory.mktemp("long-context")
+    config = GPT2Config(n_layer=1, n_head=1, n_embd=4, n_positions=16_384, vocab_size=50_257)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(shared_data / "models" / "tiny-random-gpt2").save_pretrained(folder)
+    return folder
+
+
 def notifications(app: App) -> list[Notification]:
     """The notifications the app is showing."""
     return list(app._notifications)

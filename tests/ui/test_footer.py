@@ -57,3 +57,26 @@ async def test_it_is_rebuilt_only_when_the_shown_keys_change() -> None:
         app.refresh_bindings()
         await pilot.pause()
         assert "Halt" not in shown(app)
+
+
+class DimmedKeys(Keys):
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return (True if self.running else None) if action == "halt" else True  # None: shown, dimmed
+
+
+async def test_a_key_that_turns_on_or_off_is_restyled_in_place() -> None:
+    app = DimmedKeys()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        before = list(app.query(FooterKey))
+        halt = next(key for key in before if key.description == "Halt")
+        assert halt.has_class("-disabled")
+        app.running = True
+        app.refresh_bindings()
+        await pilot.pause()
+        assert list(app.query(FooterKey)) == before, "the same widgets: not rebuilt"
+        assert not halt.has_class("-disabled")
+        app.running = False
+        app.refresh_bindings()
+        await pilot.pause()
+        assert list(app.query(FooterKey)) == before and halt.has_class("-disabled")

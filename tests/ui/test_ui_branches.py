@@ -114,10 +114,13 @@ async def test_branch_tree_from_writing_to_reopening(settings: Settings, tmp_pat
         assert {n.id for n in BranchTree.load(sidecar_path(story))} == ids - {second.id}
 
 
-async def test_quitting_while_generating_keeps_what_streamed_in_the_tree(settings: Settings, tmp_path: Path) -> None:
+async def test_quitting_while_generating_keeps_what_streamed_in_the_tree(
+    settings: Settings, tmp_path: Path, long_context_model: Path
+) -> None:
     story = tmp_path / "night.txt"
     story.write_text("Night", encoding="utf-8")
-    app = ScribeApp(story, settings=settings.replace(sampling=settings.sampling.replace(max_new_tokens=5000)))
+    long = settings.replace(model=str(long_context_model), sampling=settings.sampling.replace(max_new_tokens=16_000))
+    app = ScribeApp(story, settings=long)
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await pilot.press("ctrl+j")

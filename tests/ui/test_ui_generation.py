@@ -151,18 +151,6 @@ async def test_regenerate_gives_the_next_seeds_continuation_of_the_same_prompt(s
         assert app.stream_view.text == second, "regenerating with a fixed seed uses seed + 1"
 
 
-@pytest.fixture(scope="module")
-def long_context_model(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    """A tiny random GPT-2 with a 16k context, so a continuation outlasts any pilot typing on a fast machine."""
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    folder = tmp_path_factory.mktemp("long-context")
-    config = GPT2Config(n_layer=1, n_head=1, n_embd=4, n_positions=16_384, vocab_size=50_257)
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(shared_data / "models" / "tiny-random-gpt2").save_pretrained(folder)
-    return folder
-
-
 async def test_typing_while_generating_works_and_accept_goes_where_generation_started(
     settings: Settings, long_context_model: Path
 ) -> None:

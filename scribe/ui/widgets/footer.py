@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 
 class StudioFooter(Footer):
@@ -16,8 +17,9 @@ class StudioFooter(Footer):
 
     Textual's rebuilds itself (every key widget removed, new ones mounted and styled) at every bindings refresh. The
     studio refreshes its bindings whenever a continuation starts or ends, and each rebuild took 30-40 ms of the UI
-    thread (up to 300 ms while a model streams), mostly to show the same keys again. This one rebuilds only when what
-    it would show differs.
+    thread (up to 300 ms while a model streams), mostly to show the same keys again. This one rebuilds only when the
+    keys it shows change; when keys only turn on or off (Stop while a model streams, Accept when there is a
+    continuation: the studio shows them dimmed rather than hiding them), it restyles them in place.
     """
 
     class Drawn(Message):
@@ -38,10 +40,23 @@ class StudioFooter(Footer):
         self._say_when_drawn()
 
     async def recompose(self) -> None:
-        if self._what_is_shown() == self._shown:
+        shown = self._what_is_shown()
+        if shown == self._shown:
             return
-        await super().recompose()
+        if _without_states(shown) == _without_states(self._shown):  # only keys turned on or off: restyle those
+            self._set_states(shown)
+        else:
+            await super().recompose()
+        self._shown = shown
         self._say_when_drawn()
+
+    def _set_states(self, shown: object) -> None:
+        """Dim or light each key as `shown` says, in place (no widget is rebuilt)."""
+        enabled = {binding.action: on for binding, on, _, _ in shown[0]}  # type: ignore[index]
+        for key in self.query(FooterKey):
+            if key.action in enabled:
+                key._disabled = not enabled[key.action]
+                key.set_class(key._disabled, "-disabled")
 
     def _say_when_drawn(self) -> None:
         if self.children and not self._drawn:
@@ -56,3 +71,11 @@ class StudioFooter(Footer):
                      for key, (_, binding, enabled, tooltip) in self.screen.active_bindings.items()
                      if binding.show or key == palette)
         return keys, self.compact, self.show_command_palette, self.combine_groups
+
+
+def _without_states(shown: object) -> object:
+    """What `StudioFooter._what_is_shown` returned, less whether each key is enabled."""
+    if shown is None:
+        return None
+    keys, *rest = shown  # type: ignore[misc]
+    return tuple((binding, tooltip, display) for binding, _, tooltip, display in keys), *rest
