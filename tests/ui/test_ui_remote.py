@@ -21,12 +21,21 @@ def server():
         yield server
 
 
-async def test_unknown_probabilities_show_as_question_marks(settings: Settings, server) -> None:
+@pytest.fixture
+def app(settings: Settings, server) -> ScribeApp:
+    """The studio on a remote endpoint "lab" served by `server`."""
     save_remote(RemoteEndpoint(name="lab", base_url=server.url, model=server.model, context_length=128))
-    app = ScribeApp(settings=settings.replace(model="remote:lab"))
+    return ScribeApp(settings=settings.replace(model="remote:lab"))
+
+
+async def ready(app: ScribeApp, pilot) -> None:  # noqa: ANN001
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_unknown_probabilities_show_as_question_marks(app: ScribeApp) -> None:
     async with app.run_test(size=(110, 32)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await ready(app, pilot)
         assert app.model_state == "ready" and app.status_bar.status.model == "remote:lab"
         await pilot.press(*"Once", "ctrl+j")
         while app.generating:
@@ -48,14 +57,11 @@ async def test_unknown_probabilities_show_as_question_marks(settings: Settings, 
         assert app.stream_view.query_one("#stream-alternatives").content.plain == last, "leaving the inspector"
 
 
-async def test_settings_the_server_cannot_apply_are_shown_unavailable(settings: Settings, server) -> None:
+async def test_settings_the_server_cannot_apply_are_shown_unavailable(app: ScribeApp) -> None:
     from textual.widgets import Label
 
-    save_remote(RemoteEndpoint(name="lab", base_url=server.url, model=server.model, context_length=128))
-    app = ScribeApp(settings=settings.replace(model="remote:lab"))
     async with app.run_test(size=(110, 32)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await ready(app, pilot)
         panel = app.settings_panel
         await pilot.press("f2")  # the panel builds its rows when it first opens
         await pilot.pause()
