@@ -123,6 +123,11 @@ class GPT2Decoder:
         self.length = 0
         """Positions filled in the cache."""
         self.quantized = False
+        self.step_threads: int | None = None
+        """Intra-op threads a caller should decode steps with (None: torch's setting; the backend applies it to each
+        step and its sampling). int8 sets 1: at batch 1 fbgemm's int8 products (and the sampler's small operations)
+        are short enough that waking a second thread costs more than it gains (2-core CPU: 12.9 against 16.0 ms a
+        step, bench/int8_decode.py); the prompt still runs on every thread."""
         self._graphs = _GraphSteps(self) if cuda_graphs and self.device.type == "cuda" else None
 
     def quantize_int8(self) -> None:
@@ -134,6 +139,7 @@ class GPT2Decoder:
                 projection.quantize_int8()
         self.lm_head.quantize_int8()
         self.quantized = True
+        self.step_threads = 1
 
     def reserve(self, capacity: int) -> None:
         """Make room for `capacity` positions (at most the model's context) and empty the cache."""

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 """Variables through which a user already chose how OpenMP threads wait (left alone when set)."""
@@ -35,6 +36,22 @@ def requested_threads(environ: MutableMapping[str, str] = os.environ) -> int | N
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{THREADS_VARIABLE}={value!r}: give a whole number of threads, 1 or more")
     return int(value)
+
+
+@contextmanager
+def intra_op_threads(count: int | None) -> Iterator[None]:
+    """Run the block with `count` torch intra-op threads (None: as they are), then give the old count back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if count is None or count == threads:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def apply_threads(environ: MutableMapping[str, str] = os.environ) -> int:

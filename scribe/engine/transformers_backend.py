@@ -39,7 +39,7 @@ from scribe.engine.base import (
     prompt_budget,
 )
 from scribe.engine.textstream import TextStream
-from scribe.engine.threads import apply_threads
+from scribe.engine.threads import apply_threads, intra_op_threads
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import SampleResult, Sampler
 
@@ -404,12 +404,13 @@ def _sampled(
         if length > limit:
             ending.reason = "context_full"
             return
-        if index == 0:
-            logits = steps.prefill(sequence[:length])
-        else:
-            logits = steps.step(sequence[length - 1 : length])
-        result = sampler.step(logits, sequence[:length], prompt_tokens, alternatives=alternatives,
-                              decode=backend._token_text)
+        with intra_op_threads(None if index == 0 else getattr(steps, "step_threads", None)):
+            if index == 0:
+                logits = steps.prefill(sequence[:length])
+            else:
+                logits = steps.step(sequence[length - 1 : length])
+            result = sampler.step(logits, sequence[:length], prompt_tokens, alternatives=alternatives,
+                                  decode=backend._token_text)
         yield result
         sequence[length] = result.token_id
         length += 1

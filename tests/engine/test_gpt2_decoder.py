@@ -90,9 +90,11 @@ def test_the_cache_is_reused_and_reset_between_streams(sharp_backend: Transforme
 def test_int8_loads_and_stays_close_to_float32(sharp_model_dir: Path, sharp_backend: TransformersBackend) -> None:
     int8 = TransformersBackend.load(sharp_model_dir, name="sharp-int8", device="cpu", dtype="int8")
     assert int8.info.dtype == "int8"
-    assert isinstance(int8._steps, GPT2Decoder) and int8._steps.quantized
+    assert isinstance(int8._steps, GPT2Decoder) and int8._steps.quantized and int8._steps.step_threads == 1
+    threads = torch.get_num_threads()
     steps, end = stream(int8, SamplingParams(temperature=0.8, max_new_tokens=16, seed=3))
     assert end.tokens == len(steps) > 0
+    assert torch.get_num_threads() == threads, "a one-thread int8 step gives the threads back"
     ids = torch.tensor(sharp_backend._encode(PROMPT))
     with torch.inference_mode():
         for backend in (sharp_backend, int8):

@@ -52,3 +52,22 @@ def test_loading_a_model_applies_scribe_threads(tiny_model_dir, monkeypatch: pyt
             TransformersBackend.load(tiny_model_dir, device="cpu")
     finally:
         torch.set_num_threads(before)
+
+
+def test_intra_op_threads_sets_the_count_for_the_block_and_gives_it_back() -> None:
+    import torch
+
+    from scribe.engine.threads import intra_op_threads
+
+    before = torch.get_num_threads()
+    with intra_op_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with intra_op_threads(None):
+        assert torch.get_num_threads() == before
+    try:
+        with intra_op_threads(1):
+            raise RuntimeError("fails inside")
+    except RuntimeError:
+        pass
+    assert torch.get_num_threads() == before
