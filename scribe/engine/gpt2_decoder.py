@@ -127,7 +127,7 @@ class GPT2Decoder:
         """Intra-op threads a caller should decode steps with (None: torch's setting; the backend applies it to each
         step and its sampling). int8 sets 1: at batch 1 fbgemm's int8 products (and the sampler's small operations)
         are short enough that waking a second thread costs more than it gains (2-core CPU: 12.9 against 16.0 ms a
-        step, bench/int8_decode.py); the prompt still runs on every thread."""
+        step, bench/int8_decode.py); the prompt still runs on every thread, and a SCRIBE_THREADS setting wins."""
         self._graphs = _GraphSteps(self) if cuda_graphs and self.device.type == "cuda" else None
 
     def quantize_int8(self) -> None:

@@ -39,7 +39,7 @@ from scribe.engine.base import (
     prompt_budget,
 )
 from scribe.engine.textstream import TextStream
-from scribe.engine.threads import apply_threads, intra_op_threads
+from scribe.engine.threads import apply_threads, intra_op_threads, requested_threads
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import SampleResult, Sampler
 
@@ -183,6 +183,8 @@ class TransformersBackend(Backend):
             self._steps = gpt2_decoder.GPT2Decoder(model, cuda_graphs=cuda_graphs)
             if int8:
                 self._steps.quantize_int8()
+                if requested_threads() is not None:  # the writer's SCRIBE_THREADS wins over int8's one-thread steps
+                    self._steps.step_threads = None
         else:
             if int8:
                 self._model = model = _quantize_linear_layers(model)

@@ -87,7 +87,9 @@ def test_the_cache_is_reused_and_reset_between_streams(sharp_backend: Transforme
     assert [s.token_id for s in short_run] == [s.token_id for s in long_run[:10]]
 
 
-def test_int8_loads_and_stays_close_to_float32(sharp_model_dir: Path, sharp_backend: TransformersBackend) -> None:
+def test_int8_loads_and_stays_close_to_float32(
+    sharp_model_dir: Path, sharp_backend: TransformersBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     int8 = TransformersBackend.load(sharp_model_dir, name="sharp-int8", device="cpu", dtype="int8")
     assert int8.info.dtype == "int8"
     assert isinstance(int8._steps, GPT2Decoder) and int8._steps.quantized and int8._steps.step_threads == 1
@@ -95,6 +97,9 @@ def test_int8_loads_and_stays_close_to_float32(sharp_model_dir: Path, sharp_back
     steps, end = stream(int8, SamplingParams(temperature=0.8, max_new_tokens=16, seed=3))
     assert end.tokens == len(steps) > 0
     assert torch.get_num_threads() == threads, "a one-thread int8 step gives the threads back"
+    monkeypatch.setenv("SCRIBE_THREADS", str(threads))
+    chosen = TransformersBackend.load(sharp_model_dir, name="sharp-int8", device="cpu", dtype="int8")
+    assert chosen._steps.step_threads is None, "SCRIBE_THREADS is the writer's choice and wins"
     ids = torch.tensor(sharp_backend._encode(PROMPT))
     with torch.inference_mode():
         for backend in (sharp_backend, int8):
