@@ -128,6 +128,9 @@ Chooser = Callable[
 class TransformersSteps:
     """transformers' own forward pass with its dynamic cache: prefill and one-token steps for any causal LM."""
 
+    step_threads: int | None = None
+    """Intra-op threads for steps (None: torch's setting), as `GPT2Decoder.step_threads`."""
+
     def __init__(self, model: torch.nn.Module) -> None:
         self._model = model
         self._cache: object | None = None
@@ -406,7 +409,7 @@ def _sampled(
         if length > limit:
             ending.reason = "context_full"
             return
-        with intra_op_threads(None if index == 0 else getattr(steps, "step_threads", None)):
+        with intra_op_threads(None if index == 0 else steps.step_threads):
             if index == 0:
                 logits = steps.prefill(sequence[:length])
             else:
