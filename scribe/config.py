@@ -15,6 +15,7 @@ from typing import Any
 
 from platformdirs import PlatformDirs
 
+from scribe.files import atomic_write
 from scribe.sampling.params import InvalidSetting, SamplingParams
 
 APP_NAME = "scribe"
@@ -163,7 +164,5 @@ def save_settings(settings: Settings, paths: Paths | None = None) -> Path:
     paths = paths or Paths.discover()
     file = paths.config_file
     file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".toml.tmp")
-    tmp.write_text(tomli_w.dumps(settings.to_dict()), encoding="utf-8")
-    os.replace(tmp, file)
+    atomic_write(file, tomli_w.dumps(settings.to_dict()).encode("utf-8"))
     return file

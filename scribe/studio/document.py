@@ -1,17 +1,20 @@
-"""A text document on disk: open it as UTF-8 (a byte-order mark is kept), refuse binary files, save atomically.
+"""A text document on disk: open it as UTF-8 (a byte-order mark is kept), refuse binary files, save safely.
 
-Opening never writes; a file that is binary or not UTF-8 raises `DocumentError` and stays untouched. Saving writes a
-temporary file next to the target, flushes it to disk and renames it over the target, so a crash leaves either the old
-or the new file, never half of one.
+Opening never writes; a file that is binary or not text raises `DocumentError` and stays untouched. The document
+remembers what it read (`DiskState`: size, mtime, hash); saving refuses with `SaveConflict` when the file changed on
+disk since, unless told to overwrite. Saving goes through `scribe.files.atomic_write`: a crash leaves either the old
+or the new file, symbolic links are written through, the file's mode and owner are kept, read-only files are left.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from scribe.files import DiskState, FileSafetyError, ReadOnlyFile, atomic_write, describe_os_error, read_bounded
 
 BOM = b"\xef\xbb\xbf"
 MAX_BYTES = 64 * 1024 * 1024
@@ -21,6 +24,18 @@ _SNIFF_BYTES = 8192
 
 class DocumentError(Exception):
     """A file that cannot be opened or saved as a text document; the message names the file and the reason."""
+
+
+class SaveConflict(DocumentError):
+    """The file changed on disk since the document read it; `on_disk` is its state now (size -1: it is gone)."""
+
+    def __init__(self, message: str, on_disk: DiskState) -> None:
+        super().__init__(message)
+        self.on_disk = on_disk
+
+
+class ReadOnlyDocument(DocumentError):
+    """The file is read-only: it is not replaced; save under another name."""
 
 
 def text_hash(data: bytes) -> str:
@@ -47,28 +62,47 @@ class Document:
     saved_text: str = ""
     """The text as last read from or written to disk."""
     bom: bool = False
-    disk_hash: str | None = None
-    """sha256 of the file's bytes as last read or written; None when the file does not exist yet."""
+    disk: DiskState | None = None
+    """Size, mtime and hash of the file as last read or written; None when the file did not exist."""
+
+    @property
+    def disk_hash(self) -> str | None:
+        """sha256 of the file's bytes as last read or written; None when the file does not exist yet."""
+        return self.disk.sha256 if self.disk else None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> "Document":
         """Read a file; a path that does not exist yet gives an empty document that saves there."""
         file = Path(path).expanduser().absolute()
-        if file.is_dir():
-            raise DocumentError(f"{file}: is a folder, not a file")
-        if not file.exists():
+        if not file.exists() and not file.is_symlink():
             if not file.parent.is_dir():
                 raise DocumentError(f"{file}: the folder {file.parent} does not exist")
             return cls(path=file)
         try:
-            size = file.stat().st_size
-            if size > MAX_BYTES:
-                raise DocumentError(f"{file}: {size} bytes is too large to edit (limit {MAX_BYTES})")
-            data = file.read_bytes()
+            data = read_bounded(file, MAX_BYTES, what="text document")
+            state = DiskState.of_bytes(data, file)
+        except FileSafetyError as exc:
+            raise DocumentError(str(exc)) from None
         except OSError as exc:
             raise DocumentError(f"{file}: cannot read: {exc.strerror or exc}") from None
         text, bom = decode_text(data, file)
-        return cls(path=file, saved_text=text, bom=bom, disk_hash=text_hash(data))
+        return cls(path=file, saved_text=text, bom=bom, disk=state)
+
+    def changed_on_disk(self) -> DiskState | None:
+        """None while the file holds what was last read or written, else its state now (size -1 when removed).
+
+        A file that appeared where none was read counts as changed; one merely touched does not (its new mtime is
+        remembered).
+        """
+        if self.path is None:
+            return None
+        if self.disk is None:
+            return None if not self.path.exists() else DiskState(self.path.stat().st_size, 0, "")
+        now = self.disk.changed(self.path)
+        if now is not None and now.sha256 == self.disk.sha256:
+            self.disk = now
+            return None
+        return now
 
     @property
     def key(self) -> str | None:
@@ -84,50 +118,45 @@ class Document:
         """True when `text` differs from what is on disk."""
         return text != self.saved_text
 
-    def save(self, text: str, path: str | os.PathLike[str] | None = None) -> Path:
-        """Write `text` atomically to `path` (default: the document's own path) and make it the saved state."""
+    def encoded(self, text: str) -> bytes:
+        """The bytes `text` is saved as (UTF-8, with the byte-order mark the file had)."""
+        return (BOM if self.bom else b"") + text.encode("utf-8")
+
+    def reload(self) -> None:
+        """Read the file again and make what is on disk the saved state; DocumentError when it cannot be read."""
+        if self.path is None:
+            raise DocumentError("this document has no file to reload")
+        fresh = Document.open(self.path)
+        self.saved_text, self.bom, self.disk = fresh.saved_text, fresh.bom, fresh.disk
+
+    def save(self, text: str, path: str | os.PathLike[str] | None = None, *, overwrite: bool = False) -> Path:
+        """Write `text` to `path` (default: the document's own path) and make it the saved state.
+
+        Saving to the document's own file raises SaveConflict when the file changed on disk since it was read or
+        written, unless `overwrite`; a read-only file raises ReadOnlyDocument and is left as it is.
+        """
         target = Path(path).expanduser().absolute() if path is not None else self.path
         if target is None:
             raise DocumentError("this document has no file name yet")
-        data = (BOM if self.bom else b"") + text.encode("utf-8")
+        if target == self.path and not overwrite and (now := self.changed_on_disk()) is not None:
+            what = "was removed" if now.size < 0 else "changed on disk"
+            raise SaveConflict(f"{target}: {what} since it was opened or saved; not saved", now)
+        data = self.encoded(text)
         try:
-            atomic_write(target, data)
+            written = atomic_write(target, data)
+            state = DiskState.of_bytes(data, written)
+        except ReadOnlyFile as exc:
+            raise ReadOnlyDocument(str(exc)) from None
         except OSError as exc:
-            raise DocumentError(f"{target}: cannot save: {exc.strerror or exc}") from None
-        self.path, self.saved_text, self.disk_hash = target, text, text_hash(data)
+            raise DocumentError(f"cannot save: {describe_os_error(exc, target)}") from None
+        self.path, self.saved_text, self.disk = target, text, state
         return target
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `target`, fsync it, rename it over `target`, fsync the folder.
-
-    An existing file's permission bits are kept.
-    """
-    mode = target.stat().st_mode & 0o7777 if target.exists() else None
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable (a no-op where folders cannot be opened, as on Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def copy_beside(path: Path, label: str = "your copy") -> Path:
+    """A free name beside `path` for a copy of the writer's text: `story (your copy 2026-12-06 0415).txt`."""
+    stamp = time.strftime("%Y-%m-%d %H%M%S")
+    n = 1
+    while (candidate := path.with_name(f"{path.stem} ({label} {stamp}{f' {n}' if n > 1 else ''}){path.suffix}")).exists():
+        n += 1
+    return candidate

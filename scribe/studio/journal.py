@@ -4,8 +4,8 @@ One JSON file per document in `Paths.autosave`, named by a hash of the document'
 `untitled-...` id), holding the text, the path, the time and the sha256 of the file on disk when the entry was written.
 Each write goes to a temporary file that is fsynced and renamed over the entry, so an entry is always whole.
 
-A running editor holds an OS lock on its document's key (`Journal.claim`); the OS drops the lock when the process
-dies, however it dies. An entry whose key nobody holds and whose text differs from the file is an unsaved text left by
+A running editor holds an OS lock on its document's key (`Journal.claim`) and writes its process id in the lock file;
+the OS drops the lock when the process dies, however it dies, so a crash never leaves a stale lock. An entry whose key nobody holds and whose text differs from the file is an unsaved text left by
 a crash: `recovery_for` and `orphans` find those.
 """
 
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scribe.studio.document import Document, atomic_write
+from scribe.files import atomic_write
+from scribe.studio.document import Document
 
 FORMAT_VERSION = 1
 UNTITLED_PREFIX = "untitled-"
@@ -78,7 +79,7 @@ class Journal:
         """Journal `text` for `key` (atomically, fsynced) and return the entry."""
         entry = JournalEntry(key=key, path=str(path) if path else None, text=text, saved_at=time.time(), disk_hash=disk_hash)
         self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.entry_file(key), json.dumps(entry.to_dict(), ensure_ascii=False).encode("utf-8"))
+        atomic_write(self.entry_file(key), json.dumps(entry.to_dict(), ensure_ascii=False).encode("utf-8"), new_mode=0o600)
         return entry
 
     def read(self, key: str) -> JournalEntry | None:
@@ -107,6 +108,13 @@ class Journal:
         if fd is not None:
             self._lock_file(key).unlink(missing_ok=True)
             os.close(fd)
+
+    def holder(self, key: str) -> int | None:
+        """The process id recorded by whoever holds `key`'s lock (None if unknown)."""
+        try:
+            return int(self._lock_file(key).read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return None
 
     def is_abandoned(self, key: str) -> bool:
         """True when no running process holds `key` (this process counts as holding the keys it claimed)."""
@@ -215,4 +223,6 @@ def _try_lock(file: Path, root: Path) -> int | None:
     except OSError:
         os.close(fd)
         return None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode("ascii"))
     return fd

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from scribe.sampling.params import InvalidSetting, SamplingParams
-from scribe.studio.document import atomic_write
+from scribe.files import atomic_write
 
 KEPT = ("max_new_tokens", "seed", "stop")
 """Settings a preset never changes: they belong to the writer's request, not to the sampling style."""

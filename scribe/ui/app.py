@@ -61,12 +61,13 @@ from scribe.engine.base import Backend
 from scribe.sampling.params import InvalidSetting
 from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
-from scribe.studio.document import Document, DocumentError
+from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
 from scribe.ui import heap
 from scribe.ui.branching import BranchActions
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
+from scribe.ui.save_guard import SaveGuard
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.main import StudioScreen
 from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS, AnalysisActions
@@ -97,7 +98,7 @@ class _TextJob:
     version: int
 
 
-class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
+class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -249,7 +250,9 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
             entry = None
         if not self.journal.claim(key):
             self._autosave_on = False
-            self.notify(f"{self.document.title} is open in another scribe; autosave is off here", severity="warning")
+            holder = self.journal.holder(key)
+            self.notify(f"{self.document.title} is open in another scribe (process {holder or '?'}); autosave is off "
+                        "here", severity="warning", markup=False)
             return
         if entry is not None:
             changed = entry.path is not None and entry.disk_hash != self.document.disk_hash
@@ -362,6 +365,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         self._version += 1
         self._schedule_count()
+        self.schedule_journal()
 
     def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
         self._schedule_count()
@@ -391,7 +395,9 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
     # --- documents, autosave, quitting
 
     def autosave(self) -> None:
-        """Journal the text in a worker when it changed since the last autosave (the autosave timer calls this)."""
+        """Journal the text in a worker when it changed since the last autosave (the autosave timer calls this);
+        check the file on disk too."""
+        self.check_disk()
         if self._autosave_on and self._version != self._journalled_version:
             self._journalled_version = self._version
             self._autosave_worker(_TextJob(self.editor.text, self._version))
@@ -430,12 +436,21 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         if self.save(target) and then_quit:
             self.exit()
 
-    def save(self, path: Path | None = None) -> bool:
-        """Write the document (atomically) and clear its autosave entry; False, with a notification, on failure."""
+    def save(self, path: Path | None = None, *, overwrite: bool = False) -> bool:
+        """Write the document (atomically) and clear its autosave entry; False, with a notification, on failure.
+
+        A file changed on disk since it was read asks what to do; a read-only one offers "save as"."""
         version, text = self._version, self.editor.text
         was_untitled = self.document.path is None
         try:
-            saved = self.document.save(text, path)
+            saved = self.document.save(text, path, overwrite=overwrite)
+        except SaveConflict as exc:
+            self.ask_about_conflict(exc)
+            return False
+        except ReadOnlyDocument as exc:
+            self.notify(str(exc), title="Not saved", severity="error", markup=False)
+            self.push_screen(SaveAsScreen(), self._save_as)
+            return False
         except DocumentError as exc:
             self.notify(str(exc), title="Not saved", severity="error", markup=False)
             return False

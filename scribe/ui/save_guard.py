@@ -1,0 +1,95 @@
+"""Guarding the writer's file (a mixin of `ScribeApp`): a save that would overwrite changes made on disk by someone
+else asks first (`SaveConflictScreen`), the file is checked when the window regains focus and at each autosave, and
+the journal is written about a second after typing pauses."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scribe.files import DiskState, atomic_write, describe_os_error
+from scribe.studio.document import Document, DocumentError, SaveConflict, copy_beside
+from scribe.ui.screens.dialogs import SaveAsScreen
+from scribe.ui.screens.save_conflict import ConflictChoice, SaveConflictScreen, difference
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
+    from scribe.ui.app import ScribeApp
+
+    _Base = ScribeApp
+else:
+    _Base = object
+
+JOURNAL_DELAY_SECONDS = 1.0
+"""Quiet time after the last edit before the text is journalled (a kill -9 loses at most about this much)."""
+
+
+class SaveGuard(_Base):
+    """Conflict checks before saving, on focus and at autosave; journalling when typing pauses."""
+
+    _disk_noticed: DiskState | None = None
+    _journal_timer: Timer | None = None
+
+    def ask_about_conflict(self, conflict: SaveConflict) -> None:
+        """Show what changed and ask: overwrite, reload (keeping the writer's text as a copy), save as, or cancel."""
+        path = self.document.path
+        assert path is not None
+        mine = self.editor.text
+        try:
+            on_disk: str | None = Document.open(path).saved_text
+        except DocumentError:
+            on_disk = None
+        copy = copy_beside(path)
+        screen = SaveConflictScreen(str(conflict), difference(on_disk, mine, path.name), copy.name)
+        self.push_screen(screen, partial(self._conflict_choice, copy=copy))
+
+    def _conflict_choice(self, choice: ConflictChoice | None, copy: Path) -> None:
+        if choice == "overwrite":
+            self.save(overwrite=True)
+        elif choice == "reload":
+            self.reload_keeping_copy(copy)
+        elif choice == "save_as":
+            self.push_screen(SaveAsScreen(), self._save_as)
+
+    def reload_keeping_copy(self, copy: Path) -> bool:
+        """Write the writer's text to `copy`, then load the file as it is on disk now; nothing is lost on failure."""
+        try:
+            atomic_write(copy, self.document.encoded(self.editor.text))
+        except OSError as exc:
+            self.notify(f"your text was not copied ({describe_os_error(exc, copy)}); nothing reloaded",
+                        title="Not reloaded", severity="error", markup=False)
+            return False
+        try:
+            self.document.reload()
+        except DocumentError as exc:
+            self.notify(f"{exc}; your text is also in {copy}", title="Not reloaded", severity="error", markup=False)
+            return False
+        editor = self.editor
+        editor.replace(self.document.saved_text, editor.document.start, editor.document.end)
+        self._disk_noticed = None
+        self.autosaver.clear(self._version)
+        self._update_document_status()
+        self.notify(f"reloaded {self.document.path}; your text is kept in {copy}", markup=False, timeout=10)
+        return True
+
+    def check_disk(self) -> None:
+        """Tell the writer (once per change) when the file changed on disk since it was read or saved."""
+        now = self.document.changed_on_disk()
+        if now is None or now == self._disk_noticed:
+            return
+        self._disk_noticed = now
+        what = "was removed" if now.size < 0 else "changed on disk"
+        self.notify(f"{self.document.path} {what} since you opened it; saving will ask what to do",
+                    title="File changed", severity="warning", timeout=10, markup=False)
+
+    def on_app_focus(self) -> None:
+        """The terminal window got focus back: the file may have been edited elsewhere meanwhile."""
+        self.check_disk()
+
+    def schedule_journal(self) -> None:
+        """Journal the text once typing has paused for `JOURNAL_DELAY_SECONDS`."""
+        if self._journal_timer is not None:
+            self._journal_timer.stop()
+        self._journal_timer = self.set_timer(JOURNAL_DELAY_SECONDS, self.autosave)
