@@ -1,11 +1,21 @@
-"""`scribe tui [FILE]` (also plain `scribe [FILE]`): open the writing studio. Keys: see scribe/ui/app.py."""
+"""`scribe tui [FILE]` (also plain `scribe [FILE]`): open the writing studio. Keys: see scribe/ui/app.py.
+
+SIGTERM, SIGHUP (the terminal closed) and SIGINT end the studio the way quitting does: the unsaved text is journalled,
+the terminal is restored, and the exit status is 128 + the signal's number.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import signal
+from typing import TYPE_CHECKING
 
 from scribe.config import load_settings
+
+if TYPE_CHECKING:
+    from scribe.ui.app import ScribeApp
 
 QUIET_LIBRARIES = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -42,5 +52,26 @@ def run(args: argparse.Namespace) -> int:
     from scribe.ui.app import ScribeApp
 
     app = ScribeApp(args.file, settings=settings)
-    app.run()
+    asyncio.run(run_until_signalled(app))
     return app.return_code or 0
+
+
+EXIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name))
+"""Signals that end the studio cleanly (journal written, terminal restored)."""
+
+
+async def run_until_signalled(app: "ScribeApp") -> None:
+    """Run `app`; an exit signal makes it exit as if the writer quit without saving (its unmount journals the text)."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in EXIT_SIGNALS:
+        try:
+            loop.add_signal_handler(signum, lambda signum=signum: app.exit(return_code=128 + signum))
+        except (NotImplementedError, RuntimeError):  # Windows event loops have no signal handlers
+            continue
+        installed.append(signum)
+    try:
+        await app.run_async()
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
