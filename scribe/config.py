@@ -15,12 +15,14 @@ from typing import Any
 
 from platformdirs import PlatformDirs
 
-from scribe.files import atomic_write
+from scribe.files import atomic_write, read_bounded
 from scribe.sampling.params import InvalidSetting, SamplingParams
 
 APP_NAME = "scribe"
 DEFAULT_MODEL = "scribe-gutenberg"
 CONFIG_FILE_NAME = "config.toml"
+SETTINGS_READ_LIMIT = 1024 * 1024
+"""The most bytes a settings or preset file may have (they are a few hundred)."""
 
 
 class ConfigError(ValueError):
@@ -146,9 +148,9 @@ def load_settings(paths: Paths | None = None, environ: dict[str, str] | None = N
     env = os.environ if environ is None else environ
     data: dict[str, Any] = {}
     file = paths.config_file
-    if file.exists():
+    if file.exists() or file.is_symlink():
         try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_bounded(file, SETTINGS_READ_LIMIT, what="settings file").decode("utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{file}: cannot read settings: {exc}") from None
     for var, name in _ENV_OVERRIDES.items():

@@ -11,7 +11,9 @@ from typing import Any, TextIO
 
 from scribe.cli import CommandError
 from scribe.config import load_settings
+from scribe.files import describe_os_error, read_bounded
 from scribe.sampling.params import InvalidSetting, SamplingParams, field_docs
+from scribe.studio.document import MAX_BYTES, DocumentError, decode_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,10 +47,13 @@ def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
     if args.prompt is not None:
         return args.prompt
     if args.prompt_file:
+        path = Path(args.prompt_file)
         try:
-            return Path(args.prompt_file).read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise CommandError(f"{args.prompt_file}: not UTF-8 text") from None
+            return decode_text(read_bounded(path, MAX_BYTES, what="prompt file"), path)[0]
+        except DocumentError as exc:
+            raise CommandError(str(exc)) from None
+        except OSError as exc:
+            raise CommandError(describe_os_error(exc, path)) from None
     if stdin.isatty():
         raise CommandError("no prompt: give --prompt TEXT, --prompt-file FILE, or pipe text on stdin")
     return stdin.read()

@@ -1,6 +1,8 @@
-"""A text document on disk: open it as UTF-8 (a byte-order mark is kept), refuse binary files, save safely.
+"""A text document on disk: open it as UTF-8 (a byte-order mark is kept) or, when it is not UTF-8, as Windows-1252
+(the Western code page of smart quotes and dashes), refuse binary files, save safely in the same encoding.
 
-Opening never writes; a file that is binary or not text raises `DocumentError` and stays untouched. The document
+Opening never writes; a file that is binary (a NUL byte anywhere) or not text raises `DocumentError` and stays
+untouched; fifos, devices, sockets and folders are refused before any read (`scribe.files.read_bounded`). The document
 remembers what it read (`DiskState`: size, mtime, hash); saving refuses with `SaveConflict` when the file changed on
 disk since, unless told to overwrite. Saving goes through `scribe.files.atomic_write`: a crash leaves either the old
 or the new file, symbolic links are written through, the file's mode and owner are kept, read-only files are left.
@@ -19,7 +21,8 @@ from scribe.files import DiskState, FileSafetyError, ReadOnlyFile, atomic_write,
 BOM = b"\xef\xbb\xbf"
 MAX_BYTES = 64 * 1024 * 1024
 """Larger files are refused: a writing studio is not a log viewer."""
-_SNIFF_BYTES = 8192
+WESTERN = "cp1252"
+"""The legacy encoding tried when a file is not UTF-8."""
 
 
 class DocumentError(Exception):
@@ -43,25 +46,32 @@ def text_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_text(data: bytes, path: Path) -> tuple[str, bool]:
-    """The text of a file's bytes and whether it started with a UTF-8 byte-order mark; DocumentError if not text."""
-    if b"\x00" in data[:_SNIFF_BYTES]:
+def decode_text(data: bytes, path: Path) -> tuple[str, str]:
+    """The text of a file's bytes and its encoding ("utf-8", "utf-8-sig" with a byte-order mark, or "cp1252");
+    DocumentError for binary data (a NUL byte anywhere) or bytes neither encoding reads."""
+    if b"\x00" in data:
         raise DocumentError(f"{path}: looks like a binary file (it contains NUL bytes); not opened")
-    bom = data.startswith(BOM)
+    encoding = "utf-8-sig" if data.startswith(BOM) else "utf-8"
     try:
-        return data[len(BOM) if bom else 0 :].decode("utf-8"), bom
+        return data.decode(encoding), encoding
     except UnicodeDecodeError as exc:
-        raise DocumentError(f"{path}: not UTF-8 text (undecodable byte at offset {exc.start}); not opened") from None
+        utf8_error = exc.start
+    try:
+        return data.decode(WESTERN), WESTERN
+    except UnicodeDecodeError:
+        raise DocumentError(f"{path}: neither UTF-8 nor Windows-1252 text (undecodable byte at offset {utf8_error}); "
+                            "not opened") from None
 
 
 @dataclass
 class Document:
-    """An open document: where it lives (None while untitled), whether it had a BOM, and what is on disk."""
+    """An open document: where it lives (None while untitled), its encoding, and what is on disk."""
 
     path: Path | None = None
     saved_text: str = ""
     """The text as last read from or written to disk."""
-    bom: bool = False
+    encoding: str = "utf-8"
+    """How the file is read and saved: "utf-8", "utf-8-sig" (UTF-8 with a byte-order mark) or "cp1252"."""
     disk: DiskState | None = None
     """Size, mtime and hash of the file as last read or written; None when the file did not exist."""
 
@@ -85,8 +95,8 @@ class Document:
             raise DocumentError(str(exc)) from None
         except OSError as exc:
             raise DocumentError(f"{file}: cannot read: {exc.strerror or exc}") from None
-        text, bom = decode_text(data, file)
-        return cls(path=file, saved_text=text, bom=bom, disk=state)
+        text, encoding = decode_text(data, file)
+        return cls(path=file, saved_text=text, encoding=encoding, disk=state)
 
     def changed_on_disk(self) -> DiskState | None:
         """None while the file holds what was last read or written, else its state now (size -1 when removed).
@@ -118,16 +128,26 @@ class Document:
         """True when `text` differs from what is on disk."""
         return text != self.saved_text
 
+    @property
+    def bom(self) -> bool:
+        """True when the file starts with a UTF-8 byte-order mark (kept on saving)."""
+        return self.encoding == "utf-8-sig"
+
     def encoded(self, text: str) -> bytes:
-        """The bytes `text` is saved as (UTF-8, with the byte-order mark the file had)."""
-        return (BOM if self.bom else b"") + text.encode("utf-8")
+        """The bytes `text` is saved as, in the file's encoding; DocumentError naming a character it cannot hold."""
+        try:
+            return text.encode(self.encoding)
+        except UnicodeEncodeError as exc:
+            name = self.path.name if self.path else "this document"
+            raise DocumentError(f"{name} is {self.encoding} text, which cannot hold {text[exc.start]!r} "
+                                f"(character {exc.start}); remove it, or save as a new file (saved as UTF-8)") from None
 
     def reload(self) -> None:
         """Read the file again and make what is on disk the saved state; DocumentError when it cannot be read."""
         if self.path is None:
             raise DocumentError("this document has no file to reload")
         fresh = Document.open(self.path)
-        self.saved_text, self.bom, self.disk = fresh.saved_text, fresh.bom, fresh.disk
+        self.saved_text, self.encoding, self.disk = fresh.saved_text, fresh.encoding, fresh.disk
 
     def save(self, text: str, path: str | os.PathLike[str] | None = None, *, overwrite: bool = False) -> Path:
         """Write `text` to `path` (default: the document's own path) and make it the saved state.
@@ -141,7 +161,13 @@ class Document:
         if target == self.path and not overwrite and (now := self.changed_on_disk()) is not None:
             what = "was removed" if now.size < 0 else "changed on disk"
             raise SaveConflict(f"{target}: {what} since it was opened or saved; not saved", now)
-        data = self.encoded(text)
+        try:
+            data = self.encoded(text)
+        except DocumentError:
+            if target == self.path:
+                raise
+            self.encoding = "utf-8"  # a new file takes what the old encoding cannot hold
+            data = self.encoded(text)
         try:
             written = atomic_write(target, data)
             state = DiskState.of_bytes(data, written)

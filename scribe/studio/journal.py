@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scribe.files import atomic_write
-from scribe.studio.document import Document
+from scribe.files import atomic_write, read_bounded
+from scribe.studio.document import MAX_BYTES, Document
 
 FORMAT_VERSION = 1
+MAX_ENTRY_BYTES = 8 * MAX_BYTES
+"""An entry holds a document's text, JSON-escaped (at most 6 bytes for each byte of the largest document)."""
 UNTITLED_PREFIX = "untitled-"
 
 
@@ -200,7 +202,7 @@ class Autosaver:
 
 def _read_entry(file: Path) -> JournalEntry | None:
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(file, MAX_ENTRY_BYTES, what="journal entry").decode("utf-8"))
         return JournalEntry(key=data["key"], path=data["path"], text=data["text"], saved_at=float(data["saved_at"]),
                             disk_hash=data["disk_hash"])
     except (OSError, ValueError, KeyError, TypeError):

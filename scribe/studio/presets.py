@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from scribe.sampling.params import InvalidSetting, SamplingParams
-from scribe.files import atomic_write
+from scribe.config import SETTINGS_READ_LIMIT
+from scribe.files import atomic_write, read_bounded
 
 KEPT = ("max_new_tokens", "seed", "stop")
 """Settings a preset never changes: they belong to the writer's request, not to the sampling style."""
@@ -80,7 +81,7 @@ def load_presets(config_dir: Path) -> tuple[dict[str, Preset], list[str]]:
 def read_preset(file: Path) -> Preset:
     """One preset file, checked."""
     try:
-        values = tomllib.loads(file.read_text(encoding="utf-8"))
+        values = tomllib.loads(read_bounded(file, SETTINGS_READ_LIMIT, what="preset file").decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PresetError(f"{file}: cannot read: {exc}") from None
     values = {k: v for k, v in values.items() if k not in KEPT}

@@ -83,7 +83,7 @@ def test_generate_refuses_a_binary_prompt_file(tmp_path):
     binary = tmp_path / "image.bin"
     binary.write_bytes(bytes(range(256)) * 4)
     result = scribe("generate", "--model", str(TINY), "--prompt-file", str(binary), home=tmp_path)
-    assert result.returncode == 1 and "not UTF-8 text" in result.stderr
+    assert result.returncode == 1 and "binary file" in result.stderr
 
 
 def test_generate_names_the_settings_a_remote_server_cannot_apply(tmp_path):

@@ -41,7 +41,7 @@ def test_a_missing_file_opens_empty_and_is_created_on_save(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("data", "reason"),
-    [(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"), (b"caf\xe9 cr\xe8me", "not UTF-8")],
+    [(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"), (b"caf\xe9 cr\xe8me \x81\x8d", "neither UTF-8 nor Windows-1252")],
 )
 def test_binary_and_undecodable_files_are_refused_and_left_untouched(tmp_path: Path, data: bytes, reason: str) -> None:
     file = tmp_path / "data.bin"
