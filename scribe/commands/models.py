@@ -9,11 +9,14 @@ import json
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 from scribe.cli import CommandError
 from scribe.store.catalog import COLUMNS, entry_row, find_model, list_models, size_label
+from scribe.config import Paths
 from scribe.store.hub import DownloadProgress, format_bytes
+from scribe.store.names import check_listed_name, describe_folder_use, inside
 from scribe.store.remotes import REMOTE_PREFIX, SERVERS
 
 
@@ -134,7 +137,7 @@ def run_rm(args: argparse.Namespace) -> int:
     from scribe.store.hub import remove
     from scribe.store.remotes import delete_remote
 
-    entry = find_model(args.name)
+    entry = find_model(check_listed_name(args.name))
     if entry.source == "bundled":
         raise CommandError(f"{entry.name} is bundled with scribe and cannot be removed")
     if entry.source == "offered":
@@ -144,12 +147,14 @@ def run_rm(args: argparse.Namespace) -> int:
         print(f"forgot {entry.name} (in {file})", file=sys.stderr)
         return 0
     if entry.source == "scribe":
-        if not args.yes and not _confirm(f"delete {entry.name}, trained by scribe ({entry.location})? [y/N] "):
-            raise CommandError(f"{entry.name} kept (pass --yes to delete without asking)")
-        shutil.rmtree(entry.location)
-        print(f"deleted {entry.name} ({size_label(entry)})", file=sys.stderr)
+        folder = inside(Path(entry.location), Paths.discover().models)
+        _ask_to_delete(f"{entry.name}, trained by scribe: {describe_folder_use(folder)}", args.yes)
+        shutil.rmtree(folder)
+        print(f"deleted {entry.name} ({size_label(entry)} freed)", file=sys.stderr)
         return 0
     repo_id = entry.name.partition("@")[0]
+    _ask_to_delete(f"{repo_id} from the Hugging Face cache, every revision: {describe_folder_use(Path(entry.location))}",
+                   args.yes)
     freed = remove(repo_id)
     print(f"removed {repo_id} from the Hugging Face cache (every revision), {format_bytes(freed)} freed", file=sys.stderr)
     return 0
@@ -209,8 +214,11 @@ class ProgressBar:
             self._drawn = False
 
 
-def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    return input(question).strip().lower() in ("y", "yes")
+def _ask_to_delete(what: str, yes: bool) -> None:
+    """Ask before deleting `what` (which says where and how much); CommandError when not confirmed."""
+    if yes:
+        return
+    if sys.stdin.isatty() and input(f"delete {what}? [y/N] ").strip().lower() in ("y", "yes"):
+        return
+    raise CommandError(f"kept {what} (answer y, or pass --yes to delete without asking)")
 

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from scribe.config import Paths
+from scribe.store.names import check_training_output
 from scribe.keras_models.command import ARCH_CHOICES, is_keras, keras_config
 
 _DEFAULTS = {"preset": "small", "context": 256, "batch_size": 32, "warmup": 100, "max_steps": 1000, "eval_every": 250,
@@ -193,8 +194,8 @@ def run(args: argparse.Namespace) -> int:
     from scribe.training.events import Error, Finished
 
     output = _output(args)
-    if output.exists() and any(output.iterdir()) and not (args.overwrite or args.resume):
-        raise CommandError(f"{output} already exists (use --overwrite to replace it, or --name/--output)")
+    if replacing := check_training_output(output, args.name, overwrite=args.overwrite, resume=args.resume):
+        print(replacing, file=sys.stderr)
     display = Display(args.json)
     try:
         config = _config(args, output)

@@ -48,7 +48,7 @@ def test_pull_shows_progress_then_list_info_and_rm(hub, tiny_model, capsys):
     info = capsys.readouterr().out
     assert "openai-community/gpt2" in info and "context length  128 tokens" in info and "usable          yes" in info
 
-    assert scribe_models("rm", "gpt2") == 0
+    assert scribe_models("rm", "gpt2", "--yes") == 0
     assert "removed openai-community/gpt2" in capsys.readouterr().err
     assert not (hf_cache_dir() / "models--openai-community--gpt2").exists()
 
