@@ -150,3 +150,22 @@ def test_removing_from_the_hugging_face_cache_asks_too(hf_home: Path) -> None:
     assert repo.is_dir()
     assert scribe_models("rm", "someone/tiny", "--yes") == 0
     assert not repo.exists()
+
+
+async def test_the_training_screen_refuses_a_path_as_a_name(tmp_path: Path) -> None:
+    from textual.app import App
+
+    from scribe.ui.screens.training import TrainingScreen
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("words " * 100, encoding="utf-8")
+    app: App = App()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = TrainingScreen(files=str(corpus), name="../../outside")
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.start()
+        await pilot.pause()
+        assert screen.job is None
+        assert any("model name '../../outside'" in n.message for n in app._notifications)
+    assert not (Paths.discover().models.parent / "outside").exists()

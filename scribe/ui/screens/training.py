@@ -35,6 +35,7 @@ from textual_plotext import PlotextPlot
 
 from scribe.config import Paths
 from scribe.keras_models.architectures import ARCHITECTURES
+from scribe.store.names import check_model_name
 from scribe.training.events import Checkpoint, Error, Eval, Event, Finished, Sample, Saved, Started, Step
 
 class TrainingEvent(Message):
@@ -154,7 +155,8 @@ class TrainingScreen(Screen["str | None"]):
         lora = self.query_one("#lora", Checkbox).value
         if lora and not base:
             raise TrainingError("LoRA needs a base model")
-        name = value["name"] or f"{files[0].rstrip('/').rsplit('/', 1)[-1].rsplit('.', 1)[0]}-{'lora' if lora else 'tuned'}"
+        name = check_model_name(
+            value["name"] or f"{files[0].rstrip('/').rsplit('/', 1)[-1].rsplit('.', 1)[0]}-{'lora' if lora else 'tuned'}")
         max_steps = int(value["max_steps"] or 0)
         if base and base.partition(":")[0] in ARCHITECTURES:  # a Keras architecture, optionally with its preset
             from scribe.keras_models.train_config import KerasTrainConfig
