@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,18 @@ SETTINGS_READ_LIMIT = 1024 * 1024
 """The most bytes a settings or preset file may have (they are a few hundred)."""
 
 
-class ConfigError(ValueError):
-    """The settings file cannot be read or holds a bad value; the message names the file and the key."""
+DTYPES = ("auto", "float32", "float16", "bfloat16", "int8")
+"""The weight precisions a model can be loaded in."""
+MAX_ALTERNATIVES = 20
+"""The most alternatives a streamed token may carry."""
+AUTOSAVE_RANGE = (0.5, 3600.0)
+"""Seconds between autosaves: at least half a second, at most an hour."""
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class ConfigError(InvalidSetting):
+    """A settings value or file scribe refuses; the message names the source (file, environment variable), the
+    setting and what it must be."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,10 @@ class Settings:
     keys: dict[str, str] = field(default_factory=dict)
     """Key remapping: binding id -> keys (the [keys] table), e.g. continue = "ctrl+g"."""
 
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            check_setting(f.name, getattr(self, f.name))
+
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
@@ -111,6 +126,44 @@ class Settings:
         data["sampling"] = {k: v for k, v in self.sampling.to_dict().items() if v is not None}
         data["keys"] = dict(self.keys)
         return data
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_setting(name: str, value: Any) -> None:
+    """Refuse a value of the wrong type or out of range with ConfigError("<name>: <what is wrong>"): the one check
+    behind the settings file, the environment, the command line and the settings panel."""
+    problem = None
+    if name in ("model", "theme"):
+        problem = None if isinstance(value, str) and value.strip() else "cannot be empty"
+    elif name == "device":
+        problem = None if isinstance(value, str) and _DEVICE.match(value) else (
+            f"{value!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    elif name == "dtype":
+        problem = None if value in DTYPES else f"{value!r} is not one of {', '.join(DTYPES)}"
+    elif name == "alternatives":
+        if not isinstance(value, int) or isinstance(value, bool):
+            problem = f"{value!r} is not a whole number"
+        elif not 0 <= value <= MAX_ALTERNATIVES:
+            problem = f"{value} is out of range; it must be between 0 and {MAX_ALTERNATIVES}"
+    elif name == "autosave_seconds":
+        low, high = AUTOSAVE_RANGE
+        if not _is_number(value):
+            problem = f"must be a number, got {value!r}"
+        elif not low <= value <= high:
+            problem = f"{value} is out of range; it must be between {low} and {high:g}"
+    elif name == "trust_remote_code":
+        problem = None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+    elif name == "sampling":
+        problem = None if isinstance(value, SamplingParams) else "must be a table of sampling settings"
+    elif name == "keys":
+        problem = None if isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()) else (
+            "the [keys] table maps binding ids to key strings")
+    if problem:
+        raise ConfigError(f"{name}: {problem}")
 
 
 _ENV_OVERRIDES = {"SCRIBE_MODEL": "model", "SCRIBE_DEVICE": "device", "SCRIBE_DTYPE": "dtype"}
@@ -125,21 +178,15 @@ def settings_from_dict(data: dict[str, Any], source: str = "settings") -> Settin
     values = dict(data)
     try:
         if "sampling" in values:
+            if not isinstance(values["sampling"], dict):
+                raise TypeError("must be a table of sampling settings")
             values["sampling"] = SamplingParams.from_dict(values["sampling"])
     except (InvalidSetting, TypeError) as exc:
         raise ConfigError(f"{source}: [sampling] {exc}") from None
-    defaults = Settings()
-    for name, value in values.items():
-        expected = type(getattr(defaults, name))
-        if name in ("sampling",):
-            continue
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            values[name] = float(value)
-        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(f"{source}: {name} must be {expected.__name__}, got {value!r}")
-    if "keys" in values and not all(isinstance(k, str) and isinstance(v, str) for k, v in values["keys"].items()):
-        raise ConfigError(f"{source}: [keys] maps binding ids to key strings")
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_settings(paths: Paths | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -153,10 +200,20 @@ def load_settings(paths: Paths | None = None, environ: dict[str, str] | None = N
             data = tomllib.loads(read_bounded(file, SETTINGS_READ_LIMIT, what="settings file").decode("utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{file}: cannot read settings: {exc}") from None
+    settings = settings_from_dict(data, source=str(file))
+    overrides = {name: env[var] for var, name in _ENV_OVERRIDES.items() if env.get(var)}
     for var, name in _ENV_OVERRIDES.items():
-        if env.get(var):
-            data[name] = env[var]
-    return settings_from_dict(data, source=str(file))
+        if var in env and env[var]:
+            try:
+                check_setting(name, env[var])
+            except ConfigError as exc:
+                raise ConfigError(f"environment variable {var}: {exc}") from None
+    return settings.replace(**overrides)
+
+
+def with_flags(settings: Settings, **flags: Any) -> Settings:
+    """`settings` with the command-line flags that were given (not None) applied, checked like every other source."""
+    return settings.replace(**{name: value for name, value in flags.items() if value is not None})
 
 
 def save_settings(settings: Settings, paths: Paths | None = None) -> Path:

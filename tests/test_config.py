@@ -51,7 +51,7 @@ def test_environment_overrides_the_file(tmp_path):
     [
         ("colour = 'red'\n", "unknown setting"),
         ("[sampling]\ntemperature = -1\n", "temperature"),
-        ("alternatives = 'five'\n", "alternatives must be int"),
+        ("alternatives = 'five'\n", "alternatives: .five. is not a whole number"),
         ("model = [\n", "cannot read settings"),
     ],
 )

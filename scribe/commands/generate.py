@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from scribe.cli import CommandError
-from scribe.config import load_settings
+from scribe.config import load_settings, with_flags
 from scribe.files import describe_os_error, read_bounded
 from scribe.sampling.params import InvalidSetting, SamplingParams, field_docs
 from scribe.studio.document import MAX_BYTES, DocumentError, decode_text
@@ -78,21 +78,16 @@ def run(args: argparse.Namespace) -> int:
     from scribe.engine.base import StreamEnd
     from scribe.engine.registry import load_model
 
-    settings = load_settings()
+    settings = with_flags(load_settings(), model=args.model, device=args.device, dtype=args.dtype,
+                          alternatives=args.alternatives, trust_remote_code=args.trust_remote_code or None)
     try:
         params = sampling_from_args(args, settings.sampling)
     except InvalidSetting as exc:
         raise CommandError(str(exc)) from None
     prompt = read_prompt(args, sys.stdin)
-    alternatives = settings.alternatives if args.alternatives is None else args.alternatives
-    if alternatives < 0:
-        raise CommandError("--alternatives must be 0 or more")
-    backend = load_model(
-        args.model or settings.model,
-        device=args.device or settings.device,
-        dtype=args.dtype or settings.dtype,
-        trust_remote_code=args.trust_remote_code or settings.trust_remote_code,
-    )
+    alternatives = settings.alternatives
+    backend = load_model(settings.model, device=settings.device, dtype=settings.dtype,
+                         trust_remote_code=settings.trust_remote_code)
     ignored = backend.ignored(params)
     if ignored:
         print(f"note: {backend.info.name} cannot apply {', '.join(ignored)}; not used", file=sys.stderr)

@@ -12,7 +12,7 @@ import os
 import signal
 from typing import TYPE_CHECKING
 
-from scribe.config import load_settings
+from scribe.config import load_settings, with_flags
 
 if TYPE_CHECKING:
     from scribe.ui.app import ScribeApp
@@ -44,9 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the TUI until the writer quits."""
-    settings = load_settings()
-    overrides = {name: getattr(args, name) for name in ("model", "device", "dtype") if getattr(args, name)}
-    settings = settings.replace(**overrides)
+    settings = with_flags(load_settings(), model=args.model, device=args.device, dtype=args.dtype)
     for name, value in QUIET_LIBRARIES.items():
         os.environ.setdefault(name, value)
     from scribe.ui.app import ScribeApp

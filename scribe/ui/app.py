@@ -65,6 +65,7 @@ from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, Sa
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
 from scribe.ui import heap
 from scribe.ui.branching import BranchActions
+from scribe.ui.keymap import checked_keymap
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
 from scribe.ui.save_guard import SaveGuard
@@ -232,12 +233,10 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
         self._first_frame.set()
 
     def _apply_keymap(self) -> None:
-        known = {binding.id for _, bindings in self.key_groups() for binding in bindings_of(bindings)}
-        unknown = sorted(set(self.settings.keys) - known)
-        if unknown:
-            self.notify(f"[keys] names unknown binding id(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}",
-                        severity="warning", markup=False)
-        self.set_keymap({k: v for k, v in self.settings.keys.items() if k in known})
+        keymap, problems = checked_keymap(self.settings.keys, self.key_groups())
+        for problem in problems:
+            self.notify(problem, title="Keys refused", severity="warning", timeout=15, markup=False)
+        self.set_keymap(keymap)
 
     def _offer_recovery(self) -> None:
         """Offer text a crashed session left, for this file or (when untitled) an orphaned untitled document."""

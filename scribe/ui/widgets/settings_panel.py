@@ -16,11 +16,9 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-from scribe.config import Settings
+from scribe.config import DTYPES, MAX_ALTERNATIVES, Settings
 from scribe.sampling.params import InvalidSetting, SamplingParams, field_docs
 
-DTYPES = ("auto", "float32", "float16", "bfloat16", "int8")
-MAX_ALTERNATIVES = 20
 RELOAD_FIELDS = frozenset({"model", "device", "dtype"})
 """Settings whose change reloads the model."""
 
