@@ -10,9 +10,11 @@ import argparse
 import asyncio
 import os
 import signal
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from scribe.config import load_settings, with_flags
+from scribe.config import ConfigError, Paths, Settings, load_settings, with_flags
+from scribe.files import set_aside
 
 if TYPE_CHECKING:
     from scribe.ui.app import ScribeApp
@@ -44,14 +46,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the TUI until the writer quits."""
-    settings = with_flags(load_settings(), model=args.model, device=args.device, dtype=args.dtype)
+    settings, notice = studio_settings(Paths.discover(), os.environ)
+    settings = with_flags(settings, model=args.model, device=args.device, dtype=args.dtype)
     for name, value in QUIET_LIBRARIES.items():
         os.environ.setdefault(name, value)
     from scribe.ui.app import ScribeApp
 
     app = ScribeApp(args.file, settings=settings)
+    if notice:
+        app.notify(notice, title="Settings not used", severity="error", timeout=30, markup=False)
     asyncio.run(run_until_signalled(app))
     return app.return_code or 0
+
+
+def studio_settings(paths: Paths, environ: Mapping[str, str]) -> tuple[Settings, str | None]:
+    """The settings, or the defaults and a message when the settings file is damaged: the studio still opens, and
+    the damaged file is moved aside so that a later save (a theme change) cannot overwrite it."""
+    try:
+        return load_settings(paths, dict(environ)), None
+    except ConfigError as exc:
+        problem = exc
+    try:  # the environment at fault, not the file
+        return load_settings(paths, {}), f"{problem}; ignored"
+    except ConfigError:
+        pass
+    aside = set_aside(paths.config_file)
+    return Settings(), f"{problem}; the file is kept as {aside} and the defaults are used"
 
 
 EXIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name))

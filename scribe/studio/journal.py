@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scribe.files import atomic_write, read_bounded
+from scribe.files import FileSafetyError, atomic_write, read_bounded, set_aside
 from scribe.studio.document import MAX_BYTES, Document
 
 FORMAT_VERSION = 1
@@ -66,6 +66,8 @@ class Journal:
         self.root = root
         self._locks: dict[str, int] = {}
         self._guard = threading.Lock()
+        self.problems: list[str] = []
+        """One line per damaged entry found and set aside since the last `take_problems`."""
 
     def _stem(self, key: str) -> str:
         return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
@@ -85,8 +87,28 @@ class Journal:
         return entry
 
     def read(self, key: str) -> JournalEntry | None:
-        """The entry for `key`, or None when there is none (or it cannot be read)."""
-        return _read_entry(self.entry_file(key))
+        """The entry for `key`, or None when there is none; a damaged one is set aside (see `take_problems`)."""
+        return self._read(self.entry_file(key))
+
+    def _read(self, file: Path) -> JournalEntry | None:
+        try:
+            return _read_entry(file)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            try:
+                aside = set_aside(file)
+            except OSError as move:
+                self.problems.append(f"{file}: damaged journal entry ({exc}); could not move it aside: {move}")
+                return None
+            self.problems.append(f"{file}: damaged journal entry ({exc}); kept as {aside}, not used")
+            return None
+
+    def take_problems(self) -> list[str]:
+        """The damaged-entry messages gathered so far (then forgotten)."""
+        with self._guard:
+            found, self.problems = self.problems, []
+        return found
 
     def clear(self, key: str) -> None:
         """Remove `key`'s entry (after a clean save or quit)."""
@@ -146,7 +168,7 @@ class Journal:
         """Abandoned untitled entries, newest first."""
         if not self.root.is_dir():
             return []
-        found = [entry for file in self.root.glob("*.json") if (entry := _read_entry(file)) is not None]
+        found = [entry for file in self.root.glob("*.json") if (entry := self._read(file)) is not None]
         untitled = [entry for entry in found if entry.untitled and entry.text and self.is_abandoned(entry.key)]
         return sorted(untitled, key=lambda entry: entry.saved_at, reverse=True)
 
@@ -200,13 +222,25 @@ class Autosaver:
             self.journal.claim(key)
 
 
-def _read_entry(file: Path) -> JournalEntry | None:
+_ENTRY_SHAPE: dict[str, tuple[type, ...]] = {"key": (str,), "path": (str, type(None)), "text": (str,),
+                                             "saved_at": (int, float), "disk_hash": (str, type(None))}
+
+
+def _read_entry(file: Path) -> JournalEntry:
+    """The entry in `file`; FileNotFoundError when there is none, ValueError (saying what is wrong) when damaged."""
     try:
         data = json.loads(read_bounded(file, MAX_ENTRY_BYTES, what="journal entry").decode("utf-8"))
-        return JournalEntry(key=data["key"], path=data["path"], text=data["text"], saved_at=float(data["saved_at"]),
-                            disk_hash=data["disk_hash"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    except FileSafetyError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"a JSON {type(data).__name__}, not an object")
+    for name, kinds in _ENTRY_SHAPE.items():
+        if name not in data:
+            raise ValueError(f"no {name!r}")
+        if not isinstance(data[name], kinds) or isinstance(data[name], bool):
+            raise ValueError(f"{name!r} is {type(data[name]).__name__}")
+    return JournalEntry(key=data["key"], path=data["path"], text=data["text"], saved_at=float(data["saved_at"]),
+                        disk_hash=data["disk_hash"])
 
 
 def _try_lock(file: Path, root: Path) -> int | None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from scribe.sampling.params import InvalidSetting, SamplingParams
 from scribe.config import SETTINGS_READ_LIMIT
-from scribe.files import atomic_write, read_bounded
+from scribe.files import atomic_write, read_bounded, set_aside
 
 KEPT = ("max_new_tokens", "seed", "stop")
 """Settings a preset never changes: they belong to the writer's request, not to the sampling style."""
@@ -74,8 +74,16 @@ def load_presets(config_dir: Path) -> tuple[dict[str, Preset], list[str]]:
         try:
             presets[file.stem] = read_preset(file)
         except PresetError as exc:
-            errors.append(str(exc))
+            errors.append(_set_aside(file, str(exc)))
     return presets, errors
+
+
+def _set_aside(file: Path, problem: str) -> str:
+    """Move an unreadable preset aside (so saving one of that name cannot overwrite it); the message to show."""
+    try:
+        return f"{problem}; kept as {set_aside(file)}, not used"
+    except OSError as exc:
+        return f"{problem}; could not move it aside: {exc}"
 
 
 def read_preset(file: Path) -> Preset:
@@ -84,12 +92,11 @@ def read_preset(file: Path) -> Preset:
         values = tomllib.loads(read_bounded(file, SETTINGS_READ_LIMIT, what="preset file").decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PresetError(f"{file}: cannot read: {exc}") from None
-    values = {k: v for k, v in values.items() if k not in KEPT}
     try:
         SamplingParams.from_dict(values)
     except (InvalidSetting, TypeError) as exc:
         raise PresetError(f"{file}: {exc}") from None
-    return Preset(file.stem, values, path=file)
+    return Preset(file.stem, {k: v for k, v in values.items() if k not in KEPT}, path=file)
 
 
 def save_preset(config_dir: Path, name: str, params: SamplingParams) -> Preset:

@@ -247,6 +247,7 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
             entry = next(iter(self.journal.orphans()), None)
         else:
             entry = None
+        self.report_journal_problems()
         if not self.journal.claim(key):
             self._autosave_on = False
             holder = self.journal.holder(key)

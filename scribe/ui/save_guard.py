@@ -84,6 +84,11 @@ class SaveGuard(_Base):
         self.notify(f"{self.document.path} {what} since you opened it; saving will ask what to do",
                     title="File changed", severity="warning", timeout=10, markup=False)
 
+    def report_journal_problems(self) -> None:
+        """Tell the writer about damaged journal entries found (each was moved aside, nothing was overwritten)."""
+        for problem in self.journal.take_problems():
+            self.notify(problem, title="Journal entry not used", severity="warning", timeout=15, markup=False)
+
     def on_app_focus(self) -> None:
         """The terminal window got focus back: the file may have been edited elsewhere meanwhile."""
         self.check_disk()
