@@ -36,6 +36,10 @@ class CheckpointError(OSError):
         return str(self.strerror)
 
 
+class DamagedCheckpoint(ValueError):
+    """A checkpoint file that cannot be read back; the message names the file and what to do."""
+
+
 @dataclass
 class TrainState:
     """Where a run stands: everything besides tensors that a resumed run needs."""
@@ -136,13 +140,36 @@ def load_checkpoint(folder: Path) -> Loaded:
     import torch
     from safetensors.torch import load_file
 
-    state = TrainState(**json.loads((folder / STATE_FILE).read_text(encoding="utf-8")))
+    def read(name: str, load: Callable[[Path], Any], kind: type | tuple[type, ...]) -> Any:
+        file = folder / name
+        try:
+            value = load(file)
+        except Exception as exc:  # every reader's failure (JSON, safetensors, torch's unpickler, OS) means the same
+            raise _damaged(file, folder, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        if not isinstance(value, kind):
+            raise _damaged(file, folder, f"holds a {type(value).__name__}")
+        return value
+
+    def state_of(file: Path) -> TrainState:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        state = TrainState(**data)
+        if not isinstance(state.step, int) or isinstance(state.step, bool):
+            raise ValueError(f"step is {state.step!r}")
+        return state
+
     return Loaded(
-        state=state,
-        weights=load_file(str(folder / WEIGHTS_FILE)),
-        optimizer_state=torch.load(folder / OPTIMIZER_FILE, weights_only=True),
-        rng=torch.load(folder / RNG_FILE, weights_only=True),
+        state=read(STATE_FILE, state_of, TrainState),
+        weights=read(WEIGHTS_FILE, lambda f: load_file(str(f)), dict),
+        optimizer_state=read(OPTIMIZER_FILE, lambda f: torch.load(f, weights_only=True), dict),
+        rng=read(RNG_FILE, lambda f: torch.load(f, weights_only=True), dict),
     )
+
+
+def _damaged(file: Path, folder: Path, reason: str) -> DamagedCheckpoint:
+    return DamagedCheckpoint(f"{file}: damaged checkpoint file ({reason}); run again without --resume to start "
+                             f"over, or delete {folder} (the model saved at the end of a run is not affected)")
 
 
 def rng_state() -> dict[str, Any]:
