@@ -210,6 +210,17 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def fsync_tree(folder: Path) -> None:
+    """Flush every file under `folder`, and the folders themselves, to disk (before a folder is renamed into place)."""
+    for path in sorted(folder.rglob("*"), reverse=True):
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        elif path.is_dir():
+            fsync_dir(path)
+    fsync_dir(folder)
+
+
 def set_aside(path: Path) -> Path:
     """Rename a damaged file to `<name>.bad-<n>` beside it (the first n not taken) and return the new path."""
     n = 1

@@ -5,7 +5,8 @@ adapters for LoRA), the optimiser state (`optimizer.pt`), the RNG state of torch
 `state.json`: the step (which is also the data position, since each step's batch is drawn from a generator seeded with
 the run's seed and the step), the schedule, tokens seen, time spent and the evaluation history. It is written to a
 temporary sibling and swapped into place, so a crash or SIGKILL at any moment leaves either the previous checkpoint or
-the new one, never a mixture; a full disk leaves the previous one and raises CheckpointError.
+the new one, never a mixture (the files are fsynced before the swap, the parent folder after it); a full disk leaves the
+previous one and raises CheckpointError.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
+
+from scribe.files import fsync_dir, fsync_tree
 
 if TYPE_CHECKING:
     import torch
@@ -71,9 +74,11 @@ def write_atomically(folder: Path, fill: Callable[[Path], None], what: str) -> N
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()
         fill(tmp)
+        fsync_tree(tmp)
         if folder.exists():
             os.replace(folder, old)
         os.replace(tmp, folder)
+        fsync_dir(folder.parent)
     except Exception as exc:
         code = _io_errno(exc)
         if code is None:
