@@ -177,3 +177,16 @@ async def test_a_crashed_scribe_leaves_no_lock_behind(settings: Settings, tmp_pa
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert not any("open in another scribe" in m for m in messages(app))
+
+
+async def test_the_studio_keeps_line_endings_and_the_final_newline(settings: Settings, tmp_path: Path) -> None:
+    for name, data in (("crlf.txt", b"one\r\ntwo\r\n"), ("bare.txt", b"one\ntwo"), ("ending.txt", b"one\n")):
+        file = tmp_path / name
+        file.write_bytes(data)
+        app = ScribeApp(file, settings=settings)
+        async with app.run_test(size=SIZE) as pilot:
+            app.editor.move_cursor((0, 3))
+            await pilot.press("!")
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+        assert file.read_bytes() == data.replace(b"one", b"one!", 1), name
