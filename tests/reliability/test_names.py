@@ -24,7 +24,7 @@ BAD_NAMES = ["../escape", "../../etc", "/tmp/abs", "a/b", "a\\b", "..", ".", ".h
 
 def scribe(*argv: str, home: Path, stdin=None, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "SCRIBE_HOME": str(home), "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "scribe", *argv], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "scribe", *argv], capture_output=True, text=True, check=False, env=env,
                           cwd=REPO, timeout=timeout, stdin=stdin)
 
 
