@@ -146,6 +146,8 @@ class Document:
         """Read the file again and make what is on disk the saved state; DocumentError when it cannot be read."""
         if self.path is None:
             raise DocumentError("this document has no file to reload")
+        if not self.path.exists():
+            raise DocumentError(f"{self.path}: was removed; nothing to reload (save to write it again)")
         fresh = Document.open(self.path)
         self.saved_text, self.encoding, self.disk = fresh.saved_text, fresh.encoding, fresh.disk
 

@@ -190,3 +190,22 @@ async def test_the_studio_keeps_line_endings_and_the_final_newline(settings: Set
             await pilot.press("ctrl+s")
             await pilot.pause()
         assert file.read_bytes() == data.replace(b"one", b"one!", 1), name
+
+
+async def test_reloading_a_removed_file_keeps_the_text(settings: Settings, tmp_path: Path, messages) -> None:
+    file = tmp_path / "gone.txt"
+    file.write_text("Words.", encoding="utf-8")
+    app = ScribeApp(file, settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        file.unlink()
+        await _type_and_save(app, pilot, " More.")
+        assert isinstance(app.screen, SaveConflictScreen) and "was removed" in _rendered(app)
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.editor.text == "Words. More."
+        assert any("was removed; nothing to reload" in m for m in messages(app))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+    assert file.read_text(encoding="utf-8") == "Words. More."
