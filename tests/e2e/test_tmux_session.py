@@ -67,11 +67,11 @@ def terminals():
         terminal.close()
 
 
-def test_write_generate_accept_quit_reopen(tmp_path: Path, shared_data: Path, terminals: list[Terminal]) -> None:
+def test_write_generate_accept_quit_reopen(tmp_path: Path, tiny_model_dir: Path, terminals: list[Terminal]) -> None:
     home = tmp_path / "home"
     (home / "config").mkdir(parents=True)
     (home / "config" / "config.toml").write_text(tomli_w.dumps({
-        "model": str(shared_data / "models" / "tiny-random-gpt2"), "device": "cpu", "dtype": "float32",
+        "model": str(tiny_model_dir), "device": "cpu", "dtype": "float32",
         "sampling": {"seed": 3, "max_new_tokens": 6},
     }))
     env = {"SCRIBE_HOME": str(home), "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color"}

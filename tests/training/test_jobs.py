@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def text_file(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def text_file(shakespeare_text: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "slice.txt"
-    path.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:30_000])
+    path.write_text(shakespeare_text[:30_000])
     return path
 
 

@@ -19,9 +19,9 @@ def scribe(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def slice_file(shared_data: Path, tmp_path: Path) -> Path:
+def slice_file(shakespeare_text: str, tmp_path: Path) -> Path:
     path = tmp_path / "slice.txt"
-    path.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:100_000])
+    path.write_text(shakespeare_text[:100_000])
     return path
 
 

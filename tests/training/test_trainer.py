@@ -15,15 +15,15 @@ from scribe.training.trainer import TrainConfig, Trainer, TrainingError
 
 
 @pytest.fixture(scope="module")
-def text_file(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def text_file(shakespeare_text: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "slice.txt"
-    path.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:40_000])
+    path.write_text(shakespeare_text[:40_000])
     return path
 
 
 @pytest.fixture
-def base(shared_data: Path) -> str:
-    return str(shared_data / "models" / "tiny-random-gpt2")
+def base(tiny_model_dir: Path) -> str:
+    return str(tiny_model_dir)
 
 
 def config(data: Path, out: Path, **changes: object) -> TrainConfig:
