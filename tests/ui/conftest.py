@@ -11,6 +11,7 @@ from textual.notifications import Notification
 
 from scribe.config import Settings
 from scribe.sampling.params import SamplingParams
+from scribe.ui import textual_private
 
 
 @pytest.fixture
@@ -46,9 +47,24 @@ def long_context_model(tmp_path_factory: pytest.TempPathFactory, random_gpt2) ->
     return folder
 
 
+@pytest.fixture(scope="session")
+def hub_model(tmp_path_factory: pytest.TempPathFactory, random_gpt2, shakespeare_text: str) -> Path:
+    """A random GPT-2 for the download tests, whose files the test hub can pace or cut mid-way. A download writes 1 MB
+    at a time, so the tokenizer (a 20,000-token BPE trained by scribe on Tiny Shakespeare) is over 1 MB and is seen
+    half-written, while the weights (1 layer, 8 wide, 1,024 positions) are 680 kB and are not."""
+    from scribe.training.bpe import train_bpe
+    from scribe.training.corpus import Document
+
+    tokenizer_dir = tmp_path_factory.mktemp("hub-tokenizer")
+    tokenizer = train_bpe([Document(Path("tinyshakespeare.txt"), shakespeare_text)], vocab_size=20_000)
+    tokenizer.save_pretrained(tokenizer_dir)
+    return random_gpt2(tmp_path_factory.mktemp("hub-gpt2"), tokenizer_dir, n_layer=1, n_head=2, n_embd=8,
+                       n_positions=1024)
+
+
 def notifications(app: App) -> list[Notification]:
     """The notifications the app is showing."""
-    return list(app._notifications)
+    return textual_private.notifications(app)
 
 
 @pytest.fixture
