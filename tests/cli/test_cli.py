@@ -96,3 +96,27 @@ def test_generate_names_the_settings_a_remote_server_cannot_apply(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "note: remote:lab cannot apply min_p; not used" in result.stderr
     assert result.stdout.strip()
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("modles", "models"), ("trian", "train"), ("locat", "locate")])
+def test_a_mistyped_command_names_the_nearest_one_and_opens_nothing(tmp_path, typed, meant):
+    result = subprocess.run([sys.executable, "-m", "scribe", typed], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path, env={**os.environ, "SCRIBE_HOME": str(tmp_path / "home")})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"scribe: error: {typed!r} is not a command: did you mean {meant}? (to open or create a file named "
+        f"{typed!r}: scribe open {typed})"]
+    assert not (tmp_path / typed).exists()
+
+
+def test_the_command_comes_first_and_files_named_like_commands_have_two_ways_in(tmp_path, monkeypatch):
+    from scribe.cli import with_command
+
+    monkeypatch.chdir(tmp_path)
+    assert with_command([]) == ["tui"]
+    assert with_command(["story.txt"]) == ["tui", "story.txt"]  # not near any command: a new document
+    assert with_command(["models", "list"]) == ["models", "list"]
+    assert with_command(["open", "models"]) == ["open", "models"]
+    assert with_command(["--", "models"]) == ["tui", "--", "models"]
+    (tmp_path / "modles").write_text("an existing file wins over the typo\n")
+    assert with_command(["modles"]) == ["tui", "modles"]
