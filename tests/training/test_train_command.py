@@ -39,7 +39,8 @@ def test_train_json_end_to_end(slice_file: Path, scribe_home: Path) -> None:
     model = scribe_home / "data" / "models" / "bard"
     assert finished.path == str(model) and (model / "model.safetensors").exists()
     card = (model / "README.md").read_text(encoding="utf-8")
-    assert "scribe " + " ".join(args) in card
+    assert "scribe " + " ".join([args[0], slice_file.name, *args[2:]]) in card  # the data file by its name only
+    assert str(slice_file.parent) not in card
 
     again = scribe(*args)
     assert again.returncode == 1 and again.stderr.strip().splitlines() == [

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from huggingface_hub import ModelCard
 
 from scribe.training.events import Checkpoint, Eval, Event, Started, Step
 from scribe.training.finetune import TooBigForMemory
@@ -104,9 +105,13 @@ def test_lora_is_merged_into_a_plain_model_that_the_list_shows(text_file: Path, 
     assert model.generate(**prompt, max_new_tokens=3, min_new_tokens=3, do_sample=False,
                           pad_token_id=tokenizer.eos_token_id).shape[1] == prompt["input_ids"].shape[1] + 3
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert f"| base model | {base} |" in card and "LoRA (r=2" in card
+    assert f"| base model | {Path(base).name} |" in card and "LoRA (r=2" in card
     assert f"| perplexity | {finished.perplexity:.2f} |" in card and "| steps | 4 of at most 4 |" in card
-    assert "| hardware | " in card and "| wall time | " in card and str(text_file) in card
+    assert "| hardware | " in card and "| wall time | " in card and f"`{text_file.name}`" in card
+    assert str(text_file.parent) not in card and base not in card  # no local paths
+    meta = ModelCard(card).data
+    assert (meta.library_name, meta.pipeline_tag, meta.base_model, meta.license) == (
+        "transformers", "text-generation", None, None)  # a local base folder is no Hub id; the licence is the writer's
     [entry] = [e for e in list_models(offered=False) if e.name == "mine-lora"]
     assert entry.source == "scribe" and entry.usable and entry.parameters == model.num_parameters()
     assert sorted(p.name for p in out.parent.iterdir()) == ["mine-lora"]  # no temporary folder left
