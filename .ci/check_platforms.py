@@ -29,18 +29,17 @@ PLATFORMS = {
 PYTHON = "3.11"
 
 
-def requirements(extra: str | None = None) -> list[Requirement]:
-    """scribe's dependencies as pyproject.toml declares them (the optional group `extra`, else the main ones)."""
+def requirements() -> list[Requirement]:
+    """scribe's dependencies as pyproject.toml declares them."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    lines = project["optional-dependencies"][extra] if extra else project["dependencies"]
-    return [Requirement(line) for line in lines]
+    return [Requirement(line) for line in project["dependencies"]]
 
 
-def selected(platform: str, extra: str | None = None) -> list[Requirement]:
-    """The requirements whose markers hold on `platform` (Python 3.11), markers removed."""
-    environment = {**PLATFORMS[platform], "python_version": PYTHON, "python_full_version": f"{PYTHON}.0"}
+def selected(markers: dict[str, str]) -> list[Requirement]:
+    """The requirements whose markers hold where `markers` do (on Python 3.11), markers removed."""
+    environment = {**markers, "python_version": PYTHON, "python_full_version": f"{PYTHON}.0"}
     chosen = []
-    for requirement in requirements(extra):
+    for requirement in requirements():
         if requirement.marker is None or requirement.marker.evaluate(environment):
             requirement.marker = None
             chosen.append(requirement)
@@ -62,7 +61,7 @@ def check(platform: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--no-deps",
              "--only-binary=:all:", *tags(platform), "--python-version", PYTHON, "--target", target,
-             "-c", str(REPO / "constraints.txt"), *(str(r) for r in selected(platform))],
+             "-c", str(REPO / "constraints.txt"), *(str(r) for r in selected(PLATFORMS[platform]))],
             capture_output=True, text=True,
         )
 
@@ -71,7 +70,7 @@ def main() -> int:
     failed = 0
     for platform in PLATFORMS:
         result = check(platform)
-        tensorflow = [r.name for r in selected(platform) if r.name.startswith("tensorflow")]
+        tensorflow = [r.name for r in selected(PLATFORMS[platform]) if r.name.startswith("tensorflow")]
         print(f"{platform}: {'ok' if result.returncode == 0 else 'FAILED'} ({', '.join(tensorflow)})")
         if result.returncode:
             failed = 1

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from safetensors.torch import load_file
 
 from scribe.training.events import Finished, Started
 from scribe.training.jobs import TrainingJob
 from scribe.training.trainer import TrainConfig, Trainer
+
+pytestmark = pytest.mark.slow  # training runs in child processes
 
 
 def config(data: Path, out: Path) -> TrainConfig:

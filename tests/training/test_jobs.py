@@ -17,6 +17,8 @@ from scribe.training.events import Checkpoint, Error, Event, Saved, Started, Ste
 from scribe.training.jobs import TrainingJob
 from scribe.training.trainer import TrainConfig, Trainer
 
+pytestmark = pytest.mark.slow  # training runs in child processes
+
 REPO = Path(__file__).resolve().parents[2]
 
 

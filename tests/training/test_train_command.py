@@ -10,6 +10,8 @@ import pytest
 
 from scribe.training.events import Finished, parse_event
 
+pytestmark = pytest.mark.slow  # training runs in child processes
+
 REPO = Path(__file__).resolve().parents[2]
 
 
