@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench setup clean
+.PHONY: run test lint bench setup clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ run: $(STAMP)  ## open the TUI on the bundled model (offline)
 
 test: $(STAMP)  ## run the test suite
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff, mypy and the import contracts (tests/test_import_contracts.py)
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -q tests/test_import_contracts.py tests/ui/test_textual_private.py
 
 bench: $(STAMP)  ## run every benchmark in bench/
 	for script in bench/*.py; do $(VENV)/bin/python $$script || exit 1; done

@@ -3,7 +3,7 @@
 nanoGPT's CPU configuration (4 layers, 4 heads, 128 wide, block 64, batch 12, learning rate 1e-3 with 100 warmup
 steps and cosine decay over 2000 steps, no dropout) reaches a validation loss of about 1.88 nats/char in about three
 minutes on a laptop CPU. Here the same shape and settings train through scribe's trainer on
-`../shared/data/tinyshakespeare/input.txt` with a 90/10 split (paragraph-aligned chunks held out with seed 0, as every
+`tests/data/tinyshakespeare.txt` with a 90/10 split (paragraph-aligned chunks held out with seed 0, as every
 scribe run splits a single file), under a wall-clock budget. During training the validation loss is measured on the
 first `--eval-tokens` characters of the held-out tenth every `--eval-every` steps (nanoGPT scores 200 batches, 153,600
 characters); the time to target is the training wall time (evaluations included, reading and tokenising excluded) at
@@ -29,12 +29,13 @@ from pathlib import Path
 
 from transformers.utils import logging as hf_logging
 
+from bench_data import SHAKESPEARE
 from hardware import hardware
 from scribe.training.events import Eval, Event, Started
 from scribe.training.trainer import TrainConfig, Trainer
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / ".." / "shared" / "data" / "tinyshakespeare" / "input.txt"
+DATA = SHAKESPEARE
 
 
 def whole_validation_loss(folder: Path, trainer: Trainer, args: argparse.Namespace) -> float:

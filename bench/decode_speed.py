@@ -1,6 +1,7 @@
 """Decode speed: scribe's own streaming loop against transformers' `generate()` with a `TextIteratorStreamer`.
 
-Both decode the same GPT-2-124M-shaped model (random weights, seeded; the real GPT-2 tokenizer) from the same folder,
+Both decode the same GPT-2-124M-shaped model (random weights, seeded; a GPT-2-sized byte-level BPE trained on Tiny
+Shakespeare, see `bench_data.py`) from the same folder,
 with the same prompt and sampling settings (temperature 0.8, top-k 50), the same number of new tokens, in the same
 process, in interleaved rounds after one warm-up each. scribe streams with top-5 alternatives on (what the TUI shows).
 Both decode in a worker thread while the main thread consumes the output (a queue of events for scribe, the
@@ -39,8 +40,9 @@ prepare_cpu_threads()  # passive OpenMP waiting, as scribe's commands ask for be
 
 import torch
 import transformers
-from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer, TextIteratorStreamer
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, TextIteratorStreamer
 
+from bench_data import gpt2_sized_tokenizer
 from hardware import hardware
 from memory_bandwidth import GPT2_124M_FP32_BYTES, read_bandwidth
 from scribe.engine.base import StreamEnd
@@ -48,17 +50,16 @@ from scribe.engine.registry import load_model
 from scribe.sampling.params import SamplingParams
 
 REPO = Path(__file__).resolve().parents[1]
-TOKENIZER_DIR = REPO / ".." / "shared" / "data" / "gpt2_tokenizer"
 RESULT = REPO / "bench" / "results" / "decode_speed.json"
 PROMPT = "The lighthouse keeper climbed the stairs one last time, and when he reached the lamp room he saw"
 TEMPERATURE, TOP_K, ALTERNATIVES = 0.8, 50, 5
 
 
 def build_model(folder: Path, seed: int) -> None:
-    """GPT-2 124M shape with seeded random weights and the real GPT-2 tokenizer, saved as safetensors."""
+    """GPT-2 124M shape with seeded random weights and a GPT-2-sized tokenizer (`bench_data`), saved as safetensors."""
     torch.manual_seed(seed)
     GPT2LMHeadModel(GPT2Config()).save_pretrained(folder)
-    GPT2Tokenizer.from_pretrained(TOKENIZER_DIR).save_pretrained(folder)  # reads vocab.json + merges.txt
+    gpt2_sized_tokenizer().save_pretrained(folder)
 
 
 def _pump(stream, events: queue.SimpleQueue) -> None:

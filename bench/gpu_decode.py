@@ -2,8 +2,8 @@
 transformers' `generate()` with a `TextIteratorStreamer`, for a GPT-2-124M and a GPT-2-1.5B shape in bfloat16 at
 batch 1, with the memory-bandwidth bound measured on the same GPU.
 
-Models have random weights (seed 0) and the real GPT-2 tokenizer. Every run streams `--new-tokens` tokens
-(temperature 0.8, top-k 50; scribe with top-5 alternatives, sampled on the GPU) from the same prompt, in
+Models have random weights (seed 0) and a GPT-2-sized tokenizer (`bench_data.py`). Every run streams `--new-tokens`
+tokens (temperature 0.8, top-k 50; scribe with top-5 alternatives, sampled on the GPU) from the same prompt, in
 interleaved rounds after a warm-up; rates are decode-only (after the first token). The bound is the GPU's copy
 bandwidth (a 1 GiB device-to-device copy: bytes read + written / time) divided by the bytes of weights one token reads
 (every matrix and the output head, bfloat16).
@@ -23,15 +23,15 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast, TextIteratorStreamer
+from transformers import GPT2Config, GPT2LMHeadModel, TextIteratorStreamer
 
+from bench_data import gpt2_sized_tokenizer
 from hardware import hardware
 from scribe.engine.base import ModelInfo
 from scribe.engine.transformers_backend import TransformersBackend
 from scribe.sampling.params import SamplingParams
 
 REPO = Path(__file__).resolve().parents[1]
-TOKENIZER_DIR = REPO / ".." / "shared" / "data" / "gpt2_tokenizer"
 RESULT = REPO / "bench" / "results" / "gpu_decode.json"
 PROMPT = "The lighthouse keeper climbed the stairs one last time, and when he reached the lamp room he saw"
 SHAPES = {"gpt2": dict(n_embd=768, n_layer=12, n_head=12), "gpt2-xl": dict(n_embd=1600, n_layer=48, n_head=25)}
@@ -83,7 +83,7 @@ def measure(shape: str, args: argparse.Namespace, device: torch.device, bandwidt
     torch.manual_seed(0)
     with device:
         model = GPT2LMHeadModel(GPT2Config(**SHAPES[shape])).to(torch.bfloat16).eval()
-    tokenizer = GPT2TokenizerFast.from_pretrained(TOKENIZER_DIR)
+    tokenizer = gpt2_sized_tokenizer()
     info = ModelInfo(name=shape, backend="transformers", location="memory", device=str(device), dtype="bfloat16",
                      context_length=model.config.n_positions, vocab_size=model.config.vocab_size,
                      parameters=sum(p.numel() for p in model.parameters()), extra={})

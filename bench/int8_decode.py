@@ -1,9 +1,9 @@
 """int8 weights against float32: decode speed on a GPT-2-124M shape, and the perplexity change on a model with real
 weights.
 
-Speed: one GPT-2-124M-shaped model (random weights, seed 0, the real GPT-2 tokenizer) loaded twice through scribe's
-registry, `dtype="float32"` and `dtype="int8"`; both stream the same prompt (temperature 0.8, top-k 50, top-5
-alternatives) in a worker thread, in interleaved rounds after a warm-up. The rate is new tokens / wall time.
+Speed: one GPT-2-124M-shaped model (random weights, seed 0, a GPT-2-sized tokenizer from `bench_data.py`) loaded
+twice through scribe's registry, `dtype="float32"` and `dtype="int8"`; both stream the same prompt (temperature 0.8,
+top-k 50, top-5 alternatives) in a worker thread, in interleaved rounds after a warm-up. The rate is new tokens / wall time.
 
 Perplexity: the bundled model (`models/scribe-gutenberg`, trained by scribe; or --model) loaded as float32 and as
 int8 scores the same held-out text, Tiny Shakespeare (never in its training data), in non-overlapping windows of its
@@ -27,11 +27,12 @@ import torch
 import torch.nn.functional as F
 
 from decode_speed import build_model, run_scribe
+from bench_data import SHAKESPEARE
 from hardware import hardware
 from scribe.engine.registry import load_model
 
 REPO = Path(__file__).resolve().parents[1]
-HELD_OUT = REPO / ".." / "shared" / "data" / "tinyshakespeare" / "input.txt"
+HELD_OUT = SHAKESPEARE
 RESULT = REPO / "bench" / "results" / "int8_decode.json"
 
 

@@ -1,7 +1,7 @@
 """`char-lstm` validation loss on Tiny Shakespeare within a time budget, against char-rnn's ≈1.40 nats/character.
 
 Trains with the same trainer as `scribe train --arch char-lstm` (the equivalent command is recorded in the result) on
-`../shared/data/tinyshakespeare/input.txt` with 5% held out for validation (as char-rnn did; here whole chunks of the
+`tests/data/tinyshakespeare.txt` with 5% held out for validation (as char-rnn did; here whole chunks of the
 text chosen with the seed, as `scribe train` splits a single file), and records the validation loss
 (nats per character) at every evaluation. The run stops at `--minutes` and saves the model folder to `--output`.
 
@@ -20,8 +20,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench_data import SHAKESPEARE
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / ".." / "shared" / "data" / "tinyshakespeare" / "input.txt"
+DATA = SHAKESPEARE
 RESULT = REPO / "bench" / "results" / "keras_char_lstm_shakespeare.json"
 ANCHOR = 1.40
 

@@ -27,8 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_data import SHAKESPEARE
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / ".." / "shared" / "data" / "tinyshakespeare" / "input.txt"
+DATA = SHAKESPEARE
 RESULT = REPO / "bench" / "results" / "keras_lstm_decode.json"
 TEMPERATURE = 0.8
 

@@ -18,8 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_data import SHAKESPEARE
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / ".." / "shared" / "data" / "tinyshakespeare" / "input.txt"
+DATA = SHAKESPEARE
 RESULT = REPO / "bench" / "results" / "keras_train_speed.json"
 
 

@@ -28,8 +28,9 @@ from scribe.engine.threads import prepare_cpu_threads
 prepare_cpu_threads()
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
+from transformers import GPT2Config, GPT2LMHeadModel
 
+from bench_data import gpt2_sized_tokenizer
 from hardware import hardware
 from scribe.engine.base import StreamEnd
 from scribe.engine.transformers_backend import TransformersBackend
@@ -37,7 +38,6 @@ from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import Sampler
 
 REPO = Path(__file__).resolve().parents[1]
-TOKENIZER_DIR = REPO / ".." / "shared" / "data" / "gpt2_tokenizer"
 RESULT = REPO / "bench" / "results" / "search_speed.json"
 PROMPT = "The lighthouse keeper climbed the stairs one last time, and when he reached the lamp room he saw"
 SAMPLER_SETTINGS = {
@@ -79,7 +79,7 @@ def search_speed(new_tokens: int, rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         torch.manual_seed(0)
         GPT2LMHeadModel(GPT2Config()).save_pretrained(folder)
-        GPT2Tokenizer.from_pretrained(TOKENIZER_DIR).save_pretrained(folder)
+        gpt2_sized_tokenizer().save_pretrained(folder)
         backend = TransformersBackend.load(folder, device="cpu", dtype="float32")
     model = backend._model
     prompt_ids = torch.tensor([backend._encode(PROMPT)])

@@ -2,8 +2,8 @@
 
 A GPT-2-architecture model (shape `small`: 4 layers, 4 heads, 256 wide, the bundled model's shape; `tiny`: 2 layers,
 2 heads, 64 wide; or `gpt2-124m`) with seeded random weights and a tokenizer (`bpe`: the 8192-token byte-level BPE
-`scribe train` makes for Tiny Shakespeare, as for the bundled model; or `gpt2`: the real GPT-2 tokenizer, 50257
-tokens) is saved once and fine-tuned from that folder by both: scribe's
+`scribe train` makes for Tiny Shakespeare, as for the bundled model; or `gpt2`: a GPT-2-sized
+tokenizer from `bench_data.py`, with GPT-2's 50257-row embedding and head) is saved once and fine-tuned from that folder by both: scribe's
 `Trainer` (mode finetune, in this process, evaluation and checkpoints pushed past the end) and `transformers.Trainer`
 (blocks of the same Tiny Shakespeare tokens, no evaluation, no saving, no logging until the end). Same steps, batch,
 sequence length, AdamW settings, warmup + cosine, gradient clipping, dropout, and on CUDA bf16 autocast for both.
@@ -33,10 +33,11 @@ import tempfile
 from pathlib import Path
 
 import torch
-from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer, Trainer,
+from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, Trainer,
                           TrainingArguments)
 from transformers.utils import logging as hf_logging
 
+from bench_data import GPT2_VOCAB, SHAKESPEARE, gpt2_sized_tokenizer
 from hardware import hardware
 from scribe.config import Paths
 from scribe.training.corpus import read_corpus
@@ -45,7 +46,6 @@ from scribe.training.trainer import TrainConfig
 from scribe.training.trainer import Trainer as ScribeTrainer
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / ".." / "shared" / "data"
 SHAPES = {"tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64}, "small": {"n_layer": 4, "n_head": 4, "n_embd": 256},
           "gpt2-124m": {"n_layer": 12, "n_head": 12, "n_embd": 768}}
 LR, WARMUP, SEED = 3e-4, 10, 0
@@ -54,13 +54,14 @@ LR, WARMUP, SEED = 3e-4, 10, 0
 def build_model(folder: Path, shape: str, tokenizer_kind: str, context: int, cache: Path) -> int:
     """Seeded random weights of the shape with the tokenizer, saved as a model folder; returns the parameters."""
     if tokenizer_kind == "gpt2":
-        tokenizer = GPT2Tokenizer.from_pretrained(DATA / "gpt2_tokenizer")
+        tokenizer = gpt2_sized_tokenizer()
     else:
-        corpus = read_corpus([DATA / "tinyshakespeare" / "input.txt"])
+        corpus = read_corpus([SHAKESPEARE])
         tokenizer = cached_bpe(split_corpus(corpus.documents, 0.1, SEED)[0], 8192, cache)
     torch.manual_seed(SEED)
     eos = tokenizer.eos_token_id
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=max(context, 1024), bos_token_id=eos,
+    vocab = GPT2_VOCAB if tokenizer_kind == "gpt2" else len(tokenizer)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_positions=max(context, 1024), bos_token_id=eos,
                                        eos_token_id=eos, **SHAPES[shape]))
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -69,7 +70,7 @@ def build_model(folder: Path, shape: str, tokenizer_kind: str, context: int, cac
 
 def run_scribe(folder: Path, work: Path, args: argparse.Namespace) -> float:
     config = TrainConfig(
-        data=[str(DATA / "tinyshakespeare" / "input.txt")], output=work / "scribe-model", job_dir=work / "job",
+        data=[str(SHAKESPEARE)], output=work / "scribe-model", job_dir=work / "job",
         mode="finetune", base=str(folder), context=args.context, batch_size=args.batch_size, lr=LR,
         warmup_steps=WARMUP, max_steps=args.steps, eval_every=10**9, checkpoint_every=10**9, log_every=args.steps,
         eval_tokens=args.context, sample_tokens=1, sample_temperatures=(1.0,), device=args.device, seed=SEED,
@@ -80,7 +81,7 @@ def run_scribe(folder: Path, work: Path, args: argparse.Namespace) -> float:
 
 def run_hf(folder: Path, work: Path, args: argparse.Namespace) -> float:
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    corpus = read_corpus([DATA / "tinyshakespeare" / "input.txt"])
+    corpus = read_corpus([SHAKESPEARE])
     ids = encode_documents(split_corpus(corpus.documents, 0.1, SEED)[0], tokenizer, Paths.discover().cache).ids
     generator = torch.Generator().manual_seed(SEED)
     starts = torch.randint(0, len(ids) - args.context - 1, (args.steps * args.batch_size,), generator=generator)

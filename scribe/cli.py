@@ -8,14 +8,18 @@ its own module (the studio's first screen does not wait for the others).
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 from scribe import __version__
 
 COMMAND_MODULES = ("tui", "generate", "train", "eval", "sweep", "inspect", "export", "models", "locate")
 """Command names; each is also the name of its module in scribe/commands/."""
+ALIASES = {"open": "tui"}
+"""Other names of commands: `scribe open FILE` opens a file even when it is named like a command."""
 
 
 class CommandError(Exception):
@@ -35,6 +39,24 @@ def build_parser(commands: Iterable[str] = COMMAND_MODULES) -> argparse.Argument
     return parser
 
 
+def with_command(argv: list[str]) -> list[str]:
+    """`argv` with its command first: `tui` when it starts with a file (or `--`, or nothing).
+
+    A first word that is no command but close to one (`modles`) is taken for a typo and refused with the nearest
+    command, unless a file of that name exists: a new document is never opened by a mistyped command. `scribe open
+    NAME` and `scribe -- NAME` open a file whatever it is called."""
+    if not argv or argv[0] == "--":
+        return ["tui", *argv]
+    first = argv[0]
+    if first in COMMAND_MODULES or first in ALIASES or first.startswith("-"):
+        return argv
+    nearest = difflib.get_close_matches(first, [*COMMAND_MODULES, *ALIASES], n=1, cutoff=0.75)
+    if nearest and not Path(first).exists():
+        raise CommandError(f"{first!r} is not a command: did you mean {nearest[0]}? (to open or create a file named "
+                           f"{first!r}: scribe open {first})")
+    return ["tui", *argv]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen command; the TUI when none is given."""
     from scribe.engine.base import EngineError
@@ -42,9 +64,13 @@ def main(argv: list[str] | None = None) -> int:
 
     prepare_cpu_threads()  # before any command imports torch
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or (argv[0] not in COMMAND_MODULES and argv[0] not in ("-h", "--help", "--version")):
-        argv = ["tui", *argv]
-    parser = build_parser([argv[0]] if argv[0] in COMMAND_MODULES else COMMAND_MODULES)
+    try:
+        argv = with_command(argv)
+    except CommandError as exc:
+        print(f"scribe: error: {exc}", file=sys.stderr)
+        return 2
+    command = ALIASES.get(argv[0], argv[0])
+    parser = build_parser([command] if command in COMMAND_MODULES else COMMAND_MODULES)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)

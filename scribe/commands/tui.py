@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `tui` command."""
     parser = subparsers.add_parser(
         "tui",
-        help="open the writing studio (the default command)",
+        aliases=["open"],
+        help="open the writing studio (the default command); `open FILE` opens a file named like a command",
         description="Open FILE (or an untitled document) in the writing studio. ctrl+enter (or ctrl+j, alt+enter) "
         "continues at the cursor, tab accepts, ctrl+r rejects, ctrl+g regenerates, f2 shows the settings, "
         "ctrl+s saves, ctrl+q quits.",

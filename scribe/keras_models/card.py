@@ -1,4 +1,5 @@
-"""The model card (`README.md`) a Keras training run writes next to its `.keras` file."""
+"""The model card (`README.md`) a Keras training run writes next to its `.keras` file, in Hugging Face's format (YAML
+front matter, then Markdown; see scribe/training/card.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 def card_text(trainer: "KerasTrainer", hardware: str) -> str:
     """Markdown describing the data, vocabulary, shape, training, results and how to reload the model."""
     from scribe.keras_models.architectures import architecture
+    from scribe.training.card import LICENCE_NOTE, front_matter, without_paths
 
     cfg, shape, val = trainer.config, trainer.config.shape, trainer.val
     arch = architecture(cfg.arch)
@@ -30,8 +32,10 @@ def card_text(trainer: "KerasTrainer", hardware: str) -> str:
         f"# {cfg.name}",
         "",
         f"A `{cfg.arch}` model ({arch.description}) trained from scratch by `scribe train --arch {cfg.arch}` on "
-        f"{len(trainer.corpus.documents)} plain-text file(s). Keras 3 format (`model.keras`), vocabulary in "
-        "`vocab.json`, shape and progress in `scribe-keras.json`.",
+        f"{len(trainer.corpus.documents)} plain-text file(s) of the writer's own. Keras 3 format (`model.keras`), "
+        "vocabulary in `vocab.json`, shape and progress in `scribe-keras.json`.",
+        "",
+        LICENCE_NOTE,
         "",
         "## Results",
         "",
@@ -63,13 +67,13 @@ def card_text(trainer: "KerasTrainer", hardware: str) -> str:
         "```",
     ]
     if cfg.command:
-        lines += ["", "## Reproduce", "", "```", cfg.command, "```"]
+        lines += ["", "## Reproduce", "", "```", without_paths(cfg.command), "```"]
     if trainer.samples:
         lines += ["", f"## Samples at step {trainer.step}", "",
                   f"Prompt {cfg.sample_prompt!r}, pure sampling (no top-k/top-p), seed {cfg.seed}.", ""]
         for s in trainer.samples:
             lines += [f"temperature {s.temperature:g}:", "", "> " + (s.prompt + s.text).replace("\n", "\n> "), ""]
-    return "\n".join(lines) + "\n"
+    return front_matter("keras") + "\n".join(lines) + "\n"
 
 
 def write_card(path: Path, trainer: "KerasTrainer", hardware: str) -> None:

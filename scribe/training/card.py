@@ -1,9 +1,15 @@
-"""The model card (`README.md`) written with every model the trainer saves."""
+"""The model card (`README.md`) written with every model the trainer saves: Hugging Face's format (YAML front matter
+made by huggingface_hub's `ModelCardData`, then Markdown), so the folder can be pushed to the Hub as it is.
+
+Local paths are not published: data files and a base model folder are named by their file or folder name, and the
+command that made the model loses the folders of its paths. The licence is left to the writer to add.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +37,38 @@ def hardware(device: "torch.device", processes: int) -> str:
             + (f", {processes} processes" if processes > 1 else "") + f", torch {torch.__version__}")
 
 
+def front_matter(library: str, base_model: str | None = None) -> str:
+    """The card's YAML front matter (between `---` lines): library, pipeline and, when it is a Hub model, the base."""
+    from huggingface_hub import ModelCardData
+
+    data = ModelCardData(library_name=library, pipeline_tag="text-generation", tags=["scribe", "own-text"],
+                         base_model=base_model)
+    return f"---\n{data.to_yaml()}\n---\n\n"
+
+
+def is_local(name: str) -> bool:
+    """True when `name` is a path on this machine rather than a Hub repository id."""
+    return name.startswith(("/", "~", ".")) or Path(name).expanduser().exists()
+
+
+def public_name(name: str) -> str:
+    """A Hub id as it is; a local path as its last part."""
+    return Path(name).expanduser().name if is_local(name) else name
+
+
+def without_paths(command: str) -> str:
+    """`command` with each local path replaced by its last part."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    return shlex.join(public_name(word) if not word.startswith("-") else word for word in words)
+
+
+LICENCE_NOTE = ("Licence: not chosen. Before publishing, add `license:` to the front matter, compatible with the "
+                "licences of the texts trained on.")
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
@@ -39,25 +77,28 @@ def card_text(trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module"
     """Markdown: what was trained on what, how, and the results."""
     cfg, st, data = trainer.config, trainer.state, trainer.data
     base = st.base_eval
+    base_name = public_name(cfg.base) if cfg.base else None
     what = {
         "scratch": f"trained from scratch (preset `{cfg.preset}`)",
-        "finetune": f"fully fine-tuned from `{cfg.base}`",
-        "lora": f"fine-tuned from `{cfg.base}` with LoRA (r={cfg.lora_r}, alpha={cfg.lora_alpha}; adapters merged "
+        "finetune": f"fully fine-tuned from `{base_name}`",
+        "lora": f"fine-tuned from `{base_name}` with LoRA (r={cfg.lora_r}, alpha={cfg.lora_alpha}; adapters merged "
                 "into the weights)",
     }[cfg.mode]
-    files = [(d.path, d.path.stat().st_size if d.path.exists() else 0) for d in data.corpus.documents]
+    files = [(d.path.name, d.path.stat().st_size if d.path.exists() else 0) for d in data.corpus.documents]
     parameters = sum(p.numel() for p in model.parameters())
     lines = [
         f"# {cfg.name}",
         "",
-        f"A causal language model {what} by scribe on {len(files)} text file(s). Hugging Face format: loads with "
-        "`transformers.AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained`.",
+        f"A causal language model {what} by scribe on {len(files)} text file(s) of the writer's own. Hugging Face "
+        "format: loads with `transformers.AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained`.",
+        "",
+        LICENCE_NOTE,
         "",
         "## Results",
         "",
         "| | |",
         "|---|---|",
-        f"| base model | {cfg.base or 'none (from scratch)'} |",
+        f"| base model | {base_name or 'none (from scratch)'} |",
         f"| validation loss | {final.val_loss:.4f} nats/token (step {final.step}) |" if final else "| validation loss | - |",
         f"| perplexity | {final.perplexity:.2f} |" if final else "| perplexity | - |",
         f"| bits per character | {final.bits_per_char:.4f} |" if final else "| bits per character | - |",
@@ -87,11 +128,12 @@ def card_text(trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module"
         + (f", early stopping after {cfg.patience} evaluations without improvement" if cfg.patience else ""),
     ]
     if cfg.command:
-        lines += ["", "## Reproduce", "", "```", cfg.command, "```"]
+        lines += ["", "## Reproduce", "", "```", without_paths(cfg.command), "```"]
     lines += ["", "## Data", ""] + [f"- `{path}` ({size:,} bytes)" for path, size in files]
     if data.corpus.skipped:
-        lines += ["", "Skipped:", ""] + [f"- `{s.path}`: {s.reason}" for s in data.corpus.skipped]
-    return "\n".join(lines) + "\n"
+        lines += ["", "Skipped:", ""] + [f"- `{s.path.name}`: {s.reason}" for s in data.corpus.skipped]
+    hub_base = cfg.base if cfg.base and not is_local(cfg.base) else None
+    return front_matter("transformers", hub_base) + "\n".join(lines) + "\n"
 
 
 def write_card(path: Path, trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module") -> None:

@@ -20,14 +20,14 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_inspect_prints_the_distribution_and_attention_at_a_position(heads_dir: Path, capsys) -> None:
-    status, out, _ = run_cli(capsys, "inspect", "-m", str(heads_dir), "--text", "The sea was calm and the sky",
+    status, out, _ = run_cli(capsys, "inspect", "-m", str(heads_dir), "--text", "I am not well and the lord",
                              "--position", "3", "--set", "top_k=4", "--set", "temperature=1", "--top", "6")
     assert status == 0
     assert "position 3" in out and "top_k keeps 4" in out and "rank" in out
     assert "(the last row is the token that follows in the text: ' and'" in out
     assert "layer 1 (mean of heads)" in out and "head 2:" in out
 
-    status, out, _ = run_cli(capsys, "inspect", "-m", str(heads_dir), "--text", "The sea was calm and the sky",
+    status, out, _ = run_cli(capsys, "inspect", "-m", str(heads_dir), "--text", "I am not well and the lord",
                              "--json", "--set", "top_p=0.5")
     data = json.loads(out)
     assert status == 0 and data["position"] == len(data["tokens"]) - 1 == 6
@@ -40,9 +40,9 @@ def test_inspect_prints_the_distribution_and_attention_at_a_position(heads_dir: 
 
 
 def test_inspect_refuses_bad_positions_and_settings(heads_dir: Path, capsys) -> None:
-    status, _, err = run_cli(capsys, "inspect", "-m", str(heads_dir), "--text", "The sea", "--position", "5")
+    status, _, err = run_cli(capsys, "inspect", "-m", str(heads_dir), "--text", "My lord", "--position", "5")
     assert status == 1 and "outside the text's 2 tokens" in err
-    status, _, err = run_cli(capsys, "inspect", "-m", str(heads_dir), "--text", "The sea", "--set", "top_p=3")
+    status, _, err = run_cli(capsys, "inspect", "-m", str(heads_dir), "--text", "My lord", "--set", "top_p=3")
     assert status == 1 and "top_p" in err
 
 

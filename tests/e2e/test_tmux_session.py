@@ -3,6 +3,7 @@ text and the branch tree are there."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ SCRIBE = Path(sys.executable).parent / "scribe"
 TMUX = shutil.which("tmux")
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux) - the end-to-end test needs it"),
     pytest.mark.skipif(not SCRIBE.exists(), reason=f"scribe is not installed next to {sys.executable}"),
 ]
@@ -67,11 +69,11 @@ def terminals():
         terminal.close()
 
 
-def test_write_generate_accept_quit_reopen(tmp_path: Path, shared_data: Path, terminals: list[Terminal]) -> None:
+def test_write_generate_accept_quit_reopen(tmp_path: Path, tiny_model_dir: Path, terminals: list[Terminal]) -> None:
     home = tmp_path / "home"
     (home / "config").mkdir(parents=True)
     (home / "config" / "config.toml").write_text(tomli_w.dumps({
-        "model": str(shared_data / "models" / "tiny-random-gpt2"), "device": "cpu", "dtype": "float32",
+        "model": str(tiny_model_dir), "device": "cpu", "dtype": "float32",
         "sampling": {"seed": 3, "max_new_tokens": 6},
     }))
     env = {"SCRIBE_HOME": str(home), "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color"}
@@ -110,3 +112,21 @@ def test_write_generate_accept_quit_reopen(tmp_path: Path, shared_data: Path, te
     second.keys("C-q")
     second.wait(lambda: not second.alive(), "scribe to quit")
     assert story.read_text(encoding="utf-8") == text
+
+
+def test_open_edits_a_file_named_like_a_command(tmp_path: Path, tiny_model_dir: Path, terminals: list[Terminal]) -> None:
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text(tomli_w.dumps({"model": str(tiny_model_dir), "device": "cpu"}))
+    env = {"SCRIBE_HOME": str(home), "HF_HUB_OFFLINE": "1", "TERM": "xterm-256color",
+           **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {})}
+    terminal = Terminal([str(SCRIBE), "open", "models"], env, tmp_path)
+    terminals.append(terminal)
+    terminal.wait_for("● ready")
+    terminal.keys("A list of models", literal=True)
+    terminal.wait_for("A list of models")
+    terminal.keys("C-s")
+    terminal.wait(lambda: (tmp_path / "models").exists(), "the document named models on disk")
+    terminal.keys("C-q")
+    terminal.wait(lambda: not terminal.alive(), "scribe to quit")
+    assert (tmp_path / "models").read_text(encoding="utf-8").strip() == "A list of models"

@@ -24,6 +24,8 @@ from scribe.engine.remote_backend import RemoteBackend  # noqa: E402
 from scribe.sampling.params import SamplingParams  # noqa: E402
 from scribe.store.remotes import RemoteEndpoint, save_remote  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a real llama.cpp server in a child process
+
 ALIAS = "tiny-llama"
 
 

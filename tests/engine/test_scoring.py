@@ -12,11 +12,10 @@ from scribe.engine.scoring import score_causal_lm
 
 
 @pytest.fixture(scope="module")
-def backend() -> Backend:
+def backend(tiny_model_dir: Path) -> Backend:
     from scribe.engine.registry import load_model
 
-    folder = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "models" / "tiny-random-gpt2"
-    return load_model(str(folder), device="cpu", dtype="float32")
+    return load_model(str(tiny_model_dir), device="cpu", dtype="float32")
 
 
 def test_the_pieces_add_up_to_the_text_and_match_the_token_count(backend: Backend) -> None:

@@ -16,11 +16,10 @@ from scribe.keras_models.architectures import ARCHITECTURES
 
 
 @pytest.fixture(scope="session")
-def shakespeare_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shakespeare_slice(tmp_path_factory: pytest.TempPathFactory, shakespeare_text: str) -> Path:
     """The first 40,000 characters of Tiny Shakespeare."""
-    data = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
     path = tmp_path_factory.mktemp("corpus") / "shakespeare.txt"
-    path.write_text(data.read_text(encoding="utf-8")[:40_000], encoding="utf-8")
+    path.write_text(shakespeare_text[:40_000], encoding="utf-8")
     return path
 
 

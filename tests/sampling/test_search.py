@@ -1,4 +1,4 @@
-"""Beam search and contrastive search give transformers' token ids, on the shared tiny random GPT-2 and on a sharper
+"""Beam search and contrastive search give transformers' token ids, on the tiny random GPT-2 of tests/conftest.py and on a sharper
 seeded GPT-2 with a small vocabulary; tokens are released as soon as they are certain."""
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def sharp() -> torch.nn.Module:
 
 
 @pytest.fixture(scope="module")
-def tiny(shared_data: Path) -> torch.nn.Module:
-    return AutoModelForCausalLM.from_pretrained(shared_data / "models" / "tiny-random-gpt2").eval()
+def tiny(tiny_model_dir: Path) -> torch.nn.Module:
+    return AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
 
 
 def greedy_ids(model: torch.nn.Module, steps: int) -> list[int]:

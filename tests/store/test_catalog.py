@@ -28,7 +28,7 @@ def test_a_pulled_model_is_listed_with_size_parameters_context_and_tokenizer(hub
     assert entry.size_bytes == folder_size(hf_cache_dir() / "models--tiny-org--tiny-gpt2") >= pulled.total_bytes
     assert entry.parameters == tiny_parameters
     assert entry.context_length == 128
-    assert entry.tokenizer == "GPT2Tokenizer, 50257 tokens"
+    assert entry.tokenizer == "GPT2Tokenizer, 1024 tokens"
 
 
 def test_a_half_downloaded_model_is_never_listed_as_usable(hub, tiny_model):

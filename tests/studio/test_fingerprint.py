@@ -10,8 +10,8 @@ from pathlib import Path
 from scribe.studio.fingerprint import CACHE_FILE, weights_hash
 
 
-def test_one_file_hashes_to_its_sha256_and_is_cached(shared_data: Path, tmp_path: Path) -> None:
-    folder = shared_data / "models" / "tiny-random-gpt2"
+def test_one_file_hashes_to_its_sha256_and_is_cached(tiny_model_dir: Path, tmp_path: Path) -> None:
+    folder = tiny_model_dir
     expected = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
     assert weights_hash(folder, tmp_path) == expected
     cache = json.loads((tmp_path / CACHE_FILE).read_text())

@@ -11,8 +11,8 @@ from scribe.training.corpus import Document
 
 
 @pytest.fixture(scope="module")
-def slice_docs(shared_data: Path) -> list[Document]:
-    text = (shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:200_000]
+def slice_docs(shakespeare_text: str) -> list[Document]:
+    text = shakespeare_text[:200_000]
     return [Document(Path("input.txt"), text)]
 
 
@@ -39,10 +39,17 @@ def test_vocab_size_too_small(slice_docs: list[Document]) -> None:
         train_bpe(slice_docs, vocab_size=100)
 
 
-def test_reusing_the_gpt2_tokenizer_folder(shared_data: Path, tmp_path: Path) -> None:
-    tokenizer = load_tokenizer(shared_data / "gpt2_tokenizer")
-    assert len(tokenizer) == 50257 and tokenizer.eos_token == EOS
-    assert tokenizer("Hello world")["input_ids"] == [15496, 995]
+def test_reusing_a_bare_gpt2_tokenizer_folder(bare_tokenizer_dir: Path, tiny_tokenizer_dir: Path,
+                                              tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    assert {p.name for p in bare_tokenizer_dir.iterdir()} == {"vocab.json", "merges.txt"}
+    tokenizer = load_tokenizer(bare_tokenizer_dir)
+    source = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    assert len(tokenizer) == len(source) and tokenizer.eos_token == EOS
+    text = "Hello world, good citizens"
+    assert tokenizer(text)["input_ids"] == source(text)["input_ids"]
+    assert len(tokenizer(text)["input_ids"]) < len(text.encode()) / 2  # the merges were read, not just the bytes
     with pytest.raises(FileNotFoundError):
         load_tokenizer(tmp_path / "missing")
     with pytest.raises(ValueError, match="not a tokenizer folder"):

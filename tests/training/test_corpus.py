@@ -10,8 +10,8 @@ import pytest
 from scribe.training.corpus import EmptyCorpus, read_corpus
 
 
-def test_gutenberg_header_and_footer_are_stripped(shared_data: Path) -> None:
-    path = shared_data / "gutenberg" / "pg1400_dickens_great_expectations.txt"
+def test_gutenberg_header_and_footer_are_stripped(data_dir: Path) -> None:
+    path = data_dir / "gutenberg" / "pg1400_dickens_great_expectations_excerpt.txt"
     raw = path.read_bytes().decode("utf-8")
     assert raw.startswith("\ufeff") and "*** START OF" in raw and "*** END OF" in raw
 
@@ -27,8 +27,8 @@ def test_gutenberg_header_and_footer_are_stripped(shared_data: Path) -> None:
     assert "\r" not in doc.text
 
 
-def test_keeping_the_gutenberg_header_when_asked(shared_data: Path) -> None:
-    path = shared_data / "gutenberg" / "pg1400_dickens_great_expectations.txt"
+def test_keeping_the_gutenberg_header_when_asked(data_dir: Path) -> None:
+    path = data_dir / "gutenberg" / "pg1400_dickens_great_expectations_excerpt.txt"
     assert "*** START OF" in read_corpus([path], strip_gutenberg=False).documents[0].text
 
 
@@ -57,9 +57,9 @@ def test_bom_crlf_utf16_binary_and_empty_files(tmp_path: Path) -> None:
     assert corpus.characters == sum(len(t) for t in texts.values())
 
 
-def test_globs_and_missing_paths(shared_data: Path, tmp_path: Path) -> None:
-    corpus = read_corpus([str(shared_data / "gutenberg" / "pg4*.txt"), tmp_path / "nope.txt"])
-    assert [d.path.name for d in corpus.documents] == ["pg46_dickens_christmas_carol.txt"]
+def test_globs_and_missing_paths(data_dir: Path, tmp_path: Path) -> None:
+    corpus = read_corpus([str(data_dir / "gutenberg" / "pg4*.txt"), tmp_path / "nope.txt"])
+    assert [d.path.name for d in corpus.documents] == ["pg46_dickens_christmas_carol_excerpt.txt"]
     assert [(s.path.name, s.reason) for s in corpus.skipped] == [("nope.txt", "no such file, or nothing matched")]
 
 

@@ -69,14 +69,15 @@ def test_character_tokenizer_round_trips_and_loads_in_transformers(tmp_path: Pat
     assert loaded("\u00e9Z", add_special_tokens=False)["input_ids"][1] == loaded.eos_token_id  # unknown character
 
 
-def test_a_second_encoding_reads_the_cache(shared_data: Path, tmp_path: Path) -> None:
+def test_a_second_encoding_reads_the_cache(bare_tokenizer_dir: Path, tmp_path: Path) -> None:
     from scribe.training.bpe import load_tokenizer
 
-    tokenizer = load_tokenizer(shared_data / "gpt2_tokenizer")
+    tokenizer = load_tokenizer(bare_tokenizer_dir)
+    eos = tokenizer.eos_token_id
     docs = [Document(Path("a.txt"), "Hello world. " * 50), Document(Path("b.txt"), "Another text, another day.\n")]
     first = encode_documents(docs, tokenizer, tmp_path)
     assert (first.cached, first.tokenized) == (0, 2)
-    expected = [*tokenizer(docs[0].text)["input_ids"], 50256, *tokenizer(docs[1].text)["input_ids"], 50256]
+    expected = [*tokenizer(docs[0].text)["input_ids"], eos, *tokenizer(docs[1].text)["input_ids"], eos]
     assert first.ids.tolist() == expected
 
     second = encode_documents(docs, tokenizer, tmp_path)
@@ -86,7 +87,7 @@ def test_a_second_encoding_reads_the_cache(shared_data: Path, tmp_path: Path) ->
     [b_file] = [p for p in (tmp_path / "tokens" / tokenizer_fingerprint(tokenizer)).iterdir()
                 if np.load(p).tolist() == tokenizer(docs[1].text)["input_ids"]]
     np.save(b_file, np.array([7, 8, 9], dtype=np.int32))
-    assert encode_documents(docs, tokenizer, tmp_path).ids.tolist()[-4:] == [7, 8, 9, 50256]
+    assert encode_documents(docs, tokenizer, tmp_path).ids.tolist()[-4:] == [7, 8, 9, eos]
 
     changed = [docs[0], Document(Path("b.txt"), "Edited text.\n")]
     third = encode_documents(changed, tokenizer, tmp_path)

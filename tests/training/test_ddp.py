@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from safetensors.torch import load_file
 
 from scribe.training.events import Finished, Started
 from scribe.training.jobs import TrainingJob
 from scribe.training.trainer import TrainConfig, Trainer
+
+pytestmark = pytest.mark.slow  # training runs in child processes
 
 
 def config(data: Path, out: Path) -> TrainConfig:
@@ -17,9 +20,9 @@ def config(data: Path, out: Path) -> TrainConfig:
                        eval_tokens=256, sample_tokens=4, sample_temperatures=(1.0,), warmup_steps=2, threads=1)
 
 
-def test_two_processes_match_one(shared_data: Path, tmp_path: Path) -> None:
+def test_two_processes_match_one(shakespeare_text: str, tmp_path: Path) -> None:
     data = tmp_path / "slice.txt"
-    data.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:30_000])
+    data.write_text(shakespeare_text[:30_000])
     single = Trainer(config(data, tmp_path / "one")).run()
 
     job = TrainingJob(config(data, tmp_path / "two"), processes=2).start()

@@ -18,10 +18,10 @@ TEXT = ("It was the best of times, it was the worst of times, it was the age of 
 
 
 @pytest.fixture(scope="module")
-def gpt2(shared_data: Path):
+def gpt2(tiny_model_dir: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder = shared_data / "models" / "tiny-random-gpt2"
+    folder = tiny_model_dir
     return AutoModelForCausalLM.from_pretrained(folder).eval(), AutoTokenizer.from_pretrained(folder)
 
 
@@ -86,13 +86,13 @@ def test_bad_stride_is_refused(gpt2) -> None:  # noqa: ANN001
         sliding_window_nll(gpt2[0], torch.arange(10), 8, 9)
 
 
-def test_eval_command_compares_models(shared_data: Path, tmp_path: Path, scribe_home: Path) -> None:
+def test_eval_command_compares_models(tiny_model_dir: Path, tmp_path: Path, scribe_home: Path) -> None:
     import shutil
 
     (tmp_path / "text.txt").write_text(TEXT, encoding="utf-8")
     twin = scribe_home / "data" / "models" / "twin"
-    shutil.copytree(shared_data / "models" / "tiny-random-gpt2", twin)
-    model = str(shared_data / "models" / "tiny-random-gpt2")
+    shutil.copytree(tiny_model_dir, twin)
+    model = str(tiny_model_dir)
     run = subprocess.run([sys.executable, "-m", "scribe", "eval", str(tmp_path / "text.txt"), "--model", model,
                           "--model", "twin", "--max-length", "16", "--stride", "8", "--json"],
                          cwd=REPO, capture_output=True, text=True, timeout=300)

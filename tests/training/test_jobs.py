@@ -17,13 +17,15 @@ from scribe.training.events import Checkpoint, Error, Event, Saved, Started, Ste
 from scribe.training.jobs import TrainingJob
 from scribe.training.trainer import TrainConfig, Trainer
 
+pytestmark = pytest.mark.slow  # training runs in child processes
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def text_file(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def text_file(shakespeare_text: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "slice.txt"
-    path.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:30_000])
+    path.write_text(shakespeare_text[:30_000])
     return path
 
 

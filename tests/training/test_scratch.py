@@ -37,9 +37,9 @@ def tiny_config(data: Path, output: Path, **changes: object) -> TrainConfig:
 
 
 @pytest.fixture(scope="module")
-def slice_file(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def slice_file(shakespeare_text: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "slice.txt"
-    path.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:300_000])
+    path.write_text(shakespeare_text[:300_000])
     return path
 
 
@@ -138,13 +138,18 @@ def test_wall_clock_budget_stops_after_at_least_one_step(slice_file: Path, tmp_p
     assert isinstance(events[-2], Saved) and (tmp_path / "m" / "model.safetensors").exists()
 
 
-def test_reusing_an_existing_tokenizer(shared_data: Path, slice_file: Path, tmp_path: Path) -> None:
-    config = tiny_config(slice_file, tmp_path / "m", tokenizer=str(shared_data / "gpt2_tokenizer"), max_steps=2,
+def test_reusing_an_existing_tokenizer(bare_tokenizer_dir: Path, slice_file: Path, tmp_path: Path) -> None:
+    config = tiny_config(slice_file, tmp_path / "m", tokenizer=str(bare_tokenizer_dir), max_steps=2,
                          eval_every=1000, sample_temperatures=(1.0,))
     finished = Trainer(config).run()
     from transformers import AutoTokenizer
 
-    assert finished.steps == 2 and len(AutoTokenizer.from_pretrained(tmp_path / "m")) == 50257
+    from scribe.training.bpe import load_tokenizer
+
+    reused = load_tokenizer(bare_tokenizer_dir)
+    saved = AutoTokenizer.from_pretrained(tmp_path / "m")
+    assert finished.steps == 2 and len(saved) == len(reused) != 512  # not the 512-token BPE tiny_config would train
+    assert saved("Good morrow")["input_ids"] == reused("Good morrow")["input_ids"]
 
 
 def test_split_is_by_document_seeded_and_about_one_percent() -> None:

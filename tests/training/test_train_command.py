@@ -10,6 +10,8 @@ import pytest
 
 from scribe.training.events import Finished, parse_event
 
+pytestmark = pytest.mark.slow  # training runs in child processes
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -19,9 +21,9 @@ def scribe(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def slice_file(shared_data: Path, tmp_path: Path) -> Path:
+def slice_file(shakespeare_text: str, tmp_path: Path) -> Path:
     path = tmp_path / "slice.txt"
-    path.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:100_000])
+    path.write_text(shakespeare_text[:100_000])
     return path
 
 
@@ -39,7 +41,8 @@ def test_train_json_end_to_end(slice_file: Path, scribe_home: Path) -> None:
     model = scribe_home / "data" / "models" / "bard"
     assert finished.path == str(model) and (model / "model.safetensors").exists()
     card = (model / "README.md").read_text(encoding="utf-8")
-    assert "scribe " + " ".join(args) in card
+    assert "scribe " + " ".join([args[0], slice_file.name, *args[2:]]) in card  # the data file by its name only
+    assert str(slice_file.parent) not in card
 
     again = scribe(*args)
     assert again.returncode == 1 and again.stderr.strip().splitlines() == [

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from huggingface_hub import ModelCard
 
 from scribe.training.events import Checkpoint, Eval, Event, Started, Step
 from scribe.training.finetune import TooBigForMemory
@@ -15,15 +16,15 @@ from scribe.training.trainer import TrainConfig, Trainer, TrainingError
 
 
 @pytest.fixture(scope="module")
-def text_file(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def text_file(shakespeare_text: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "slice.txt"
-    path.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:40_000])
+    path.write_text(shakespeare_text[:40_000])
     return path
 
 
 @pytest.fixture
-def base(shared_data: Path) -> str:
-    return str(shared_data / "models" / "tiny-random-gpt2")
+def base(tiny_model_dir: Path) -> str:
+    return str(tiny_model_dir)
 
 
 def config(data: Path, out: Path, **changes: object) -> TrainConfig:
@@ -104,15 +105,19 @@ def test_lora_is_merged_into_a_plain_model_that_the_list_shows(text_file: Path, 
     assert model.generate(**prompt, max_new_tokens=3, min_new_tokens=3, do_sample=False,
                           pad_token_id=tokenizer.eos_token_id).shape[1] == prompt["input_ids"].shape[1] + 3
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert f"| base model | {base} |" in card and "LoRA (r=2" in card
+    assert f"| base model | {Path(base).name} |" in card and "LoRA (r=2" in card
     assert f"| perplexity | {finished.perplexity:.2f} |" in card and "| steps | 4 of at most 4 |" in card
-    assert "| hardware | " in card and "| wall time | " in card and str(text_file) in card
+    assert "| hardware | " in card and "| wall time | " in card and f"`{text_file.name}`" in card
+    assert str(text_file.parent) not in card and base not in card  # no local paths
+    meta = ModelCard(card).data
+    assert (meta.library_name, meta.pipeline_tag, meta.base_model, meta.license) == (
+        "transformers", "text-generation", None, None)  # a local base folder is no Hub id; the licence is the writer's
     [entry] = [e for e in list_models(offered=False) if e.name == "mine-lora"]
-    assert entry.source == "scribe" and entry.usable and entry.parameters == 102_640
+    assert entry.source == "scribe" and entry.usable and entry.parameters == model.num_parameters()
     assert sorted(p.name for p in out.parent.iterdir()) == ["mine-lora"]  # no temporary folder left
 
 
-def test_a_base_model_too_big_for_memory_is_refused_before_loading(tmp_path: Path, base: str) -> None:
+def test_a_base_model_too_big_for_memory_is_refused_before_loading(tmp_path: Path, base: str, random_gpt2) -> None:
     huge = tmp_path / "huge"
     huge.mkdir()
     cfg = json.loads((Path(base) / "config.json").read_text())
@@ -121,7 +126,8 @@ def test_a_base_model_too_big_for_memory_is_refused_before_loading(tmp_path: Pat
                        r"[0-9.]+ GB of memory, but [0-9.]+ [GM]B is available on cpu\. LoRA"):
         Trainer(config(tmp_path / "no-data-read-yet", tmp_path, mode="finetune", base=str(huge))).run()
     with pytest.raises(TooBigForMemory, match="needs about 2 MB of memory, but 1 MB is available"):
-        Trainer(config(tmp_path / "x", tmp_path, mode="finetune", base=base, max_memory_gb=0.001)).run()
+        small = random_gpt2(tmp_path / "small", n_embd=32, n_layer=2, n_head=2)  # 91,008 parameters
+        Trainer(config(tmp_path / "x", tmp_path, mode="finetune", base=str(small), max_memory_gb=0.001)).run()
 
 
 def test_text_shorter_than_one_block(tmp_path: Path) -> None:

@@ -21,12 +21,13 @@ class Host(App[None]):
         self.push_screen(self.training, self.results.append)
 
 
-async def test_a_fine_tuning_job_is_followed_to_the_end(shared_data: Path, tmp_path: Path, scribe_home: Path) -> None:
+async def test_a_fine_tuning_job_is_followed_to_the_end(shakespeare_text: str, tiny_model_dir: Path, tmp_path: Path,
+                                                        scribe_home: Path) -> None:
     from scribe.store.catalog import list_models
 
     data = tmp_path / "notes.txt"
-    data.write_text((shared_data / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:20_000])
-    screen = TrainingScreen(files=str(data), base=str(shared_data / "models" / "tiny-random-gpt2"), name="notes-tuned",
+    data.write_text(shakespeare_text[:20_000])
+    screen = TrainingScreen(files=str(data), base=str(tiny_model_dir), name="notes-tuned",
                             max_steps=4, context=32, batch_size=4,
                             extra={"sample_tokens": 6, "eval_tokens": 256, "threads": 1})
     app = Host(screen)
@@ -68,7 +69,7 @@ async def test_bad_settings_are_shown_not_started(tmp_path: Path) -> None:
         assert not screen.running and "LoRA needs a base model" in [n.message for n in app._notifications]
 
 
-async def test_the_studio_opens_the_training_screen_and_writes_with_the_result(shared_data: Path,
+async def test_the_studio_opens_the_training_screen_and_writes_with_the_result(tiny_model_dir: Path,
                                                                               tmp_path: Path) -> None:
     import shutil
 
@@ -76,10 +77,10 @@ async def test_the_studio_opens_the_training_screen_and_writes_with_the_result(s
     from scribe.ui.app import ScribeApp
     from scribe.ui.screens.training import TrainingEvent
 
-    settings = Settings(model=str(shared_data / "models" / "tiny-random-gpt2"), device="cpu", dtype="float32",
+    settings = Settings(model=str(tiny_model_dir), device="cpu", dtype="float32",
                         autosave_seconds=3600.0)
     trained = tmp_path / "trained"
-    shutil.copytree(shared_data / "models" / "tiny-random-gpt2", trained)
+    shutil.copytree(tiny_model_dir, trained)
     app = ScribeApp(settings=settings)
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("f10")

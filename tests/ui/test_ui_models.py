@@ -23,9 +23,9 @@ SIZE = (150, 40)
 
 
 @pytest.fixture
-def served(hub, tiny_model: Path):
-    """The hub on 127.0.0.1 serving the tiny GPT-2 as REPO."""
-    hub.add_folder(REPO, tiny_model)
+def served(hub, hub_model: Path):
+    """The hub on 127.0.0.1 serving a small GPT-2 as REPO."""
+    hub.add_folder(REPO, hub_model)
     return hub
 
 
@@ -102,7 +102,7 @@ async def test_the_picker_lists_every_model_with_its_size_and_enter_switches_the
         assert rows["scribe-gutenberg"][1:4] == [
             "bundled", "ready", format_bytes(folder_size(bundled_models_dir() / "scribe-gutenberg"))]
         assert rows[REPO][1:4] == ["hf-cache", "ready", format_bytes(folder_size(storage()))]
-        assert rows[REPO][4:7] == ["102.6k", "1024", "GPT2Tokenizer, 50257 tokens"], "parameters, context, tokenizer"
+        assert rows[REPO][4:7] == ["169.1k", "1024", "GPT2Tokenizer, 20000 tokens"], "parameters, context, tokenizer"
         assert rows["gpt2"][1:4] == ["offered", "not downloaded", "551 MB download"]
         assert rows["remote:lab"][1:3] == ["remote", "configured"]
 
@@ -163,7 +163,7 @@ def partial_files() -> list[Path]:
 
 
 async def test_cancel_keeps_the_partial_download_unusable_and_downloading_again_resumes(
-        settings: Settings, served, tiny_model: Path) -> None:
+        settings: Settings, served, hub_model: Path) -> None:
     served.pace("tokenizer.json", 0.3)
     app = ScribeApp(settings=settings)
     async with app.run_test(size=SIZE) as pilot:
@@ -178,7 +178,7 @@ async def test_cancel_keeps_the_partial_download_unusable_and_downloading_again_
         assert text.startswith(f"download of {REPO} cancelled: the ") and "downloading it again resumes" in text
         [part] = partial_files()
         kept = part.stat().st_size
-        assert 0 < kept < (tiny_model / "tokenizer.json").stat().st_size
+        assert 0 < kept < (hub_model / "tokenizer.json").stat().st_size
         assert not (storage() / "refs" / "main").exists()
         mine = [e for e in screen.entries if e.name.startswith(REPO)]
         assert mine and not any(e.usable for e in mine), "a cancelled download is never usable"
@@ -194,10 +194,10 @@ async def test_cancel_keeps_the_partial_download_unusable_and_downloading_again_
 
 
 async def test_download_failures_are_one_clear_line_and_the_studio_keeps_running(
-        settings: Settings, served, tiny_model: Path, errors, monkeypatch: pytest.MonkeyPatch) -> None:
-    served.add_folder("tiny-org/gated", tiny_model, gated_token="secret")
-    served.add_folder("tiny-org/huge", tiny_model, declared_sizes={"model.safetensors": 10**18})
-    served.add_folder("tiny-org/flaky", tiny_model)
+        settings: Settings, served, hub_model: Path, errors, monkeypatch: pytest.MonkeyPatch) -> None:
+    served.add_folder("tiny-org/gated", hub_model, gated_token="secret")
+    served.add_folder("tiny-org/huge", hub_model, declared_sizes={"model.safetensors": 10**18})
+    served.add_folder("tiny-org/flaky", hub_model)
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{closed.getsockname()[1]}"

@@ -121,7 +121,7 @@ async def test_the_lens_colours_the_text_and_the_context_budget_shows_what_is_cu
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         assert app.backend is not None and app.backend.info.context_length == 1024
-        text = "word" + " word" * 1099
+        text = "the" + " the" * 1099  # one token each, so 1,100 tokens
         app.editor.load_text(text)
         app.editor.move_cursor(app.editor.document.end)
         await pilot.pause(0.6)
@@ -141,7 +141,7 @@ async def test_the_lens_colours_the_text_and_the_context_budget_shows_what_is_cu
         shown = lens.query_one("#lens-text").content
         assert shown.plain == text
         struck = [span for span in shown.spans if "strike" in str(span.style)]
-        assert struck[-1].end == len("word" + " word" * 83)
+        assert struck[-1].end == len("the" + " the" * 83)
         assert "perplexity" in lens.query_one("#lens-summary").content.plain
         assert all(math.isfinite(s.logprob) for s in lens.scores)
         await pilot.press("ctrl+l")

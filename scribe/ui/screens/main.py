@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from textual.screen import UPDATE_PERIOD, Screen
-from textual.timer import Timer
+from scribe.ui.textual_private import CatchUpFrames
 
 
-class StudioScreen(Screen[None]):
+class StudioScreen(CatchUpFrames):
     """Textual draws a screen's changes from a timer on a 60 Hz grid. When a frame ends after the next grid point (a
     frame takes 5-15 ms while a model streams, and the event loop has other work), Textual's timer skips ahead to the
     grid point after next, so the next change waited 17-33 ms to be drawn: a third of a keypress's echo at the 90th
     percentile (`bench/ui_latency.py`). This screen's timer does not skip: a change that comes while the frames are
     behind is drawn at once, and frames still come only when something changed."""
-
-    _frame_timer: Timer | None = None
-
-    @property
-    def _update_timer(self) -> Timer:
-        """The frame timer (Textual's property, which the screen's drawing code calls, with a timer that catches up)."""
-        if self._frame_timer is None:
-            self._frame_timer = self.set_interval(UPDATE_PERIOD, self._on_timer_update, name="screen_update",
-                                                  pause=True)
-            self._frame_timer._skip = False  # Textual's `set_interval` does not pass `skip` on to the timer
-        return self._frame_timer

@@ -5,10 +5,11 @@ from __future__ import annotations
 from textual.widgets import TextArea
 from textual.widgets.text_area import Location
 
+from scribe.ui.textual_private import DocumentSetHook
 from scribe.ui.widgets.fast_document import adopt
 
 
-class Editor(TextArea):
+class Editor(DocumentSetHook):
     """A TextArea with a mark (a character offset) that follows edits made while a continuation is pending.
 
     Text typed at the mark goes after the continuation's place: the continuation belongs right after the prompt.
@@ -19,9 +20,8 @@ class Editor(TextArea):
         self._mark: int | None = None
         self._mark_text = ""
 
-    def _set_document(self, text: str, language: str | None) -> None:
-        """Textual's document set-up, then the caching documents (long documents stay fast to edit)."""
-        super()._set_document(text, language)
+    def document_set(self) -> None:
+        """Switch to the caching documents (long documents stay fast to edit)."""
         adopt(self.document, self.wrapped_document)
 
     @property

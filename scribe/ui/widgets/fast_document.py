@@ -9,8 +9,7 @@ change: `Document.replace_range` is the only way text changes (edits, undo and r
 
 from __future__ import annotations
 
-from textual.document._document import Document, EditResult, Location
-from textual.document._wrapped_document import WrappedDocument
+from textual.widgets.text_area import Document, EditResult, Location, WrappedDocument
 
 
 class FastDocument(Document):

@@ -6,7 +6,8 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+
+from scribe.ui.textual_private import FooterKey, mark_footer_bindings_ready, set_footer_key_disabled
 
 
 class StudioFooter(Footer):
@@ -27,7 +28,7 @@ class StudioFooter(Footer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.set_reactive(Footer._bindings_ready, True)  # the screen's bindings can be read as soon as it composes
+        mark_footer_bindings_ready(self)
         self._shown: object = None
         self._drawn = False
 
@@ -55,8 +56,7 @@ class StudioFooter(Footer):
         enabled = {binding.action: on for binding, on, _, _ in shown[0]}  # type: ignore[index]
         for key in self.query(FooterKey):
             if key.action in enabled:
-                key._disabled = not enabled[key.action]
-                key.set_class(key._disabled, "-disabled")
+                set_footer_key_disabled(key, not enabled[key.action])
 
     def _say_when_drawn(self) -> None:
         if self.children and not self._drawn:

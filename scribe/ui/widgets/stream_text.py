@@ -18,6 +18,8 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions
 
+from scribe.ui.textual_private import style_getter, update_scrollbars
+
 
 class StreamText(ScrollView, can_focus=False):
     """Scrolling, soft-wrapped text; `show` replaces it, `append` adds to its end."""
@@ -67,7 +69,7 @@ class StreamText(ScrollView, can_focus=False):
         Only showing or hiding the scrollbar takes a layout (Textual asks for it)."""
         if size != self.virtual_size:
             self.set_reactive(StreamText.virtual_size, size)
-            self._scroll_update(size)
+            update_scrollbars(self, size)
 
     def _wrap(self, changed: int) -> int:
         """Wrap paragraphs from `changed` on (all of them when the width changes); the first line that changed.
@@ -106,7 +108,7 @@ class StreamText(ScrollView, can_focus=False):
         else:
             selection_style = None
         content = Content.from_rich_text(self._paragraphs[index], console=self.app.console)
-        options = RenderOptions(self._get_style, self.styles, selection, selection_style)
+        options = RenderOptions(style_getter(self), self.styles, selection, selection_style)
         strips = content.render_strips(width, None, self.visual_style, options)
         return [strip.apply_offsets(_first_column(strip), index) for strip in strips]
 
