@@ -85,7 +85,7 @@ async def run_until_signalled(app: "ScribeApp") -> None:
     installed = []
     for signum in EXIT_SIGNALS:
         try:
-            loop.add_signal_handler(signum, lambda signum=signum: app.exit(return_code=128 + signum))
+            loop.add_signal_handler(signum, app.exit, None, 128 + signum)
         except (NotImplementedError, RuntimeError):  # Windows event loops have no signal handlers
             continue
         installed.append(signum)

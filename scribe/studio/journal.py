@@ -5,8 +5,8 @@ One JSON file per document in `Paths.autosave`, named by a hash of the document'
 Each write goes to a temporary file that is fsynced and renamed over the entry, so an entry is always whole.
 
 A running editor holds an OS lock on its document's key (`Journal.claim`) and writes its process id in the lock file;
-the OS drops the lock when the process dies, however it dies, so a crash never leaves a stale lock. An entry whose key nobody holds and whose text differs from the file is an unsaved text left by
-a crash: `recovery_for` and `orphans` find those.
+the OS drops the lock when the process dies, however it dies, so a crash never leaves a stale lock. An entry whose
+key nobody holds and whose text differs from the file is an unsaved text left by a crash: `recovery_for` and `orphans` find those.
 """
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ def load_checkpoint(folder: Path) -> Loaded:
         try:
             value = load(file)
         except Exception as exc:  # every reader's failure (JSON, safetensors, torch's unpickler, OS) means the same
-            raise _damaged(file, folder, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            raise _damaged(file, folder, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
         if not isinstance(value, kind):
             raise _damaged(file, folder, f"holds a {type(value).__name__}")
         return value

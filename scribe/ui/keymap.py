@@ -34,8 +34,8 @@ def key_problem(keys: str) -> str | None:
 def checked_keymap(keymap: Mapping[str, str],
                    groups: Iterable[tuple[str, Iterable[BindingType]]]) -> tuple[dict[str, str], list[str]]:
     """The remappings the studio can use, and one message per refused one (naming the id, the keys and why)."""
-    groups = [(where, bindings_of(bindings)) for where, bindings in groups]
-    known = {b.id for _, bindings in groups for b in bindings}
+    resolved = [(where, bindings_of(bindings)) for where, bindings in groups]
+    known = {b.id for _, bindings in resolved for b in bindings if b.id}
     problems: list[str] = []
     unknown = sorted(set(keymap) - known)
     if unknown:
@@ -49,7 +49,7 @@ def checked_keymap(keymap: Mapping[str, str],
             problems.append(f"[keys] {binding_id} = {keys!r}: {problem}; its default keys are used")
         else:
             usable[binding_id] = keys
-    while conflict := _first_conflict(usable, groups):
+    while conflict := _first_conflict(usable, resolved):
         key, ids = conflict
         remapped = [i for i in ids if i in usable]
         problems.append(f"[keys] {' and '.join(ids)} would both answer {key!r}; "
