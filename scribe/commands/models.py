@@ -174,11 +174,12 @@ def run_add_remote(args: argparse.Namespace) -> int:
     """Add a remote endpoint to remotes.toml, detecting the server kind and the model when not given."""
     import os
 
-    from scribe.config import ConfigError
     from scribe.engine.remote import dialect_for
     from scribe.engine.remote.detect import NoServer, detect_server
     from scribe.store.remotes import RemoteEndpoint, save_remote
 
+    # the name, the URL and the key's variable are checked before the server is asked anything
+    RemoteEndpoint(name=args.name, base_url=args.base_url, model=args.model or "-", api_key_env=args.api_key_env)
     key = os.environ.get(args.api_key_env) if args.api_key_env else None
     server = args.server
     if server is None:
@@ -189,14 +190,11 @@ def run_add_remote(args: argparse.Namespace) -> int:
     model = args.model
     if model is None:
         model = _only_model(args, server, key)
-    try:
-        endpoint = RemoteEndpoint(
-            name=args.name, base_url=args.base_url, model=model, server=server, api_key_env=args.api_key_env,
-            context_length=args.context_length, timeout_s=args.timeout, deadline_s=args.deadline, chat=args.chat,
-            banned_phrases=tuple(args.ban),
-        )
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from None
+    endpoint = RemoteEndpoint(
+        name=args.name, base_url=args.base_url, model=model, server=server, api_key_env=args.api_key_env,
+        context_length=args.context_length, timeout_s=args.timeout, deadline_s=args.deadline, chat=args.chat,
+        banned_phrases=tuple(args.ban),
+    )
     file = save_remote(endpoint)
     how = "given" if args.server else "detected"
     print(f"added {REMOTE_PREFIX}{endpoint.name} (a {server} server, {how}; model {model!r}; "

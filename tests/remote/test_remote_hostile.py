@@ -1,0 +1,230 @@
+"""A server cannot hang, crash or flood the remote client: an endless stream is cut at the token limit and the
+connection closed, a keep-alive trickle times out, the writer's deadline holds, huge lines and deeply nested JSON are
+refused, and any malformed answer — generated here by the thousand — ends the stream with one line and the text so far.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from servers.fake_base import Reply
+from servers.hostile_server import HostileServer
+
+from scribe.engine.base import StreamEnd, TokenStep
+from scribe.engine.remote_backend import RemoteBackend
+from scribe.sampling.params import SamplingParams
+from scribe.store.remotes import RemoteEndpoint
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh(hostile):
+    hostile.events, hostile.behaviour, hostile.status, hostile.sent_tokens = [], None, 200, 0
+    hostile.client_left.clear()
+
+
+def backend(server: HostileServer, kind: str = "openai", **options) -> RemoteBackend:
+    root = server.root + ("/v1" if kind in ("openai", "vllm") else "")
+    return RemoteBackend(RemoteEndpoint(name="test", base_url=root, model="tiny", server=kind, **options))
+
+
+def run(b: RemoteBackend, params: SamplingParams = SamplingParams(max_new_tokens=20)) -> tuple[list[TokenStep], StreamEnd]:
+    items = list(b.stream("x", params, alternatives=3))
+    end = items.pop()
+    assert isinstance(end, StreamEnd) and all(isinstance(i, TokenStep) for i in items)
+    return items, end
+
+
+def token_event(text: str) -> dict:
+    return {"choices": [{"index": 0, "text": text, "finish_reason": None}]}
+
+
+def endless_tokens(pace_s: float = 0.0):
+    def behaviour(reply: Reply, body: dict) -> None:
+        reply.start_stream()
+        while True:
+            reply.event(token_event(" more"))
+            reply.server.sent_tokens += 1
+            time.sleep(pace_s)
+    return behaviour
+
+
+def test_an_endless_stream_is_cut_at_the_token_limit_and_the_connection_closed(hostile):
+    hostile.behaviour = endless_tokens()
+    steps, end = run(backend(hostile), SamplingParams(max_new_tokens=25))
+    assert (end.reason, end.tokens, len(steps), end.error) == ("max_tokens", 25, 25, None)
+    assert end.text == " more" * 25
+    assert hostile.client_left.wait(5.0)
+
+
+def test_a_keep_alive_trickle_times_out_and_keeps_the_text(hostile):
+    def trickle(reply: Reply, body: dict) -> None:
+        reply.start_stream()
+        reply.event(token_event(" one"))
+        while True:  # comments, other fields and events without text: none of them is text
+            reply.chunk(b": keep-alive\n\n")
+            reply.chunk(b"event: ping\n\n")
+            reply.event({"choices": []})
+            time.sleep(0.05)
+
+    hostile.behaviour = trickle
+    started = time.monotonic()
+    steps, end = run(backend(hostile, timeout_s=0.6))
+    assert time.monotonic() - started < 4
+    assert end.reason == "error" and end.text == " one" and [s.text for s in steps] == [" one"]
+    assert "sent no text for 0.6 s" in end.error and "\n" not in end.error
+    assert hostile.client_left.wait(5.0)
+
+
+def test_the_writers_deadline_ends_a_slow_answer(hostile):
+    hostile.behaviour = endless_tokens(pace_s=0.05)
+    started = time.monotonic()
+    steps, end = run(backend(hostile, timeout_s=30, deadline_s=0.7), SamplingParams(max_new_tokens=100_000))
+    assert 0.6 < time.monotonic() - started < 4
+    assert end.reason == "error" and "0.7 s deadline" in end.error and steps and end.text == " more" * len(steps)
+    assert hostile.client_left.wait(5.0)
+
+
+def test_a_server_that_never_answers_times_out(hostile):
+    hostile.behaviour = lambda reply, body: time.sleep(3)
+    started = time.monotonic()
+    _, end = run(backend(hostile, timeout_s=0.5))
+    assert end.reason == "error" and "sent no text for 0.5 s" in end.error and time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize("kind", ["openai", "llama.cpp", "ollama", "koboldcpp"])
+def test_a_huge_line_is_refused_without_reading_it_all(hostile, kind):
+    def flood(reply: Reply, body: dict) -> None:
+        reply.start_stream()
+        first = token_event(" ok") if kind == "openai" else {"content": " ok", "response": " ok", "token": " ok"}
+        reply.line(first) if kind == "ollama" else reply.event(first)
+        block = b"x" * 65536
+        while True:  # one line that never ends
+            reply.chunk(block)
+
+    hostile.behaviour = flood
+    _, end = run(backend(hostile, kind))
+    assert end.reason == "error" and "a line longer than 1024 KiB" in end.error and end.text == " ok"
+
+
+def test_deeply_nested_json_is_malformed_not_a_crash(hostile):
+    hostile.events = [json.dumps(token_event(" ok")), "[" * 200_000, "[DONE]"]
+    _, end = run(backend(hostile))
+    assert end.reason == "error" and "cannot read" in end.error and end.text == " ok"
+
+
+def test_an_error_answer_of_any_size_gives_one_short_line(hostile):
+    hostile.status, hostile.error_body = 500, json.dumps({"error": {"message": "boom\n" * 10_000}})
+    _, end = run(backend(hostile))
+    assert end.reason == "error" and "HTTP 500: boom boom" in end.error and len(end.error) <= 500 and "\n" not in end.error
+    assert end.error.endswith("; the server failed: see its log")
+    hostile.error_body = "<html>\n" + "x" * 3_000_000  # larger than what is read of it
+    _, end = run(backend(hostile))
+    assert "HTTP 500: <html> xxx" in end.error and len(end.error) <= 500 and "\n" not in end.error
+
+
+# Generated malformed answers: a valid event of each dialect with one value replaced (or removed).
+
+VALID = {
+    "openai": {"choices": [{"index": 0, "text": " x", "finish_reason": None, "logprobs": {
+        "tokens": [" x"], "token_logprobs": [-0.5], "top_logprobs": [{" x": -0.5, " y": -1.0}]}}],
+        "usage": {"prompt_tokens": 3}},
+    "llama.cpp": {"content": " x", "stop": False, "tokens_evaluated": 3, "completion_probabilities": [
+        {"id": 1, "token": " x", "logprob": -0.5, "top_logprobs": [{"id": 1, "token": " x", "logprob": -0.5}]}]},
+    "ollama": {"response": " x", "done": False, "logprobs": [
+        {"token": " x", "logprob": -0.5, "top_logprobs": [{"token": " x", "logprob": -0.5}]}]},
+    "koboldcpp": {"token": " x", "finish_reason": None},
+}
+FIRST = {"openai": token_event(" ok"), "llama.cpp": {"content": " ok", "stop": False},
+         "ollama": {"response": " ok", "done": False}, "koboldcpp": {"token": " ok", "finish_reason": None}}
+
+json_leaf = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+    st.sampled_from([-1e308, 1e308, 1.5, -0.0, 10**400 // 10**399, "NaN", "", " x"]),
+)
+json_value = st.recursive(json_leaf, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)), max_leaves=8)
+
+
+def paths(value, prefix=()):
+    """Every path to a value inside `value`."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from paths(inner, (*prefix, i))
+
+
+def replaced(value, path, new, delete: bool):
+    if not path:
+        return new
+    copy = json.loads(json.dumps(value))
+    target = copy
+    for step in path[:-1]:
+        target = target[step]
+    if delete and isinstance(target, dict):
+        del target[path[-1]]
+    else:
+        target[path[-1]] = new
+    return copy
+
+
+@st.composite
+def malformed(draw):
+    kind = draw(st.sampled_from(sorted(VALID)))
+    path = draw(st.sampled_from(list(paths(VALID[kind]))))
+    event = replaced(VALID[kind], path, draw(json_value), draw(st.booleans()))
+    return kind, json.dumps(event)  # NaN and Infinity go out as the bare words JSON servers sometimes send
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=malformed())
+def test_any_malformed_event_ends_the_stream_with_one_line_and_the_text_so_far(hostile, case):
+    kind, payload = case
+    hostile.behaviour = None
+    hostile.events = [json.dumps(FIRST[kind]), payload] + (["[DONE]"] if kind == "openai" else [])
+    steps, end = run(backend(hostile, kind, timeout_s=5))
+    assert steps[0].text == " ok" and end.text.startswith(" ok")
+    assert end.text == "".join(s.text for s in steps)
+    for step in steps:  # nothing out of range gets through
+        assert math.isnan(step.raw_prob) or 0.0 <= step.raw_prob <= 1.0
+        assert all(0.0 <= a.raw_prob <= 1.0 and isinstance(a.text, str) for a in step.alternatives)
+        assert isinstance(step.text, str)
+    if end.reason == "error":
+        assert end.error.startswith("remote 'test': ") and "\n" not in end.error and len(end.error) <= 500
+        assert end.text == " ok" or "truncated" in end.error or "reported an error" in end.error
+    else:
+        assert end.reason in ("eos", "max_tokens") and end.error is None
+
+
+def test_every_kind_of_broken_event_is_named(hostile):
+    cases = {
+        '{"choices": [{"text": 5}]}': "choices[0].text is 5, not text",
+        '{"choices": "many"}': "choices is 'many', not a list",
+        '[1, 2]': "the event is [1, 2], not an object",
+        '{"choices": [{"text": " y", "logprobs": {"tokens": [" y"], "token_logprobs": [NaN]}}]}':
+            "logprobs.token_logprobs[0] is nan, not a log-probability",
+        '{"choices": [{"text": " y", "logprobs": {"tokens": [" y"], "token_logprobs": [3.5]}}]}':
+            "is 3.5, not a log-probability",
+        '{"choices": [{"text": " y", "logprobs": {"tokens": [" y"], "token_logprobs": [-1],'
+        ' "top_logprobs": [{" y": -Infinity}]}}]}': "is -inf, not a log-probability",
+        '{"usage": {"prompt_tokens": -4}}': "usage.prompt_tokens is -4, not a count",
+        'not json': "not JSON",
+    }
+    for payload, message in cases.items():
+        hostile.events = [json.dumps(token_event(" ok")), payload, "[DONE]"]
+        _, end = run(backend(hostile))
+        assert end.reason == "error" and message in end.error and end.text == " ok", (payload, end.error)
