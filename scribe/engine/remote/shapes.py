@@ -89,14 +89,19 @@ def probability(value: Any, where: str) -> float:
 def alternatives(items: list[Any], n: int, where: str, *, token_key: str = "token", logprob_key: str | None = "logprob",
                  prob_key: str | None = None) -> tuple[Alternative, ...]:
     """The `n` most likely of a list of `{token, logprob}` objects (or `{token, prob}` with `prob_key`)."""
-    ranked: list[tuple[str, float]] = []
+    ranked: list[tuple[float, str]] = []
+    value_key = prob_key or logprob_key or "logprob"
     for i, item in enumerate(items):
-        entry = obj(item, f"{where}[{i}]")
-        token = text(entry.get(token_key), f"{where}[{i}].{token_key}")
-        if prob_key is not None:
-            p = probability(entry.get(prob_key), f"{where}[{i}].{prob_key}")
-        else:
-            p = math.exp(logprob(entry.get(logprob_key), f"{where}[{i}].{logprob_key}"))
-        ranked.append((token, p))
-    ranked.sort(key=lambda pair: -pair[1])
-    return tuple(Alternative(-1, token, p, p) for token, p in ranked[:n])
+        # the common case checked inline (this runs for every alternative of every token); the helpers name a fault
+        token = item.get(token_key) if type(item) is dict else None
+        value = item.get(value_key) if type(item) is dict else None
+        in_range = type(value) in (float, int) and ((0.0 <= value <= 1.0) if prob_key else (-math.inf < value <= _LOGPROB_SLACK))
+        if type(token) is not str or not in_range:
+            entry = obj(item, f"{where}[{i}]")
+            text(entry.get(token_key), f"{where}[{i}].{token_key}")
+            (probability if prob_key else logprob)(entry.get(value_key), f"{where}[{i}].{value_key}")
+        ranked.append((value, token))
+    ranked.sort(key=lambda pair: -pair[0])
+    if prob_key:
+        return tuple(Alternative(-1, token, float(v), float(v)) for v, token in ranked[:n])
+    return tuple(Alternative(-1, token, p, p) for v, token in ranked[:n] for p in (math.exp(min(v, 0.0)),))
