@@ -40,8 +40,9 @@ _CHARS_PER_TOKEN = 4
 _ERROR_BODY_BYTES = 64 * 1024
 """The most of an error answer read (the rest is dropped)."""
 _EVENTS_AFTER_LIMIT = 16
-"""Events still read after the token limit, for the server's closing report (prompt tokens); then the connection is
-closed whatever comes."""
+_WAIT_AFTER_LIMIT_S = 1.0
+"""After the token limit, up to this many more events are read, waiting at most this long, for the server's closing
+report (the prompt's token count); then the connection is closed whatever comes."""
 _PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError)
 
 
@@ -248,6 +249,8 @@ class _Run:
                     return
                 if self.tokens >= self.params.max_new_tokens:
                     self.capped = True
+                    self.guard.stall_s = min(self.guard.stall_s, _WAIT_AFTER_LIMIT_S)
+                    self.guard.fed()
                     break
             if event.last:
                 self.done = True
@@ -256,16 +259,18 @@ class _Run:
                 after_limit += 1
                 if after_limit > _EVENTS_AFTER_LIMIT:
                     return
-            if self._tripped():
+            if self.guard.trip_now() and self._tripped():
                 return
 
     def _tripped(self) -> bool:
         """Whether the guard ended the answer (cancel, stall, deadline); sets the reason when it did."""
-        trip = self.guard.tripped or self.guard.check()
+        trip = self.guard.tripped
         if trip is None or self.reason is not None:
             return self.reason is not None
         if trip == "cancelled":
             self.reason = "cancelled"
+        elif self.capped:  # the limit was reached; only the closing report was still awaited
+            self.reason = "max_tokens"
         elif trip == "stalled":
             self._fail(self._stalled())
         else:

@@ -65,6 +65,19 @@ def test_an_endless_stream_is_cut_at_the_token_limit_and_the_connection_closed(h
     assert hostile.client_left.wait(5.0)
 
 
+def test_a_server_that_hangs_after_the_last_token_ends_at_the_limit_at_once(hostile):
+    def hang(reply: Reply, body: dict) -> None:
+        reply.start_stream()
+        for _ in range(body["max_tokens"]):
+            reply.event(token_event(" word"))
+        time.sleep(10)  # no closing event
+
+    hostile.behaviour = hang
+    started = time.monotonic()
+    _, end = run(backend(hostile, timeout_s=30), SamplingParams(max_new_tokens=5))
+    assert (end.reason, end.tokens, end.error) == ("max_tokens", 5, None) and time.monotonic() - started < 3
+
+
 def test_a_keep_alive_trickle_times_out_and_keeps_the_text(hostile):
     def trickle(reply: Reply, body: dict) -> None:
         reply.start_stream()

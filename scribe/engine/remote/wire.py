@@ -57,6 +57,12 @@ class Guard:
             return "stalled"
         return None
 
+    def trip_now(self) -> bool:
+        """Check at once (between events, without waiting for the watcher); True when the answer must end."""
+        if self.tripped is None:
+            self.tripped = self.check()
+        return self.tripped is not None
+
     def stop(self) -> None:
         """Stop watching (the answer is over)."""
         self._done.set()
