@@ -197,7 +197,7 @@ def run_add_remote(args: argparse.Namespace) -> int:
     )
     file = save_remote(endpoint)
     how = "given" if args.server else "detected"
-    print(f"added {REMOTE_PREFIX}{endpoint.name} (a {server} server, {how}; model {model!r}; "
+    print(f"added {REMOTE_PREFIX}{endpoint.name} ({server} server, {how}; model {model!r}; "
           f"{dialect_for(server, chat=args.chat).url(endpoint)}) to {file}", file=sys.stderr)
     return 0
 

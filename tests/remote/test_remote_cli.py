@@ -43,7 +43,7 @@ def test_add_remote_detects_the_server_kind(fake, kind, model, url_suffix, capsy
                 scribe(*argv)
             argv += ["--model", "qwen2.5:7b"]
         assert scribe(*argv) == 0
-    assert f"(a {kind} server, detected; model {model or 'qwen2.5:7b'!r}" in capsys.readouterr().err
+    assert f"({kind} server, detected; model {model or 'qwen2.5:7b'!r}" in capsys.readouterr().err
     assert get_remote("box").server == kind and get_remote("box").model == (model or "qwen2.5:7b")
 
 
