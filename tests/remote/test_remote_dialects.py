@@ -158,3 +158,14 @@ def test_a_stop_string_closes_the_connection_for_every_dialect(fake, server, mod
                          SamplingParams(max_new_tokens=50, stop=(" the m",)))
         assert (end.reason, end.text) == ("stop_string", " The cat sat on")
         assert fake_server.client_left.wait(3.0) and fake_server.sent_tokens < len(SCRIPT)
+
+
+def test_the_wrong_server_kind_is_named_when_the_model_loads():
+    with LlamaCppServer() as server:
+        save_remote(RemoteEndpoint(name="wrong", base_url=server.root, model="tiny", server="ollama"))
+        with pytest.raises(ModelLoadError, match=r"remote 'wrong': the server answered HTTP 404: no route GET /api/tags"):
+            RemoteBackend.load("", name="remote:wrong")
+    with OllamaServer() as server:  # no KoboldCpp route there
+        save_remote(RemoteEndpoint(name="wrong", base_url=server.root, model="tiny", server="koboldcpp"))
+        with pytest.raises(ModelLoadError, match="HTTP 404"):
+            RemoteBackend.load("", name="remote:wrong")
