@@ -212,7 +212,7 @@ class _Run:
         if self.capped:
             self.reason = "max_tokens"
         elif self.finish is not None:
-            self.reason = "stop_string" if self.finish == "stop_string" else self.finish
+            self.reason = self.finish
         elif self.done:
             self.reason = "max_tokens" if self.tokens >= self.params.max_new_tokens else "eos"
         else:
