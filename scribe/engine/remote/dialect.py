@@ -138,8 +138,11 @@ def logprob_content(items: list[Any], alternatives: int, where: str) -> list[tup
     tokens = []
     for i, item in enumerate(items):
         entry = shapes.obj(item, f"{where}[{i}]")
-        token = shapes.text(entry.get("token"), f"{where}[{i}].token")
-        prob = math.exp(shapes.logprob(entry.get("logprob"), f"{where}[{i}].logprob"))
-        tops = shapes.opt_array(entry.get("top_logprobs"), f"{where}[{i}].top_logprobs")
-        tokens.append((token, prob, shapes.alternatives(tops, alternatives, f"{where}[{i}].top_logprobs")))
+        token, lp, tops = entry.get("token"), entry.get("logprob"), entry.get("top_logprobs")
+        if type(token) is not str or type(lp) is not float or not -math.inf < lp <= 0.0 or type(tops) is not list:
+            # not the common case: the helpers check it and name what is wrong
+            token = shapes.text(token, f"{where}[{i}].token")
+            lp = shapes.logprob(lp, f"{where}[{i}].logprob")
+            tops = shapes.opt_array(tops, f"{where}[{i}].top_logprobs")
+        tokens.append((token, math.exp(lp), shapes.alternatives(tops, alternatives, f"{where}[{i}].top_logprobs")))
     return tokens

@@ -102,6 +102,8 @@ def alternatives(items: list[Any], n: int, where: str, *, token_key: str = "toke
             (probability if prob_key else logprob)(entry.get(value_key), f"{where}[{i}].{value_key}")
         ranked.append((value, token))
     ranked.sort(key=lambda pair: -pair[0])
-    if prob_key:
-        return tuple(Alternative(-1, token, float(v), float(v)) for v, token in ranked[:n])
-    return tuple(Alternative(-1, token, p, p) for v, token in ranked[:n] for p in (math.exp(min(v, 0.0)),))
+    result = []
+    for value, token in ranked[:n]:
+        p = float(value) if prob_key else math.exp(value) if value < 0.0 else 1.0
+        result.append(Alternative(-1, token, p, p))
+    return tuple(result)
