@@ -69,6 +69,8 @@ def test_llama_cpp_maps_every_sampler_natively_and_counts_with_its_tokenizer():
         assert b.count_tokens("four words in here") == 4  # the server's /tokenize, not the estimate (5)
         save_remote(RemoteEndpoint(name="llama", base_url=server.root, model="tiny", server="llama.cpp"))
         assert RemoteBackend.load("", name="remote:llama").info.context_length == 128  # from /props
+        save_remote(RemoteEndpoint(name="any", base_url=server.root, model="any-name", server="llama.cpp"))
+        assert RemoteBackend.load("", name="remote:any").endpoint.model == "any-name"  # one model: any name serves
 
 
 def test_llama_cpp_openai_route_with_the_current_logprobs_shape():

@@ -72,7 +72,8 @@ class LlamaCppDialect(Dialect):
             settings = shapes.obj(shapes.obj(props.json(), "/props").get("default_generation_settings") or {},
                                   "default_generation_settings")
             context = shapes.count(settings.get("n_ctx"), "default_generation_settings.n_ctx") or None
-        return Probe(ids, context)
+        # one model loaded: llama-server answers whatever name a request gives; several (router mode): the name picks one
+        return Probe(ids, context, strict=len(ids) > 1)
 
     def count_tokens(self, client: httpx.Client, endpoint: RemoteEndpoint, text: str) -> int | None:
         response = client.post(endpoint.server_root + "/tokenize", json={"content": text})
