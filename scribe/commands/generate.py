@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -73,6 +74,21 @@ def sampling_from_args(args: argparse.Namespace, base: SamplingParams) -> Sampli
         raise CommandError(str(exc)) from None
 
 
+def strict_json(value: Any) -> str:
+    """`value` as strict JSON on one line: unknown (NaN) or infinite numbers become null."""
+
+    def finite(v: Any) -> Any:
+        if isinstance(v, float):
+            return v if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [finite(x) for x in v]
+        return v
+
+    return json.dumps(finite(value), ensure_ascii=False, allow_nan=False)
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the model, stream the continuation, print it."""
     from scribe.engine.base import StreamEnd
@@ -97,14 +113,14 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(item, StreamEnd):
             end = item
         elif args.json:
-            out.write(json.dumps({"type": "token", **dataclasses.asdict(item)}, ensure_ascii=False) + "\n")
+            out.write(strict_json({"type": "token", **dataclasses.asdict(item)}) + "\n")
         else:
             out.write(item.text)
         out.flush()
     assert end is not None, "a stream always ends with a StreamEnd"
     if args.json:
         summary = {"type": "end", **dataclasses.asdict(end), "tokens_per_s": end.tokens_per_s, "model": backend.info.name}
-        out.write(json.dumps(summary, ensure_ascii=False) + "\n")
+        out.write(strict_json(summary) + "\n")
     else:
         out.write("\n")
         print(f"[{end.tokens} tokens, {end.tokens_per_s:.1f} tokens/s, stopped: {end.reason}]", file=sys.stderr)

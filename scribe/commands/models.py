@@ -54,17 +54,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm.set_defaults(run=run_rm)
     add = sub.add_parser(
         "add-remote",
-        help="configure an OpenAI-compatible server (vLLM, llama.cpp, Ollama, ...) as model remote:NAME",
-        description="Add or replace a remote endpoint in remotes.toml. The API key is never stored: give the NAME of "
-        "the environment variable holding it.",
+        help="configure a model server (llama.cpp, Ollama, vLLM, KoboldCpp, OpenAI-compatible) as model remote:NAME",
+        description="Add or replace a remote endpoint in remotes.toml. Without --server the kind is detected from the "
+        "server's answers; without --model the server's only model is taken. The API key is never stored: give the "
+        "NAME of the environment variable holding it.",
     )
     add.add_argument("name")
-    add.add_argument("base_url", help="e.g. http://127.0.0.1:8080/v1")
-    add.add_argument("--model", required=True, help="the model name the server serves")
-    add.add_argument("--server", choices=SERVERS, default="openai",
-                     help="server kind, which decides the sampling settings sent (default: openai, the standard ones)")
+    add.add_argument("base_url", help="e.g. http://127.0.0.1:8080 (llama.cpp), http://127.0.0.1:11434 (Ollama)")
+    add.add_argument("--model", help="the model name the server serves (default: its only one)")
+    add.add_argument("--server", choices=SERVERS, help="server kind (default: detected from the server's answers)")
+    add.add_argument("--chat", action="store_true", help="use /v1/chat/completions (chat models; OpenAI-style servers)")
     add.add_argument("--api-key-env", metavar="VAR", help="environment variable that holds the API key")
     add.add_argument("--context-length", type=int, metavar="N", help="the model's context window, if the server does not say")
+    add.add_argument("--timeout", type=float, metavar="S", default=60.0,
+                     help="give up when no text came for S seconds (default 60; keep-alive comments do not count)")
+    add.add_argument("--deadline", type=float, metavar="S", help="give up when one answer takes longer than S seconds")
+    add.add_argument("--ban", action="append", metavar="PHRASE", default=[],
+                     help="a word or phrase the server must never write (KoboldCpp); repeat for several")
     add.set_defaults(run=run_add_remote)
 
 
@@ -108,6 +114,15 @@ def run_info(args: argparse.Namespace) -> int:
             print(f"{key:<{width}}  {value}")
     if entry.source == "offered":
         print(f"\ndownload it with: scribe models pull {entry.name}")
+    if entry.source == "remote":
+        from scribe.engine.remote.detect import capabilities
+        from scribe.store.remotes import get_remote
+
+        details = capabilities(get_remote(entry.name))
+        width = max(map(len, details))
+        print()
+        for key, value in details.items():
+            print(f"{key:<{width}}  {value}")
     return 0
 
 
@@ -161,16 +176,57 @@ def run_rm(args: argparse.Namespace) -> int:
 
 
 def run_add_remote(args: argparse.Namespace) -> int:
-    """Add a remote endpoint to remotes.toml."""
+    """Add a remote endpoint to remotes.toml, detecting the server kind and the model when not given."""
+    import os
+
+    from scribe.engine.remote import dialect_for
+    from scribe.engine.remote.detect import NoServer, detect_server
     from scribe.store.remotes import RemoteEndpoint, save_remote
 
+    # the name, the URL and the key's variable are checked before the server is asked anything
+    RemoteEndpoint(name=args.name, base_url=args.base_url, model=args.model or "-", api_key_env=args.api_key_env)
+    key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    server = args.server
+    if server is None:
+        try:
+            server = detect_server(args.base_url, key)
+        except NoServer as exc:
+            raise CommandError(str(exc)) from None
+    model = args.model
+    if model is None:
+        model = _only_model(args, server, key)
     endpoint = RemoteEndpoint(
-        name=args.name, base_url=args.base_url, model=args.model, server=args.server, api_key_env=args.api_key_env,
-        context_length=args.context_length,
+        name=args.name, base_url=args.base_url, model=model, server=server, api_key_env=args.api_key_env,
+        context_length=args.context_length, timeout_s=args.timeout, deadline_s=args.deadline, chat=args.chat,
+        banned_phrases=tuple(args.ban),
     )
     file = save_remote(endpoint)
-    print(f"added {REMOTE_PREFIX}{endpoint.name} to {file}", file=sys.stderr)
+    how = "given" if args.server else "detected"
+    print(f"added {REMOTE_PREFIX}{endpoint.name} ({server} server, {how}; model {model!r}; "
+          f"{dialect_for(server, chat=args.chat).url(endpoint)}) to {file}", file=sys.stderr)
     return 0
+
+
+def _only_model(args: argparse.Namespace, server: str, key: str | None) -> str:
+    """The one model the server serves; CommandError naming them when there are several (or none)."""
+    import httpx
+
+    from scribe.engine.remote import dialect_for
+    from scribe.engine.remote.secrets import redact
+    from scribe.engine.remote.shapes import Malformed
+    from scribe.store.remotes import RemoteEndpoint
+
+    probe_endpoint = RemoteEndpoint(name="probe", base_url=args.base_url, model="?", server=server)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        with httpx.Client(headers=headers, timeout=10.0) as client:
+            models = dialect_for(server).probe(client, probe_endpoint).models
+    except (httpx.HTTPError, Malformed, ValueError, TypeError, KeyError) as exc:
+        raise CommandError(redact(f"{args.base_url}: cannot list the server's models ({type(exc).__name__}); "
+                                  "give --model", key)) from None
+    if len(models) != 1:
+        raise CommandError(f"{args.base_url} serves {', '.join(models[:8]) or 'no model'}; pick one with --model")
+    return models[0]
 
 
 class ProgressBar:

@@ -1,12 +1,16 @@
-"""Remote endpoints: OpenAI-compatible completion servers (vLLM, llama.cpp, Ollama, ...) the writer can pick like a model.
+"""Remote endpoints: model servers (llama.cpp, Ollama, vLLM, KoboldCpp, OpenAI-compatible) the writer can pick like a model.
 
 They live in `remotes.toml` in the config folder, one table each:
 
     [remote.workstation]
     base_url = "http://192.168.1.20:8000/v1"
     model = "meta-llama/Llama-3.1-8B"
-    server = "vllm"                # which sampling settings the server understands: openai, vllm, llama.cpp, ollama
+    server = "vllm"                # the server's dialect: see SERVERS and scribe/engine/remote/
     api_key_env = "WORKSTATION_KEY"  # the NAME of the environment variable holding the API key (optional)
+    chat = false                   # true: use /v1/chat/completions (OpenAI-style servers, for chat models)
+    timeout_s = 60                 # give up when no text came for this long (keep-alive comments do not count)
+    deadline_s = 600               # give up when one answer takes longer than this in all (optional)
+    banned_phrases = ["suddenly"]  # KoboldCpp only: phrases the server never writes
 
 An API key is never stored, only the name of the variable that holds it; the key is read when a stream starts and never
 appears in a file, a log line or an error message. A remote is picked as `remote:NAME`.
@@ -14,6 +18,7 @@ appears in a file, a log line or an error message. A remote is picked as `remote
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -27,8 +32,12 @@ from scribe.engine.base import ModelNotFound
 
 REMOTE_PREFIX = "remote:"
 REMOTES_FILE_NAME = "remotes.toml"
-SERVERS = ("openai", "vllm", "llama.cpp", "llama-cpp-python", "ollama")
-"""Server kinds, which decide the sampling parameters sent (see scribe/engine/remote_backend.py)."""
+SERVERS = ("openai", "vllm", "llama.cpp", "llama-cpp-python", "ollama", "koboldcpp")
+"""Server kinds: each is one dialect (its endpoints, parameters and answer shapes) in scribe/engine/remote/."""
+CHAT_SERVERS = ("openai", "vllm", "llama.cpp", "llama-cpp-python")
+"""The kinds that serve OpenAI's /v1/chat/completions."""
+FIELDS = ("base_url", "model", "server", "api_key_env", "context_length", "timeout_s", "deadline_s", "chat",
+          "banned_phrases")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ENV_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
@@ -44,13 +53,20 @@ class RemoteEndpoint:
     model: str
     """Model name the server knows (the `model` field of each request)."""
     server: str = "openai"
-    """Server kind: openai (standard parameters only), vllm, llama.cpp, llama-cpp-python or ollama."""
+    """Server kind: openai (standard parameters only), vllm, llama.cpp, llama-cpp-python, ollama or koboldcpp."""
     api_key_env: str | None = None
     """Name of the environment variable holding the API key; None when the server needs none."""
     context_length: int | None = None
     """The model's context window in tokens, when the server does not report it."""
     timeout_s: float = 60.0
-    """Seconds to wait for the next piece of an answer before giving up."""
+    """Seconds to wait for the next piece of text before giving up (the stall timer: keep-alive comments and events
+    without text do not reset it)."""
+    deadline_s: float | None = None
+    """Seconds one answer may take in all, connecting included; None: no limit beyond the stall timer."""
+    chat: bool = False
+    """Send the text as one user message to /v1/chat/completions (chat models) instead of continuing it."""
+    banned_phrases: tuple[str, ...] = ()
+    """Words or phrases the server must never write (KoboldCpp's banned tokens and phrases)."""
 
     def __post_init__(self) -> None:
         where = f"remote {self.name!r}"
@@ -77,9 +93,24 @@ class RemoteEndpoint:
                               "not the key itself")
         if self.context_length is not None and (not isinstance(self.context_length, int) or self.context_length < 1):
             raise ConfigError(f"{where}: context_length must be a positive whole number")
-        if isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
-            raise ConfigError(f"{where}: timeout_s must be a positive number of seconds")
-        object.__setattr__(self, "timeout_s", float(self.timeout_s))
+        for name in ("timeout_s", "deadline_s"):
+            value = getattr(self, name)
+            if value is None and name == "deadline_s":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise ConfigError(f"{where}: {name} must be a positive number of seconds")
+            object.__setattr__(self, name, float(value))
+        if not isinstance(self.chat, bool):
+            raise ConfigError(f"{where}: chat must be true or false")
+        if self.chat and self.server not in CHAT_SERVERS:
+            raise ConfigError(f"{where}: a {self.server} server has no chat endpoint here; chat works with "
+                              f"{', '.join(CHAT_SERVERS)}")
+        phrases = self.banned_phrases
+        if not isinstance(phrases, (list, tuple)) or not all(isinstance(p, str) and p for p in phrases):
+            raise ConfigError(f"{where}: banned_phrases must be a list of non-empty strings")
+        if phrases and self.server != "koboldcpp":
+            raise ConfigError(f"{where}: only a koboldcpp server bans phrases; remove banned_phrases")
+        object.__setattr__(self, "banned_phrases", tuple(phrases))
 
     @property
     def api_root(self) -> str:
@@ -149,7 +180,7 @@ def _endpoint(name: str, values: Any, file: Path) -> RemoteEndpoint:
     if "api_key" in values:
         raise ConfigError(f"{file}: [remote.{name}] holds an api_key; keys are not kept in files: put it in an "
                           "environment variable, set api_key_env to that variable's name, and delete the api_key line")
-    unknown = sorted(set(values) - {"base_url", "model", "server", "api_key_env", "context_length", "timeout_s"})
+    unknown = sorted(set(values) - set(FIELDS))
     if unknown:
         raise ConfigError(f"{file}: [remote.{name}] unknown key(s): {', '.join(unknown)}")
     try:
@@ -166,10 +197,15 @@ def _write(remotes: dict[str, RemoteEndpoint], paths: Paths | None) -> Path:
     file = remotes_file(paths)
     file.parent.mkdir(parents=True, exist_ok=True)
     tables = {
-        name: {k: v for k, v in asdict(e).items() if k != "name" and v is not None} for name, e in sorted(remotes.items())
+        name: {k: _toml_value(v) for k, v in asdict(e).items() if k != "name" and v not in (None, (), False)}
+        for name, e in sorted(remotes.items())
     }
     header = "# scribe's remote endpoints. API keys are never stored here: api_key_env names the variable holding one.\n"
     tmp = file.with_suffix(".toml.tmp")
     tmp.write_text(header + tomli_w.dumps({"remote": tables}), encoding="utf-8")
     os.replace(tmp, file)
     return file
+
+
+def _toml_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -83,14 +83,6 @@ def test_sampling_settings_map_onto_the_server_and_the_rest_are_unsupported(serv
     assert openai.ignored(SamplingParams()) == ()
     assert "top_k" in openai.info.extra["unsupported"]
 
-    llama = backend_for(server, server="llama.cpp")
-    run(llama, params)
-    sent = server.requests[-1]
-    assert (sent["top_k"], sent["min_p"], sent["typical_p"], sent["repeat_penalty"]) == (20, 0.05, 0.8, 1.2)
-    assert (sent["dry_multiplier"], sent["dry_sequence_breakers"], sent["xtc_probability"]) == (0.8, ["\n", ":", '"', "*"], 0.5)
-    assert (sent["mirostat"], sent["mirostat_tau"]) == (2, 5.0)
-    assert llama.ignored(params) == ("no_repeat_ngram_size",)
-
     python_server = backend_for(server, server="llama-cpp-python")
     run(python_server, SamplingParams(max_new_tokens=2))
     assert (server.requests[-1]["mirostat_mode"], server.requests[-1]["repeat_penalty"]) == (0, 1.0)
@@ -130,7 +122,7 @@ def test_cancel_stops_a_stalled_stream_at_once_and_keeps_the_text(server):
     ("fault", "message"),
     [
         ("drop", "broke in the middle of the answer"),
-        ("invalid_json", "malformed event"),
+        ("invalid_json", "cannot read"),
         ("no_done", "ended before it was complete"),
     ],
 )
@@ -144,7 +136,7 @@ def test_broken_streams_end_with_an_error_and_keep_the_text(server, fault, messa
 def test_a_stalled_server_times_out(server):
     server.fault, server.fault_after = "stall", 1
     steps, end = run(backend_for(server, timeout_s=0.5), SamplingParams(max_new_tokens=9))
-    assert end.reason == "error" and "sent nothing for 0.5 s" in end.error and end.text == SCRIPT[0]
+    assert end.reason == "error" and "sent no text for 0.5 s" in end.error and end.text == SCRIPT[0]
 
 
 def test_http_errors_and_connection_refused(server):

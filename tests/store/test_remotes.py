@@ -36,6 +36,14 @@ def test_round_trip_through_the_file():
         ({"api_key_env": "sk-abc-123"}, "NAME of an environment variable"),
         ({"context_length": 0}, "context_length"),
         ({"timeout_s": -1}, "timeout_s"),
+        ({"timeout_s": float("nan")}, "timeout_s"),
+        ({"deadline_s": 0}, "deadline_s"),
+        ({"deadline_s": float("inf")}, "deadline_s"),
+        ({"chat": "yes"}, "chat must be true or false"),
+        ({"chat": True, "server": "ollama"}, "no chat endpoint"),
+        ({"banned_phrases": ["x"]}, "only a koboldcpp server bans phrases"),
+        ({"banned_phrases": "x", "server": "koboldcpp"}, "list of non-empty strings"),
+        ({"banned_phrases": ["ok", ""], "server": "koboldcpp"}, "list of non-empty strings"),
     ],
 )
 def test_invalid_endpoints_are_refused_without_echoing_secrets(fields, message):
@@ -63,3 +71,17 @@ def test_the_key_is_read_from_the_environment_when_asked(monkeypatch):
     assert endpoint.api_key() is None
     monkeypatch.setenv("BOX_KEY", "sk-1")
     assert endpoint.api_key() == "sk-1" and "sk-1" not in repr(endpoint)
+
+
+def test_deadline_chat_and_bans_round_trip_through_the_file():
+    kobold = RemoteEndpoint(name="kobold", base_url="http://h:5001", model="m", server="koboldcpp", deadline_s=90,
+                            banned_phrases=["suddenly", "a shiver ran"])
+    chat = RemoteEndpoint(name="chat", base_url="http://h/v1", model="m", server="vllm", chat=True)
+    save_remote(kobold)
+    save_remote(chat)
+    text = remotes_file().read_text()
+    assert 'banned_phrases = [\n    "suddenly",' in text or 'banned_phrases = ["suddenly", "a shiver ran"]' in text
+    assert "chat = true" in text and "deadline_s = 90.0" in text
+    loaded = load_remotes()
+    assert loaded == {"kobold": kobold, "chat": chat}
+    assert loaded["kobold"].banned_phrases == ("suddenly", "a shiver ran") and loaded["kobold"].deadline_s == 90.0

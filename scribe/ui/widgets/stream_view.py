@@ -321,6 +321,11 @@ def percent(p: float) -> str:
     return f"{p:.1%}" if p >= 0.001 else "<0.1%"
 
 
+def is_chosen(alt: Alternative, step: TokenLike) -> bool:
+    """Whether an alternative is the token that was picked (by id; by text for a remote model, whose tokens have none)."""
+    return alt.token_id == step.token_id and (alt.token_id >= 0 or alt.text == step.text)
+
+
 def alternatives_line(step: TokenLike) -> Text:
     """The last token and what else the model considered there."""
     line = Text("last ", style="dim")
@@ -328,7 +333,7 @@ def alternatives_line(step: TokenLike) -> Text:
     if step.alternatives:
         line.append("alternatives ", style="dim")
         for alt in step.alternatives:
-            if alt.token_id != step.token_id:
+            if not is_chosen(alt, step):
                 line.append(repr(alt.text), style=probability_style(alt.raw_prob)).append(f" {percent(alt.raw_prob)}  ", style="dim")
     return line
 
@@ -342,7 +347,7 @@ def inspector_table(token: TokenLike, choice: int, position: int, count: int) ->
     out.append(f"   {'alternative':<18} {'before':>7} {'after':>7}  filter\n", style="bold")
     for number, alt in enumerate(token.alternatives):
         chosen = "▶ " if number == choice else "  "
-        mark = "*" if alt.token_id == token.token_id else " "
+        mark = "*" if is_chosen(alt, token) else " "
         fate = f"removed by {alt.removed_by}" if alt.removed_by else "kept"
         row = Text(f"{chosen}{mark}{alt.text!r:<18.18} {percent(alt.raw_prob):>7} {percent(alt.final_prob):>7}  {fate}\n",
                    style="reverse" if number == choice else "")
