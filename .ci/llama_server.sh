@@ -22,7 +22,9 @@ trap 'rm -rf "$work"' EXIT
 "${PYTHON:-python3}" -m pip download --quiet --no-deps --no-binary=:all: -d "$work" "llama-cpp-python==$version" >&2
 tar xzf "$work"/llama_cpp_python-"$version".tar.gz -C "$work"
 source="$work/llama_cpp_python-$version/vendor/llama.cpp"
-cmake -S "$source" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+generator=()
+command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+cmake -S "$source" -B "$work/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF \
     -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=OFF >&2
 cmake --build "$work/build" --target llama-server -j "${JOBS:-$(nproc)}" >&2

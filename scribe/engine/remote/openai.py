@@ -101,7 +101,8 @@ class _OpenAIStyle(Dialect):
         context = None
         for m in models:
             if m.get("id") == endpoint.model:
-                meta = m.get("meta") if isinstance(m.get("meta"), dict) else {}
+                meta = m.get("meta")
+                meta = meta if isinstance(meta, dict) else {}
                 for name in ("max_model_len", "context_length", "n_ctx"):
                     value = m.get(name, meta.get(name))
                     if isinstance(value, int) and not isinstance(value, bool) and value > 0:

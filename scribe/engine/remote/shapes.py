@@ -5,7 +5,7 @@ of scribe unchecked."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 from scribe.engine.base import Alternative
 
@@ -95,12 +95,13 @@ def alternatives(items: list[Any], n: int, where: str, *, token_key: str = "toke
         # the common case checked inline (this runs for every alternative of every token); the helpers name a fault
         token = item.get(token_key) if type(item) is dict else None
         value = item.get(value_key) if type(item) is dict else None
-        in_range = type(value) in (float, int) and ((0.0 <= value <= 1.0) if prob_key else (-math.inf < value <= _LOGPROB_SLACK))
+        in_range = (type(value) is float or type(value) is int) and (
+            (0.0 <= value <= 1.0) if prob_key else (-math.inf < value <= _LOGPROB_SLACK))
         if type(token) is not str or not in_range:
             entry = obj(item, f"{where}[{i}]")
             text(entry.get(token_key), f"{where}[{i}].{token_key}")
             (probability if prob_key else logprob)(entry.get(value_key), f"{where}[{i}].{value_key}")
-        ranked.append((value, token))
+        ranked.append((cast(float, value), cast(str, token)))
     ranked.sort(key=lambda pair: -pair[0])
     result = []
     for value, token in ranked[:n]:
