@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from scribe.config import hf_cache_dir
 from scribe.engine.base import EngineError
+from scribe.files import atomic_write
 from scribe.store.known import known_model
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -528,9 +529,7 @@ def _write_ref(storage: Path, revision: str, commit: str) -> None:
     ref = storage / "refs" / revision
     _check_inside(ref, storage)
     ref.parent.mkdir(parents=True, exist_ok=True)
-    tmp = ref.with_name(ref.name + ".tmp")
-    tmp.write_text(commit, encoding="utf-8")
-    os.replace(tmp, ref)
+    atomic_write(ref, commit.encode("utf-8"))
 
 
 def _check_inside(path: Path, root: Path) -> None:

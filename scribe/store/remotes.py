@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scribe.config import ConfigError, Paths
+from scribe.config import SETTINGS_READ_LIMIT, ConfigError, Paths
 from scribe.engine.base import ModelNotFound
+from scribe.files import atomic_write, read_bounded
 
 REMOTE_PREFIX = "remote:"
 REMOTES_FILE_NAME = "remotes.toml"
@@ -140,7 +141,7 @@ def load_remotes(paths: Paths | None = None) -> dict[str, RemoteEndpoint]:
     if not file.exists():
         return {}
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_bounded(file, SETTINGS_READ_LIMIT, what="remotes file").decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read remote endpoints: {exc}") from None
     tables = data.get("remote", {})
@@ -201,10 +202,7 @@ def _write(remotes: dict[str, RemoteEndpoint], paths: Paths | None) -> Path:
         for name, e in sorted(remotes.items())
     }
     header = "# scribe's remote endpoints. API keys are never stored here: api_key_env names the variable holding one.\n"
-    tmp = file.with_suffix(".toml.tmp")
-    tmp.write_text(header + tomli_w.dumps({"remote": tables}), encoding="utf-8")
-    os.replace(tmp, file)
-    return file
+    return atomic_write(file, (header + tomli_w.dumps({"remote": tables})).encode("utf-8"))
 
 
 def _toml_value(value: Any) -> Any:
