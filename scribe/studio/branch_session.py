@@ -7,9 +7,22 @@ path into the document. Moving between siblings, to the parent or to a child sta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from scribe.studio.branches import BranchTree, Generation, Node, sidecar_path
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """One accept, enough to take it back (undo) and to make it again (redo)."""
+
+    anchor: str
+    """The anchor before the accept."""
+    shown: str
+    """The node shown when it was accepted."""
+    marked: tuple[str, ...]
+    """The nodes this accept marked accepted (those already accepted stay so when it is taken back)."""
 
 
 class BranchSession:
@@ -112,16 +125,40 @@ class BranchSession:
         self.tree.current = node_id
         return offset
 
-    def accept(self) -> str:
-        """Mark the offered path accepted and anchor after it; returns the text to insert."""
+    def accept(self) -> tuple[str, Acceptance | None]:
+        """Mark the offered path accepted and anchor after it; returns the text to insert and the record that
+        `take_back` uses (None when nothing is offered)."""
         current = self.current
         if current is None or self.anchor is None:
-            return ""
+            return "", None
         text = self.offered_text()
+        marked = tuple(node.id for node in self.path() if not node.accepted)
+        acceptance = Acceptance(self.anchor, current.id, marked)
         self.tree.mark_accepted(self.anchor, current.id)
         self.anchor = current.id
         self.tree.current = None
-        return text
+        return text, acceptance
+
+    def take_back(self, acceptance: Acceptance) -> bool:
+        """Undo an accept: its nodes are no longer accepted and its branch is offered again. False (nothing changed)
+        when the branch was deleted since."""
+        if acceptance.shown not in self.tree or acceptance.anchor not in self.tree:
+            return False
+        for node_id in acceptance.marked:
+            if node_id in self.tree:
+                self.tree.node(node_id).accepted = False
+        self.anchor = acceptance.anchor
+        self.tree.current = acceptance.shown
+        return True
+
+    def accept_again(self, acceptance: Acceptance) -> bool:
+        """Redo an accept taken back; False when its branch was deleted since."""
+        if acceptance.shown not in self.tree or acceptance.anchor not in self.tree:
+            return False
+        self.tree.mark_accepted(acceptance.anchor, acceptance.shown)
+        self.anchor = acceptance.shown
+        self.tree.current = None
+        return True
 
     def put_away(self) -> None:
         """Nothing is shown any more (reject); the tree keeps the node."""

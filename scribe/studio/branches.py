@@ -253,6 +253,10 @@ class BranchTree:
         for node in self.path_between(top, bottom):
             node.accepted = True
 
+    def size_under(self, node_id: str) -> int:
+        """How many nodes `remove(node_id)` would drop: the node and everything under it."""
+        return 1 + sum(self.size_under(child.id) for child in self.children(node_id))
+
     def remove(self, node_id: str) -> list[str]:
         """Drop a node and everything under it; returns the ids dropped."""
         dropped = []

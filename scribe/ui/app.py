@@ -64,7 +64,7 @@ from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
 from scribe.ui import heap
-from scribe.ui.branching import BranchActions
+from scribe.ui.branching import AcceptedEdit, BranchActions
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
@@ -151,6 +151,8 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
             self.branches = BranchSession.for_document(self.document.path)
         except BranchFileError as exc:  # keep the unreadable file: branches of this session are not saved
             self.branches, self.branch_error = BranchSession(), str(exc)
+        self._accepted: list[AcceptedEdit] = []
+        self._taken_back: list[AcceptedEdit] = []
         self.last_replay: tuple[str, str] | None = None
         """(replayed text, recorded text) of the last replay."""
         self._branch_write_lock = threading.Lock()

@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -20,10 +21,11 @@ from textual import work
 from scribe.engine.base import Backend, StreamEnd
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.processors import PROCESSOR_ORDER
-from scribe.studio.branch_session import BranchSession
+from scribe.studio.branch_session import Acceptance, BranchSession
 from scribe.studio.branches import BranchTree, Generation, Node, ReplayRequest, TokenRecord
 from scribe.studio.compare import first_divergence
 from scribe.ui.messages import Replayed
+from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.stream_view import Segment, StreamView
 from scribe.ui.workers import GenerationRun, collect, stream_into
 
@@ -56,6 +58,21 @@ def with_seed(params: SamplingParams) -> SamplingParams:
     return params if params.seed is not None else params.replace(seed=draw_seed())
 
 
+def text_key(text: str) -> tuple[int, int]:
+    """A cheap fingerprint of the document's text (its length and hash), to recognise it after an undo."""
+    return len(text), hash(text)
+
+
+@dataclass(frozen=True)
+class AcceptedEdit:
+    """An accept as the editor saw it: where it inserted, and the text before and after it (as `text_key`s)."""
+
+    acceptance: Acceptance
+    offset: int
+    before: tuple[int, int]
+    after: tuple[int, int]
+
+
 def segment(node: Node) -> Segment:
     """How the continuation view shows a finished node."""
     return Segment(node.id, node.prefix, node.tokens, node.text)
@@ -71,6 +88,10 @@ class BranchActions(_Base):
     _branch_written: int
     _speed_due = 0.0
     """When the status bar's speed may next change (time.monotonic)."""
+    _accepted: list[AcceptedEdit]
+    """Accepts that an undo can take back, the newest last."""
+    _taken_back: list[AcceptedEdit]
+    """Accepts taken back by an undo, which a redo makes again."""
 
     # --- starting continuations
 
@@ -239,11 +260,37 @@ class BranchActions(_Base):
         if self.branches.current is None or self.editor.mark is None:
             return
         self._stop_generation()
-        text = self.branches.accept()
+        offset = self.editor.mark
+        before = text_key(self.editor.text)
+        text, acceptance = self.branches.accept()
         if text:
             self.editor.insert_at_mark(text)
+        if acceptance is not None:
+            self._accepted.append(AcceptedEdit(acceptance, offset, before, text_key(self.editor.text)))
+            self._taken_back.clear()
         self._clear_continuation()
         self.save_branches()
+
+    def on_editor_undone(self, message: Editor.Undone) -> None:
+        """An undo that takes an accept back un-marks its branch and offers it again; a redo accepts it again."""
+        key = text_key(self.editor.text)
+        if not message.redo and self._accepted and self._accepted[-1].before == key:
+            edit = self._accepted.pop()
+            self._stop_generation()
+            if self.branches.take_back(edit.acceptance):
+                self._taken_back.append(edit)
+                self.editor.set_mark(self.editor.document.get_location_from_index(edit.offset))
+                current = self.branches.current
+                assert current is not None
+                self._show_branch(current)
+                self.save_branches()
+        elif message.redo and self._taken_back and self._taken_back[-1].after == key:
+            edit = self._taken_back.pop()
+            self._stop_generation()
+            if self.branches.accept_again(edit.acceptance):
+                self._accepted.append(edit)
+                self._clear_continuation()
+                self.save_branches()
 
     def action_reject(self) -> None:
         """Put the continuation away; it stays in the tree."""

@@ -127,3 +127,54 @@ async def test_a_shorter_regenerated_sibling_leaves_no_lines_of_the_longer_one(t
         assert pane_text(app) == shown.rstrip("\n") and shown == app.branches.current.text
         await pilot.press("tab")
         assert app.editor.text == "The ship came into the harbour" + shown
+
+
+async def test_undoing_an_accept_unmarks_the_branch_offers_it_again_and_redo_accepts_it(tmp_path: Path) -> None:
+    story, long_id, short_id = story_with_two_branches(tmp_path)
+    app = ScribeApp(story, settings=bundled_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("alt+right", "tab")
+        await settle(app, pilot)
+        short = app.branches.tree.node(short_id)
+        assert app.editor.text == "Once" + SHORT and short.accepted and pane_text(app) == ""
+        assert BranchTree.load(sidecar_path(story)).node(short_id).accepted
+        assert "**accepted**" in to_markdown("story", app.editor.text, app.branches.tree)
+
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert app.editor.text == "Once"
+        assert not short.accepted and not BranchTree.load(sidecar_path(story)).node(short_id).accepted
+        assert "**accepted**" not in to_markdown("story", app.editor.text, app.branches.tree)
+        assert pane_text(app) == SHORT.rstrip(), "the branch taken back is offered again"
+        assert app.screen.query_one("#stream").border_title.startswith("branch 2/2")
+
+        await pilot.press("ctrl+y")
+        await settle(app, pilot)
+        assert app.editor.text == "Once" + SHORT and short.accepted and pane_text(app) == ""
+        await pilot.press("ctrl+z", "tab")  # taken back, then accepted by tab as offered
+        await settle(app, pilot)
+        assert app.editor.text == "Once" + SHORT and short.accepted
+
+
+async def test_the_tree_delete_key_asks_first(tmp_path: Path) -> None:
+    story, long_id, short_id = story_with_two_branches(tmp_path)
+    app = ScribeApp(story, settings=bundled_settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f4")
+        assert isinstance(app.screen, BranchTreeScreen)
+        assert app.screen.query_one(Tree).cursor_node.data == long_id
+        await pilot.press("d")
+        await pilot.pause()
+        question = " ".join(str(label.render()) for label in app.screen.query("Label"))
+        assert "Delete this branch?" in question and "the long branch" in question
+        await pilot.press("n")  # kept
+        await pilot.pause()
+        assert isinstance(app.screen, BranchTreeScreen) and long_id in app.branches.tree
+        await pilot.press("d", "y")
+        await pilot.pause()
+        assert long_id not in app.branches.tree and short_id in app.branches.tree
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert long_id not in BranchTree.load(sidecar_path(story)) and pane_text(app) == ""
