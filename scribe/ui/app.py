@@ -54,7 +54,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Input, TextArea
+from textual.widgets import TextArea
 
 from scribe.config import Paths, Settings, load_settings
 from scribe.engine.base import Backend
@@ -72,6 +72,7 @@ from scribe.ui.screens.main import StudioScreen
 from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS, AnalysisActions
 from scribe.ui.screens.open_training import TRAINING_BINDINGS, TrainingActions
 from scribe.ui.studio_actions import StudioActions
+from scribe.ui.widgets.draft import Draft
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.footer import StudioFooter
 from scribe.ui.widgets.lens import LensView
@@ -172,6 +173,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
                 yield Editor(self.document.saved_text, id="editor")
                 yield LensView(id="lens")
                 yield StreamView(id="stream")
+                yield Draft(id="draft")
             yield SettingsPanel(self.settings, id="settings")
         yield StatusBar(id="status")
         yield StudioFooter()
@@ -185,6 +187,17 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
     def stream_view(self) -> StreamView:
         """The continuation view."""
         return self._widget("#stream", StreamView)
+
+    @property
+    def draft(self) -> Draft:
+        """The continuation as an editable draft (shown in the continuation's place while open)."""
+        return self._widget("#draft", Draft)
+
+    @property
+    def draft_open(self) -> bool:
+        """True while the writer edits the continuation (False before the widgets are mounted)."""
+        draft = self._widgets.get("#draft")
+        return isinstance(draft, Draft) and draft.is_open
 
     @property
     def lens_view(self) -> LensView:
@@ -208,8 +221,8 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         return self._widgets[selector]  # type: ignore[return-value]
 
     def on_mount(self) -> None:
-        for selector, kind in (("#editor", Editor), ("#lens", LensView), ("#stream", StreamView), ("#status", StatusBar),
-                               ("#settings", SettingsPanel)):
+        for selector, kind in (("#editor", Editor), ("#lens", LensView), ("#stream", StreamView), ("#draft", Draft),
+                               ("#status", StatusBar), ("#settings", SettingsPanel)):
             self._widget(selector, kind)
         self._apply_keymap()
         self.register_themes()
@@ -351,9 +364,17 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         # None shows a key dimmed: the footer keeps the same keys, so it restyles them instead of rebuilding
         if action == "stop":
             return True if self.generating else None
-        if action in ("accept", "reject", "regenerate"):
-            return True if self.branches.current is not None and not isinstance(self.focused, Input) else None
+        if action in ("accept", "reject", "regenerate", "keep", "edit"):
+            offered = self.branches.current is not None and self._in_the_text()
+            if action in ("keep", "edit"):  # in the draft these keys edit it
+                offered = offered and not self.draft_open
+            return True if offered else None
         return True
+
+    def _in_the_text(self) -> bool:
+        """True when the focus is in the writer's text or the continuation (keys like tab belong to a form's fields
+        everywhere else: the settings panel's, a dialog's)."""
+        return self.focused is None or isinstance(self.focused, (Editor, StreamView, Draft))
 
     def _on_main_screen(self) -> bool:
         stack = self.screen_stack

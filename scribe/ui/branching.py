@@ -24,7 +24,9 @@ from scribe.sampling.processors import PROCESSOR_ORDER
 from scribe.studio.branch_session import Acceptance, BranchSession
 from scribe.studio.branches import BranchTree, Generation, Node, ReplayRequest, TokenRecord
 from scribe.studio.compare import first_divergence
+from scribe.studio.keep import sentence_end, word_end
 from scribe.ui.messages import Replayed
+from scribe.ui.widgets.draft import Draft
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.stream_view import Segment, StreamView
 from scribe.ui.workers import GenerationRun, collect, stream_into
@@ -166,6 +168,7 @@ class BranchActions(_Base):
 
     def _start(self, run: GenerationRun) -> None:
         self._stop_generation()
+        self._close_draft()
         self.run_state = run
         self.generating = True
         path = self.branches.path()
@@ -259,16 +262,46 @@ class BranchActions(_Base):
         """Write the offered branch path into the document where it started, as one undo step."""
         if self.branches.current is None or self.editor.mark is None:
             return
+        if self.draft_open:
+            self.keep_draft()
+            return
+        self._keep(None)
+
+    def action_keep(self, unit: str) -> None:
+        """Keep the offered text up to the end of its next `word` or `sentence`; the rest stays offered."""
+        if self.branches.current is None or self.editor.mark is None:
+            return
+        self._stop_generation()
+        offered = self.branches.offered_text()
+        self._keep((word_end if unit == "word" else sentence_end)(offered))
+
+    def on_stream_view_keep_to(self, message: StreamView.KeepTo) -> None:
+        """The inspector keeps the offered text up to and including the token under its cursor."""
+        if self.branches.current is not None and self.editor.mark is not None:
+            self._stop_generation()
+            self._keep(message.length)
+            self.editor.focus()
+
+    def _keep(self, length: int | None) -> None:
+        """Write the offered text (all of it, or its first `length` characters) where it started, as one undo step;
+        a rest stays offered after it."""
+        if self.branches.current is None or self.editor.mark is None:
+            return
         self._stop_generation()
         offset = self.editor.mark
         before = text_key(self.editor.text)
-        text, acceptance = self.branches.accept()
+        text, acceptance = self.branches.accept() if length is None else self.branches.accept_part(length)
         if text:
             self.editor.insert_at_mark(text)
         if acceptance is not None:
             self._accepted.append(AcceptedEdit(acceptance, offset, before, text_key(self.editor.text)))
             self._taken_back.clear()
-        self._clear_continuation()
+        rest = self.branches.current
+        if rest is None:
+            self._clear_continuation()
+        else:
+            self.editor.set_mark()
+            self._show_branch(rest)
         self.save_branches()
 
     def on_editor_undone(self, message: Editor.Undone) -> None:
@@ -289,7 +322,12 @@ class BranchActions(_Base):
             self._stop_generation()
             if self.branches.accept_again(edit.acceptance):
                 self._accepted.append(edit)
-                self._clear_continuation()
+                rest = self.branches.current
+                if rest is None:
+                    self._clear_continuation()
+                else:
+                    self.editor.set_mark()
+                    self._show_branch(rest)
                 self.save_branches()
 
     def action_reject(self) -> None:
@@ -302,8 +340,54 @@ class BranchActions(_Base):
     def _clear_continuation(self) -> None:
         self.run_state = None
         self.editor.clear_mark()
+        self._close_draft(forget=True)
         self.stream_view.reset()
         self.refresh_bindings()
+
+    # --- editing before keeping
+
+    def action_edit(self) -> None:
+        """Edit the offered continuation in a draft (in the continuation's place); tab then keeps the draft."""
+        current = self.branches.current
+        if current is None or self.editor.mark is None:
+            self.notify("nothing to edit: continue first", severity="warning")
+            return
+        self._stop_generation()
+        self.stream_view.display = False
+        self.draft.open(current.id, self.branches.offered_text())
+        self.refresh_bindings()
+
+    def keep_draft(self) -> None:
+        """Write the draft into the document as one undo step; an edited draft is kept in the tree as a branch of
+        its own, beside the generated one."""
+        text = self.draft.text
+        if self.editor.mark is None or self.branches.current is None:
+            return
+        if text == self.branches.offered_text():
+            self._close_draft(forget=True)
+            self._keep(None)
+            return
+        offset = self.editor.mark
+        before = text_key(self.editor.text)
+        inserted, acceptance = self.branches.accept_edited(text)
+        if inserted:
+            self.editor.insert_at_mark(inserted)
+        if acceptance is not None:
+            self._accepted.append(AcceptedEdit(acceptance, offset, before, text_key(self.editor.text)))
+            self._taken_back.clear()
+        self._clear_continuation()
+        self.editor.focus()
+        self.save_branches()
+
+    def on_draft_closed(self, message: Draft.Closed) -> None:
+        self._close_draft()
+        self.editor.focus()
+
+    def _close_draft(self, *, forget: bool = False) -> None:
+        """Put the draft away (its edits stay for the same branch unless `forget`) and show the continuation."""
+        if self.draft.is_open or forget:
+            self.draft.close(forget=forget)
+            self.stream_view.display = True
 
     # --- moving in the tree
 
@@ -332,6 +416,7 @@ class BranchActions(_Base):
         self._branch_version += 1  # only the shown node changed: written with the next change or on exit
 
     def _show_branch(self, node: Node) -> None:
+        self._close_draft()
         path = self.branches.path()
         self.run_state = None
         self.stream_view.show([segment(n) for n in path[:-1]], segment(node), self._branch_title(node),

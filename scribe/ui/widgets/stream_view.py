@@ -89,6 +89,8 @@ class StreamView(Vertical, can_focus=True):
                 tooltip="Inspector: the next alternative of the token"),
         Binding("enter", "branch", "Branch from alternative", id="inspect_branch",
                 tooltip="Inspector: a new branch that continues from the chosen alternative"),
+        Binding("k", "keep", "Keep up to here", id="inspect_keep",
+                tooltip="Inspector: keep the continuation up to and including this token; the rest stays offered"),
         Binding("escape", "leave", "Back to the text", id="inspect_leave", tooltip="Inspector: back to the editor"),
     ]
     DEFAULT_CSS = """
@@ -107,6 +109,13 @@ class StreamView(Vertical, can_focus=True):
             self.node_id = node_id
             self.index = index
             self.alternative = alternative
+
+    class KeepTo(Message):
+        """The writer keeps the first `length` characters of the offered text."""
+
+        def __init__(self, length: int) -> None:
+            super().__init__()
+            self.length = length
 
     class Left(Message):
         """The writer left the inspector."""
@@ -231,6 +240,18 @@ class StreamView(Vertical, can_focus=True):
             return
         segment, index = located
         self.post_message(self.BranchFrom(segment.node_id, index, segment.tokens[index].alternatives[self._choice]))
+
+    def action_keep(self) -> None:
+        """Ask the app to keep the offered text up to and including the token under the cursor."""
+        position, before = self._cursor, 0
+        for segment in self._segments() if position is not None else ():
+            if position < len(segment.tokens):
+                own = len(segment.prefix) + sum(len(token.text) for token in segment.tokens[: position + 1])
+                self.post_message(self.KeepTo(before + min(own, len(segment.text))))
+                return
+            position -= len(segment.tokens)
+            before += len(segment.text)
+        self.app.bell()
 
     def action_leave(self) -> None:
         """Back to the editor."""
