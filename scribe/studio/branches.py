@@ -84,6 +84,8 @@ class Generation:
     processor_order: tuple[str, ...]
     alternatives: int
     backend: str = ""
+    prose: bool = False
+    """Whether the continuation's line breaks inside paragraphs were joined (`scribe.studio.prose`)."""
 
     @property
     def seed(self) -> int | None:
@@ -94,14 +96,14 @@ class Generation:
         """Plain values for JSON."""
         return {"model": self.model, "weights_hash": self.weights_hash, "backend": self.backend,
                 "params": self.params.to_dict(), "processor_order": list(self.processor_order),
-                "alternatives": self.alternatives}
+                "alternatives": self.alternatives, "prose": self.prose}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Generation":
         """Read the form `to_dict` writes."""
         return cls(model=data["model"], weights_hash=data.get("weights_hash"), backend=data.get("backend", ""),
                    params=SamplingParams.from_dict(data["params"]), processor_order=tuple(data["processor_order"]),
-                   alternatives=int(data.get("alternatives", 5)))
+                   alternatives=int(data.get("alternatives", 5)), prose=bool(data.get("prose", False)))
 
 
 @dataclass
@@ -159,6 +161,7 @@ class ReplayRequest:
     prompt: str
     params: SamplingParams
     alternatives: int
+    prose: bool = False
 
 
 class BranchTree:
@@ -316,7 +319,7 @@ class BranchTree:
         params = node.generation.params
         if node.stop_reason in ("cancelled", "split"):
             params = params.replace(max_new_tokens=max(len(node.tokens), 1))
-        return ReplayRequest(self.prompt_of(node_id), params, node.generation.alternatives)
+        return ReplayRequest(self.prompt_of(node_id), params, node.generation.alternatives, node.generation.prose)
 
     def _add(self, node: Node) -> Node:
         self._nodes[node.id] = node

@@ -158,13 +158,13 @@ class BranchActions(_Base):
         assert self.backend is not None
         info = self.backend.info
         return Generation(model=info.name, weights_hash=self.weights_hash, params=params, processor_order=PROCESSOR_ORDER,
-                          alternatives=self.settings.alternatives, backend=info.backend)
+                          alternatives=self.settings.alternatives, backend=info.backend, prose=self.settings.prose)
 
     def _grow(self, parent: str, params: SamplingParams, *, prefix: str = "", attempt: int = 0) -> None:
         node = self.branches.grow(parent, self._generation(params), prefix=prefix)
         prompt = self.branches.tree.prompt_of(node.id)
         self._start(GenerationRun(prompt=prompt, params=params, alternatives=self.settings.alternatives,
-                                  attempt=attempt, node_id=node.id))
+                                  attempt=attempt, node_id=node.id, prose=self.settings.prose))
 
     def _start(self, run: GenerationRun) -> None:
         self._stop_generation()
@@ -476,7 +476,8 @@ class BranchActions(_Base):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="replay", description="replay")
     def _replay_worker(self, backend: Backend, node_id: str, request: ReplayRequest) -> None:
-        _, end = collect(backend, request.prompt, request.params, request.alternatives, self._backend_lock)
+        _, end = collect(backend, request.prompt, request.params, request.alternatives, self._backend_lock,
+                         prose=request.prose)
         self.post_message(Replayed(node_id, end.text, end.error))
 
     def on_replayed(self, message: Replayed) -> None:

@@ -121,7 +121,8 @@ class StudioActions(_Base):
 
     def _compare_run(self, backend: Backend, prompt: str, params: SamplingParams,
                      cancel: threading.Event) -> tuple[list[TokenStep], StreamEnd]:
-        return collect(backend, prompt, params, self.settings.alternatives, self._backend_lock, cancel)
+        return collect(backend, prompt, params, self.settings.alternatives, self._backend_lock, cancel,
+                       prose=self.settings.prose)
 
     def _keep_compared(self, prompt: str, result: CompareResult | None) -> None:
         """Keep a compared output as a branch of the prompt and show it."""

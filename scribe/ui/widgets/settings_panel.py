@@ -31,6 +31,13 @@ MODEL_FIELDS: dict[str, str] = {
     "alternatives": "How many top alternatives each streamed token carries (0 to 20).",
 }
 
+MAX_DRAFTS = 8
+WRITING_FIELDS: dict[str, str] = {
+    "prose": "on: join the single line breaks a model puts inside a paragraph (paragraph breaks stay); off: keep them.",
+    "drafts": f"How many continuations the drafts key asks for at once (1 to {MAX_DRAFTS}), cycled with alt+←/→.",
+}
+_SWITCH_WORDS = {"on": True, "yes": True, "true": True, "1": True, "off": False, "no": False, "false": False, "0": False}
+
 
 def sampling_field_names() -> list[str]:
     """The sampling parameters, in declaration order."""
@@ -43,6 +50,8 @@ def format_value(name: str, value: Any) -> str:
         return ""
     if name == "stop":
         return "|".join(s.encode("unicode_escape").decode("ascii") for s in value)
+    if isinstance(value, bool):
+        return "on" if value else "off"
     return str(value)
 
 
@@ -60,6 +69,18 @@ def updated_settings(settings: Settings, name: str, text: str) -> Settings:
         if not 0 <= count <= MAX_ALTERNATIVES:
             raise InvalidSetting(f"alternatives: {count} is out of range; it must be between 0 and {MAX_ALTERNATIVES}")
         return settings.replace(alternatives=count)
+    if name == "prose":
+        if text.lower() not in _SWITCH_WORDS:
+            raise InvalidSetting(f"prose: {text!r} is not on or off")
+        return settings.replace(prose=_SWITCH_WORDS[text.lower()])
+    if name == "drafts":
+        try:
+            count = int(text)
+        except ValueError:
+            raise InvalidSetting(f"drafts: {text!r} is not a whole number") from None
+        if not 1 <= count <= MAX_DRAFTS:
+            raise InvalidSetting(f"drafts: {count} is out of range; it must be between 1 and {MAX_DRAFTS}")
+        return settings.replace(drafts=count)
     if name == "dtype" and text not in DTYPES:
         raise InvalidSetting(f"dtype: {text!r} is not one of {', '.join(DTYPES)}")
     if name in RELOAD_FIELDS:
@@ -122,6 +143,9 @@ class SettingsPanel(VerticalScroll):
         rows: list[Widget] = [Label("Model", classes="section")]
         for name in MODEL_FIELDS:
             rows += self._row(name)
+        rows.append(Label("Writing", classes="section"))
+        for name in WRITING_FIELDS:
+            rows += self._row(name)
         rows.append(Label("Sampling", classes="section"))
         for name in field_docs():
             rows += self._row(name)
@@ -145,7 +169,7 @@ class SettingsPanel(VerticalScroll):
         self._settings = settings
         if not self.children:
             return
-        for name in [*MODEL_FIELDS, *sampling_field_names()]:
+        for name in [*MODEL_FIELDS, *WRITING_FIELDS, *sampling_field_names()]:
             field = self.input_for(name)
             if not field.has_class("-refused"):
                 field.value = format_value(name, setting_value(settings, name))
@@ -183,7 +207,7 @@ class SettingsPanel(VerticalScroll):
         field.set_class(error is not None, "-refused")
         field.set_class(unavailable is not None, "-unavailable")
         label.set_class(unavailable is not None, "-unavailable")
-        doc = MODEL_FIELDS.get(name) or field_docs().get(name, "")
+        doc = MODEL_FIELDS.get(name) or WRITING_FIELDS.get(name) or field_docs().get(name, "")
         field.tooltip = "\n\n".join(note for note in (error, unavailable, doc) if note)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
