@@ -58,7 +58,7 @@ from textual.widgets import TextArea
 
 from scribe.config import Paths, Settings, load_settings
 from scribe.engine.base import Backend
-from scribe.sampling.params import InvalidSetting
+from scribe.sampling.params import InvalidSetting, SamplingParams
 from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError
@@ -154,6 +154,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
             self.branches, self.branch_error = BranchSession(), str(exc)
         self._accepted: list[AcceptedEdit] = []
         self._taken_back: list[AcceptedEdit] = []
+        self._queued: list[tuple[str, SamplingParams, int]] = []
         self.last_replay: tuple[str, str] | None = None
         """(replayed text, recorded text) of the last replay."""
         self._branch_write_lock = threading.Lock()

@@ -94,6 +94,8 @@ class BranchActions(_Base):
     """Accepts that an undo can take back, the newest last."""
     _taken_back: list[AcceptedEdit]
     """Accepts taken back by an undo, which a redo makes again."""
+    _queued: list[tuple[str, SamplingParams, int]]
+    """Drafts still to generate after the running one: (parent node, settings with their seed, attempt)."""
 
     # --- starting continuations
 
@@ -106,6 +108,23 @@ class BranchActions(_Base):
         self.editor.set_mark()
         anchor = self.branches.begin(prompt)
         self._grow(anchor.id, with_seed(self.settings.sampling))
+
+    def action_drafts(self) -> None:
+        """`settings.drafts` continuations of the text at the cursor, one after another: siblings with their own
+        seeds (a fixed seed goes +1 per draft)."""
+        if not self._model_ready():
+            return
+        prompt = self.editor.text_before_cursor()
+        self._stop_generation()
+        self.editor.set_mark()
+        anchor = self.branches.begin(prompt)
+        params = self.settings.sampling
+        count = max(self.settings.drafts, 1)
+        seeds = ([(params.seed + n) % SEED_LIMIT for n in range(count)] if params.seed is not None
+                 else [draw_seed() for _ in range(count)])
+        first, *rest = [params.replace(seed=seed) for seed in seeds]
+        self._grow(anchor.id, first)
+        self._queued = [(anchor.id, later, number) for number, later in enumerate(rest, start=1)]
 
     def action_regenerate(self) -> None:
         """Another continuation of the shown branch's prompt: a sibling (a fixed seed goes +1 per sibling)."""
@@ -217,6 +236,8 @@ class BranchActions(_Base):
 
     def _finish(self, end: StreamEnd) -> None:
         self.generating = False
+        queued = self._queued if end.reason not in ("cancelled", "error") else []
+        self._queued = []
         assert self._drain_timer is not None
         self._drain_timer.pause()
         self._record(end.text, end.reason)
@@ -227,6 +248,11 @@ class BranchActions(_Base):
         self._set_model_state("ready" if self.backend is not None else self.model_state,
                               tokens_per_s=end.tokens_per_s or self.status_bar.status.tokens_per_s)
         self.refresh_bindings()
+        if queued:  # the next draft
+            (parent, params, attempt), rest = queued[0], queued[1:]
+            self._grow(parent, params, attempt=attempt)
+            self._queued = rest
+            return
         self._schedule_count()
 
     def _record(self, text: str, reason: str) -> None:
@@ -239,7 +265,9 @@ class BranchActions(_Base):
         self.save_branches()
 
     def _stop_generation(self) -> None:
-        """Cancel the running stream, if any; its worker stops within one token, its node keeps what streamed."""
+        """Cancel the running stream, if any, and the drafts queued after it; its worker stops within one token, its
+        node keeps what streamed."""
+        self._queued = []
         if self.run_state is not None and self.generating:
             self.run_state.cancel.set()
             self.generating = False

@@ -25,6 +25,9 @@ STUDIO_BINDINGS: list[BindingType] = [
             tooltip="Keep the continuation up to the end of its next sentence; the rest stays offered"),
     Binding("ctrl+e", "edit", "Edit", id="edit", priority=True,
             tooltip="Edit the continuation in a draft before keeping it (tab keeps the draft, esc goes back)"),
+    Binding("f5,alt+n", "drafts", "Drafts", id="drafts", priority=True,
+            tooltip="Several continuations of the text at the cursor (drafts in the settings, default 3), one after "
+            "another, each a branch with its own seed: alt+←/→ cycles them, tab keeps the one shown"),
     Binding("ctrl+r", "reject", "Reject", id="reject", tooltip="Put the continuation away (it stays in the tree)"),
     Binding("ctrl+g", "regenerate", "Regenerate", id="regenerate", priority=True,
             tooltip="Another continuation of the same prompt: a sibling branch"),
