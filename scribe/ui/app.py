@@ -56,13 +56,16 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import TextArea
 
-from scribe.config import Paths, Settings, load_settings
+from scribe.config import ConfigError, Paths, Settings, load_settings, save_settings
 from scribe.engine.base import Backend
 from scribe.sampling.params import InvalidSetting, SamplingParams
 from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
+from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, load_document_settings,
+                                            load_chosen, recommended_sampling, save_chosen, save_document_settings,
+                                            value_of, with_values)
 from scribe.ui import heap
 from scribe.ui.branching import AcceptedEdit, BranchActions
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
@@ -119,12 +122,21 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
     def __init__(self, path: str | Path | None = None, *, settings: Settings | None = None, paths: Paths | None = None) -> None:
         super().__init__()
         self.paths = paths or Paths.discover()
-        self.settings = settings or load_settings(self.paths)
         self.open_error: str | None = None
         try:
             self.document = Document.open(path) if path is not None else Document()
         except DocumentError as exc:
             self.document, self.open_error = Document(), str(exc)
+        self.settings_error: str | None = None
+        """Why the document's own settings could not be read (they are then neither used nor overwritten)."""
+        try:
+            own = load_document_settings(self.document.path)
+        except SettingsFileError as exc:
+            own, self.settings_error = {}, str(exc)
+        self.layers = LayeredSettings(settings or load_settings(self.paths), own,
+                                      chosen=load_chosen(self.paths.config_file))
+        """The settings' scopes: global, the model's recommendations, the document's own."""
+        self.settings = self.layers.effective()
         self.journal = Journal(self.paths.autosave)
         self.autosaver = Autosaver(self.journal, self.document.key or new_untitled_key(), self.document)
         self.backend: Backend | None = None
@@ -141,7 +153,6 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self._version = 0
         self._journalled_version = 0
         self._autosave_on = True
-        self._refused: dict[str, str] = {}
         self._count_timer: Timer | None = None
         self._drain_timer: Timer | None = None
         self._widgets: dict[str, Widget] = {}
@@ -240,6 +251,9 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self.set_interval(self.settings.autosave_seconds, self.autosave)
         if self.open_error:
             self.notify(self.open_error, title="Not opened", severity="error", timeout=15)
+        if self.settings_error:
+            self.notify(self.settings_error, title="Document settings", severity="error", timeout=15, markup=False)
+        self.settings_panel.show(self.settings, self._scopes())
         self._offer_recovery()
         self.load_model()
 
@@ -313,7 +327,8 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         except Exception as exc:  # every failure is shown; the editor keeps running
             outcome = ModelFailed(request, describe_error(exc))
         else:
-            outcome = ModelLoaded(request, backend, model_weights_hash(backend, self.paths.cache))
+            outcome = ModelLoaded(request, backend, model_weights_hash(backend, self.paths.cache),
+                                  recommended_sampling(backend.info.location))
         heap.settle()  # before the writer gets the model: the libraries just imported leave the collector's walks
         self.post_message(outcome)
 
@@ -327,6 +342,8 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self._set_model_state("ready", model=info.name, device=info.device, dtype=info.dtype,
                               context_length=info.context_length)
         self.settings_panel.mark_unavailable(message.backend.unsupported, info.name)
+        self.layers.recommended = message.recommended
+        self._use_settings(self.layers.effective())
         self._warn_ignored()
         self._schedule_count()
 
@@ -519,30 +536,60 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self.apply_setting(event.name, event.text, reload=event.submitted)
 
     def apply_setting(self, name: str, text: str, *, reload: bool = True) -> bool:
-        """Set one setting from typed text. A refused value is flagged and notified; the old value stays.
+        """Set one setting from typed text. A refused value is notified in one line and the panel shows the value in
+        effect again.
 
         A model, device or dtype change reloads the model; `reload` also retries the same model after an error.
         """
         try:
             changed = updated_settings(self.settings, name, text)
         except InvalidSetting as exc:
-            if self._refused.get(name) != text:
-                self.notify(str(exc), title="Setting refused", severity="error", markup=False)
-            self._refused[name] = text
-            self.settings_panel.flag(name, str(exc))
+            self.notify(str(exc), title="Setting refused", severity="error", markup=False)
+            self.settings_panel.show(self.settings, self._scopes(), reset=name)
             return False
-        self._refused.pop(name, None)
-        self.settings_panel.flag(name, None)
-        if changed == self.settings and not (reload and name in RELOAD_FIELDS and self.model_state == "error"):
-            return True
-        self.settings = changed
-        self.settings_panel.show(changed)
-        self.show_preset()
-        if name in RELOAD_FIELDS:
+        value = value_of(changed, name)
+        if value != value_of(self.settings, name):
+            self.choose_settings({name: value})
+        elif reload and name in RELOAD_FIELDS and self.model_state == "error":
             self.load_model()
-        elif self.backend is not None and name in self.backend.unsupported:
-            self._warn_ignored()
+        else:
+            self.settings_panel.show(self.settings, self._scopes(), reset=name)  # the typed text, tidied
         return True
+
+    def choose_settings(self, values: dict[str, Any]) -> None:
+        """The writer chose `values` (the panel, a preset): saved to the global settings file and the document's own
+        settings, then used; a model, device or dtype change reloads the model."""
+        self.layers.choose(values, in_document=self.document.path is not None and self.settings_error is None)
+        self._save_settings(values)
+        before = self.settings
+        self._use_settings(self.layers.effective())
+        if any(value_of(before, name) != value_of(self.settings, name) for name in RELOAD_FIELDS):
+            self.load_model()
+        elif self.backend is not None and set(values) & self.backend.unsupported:
+            self._warn_ignored()
+
+    def _use_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        self.settings_panel.show(settings, self._scopes())
+        self.show_preset()
+
+    def _scopes(self) -> dict[str, str]:
+        """Where each setting's value comes from (for the panel's labels)."""
+        return {name: self.layers.scope(name) for name in self.settings_panel.names()}
+
+    def _save_settings(self, values: dict[str, Any]) -> None:
+        """Write chosen values to the global settings file (what it holds stays) and the document's settings file."""
+        try:
+            on_file = load_settings(self.paths, environ={})
+            save_settings(with_values(on_file, values), self.paths)
+            save_chosen(self.paths.config_file, self.layers.chosen)
+        except (ConfigError, OSError, InvalidSetting) as exc:
+            self.notify(f"settings not saved: {exc}", severity="error", markup=False)
+        if self.document.path is not None and self.settings_error is None:
+            try:
+                save_document_settings(self.document.path, self.layers.document)
+            except OSError as exc:
+                self.notify(f"document settings not saved: {exc}", severity="error", markup=False)
 
     # --- status and commands
 
