@@ -83,6 +83,10 @@ class StreamView(Vertical, can_focus=True):
                 tooltip="Inspector: the previous generated token"),
         Binding("right", "move_token(1)", "Next token", id="inspect_next_token", show=False,
                 tooltip="Inspector: the next generated token"),
+        Binding("home", "token_edge(False)", "First token", id="inspect_first_token", show=False,
+                tooltip="Inspector: the first generated token"),
+        Binding("end", "token_edge(True)", "Last token", id="inspect_last_token", show=False,
+                tooltip="Inspector: the last generated token"),
         Binding("up", "move_alternative(-1)", "Previous alternative", id="inspect_prev_alternative", show=False,
                 tooltip="Inspector: the previous alternative of the token"),
         Binding("down", "move_alternative(1)", "Next alternative", id="inspect_next_alternative", show=False,
@@ -225,6 +229,14 @@ class StreamView(Vertical, can_focus=True):
             self._choice = 0
             self._render_text()
 
+    def action_token_edge(self, last: bool) -> None:
+        """Move the inspector's cursor to the first or the last token."""
+        count = self._token_count()
+        if count:
+            self._cursor = count - 1 if last else 0
+            self._choice = 0
+            self._render_text()
+
     def action_move_alternative(self, delta: int) -> None:
         """Choose another alternative of the inspected token."""
         token = self._inspected_token()
@@ -337,6 +349,8 @@ def percent(p: float) -> str:
     remote server that sends no logprobs)."""
     if math.isnan(p):
         return "?"
+    if p <= 0.0:
+        return "0"
     if p >= 0.1:
         return f"{p:.0%}"
     return f"{p:.1%}" if p >= 0.001 else "<0.1%"
@@ -365,7 +379,8 @@ def inspector_table(token: TokenLike, choice: int, position: int, count: int) ->
         chosen = "▶ " if number == choice else "  "
         mark = "*" if alt.token_id == token.token_id else " "
         fate = f"removed by {alt.removed_by}" if alt.removed_by else "kept"
-        row = Text(f"{chosen}{mark}{alt.text!r:<18.18} {percent(alt.raw_prob):>7} {percent(alt.final_prob):>7}  {fate}\n",
+        after = "0" if alt.removed_by else percent(alt.final_prob)  # a filtered token cannot be drawn
+        row = Text(f"{chosen}{mark}{alt.text!r:<18.18} {percent(alt.raw_prob):>7} {after:>7}  {fate}\n",
                    style="reverse" if number == choice else "")
         row.stylize(probability_style(alt.raw_prob), 3, 21)
         out.append_text(row)
