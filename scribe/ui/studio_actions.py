@@ -155,6 +155,7 @@ class StudioActions(_Base):
         self.editor.display = False
         lens.add_class("-on")
         lens.waiting(self.backend.info.name)
+        lens.query_one("#lens-scroll").focus()  # the writer reads it with PageUp/PageDown, Home/End and the arrows
         self._lens_request += 1
         self._lens_worker(self.backend, self._lens_request, self.editor.text, self.editor.text_before_cursor())
 
