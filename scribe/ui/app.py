@@ -63,6 +63,7 @@ from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
+from scribe.studio.recent import load_recent, remember
 from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, load_document_settings,
                                             load_chosen, recommended_sampling, save_chosen, save_document_settings,
                                             value_of, with_values)
@@ -70,7 +71,7 @@ from scribe.ui import heap
 from scribe.ui.branching import AcceptedEdit, BranchActions
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
-from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
+from scribe.ui.screens.dialogs import ConfirmQuitScreen, OpenScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.main import StudioScreen
 from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS, AnalysisActions
 from scribe.ui.screens.open_training import TRAINING_BINDINGS, TrainingActions
@@ -255,7 +256,16 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
             self.notify(self.settings_error, title="Document settings", severity="error", timeout=15, markup=False)
         self.settings_panel.show(self.settings, self._scopes())
         self._offer_recovery()
+        self._remember()
         self.load_model()
+
+    def _remember(self) -> None:
+        """Put the document first among the recent ones (the open prompt lists them)."""
+        if self.document.path is not None:
+            try:
+                remember(self.paths.data, self.document.path)
+            except OSError:
+                pass  # a list of recent files is a convenience: not worth interrupting the writer
 
     def on_studio_footer_drawn(self) -> None:
         self._first_frame.set()
@@ -489,6 +499,64 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self._update_document_status()
         self.notify(f"saved {saved}", markup=False)
         return True
+
+    def action_open(self) -> None:
+        """Ask for another document (a path or a recent one) and open it here; not while this one has unsaved
+        changes (nothing is lost: save or undo them first)."""
+        if self.document.is_dirty(self.editor.text):
+            self.notify(f"{self.document.title} has unsaved changes: save them (ctrl+s) first", severity="warning",
+                        markup=False)
+            return
+        recent = [str(p) for p in load_recent(self.paths.data) if p != self.document.path]
+        self.push_screen(OpenScreen(recent), self._open_chosen)
+
+    def _open_chosen(self, name: str | None) -> None:
+        if name is None:
+            return
+        try:
+            document = Document.open(name)
+        except DocumentError as exc:
+            self.notify(str(exc), title="Not opened", severity="error", markup=False)
+            return
+        try:
+            branches, branch_error = BranchSession.for_document(document.path), None
+        except BranchFileError as exc:
+            branches, branch_error = BranchSession(), str(exc)
+        try:
+            own, settings_error = load_document_settings(document.path), None
+        except SettingsFileError as exc:
+            own, settings_error = {}, str(exc)
+        self._stop_generation()
+        self._clear_continuation()
+        self.flush_branches()
+        self.autosaver.clear(self._version)
+        self.journal.release(self.autosaver.key)
+        self.document, self.branches, self.branch_error = document, branches, branch_error
+        self.settings_error = settings_error
+        self.autosaver = Autosaver(self.journal, document.key or new_untitled_key(), document)
+        self._accepted.clear()
+        self._taken_back.clear()
+        self._branch_version = self._branch_written = 0
+        self.editor.load_text(document.saved_text)
+        self.editor.move_cursor(self.editor.document.end)
+        self.editor.focus()
+        self._version += 1
+        self._journalled_version = self._version
+        self._autosave_on = True
+        before = self.settings
+        self.layers.document = own
+        self._use_settings(self.layers.effective())
+        if self.settings.model != before.model or self.settings.device != before.device or self.settings.dtype != before.dtype:
+            self.load_model()
+        for error in (branch_error, settings_error):
+            if error:
+                self.notify(error, severity="error", timeout=15, markup=False)
+        if self.branches.current is not None:
+            self.show_node(self.branches.current.id)
+        self._update_document_status()
+        self._remember()
+        self._offer_recovery()
+        self.notify(f"opened {document.path}", markup=False)
 
     async def action_quit(self) -> None:
         """Quit; with unsaved changes, ask whether to save, discard or stay."""

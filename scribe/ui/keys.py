@@ -59,6 +59,8 @@ STUDIO_BINDINGS: list[BindingType] = [
     Binding("alt+t", "change_theme", "Theme", id="theme", show=False, priority=True,
             tooltip="Choose a theme (the choice is saved)"),
     Binding("ctrl+s", "save", "Save", id="save", priority=True, tooltip="Save the document"),
+    Binding("f6", "open", "Open", id="open", show=False, priority=True,
+            tooltip="Open another file (a path, or a recent one) in place of this one, without restarting"),
     Binding("f11,alt+o", "models", "Models", id="models", show=False, priority=True,
             tooltip="Every model: choose the one to write with, or download one (GPT-2 family, any repository id)"),
     Binding("f2,ctrl+o", "toggle_settings", "Settings", id="settings", tooltip="Show or hide the settings panel"),
