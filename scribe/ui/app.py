@@ -15,6 +15,9 @@ alt+arrows move by words):
 | `continue`                     | ctrl+enter, ctrl+j, alt+enter | continue the text at the cursor (a new branch of it)  |
 | `stop`                         | escape                        | stop generating; what streamed so far stays           |
 | `accept`                       | tab, ctrl+t                   | write the shown branch path into the text (one undo)  |
+| `keep_word` `keep_sentence`    | ctrl+right, ctrl+down/alt+s   | keep up to the next word, sentence; the rest stays    |
+| `edit`                         | ctrl+e                        | edit the continuation as a draft; tab keeps the draft |
+| `drafts`                       | alt+n, f12                    | N continuations (drafts setting), each a sibling      |
 | `reject`                       | ctrl+r                        | put the continuation away (it stays in the tree)      |
 | `regenerate`                   | ctrl+g                        | a sibling: the same prompt again (fixed seed: +1)     |
 | `extend`                       | ctrl+n                        | a child: continue the continuation                    |
@@ -29,6 +32,7 @@ alt+arrows move by words):
 | `export`                       | alt+e                         | Markdown (with or without the tree), tree as JSON     |
 | `theme`                        | alt+t                         | choose a theme (saved to config.toml)                 |
 | `save`                         | ctrl+s                        | save the document (asks for a name when untitled)     |
+| `open`                         | alt+f                         | open another file (a path or a recent one)            |
 | `models`                       | f11, alt+o                    | every model: write with one, or download one          |
 | `settings`                     | f2, ctrl+o                    | show or hide the settings panel                       |
 | `help`                         | f1                            | every key                                             |
@@ -39,7 +43,11 @@ The analysis and training views' keys are in `scribe/ui/screens/open_analysis.py
 ctrl+enter and alt+enter reach the app only in terminals that report modifiers (the kitty keyboard protocol: kitty,
 WezTerm, foot, Ghostty, recent iTerm2); elsewhere, tmux included, ctrl+enter arrives as a plain Enter and alt+enter as
 Enter, so use ctrl+j, which every terminal sends. `textual keys` shows what yours sends.
-ctrl+z / ctrl+y undo and redo in the editor; ctrl+p opens the command palette, which lists every action.
+ctrl+z / ctrl+y undo and redo in the editor; undoing an accept un-marks its branch and offers it again. Tab accepts
+only from the text, the continuation or the draft: in the settings panel and in forms it moves between fields. In the
+token inspector, k keeps the continuation up to the token under the cursor. Settings changed in the panel are saved
+to config.toml and to the document's own settings file (`scribe.studio.layered_settings`); the panel names the scope
+of each value. ctrl+p opens the command palette, which lists every action.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ async def test_drafts_are_siblings_with_their_own_seeds_cycled_and_one_is_kept(t
     app = ScribeApp(story, settings=bundled_settings(max_new_tokens=8, seed=40).replace(drafts=3))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("f5")
+        await pilot.press("alt+n")
         await until_idle(app, pilot)
         root = app.branches.tree.roots()[0]
         drafts = app.branches.tree.children(root.id)
@@ -50,7 +50,7 @@ async def test_stopping_a_draft_stops_the_ones_queued_after_it(tmp_path: Path) -
     app = ScribeApp(story, settings=bundled_settings(max_new_tokens=200, seed=None).replace(drafts=4))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("f5", "escape")
+        await pilot.press("alt+n", "escape")
         await until_idle(app, pilot)
         root = app.branches.tree.roots()[0]
         assert len(app.branches.tree.children(root.id)) == 1

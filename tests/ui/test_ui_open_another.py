@@ -21,7 +21,7 @@ async def test_open_a_typed_path_then_a_recent_one(tmp_path: Path) -> None:
     app = ScribeApp(notes, settings=bundled_settings())
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("f6")
+        await pilot.press("alt+f")
         await pilot.pause()
         assert isinstance(app.screen, OpenScreen)
         app.screen.query_one(Input).value = str(story)
@@ -32,13 +32,13 @@ async def test_open_a_typed_path_then_a_recent_one(tmp_path: Path) -> None:
         assert app.settings.drafts == 5 and app.editor.border_title == "story.txt"
 
         await pilot.press("x")  # unsaved: opening another is refused, nothing lost
-        await pilot.press("f6")
+        await pilot.press("alt+f")
         await pilot.pause()
         assert not isinstance(app.screen, OpenScreen) and app.editor.text.startswith("Once")
         await pilot.press("ctrl+s")
         await settle(app, pilot)
 
-        await pilot.press("f6")
+        await pilot.press("alt+f")
         await pilot.pause()
         recent = app.screen.query_one(OptionList)
         assert str(recent.get_option_at_index(0).prompt) == str(notes)
