@@ -19,6 +19,8 @@ from scribe.ui.keys import TREE_BINDINGS
 from scribe.ui.widgets.stream_view import probability_style
 
 EXCERPT = 60
+STOP_WORDS = {"split": "part kept (the rest below)", "edited": "your edit"}
+"""How the tree names the ends that are not a model's: a node cut where part of it was kept, the writer's edit."""
 
 
 def one_line(text: str) -> str:
@@ -48,7 +50,8 @@ def node_label(tree: BranchTree, node: Node) -> Text:
     if budget <= 0:
         label.append("…", style="dim")
     seed = node.generation.seed if node.generation else None
-    label.append(f"  seed {seed} · {len(node.tokens)} tokens · {node.stop_reason or 'running'}", style="dim")
+    ended = STOP_WORDS.get(node.stop_reason, node.stop_reason) or "running"
+    label.append(("" if seed is None else f"  seed {seed}") + f" · {len(node.tokens)} tokens · {ended}", style="dim")
     return label
 
 

@@ -15,6 +15,7 @@ class Draft(TextArea):
                         tooltip="Draft: back to the continuation (your edits come back with ctrl+e)")]
     DEFAULT_CSS = """
     Draft { display: none; height: 1fr; min-height: 6; border: round $warning; }
+    Draft:focus { border: round $warning; }
     Draft.-open { display: block; }
     """
 
