@@ -86,6 +86,8 @@ class Generation:
     backend: str = ""
     prose: bool = False
     """Whether the continuation's line breaks inside paragraphs were joined (`scribe.studio.prose`)."""
+    source: str = ""
+    """The studio's model setting when it was generated (a name or a folder): what loads that model again."""
 
     @property
     def seed(self) -> int | None:
@@ -96,14 +98,15 @@ class Generation:
         """Plain values for JSON."""
         return {"model": self.model, "weights_hash": self.weights_hash, "backend": self.backend,
                 "params": self.params.to_dict(), "processor_order": list(self.processor_order),
-                "alternatives": self.alternatives, "prose": self.prose}
+                "alternatives": self.alternatives, "prose": self.prose, "source": self.source}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Generation":
         """Read the form `to_dict` writes."""
         return cls(model=data["model"], weights_hash=data.get("weights_hash"), backend=data.get("backend", ""),
                    params=SamplingParams.from_dict(data["params"]), processor_order=tuple(data["processor_order"]),
-                   alternatives=int(data.get("alternatives", 5)), prose=bool(data.get("prose", False)))
+                   alternatives=int(data.get("alternatives", 5)), prose=bool(data.get("prose", False)),
+                   source=str(data.get("source", "")))
 
 
 @dataclass

@@ -363,6 +363,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         self.layers.recommended = message.recommended
         self._use_settings(self.layers.effective())
         self._warn_ignored()
+        self.replay_pending()
         self._schedule_count()
 
     def _warn_ignored(self) -> None:
@@ -376,6 +377,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
         if message.request != self._load_request:
             return
         self._set_model_state("error", error=message.error)
+        self._replay_after_load = None
         self.notify(message.error, title=f"Model {self.settings.model} not loaded", severity="error", timeout=15,
                     markup=False)
 

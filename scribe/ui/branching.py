@@ -26,6 +26,7 @@ from scribe.studio.branches import BranchTree, Generation, Node, ReplayRequest, 
 from scribe.studio.compare import first_divergence
 from scribe.studio.keep import sentence_end, word_end
 from scribe.ui.messages import Replayed
+from scribe.ui.screens.dialogs import ConfirmScreen
 from scribe.ui.widgets.draft import Draft
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.stream_view import Segment, StreamView
@@ -95,6 +96,8 @@ class BranchActions(_Base):
     _taken_back: list[AcceptedEdit]
     """Accepts taken back by an undo, which a redo makes again."""
     _queued: list[tuple[str, SamplingParams, int]]
+    _replay_after_load: str | None = None
+    """A branch to replay once the model being loaded for it is ready."""
     """Drafts still to generate after the running one: (parent node, settings with their seed, attempt)."""
 
     # --- starting continuations
@@ -177,7 +180,8 @@ class BranchActions(_Base):
         assert self.backend is not None
         info = self.backend.info
         return Generation(model=info.name, weights_hash=self.weights_hash, params=params, processor_order=PROCESSOR_ORDER,
-                          alternatives=self.settings.alternatives, backend=info.backend, prose=self.settings.prose)
+                          alternatives=self.settings.alternatives, backend=info.backend, prose=self.settings.prose,
+                          source=self.settings.model)
 
     def _grow(self, parent: str, params: SamplingParams, *, prefix: str = "", attempt: int = 0) -> None:
         node = self.branches.grow(parent, self._generation(params), prefix=prefix)
@@ -495,6 +499,28 @@ class BranchActions(_Base):
         if not self._model_ready():
             return
         assert self.backend is not None
+        generation = node.generation
+        if generation.source and generation.source != self.settings.model and generation.model != self.backend.info.name:
+            question = (f"This branch was made with {generation.model}; {self.backend.info.name} is loaded.\n"
+                        f"Load {generation.source} and replay the branch with it?")
+            self.push_screen(ConfirmScreen(question, "Load and replay"),
+                             lambda yes: self._load_and_replay(node.id, generation.source) if yes else self._replay(node))
+            return
+        self._replay(node)
+
+    def _load_and_replay(self, node_id: str, source: str) -> None:
+        """Load the model a branch was made with (the writer's model setting becomes it), then replay the branch."""
+        self._replay_after_load = node_id
+        self.choose_settings({"model": source})
+
+    def replay_pending(self) -> None:
+        """Replay the branch that waited for its model to load (the model just loaded)."""
+        node_id, self._replay_after_load = self._replay_after_load, None
+        if node_id is not None and node_id in self.branches.tree:
+            self._replay(self.branches.tree.node(node_id))
+
+    def _replay(self, node: Node) -> None:
+        assert self.backend is not None and node.generation is not None
         generation = node.generation
         if generation.model != self.backend.info.name or generation.weights_hash != self.weights_hash:
             self.notify(f"recorded with {generation.model} (weights {str(generation.weights_hash)[:12]}); the loaded "
