@@ -334,6 +334,7 @@ class BranchActions(_Base):
         else:
             self.editor.set_mark()
             self._show_branch(rest)
+            self.stream_view.scroll_to_start()  # the next keep takes the rest from its start
         self.save_branches()
 
     def on_editor_undone(self, message: Editor.Undone) -> None:

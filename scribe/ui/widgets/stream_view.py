@@ -193,6 +193,10 @@ class StreamView(Vertical, can_focus=True):
         self.border_subtitle = subtitle
         self._render_text()
 
+    def scroll_to_start(self) -> None:
+        """Show the start of the text (where keeping part of it continues from)."""
+        self.query_one(StreamText).scroll_home(animate=False, immediate=True)
+
     def add(self, items: Iterable[TokenStep | StreamEnd]) -> None:
         """Show a batch of stream items (one refresh per batch): new tokens are drawn after the shown ones, unless the
         stream ended (its final text may drop a stop string) or the inspector is open."""
