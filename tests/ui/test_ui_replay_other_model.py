@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from writing_helpers import BUNDLED, SIZE, bundled_settings, finished, settle
+from writing_helpers import BUNDLED, SIZE, bundled_settings, finished, settle, tiny_model
 
 from scribe.ui.app import ScribeApp
 from scribe.ui.screens.dialogs import ConfirmScreen
-
-
-def tiny_model(folder: Path) -> Path:
-    """A one-layer random GPT-2 with the bundled model's tokenizer."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    config = GPT2Config(n_layer=1, n_head=2, n_embd=16, n_positions=256, vocab_size=8192)
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(BUNDLED / name, folder / name)
-    return folder
 
 
 async def loaded(app: ScribeApp, pilot) -> None:

@@ -3,6 +3,7 @@ what the screen shows where a widget is."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from textual.widget import Widget
@@ -68,3 +69,14 @@ async def finished(app: ScribeApp, pilot) -> None:
     while app.generating:
         await pilot.pause(0.05)
     await settle(app, pilot)
+
+
+def tiny_model(folder: Path) -> Path:
+    """A one-layer random GPT-2 with the bundled model's tokenizer."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(n_layer=1, n_head=2, n_embd=16, n_positions=256, vocab_size=8192)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(BUNDLED / name, folder / name)
+    return folder
