@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.widgets import Input
-from writing_helpers import SHORT, SIZE, bundled_settings, pane_text, settle, story_with_two_branches
+from writing_helpers import (
+    SHORT,
+    SIZE,
+    bundled_settings,
+    pane_text,
+    settle,
+    story_with_two_branches,
+)
 
 from scribe.ui.app import ScribeApp
 

@@ -20,7 +20,7 @@ async def shown_keys(width: int) -> tuple[str, list[str]]:
 
 
 async def test_narrow_footers_show_fewer_whole_keys_and_ctrl_j_for_continue() -> None:
-    wide_line, wide = await shown_keys(160)
+    _wide_line, wide = await shown_keys(160)
     narrow_line, narrow = await shown_keys(60)
     assert "^j Continue" in wide and "^j Continue" in narrow and "tab Accept" in narrow
     assert len(narrow) < len(wide)

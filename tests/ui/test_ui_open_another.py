@@ -6,7 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.widgets import Input, OptionList
-from writing_helpers import SIZE, bundled_settings, pane_text, settle, story_with_two_branches
+from writing_helpers import (
+    SIZE,
+    bundled_settings,
+    pane_text,
+    settle,
+    story_with_two_branches,
+)
 
 from scribe.studio.layered_settings import save_document_settings
 from scribe.ui.app import ScribeApp

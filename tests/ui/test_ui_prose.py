@@ -26,7 +26,7 @@ async def continue_once(tmp_path: Path, prose: bool) -> tuple[str, str, str]:
 
 
 async def test_single_line_breaks_are_joined_and_what_is_shown_is_inserted(tmp_path: Path) -> None:
-    raw_shown, raw_offered, _ = await continue_once(tmp_path, prose=False)
+    _raw_shown, raw_offered, _ = await continue_once(tmp_path, prose=False)
     assert "\n" in raw_offered.strip("\n"), "the model writes hard-wrapped lines (else this test shows nothing)"
     shown, offered, document = await continue_once(tmp_path, prose=True)
     assert document == PROMPT + offered

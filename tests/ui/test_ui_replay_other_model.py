@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from writing_helpers import BUNDLED, SIZE, bundled_settings, finished, settle, tiny_model
+from writing_helpers import (
+    BUNDLED,
+    SIZE,
+    bundled_settings,
+    finished,
+    settle,
+    tiny_model,
+)
 
 from scribe.ui.app import ScribeApp
 from scribe.ui.screens.dialogs import ConfirmScreen

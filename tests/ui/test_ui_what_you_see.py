@@ -7,15 +7,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.widgets import Tree
-from writing_helpers import LONG, SHORT, SIZE, bundled_settings, finished, pane_text, settle, story_with_two_branches
+from writing_helpers import (
+    LONG,
+    SHORT,
+    SIZE,
+    bundled_settings,
+    finished,
+    pane_text,
+    settle,
+    story_with_two_branches,
+)
 
 from scribe.studio.branches import BranchTree, sidecar_path
 from scribe.studio.export import to_markdown
 from scribe.ui.app import ScribeApp
 from scribe.ui.screens.tree import BranchTreeScreen
 
+
 async def test_a_shorter_branch_leaves_no_lines_of_the_longer_one_and_tab_inserts_what_is_shown(tmp_path: Path) -> None:
-    story, long_id, short_id = story_with_two_branches(tmp_path)
+    story, _long_id, short_id = story_with_two_branches(tmp_path)
     app = ScribeApp(story, settings=bundled_settings())
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -70,7 +80,7 @@ async def test_a_shorter_regenerated_sibling_leaves_no_lines_of_the_longer_one(t
 
 
 async def test_undoing_an_accept_unmarks_the_branch_offers_it_again_and_redo_accepts_it(tmp_path: Path) -> None:
-    story, long_id, short_id = story_with_two_branches(tmp_path)
+    story, _long_id, short_id = story_with_two_branches(tmp_path)
     app = ScribeApp(story, settings=bundled_settings())
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
