@@ -107,6 +107,10 @@ class Settings:
     """Allow models whose code lives in their repository (runs that code: only for models you trust)."""
     theme: str = "textual-dark"
     """The Textual theme."""
+    prose: bool = True
+    """Continuations as prose: join the single line breaks a model puts inside a paragraph (paragraph breaks stay)."""
+    drafts: int = 3
+    """How many continuations the studio's drafts key asks for at once."""
     sampling: SamplingParams = field(default_factory=SamplingParams)
     """Sampling parameters (the [sampling] table)."""
     keys: dict[str, str] = field(default_factory=dict)

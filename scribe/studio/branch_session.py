@@ -7,9 +7,24 @@ path into the document. Moving between siblings, to the parent or to a child sta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from scribe.studio.branches import BranchTree, Generation, Node, sidecar_path
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """One accept, enough to take it back (undo) and to make it again (redo)."""
+
+    anchor: str
+    """The anchor before the accept."""
+    shown: str
+    """The node shown when it was accepted."""
+    marked: tuple[str, ...]
+    """The nodes this accept marked accepted (those already accepted stay so when it is taken back)."""
+    head: str
+    """The last node accepted: `shown`, or above it when part of the offered text was kept."""
 
 
 class BranchSession:
@@ -112,16 +127,79 @@ class BranchSession:
         self.tree.current = node_id
         return offset
 
-    def accept(self) -> str:
-        """Mark the offered path accepted and anchor after it; returns the text to insert."""
+    def accept(self) -> tuple[str, Acceptance | None]:
+        """Mark the offered path accepted and anchor after it; returns the text to insert and the record that
+        `take_back` uses (None when nothing is offered)."""
         current = self.current
         if current is None or self.anchor is None:
-            return ""
+            return "", None
         text = self.offered_text()
+        marked = tuple(node.id for node in self.path() if not node.accepted)
+        acceptance = Acceptance(self.anchor, current.id, marked, current.id)
         self.tree.mark_accepted(self.anchor, current.id)
         self.anchor = current.id
         self.tree.current = None
-        return text
+        return text, acceptance
+
+    def accept_part(self, length: int) -> tuple[str, Acceptance | None]:
+        """Accept the first `length` characters of the offered text (the node they end in is split there); the rest
+        stays offered. Accepting all of it, or more, is `accept`."""
+        current = self.current
+        if current is None or self.anchor is None or length <= 0:
+            return "", None
+        position = 0
+        for node in self.path():
+            end = position + len(node.text)
+            if length < end:
+                if length > position:
+                    tail = self.tree.split(node.id, length - position)
+                    if current.id == node.id:
+                        current = tail
+                    head = node
+                else:  # the cut falls where this node starts: the nodes before it are kept
+                    head = self.tree.node(node.parent) if node.parent is not None else node
+                text = self.offered_text()[:length]
+                marked = tuple(n.id for n in self.tree.path_between(self.anchor, head.id) if not n.accepted)
+                acceptance = Acceptance(self.anchor, current.id, marked, head.id)
+                self.tree.mark_accepted(self.anchor, head.id)
+                self.anchor = head.id
+                self.tree.current = current.id
+                return text, acceptance
+            position = end
+        return self.accept()
+
+    def accept_edited(self, text: str) -> tuple[str, Acceptance | None]:
+        """Accept `text`, the writer's edit of the offered text: a new continuation of the anchor holding it (the
+        offered branch stays in the tree as generated). Returns the text to insert and the record `take_back` uses."""
+        if self.anchor is None:
+            return "", None
+        node = self.tree.add(self.anchor, None, prefix=text)
+        node.stop_reason = "edited"
+        self.tree.current = node.id
+        return self.accept()
+
+    def take_back(self, acceptance: Acceptance) -> bool:
+        """Undo an accept: its nodes are no longer accepted and its branch is offered again. False (nothing changed)
+        when the branch was deleted since."""
+        if acceptance.shown not in self.tree or acceptance.anchor not in self.tree:
+            return False
+        for node_id in acceptance.marked:
+            if node_id in self.tree:
+                self.tree.node(node_id).accepted = False
+        self.anchor = acceptance.anchor
+        self.tree.current = acceptance.shown
+        return True
+
+    def accept_again(self, acceptance: Acceptance) -> bool:
+        """Redo an accept taken back; False when its branch was deleted since."""
+        if acceptance.shown not in self.tree or acceptance.anchor not in self.tree:
+            return False
+        if acceptance.head not in self.tree:
+            return False
+        self.tree.mark_accepted(acceptance.anchor, acceptance.head)
+        self.anchor = acceptance.head
+        self.tree.current = None if acceptance.head == acceptance.shown else acceptance.shown
+        return True
 
     def put_away(self) -> None:
         """Nothing is shown any more (reject); the tree keeps the node."""

@@ -84,6 +84,10 @@ class Generation:
     processor_order: tuple[str, ...]
     alternatives: int
     backend: str = ""
+    prose: bool = False
+    """Whether the continuation's line breaks inside paragraphs were joined (`scribe.studio.prose`)."""
+    source: str = ""
+    """The studio's model setting when it was generated (a name or a folder): what loads that model again."""
 
     @property
     def seed(self) -> int | None:
@@ -94,14 +98,15 @@ class Generation:
         """Plain values for JSON."""
         return {"model": self.model, "weights_hash": self.weights_hash, "backend": self.backend,
                 "params": self.params.to_dict(), "processor_order": list(self.processor_order),
-                "alternatives": self.alternatives}
+                "alternatives": self.alternatives, "prose": self.prose, "source": self.source}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Generation":
         """Read the form `to_dict` writes."""
         return cls(model=data["model"], weights_hash=data.get("weights_hash"), backend=data.get("backend", ""),
                    params=SamplingParams.from_dict(data["params"]), processor_order=tuple(data["processor_order"]),
-                   alternatives=int(data.get("alternatives", 5)))
+                   alternatives=int(data.get("alternatives", 5)), prose=bool(data.get("prose", False)),
+                   source=str(data.get("source", "")))
 
 
 @dataclass
@@ -159,6 +164,7 @@ class ReplayRequest:
     prompt: str
     params: SamplingParams
     alternatives: int
+    prose: bool = False
 
 
 class BranchTree:
@@ -253,6 +259,49 @@ class BranchTree:
         for node in self.path_between(top, bottom):
             node.accepted = True
 
+    def split(self, node_id: str, offset: int) -> Node:
+        """Cut a continuation's text at character `offset` (0 < offset < its length): the node keeps the text before
+        it and the tokens that made it, and a new child gets the rest, taking over the node's children. A token cut in
+        two stays in the node (shortened); its rest becomes the child's prefix. Returns the child.
+
+        The node's record stays (replaying it regenerates as many tokens as it keeps); the child has none of its own:
+        it was generated as part of the node."""
+        node = self._nodes[node_id]
+        if node.parent is None or not 0 < offset < len(node.text):
+            raise ValueError(f"cannot split node {node_id} at {offset}")
+        kept: list[TokenRecord] = []
+        position, cut_rest, rest_index = len(node.prefix), "", len(node.tokens)
+        for index, token in enumerate(node.tokens):
+            if position >= offset:
+                rest_index = index
+                break
+            end = position + len(token.text)
+            if end > offset:  # the cut falls inside this token
+                kept.append(dataclasses.replace(token, text=token.text[: offset - position]))
+                cut_rest, rest_index = token.text[offset - position :], index + 1
+                break
+            kept.append(token)
+            position = end
+        head_text, tail_text = node.text[:offset], node.text[offset:]
+        if offset < len(node.prefix):  # inside the forced prefix: the child's prefix is the prefix's rest
+            cut_rest = node.prefix[offset:]
+            kept, rest_index = [], 0
+        tail = Node(id=_new_id(), parent=node.id, text=tail_text, prefix=cut_rest, tokens=node.tokens[rest_index:],
+                    stop_reason=node.stop_reason, accepted=node.accepted)
+        node.text, node.tokens, node.stop_reason = head_text, tuple(kept), "split"
+        node.prefix = node.prefix[:offset]
+        self._nodes[tail.id] = tail
+        children = self._children.pop(node.id, [])
+        for child_id in children:
+            self._nodes[child_id].parent = tail.id
+        self._children[tail.id] = children
+        self._children[node.id] = [tail.id]
+        return tail
+
+    def size_under(self, node_id: str) -> int:
+        """How many nodes `remove(node_id)` would drop: the node and everything under it."""
+        return 1 + sum(self.size_under(child.id) for child in self.children(node_id))
+
     def remove(self, node_id: str) -> list[str]:
         """Drop a node and everything under it; returns the ids dropped."""
         dropped = []
@@ -271,9 +320,9 @@ class BranchTree:
         if node.generation is None or node.generation.seed is None:
             raise ValueError("this node has no generation record to replay")
         params = node.generation.params
-        if node.stop_reason == "cancelled":
+        if node.stop_reason in ("cancelled", "split"):
             params = params.replace(max_new_tokens=max(len(node.tokens), 1))
-        return ReplayRequest(self.prompt_of(node_id), params, node.generation.alternatives)
+        return ReplayRequest(self.prompt_of(node_id), params, node.generation.alternatives, node.generation.prose)
 
     def _add(self, node: Node) -> Node:
         self._nodes[node.id] = node
@@ -285,7 +334,15 @@ class BranchTree:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of the whole tree."""
         return {"format": "scribe-branches", "version": FORMAT_VERSION, "current": self.current,
-                "nodes": [n.to_dict() for n in self._nodes.values()]}
+                "nodes": [n.to_dict() for n in self._parents_first()]}
+
+    def _parents_first(self) -> Iterator[Node]:
+        """Every node, each after its parent (a split puts a new node between a node and its children)."""
+        stack = list(reversed(self._children.get(None, [])))
+        while stack:
+            node = self._nodes[stack.pop()]
+            yield node
+            stack.extend(reversed(self._children.get(node.id, [])))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BranchTree":
@@ -315,7 +372,7 @@ class BranchTree:
     def copy(self) -> "BranchTree":
         """A copy whose nodes can be read (saved) on another thread while this tree changes (tokens are shared)."""
         twin = BranchTree()
-        for node in self._nodes.values():
+        for node in self._parents_first():
             twin._add(dataclasses.replace(node))
         twin.current = self.current
         return twin

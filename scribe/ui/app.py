@@ -15,6 +15,9 @@ alt+arrows move by words):
 | `continue`                     | ctrl+enter, ctrl+j, alt+enter | continue the text at the cursor (a new branch of it)  |
 | `stop`                         | escape                        | stop generating; what streamed so far stays           |
 | `accept`                       | tab, ctrl+t                   | write the shown branch path into the text (one undo)  |
+| `keep_word` `keep_sentence`    | ctrl+right, ctrl+down/alt+s   | keep up to the next word, sentence; the rest stays    |
+| `edit`                         | ctrl+e                        | edit the continuation as a draft; tab keeps the draft |
+| `drafts`                       | alt+n, f12                    | N continuations (drafts setting), each a sibling      |
 | `reject`                       | ctrl+r                        | put the continuation away (it stays in the tree)      |
 | `regenerate`                   | ctrl+g                        | a sibling: the same prompt again (fixed seed: +1)     |
 | `extend`                       | ctrl+n                        | a child: continue the continuation                    |
@@ -29,6 +32,7 @@ alt+arrows move by words):
 | `export`                       | alt+e                         | Markdown (with or without the tree), tree as JSON     |
 | `theme`                        | alt+t                         | choose a theme (saved to config.toml)                 |
 | `save`                         | ctrl+s                        | save the document (asks for a name when untitled)     |
+| `open`                         | alt+f                         | open another file (a path or a recent one)            |
 | `models`                       | f11, alt+o                    | every model: write with one, or download one          |
 | `settings`                     | f2, ctrl+o                    | show or hide the settings panel                       |
 | `help`                         | f1                            | every key                                             |
@@ -39,7 +43,11 @@ The analysis and training views' keys are in `scribe/ui/screens/open_analysis.py
 ctrl+enter and alt+enter reach the app only in terminals that report modifiers (the kitty keyboard protocol: kitty,
 WezTerm, foot, Ghostty, recent iTerm2); elsewhere, tmux included, ctrl+enter arrives as a plain Enter and alt+enter as
 Enter, so use ctrl+j, which every terminal sends. `textual keys` shows what yours sends.
-ctrl+z / ctrl+y undo and redo in the editor; ctrl+p opens the command palette, which lists every action.
+ctrl+z / ctrl+y undo and redo in the editor; undoing an accept un-marks its branch and offers it again. Tab accepts
+only from the text, the continuation or the draft: in the settings panel and in forms it moves between fields. In the
+token inspector, k keeps the continuation up to the token under the cursor. Settings changed in the panel are saved
+to config.toml and to the document's own settings file (`scribe.studio.layered_settings`); the panel names the scope
+of each value. ctrl+p opens the command palette, which lists every action.
 """
 
 from __future__ import annotations
@@ -54,26 +62,31 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Input, TextArea
+from textual.widgets import TextArea
 
-from scribe.config import Paths, Settings, load_settings
+from scribe.config import ConfigError, Paths, Settings, load_settings, save_settings
 from scribe.engine.base import Backend
-from scribe.sampling.params import InvalidSetting
+from scribe.sampling.params import InvalidSetting, SamplingParams
 from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
+from scribe.studio.recent import load_recent, remember
+from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, load_document_settings,
+                                            load_chosen, recommended_sampling, save_chosen, save_document_settings,
+                                            value_of, with_values)
 from scribe.ui import heap
-from scribe.ui.branching import BranchActions
+from scribe.ui.branching import AcceptedEdit, BranchActions
 from scribe.ui.keymap import checked_keymap
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
 from scribe.ui.save_guard import SaveGuard
-from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
+from scribe.ui.screens.dialogs import ConfirmQuitScreen, OpenScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.main import StudioScreen
 from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS, AnalysisActions
 from scribe.ui.screens.open_training import TRAINING_BINDINGS, TrainingActions
 from scribe.ui.studio_actions import StudioActions
+from scribe.ui.widgets.draft import Draft
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.footer import StudioFooter
 from scribe.ui.widgets.lens import LensView
@@ -120,12 +133,21 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
     def __init__(self, path: str | Path | None = None, *, settings: Settings | None = None, paths: Paths | None = None) -> None:
         super().__init__()
         self.paths = paths or Paths.discover()
-        self.settings = settings or load_settings(self.paths)
         self.open_error: str | None = None
         try:
             self.document = Document.open(path) if path is not None else Document()
         except DocumentError as exc:
             self.document, self.open_error = Document(), str(exc)
+        self.settings_error: str | None = None
+        """Why the document's own settings could not be read (they are then neither used nor overwritten)."""
+        try:
+            own = load_document_settings(self.document.path)
+        except SettingsFileError as exc:
+            own, self.settings_error = {}, str(exc)
+        self.layers = LayeredSettings(settings or load_settings(self.paths), own,
+                                      chosen=load_chosen(self.paths.config_file))
+        """The settings' scopes: global, the model's recommendations, the document's own."""
+        self.settings = self.layers.effective()
         self.journal = Journal(self.paths.autosave)
         self.autosaver = Autosaver(self.journal, self.document.key or new_untitled_key(), self.document)
         self.backend: Backend | None = None
@@ -142,7 +164,6 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
         self._version = 0
         self._journalled_version = 0
         self._autosave_on = True
-        self._refused: dict[str, str] = {}
         self._count_timer: Timer | None = None
         self._drain_timer: Timer | None = None
         self._widgets: dict[str, Widget] = {}
@@ -153,6 +174,9 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
             self.branches = BranchSession.for_document(self.document.path)
         except BranchFileError as exc:  # keep the unreadable file: branches of this session are not saved
             self.branches, self.branch_error = BranchSession(), str(exc)
+        self._accepted: list[AcceptedEdit] = []
+        self._taken_back: list[AcceptedEdit] = []
+        self._queued: list[tuple[str, SamplingParams, int]] = []
         self.last_replay: tuple[str, str] | None = None
         """(replayed text, recorded text) of the last replay."""
         self._branch_write_lock = threading.Lock()
@@ -172,6 +196,7 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
                 yield Editor(self.document.saved_text, id="editor")
                 yield LensView(id="lens")
                 yield StreamView(id="stream")
+                yield Draft(id="draft")
             yield SettingsPanel(self.settings, id="settings")
         yield StatusBar(id="status")
         yield StudioFooter()
@@ -185,6 +210,17 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
     def stream_view(self) -> StreamView:
         """The continuation view."""
         return self._widget("#stream", StreamView)
+
+    @property
+    def draft(self) -> Draft:
+        """The continuation as an editable draft (shown in the continuation's place while open)."""
+        return self._widget("#draft", Draft)
+
+    @property
+    def draft_open(self) -> bool:
+        """True while the writer edits the continuation (False before the widgets are mounted)."""
+        draft = self._widgets.get("#draft")
+        return isinstance(draft, Draft) and draft.is_open
 
     @property
     def lens_view(self) -> LensView:
@@ -208,8 +244,8 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
         return self._widgets[selector]  # type: ignore[return-value]
 
     def on_mount(self) -> None:
-        for selector, kind in (("#editor", Editor), ("#lens", LensView), ("#stream", StreamView), ("#status", StatusBar),
-                               ("#settings", SettingsPanel)):
+        for selector, kind in (("#editor", Editor), ("#lens", LensView), ("#stream", StreamView), ("#draft", Draft),
+                               ("#status", StatusBar), ("#settings", SettingsPanel)):
             self._widget(selector, kind)
         self._apply_keymap()
         self.register_themes()
@@ -226,8 +262,20 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
         self.set_interval(self.settings.autosave_seconds, self.autosave)
         if self.open_error:
             self.notify(self.open_error, title="Not opened", severity="error", timeout=15)
+        if self.settings_error:
+            self.notify(self.settings_error, title="Document settings", severity="error", timeout=15, markup=False)
+        self.settings_panel.show(self.settings, self._scopes())
         self._offer_recovery()
+        self._remember()
         self.load_model()
+
+    def _remember(self) -> None:
+        """Put the document first among the recent ones (the open prompt lists them)."""
+        if self.document.path is not None:
+            try:
+                remember(self.paths.data, self.document.path)
+            except OSError:
+                pass  # a list of recent files is a convenience: not worth interrupting the writer
 
     def on_studio_footer_drawn(self) -> None:
         self._first_frame.set()
@@ -300,7 +348,8 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
         except Exception as exc:  # every failure is shown; the editor keeps running
             outcome = ModelFailed(request, describe_error(exc))
         else:
-            outcome = ModelLoaded(request, backend, model_weights_hash(backend, self.paths.cache))
+            outcome = ModelLoaded(request, backend, model_weights_hash(backend, self.paths.cache),
+                                  recommended_sampling(backend.info.location))
         heap.settle()  # before the writer gets the model: the libraries just imported leave the collector's walks
         self.post_message(outcome)
 
@@ -314,7 +363,10 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
         self._set_model_state("ready", model=info.name, device=info.device, dtype=info.dtype,
                               context_length=info.context_length)
         self.settings_panel.mark_unavailable(message.backend.unsupported, info.name)
+        self.layers.recommended = message.recommended
+        self._use_settings(self.layers.effective())
         self._warn_ignored()
+        self.replay_pending()
         self._schedule_count()
 
     def _warn_ignored(self) -> None:
@@ -328,6 +380,7 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
         if message.request != self._load_request:
             return
         self._set_model_state("error", error=message.error)
+        self._replay_after_load = None
         self.notify(message.error, title=f"Model {self.settings.model} not loaded", severity="error", timeout=15,
                     markup=False)
 
@@ -352,9 +405,17 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
         # None shows a key dimmed: the footer keeps the same keys, so it restyles them instead of rebuilding
         if action == "stop":
             return True if self.generating else None
-        if action in ("accept", "reject", "regenerate"):
-            return True if self.branches.current is not None and not isinstance(self.focused, Input) else None
+        if action in ("accept", "reject", "regenerate", "keep", "edit"):
+            offered = self.branches.current is not None and self._in_the_text()
+            if action in ("keep", "edit"):  # in the draft these keys edit it
+                offered = offered and not self.draft_open
+            return True if offered else None
         return True
+
+    def _in_the_text(self) -> bool:
+        """True when the focus is in the writer's text or the continuation (keys like tab belong to a form's fields
+        everywhere else: the settings panel's, a dialog's)."""
+        return self.focused is None or isinstance(self.focused, (Editor, StreamView, Draft))
 
     def _on_main_screen(self) -> bool:
         stack = self.screen_stack
@@ -464,6 +525,64 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
         self.notify(f"saved {saved}", markup=False)
         return True
 
+    def action_open(self) -> None:
+        """Ask for another document (a path or a recent one) and open it here; not while this one has unsaved
+        changes (nothing is lost: save or undo them first)."""
+        if self.document.is_dirty(self.editor.text):
+            self.notify(f"{self.document.title} has unsaved changes: save them (ctrl+s) first", severity="warning",
+                        markup=False)
+            return
+        recent = [str(p) for p in load_recent(self.paths.data) if p != self.document.path]
+        self.push_screen(OpenScreen(recent), self._open_chosen)
+
+    def _open_chosen(self, name: str | None) -> None:
+        if name is None:
+            return
+        try:
+            document = Document.open(name)
+        except DocumentError as exc:
+            self.notify(str(exc), title="Not opened", severity="error", markup=False)
+            return
+        try:
+            branches, branch_error = BranchSession.for_document(document.path), None
+        except BranchFileError as exc:
+            branches, branch_error = BranchSession(), str(exc)
+        try:
+            own, settings_error = load_document_settings(document.path), None
+        except SettingsFileError as exc:
+            own, settings_error = {}, str(exc)
+        self._stop_generation()
+        self._clear_continuation()
+        self.flush_branches()
+        self.autosaver.clear(self._version)
+        self.journal.release(self.autosaver.key)
+        self.document, self.branches, self.branch_error = document, branches, branch_error
+        self.settings_error = settings_error
+        self.autosaver = Autosaver(self.journal, document.key or new_untitled_key(), document)
+        self._accepted.clear()
+        self._taken_back.clear()
+        self._branch_version = self._branch_written = 0
+        self.editor.load_text(document.saved_text)
+        self.editor.move_cursor(self.editor.document.end)
+        self.editor.focus()
+        self._version += 1
+        self._journalled_version = self._version
+        self._autosave_on = True
+        before = self.settings
+        self.layers.document = own
+        self._use_settings(self.layers.effective())
+        if self.settings.model != before.model or self.settings.device != before.device or self.settings.dtype != before.dtype:
+            self.load_model()
+        for error in (branch_error, settings_error):
+            if error:
+                self.notify(error, severity="error", timeout=15, markup=False)
+        if self.branches.current is not None:
+            self.show_node(self.branches.current.id)
+        self._update_document_status()
+        self._remember()
+        self._offer_recovery()
+        self.notify(f"opened {document.path}", markup=False)
+
     async def action_quit(self) -> None:
         """Quit; with unsaved changes, ask whether to save, discard or stay."""
         if not self.document.is_dirty(self.editor.text):
@@ -510,30 +629,60 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
         self.apply_setting(event.name, event.text, reload=event.submitted)
 
     def apply_setting(self, name: str, text: str, *, reload: bool = True) -> bool:
-        """Set one setting from typed text. A refused value is flagged and notified; the old value stays.
+        """Set one setting from typed text. A refused value is notified in one line and the panel shows the value in
+        effect again.
 
         A model, device or dtype change reloads the model; `reload` also retries the same model after an error.
         """
         try:
             changed = updated_settings(self.settings, name, text)
         except InvalidSetting as exc:
-            if self._refused.get(name) != text:
-                self.notify(str(exc), title="Setting refused", severity="error", markup=False)
-            self._refused[name] = text
-            self.settings_panel.flag(name, str(exc))
+            self.notify(str(exc), title="Setting refused", severity="error", markup=False)
+            self.settings_panel.show(self.settings, self._scopes(), reset=name)
             return False
-        self._refused.pop(name, None)
-        self.settings_panel.flag(name, None)
-        if changed == self.settings and not (reload and name in RELOAD_FIELDS and self.model_state == "error"):
-            return True
-        self.settings = changed
-        self.settings_panel.show(changed)
-        self.show_preset()
-        if name in RELOAD_FIELDS:
+        value = value_of(changed, name)
+        if value != value_of(self.settings, name):
+            self.choose_settings({name: value})
+        elif reload and name in RELOAD_FIELDS and self.model_state == "error":
             self.load_model()
-        elif self.backend is not None and name in self.backend.unsupported:
-            self._warn_ignored()
+        else:
+            self.settings_panel.show(self.settings, self._scopes(), reset=name)  # the typed text, tidied
         return True
+
+    def choose_settings(self, values: dict[str, Any]) -> None:
+        """The writer chose `values` (the panel, a preset): saved to the global settings file and the document's own
+        settings, then used; a model, device or dtype change reloads the model."""
+        self.layers.choose(values, in_document=self.document.path is not None and self.settings_error is None)
+        self._save_settings(values)
+        before = self.settings
+        self._use_settings(self.layers.effective())
+        if any(value_of(before, name) != value_of(self.settings, name) for name in RELOAD_FIELDS):
+            self.load_model()
+        elif self.backend is not None and set(values) & self.backend.unsupported:
+            self._warn_ignored()
+
+    def _use_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        self.settings_panel.show(settings, self._scopes())
+        self.show_preset()
+
+    def _scopes(self) -> dict[str, str]:
+        """Where each setting's value comes from (for the panel's labels)."""
+        return {name: self.layers.scope(name) for name in self.settings_panel.names()}
+
+    def _save_settings(self, values: dict[str, Any]) -> None:
+        """Write chosen values to the global settings file (what it holds stays) and the document's settings file."""
+        try:
+            on_file = load_settings(self.paths, environ={})
+            save_settings(with_values(on_file, values), self.paths)
+            save_chosen(self.paths.config_file, self.layers.chosen)
+        except (ConfigError, OSError, InvalidSetting) as exc:
+            self.notify(f"settings not saved: {exc}", severity="error", markup=False)
+        if self.document.path is not None and self.settings_error is None:
+            try:
+                save_document_settings(self.document.path, self.layers.document)
+            except OSError as exc:
+                self.notify(f"document settings not saved: {exc}", severity="error", markup=False)
 
     # --- status and commands
 

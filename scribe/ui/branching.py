@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -20,10 +21,14 @@ from textual import work
 from scribe.engine.base import Backend, StreamEnd
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.processors import PROCESSOR_ORDER
-from scribe.studio.branch_session import BranchSession
+from scribe.studio.branch_session import Acceptance, BranchSession
 from scribe.studio.branches import BranchTree, Generation, Node, ReplayRequest, TokenRecord
 from scribe.studio.compare import first_divergence
+from scribe.studio.keep import sentence_end, word_end
 from scribe.ui.messages import Replayed
+from scribe.ui.screens.dialogs import ConfirmScreen
+from scribe.ui.widgets.draft import Draft
+from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.stream_view import Segment, StreamView
 from scribe.ui.workers import GenerationRun, collect, stream_into
 
@@ -56,6 +61,21 @@ def with_seed(params: SamplingParams) -> SamplingParams:
     return params if params.seed is not None else params.replace(seed=draw_seed())
 
 
+def text_key(text: str) -> tuple[int, int]:
+    """A cheap fingerprint of the document's text (its length and hash), to recognise it after an undo."""
+    return len(text), hash(text)
+
+
+@dataclass(frozen=True)
+class AcceptedEdit:
+    """An accept as the editor saw it: where it inserted, and the text before and after it (as `text_key`s)."""
+
+    acceptance: Acceptance
+    offset: int
+    before: tuple[int, int]
+    after: tuple[int, int]
+
+
 def segment(node: Node) -> Segment:
     """How the continuation view shows a finished node."""
     return Segment(node.id, node.prefix, node.tokens, node.text)
@@ -71,6 +91,14 @@ class BranchActions(_Base):
     _branch_written: int
     _speed_due = 0.0
     """When the status bar's speed may next change (time.monotonic)."""
+    _accepted: list[AcceptedEdit]
+    """Accepts that an undo can take back, the newest last."""
+    _taken_back: list[AcceptedEdit]
+    """Accepts taken back by an undo, which a redo makes again."""
+    _queued: list[tuple[str, SamplingParams, int]]
+    _replay_after_load: str | None = None
+    """A branch to replay once the model being loaded for it is ready."""
+    """Drafts still to generate after the running one: (parent node, settings with their seed, attempt)."""
 
     # --- starting continuations
 
@@ -83,6 +111,23 @@ class BranchActions(_Base):
         self.editor.set_mark()
         anchor = self.branches.begin(prompt)
         self._grow(anchor.id, with_seed(self.settings.sampling))
+
+    def action_drafts(self) -> None:
+        """`settings.drafts` continuations of the text at the cursor, one after another: siblings with their own
+        seeds (a fixed seed goes +1 per draft)."""
+        if not self._model_ready():
+            return
+        prompt = self.editor.text_before_cursor()
+        self._stop_generation()
+        self.editor.set_mark()
+        anchor = self.branches.begin(prompt)
+        params = self.settings.sampling
+        count = max(self.settings.drafts, 1)
+        seeds = ([(params.seed + n) % SEED_LIMIT for n in range(count)] if params.seed is not None
+                 else [draw_seed() for _ in range(count)])
+        first, *rest = [params.replace(seed=seed) for seed in seeds]
+        self._grow(anchor.id, first)
+        self._queued = [(anchor.id, later, number) for number, later in enumerate(rest, start=1)]
 
     def action_regenerate(self) -> None:
         """Another continuation of the shown branch's prompt: a sibling (a fixed seed goes +1 per sibling)."""
@@ -135,16 +180,18 @@ class BranchActions(_Base):
         assert self.backend is not None
         info = self.backend.info
         return Generation(model=info.name, weights_hash=self.weights_hash, params=params, processor_order=PROCESSOR_ORDER,
-                          alternatives=self.settings.alternatives, backend=info.backend)
+                          alternatives=self.settings.alternatives, backend=info.backend, prose=self.settings.prose,
+                          source=self.settings.model)
 
     def _grow(self, parent: str, params: SamplingParams, *, prefix: str = "", attempt: int = 0) -> None:
         node = self.branches.grow(parent, self._generation(params), prefix=prefix)
         prompt = self.branches.tree.prompt_of(node.id)
         self._start(GenerationRun(prompt=prompt, params=params, alternatives=self.settings.alternatives,
-                                  attempt=attempt, node_id=node.id))
+                                  attempt=attempt, node_id=node.id, prose=self.settings.prose))
 
     def _start(self, run: GenerationRun) -> None:
         self._stop_generation()
+        self._close_draft()
         self.run_state = run
         self.generating = True
         path = self.branches.path()
@@ -193,6 +240,8 @@ class BranchActions(_Base):
 
     def _finish(self, end: StreamEnd) -> None:
         self.generating = False
+        queued = self._queued if end.reason not in ("cancelled", "error") else []
+        self._queued = []
         assert self._drain_timer is not None
         self._drain_timer.pause()
         self._record(end.text, end.reason)
@@ -203,6 +252,11 @@ class BranchActions(_Base):
         self._set_model_state("ready" if self.backend is not None else self.model_state,
                               tokens_per_s=end.tokens_per_s or self.status_bar.status.tokens_per_s)
         self.refresh_bindings()
+        if queued:  # the next draft
+            (parent, params, attempt), rest = queued[0], queued[1:]
+            self._grow(parent, params, attempt=attempt)
+            self._queued = rest
+            return
         self._schedule_count()
 
     def _record(self, text: str, reason: str) -> None:
@@ -215,7 +269,9 @@ class BranchActions(_Base):
         self.save_branches()
 
     def _stop_generation(self) -> None:
-        """Cancel the running stream, if any; its worker stops within one token, its node keeps what streamed."""
+        """Cancel the running stream, if any, and the drafts queued after it; its worker stops within one token, its
+        node keeps what streamed."""
+        self._queued = []
         if self.run_state is not None and self.generating:
             self.run_state.cancel.set()
             self.generating = False
@@ -238,12 +294,74 @@ class BranchActions(_Base):
         """Write the offered branch path into the document where it started, as one undo step."""
         if self.branches.current is None or self.editor.mark is None:
             return
+        if self.draft_open:
+            self.keep_draft()
+            return
+        self._keep(None)
+
+    def action_keep(self, unit: str) -> None:
+        """Keep the offered text up to the end of its next `word` or `sentence`; the rest stays offered."""
+        if self.branches.current is None or self.editor.mark is None:
+            return
         self._stop_generation()
-        text = self.branches.accept()
+        offered = self.branches.offered_text()
+        self._keep((word_end if unit == "word" else sentence_end)(offered))
+
+    def on_stream_view_keep_to(self, message: StreamView.KeepTo) -> None:
+        """The inspector keeps the offered text up to and including the token under its cursor."""
+        if self.branches.current is not None and self.editor.mark is not None:
+            self._stop_generation()
+            self._keep(message.length)
+            self.editor.focus()
+
+    def _keep(self, length: int | None) -> None:
+        """Write the offered text (all of it, or its first `length` characters) where it started, as one undo step;
+        a rest stays offered after it."""
+        if self.branches.current is None or self.editor.mark is None:
+            return
+        self._stop_generation()
+        offset = self.editor.mark
+        before = text_key(self.editor.text)
+        text, acceptance = self.branches.accept() if length is None else self.branches.accept_part(length)
         if text:
             self.editor.insert_at_mark(text)
-        self._clear_continuation()
+        if acceptance is not None:
+            self._accepted.append(AcceptedEdit(acceptance, offset, before, text_key(self.editor.text)))
+            self._taken_back.clear()
+        rest = self.branches.current
+        if rest is None:
+            self._clear_continuation()
+        else:
+            self.editor.set_mark()
+            self._show_branch(rest)
+            self.stream_view.scroll_to_start()  # the next keep takes the rest from its start
         self.save_branches()
+
+    def on_editor_undone(self, message: Editor.Undone) -> None:
+        """An undo that takes an accept back un-marks its branch and offers it again; a redo accepts it again."""
+        key = text_key(self.editor.text)
+        if not message.redo and self._accepted and self._accepted[-1].before == key:
+            edit = self._accepted.pop()
+            self._stop_generation()
+            if self.branches.take_back(edit.acceptance):
+                self._taken_back.append(edit)
+                self.editor.set_mark(self.editor.document.get_location_from_index(edit.offset))
+                current = self.branches.current
+                assert current is not None
+                self._show_branch(current)
+                self.save_branches()
+        elif message.redo and self._taken_back and self._taken_back[-1].after == key:
+            edit = self._taken_back.pop()
+            self._stop_generation()
+            if self.branches.accept_again(edit.acceptance):
+                self._accepted.append(edit)
+                rest = self.branches.current
+                if rest is None:
+                    self._clear_continuation()
+                else:
+                    self.editor.set_mark()
+                    self._show_branch(rest)
+                self.save_branches()
 
     def action_reject(self) -> None:
         """Put the continuation away; it stays in the tree."""
@@ -255,8 +373,54 @@ class BranchActions(_Base):
     def _clear_continuation(self) -> None:
         self.run_state = None
         self.editor.clear_mark()
+        self._close_draft(forget=True)
         self.stream_view.reset()
         self.refresh_bindings()
+
+    # --- editing before keeping
+
+    def action_edit(self) -> None:
+        """Edit the offered continuation in a draft (in the continuation's place); tab then keeps the draft."""
+        current = self.branches.current
+        if current is None or self.editor.mark is None:
+            self.notify("nothing to edit: continue first", severity="warning")
+            return
+        self._stop_generation()
+        self.stream_view.display = False
+        self.draft.open(current.id, self.branches.offered_text())
+        self.refresh_bindings()
+
+    def keep_draft(self) -> None:
+        """Write the draft into the document as one undo step; an edited draft is kept in the tree as a branch of
+        its own, beside the generated one."""
+        text = self.draft.text
+        if self.editor.mark is None or self.branches.current is None:
+            return
+        if text == self.branches.offered_text():
+            self._close_draft(forget=True)
+            self._keep(None)
+            return
+        offset = self.editor.mark
+        before = text_key(self.editor.text)
+        inserted, acceptance = self.branches.accept_edited(text)
+        if inserted:
+            self.editor.insert_at_mark(inserted)
+        if acceptance is not None:
+            self._accepted.append(AcceptedEdit(acceptance, offset, before, text_key(self.editor.text)))
+            self._taken_back.clear()
+        self._clear_continuation()
+        self.editor.focus()
+        self.save_branches()
+
+    def on_draft_closed(self, message: Draft.Closed) -> None:
+        self._close_draft()
+        self.editor.focus()
+
+    def _close_draft(self, *, forget: bool = False) -> None:
+        """Put the draft away (its edits stay for the same branch unless `forget`) and show the continuation."""
+        if self.draft.is_open or forget:
+            self.draft.close(forget=forget)
+            self.stream_view.display = True
 
     # --- moving in the tree
 
@@ -285,6 +449,7 @@ class BranchActions(_Base):
         self._branch_version += 1  # only the shown node changed: written with the next change or on exit
 
     def _show_branch(self, node: Node) -> None:
+        self._close_draft()
         path = self.branches.path()
         self.run_state = None
         self.stream_view.show([segment(n) for n in path[:-1]], segment(node), self._branch_title(node),
@@ -336,6 +501,28 @@ class BranchActions(_Base):
             return
         assert self.backend is not None
         generation = node.generation
+        if generation.source and generation.source != self.settings.model and generation.model != self.backend.info.name:
+            question = (f"This branch was made with {generation.model}; {self.backend.info.name} is loaded.\n"
+                        f"Load {generation.source} and replay the branch with it?")
+            self.push_screen(ConfirmScreen(question, "Load and replay"),
+                             lambda yes: self._load_and_replay(node.id, generation.source) if yes else self._replay(node))
+            return
+        self._replay(node)
+
+    def _load_and_replay(self, node_id: str, source: str) -> None:
+        """Load the model a branch was made with (the writer's model setting becomes it), then replay the branch."""
+        self._replay_after_load = node_id
+        self.choose_settings({"model": source})
+
+    def replay_pending(self) -> None:
+        """Replay the branch that waited for its model to load (the model just loaded)."""
+        node_id, self._replay_after_load = self._replay_after_load, None
+        if node_id is not None and node_id in self.branches.tree:
+            self._replay(self.branches.tree.node(node_id))
+
+    def _replay(self, node: Node) -> None:
+        assert self.backend is not None and node.generation is not None
+        generation = node.generation
         if generation.model != self.backend.info.name or generation.weights_hash != self.weights_hash:
             self.notify(f"recorded with {generation.model} (weights {str(generation.weights_hash)[:12]}); the loaded "
                         "model differs, so the text may too", severity="warning", markup=False)
@@ -344,7 +531,8 @@ class BranchActions(_Base):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="replay", description="replay")
     def _replay_worker(self, backend: Backend, node_id: str, request: ReplayRequest) -> None:
-        _, end = collect(backend, request.prompt, request.params, request.alternatives, self._backend_lock)
+        _, end = collect(backend, request.prompt, request.params, request.alternatives, self._backend_lock,
+                         prose=request.prose)
         self.post_message(Replayed(node_id, end.text, end.error))
 
     def on_replayed(self, message: Replayed) -> None:

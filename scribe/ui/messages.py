@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -14,11 +14,14 @@ class ModelLoaded(Message):
     """A model finished loading (request `request`; stale requests are closed and ignored), with the sha256 of its
     weights (None when unknown, as for a remote model)."""
 
-    def __init__(self, request: int, backend: "Backend", weights_hash: str | None = None) -> None:
+    def __init__(self, request: int, backend: "Backend", weights_hash: str | None = None,
+                 recommended: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.request = request
         self.backend = backend
         self.weights_hash = weights_hash
+        self.recommended = recommended or {}
+        """The sampling settings the model's folder recommends."""
 
 
 class ModelFailed(Message):

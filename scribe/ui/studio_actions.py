@@ -4,6 +4,8 @@ first screen."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import threading
 from collections.abc import Iterable
 from functools import partial
@@ -92,8 +94,9 @@ class StudioActions(_Base):
         if name not in presets:
             self.notify(f"no preset {name!r}", severity="error", markup=False)
             return
-        self.settings = self.settings.replace(sampling=presets[name].apply(self.settings.sampling))
-        self.settings_panel.show(self.settings)
+        new, old = presets[name].apply(self.settings.sampling), self.settings.sampling
+        self.choose_settings({f.name: getattr(new, f.name) for f in dataclasses.fields(new)
+                              if getattr(new, f.name) != getattr(old, f.name)})
         self.status_bar.update_status(preset=name)
         self.notify(f"preset {name}", timeout=2, markup=False)
 
@@ -121,7 +124,8 @@ class StudioActions(_Base):
 
     def _compare_run(self, backend: Backend, prompt: str, params: SamplingParams,
                      cancel: threading.Event) -> tuple[list[TokenStep], StreamEnd]:
-        return collect(backend, prompt, params, self.settings.alternatives, self._backend_lock, cancel)
+        return collect(backend, prompt, params, self.settings.alternatives, self._backend_lock, cancel,
+                       prose=self.settings.prose)
 
     def _keep_compared(self, prompt: str, result: CompareResult | None) -> None:
         """Keep a compared output as a branch of the prompt and show it."""
@@ -151,6 +155,7 @@ class StudioActions(_Base):
         self.editor.display = False
         lens.add_class("-on")
         lens.waiting(self.backend.info.name)
+        lens.query_one("#lens-scroll").focus()  # the writer reads it with PageUp/PageDown, Home/End and the arrows
         self._lens_request += 1
         self._lens_worker(self.backend, self._lens_request, self.editor.text, self.editor.text_before_cursor())
 
@@ -235,6 +240,7 @@ class StudioActions(_Base):
         if theme.name == self.settings.theme:
             return
         self.settings = self.settings.replace(theme=theme.name)
+        self.layers.global_settings = self.layers.global_settings.replace(theme=theme.name)
         try:
             saved = load_settings(self.paths, environ={}).replace(theme=theme.name)
             save_settings(saved, self.paths)

@@ -8,6 +8,7 @@ One lock (`backend_lock`) serialises every use of a backend, which is not thread
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from scribe.engine.base import Backend, EngineError, StreamEnd, TokenScore, TokenStep
 from scribe.sampling.params import SamplingParams
 from scribe.studio.fingerprint import weights_hash
+from scribe.studio.prose import ProseJoiner, join_prose
 from scribe.ui import heap
 
 _run_ids = itertools.count(1)
@@ -57,6 +59,9 @@ class GenerationRun:
     """0 for a first continuation, n for the n-th regeneration of the same prompt."""
     node_id: str | None = None
     """The branch-tree node this run fills."""
+    prose: bool = False
+    """Join the line breaks the model puts inside paragraphs (`scribe.studio.prose`); the joins with the prompt and
+    carriage returns are fixed either way."""
 
 
 def load_backend(name: str, *, device: str, dtype: str, trust_remote_code: bool) -> Backend:
@@ -71,24 +76,30 @@ def stream_into(backend: Backend, run: GenerationRun, backend_lock: threading.Lo
     started = time.perf_counter()
     tokens = 0
     text: list[str] = []
+    joiner = ProseJoiner(run.prompt, join_lines=run.prose)
     try:
         with backend_lock:
             for item in backend.stream(run.prompt, run.params, alternatives=run.alternatives, cancel=run.cancel):
                 if isinstance(item, TokenStep):
                     tokens += 1
                     text.append(item.text)
+                    item = dataclasses.replace(item, text=joiner.feed(item.text))
+                else:
+                    item = dataclasses.replace(item, text=join_prose(run.prompt, item.text, join_lines=run.prose))
                 run.buffer.push(item)
     except Exception as exc:  # a model failing mid-stream must not take the editor down
         run.buffer.push(
-            StreamEnd(reason="error", text="".join(text), tokens=tokens, prompt_tokens=0,
-                      elapsed_s=time.perf_counter() - started, first_token_s=0.0, error=describe_error(exc))
+            StreamEnd(reason="error", text=join_prose(run.prompt, "".join(text), join_lines=run.prose), tokens=tokens,
+                      prompt_tokens=0, elapsed_s=time.perf_counter() - started, first_token_s=0.0,
+                      error=describe_error(exc))
         )
 
 
 def collect(backend: Backend, prompt: str, params: SamplingParams, alternatives: int, backend_lock: threading.Lock,
-            cancel: threading.Event | None = None) -> tuple[list[TokenStep], StreamEnd]:
+            cancel: threading.Event | None = None, *, prose: bool = False) -> tuple[list[TokenStep], StreamEnd]:
     """Run one stream to its end and return its tokens and its end (replay, compare)."""
-    run = GenerationRun(prompt=prompt, params=params, alternatives=alternatives, cancel=cancel or threading.Event())
+    run = GenerationRun(prompt=prompt, params=params, alternatives=alternatives, cancel=cancel or threading.Event(),
+                        prose=prose)
     stream_into(backend, run, backend_lock)
     items = run.buffer.drain()
     steps = [item for item in items if isinstance(item, TokenStep)]

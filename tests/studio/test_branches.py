@@ -113,7 +113,7 @@ def test_the_session_moves_under_the_anchor_and_accepts_the_offered_path() -> No
     session.tree.finish(child.id, " friend", tokens(" friend"), "eos")
     assert session.offered_text() == " there friend"
     assert session.parent() is first and session.child() is child
-    assert session.accept() == " there friend"
+    assert session.accept()[0] == " there friend"
     assert session.tree.node(first.id).accepted and session.tree.node(child.id).accepted
     assert not session.tree.node(second.id).accepted
     assert session.current is None and session.begin("Hi there friend") is child, "the next prompt continues it"

@@ -107,7 +107,7 @@ async def test_branch_tree_from_writing_to_reopening(settings: Settings, tmp_pat
         await pilot.press("f4")
         widget = again.screen.query_one(Tree)
         assert widget.cursor_node is not None and widget.cursor_node.data == second.id
-        await pilot.press("d", "escape")
+        await pilot.press("d", "y", "escape")  # the delete key asks first
         assert second.id not in again.branches.tree and again.branches.current is None
         assert again.stream_view.text == "" and again.editor.mark is None, "the deleted branch is no longer offered"
         await again.workers.wait_for_complete()

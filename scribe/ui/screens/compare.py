@@ -55,6 +55,12 @@ class CompareScreen(Screen[CompareResult | None]):
 
     DEFAULT_CSS = """
     CompareScreen SelectionList { height: auto; max-height: 8; border: round $primary-darken-2; }
+    CompareScreen SelectionList > .selection-list--button,
+    CompareScreen SelectionList > .selection-list--button-highlighted { color: $panel; background: $panel; }
+    CompareScreen SelectionList > .selection-list--button-selected,
+    CompareScreen SelectionList > .selection-list--button-selected-highlighted {
+        color: $success; background: $panel; text-style: bold;
+    }
     CompareScreen #compare-summary { height: auto; padding: 0 1; }
     CompareScreen #compare-columns { height: 1fr; }
     CompareScreen .compare-column { width: 1fr; border: round $primary; padding: 0 1; }

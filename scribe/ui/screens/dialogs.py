@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Input, Label, OptionList
 
 from scribe.studio.journal import JournalEntry
 
@@ -99,3 +99,55 @@ class ConfirmQuitScreen(ModalScreen[QuitChoice]):
 
     def action_choose(self, choice: QuitChoice) -> None:
         self.dismiss(choice)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question about something that cannot be undone: y (or the button) says yes, n or escape no."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmScreen")
+    BINDINGS = [Binding("y", "choose(True)", "Yes"), Binding("n,escape", "choose(False)", "No")]
+
+    def __init__(self, question: str, yes: str) -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.question))
+            with Horizontal():
+                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button("Keep (n, esc)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_choose(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class OpenScreen(ModalScreen[str | None]):
+    """Ask for a document to open: a path typed (Enter) or one of the recent documents (↓ then Enter)."""
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="OpenScreen") + "OpenScreen OptionList { height: auto; max-height: 12; }"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, recent: list[str]) -> None:
+        super().__init__()
+        self.recent = recent
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]Open[/b] a file: type its path and Enter (a new name starts a new file), or pick a recent one")
+            yield Input(placeholder="file name, e.g. ~/story.txt", id="open-path")
+            if self.recent:
+                yield OptionList(*self.recent, id="open-recent")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.recent[event.option_index])

@@ -218,12 +218,17 @@ class TrainingScreen(Screen["str | None"]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training", description="training job")
     def _follow(self, job) -> None:  # noqa: ANN001 - TrainingJob
+        ended = False
         try:
             job.start()
             for event in job.events():
+                ended = ended or isinstance(event, (Finished, Error))
                 self.post_message(TrainingEvent(event))
         except OSError as exc:
+            ended = True
             self.post_message(TrainingEvent(Error(f"cannot start the training process: {exc}")))
+        if not ended:  # the process went away without its last word: the screen must not wait for it
+            self.post_message(TrainingEvent(Error("the training process ended without a final message")))
 
     def _set_running(self, running: bool) -> None:
         self.query_one("#start", Button).disabled = running
@@ -275,6 +280,7 @@ class TrainingScreen(Screen["str | None"]):
         self._set_running(False)
         self.query_one("#use", Button).disabled = not (self.curve.finished and self.curve.finished.path)
         self.query_one("#result", Static).update(self.summary())
+        self._stats(self.summary().splitlines()[0])  # in place of "cancelling…" or the last step's figures
 
     def summary(self) -> str:
         """The outcome: where the model is, and base versus fine-tuned perplexity on the validation split."""

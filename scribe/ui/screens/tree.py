@@ -19,6 +19,8 @@ from scribe.ui.keys import TREE_BINDINGS
 from scribe.ui.widgets.stream_view import probability_style
 
 EXCERPT = 60
+STOP_WORDS = {"split": "part kept (the rest below)", "edited": "your edit"}
+"""How the tree names the ends that are not a model's: a node cut where part of it was kept, the writer's edit."""
 
 
 def one_line(text: str) -> str:
@@ -48,7 +50,8 @@ def node_label(tree: BranchTree, node: Node) -> Text:
     if budget <= 0:
         label.append("…", style="dim")
     seed = node.generation.seed if node.generation else None
-    label.append(f"  seed {seed} · {len(node.tokens)} tokens · {node.stop_reason or 'running'}", style="dim")
+    ended = STOP_WORDS.get(node.stop_reason, node.stop_reason) or "running"
+    label.append(("" if seed is None else f"  seed {seed}") + f" · {len(node.tokens)} tokens · {ended}", style="dim")
     return label
 
 
@@ -122,10 +125,23 @@ class BranchTreeScreen(Screen[str | None]):
             self.query_one("#tree-record", Static).update(node_record(self.branches.node(event.node.data)))
 
     def action_delete(self) -> None:
-        """Delete the highlighted branch (or text and all its branches) from the tree."""
-        widget = self.query_one("#tree", Tree)
-        item = widget.cursor_node
+        """Ask, then delete the highlighted branch (or text and all its branches) from the tree."""
+        from scribe.ui.screens.dialogs import ConfirmScreen
+
+        item = self.query_one("#tree", Tree).cursor_node
         if item is None or item.data is None:
+            return
+        node = self.branches.node(item.data)
+        under = self.branches.size_under(node.id) - 1
+        what = "this text and its" if node.is_root else "this branch and the"
+        question = (f"Delete {what} {under} continuation(s) under it?" if under or node.is_root
+                    else "Delete this branch?")
+        excerpt = one_line(node.text[:EXCERPT])
+        self.app.push_screen(ConfirmScreen(f"{question}\n“{excerpt}”\nThe document keeps what was accepted.", "Delete"),
+                             lambda yes: self._delete(item) if yes else None)
+
+    def _delete(self, item: TreeNode[str]) -> None:
+        if item.data is None or item.data not in self.branches:
             return
         self.deleted += self.branches.remove(item.data)
         item.remove()

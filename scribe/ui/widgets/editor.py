@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.message import Message
 from textual.widgets import TextArea
 from textual.widgets.text_area import Location
 
@@ -14,6 +15,13 @@ class Editor(DocumentSetHook):
 
     Text typed at the mark goes after the continuation's place: the continuation belongs right after the prompt.
     """
+
+    class Undone(Message):
+        """An undo (`redo` False) or redo (`redo` True) changed the text."""
+
+        def __init__(self, redo: bool) -> None:
+            super().__init__()
+            self.redo = redo
 
     def __init__(self, text: str = "", **kwargs: object) -> None:
         super().__init__(text, soft_wrap=True, tab_behavior="focus", show_line_numbers=False, **kwargs)  # type: ignore[arg-type]
@@ -54,6 +62,20 @@ class Editor(DocumentSetHook):
         self.history.checkpoint()
         self.clear_mark()
         self.move_cursor(result.end_location)
+
+    def undo(self) -> None:
+        """Undo the last edit, and say so (an undone accept un-marks its branch)."""
+        before = self.text
+        super().undo()
+        if self.text != before:
+            self.post_message(self.Undone(redo=False))
+
+    def redo(self) -> None:
+        """Redo the last undone edit, and say so."""
+        before = self.text
+        super().redo()
+        if self.text != before:
+            self.post_message(self.Undone(redo=True))
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         """Move the mark with edits made before it."""

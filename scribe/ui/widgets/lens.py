@@ -37,7 +37,8 @@ def lens_text(scores: Sequence[TokenScore], cut_tokens: int) -> Text:
 
 
 class LensView(Vertical):
-    """Read-only: shown in the editor's place while the lens is on."""
+    """Read-only: shown in the editor's place while the lens is on; its text takes the focus and scrolls with the
+    arrows, PageUp/PageDown and Home/End."""
 
     DEFAULT_CSS = """
     LensView { height: 2fr; border: round $accent; padding: 0 1; display: none; }

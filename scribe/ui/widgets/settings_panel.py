@@ -2,7 +2,7 @@
 
 The sampling rows come from `dataclasses.fields(SamplingParams)` and `field_docs()`, so the panel follows the
 parameters as they change. The panel only edits text: it posts `SettingsPanel.Edited` when a value is submitted (Enter)
-or left (focus moves away), and the app validates it and flags the row with `flag`.
+or left (focus moves away); the app validates it and shows the values in effect, and their scopes, with `show`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, Static
 
 from scribe.config import DTYPES, MAX_ALTERNATIVES, Settings
 from scribe.sampling.params import InvalidSetting, SamplingParams, field_docs
+from scribe.studio.layered_settings import value_of
 
 RELOAD_FIELDS = frozenset({"model", "device", "dtype"})
 """Settings whose change reloads the model."""
@@ -28,6 +29,13 @@ MODEL_FIELDS: dict[str, str] = {
     "dtype": "Weight precision: auto, float32, float16, bfloat16 or int8 (CPU). Enter reloads.",
     "alternatives": "How many top alternatives each streamed token carries (0 to 20).",
 }
+
+MAX_DRAFTS = 8
+WRITING_FIELDS: dict[str, str] = {
+    "prose": "on: join the single line breaks a model puts inside a paragraph (paragraph breaks stay); off: keep them.",
+    "drafts": f"How many continuations the drafts key asks for at once (1 to {MAX_DRAFTS}), cycled with alt+←/→.",
+}
+_SWITCH_WORDS = {"on": True, "yes": True, "true": True, "1": True, "off": False, "no": False, "false": False, "0": False}
 
 
 def sampling_field_names() -> list[str]:
@@ -41,6 +49,8 @@ def format_value(name: str, value: Any) -> str:
         return ""
     if name == "stop":
         return "|".join(s.encode("unicode_escape").decode("ascii") for s in value)
+    if isinstance(value, bool):
+        return "on" if value else "off"
     return str(value)
 
 
@@ -58,6 +68,18 @@ def updated_settings(settings: Settings, name: str, text: str) -> Settings:
         if not 0 <= count <= MAX_ALTERNATIVES:
             raise InvalidSetting(f"alternatives: {count} is out of range; it must be between 0 and {MAX_ALTERNATIVES}")
         return settings.replace(alternatives=count)
+    if name == "prose":
+        if text.lower() not in _SWITCH_WORDS:
+            raise InvalidSetting(f"prose: {text!r} is not on or off")
+        return settings.replace(prose=_SWITCH_WORDS[text.lower()])
+    if name == "drafts":
+        try:
+            count = int(text)
+        except ValueError:
+            raise InvalidSetting(f"drafts: {text!r} is not a whole number") from None
+        if not 1 <= count <= MAX_DRAFTS:
+            raise InvalidSetting(f"drafts: {count} is out of range; it must be between 1 and {MAX_DRAFTS}")
+        return settings.replace(drafts=count)
     if name == "dtype" and text not in DTYPES:
         raise InvalidSetting(f"dtype: {text!r} is not one of {', '.join(DTYPES)}")
     if name in RELOAD_FIELDS:
@@ -66,10 +88,6 @@ def updated_settings(settings: Settings, name: str, text: str) -> Settings:
         return settings.replace(**{name: text})
     raise InvalidSetting(f"unknown setting: {name}")
 
-
-def setting_value(settings: Settings, name: str) -> Any:
-    """A setting's current value, sampling or not."""
-    return getattr(settings.sampling, name) if name in sampling_field_names() else getattr(settings, name)
 
 
 class SettingsPanel(VerticalScroll):
@@ -83,8 +101,6 @@ class SettingsPanel(VerticalScroll):
     SettingsPanel Label { color: $text-muted; }
     SettingsPanel Input { height: 1; border: none; padding: 0 1; background: $boost; }
     SettingsPanel Input:focus { border: none; background: $accent 25%; }
-    SettingsPanel Input.-refused:focus { background: $error 60%; }
-    SettingsPanel Input.-refused { background: $error 40%; }
     SettingsPanel Label.-unavailable { color: $text-disabled; text-style: strike; }
     SettingsPanel Input.-unavailable { color: $text-disabled; }
     SettingsPanel #setting-help { dock: bottom; height: auto; max-height: 8; border-top: solid $primary-darken-2;
@@ -104,10 +120,10 @@ class SettingsPanel(VerticalScroll):
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._settings = settings
-        self._errors: dict[str, str] = {}
-        """Why each refused setting was refused (kept while the rows are not built)."""
         self._unavailable: dict[str, str] = {}
         """Settings the loaded model cannot apply, and why (kept while the rows are not built)."""
+        self._scopes: dict[str, str] = {}
+        """Where each value in effect comes from: document, global, model or default."""
 
     async def open(self) -> None:
         """Show the panel. Its rows are built the first time: most sessions never open it, and building its ~60
@@ -120,17 +136,21 @@ class SettingsPanel(VerticalScroll):
         rows: list[Widget] = [Label("Model", classes="section")]
         for name in MODEL_FIELDS:
             rows += self._row(name)
+        rows.append(Label("Writing", classes="section"))
+        for name in WRITING_FIELDS:
+            rows += self._row(name)
         rows.append(Label("Sampling", classes="section"))
         for name in field_docs():
             rows += self._row(name)
-        rows.append(Static("Enter applies a value; a refused value is marked and the old one kept.", id="setting-help",
+        rows.append(Static("Enter applies a value (saved for every document and for this one); a refused value goes "
+                           "back to the one in effect. After a name: where its value comes from.", id="setting-help",
                            markup=False))
         return rows
 
     def _row(self, name: str) -> list[Widget]:
-        field = Input(format_value(name, setting_value(self._settings, name)), id=f"setting-{name}",
+        field = Input(format_value(name, value_of(self._settings, name)), id=f"setting-{name}",
                       placeholder="random" if name == "seed" else "")
-        label = Label(name.replace("_", " "), id=f"label-{name}")
+        label = Label(self._label_text(name), id=f"label-{name}")
         self._mark(field, name, label)
         return [label, field]
 
@@ -138,25 +158,29 @@ class SettingsPanel(VerticalScroll):
         """The input of setting `name` (once the panel has been opened)."""
         return self.query_one(f"#setting-{name}", Input)
 
-    def show(self, settings: Settings) -> None:
-        """Show `settings`' values in every row that is not flagged invalid."""
-        self._settings = settings
-        if not self.children:
-            return
-        for name in [*MODEL_FIELDS, *sampling_field_names()]:
-            field = self.input_for(name)
-            if not field.has_class("-refused"):
-                field.value = format_value(name, setting_value(settings, name))
+    @staticmethod
+    def names() -> list[str]:
+        """Every setting the panel has a row for."""
+        return [*MODEL_FIELDS, *WRITING_FIELDS, *sampling_field_names()]
 
-    def flag(self, name: str, error: str | None) -> None:
-        """Mark a row invalid with `error` as its tooltip, or clear the mark."""
-        if error is None:
-            self._errors.pop(name, None)
-        else:
-            self._errors[name] = error
+    def _label_text(self, name: str) -> str:
+        """A row's label: the setting's name and, unless it is the built-in default, where its value comes from."""
+        scope = self._scopes.get(name, "default")
+        return name.replace("_", " ") + ("" if scope == "default" else f" · {scope}")
+
+    def show(self, settings: Settings, scopes: dict[str, str] | None = None, *, reset: str | None = None) -> None:
+        """Show the values in effect and, with `scopes`, where each comes from. The row being typed in keeps its
+        text, unless it is `reset` (a refused value goes back to the value in effect)."""
+        self._settings = settings
+        if scopes is not None:
+            self._scopes = dict(scopes)
         if not self.children:
             return
-        self._remark(name)
+        for name in self.names():
+            field = self.input_for(name)
+            if not field.has_focus or name == reset:
+                field.value = format_value(name, value_of(settings, name))
+            self.query_one(f"#label-{name}", Label).update(self._label_text(name))
 
     def mark_unavailable(self, names: frozenset[str], model: str) -> None:
         """Show the sampling settings in `names` as unavailable with `model` (struck through, with the reason in
@@ -175,14 +199,12 @@ class SettingsPanel(VerticalScroll):
             self.query_one("#setting-help", Static).update(field.tooltip)
 
     def _mark(self, field: Input, name: str, label: Label) -> None:
-        """The row's refused and unavailable marks and its tooltip: the error if refused, the reason if
-        unavailable, then the setting's help text."""
-        error, unavailable = self._errors.get(name), self._unavailable.get(name)
-        field.set_class(error is not None, "-refused")
+        """The row's unavailable mark and its tooltip: the reason if unavailable, then the setting's help text."""
+        unavailable = self._unavailable.get(name)
         field.set_class(unavailable is not None, "-unavailable")
         label.set_class(unavailable is not None, "-unavailable")
-        doc = MODEL_FIELDS.get(name) or field_docs().get(name, "")
-        field.tooltip = "\n\n".join(note for note in (error, unavailable, doc) if note)
+        doc = MODEL_FIELDS.get(name) or WRITING_FIELDS.get(name) or field_docs().get(name, "")
+        field.tooltip = "\n\n".join(note for note in (unavailable, doc) if note)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Show the focused setting's help text (and its error, if refused) below the rows."""

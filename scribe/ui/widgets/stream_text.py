@@ -57,9 +57,11 @@ class StreamText(ScrollView, can_focus=False):
     def _update(self, changed: int, follow: bool) -> None:
         """Re-wrap paragraphs from `changed` on and redraw the lines that moved or changed."""
         at_end = self.scroll_y >= self.max_scroll_y - 1
+        shown_before = len(self._lines)
         first_line = self._wrap(changed)
         self._set_virtual_size(Size(self._width, len(self._lines)))
-        self.refresh_lines(first_line, max(len(self._lines) - first_line, 1))
+        # lines past the new end are redrawn too (blank): a shorter text must not leave the longer one's lines
+        self.refresh_lines(first_line, max(len(self._lines), shown_before) - first_line or 1)
         if follow and at_end:  # forced: the scrollbar a first overflow needs is shown only at the next layout
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 

@@ -83,12 +83,18 @@ class StreamView(Vertical, can_focus=True):
                 tooltip="Inspector: the previous generated token"),
         Binding("right", "move_token(1)", "Next token", id="inspect_next_token", show=False,
                 tooltip="Inspector: the next generated token"),
+        Binding("home", "token_edge(False)", "First token", id="inspect_first_token", show=False,
+                tooltip="Inspector: the first generated token"),
+        Binding("end", "token_edge(True)", "Last token", id="inspect_last_token", show=False,
+                tooltip="Inspector: the last generated token"),
         Binding("up", "move_alternative(-1)", "Previous alternative", id="inspect_prev_alternative", show=False,
                 tooltip="Inspector: the previous alternative of the token"),
         Binding("down", "move_alternative(1)", "Next alternative", id="inspect_next_alternative", show=False,
                 tooltip="Inspector: the next alternative of the token"),
         Binding("enter", "branch", "Branch from alternative", id="inspect_branch",
                 tooltip="Inspector: a new branch that continues from the chosen alternative"),
+        Binding("k", "keep", "Keep up to here", id="inspect_keep",
+                tooltip="Inspector: keep the continuation up to and including this token; the rest stays offered"),
         Binding("escape", "leave", "Back to the text", id="inspect_leave", tooltip="Inspector: back to the editor"),
     ]
     DEFAULT_CSS = """
@@ -107,6 +113,13 @@ class StreamView(Vertical, can_focus=True):
             self.node_id = node_id
             self.index = index
             self.alternative = alternative
+
+    class KeepTo(Message):
+        """The writer keeps the first `length` characters of the offered text."""
+
+        def __init__(self, length: int) -> None:
+            super().__init__()
+            self.length = length
 
     class Left(Message):
         """The writer left the inspector."""
@@ -180,6 +193,10 @@ class StreamView(Vertical, can_focus=True):
         self.border_subtitle = subtitle
         self._render_text()
 
+    def scroll_to_start(self) -> None:
+        """Show the start of the text (where keeping part of it continues from)."""
+        self.query_one(StreamText).scroll_home(animate=False, immediate=True)
+
     def add(self, items: Iterable[TokenStep | StreamEnd]) -> None:
         """Show a batch of stream items (one refresh per batch): new tokens are drawn after the shown ones, unless the
         stream ended (its final text may drop a stop string) or the inspector is open."""
@@ -216,6 +233,14 @@ class StreamView(Vertical, can_focus=True):
             self._choice = 0
             self._render_text()
 
+    def action_token_edge(self, last: bool) -> None:
+        """Move the inspector's cursor to the first or the last token."""
+        count = self._token_count()
+        if count:
+            self._cursor = count - 1 if last else 0
+            self._choice = 0
+            self._render_text()
+
     def action_move_alternative(self, delta: int) -> None:
         """Choose another alternative of the inspected token."""
         token = self._inspected_token()
@@ -231,6 +256,18 @@ class StreamView(Vertical, can_focus=True):
             return
         segment, index = located
         self.post_message(self.BranchFrom(segment.node_id, index, segment.tokens[index].alternatives[self._choice]))
+
+    def action_keep(self) -> None:
+        """Ask the app to keep the offered text up to and including the token under the cursor."""
+        position, before = self._cursor, 0
+        for segment in self._segments() if position is not None else ():
+            if position < len(segment.tokens):
+                own = len(segment.prefix) + sum(len(token.text) for token in segment.tokens[: position + 1])
+                self.post_message(self.KeepTo(before + min(own, len(segment.text))))
+                return
+            position -= len(segment.tokens)
+            before += len(segment.text)
+        self.app.bell()
 
     def action_leave(self) -> None:
         """Back to the editor."""
@@ -316,6 +353,8 @@ def percent(p: float) -> str:
     remote server that sends no logprobs)."""
     if math.isnan(p):
         return "?"
+    if p <= 0.0:
+        return "0"
     if p >= 0.1:
         return f"{p:.0%}"
     return f"{p:.1%}" if p >= 0.001 else "<0.1%"
@@ -349,7 +388,8 @@ def inspector_table(token: TokenLike, choice: int, position: int, count: int) ->
         chosen = "▶ " if number == choice else "  "
         mark = "*" if is_chosen(alt, token) else " "
         fate = f"removed by {alt.removed_by}" if alt.removed_by else "kept"
-        row = Text(f"{chosen}{mark}{alt.text!r:<18.18} {percent(alt.raw_prob):>7} {percent(alt.final_prob):>7}  {fate}\n",
+        after = "0" if alt.removed_by else percent(alt.final_prob)  # a filtered token cannot be drawn
+        row = Text(f"{chosen}{mark}{alt.text!r:<18.18} {percent(alt.raw_prob):>7} {after:>7}  {fate}\n",
                    style="reverse" if number == choice else "")
         row.stylize(probability_style(alt.raw_prob), 3, 21)
         out.append_text(row)
