@@ -25,10 +25,10 @@ from typing import Any
 
 import httpx
 
-from scribe.engine.base import Alternative, Backend, ModelInfo, ModelLoadError, StreamEnd, TokenStep
+from scribe.engine.base import Alternative, Backend, Capability, ModelInfo, ModelLoadError, StreamEnd, TokenStep
 from scribe.engine.textstream import StopMatcher
 from scribe.sampling.params import SamplingParams, parse_breakers
-from scribe.store.remotes import RemoteEndpoint, get_remote
+from scribe.store.remotes import REMOTE_PREFIX, RemoteEndpoint, get_remote, remotes_file
 
 _STANDARD = {
     "temperature": "temperature",
@@ -95,6 +95,19 @@ class RemoteBackend(Backend):
                 "probabilities": "from the server's logprobs (NaN when it sends none)",
             },
         )
+
+    @classmethod
+    def locate(cls, name: str) -> Path | None:
+        """remotes.toml for a "remote:NAME" that is configured there (ModelNotFound naming the file when not)."""
+        if not name.startswith(REMOTE_PREFIX):
+            return None
+        get_remote(name)
+        return remotes_file()
+
+    def unavailable(self, capability: Capability | str) -> str:
+        """A server sends back sampled tokens only."""
+        return (f"{self.info.name} runs on a remote server, which sends back the sampled tokens only: no attention "
+                "weights, no full next-token distributions and no scoring")
 
     @classmethod
     def load(cls, path: Path | str = "", *, name: str, **_: Any) -> "RemoteBackend":

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scribe.config import ConfigError, Paths
-from scribe.engine.base import ModelNotFound
+from scribe.types import ModelNotFound
 
 REMOTE_PREFIX = "remote:"
 REMOTES_FILE_NAME = "remotes.toml"
