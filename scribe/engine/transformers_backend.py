@@ -5,8 +5,9 @@ Loading never runs code from the model folder unless `trust_remote_code` is set,
 
 Decoding runs the prompt once, then one token per forward pass with a key/value cache, sampling with
 `scribe.sampling.sampler.Sampler`. GPT-2 models decode with scribe's own step (`scribe.engine.gpt2_decoder`: a
-preallocated cache, no per-call overhead from transformers, CUDA graphs on a GPU); other models with transformers'
-forward pass and its dynamic cache. dtype "int8" (CPU) quantises the weight matrices to int8.
+preallocated cache, no per-call overhead from transformers, CUDA graphs on a GPU), Llama-architecture models (Llama,
+Qwen2, SmolLM2, Mistral) with `scribe.engine.llama_decoder` (the same, without graphs); other models with
+transformers' forward pass and its dynamic cache. dtype "int8" (CPU) quantises the weight matrices to int8.
 
 Streams run through the shared loop of `scribe.engine.streaming` (timing, stop strings, cancelling, the end token, errors)
 fed by scribe's sampler on this model's logits, or by beam or contrastive search.
@@ -26,7 +27,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
-from scribe.engine import gpt2_decoder
+from scribe.engine import gpt2_decoder, llama_decoder
 from scribe.engine.base import (
     Backend,
     Capability,
@@ -143,7 +144,8 @@ class TransformersSteps:
 class TransformersBackend(Backend):
     """A Hugging Face causal LM and its tokenizer on one device.
 
-    `decoder`: "auto" decodes GPT-2 models with `GPT2Decoder` and others with `TransformersSteps`; "transformers"
+    `decoder`: "auto" decodes GPT-2 models with `GPT2Decoder`, Llama-architecture ones with `LlamaDecoder` and others
+    with `TransformersSteps`; "transformers"
     uses `TransformersSteps` for every model. `int8` quantises the weight matrices (CPU). `cuda_graphs=False` keeps
     GPT-2 steps eager on CUDA.
     """
@@ -179,10 +181,12 @@ class TransformersBackend(Backend):
         self._tokenizer = tokenizer
         self.info = info
         self._device = next(model.parameters()).device
-        own = decoder == "auto" and gpt2_decoder.supports(model)
-        self._steps: gpt2_decoder.GPT2Decoder | TransformersSteps
-        if own:
-            self._steps = gpt2_decoder.GPT2Decoder(model, cuda_graphs=cuda_graphs)
+        self._steps: gpt2_decoder.GPT2Decoder | llama_decoder.LlamaDecoder | TransformersSteps
+        if decoder == "auto" and (gpt2_decoder.supports(model) or llama_decoder.supports(model)):
+            if gpt2_decoder.supports(model):
+                self._steps = gpt2_decoder.GPT2Decoder(model, cuda_graphs=cuda_graphs)
+            else:
+                self._steps = llama_decoder.LlamaDecoder(model)
             if int8:
                 self._steps.quantize_int8()
                 if requested_threads() is not None:  # the writer's SCRIBE_THREADS wins over int8's one-thread steps
