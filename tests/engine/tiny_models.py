@@ -52,3 +52,69 @@ def save_tiny_llama(folder: Path, architecture: str = "llama", *, chat_template:
     torch.manual_seed(0)
     model_class(config).save_pretrained(folder)
     return folder
+
+
+def write_gguf(hf_folder: Path, path: Path) -> Path:
+    """Write the Qwen2 model in `hf_folder` as a float32 GGUF file (llama.cpp's qwen2 architecture: rotate-half
+    rotary positions as in transformers, so no weight permutation is needed), tokenizer and chat template included."""
+    import json
+
+    import numpy as np
+    from gguf import GGUFWriter, TokenType
+    from safetensors.numpy import load_file
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(hf_folder)
+    assert config.model_type == "qwen2", "write_gguf writes Qwen2 models"
+    tokenizer = json.loads((hf_folder / "tokenizer.json").read_text())
+    tokenizer_config = json.loads((hf_folder / "tokenizer_config.json").read_text())
+    vocab = tokenizer["model"]["vocab"]
+    added = {t["content"]: t["id"] for t in tokenizer["added_tokens"]}
+    tokens = sorted({**vocab, **added}.items(), key=lambda item: item[1])
+    assert [i for _, i in tokens] == list(range(len(tokens)))
+    merges = [m if isinstance(m, str) else " ".join(m) for m in tokenizer["model"]["merges"]]
+    rope = getattr(config, "rope_theta", None) or (getattr(config, "rope_parameters", None) or {}).get("rope_theta")
+
+    writer = GGUFWriter(str(path), "qwen2")
+    writer.add_name("tiny-qwen2")
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(config.num_attention_heads)
+    writer.add_head_count_kv(config.num_key_value_heads)
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    writer.add_rope_freq_base(float(rope or 10000.0))
+    writer.add_file_type(0)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list([t for t, _ in tokens])
+    writer.add_token_types([TokenType.CONTROL if t in added else TokenType.NORMAL for t, _ in tokens])
+    writer.add_token_merges(merges)
+    writer.add_bos_token_id(config.bos_token_id)
+    writer.add_eos_token_id(config.eos_token_id)
+    writer.add_add_bos_token(False)
+    if tokenizer_config.get("chat_template"):
+        writer.add_chat_template(tokenizer_config["chat_template"])
+    elif (hf_folder / "chat_template.jinja").exists():
+        writer.add_chat_template((hf_folder / "chat_template.jinja").read_text())
+
+    weights = load_file(hf_folder / "model.safetensors")
+    names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+             "lm_head.weight": "output.weight"}
+    parts = {"input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
+             "self_attn.q_proj.weight": "attn_q.weight", "self_attn.q_proj.bias": "attn_q.bias",
+             "self_attn.k_proj.weight": "attn_k.weight", "self_attn.k_proj.bias": "attn_k.bias",
+             "self_attn.v_proj.weight": "attn_v.weight", "self_attn.v_proj.bias": "attn_v.bias",
+             "self_attn.o_proj.weight": "attn_output.weight", "mlp.gate_proj.weight": "ffn_gate.weight",
+             "mlp.up_proj.weight": "ffn_up.weight", "mlp.down_proj.weight": "ffn_down.weight"}
+    for layer in range(config.num_hidden_layers):
+        for hf_name, gguf_name in parts.items():
+            names[f"model.layers.{layer}.{hf_name}"] = f"blk.{layer}.{gguf_name}"
+    for hf_name, gguf_name in names.items():
+        writer.add_tensor(gguf_name, np.ascontiguousarray(weights[hf_name], dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
