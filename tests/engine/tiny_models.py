@@ -37,15 +37,17 @@ def save_tokenizer(folder: Path, *, vocab_size: int = 300, chat_template: str | 
 
 
 def save_tiny_llama(folder: Path, architecture: str = "llama", *, chat_template: str | None = None,
-                    layers: int = 2, context: int = 256) -> Path:
-    """A seeded random Llama or Qwen2 (grouped-query attention) with the tiny tokenizer, saved in `folder`."""
+                    layers: int = 2, context: int = 256, hidden: int = 64, vocab_size: int | None = None) -> Path:
+    """A seeded random Llama or Qwen2 (grouped-query attention) with the tiny tokenizer, saved in `folder`; a
+    `vocab_size` above the tokenizer's gives the model unused rows (a realistic output-head size for benchmarks)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     tokenizer = save_tokenizer(folder, chat_template=chat_template)
     config_class, model_class = {"llama": (LlamaConfig, LlamaForCausalLM),
                                  "qwen2": (Qwen2Config, Qwen2ForCausalLM)}[architecture]
-    config = config_class(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=layers,
+    config = config_class(vocab_size=max(vocab_size or 0, len(tokenizer)), hidden_size=hidden,
+                          intermediate_size=2 * hidden, num_hidden_layers=layers,
                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=context,
                           bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                           tie_word_embeddings=False, initializer_range=0.2)
@@ -72,6 +74,7 @@ def write_gguf(hf_folder: Path, path: Path) -> Path:
     added = {t["content"]: t["id"] for t in tokenizer["added_tokens"]}
     tokens = sorted({**vocab, **added}.items(), key=lambda item: item[1])
     assert [i for _, i in tokens] == list(range(len(tokens)))
+    tokens += [(f"<unused{i}>", i) for i in range(len(tokens), config.vocab_size)]  # rows the tokenizer never uses
     merges = [m if isinstance(m, str) else " ".join(m) for m in tokenizer["model"]["merges"]]
     rope = getattr(config, "rope_theta", None) or (getattr(config, "rope_parameters", None) or {}).get("rope_theta")
 
@@ -89,7 +92,8 @@ def write_gguf(hf_folder: Path, path: Path) -> Path:
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("default")
     writer.add_token_list([t for t, _ in tokens])
-    writer.add_token_types([TokenType.CONTROL if t in added else TokenType.NORMAL for t, _ in tokens])
+    writer.add_token_types([TokenType.CONTROL if t in added else TokenType.UNUSED if i >= len(vocab) + len(added)
+                            else TokenType.NORMAL for t, i in tokens])
     writer.add_token_merges(merges)
     writer.add_bos_token_id(config.bos_token_id)
     writer.add_eos_token_id(config.eos_token_id)
