@@ -24,6 +24,7 @@ Importing this module does not import llama_cpp; loading a model does, and says 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -76,6 +77,7 @@ class GGUFSteps:
 
     def __init__(self, llama: Any) -> None:
         self._llama = llama
+        self._vocab = int(llama.n_vocab())
 
     def reserve(self, capacity: int) -> None:
         """Nothing to do: llama.cpp's cache holds the whole context."""
@@ -109,10 +111,13 @@ class GGUFSteps:
         return int(self._llama.n_tokens)
 
     def _logits(self) -> "torch.Tensor":
+        """The logits of the last evaluated position, copied out of llama.cpp's buffer."""
+        import llama_cpp
+        import numpy as np
         import torch
 
-        llama = self._llama
-        return torch.from_numpy(llama.scores[llama.n_tokens - 1].copy())
+        pointer = llama_cpp.llama_get_logits_ith(self._llama.ctx, -1)
+        return torch.from_numpy(np.ctypeslib.as_array(pointer, shape=(self._vocab,)).copy())
 
 
 class GGUFBackend(Backend):
@@ -169,16 +174,16 @@ class GGUFBackend(Backend):
         gpu = device != "cpu" and bool(llama_cpp.llama_supports_gpu_offload())
         if device not in ("auto", "cpu") and not gpu:
             raise ModelLoadError(f"device {device!r} asked for, but this llama.cpp build has no GPU support")
+        trained = trained_context(file)
         try:
-            probe = llama_cpp.Llama(model_path=str(file), vocab_only=True, verbose=False)
-            trained = int(probe.n_ctx_train()) or 2048
-            del probe
             llama = llama_cpp.Llama(
                 model_path=str(file), n_ctx=min(trained, MAX_CONTEXT), n_batch=512, n_threads=threads,
                 n_threads_batch=threads, n_gpu_layers=-1 if gpu else 0, logits_all=False, verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"{file}: llama.cpp cannot load it: {one_line(exc)}") from exc
+        finally:  # llama.cpp's log goes to the terminal the studio draws on: keep it quiet once loaded
+            logging.getLogger("llama-cpp-python").setLevel(logging.CRITICAL)
         meta = llama.metadata
         info = ModelInfo(
             name=name or file.stem,
@@ -293,6 +298,21 @@ class GGUFBackend(Backend):
             keep_bos = budget > 1 and ids[0] == self._bos
             ids = ids[:1] + ids[len(ids) - budget + 1 :] if keep_bos else ids[len(ids) - budget :]
         return ids
+
+
+def trained_context(file: Path) -> int:
+    """The context length the model was trained with, from the file's metadata (2048 when it does not say)."""
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        raise ModelLoadError(f"{file}: reading GGUF metadata needs the gguf package: {INSTALL_HINT}") from None
+    try:
+        fields = GGUFReader(file).fields
+        architecture = bytes(fields["general.architecture"].parts[-1]).decode("utf-8")
+        field = fields.get(f"{architecture}.context_length")
+        return int(field.parts[-1][0]) if field is not None else 2048
+    except (KeyError, ValueError, IndexError, OSError) as exc:
+        raise ModelLoadError(f"{file}: unreadable GGUF metadata ({one_line(exc)})") from None
 
 
 def render_chat_template(template: str, messages: Sequence[Message], *, bos: str, eos: str) -> str:

@@ -74,7 +74,9 @@ def test_llama_cpp_logits_match_transformers(backend: GGUFBackend, reference) ->
     ids = backend._encode(PROMPT)
     with torch.no_grad():
         expected = reference(torch.tensor([ids])).logits[0, -1]
-    assert torch.allclose(backend.steps.prefill(torch.tensor(ids)), expected, atol=2e-3)
+    logits = backend.steps.prefill(torch.tensor(ids))
+    assert torch.allclose(logits, expected, atol=1e-2), "llama.cpp keeps its key/value cache in float16"
+    assert int(logits.argmax()) == int(expected.argmax())
 
 
 def test_greedy_stream_matches_transformers_with_probabilities(backend: GGUFBackend, reference) -> None:
@@ -100,19 +102,23 @@ def test_the_same_seed_gives_the_same_text_and_x_ray(backend: GGUFBackend) -> No
     assert removed <= {None, "top_k", "min_p"}
 
 
-def test_a_continuation_evaluates_only_the_new_suffix(backend: GGUFBackend) -> None:
+def test_regenerate_and_continue_evaluate_only_the_new_suffix(backend: GGUFBackend) -> None:
     llama = backend._llama
     evaluated: list[int] = []
     original = llama.eval
     llama.eval = lambda tokens: (evaluated.append(len(tokens)), original(tokens))[1]
+    params = SamplingParams(temperature=0.0, max_new_tokens=4)
     try:
-        first = list(backend.stream(PROMPT, SamplingParams(temperature=0.0, max_new_tokens=6)))[-1]
+        first = list(backend.stream(PROMPT, params))[-1]
         evaluated.clear()
-        list(backend.stream(PROMPT + first.text, SamplingParams(temperature=0.0, max_new_tokens=2)))
+        again = list(backend.stream(PROMPT, params))[-1]
+        assert again.text == first.text and evaluated[0] == 1, "regenerate: only the last prompt token runs again"
+        evaluated.clear()
+        list(backend.stream(PROMPT + " The rain", params))
     finally:
         del llama.eval
-    prompt_tokens = backend.count_tokens(PROMPT + first.text)
-    assert evaluated[0] < prompt_tokens // 2, f"the prompt ran again: {evaluated[0]} of {prompt_tokens} tokens"
+    new = backend.count_tokens(PROMPT + " The rain") - backend.count_tokens(PROMPT)
+    assert evaluated[0] == new, "continue: only the added text runs"
 
 
 def test_chat_uses_the_template_from_the_metadata(backend: GGUFBackend) -> None:
