@@ -157,3 +157,25 @@ async def test_the_toy_backend_streams_in_the_studio_with_its_probabilities(toy_
         assert "before filters" in inspector and "'a'" in inspector and "'b'" in inspector
         assert "67%" in inspector and "24%" in inspector and "9.0%" in inspector, inspector
         assert textwrap.dedent(inspector).count("kept") == 3
+
+
+async def test_a_banned_phrase_is_taken_back_and_the_x_ray_says_why(toy_plugin: Path) -> None:
+    from scribe.ui.app import ScribeApp
+
+    settings = Settings(model=str(toy_plugin), device="cpu", dtype="float32", autosave_seconds=3600.0,
+                        sampling=SamplingParams(temperature=0.0, max_new_tokens=6, banned_phrases=("aa",)))
+    app = ScribeApp(settings=settings)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("b", "ctrl+j")
+        while app.generating:
+            await pilot.pause(0.05)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        # every "a" that a second "a" followed was taken back and replaced (greedy alone writes "aaaaaa")
+        assert app.stream_view.text == "bbbbba"
+        await pilot.press("f3", "left")
+        await pilot.pause()
+        inspector = app.stream_view.query_one("#stream-alternatives").content.plain
+        assert "token 5/6 'b'" in inspector and "removed by banned_phrases" in inspector, inspector
