@@ -43,9 +43,10 @@ LOG_NAME = "keras-worker.log"
 
 
 class KerasBackend(Backend):
-    """A Keras model folder served by a worker process. It samples; beam and contrastive search are not available."""
+    """A Keras model folder served by a worker process. It samples; beam and contrastive search and banned phrases
+    are not available."""
 
-    unsupported = SEARCH_SETTINGS
+    unsupported = SEARCH_SETTINGS | {"banned_phrases"}  # the worker's loop does not backtrack
     capabilities = frozenset({Capability.LOGITS, Capability.SCORE, Capability.ANALYSE})
 
     @classmethod
