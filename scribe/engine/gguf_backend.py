@@ -122,7 +122,7 @@ class GGUFSteps:
 
 class GGUFBackend(Backend):
     """A GGUF model file in llama.cpp. It samples with scribe's sampler; beam and contrastive search are not
-    available."""
+    available (`unsupported`: the settings panel shows them so, and `ignored` names them when set)."""
 
     capabilities = frozenset({Capability.LOGITS, Capability.CHAT})
     unsupported = SEARCH_SETTINGS
@@ -265,8 +265,6 @@ class GGUFBackend(Backend):
         def produce(run: StreamRun) -> Iterator:  # noqa: ANN202
             if alternatives < 0:
                 raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
-            if params.search is not None:
-                raise ValueError("beam and contrastive search are not available for GGUF models")
             ids = prompt_ids()
             yield from sampled_tokens(self.steps, ids, params, run, context_length=self.info.context_length,
                                       alternatives=alternatives, token_text=self.token_text, decode=self._decode,
