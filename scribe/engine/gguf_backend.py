@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ from scribe.engine.base import (
 from scribe.engine.streaming import StreamRun, one_line, sampled_tokens, stream_loop
 from scribe.engine.threads import prepare_cpu_threads, requested_threads
 from scribe.sampling.params import SamplingParams
+from scribe.sampling.sampler import SampleResult
 
 if TYPE_CHECKING:
     import torch
@@ -260,9 +261,11 @@ class GGUFBackend(Backend):
         if llama is not None:
             llama.close()
 
-    def _stream_ids(self, prompt_ids, params: SamplingParams, alternatives: int,  # noqa: ANN001
+    def _stream_ids(self, prompt_ids: Callable[[], list[int]], params: SamplingParams, alternatives: int,
                     cancel: threading.Event | None) -> Iterator[TokenStep | StreamEnd]:
-        def produce(run: StreamRun) -> Iterator:  # noqa: ANN202
+        """Stream after the prompt `prompt_ids()` builds (inside the loop, so its errors end the stream)."""
+
+        def produce(run: StreamRun) -> Iterator[SampleResult]:
             if alternatives < 0:
                 raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
             ids = prompt_ids()

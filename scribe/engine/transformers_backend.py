@@ -19,7 +19,7 @@ import gc
 import inspect
 import pickle
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from scribe.engine.base import (
 from scribe.engine.streaming import StreamRun, one_line, sampled_tokens, stream_loop
 from scribe.engine.threads import apply_threads, intra_op_threads, requested_threads
 from scribe.sampling.params import SamplingParams
+from scribe.sampling.sampler import SampleResult
 
 _DTYPES = {
     "float32": torch.float32,
@@ -331,9 +332,11 @@ class TransformersBackend(Backend):
 
         return self._stream_ids(prompt_ids, params, alternatives, cancel)
 
-    def _stream_ids(self, prompt_ids, params: SamplingParams, alternatives: int,  # noqa: ANN001
+    def _stream_ids(self, prompt_ids: Callable[[], list[int]], params: SamplingParams, alternatives: int,
                     cancel: threading.Event | None) -> Iterator[TokenStep | StreamEnd]:
-        def produce(run: StreamRun) -> Iterator:  # noqa: ANN202
+        """Stream after the prompt `prompt_ids()` builds (inside the loop, so its errors end the stream)."""
+
+        def produce(run: StreamRun) -> Iterator[SampleResult]:
             if alternatives < 0:
                 raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
             ids = prompt_ids()
