@@ -1,7 +1,7 @@
 """The analysis pass for the Keras models, to run where the model lives (the Keras worker process).
 
 `analysis_pass(model, ids, attentions=...)` runs the model once over `ids` and returns what
-`scribe.engine.introspect.SupportsAnalysis.analysis_pass` returns: the logits at every position and, for the
+`scribe.engine.base.Backend.analysis_pass` returns: the logits at every position and, for the
 Transformer models, the attention weights of every `MultiHeadAttention` layer in the order they run (the
 Transformer decoder's blocks have two each: self-attention and the second attention over the block's input). The
 weights are captured by asking each attention layer for its scores during the pass, so the blocks' own code runs

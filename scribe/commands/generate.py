@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from scribe.cli import CommandError
 from scribe.config import load_settings, with_flags
 from scribe.files import describe_os_error, read_bounded
-from scribe.sampling.params import InvalidSetting, SamplingParams, field_docs
+from scribe.sampling.params import PHRASE_LISTS, InvalidSetting, SamplingParams, field_docs
 from scribe.studio.document import MAX_BYTES, DocumentError, decode_text
 
 
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sampling = parser.add_argument_group("sampling (see `scribe generate --help`; order: penalties, no-repeat-ngram, temperature, top-k, top-p, min-p, typical-p)")
     for name, doc in field_docs().items():
         flag = "--" + name.replace("_", "-")
-        if name == "stop":
+        if name in PHRASE_LISTS:
             sampling.add_argument(flag, action="append", metavar="TEXT", help=doc + " Repeat for several.")
         else:
             sampling.add_argument(flag, metavar="N", help=doc)
@@ -67,7 +67,7 @@ def sampling_from_args(args: argparse.Namespace, base: SamplingParams) -> Sampli
         value = getattr(args, name)
         if value is None:
             continue
-        changes[name] = tuple(value) if name == "stop" else SamplingParams.parse_field(name, value)
+        changes[name] = tuple(value) if name in PHRASE_LISTS else SamplingParams.parse_field(name, value)
     try:
         return base.replace(**changes)
     except InvalidSetting as exc:

@@ -1,139 +1,125 @@
-"""The backend interface every model family implements, and the records a stream yields.
+"""The backend interface: everything a model family may do, declared in one place, with the capabilities it has.
 
-A backend loads one model and streams a continuation of a text one `TokenStep` at a time. The stream ends with a
-`StreamEnd`. Cancelling (setting the `threading.Event` passed to `stream`) stops it within one token.
-Nothing here imports torch, TensorFlow or httpx; backends import them lazily when a model is loaded.
+A backend loads one model (`load`), says which files, folders or names are its models (`detect`, `locate`), streams a
+continuation of a text one `TokenStep` at a time ending with one `StreamEnd` (`stream`, usually through the shared
+loop in `scribe.engine.streaming`), counts tokens, and, where its `capabilities` say so, scores a text, analyses it
+(attention and the next-token distribution at every position) and chats through a chat template. Callers ask
+`supports(capability)`; they never test a backend's kind by name. Backends register through the `scribe.backends`
+entry-point group (see `scribe.engine.registry`).
+
+Nothing here imports torch, TensorFlow or httpx; backends import them lazily when a model is loaded. The records and
+errors live in the leaf module `scribe.types` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Iterator, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
 
 from scribe.sampling.params import SamplingParams
+from scribe.types import (
+    Alternative,
+    EngineError,
+    ModelInfo,
+    ModelLoadError,
+    ModelNotFound,
+    StopReason,
+    StreamEnd,
+    TokenScore,
+    TokenStep,
+    prompt_budget,
+)
 
-
-class EngineError(Exception):
-    """A failure the user can act on (missing or corrupt model, out of memory, ...); the message says what and where."""
-
-
-class ModelNotFound(EngineError):
-    """No model answers to the given name or path."""
-
-
-class ModelLoadError(EngineError):
-    """The model exists but could not be loaded (corrupt, truncated, unsupported)."""
-
-
-@dataclass(frozen=True)
-class Alternative:
-    """One candidate for a position: its probability before and after the sampling processors.
-
-    `removed_by` names the processor that removed it from the final distribution (for example "top_k"), or None when it
-    survived every processor.
-    """
-
-    token_id: int
-    text: str
-    raw_prob: float
-    final_prob: float
-    removed_by: str | None = None
-
-
-@dataclass(frozen=True)
-class TokenStep:
-    """One generated token with what the model and the sampler thought of it."""
-
-    index: int
-    """Position in the continuation, from 0."""
-    token_id: int
-    text: str
-    """The text this token adds to the continuation (may be empty while a multi-byte character is incomplete)."""
-    raw_prob: float
-    """Probability under the raw model distribution (softmax of the logits)."""
-    final_prob: float
-    """Probability under the final sampling distribution (after every processor)."""
-    alternatives: tuple[Alternative, ...]
-    """The top-k tokens of the raw distribution, most likely first."""
-    elapsed_s: float
-    """Seconds spent producing this token (model forward pass and sampling)."""
-
-
-StopReason = Literal["max_tokens", "eos", "stop_string", "cancelled", "context_full", "error"]
-
-
-@dataclass(frozen=True)
-class StreamEnd:
-    """How a stream ended and what it produced."""
-
-    reason: StopReason
-    text: str
-    """The full continuation, with any stop string cut off."""
-    tokens: int
-    prompt_tokens: int
-    elapsed_s: float
-    """Seconds from the call to the end, prompt processing included."""
-    first_token_s: float
-    """Seconds from the call to the first token."""
-    error: str | None = None
-
-    @property
-    def tokens_per_s(self) -> float:
-        """Decode speed after the first token."""
-        decode = self.elapsed_s - self.first_token_s
-        return (self.tokens - 1) / decode if self.tokens > 1 and decode > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class TokenScore:
-    """How likely a model finds one token of a given text."""
-
-    token_id: int
-    text: str
-    """The characters of the text this token covers (the pieces add up to the text scored)."""
-    logprob: float
-    """Natural log of the token's probability given the text before it (the first token: given the start token)."""
-
-
-def prompt_budget(context_length: int, max_new_tokens: int) -> int:
-    """The most prompt tokens a backend keeps: room for `max_new_tokens`, but never less than half the context."""
-    return max(context_length - max_new_tokens, context_length // 2, 1)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the status bar and the model list show about a loaded model."""
-
-    name: str
-    backend: str
-    location: str
-    device: str = "cpu"
-    dtype: str = "float32"
-    context_length: int = 1024
-    vocab_size: int = 0
-    parameters: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
-
+__all__ = [
+    "Alternative", "Backend", "Capability", "EngineError", "Message", "ModelInfo", "ModelLoadError", "ModelNotFound",
+    "SEARCH_SETTINGS", "StopReason", "StreamEnd", "TokenScore", "TokenStep", "prompt_budget",
+]
 
 SEARCH_SETTINGS = frozenset({"num_beams", "length_penalty", "early_stopping", "penalty_alpha"})
 """The settings of beam and contrastive search."""
+
+Message = dict[str, str]
+"""One chat message: {"role": "system" | "user" | "assistant", "content": text}."""
+
+
+class Capability(StrEnum):
+    """What a backend can do beyond streaming a continuation."""
+
+    LOGITS = "logits"
+    """Its stream samples next-token logits with scribe's sampler: every setting applies and the X-ray shows it."""
+    SEARCH = "search"
+    """Beam and contrastive search."""
+    SCORE = "score"
+    """Per-token log-probabilities of a given text (the perplexity lens, compare)."""
+    ANALYSE = "analyse"
+    """The next-token distribution at every position and, where the model has attention, its weights."""
+    CHAT = "chat"
+    """`chat(messages)` through the model's chat template (instruct models)."""
 
 
 class Backend(ABC):
     """A loaded model that can stream continuations. One instance serves one model; it is not thread-safe."""
 
     info: ModelInfo
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    """What this kind of backend can do; `supports` may narrow it per model (a base model has no chat template)."""
     unsupported: frozenset[str] = frozenset()
     """Sampling settings this model cannot apply: the settings panel shows them as unavailable, and `ignored` names
     the ones a request sets, so nothing is dropped silently."""
+
+    # --- finding and loading models
+
+    @classmethod
+    def detect(cls, path: Path) -> bool:
+        """True when the existing file or folder `path` is a model this backend loads (cheap: reads no weights)."""
+        return False
+
+    @classmethod
+    def locate(cls, name: str) -> Path | None:
+        """For a name that is not a path (such as "remote:NAME"): the file that describes it when it is this backend's,
+        else None. Raises ModelNotFound when the name is this backend's but nothing answers to it."""
+        return None
+
+    @classmethod
+    def load(
+        cls,
+        path: Path,
+        *,
+        name: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        trust_remote_code: bool = False,
+    ) -> "Backend":
+        """Load the model at `path` (ModelLoadError with a one-line reason naming the path on failure)."""
+        raise NotImplementedError(f"{cls.__name__} does not implement load")
+
+    # --- what it can do
+
+    def supports(self, capability: Capability | str) -> bool:
+        """True when this model can do `capability`."""
+        return Capability(capability) in self.capabilities
+
+    def unavailable(self, capability: Capability | str) -> str:
+        """Why this model cannot do `capability` (a sentence for a status bar or dialog)."""
+        what = {
+            Capability.LOGITS: "next-token distributions",
+            Capability.SEARCH: "beam or contrastive search",
+            Capability.SCORE: "scoring of text",
+            Capability.ANALYSE: "attention or next-token distributions",
+            Capability.CHAT: "chat: it has no chat template (a base model)",
+        }[Capability(capability)]
+        return f"{self.info.name}: {self.info.backend} models do not offer {what}"
 
     def ignored(self, params: SamplingParams) -> tuple[str, ...]:
         """Settings in `params` that differ from "off" (their defaults) but that this model cannot apply."""
         defaults = SamplingParams()
         return tuple(sorted(n for n in self.unsupported if getattr(params, n) != getattr(defaults, n)))
+
+    # --- streaming
 
     @abstractmethod
     def stream(
@@ -144,15 +130,45 @@ class Backend(ABC):
         alternatives: int = 5,
         cancel: threading.Event | None = None,
     ) -> Iterator[TokenStep | StreamEnd]:
-        """Yield one TokenStep per generated token, then exactly one StreamEnd."""
+        """Yield one TokenStep per generated token, then exactly one StreamEnd (errors too end in a StreamEnd)."""
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        *,
+        alternatives: int = 5,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[TokenStep | StreamEnd]:
+        """Stream the assistant's answer to `messages` through the model's chat template (Capability.CHAT)."""
+        raise NotImplementedError(self.unavailable(Capability.CHAT))
 
     @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for this text."""
 
+    # --- scoring and analysis
+
     def score(self, text: str) -> list[TokenScore]:
-        """Each token of `text` with its log-probability under the model (backends that cannot: NotImplementedError)."""
-        raise NotImplementedError(f"the {self.info.backend} backend cannot score text")
+        """Each token of `text` with its log-probability under the model (Capability.SCORE)."""
+        raise NotImplementedError(self.unavailable(Capability.SCORE))
+
+    def encode_ids(self, text: str) -> list[int]:
+        """The token ids the model sees for `text` (Capability.ANALYSE)."""
+        raise NotImplementedError(self.unavailable(Capability.ANALYSE))
+
+    def token_text(self, token_id: int) -> str:
+        """The text of one token (Capability.ANALYSE)."""
+        raise NotImplementedError(self.unavailable(Capability.ANALYSE))
+
+    def attention_shape(self) -> tuple[int, int]:
+        """(attention layers, heads per layer), 0 when unknown or none: sizes the analysis window."""
+        return 0, 0
+
+    def analysis_pass(self, ids: Sequence[int], *, attentions: bool) -> tuple[Any, Any, list[str], str | None]:
+        """One forward pass over `ids` (Capability.ANALYSE): (logits [tokens, vocab], attention weights [layers,
+        heads, tokens, tokens] or None, a name per attention layer, why there is no attention or None)."""
+        raise NotImplementedError(self.unavailable(Capability.ANALYSE))
 
     def close(self) -> None:
         """Release memory held by the model."""

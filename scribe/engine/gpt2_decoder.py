@@ -152,6 +152,10 @@ class GPT2Decoder:
             self.cache = torch.zeros(shape, dtype=self.dtype, device=self.device)
         self.length = 0
 
+    def rewind(self, length: int) -> None:
+        """Forget every cached position from `length` on (the next step runs at position `length`)."""
+        self.length = min(length, self.length)
+
     @property
     def capacity(self) -> int:
         """Positions the cache can hold."""

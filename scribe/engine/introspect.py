@@ -1,11 +1,11 @@
 """Looking inside a loaded model: one forward pass over a text that keeps the next-token logits at every position and,
 where the model has attention, the attention weights of every layer and head.
 
-`introspector(backend)` gives an `Introspector` for a loaded backend, or raises `IntrospectionUnavailable` saying why
-(a remote server returns sampled tokens only). Transformers models are read directly: the pass switches the model to
-eager attention (the only implementation that returns its weights) and back. Other backends take part by
-implementing the `SupportsAnalysis` hook (the Keras backend can answer it from its worker with
-`scribe.analysis.keras_pass.analysis_pass`); one that returns no attention (an LSTM) says why in `no_attention`.
+`introspector(backend)` gives an `Introspector` for a loaded backend that supports `Capability.ANALYSE`, or raises
+`IntrospectionUnavailable` with the backend's reason (a remote server returns sampled tokens only). The backend answers
+through the analysis hooks of `Backend` (`encode_ids`, `token_text`, `analysis_pass`, `attention_shape`): the
+transformers backend runs its model with eager attention, the Keras backend asks its worker
+(`scribe.analysis.keras_pass.analysis_pass`); one that returns no attention (an LSTM) says why in `no_attention`.
 
 The pass covers at most `window` tokens, cut from the left: the logits take tokens x vocabulary floats and the
 attention layers x heads x tokens x tokens, so the window also shrinks until the attention fits `ATTENTION_BUDGET`.
@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
-from scribe.engine.base import Backend, EngineError
+from scribe.engine.base import Backend, Capability, EngineError
 
 if TYPE_CHECKING:
     import torch
@@ -32,21 +32,6 @@ ATTENTION_BUDGET = 16 * 1024 * 1024
 
 class IntrospectionUnavailable(EngineError):
     """This backend cannot show its distributions or attention; the message says why."""
-
-
-@runtime_checkable
-class SupportsAnalysis(Protocol):
-    """The hook a backend implements to take part in analysis (the transformers backend is read directly)."""
-
-    def encode_ids(self, text: str) -> list[int]:
-        """The token ids the model sees for `text`."""
-
-    def token_text(self, token_id: int) -> str:
-        """The text of one token."""
-
-    def analysis_pass(self, ids: Sequence[int], *, attentions: bool) -> tuple[Any, Any, list[str], str | None]:
-        """One forward pass over `ids`: (logits [tokens, vocab] float32 array, attention weights [layers, heads,
-        tokens, tokens] or None, a name per attention layer, why there is no attention or None)."""
 
 
 @dataclass
@@ -91,7 +76,7 @@ class Introspector:
         raise NotImplementedError
 
     def forward(self, ids: Sequence[int], *, attentions: bool) -> tuple[Any, Any, list[str], str | None]:
-        """(logits, attentions or None, layer names, why no attention) as in `SupportsAnalysis.analysis_pass`."""
+        """(logits, attentions or None, layer names, why no attention) as in `Backend.analysis_pass`."""
         raise NotImplementedError
 
     def window(self, limit: int = DEFAULT_WINDOW) -> int:
@@ -120,57 +105,13 @@ class Introspector:
                            no_attention=reason if attention is None else None, decode=self.token_text)
 
 
-class TransformersIntrospector(Introspector):
-    """A Hugging Face causal LM loaded by the transformers backend."""
+class BackendIntrospector(Introspector):
+    """A backend with Capability.ANALYSE, through its `encode_ids`, `token_text` and `analysis_pass`."""
 
     def __init__(self, backend: Backend) -> None:
         self.name, self.context = backend.info.name, backend.info.context_length
+        self.layers, self.heads = backend.attention_shape()
         self._backend = backend
-        self._model = backend._model  # type: ignore[attr-defined]  # the backend keeps these private
-        self._tokenizer = backend._tokenizer  # type: ignore[attr-defined]
-        config = self._model.config
-        config = config.get_text_config() if hasattr(config, "get_text_config") else config
-        self.layers = int(getattr(config, "num_hidden_layers", 0) or 0)
-        self.heads = int(getattr(config, "num_attention_heads", 0) or 0)
-
-    def encode(self, text: str) -> list[int]:
-        return list(self._tokenizer(text)["input_ids"])
-
-    def token_text(self, token_id: int) -> str:
-        return self._backend._token_text(token_id)  # type: ignore[attr-defined]
-
-    def forward(self, ids: Sequence[int], *, attentions: bool) -> tuple[Any, Any, list[str], str | None]:
-        import torch
-
-        model = self._model
-        device = next(model.parameters()).device
-        previous = getattr(model.config, "_attn_implementation", None)
-        switch = attentions and previous != "eager" and hasattr(model, "set_attn_implementation")
-        try:
-            if switch:
-                model.set_attn_implementation("eager")
-            with torch.inference_mode():
-                output = model(input_ids=torch.tensor([list(ids)], device=device), use_cache=False,
-                               output_attentions=attentions)
-        finally:
-            if switch:
-                model.set_attn_implementation(previous)
-        logits = output.logits[0]
-        found = tuple(output.attentions or ()) if attentions else ()
-        if not found:
-            reason = "attention not asked for" if not attentions else (
-                f"{type(model).__name__} does not return attention weights")
-            return logits, None, [], reason
-        stacked = torch.stack([layer[0] for layer in found])
-        return logits, stacked, [f"layer {i}" for i in range(len(found))], None
-
-
-class HookIntrospector(Introspector):
-    """A backend that implements `SupportsAnalysis`."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.name, self.context = backend.info.name, backend.info.context_length
-        self._backend: SupportsAnalysis = backend  # type: ignore[assignment]
 
     def encode(self, text: str) -> list[int]:
         return self._backend.encode_ids(text)
@@ -184,12 +125,7 @@ class HookIntrospector(Introspector):
 
 def unavailable_reason(backend: Backend) -> str | None:
     """Why `backend` cannot be analysed, or None when it can (cheap: loads nothing)."""
-    if backend.info.backend == "transformers" or isinstance(backend, SupportsAnalysis):
-        return None
-    if backend.info.backend == "remote":
-        return (f"{backend.info.name} runs on a remote server, which sends back the sampled tokens only: "
-                "no attention weights and no full next-token distributions")
-    return f"{backend.info.name}: {backend.info.backend} models do not offer attention or next-token distributions yet"
+    return None if backend.supports(Capability.ANALYSE) else backend.unavailable(Capability.ANALYSE)
 
 
 def introspector(backend: Backend) -> Introspector:
@@ -197,6 +133,4 @@ def introspector(backend: Backend) -> Introspector:
     reason = unavailable_reason(backend)
     if reason is not None:
         raise IntrospectionUnavailable(reason)
-    if backend.info.backend == "transformers":
-        return TransformersIntrospector(backend)
-    return HookIntrospector(backend)
+    return BackendIntrospector(backend)

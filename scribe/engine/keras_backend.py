@@ -25,6 +25,7 @@ from scribe.config import Paths
 from scribe.engine.base import (
     SEARCH_SETTINGS,
     Backend,
+    Capability,
     EngineError,
     ModelInfo,
     ModelLoadError,
@@ -42,9 +43,16 @@ LOG_NAME = "keras-worker.log"
 
 
 class KerasBackend(Backend):
-    """A Keras model folder served by a worker process. It samples; beam and contrastive search are not available."""
+    """A Keras model folder served by a worker process. It samples; beam and contrastive search and banned phrases
+    are not available."""
 
-    unsupported = SEARCH_SETTINGS
+    unsupported = SEARCH_SETTINGS | {"banned_phrases"}  # the worker's loop does not backtrack
+    capabilities = frozenset({Capability.LOGITS, Capability.SCORE, Capability.ANALYSE})
+
+    @classmethod
+    def detect(cls, path: Path) -> bool:
+        """A folder with a .keras file and no Hugging Face config.json."""
+        return path.is_dir() and not (path / "config.json").exists() and any(path.glob("*.keras"))
 
     def __init__(self, process: subprocess.Popen, vocab: Vocab, info: ModelInfo, log: Path) -> None:
         self._process, self._vocab, self.info, self._log = process, vocab, info, log
@@ -111,7 +119,7 @@ class KerasBackend(Backend):
         return [TokenScore(token_id=i, text=p, logprob=lp) for i, p, lp in zip(ids, pieces, logprobs)]
 
     def encode_ids(self, text: str) -> list[int]:
-        """The token ids the model sees for `text` (the analysis hook of `scribe.engine.introspect`)."""
+        """The token ids the model sees for `text`."""
         return self._vocab.encode(text)
 
     def token_text(self, token_id: int) -> str:

@@ -1,29 +1,85 @@
-"""Find a model by name or path and load it with the backend for its kind.
+"""Find a model by name or path and load it with the backend that claims it.
 
-Resolution order: an existing folder, a bundled model, a model scribe trained (`Paths.models`), then a repository
-already in the Hugging Face cache. Nothing is downloaded here. Backend modules are imported only when a model of their
-kind loads (`BACKENDS`), so importing this module imports neither torch nor huggingface_hub.
+Backends register in the `scribe.backends` entry-point group (`name = "module:Class"`, the class a
+`scribe.engine.base.Backend`); scribe's own are registered there too (pyproject.toml), and `BUILTIN_BACKENDS` stands in
+for them when scribe runs from a source checkout that was not reinstalled. A third-party package adds a backend by
+declaring one entry point. Entry points are loaded (their modules imported) only when a model is resolved, so importing
+this module imports neither torch nor huggingface_hub.
+
+Resolution order: a name a backend claims (`Backend.locate`, such as "remote:NAME"), an existing file or folder, a
+bundled model, a model scribe trained (`Paths.models`), then a repository already in the Hugging Face cache. Which
+backend loads a file or folder is each backend's `detect`; third-party backends are asked before scribe's own, so a
+plugin can claim files more precisely. Nothing is downloaded here.
 """
 
 from __future__ import annotations
 
-import importlib
+import functools
 from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from scribe.config import Paths, hf_cache_dir
 from scribe.engine.base import Backend, ModelLoadError, ModelNotFound
 from scribe.store.bundled import bundled_model_names, bundled_models_dir
 from scribe.store.known import known_model
-from scribe.store.remotes import REMOTE_PREFIX, get_remote, remotes_file
 
-BACKENDS: dict[str, str] = {
+ENTRY_POINT_GROUP = "scribe.backends"
+BUILTIN_BACKENDS: dict[str, str] = {
     "transformers": "scribe.engine.transformers_backend:TransformersBackend",
+    "gguf": "scribe.engine.gguf_backend:GGUFBackend",
     "keras": "scribe.engine.keras_backend:KerasBackend",
     "remote": "scribe.engine.remote_backend:RemoteBackend",
 }
-"""Model kind -> "module:class" of its backend; the class has a `load(path, *, name, device, dtype,
-trust_remote_code)` classmethod."""
+"""scribe's own backends, as pyproject.toml registers them."""
+FALLBACK_KIND = "transformers"
+"""The kind of a folder no backend claims (its loader says what is missing)."""
+
+
+@functools.cache
+def _entry_point_targets() -> dict[str, str]:
+    """Backend name -> "module:Class": the installed entry points, over scribe's own."""
+    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {**{name: target for name, target in BUILTIN_BACKENDS.items() if name not in found}, **found}
+
+
+def backend_names() -> list[str]:
+    """Registered backends, third-party ones first (the order `detect` is asked in)."""
+    targets = _entry_point_targets()
+    return sorted(targets, key=lambda name: (targets[name] == BUILTIN_BACKENDS.get(name), name))
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class registered as `name` (ModelLoadError when it is not installed or does not import)."""
+    target = _entry_point_targets().get(name)
+    if target is None:
+        raise ModelLoadError(f"no backend for {name} models in this installation of scribe")
+    module_name, _, class_name = target.partition(":")
+    try:
+        cls = getattr(import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ModelLoadError(f"the {name} backend ({target}) cannot be imported: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise ModelLoadError(f"the {name} backend ({target}) is not a scribe Backend")
+    return cls
+
+
+def reload_backends() -> None:
+    """Read the entry points again (after installing a backend package in this process)."""
+    _entry_point_targets.cache_clear()
+
+
+def detect_kind(path: Path) -> str | None:
+    """The name of the first backend whose `detect` claims the file or folder `path`, or None."""
+    for name in backend_names():
+        try:
+            cls = backend_class(name)
+        except ModelLoadError:
+            continue  # a broken third-party backend does not stop the others
+        if cls.detect(path):
+            return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -35,26 +91,35 @@ class ModelRef:
     path: Path
 
 
-def model_kind(folder: Path) -> str:
-    """The backend kind for a model folder: "keras" when it holds a .keras file, else "transformers"."""
-    if not (folder / "config.json").exists() and any(folder.glob("*.keras")):
-        return "keras"
-    return "transformers"
+def model_kind(path: Path) -> str:
+    """The backend kind for a model file or folder (`detect_kind`; a folder none claims goes to transformers, whose
+    loader says what the folder lacks)."""
+    kind = detect_kind(path)
+    if kind is None:
+        if path.is_dir():
+            return FALLBACK_KIND
+        raise ModelLoadError(f"{path}: no installed backend opens this file ({', '.join(backend_names())} installed)")
+    return kind
 
 
 def resolve_model(name_or_path: str) -> ModelRef:
     """Find the model called `name_or_path`, or raise ModelNotFound saying where it looked."""
-    if name_or_path.startswith(REMOTE_PREFIX):
-        get_remote(name_or_path)  # ModelNotFound naming remotes.toml when it is not configured
-        return ModelRef(name=name_or_path, kind="remote", path=remotes_file())
-    folder = Path(name_or_path).expanduser()
-    if name_or_path.strip() and folder.is_dir():
-        folder = folder.resolve()
-        return ModelRef(name=folder.name, kind=model_kind(folder), path=folder)
+    for kind in backend_names():
+        try:
+            cls = backend_class(kind)
+        except ModelLoadError:
+            continue
+        located = cls.locate(name_or_path)
+        if located is not None:
+            return ModelRef(name=name_or_path, kind=kind, path=located)
+    target = Path(name_or_path).expanduser()
+    if name_or_path.strip() and target.exists():
+        target = target.resolve()
+        return ModelRef(name=target.name, kind=model_kind(target), path=target)
     if _plain_name(name_or_path):
         for root in (bundled_models_dir(), Paths.discover().models):
             candidate = root / name_or_path
-            if candidate.is_dir():
+            if candidate.exists():
                 return ModelRef(name=name_or_path, kind=model_kind(candidate), path=candidate)
     known = known_model(name_or_path)
     snapshot = _hf_cached_snapshot(known.repo_id if known else name_or_path)
@@ -62,8 +127,8 @@ def resolve_model(name_or_path: str) -> ModelRef:
         return ModelRef(name=name_or_path, kind=model_kind(snapshot), path=snapshot)
     bundled = ", ".join(bundled_model_names()) or "none"
     raise ModelNotFound(
-        f"no model {name_or_path!r}: not a folder ({folder.absolute()}), not a bundled model in {bundled_models_dir()} "
-        f"(bundled: {bundled}), not a scribe model in {Paths.discover().models}, "
+        f"no model {name_or_path!r}: not a file or folder ({target.absolute()}), not a bundled model in "
+        f"{bundled_models_dir()} (bundled: {bundled}), not a scribe model in {Paths.discover().models}, "
         f"and not a repository in the Hugging Face cache {hf_cache_dir()}"
     )
 
@@ -88,6 +153,8 @@ def _hf_cached_snapshot(repo_id: str) -> Path | None:
                                           local_files_only=True))
     except (HFValidationError, LocalEntryNotFoundError, OSError, ValueError):
         return None
+    if detect_kind(snapshot) not in (None, FALLBACK_KIND):
+        return snapshot  # a GGUF file or another backend's format: its backend checks it when it loads
     usable, status = folder_status(snapshot)
     if not usable:
         raise ModelLoadError(f"{repo_id}: {status} (in {snapshot}); `scribe models pull {repo_id}` completes it")
@@ -99,8 +166,5 @@ def load_model(
 ) -> Backend:
     """Resolve `name_or_path` and load it with its backend (ModelNotFound, ModelLoadError on failure)."""
     ref = resolve_model(name_or_path)
-    if ref.kind not in BACKENDS:
-        raise ModelLoadError(f"{ref.path}: no backend for {ref.kind} models in this version of scribe")
-    module_name, class_name = BACKENDS[ref.kind].split(":")
-    backend_class = getattr(importlib.import_module(module_name), class_name)
-    return backend_class.load(ref.path, name=ref.name, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+    backend = backend_class(ref.kind)
+    return backend.load(ref.path, name=ref.name, device=device, dtype=dtype, trust_remote_code=trust_remote_code)

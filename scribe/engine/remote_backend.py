@@ -27,14 +27,14 @@ from typing import Any
 
 import httpx
 
-from scribe.engine.base import Backend, ModelInfo, ModelLoadError, StreamEnd, TokenStep
+from scribe.engine.base import Backend, Capability, ModelInfo, ModelLoadError, StreamEnd, TokenStep
 from scribe.engine.remote import dialect_for, wire
 from scribe.engine.remote.dialect import Dialect, Finish, Piece
 from scribe.engine.remote.secrets import one_line, redact
 from scribe.engine.remote.shapes import Malformed
 from scribe.engine.textstream import StopMatcher
 from scribe.sampling.params import SamplingParams
-from scribe.store.remotes import RemoteEndpoint, get_remote
+from scribe.store.remotes import REMOTE_PREFIX, RemoteEndpoint, get_remote, remotes_file
 
 _CHARS_PER_TOKEN = 4
 _ERROR_BODY_BYTES = 64 * 1024
@@ -75,6 +75,19 @@ class RemoteBackend(Backend):
                 "probabilities": self.dialect.probabilities,
             },
         )
+
+    @classmethod
+    def locate(cls, name: str) -> Path | None:
+        """remotes.toml for a "remote:NAME" that is configured there (ModelNotFound naming the file when not)."""
+        if not name.startswith(REMOTE_PREFIX):
+            return None
+        get_remote(name)
+        return remotes_file()
+
+    def unavailable(self, capability: Capability | str) -> str:
+        """A server sends back sampled tokens only."""
+        return (f"{self.info.name} runs on a remote server, which sends back the sampled tokens only: no attention "
+                "weights, no full next-token distributions and no scoring")
 
     @classmethod
     def load(cls, path: Path | str = "", *, name: str, **_: Any) -> "RemoteBackend":

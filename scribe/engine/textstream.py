@@ -91,10 +91,11 @@ class StopMatcher:
 
 
 class TextStream:
-    """Token ids in, released continuation text out: incremental decoding followed by stop-string matching."""
+    """Token ids (or text pieces) in, released continuation text out: incremental decoding followed by stop-string
+    matching. Without `decode` only text pieces can be pushed (`push_text`: tokens a server decoded already)."""
 
-    def __init__(self, decode: Callable[[Sequence[int]], str], stops: Sequence[str] = ()) -> None:
-        self._decoder = IncrementalDecoder(decode)
+    def __init__(self, decode: Callable[[Sequence[int]], str] | None, stops: Sequence[str] = ()) -> None:
+        self._decoder = IncrementalDecoder(decode) if decode is not None else None
         self._matcher = StopMatcher(stops)
         self.text = ""
         """Everything released so far (by `push` and `finish`)."""
@@ -106,13 +107,19 @@ class TextStream:
 
     def push(self, token_id: int) -> str:
         """Add one token; return the text released by it."""
-        released = self._matcher.push(self._decoder.push(token_id))
+        if self._decoder is None:
+            raise ValueError("this TextStream has no decoder: push text pieces with push_text")
+        return self.push_text(self._decoder.push(token_id))
+
+    def push_text(self, piece: str) -> str:
+        """Add a piece of decoded text; return the text released by it."""
+        released = self._matcher.push(piece)
         self.text += released
         return released
 
     def finish(self) -> str:
         """End of the stream: release what is still held back (nothing if a stop string was found)."""
-        released = self._matcher.push(self._decoder.flush())
+        released = self._matcher.push(self._decoder.flush()) if self._decoder is not None else ""
         released += self._matcher.flush()
         self.text += released
         return released

@@ -5,11 +5,12 @@ Loading never runs code from the model folder unless `trust_remote_code` is set,
 
 Decoding runs the prompt once, then one token per forward pass with a key/value cache, sampling with
 `scribe.sampling.sampler.Sampler`. GPT-2 models decode with scribe's own step (`scribe.engine.gpt2_decoder`: a
-preallocated cache, no per-call overhead from transformers, CUDA graphs on a GPU); other models with transformers'
-forward pass and its dynamic cache. dtype "int8" (CPU) quantises the weight matrices to int8.
+preallocated cache, no per-call overhead from transformers, CUDA graphs on a GPU), Llama-architecture models (Llama,
+Qwen2, SmolLM2, Mistral) with `scribe.engine.llama_decoder` (the same, without graphs); other models with
+transformers' forward pass and its dynamic cache. dtype "int8" (CPU) quantises the weight matrices to int8.
 
-Text is released through `TextStream`: incomplete characters and text that could start a stop string are held back
-until decided; whatever is still held back when the stream ends is in `StreamEnd.text` only. The end-of-sequence token ends the stream and is not yielded as a TokenStep.
+Streams run through the shared loop of `scribe.engine.streaming` (timing, stop strings, cancelling, the end token, errors)
+fed by scribe's sampler on this model's logits, or by beam or contrastive search.
 """
 
 from __future__ import annotations
@@ -18,30 +19,30 @@ import gc
 import inspect
 import pickle
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as transformers_logging
 
-from scribe.engine import gpt2_decoder
+from scribe.engine import gpt2_decoder, llama_decoder
 from scribe.engine.base import (
     Backend,
+    Capability,
+    Message,
     ModelInfo,
     ModelLoadError,
-    StopReason,
     StreamEnd,
     TokenScore,
     TokenStep,
     prompt_budget,
 )
-from scribe.engine.textstream import TextStream
+from scribe.engine.streaming import StreamRun, one_line, sampled_tokens, stream_loop
 from scribe.engine.threads import apply_threads, intra_op_threads, requested_threads
 from scribe.sampling.params import SamplingParams
-from scribe.sampling.sampler import SampleResult, Sampler
+from scribe.sampling.sampler import SampleResult
 
 _DTYPES = {
     "float32": torch.float32,
@@ -92,13 +93,6 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return _DTYPES[dtype]
 
 
-def _one_line(exc: BaseException) -> str:
-    """The first line of an exception's message, short enough for a status bar or dialog."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
 def _check_folder(path: Path) -> str:
     """Refuse folders that cannot hold a model; return the weights format found."""
     if not path.is_dir():
@@ -110,19 +104,6 @@ def _check_folder(path: Path) -> str:
     if any(path.glob("pytorch_model*.bin")):
         return "pytorch_model.bin"
     raise ModelLoadError(f"{path}: no weights (model.safetensors or pytorch_model.bin)")
-
-
-@dataclass
-class Ending:
-    """Why a stream ended; a `Chooser` sets "cancelled" or "context_full" before it stops early."""
-
-    reason: StopReason = "max_tokens"
-
-
-Chooser = Callable[
-    ["TransformersBackend", list[int], SamplingParams, int, "threading.Event | None", Ending], Iterator[SampleResult]
-]
-"""Chooses tokens after a prompt: (backend, prompt ids, settings, alternatives, cancel, ending) -> results."""
 
 
 class TransformersSteps:
@@ -150,6 +131,11 @@ class TransformersSteps:
         """The next-token logits after one more token (a 1-element tensor)."""
         return self._forward(token)
 
+    def rewind(self, length: int) -> None:
+        """Forget every cached position from `length` on."""
+        if self._cache is not None:
+            self._cache.crop(length)  # type: ignore[attr-defined]
+
     def _forward(self, ids: torch.Tensor) -> torch.Tensor:
         output = self._model(input_ids=ids[None], past_key_values=self._cache, **self._kwargs)
         self._cache = output.past_key_values
@@ -159,10 +145,26 @@ class TransformersSteps:
 class TransformersBackend(Backend):
     """A Hugging Face causal LM and its tokenizer on one device.
 
-    `decoder`: "auto" decodes GPT-2 models with `GPT2Decoder` and others with `TransformersSteps`; "transformers"
+    `decoder`: "auto" decodes GPT-2 models with `GPT2Decoder`, Llama-architecture ones with `LlamaDecoder` and others
+    with `TransformersSteps`; "transformers"
     uses `TransformersSteps` for every model. `int8` quantises the weight matrices (CPU). `cuda_graphs=False` keeps
     GPT-2 steps eager on CUDA.
     """
+
+    capabilities = frozenset(
+        {Capability.LOGITS, Capability.SEARCH, Capability.SCORE, Capability.ANALYSE, Capability.CHAT}
+    )
+
+    @classmethod
+    def detect(cls, path: Path) -> bool:
+        """A folder with a Hugging Face config.json."""
+        return path.is_dir() and (path / "config.json").is_file()
+
+    def supports(self, capability: Capability | str) -> bool:
+        """Chat only when the tokenizer has a chat template (instruct models)."""
+        if Capability(capability) is Capability.CHAT:
+            return bool(getattr(self._tokenizer, "chat_template", None))
+        return super().supports(capability)
 
     def __init__(
         self,
@@ -180,10 +182,12 @@ class TransformersBackend(Backend):
         self._tokenizer = tokenizer
         self.info = info
         self._device = next(model.parameters()).device
-        own = decoder == "auto" and gpt2_decoder.supports(model)
-        self._steps: gpt2_decoder.GPT2Decoder | TransformersSteps
-        if own:
-            self._steps = gpt2_decoder.GPT2Decoder(model, cuda_graphs=cuda_graphs)
+        self._steps: gpt2_decoder.GPT2Decoder | llama_decoder.LlamaDecoder | TransformersSteps
+        if decoder == "auto" and (gpt2_decoder.supports(model) or llama_decoder.supports(model)):
+            if gpt2_decoder.supports(model):
+                self._steps = gpt2_decoder.GPT2Decoder(model, cuda_graphs=cuda_graphs)
+            else:
+                self._steps = llama_decoder.LlamaDecoder(model)
             if int8:
                 self._steps.quantize_int8()
                 if requested_threads() is not None:  # the writer's SCRIBE_THREADS wins over int8's one-thread steps
@@ -222,7 +226,7 @@ class TransformersBackend(Backend):
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
         except Exception as exc:
-            raise ModelLoadError(f"{path}: cannot load the tokenizer: {_one_line(exc)}") from exc
+            raise ModelLoadError(f"{path}: cannot load the tokenizer: {one_line(exc)}") from exc
         if len(tokenizer) < 2:  # transformers builds an empty tokenizer when the folder has no tokenizer files
             raise ModelLoadError(f"{path}: no tokenizer (tokenizer.json, vocab.json with merges.txt, or tokenizer.model)")
         progress_bar = transformers_logging.is_progress_bar_enabled()
@@ -245,7 +249,7 @@ class TransformersBackend(Backend):
                 "(it could run code); use a safetensors copy from a source you trust"
             ) from exc
         except Exception as exc:
-            raise ModelLoadError(f"{path}: cannot load the weights ({weights}): {_one_line(exc)}") from exc
+            raise ModelLoadError(f"{path}: cannot load the weights ({weights}): {one_line(exc)}") from exc
         finally:
             if progress_bar:
                 transformers_logging.enable_progress_bar()
@@ -270,7 +274,7 @@ class TransformersBackend(Backend):
         try:
             return cls(model, tokenizer, info, int8=int8)
         except (RuntimeError, ValueError) as exc:  # int8 kernels missing from this PyTorch build
-            raise ModelLoadError(f"{path}: cannot quantise to int8: {_one_line(exc)}") from exc
+            raise ModelLoadError(f"{path}: cannot quantise to int8: {one_line(exc)}") from exc
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for this text (special tokens the tokenizer adds included)."""
@@ -298,77 +302,108 @@ class TransformersBackend(Backend):
         alternatives: int = 5,
         cancel: threading.Event | None = None,
     ) -> Iterator[TokenStep | StreamEnd]:
-        """Continue `prompt` one token at a time (see the module docstring for how text and stops are handled).
+        """Continue `prompt` one token at a time through `scribe.engine.streaming.stream_loop`.
 
         The prompt is cut from the left to leave room for `max_new_tokens` (keeping at least half the context); when
-        the context fills up during decoding the stream ends with "context_full". Errors end the stream with
-        reason "error" and the text so far. Beam and contrastive search (`params.search`) come from
-        `scribe.engine.transformers_search` and are released through the same loop.
+        the context fills up during decoding the stream ends with "context_full". Beam and contrastive search
+        (`params.search`) come from `scribe.engine.transformers_search` and are released through the same loop.
         """
-        if params.search is not None:
-            from scribe.engine import transformers_search
+        return self._stream_ids(lambda: self._prompt_ids(prompt, params.max_new_tokens), params, alternatives, cancel)
 
-            choose: Chooser = transformers_search.searched
-        else:
-            choose = _sampled
-        start = last = time.perf_counter()
-        text = TextStream(self._decode, params.stop)
-        ending = Ending()
-        error: str | None = None
-        tokens = prompt_tokens = 0
-        first_token_s = 0.0
-        try:
+    def chat(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        *,
+        alternatives: int = 5,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[TokenStep | StreamEnd]:
+        """The assistant's answer to `messages`, the prompt built by the tokenizer's chat template."""
+        if not self.supports(Capability.CHAT):
+            raise NotImplementedError(self.unavailable(Capability.CHAT))
+
+        def prompt_ids() -> list[int]:
+            ids = self._tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
+            ids = list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+            budget = prompt_budget(self.info.context_length, params.max_new_tokens)
+            if len(ids) > budget:
+                raise ValueError(f"the messages take {len(ids)} tokens; at most {budget} fit with max_new_tokens")
+            return ids
+
+        return self._stream_ids(prompt_ids, params, alternatives, cancel)
+
+    def _stream_ids(self, prompt_ids: Callable[[], list[int]], params: SamplingParams, alternatives: int,
+                    cancel: threading.Event | None) -> Iterator[TokenStep | StreamEnd]:
+        """Stream after the prompt `prompt_ids()` builds (inside the loop, so its errors end the stream)."""
+
+        def produce(run: StreamRun) -> Iterator[SampleResult]:
             if alternatives < 0:
                 raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
-            ids = self._prompt_ids(prompt, params.max_new_tokens)
-            prompt_tokens = len(ids)
+            ids = prompt_ids()
+            run.prompt_tokens = len(ids)
             with torch.inference_mode():
-                for index, result in enumerate(choose(self, ids, params, alternatives, cancel, ending)):
-                    if result.token_id in self._eos:
-                        ending.reason = "eos"
-                        break
-                    piece = text.push(result.token_id)
-                    now = time.perf_counter()
-                    if index == 0:
-                        first_token_s = now - start
-                    tokens = index + 1
-                    yield TokenStep(
-                        index=index,
-                        token_id=result.token_id,
-                        text=piece,
-                        raw_prob=result.raw_prob,
-                        final_prob=result.final_prob,
-                        alternatives=result.alternatives,
-                        elapsed_s=now - last,
+                if params.search is not None:
+                    from scribe.engine.transformers_search import searched
+
+                    yield from searched(self._model, ids, params, run, context_length=self.info.context_length,
+                                        eos=self._eos, alternatives=alternatives, token_text=self.token_text)
+                else:
+                    yield from sampled_tokens(
+                        self._steps, ids, params, run, context_length=self.info.context_length,
+                        alternatives=alternatives, token_text=self.token_text, decode=self._decode, eos=self._eos,
+                        device=self._device, threads=intra_op_threads,
                     )
-                    last = time.perf_counter()  # the next token's time starts when the consumer asks for it
-                    if text.stopped:
-                        ending.reason = "stop_string"
-                        break
-            text.finish()
-        except Exception as exc:  # the stream's contract: end with StreamEnd(reason="error"), never raise
-            ending.reason, error = "error", f"{type(exc).__name__}: {_one_line(exc)}"
-        yield StreamEnd(
-            reason=ending.reason,
-            text=text.text,
-            tokens=tokens,
-            prompt_tokens=prompt_tokens,
-            elapsed_s=time.perf_counter() - start,
-            first_token_s=first_token_s,
-            error=error,
-        )
+
+        return stream_loop(produce, decode=self._decode, stops=params.stop, eos=self._eos, cancel=cancel)
+
+    # --- analysis (Capability.ANALYSE)
+
+    def encode_ids(self, text: str) -> list[int]:
+        """The token ids the model sees for `text`."""
+        return self._encode(text)
+
+    def token_text(self, token_id: int) -> str:
+        """The text of one token (remembered)."""
+        text = self._token_texts.get(token_id)
+        if text is None:
+            text = self._token_texts[token_id] = self._decode([token_id])
+        return text
+
+    def attention_shape(self) -> tuple[int, int]:
+        """(layers, heads) from the model's config."""
+        config = self._model.config
+        config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        return int(getattr(config, "num_hidden_layers", 0) or 0), int(getattr(config, "num_attention_heads", 0) or 0)
+
+    def analysis_pass(self, ids: Sequence[int], *, attentions: bool) -> tuple[Any, Any, list[str], str | None]:
+        """One forward pass with transformers' model, switched to eager attention (the only implementation that
+        returns its weights) and back."""
+        model = self._model
+        previous = getattr(model.config, "_attn_implementation", None)
+        switch = attentions and previous != "eager" and hasattr(model, "set_attn_implementation")
+        try:
+            if switch:
+                model.set_attn_implementation("eager")
+            with torch.inference_mode():
+                output = model(input_ids=torch.tensor([list(ids)], device=self._device), use_cache=False,
+                               output_attentions=attentions)
+        finally:
+            if switch:
+                model.set_attn_implementation(previous)
+        logits = output.logits[0]
+        found = tuple(output.attentions or ()) if attentions else ()
+        if not found:
+            reason = "attention not asked for" if not attentions else (
+                f"{type(model).__name__} does not return attention weights")
+            return logits, None, [], reason
+        stacked = torch.stack([layer[0] for layer in found])
+        return logits, stacked, [f"layer {i}" for i in range(len(found))], None
 
     def _encode(self, text: str) -> list[int]:
         return list(self._tokenizer(text)["input_ids"])
 
     def _decode(self, ids: Sequence[int]) -> str:
         return self._tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-
-    def _token_text(self, token_id: int) -> str:
-        text = self._token_texts.get(token_id)
-        if text is None:
-            text = self._token_texts[token_id] = self._decode([token_id])
-        return text
 
     def _prompt_ids(self, prompt: str, max_new_tokens: int) -> list[int]:
         """The prompt's ids, cut from the left to fit the context; the start token alone for an empty prompt."""
@@ -383,42 +418,6 @@ class TransformersBackend(Backend):
             keep_bos = budget > 1 and ids[0] == self._tokenizer.bos_token_id
             ids = ids[:1] + ids[len(ids) - budget + 1 :] if keep_bos else ids[len(ids) - budget :]
         return ids
-
-
-def _sampled(
-    backend: "TransformersBackend",
-    ids: list[int],
-    params: SamplingParams,
-    alternatives: int,
-    cancel: threading.Event | None,
-    ending: Ending,
-) -> Iterator[SampleResult]:
-    """A `Chooser` that samples: scribe's KV-cached steps and `Sampler`, one token per step."""
-    prompt_tokens = len(ids)
-    sampler = Sampler(params, device=backend._device)
-    limit = backend.info.context_length
-    steps = backend._steps
-    sequence = torch.empty(prompt_tokens + params.max_new_tokens, dtype=torch.long, device=backend._device)
-    sequence[:prompt_tokens] = torch.tensor(ids, dtype=torch.long)
-    length = prompt_tokens
-    steps.reserve(min(prompt_tokens + params.max_new_tokens, limit))
-    for index in range(params.max_new_tokens):
-        if cancel is not None and cancel.is_set():
-            ending.reason = "cancelled"
-            return
-        if length > limit:
-            ending.reason = "context_full"
-            return
-        with intra_op_threads(None if index == 0 else steps.step_threads):
-            if index == 0:
-                logits = steps.prefill(sequence[:length])
-            else:
-                logits = steps.step(sequence[length - 1 : length])
-            result = sampler.step(logits, sequence[:length], prompt_tokens, alternatives=alternatives,
-                                  decode=backend._token_text)
-        yield result
-        sequence[length] = result.token_id
-        length += 1
 
 
 def _quantize_linear_layers(model: torch.nn.Module) -> torch.nn.Module:

@@ -1,9 +1,9 @@
 """Beam search and contrastive search (`scribe.sampling.search`) for the transformers backend.
 
 `TransformersModelStep` is the search's `ModelStep` over the model's own forward pass and transformers' cache
-(reordered with the cache's `reorder_cache`, which also turns one cached row into several). `searched` is the token
-chooser `TransformersBackend.stream` uses when the settings ask for a search: its results are released through the
-same loop as sampled ones (stop strings, the end token, cancelling). Beam search releases tokens only when every beam
+(reordered with the cache's `reorder_cache`, which also turns one cached row into several). `searched` is what
+`TransformersBackend.stream` feeds the shared stream loop when the settings ask for a search: its results are released
+through the same loop as sampled ones (stop strings, the end token, cancelling). Beam search releases tokens only when every beam
 that can still win agrees on them, so they arrive in bursts (the rest when the search ends). The search always runs
 transformers' forward pass in the model's own weights (not scribe's GPT-2 decode step, nor its int8 copy).
 """
@@ -11,8 +11,7 @@ transformers' forward pass in the model's own weights (not scribe's GPT-2 decode
 from __future__ import annotations
 
 import inspect
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import torch
@@ -22,7 +21,7 @@ from scribe.sampling.sampler import SampleResult
 from scribe.sampling.search import search
 
 if TYPE_CHECKING:
-    from scribe.engine.transformers_backend import Ending, TransformersBackend
+    from scribe.engine.streaming import StreamRun
 
 
 class TransformersModelStep:
@@ -46,30 +45,34 @@ class TransformersModelStep:
 
 
 def searched(
-    backend: "TransformersBackend",
+    model: torch.nn.Module,
     ids: list[int],
     params: SamplingParams,
+    run: "StreamRun",
+    *,
+    context_length: int,
+    eos: frozenset[int],
     alternatives: int,
-    cancel: threading.Event | None,
-    ending: "Ending",
+    token_text: Callable[[int], str],
 ) -> Iterator[SampleResult]:
-    """A `Chooser` (see `TransformersBackend.stream`) that runs the search `params.search` asks for."""
-    room = backend.info.context_length - len(ids)
+    """The `produce` of `scribe.engine.streaming.stream_loop` that runs the search `params.search` asks for."""
+    room = context_length - len(ids)
+    run.prompt_tokens = len(ids)
     results = search(
-        TransformersModelStep(backend._model),
-        torch.tensor(ids, dtype=torch.long, device=backend._device),
+        TransformersModelStep(model),
+        torch.tensor(ids, dtype=torch.long, device=next(model.parameters()).device),
         params,
         max_new_tokens=min(params.max_new_tokens, room),
-        eos_ids=backend._eos,
+        eos_ids=eos,
         alternatives=alternatives,
-        decode=backend._token_text,
-        cancelled=lambda: cancel is not None and cancel.is_set(),
+        decode=token_text,
+        cancelled=run.cancel.is_set,
     )
     released = 0
     for result in results:
         released += 1
         yield result
-    if cancel is not None and cancel.is_set():
-        ending.reason = "cancelled"
+    if run.cancel.is_set():
+        run.reason = "cancelled"
     elif released == room < params.max_new_tokens:
-        ending.reason = "context_full"
+        run.reason = "context_full"

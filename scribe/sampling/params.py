@@ -26,6 +26,44 @@ def _text(doc: str, parse: Callable[[str], Any]) -> dict[str, Any]:
     return {"doc": doc, "parse": parse}
 
 
+def parse_logit_bias(text: str) -> dict[int, float]:
+    """A logit bias as `TOKEN_ID:BIAS` pairs separated by commas, e.g. `50256:-100, 198:2.5` (OpenAI's logit_bias)."""
+    bias: dict[int, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        token, _, value = part.partition(":")
+        try:
+            token_id, amount = int(token), float(value)
+        except ValueError:
+            raise InvalidSetting(f"logit_bias: {part!r} is not TOKEN_ID:BIAS (e.g. 50256:-100, 198:2.5)") from None
+        if token_id < 0 or not -100.0 <= amount <= 100.0:
+            raise InvalidSetting(f"logit_bias: {part!r}: the token id must be 0 or more and the bias -100 to 100")
+        bias[token_id] = amount
+    return bias
+
+
+def parse_token_ids(text: str) -> tuple[int, ...]:
+    """Token ids separated by commas, e.g. `50256, 198`."""
+    try:
+        ids = tuple(int(p) for p in (p.strip() for p in text.split(",")) if p)
+    except ValueError:
+        raise InvalidSetting(f"banned_tokens: {text!r} is not a list of token ids such as 50256, 198") from None
+    if any(i < 0 for i in ids):
+        raise InvalidSetting("banned_tokens: token ids are 0 or more")
+    return ids
+
+
+def parse_sampler_order(text: str) -> tuple[str, ...]:
+    """A sampler order: processor names separated by commas; the ones left out run after them in the default order."""
+    from scribe.sampling.processors import PROCESSOR_ORDER
+
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [n for n in names if n not in PROCESSOR_ORDER]
+    if unknown or len(set(names)) != len(names):
+        problem = f"unknown {', '.join(unknown)}" if unknown else "a name given twice"
+        raise InvalidSetting(f"sampler_order: {problem}; use names from {', '.join(PROCESSOR_ORDER)}")
+    return names + tuple(n for n in PROCESSOR_ORDER if n not in names)
+
+
 def parse_breakers(text: str) -> tuple[str, ...]:
     """DRY sequence breakers as text-generation-webui writes them: comma-separated JSON strings, e.g. `"\\n", ":"`."""
     try:
@@ -39,6 +77,10 @@ def parse_breakers(text: str) -> tuple[str, ...]:
     return tuple(breakers)
 
 
+PHRASE_LISTS = ("stop", "banned_phrases")
+"""The fields that hold a list of strings (typed as `a|b|c`, with backslash escapes)."""
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     """How the next token is chosen. Processors run in the order of `PROCESSOR_ORDER` (see processors.py); num_beams > 1
@@ -47,6 +89,22 @@ class SamplingParams:
     temperature: float = field(
         default=0.8,
         metadata=_spec("Divide logits by this; 0 picks the most likely token (greedy).", 0.0, 10.0),
+    )
+    dynatemp_range: float = field(
+        default=0.0,
+        metadata=_spec("Dynamic temperature: the temperature moves within temperature ± this range with the entropy "
+                       "of the distribution (low when the model is sure, high when it is not); 0 turns it off.",
+                       0.0, 10.0),
+    )
+    dynatemp_exponent: float = field(
+        default=1.0,
+        metadata=_spec("Dynamic temperature: the normalised entropy is raised to this power before it picks the "
+                       "temperature.", 0.01, 10.0),
+    )
+    top_n_sigma: float = field(
+        default=0.0,
+        metadata=_spec("Top-nσ: keep tokens whose logit is within n standard deviations of the highest logit; 0 "
+                       "turns it off (1 is usual).", 0.0, 10.0),
     )
     top_k: int = field(default=0, metadata=_spec("Keep only the k most likely tokens; 0 turns it off.", 0, None, integer=True))
     top_p: float = field(
@@ -59,6 +117,16 @@ class SamplingParams:
     typical_p: float = field(
         default=1.0,
         metadata=_spec("Locally typical sampling: keep tokens closest to the expected surprise up to mass p; 1 turns it off.", 0.0, 1.0),
+    )
+    logit_bias: str = field(
+        default="",
+        metadata=_text("Add a bias to chosen tokens' logits before anything else: TOKEN_ID:BIAS pairs, e.g. "
+                       "50256:-100, 198:2.5 (-100 all but bans it). Empty turns it off.", parse_logit_bias),
+    )
+    banned_tokens: str = field(
+        default="",
+        metadata=_text("Never pick these tokens: token ids separated by commas (see --json output for ids). Empty "
+                       "turns it off.", parse_token_ids),
     )
     repetition_penalty: float = field(
         default=1.0,
@@ -159,23 +227,33 @@ class SamplingParams:
             1.0,
         ),
     )
+    sampler_order: str = field(
+        default="",
+        metadata=_text("The order the processors run in: names separated by commas (those left out follow in the "
+                       "documented order). Empty: the documented order.", parse_sampler_order),
+    )
     max_new_tokens: int = field(default=200, metadata=_spec("Stop after this many new tokens.", 1, 100_000, integer=True))
     seed: int | None = field(
         default=None, metadata=_spec("Random seed; the same seed, model, prompt and settings give the same text.", 0, 2**63 - 1, integer=True)
     )
     stop: tuple[str, ...] = field(default=(), metadata={"doc": "Stop when the continuation contains any of these strings (not included)."})
+    banned_phrases: tuple[str, ...] = field(
+        default=(),
+        metadata={"doc": "Phrases never to write (any case): when one forms, generation goes back to where it began "
+                         "and picks another token there (KoboldCpp's anti-slop)."},
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             meta = f.metadata
             value = getattr(self, f.name)
-            if f.name == "stop":
+            if f.name in PHRASE_LISTS:
                 if isinstance(value, str):
-                    object.__setattr__(self, "stop", (value,) if value else ())
+                    object.__setattr__(self, f.name, (value,) if value else ())
                 elif not all(isinstance(s, str) and s for s in value):
-                    raise InvalidSetting("stop: every stop string must be a non-empty string")
+                    raise InvalidSetting(f"{f.name}: every entry must be a non-empty string")
                 else:
-                    object.__setattr__(self, "stop", tuple(value))
+                    object.__setattr__(self, f.name, tuple(value))
                 continue
             if value is None and f.name == "seed":
                 continue
@@ -201,7 +279,8 @@ class SamplingParams:
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for JSON, TOML and node records."""
         data = dataclasses.asdict(self)
-        data["stop"] = list(self.stop)
+        for name in PHRASE_LISTS:
+            data[name] = list(data[name])
         return data
 
     @classmethod
@@ -212,8 +291,9 @@ class SamplingParams:
         if unknown:
             raise InvalidSetting(f"unknown sampling setting(s): {', '.join(unknown)}")
         values = dict(data)
-        if "stop" in values and values["stop"] is not None and not isinstance(values["stop"], str):
-            values["stop"] = tuple(values["stop"])
+        for name in PHRASE_LISTS:
+            if values.get(name) is not None and not isinstance(values[name], str):
+                values[name] = tuple(values[name])
         return cls(**values)
 
     @classmethod
@@ -223,7 +303,7 @@ class SamplingParams:
         if name not in fields:
             raise InvalidSetting(f"unknown sampling setting: {name}")
         text = text.strip()
-        if name == "stop":
+        if name in PHRASE_LISTS:
             return tuple(s for s in (part.encode().decode("unicode_escape") for part in text.split("|")) if s) if text else ()
         if name == "seed" and text.lower() in ("", "none", "random"):
             return None

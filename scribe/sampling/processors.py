@@ -1,7 +1,12 @@
 """The logits processors, applied in one fixed order to the scores of the next token.
 
-Order (`PROCESSOR_ORDER`) and definitions; a processor whose setting turns it off is skipped entirely:
+Order (`PROCESSOR_ORDER`, or the writer's `sampler_order`: the names it lists first, the rest after them in this order)
+and definitions; a processor whose setting turns it off is skipped entirely:
 
+0a. logit_bias (OpenAI's `logit_bias`): ``x += bias`` for each listed token id.
+0b. banned_tokens: each listed token id gets -inf.
+   (Banned phrases are not a processor: the stream loop bans a phrase's first token at the position where the phrase
+   began, and the X-ray names that "banned_phrases"; see `scribe.engine.streaming`.)
 1. repetition_penalty (CTRL, as transformers' `RepetitionPenaltyLogitsProcessor`): for every token present anywhere in
    input_ids (prompt included), a logit ``x`` becomes ``x * penalty`` when ``x < 0`` and ``x / penalty`` otherwise.
 2. frequency_penalty and 3. presence_penalty (OpenAI): ``x -= count * frequency_penalty`` and
@@ -19,6 +24,15 @@ Order (`PROCESSOR_ORDER`) and definitions; a processor whose setting turns it of
    (prompt included), like the other repetition penalties, and runs with them, before temperature, so that
    temperature scales the penalised scores as it scales every other logit.
 6. temperature: ``x / temperature``.
+6a. dynatemp (dynamic temperature, "entropy-based" form of KoboldCpp and llama.cpp's `llama_sampler_temp_ext`; replaces
+   temperature when ``dynatemp_range > 0``): with ``p`` the softmax of the finite scores, ``n`` their count,
+   ``H = -sum p log p`` and ``h = H / log n``, the scores are divided by ``t = t_min + (t_max - t_min) * h **
+   dynatemp_exponent`` where ``t_min = max(0, temperature - dynatemp_range)`` and ``t_max = temperature +
+   dynatemp_range`` (t 0: the arg-max alone survives).
+6b. top_n_sigma (Tang et al. 2024, "Top-nσ: Not All Logits Are You Need", arXiv:2411.07641; llama.cpp's
+   `llama_sampler_top_n_sigma`): tokens whose score is below ``max - n * σ`` get -inf, where max and the population
+   standard deviation σ are over the finite scores. Scaling by a temperature scales both sides, so it keeps the same
+   tokens before or after temperature.
 7. top_k (transformers' `TopKLogitsWarper`): tokens scoring below the k-th highest score get -inf (ties with the
    k-th are kept).
 8. top_p (nucleus, transformers' `TopPLogitsWarper`): keep the smallest set of most likely tokens whose probability
@@ -43,7 +57,7 @@ Order (`PROCESSOR_ORDER`) and definitions; a processor whose setting turns it of
    the token actually drawn from the distribution it cut; every filter before it only narrows what it sees. It is
    usually run alone with temperature 1.
 
-Greedy decoding (temperature 0) skips 6-12: the arg-max of the penalised scores is the only survivor, every other
+Greedy decoding (temperature 0) skips 6-12 (6a and 6b too): the arg-max of the penalised scores is the only survivor, every other
 token is removed by "greedy".
 
 Beam search and contrastive search (`search.py`) are deterministic and use only the penalties (1-5).
@@ -59,18 +73,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from scribe.sampling.params import SamplingParams, parse_breakers
+from scribe.sampling.params import (
+    SamplingParams,
+    parse_breakers,
+    parse_logit_bias,
+    parse_sampler_order,
+    parse_token_ids,
+)
 
 if TYPE_CHECKING:
     import torch
 
 PROCESSOR_ORDER: tuple[str, ...] = (
+    "logit_bias",  # the writer's own biases and bans come first: everything after sees them
+    "banned_tokens",
     "repetition_penalty",
     "frequency_penalty",
     "presence_penalty",
     "no_repeat_ngram",
     "dry",  # a penalty on the text so far: with the others, before temperature scales every logit
     "temperature",
+    "dynatemp",  # instead of temperature when its range is set
+    "top_n_sigma",  # relative to the highest logit, so before the filters that cut from the tail
     "top_k",
     "top_p",
     "min_p",
@@ -182,15 +206,26 @@ class Breakers:
         return is_breaker
 
 
+def processor_order(params: SamplingParams) -> tuple[str, ...]:
+    """The order the processors run in: the writer's `sampler_order`, else `PROCESSOR_ORDER`."""
+    return parse_sampler_order(params.sampler_order) if params.sampler_order else PROCESSOR_ORDER
+
+
 def enabled(params: SamplingParams) -> tuple[str, ...]:
-    """The processors these settings turn on, in the order they run ("greedy" replaces 5-9 at temperature 0)."""
+    """The processors these settings turn on, in the order they run ("greedy" replaces the ones after the penalties
+    at temperature 0)."""
+    sampling = not params.greedy
     on = {
+        "logit_bias": bool(params.logit_bias.strip()),
+        "banned_tokens": bool(params.banned_tokens.strip()),
         "repetition_penalty": params.repetition_penalty != 1.0,
         "frequency_penalty": params.frequency_penalty != 0.0,
         "presence_penalty": params.presence_penalty != 0.0,
         "no_repeat_ngram": params.no_repeat_ngram_size > 0,
         "dry": params.dry_multiplier > 0.0,
-        "temperature": not params.greedy and params.temperature != 1.0,
+        "temperature": sampling and params.temperature != 1.0 and params.dynatemp_range == 0.0,
+        "dynatemp": sampling and params.dynatemp_range > 0.0,
+        "top_n_sigma": sampling and params.top_n_sigma > 0.0,
         "top_k": not params.greedy and params.top_k > 0,
         "top_p": not params.greedy and params.top_p < 1.0,
         "min_p": not params.greedy and params.min_p > 0.0,
@@ -198,7 +233,7 @@ def enabled(params: SamplingParams) -> tuple[str, ...]:
         "xtc": not params.greedy and params.xtc_probability > 0.0,
         "mirostat": not params.greedy and params.mirostat_tau > 0.0,
     }
-    names = tuple(name for name in PROCESSOR_ORDER if on[name])
+    names = tuple(name for name in processor_order(params) if on[name])
     return names + ("greedy",) if params.greedy else names
 
 
@@ -224,7 +259,11 @@ def run(
     for name in enabled(params):
         if name not in only:
             continue
-        if name == "repetition_penalty":
+        if name == "logit_bias":
+            _logit_bias(scores, parse_logit_bias(params.logit_bias))
+        elif name == "banned_tokens":
+            _banned_tokens(scores, parse_token_ids(params.banned_tokens))
+        elif name == "repetition_penalty":
             _repetition_penalty(scores, input_ids, params.repetition_penalty)
         elif name == "frequency_penalty":
             _frequency_penalty(scores, generated, params.frequency_penalty)
@@ -236,6 +275,10 @@ def run(
             _dry(scores, input_ids, params, is_breaker or _no_breakers)
         elif name == "temperature":
             scores.scale(params.temperature)
+        elif name == "dynatemp":
+            _dynamic_temperature(scores, params.temperature, params.dynatemp_range, params.dynatemp_exponent)
+        elif name == "top_n_sigma":
+            _top_n_sigma(scores, params.top_n_sigma)
         elif name == "top_k":
             _top_k(scores, params.top_k)
         elif name == "top_p":
@@ -273,6 +316,21 @@ def apply_processors(
         removed[name] = alive & ~now
         alive = now
     return scores.full(), removed
+
+
+def _logit_bias(scores: Scores, bias: dict[int, float]) -> None:
+    import torch
+
+    buffer, ids = scores.penalise_at(torch.tensor(list(bias), dtype=torch.long, device=scores.values.device))
+    buffer.index_put_((ids,), torch.tensor(list(bias.values()), dtype=buffer.dtype, device=buffer.device),
+                      accumulate=True)
+
+
+def _banned_tokens(scores: Scores, banned: tuple[int, ...]) -> None:
+    import torch
+
+    buffer, ids = scores.penalise_at(torch.tensor(banned, dtype=torch.long, device=scores.values.device))
+    buffer.index_fill_(0, ids, _NEG_INF)
 
 
 def _repetition_penalty(scores: Scores, input_ids: "torch.Tensor", penalty: float) -> None:
@@ -341,6 +399,34 @@ def _dry(scores: Scores, input_ids: "torch.Tensor", params: SamplingParams, is_b
     buffer, tokens = scores.penalise_at(torch.tensor([t for t, _ in hits], device=input_ids.device))
     penalties = [params.dry_multiplier * params.dry_base ** (length - allowed) for _, length in hits]
     buffer.index_put_((tokens,), -torch.tensor(penalties, dtype=buffer.dtype, device=buffer.device), accumulate=True)
+
+
+def _dynamic_temperature(scores: Scores, temperature: float, spread: float, exponent: float) -> None:
+    import math
+
+    values = scores.values
+    finite = values > _NEG_INF
+    count = int(finite.sum())
+    if count <= 1:
+        return
+    probs = values.softmax(dim=0)
+    entropy = float(-(probs[finite] * probs[finite].log()).sum())
+    normalised = min(max(entropy / math.log(count), 0.0), 1.0)
+    low, high = max(temperature - spread, 0.0), temperature + spread
+    chosen = low + (high - low) * normalised**exponent
+    if chosen <= 0.0:
+        _greedy(scores)
+    else:
+        scores.scale(chosen)
+
+
+def _top_n_sigma(scores: Scores, n: float) -> None:
+    values = scores.values
+    finite = values[values > _NEG_INF]
+    if finite.numel() <= 1:
+        return
+    cut = finite.max() - n * finite.std(correction=0)
+    scores.remove(values < cut)
 
 
 def _top_k(scores: Scores, k: int) -> None:

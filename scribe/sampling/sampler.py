@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scribe.engine.base import Alternative
+from scribe.types import Alternative
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.processors import PROCESSOR_ORDER, Breakers, Scores, apply_processors, enabled, run
 
@@ -66,8 +66,12 @@ class Sampler:
         *,
         alternatives: int = 5,
         decode: Callable[[int], str] = str,
+        banned: Sequence[int] = (),
     ) -> SampleResult:
-        """Choose the next token from `logits` ([vocab]) given `input_ids` (prompt then generated tokens so far)."""
+        """Choose the next token from `logits` ([vocab]) given `input_ids` (prompt then generated tokens so far).
+
+        `banned`: tokens removed at this position before every processor, because they begin a banned phrase here
+        (the X-ray names them "banned_phrases")."""
         import torch
 
         if logits.dim() != 1 or input_ids.dim() != 1:
@@ -81,6 +85,11 @@ class Sampler:
         names: list[str] = []
         alive = [raw[watched] > -math.inf]
         roll = torch.rand(1, generator=self._generator, device=self.device)[0] if self._xtc else 0.0
+        if banned:
+            buffer, ids = scores.penalise_at(torch.tensor(list(banned), dtype=torch.long, device=self.device))
+            buffer.index_fill_(0, ids, -math.inf)
+            names.append("banned_phrases")
+            alive.append(scores.alive(watched))
         is_breaker = self._breakers.test(decode) if self._breakers is not None else None
         state = {"is_breaker": is_breaker, "xtc_roll": roll, "mu": self.mu}
         for name in run(scores, input_ids, prompt_length, self.params, **state):  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from scribe.engine.base import Alternative
+from scribe.types import Alternative
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.processors import PENALTIES, Breakers, apply_processors, enabled
 from scribe.sampling.sampler import SampleResult

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from scribe.config import Paths, hf_cache_dir
-from scribe.engine.base import ModelNotFound
+from scribe.types import ModelNotFound
 from scribe.store.bundled import bundled_models_dir
 from scribe.store.hub import folder_size, format_bytes
 from scribe.store.known import KNOWN_MODELS, known_model
@@ -186,7 +186,7 @@ def _is_keras(folder: Path) -> bool:
 
 def _describe_keras(folder: Path) -> dict[str, Any]:
     """What scribe's Keras folder says about itself (`scribe-keras.json`, vocab.json), checked without Keras."""
-    from scribe.engine.base import ModelLoadError
+    from scribe.types import ModelLoadError
     from scribe.keras_models.architectures import architecture
     from scribe.keras_models.saved import check_folder
 

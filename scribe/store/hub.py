@@ -31,8 +31,8 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from scribe.config import hf_cache_dir
-from scribe.engine.base import EngineError
 from scribe.files import atomic_write
+from scribe.types import EngineError
 from scribe.store.known import known_model
 
 DEFAULT_ENDPOINT = "https://huggingface.co"

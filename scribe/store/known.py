@@ -1,4 +1,5 @@
-"""Models offered by a short name before they are downloaded: the GPT-2 family, with known download sizes.
+"""Models offered by a short name before they are downloaded: the GPT-2 family and a few modern small base models
+(SmolLM2, Qwen2.5), with known download sizes.
 
 The sizes are the Hugging Face repositories' published file sizes for what `scribe models pull` fetches (safetensors
 weights plus tokenizer and config files), rounded; they are known in advance, not measured, and the list shows them
@@ -25,6 +26,8 @@ class KnownModel:
 
 
 _GPT2_TOKENIZER = "GPT2Tokenizer (byte-level BPE, 50257)"
+_SMOLLM2_TOKENIZER = "GPT2TokenizerFast (byte-level BPE, 49152)"
+_QWEN_TOKENIZER = "Qwen2TokenizerFast (byte-level BPE, 151643)"
 _TOKENIZER_AND_CONFIG = 2_900_000  # tokenizer.json, vocab.json, merges.txt, config files
 
 KNOWN_MODELS: tuple[KnownModel, ...] = (
@@ -38,6 +41,17 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
                _GPT2_TOKENIZER, "GPT-2 large, 36 layers"),
     KnownModel("gpt2-xl", "openai-community/gpt2-xl", 6_430_000_000 + _TOKENIZER_AND_CONFIG, 1_557_611_200, 1024,
                _GPT2_TOKENIZER, "GPT-2 XL, 48 layers: needs about 7 GB of memory in float32"),
+    # Modern small base models (Llama architecture: scribe's fast decode step); none of these is gated.
+    KnownModel("smollm2-135m", "HuggingFaceTB/SmolLM2-135M", 269_000_000 + 3_500_000, 134_515_008, 8192,
+               _SMOLLM2_TOKENIZER, "SmolLM2 135M base: tiny and quick, better prose than GPT-2 small"),
+    KnownModel("smollm2-360m", "HuggingFaceTB/SmolLM2-360M", 724_000_000 + 3_500_000, 361_821_120, 8192,
+               _SMOLLM2_TOKENIZER, "SmolLM2 360M base: a good first download for a laptop CPU"),
+    KnownModel("smollm2-1.7b", "HuggingFaceTB/SmolLM2-1.7B", 3_420_000_000 + 3_500_000, 1_711_376_384, 8192,
+               _SMOLLM2_TOKENIZER, "SmolLM2 1.7B base: fluent prose; int8 or a GPU for comfortable speed"),
+    KnownModel("qwen2.5-0.5b", "Qwen/Qwen2.5-0.5B", 988_000_000 + 11_000_000, 494_032_768, 32768,
+               _QWEN_TOKENIZER, "Qwen2.5 0.5B base: long context, many languages"),
+    KnownModel("qwen2.5-1.5b", "Qwen/Qwen2.5-1.5B", 3_090_000_000 + 11_000_000, 1_543_714_304, 32768,
+               _QWEN_TOKENIZER, "Qwen2.5 1.5B base: strong for its size, many languages"),
 )
 
 

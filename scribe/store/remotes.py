@@ -28,8 +28,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scribe.config import SETTINGS_READ_LIMIT, ConfigError, Paths
-from scribe.engine.base import ModelNotFound
 from scribe.files import atomic_write, read_bounded
+from scribe.types import ModelNotFound
 
 REMOTE_PREFIX = "remote:"
 REMOTES_FILE_NAME = "remotes.toml"

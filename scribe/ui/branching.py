@@ -20,7 +20,7 @@ from textual import work
 
 from scribe.engine.base import Backend, StreamEnd
 from scribe.sampling.params import SamplingParams
-from scribe.sampling.processors import PROCESSOR_ORDER
+from scribe.sampling.processors import processor_order
 from scribe.studio.branch_session import Acceptance, BranchSession
 from scribe.studio.branches import BranchTree, Generation, Node, ReplayRequest, TokenRecord
 from scribe.studio.compare import first_divergence
@@ -179,7 +179,8 @@ class BranchActions(_Base):
     def _generation(self, params: SamplingParams) -> Generation:
         assert self.backend is not None
         info = self.backend.info
-        return Generation(model=info.name, weights_hash=self.weights_hash, params=params, processor_order=PROCESSOR_ORDER,
+        return Generation(model=info.name, weights_hash=self.weights_hash, params=params,
+                          processor_order=processor_order(params),
                           alternatives=self.settings.alternatives, backend=info.backend, prose=self.settings.prose,
                           source=self.settings.model)
 

@@ -66,7 +66,7 @@ def test_the_pass_leaves_the_model_as_it_found_it_and_matches_its_logits(heads_b
     with torch.no_grad():
         expected = model(input_ids=torch.tensor([ids])).logits[0]
     assert torch.allclose(analysed.logits, expected, atol=1e-4)
-    assert analysed.texts == [heads_backend._token_text(i) for i in ids]
+    assert analysed.texts == [heads_backend.token_text(i) for i in ids]
     # Generation still works after the pass.
     items = list(heads_backend.stream("Hello", SamplingParams(max_new_tokens=3, seed=1)))
     assert items[-1].reason == "max_tokens"

@@ -131,7 +131,9 @@ def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Pat
 def test_other_architectures_decode_with_transformers_and_match_generate(tiny_llama_dir: Path) -> None:
     from transformers import AutoModelForCausalLM
 
-    backend = TransformersBackend.load(tiny_llama_dir, device="cpu")
+    loaded = TransformersBackend.load(tiny_llama_dir, device="cpu")  # a Llama: scribe's Llama step by default
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir).eval()
+    backend = TransformersBackend(model, loaded._tokenizer, loaded.info, decoder="transformers")
     assert not supports(backend._model) and isinstance(backend._steps, TransformersSteps)
     steps, _ = stream(backend, SamplingParams(temperature=0.0, max_new_tokens=12))
     model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir).eval()
@@ -143,8 +145,12 @@ def test_other_architectures_decode_with_transformers_and_match_generate(tiny_ll
 
 
 def test_int8_for_other_architectures_quantises_linear_layers(tiny_llama_dir: Path) -> None:
-    backend = TransformersBackend.load(tiny_llama_dir, device="cpu", dtype="int8")
-    assert backend.info.dtype == "int8"
+    from transformers import AutoModelForCausalLM
+
+    loaded = TransformersBackend.load(tiny_llama_dir, device="cpu", dtype="int8")
+    assert loaded.info.dtype == "int8" and loaded._steps.quantized, "a Llama: scribe's Llama step in int8"
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir).eval()
+    backend = TransformersBackend(model, loaded._tokenizer, loaded.info, decoder="transformers", int8=True)
     assert not any(type(m) is torch.nn.Linear for m in backend._model.modules())
     steps, end = stream(backend, SamplingParams(temperature=0.8, max_new_tokens=8, seed=1))
     assert end.tokens == len(steps) > 0

@@ -29,7 +29,8 @@ def generate(params: SamplingParams, steps: int = 60, vocab: int = 500) -> list[
 
 
 def test_exports_the_processor_order():
-    assert PROCESSOR_ORDER[0] == "repetition_penalty" and PROCESSOR_ORDER[-1] == "mirostat"
+    assert PROCESSOR_ORDER[:3] == ("logit_bias", "banned_tokens", "repetition_penalty")
+    assert PROCESSOR_ORDER[-1] == "mirostat"
 
 
 def test_greedy_picks_the_arg_max_and_reports_a_one_hot_distribution():

@@ -49,17 +49,21 @@ def log_probs(*probs: float) -> list[float]:
 
 def test_order_is_the_documented_one():
     assert PROCESSOR_ORDER == (
+        "logit_bias", "banned_tokens",
         "repetition_penalty", "frequency_penalty", "presence_penalty", "no_repeat_ngram", "dry",
-        "temperature", "top_k", "top_p", "min_p", "typical_p", "xtc", "mirostat",
+        "temperature", "dynatemp", "top_n_sigma", "top_k", "top_p", "min_p", "typical_p", "xtc", "mirostat",
     )  # fmt: skip
     every = SamplingParams(
         temperature=0.5, top_k=3, top_p=0.9, min_p=0.1, typical_p=0.9, repetition_penalty=1.1,
         frequency_penalty=0.1, presence_penalty=0.1, no_repeat_ngram_size=2, dry_multiplier=0.8,
         xtc_probability=0.5, mirostat_tau=5.0,
     )  # fmt: skip
-    assert enabled(every) == PROCESSOR_ORDER
+    newer = ("logit_bias", "banned_tokens", "dynatemp", "top_n_sigma")
+    assert enabled(every) == tuple(name for name in PROCESSOR_ORDER if name not in newer)
     assert enabled(PLAIN) == ()
-    assert enabled(every.replace(temperature=0.0)) == PROCESSOR_ORDER[:5] + ("greedy",)
+    assert enabled(every.replace(temperature=0.0)) == PROCESSOR_ORDER[2:7] + ("greedy",)
+    everything = every.replace(logit_bias="1:2", banned_tokens="3", dynatemp_range=0.5, top_n_sigma=1.0)
+    assert enabled(everything) == tuple(name for name in PROCESSOR_ORDER if name != "temperature")
 
 
 def test_repetition_penalty_divides_positive_and_multiplies_negative_logits_once():

@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from scribe.config import DTYPES, MAX_ALTERNATIVES, Settings
-from scribe.sampling.params import InvalidSetting, SamplingParams, field_docs
+from scribe.sampling.params import PHRASE_LISTS, InvalidSetting, SamplingParams, field_docs
 from scribe.studio.layered_settings import value_of
 
 RELOAD_FIELDS = frozenset({"model", "device", "dtype"})
@@ -47,7 +47,7 @@ def format_value(name: str, value: Any) -> str:
     """The text a setting's input shows."""
     if name == "seed" and value is None:
         return ""
-    if name == "stop":
+    if name in PHRASE_LISTS:
         return "|".join(s.encode("unicode_escape").decode("ascii") for s in value)
     if isinstance(value, bool):
         return "on" if value else "off"

@@ -1,0 +1,160 @@
+"""A hand-written decode step for Llama-architecture models (Llama, Qwen2, SmolLM2, Mistral without a sliding window)
+with a preallocated key/value cache, as `gpt2_decoder` does for GPT-2.
+
+The architecture: RMSNorm before attention and MLP, rotary positions on queries and keys, grouped-query attention
+(fewer key/value heads than query heads), a SwiGLU MLP (``down(silu(gate(x)) * up(x))``), a final RMSNorm and the
+output head. The decoder reads the model's own weights (no copy) and the model's own rotary embedding (so any rope
+scaling the config asks for, Llama 3's included, is the model's), and runs:
+
+- `prefill(ids)`: the prompt with causal attention, filling the cache; `step(token)`: one token. Both return the
+  next-token logits of the last position only ([vocab]).
+- The cache is one tensor ([layers, 2, key/value heads, capacity, head_dim]) allocated by `reserve` and reused; the
+  rotary cosines and sines for every position are computed once per `reserve`.
+- `quantize_int8()` (CPU only) switches every projection and the output head to int8 copies with one scale per output
+  channel (`gpt2_decoder.Projection`); the model's own weights are left as they are.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from scribe.engine.gpt2_decoder import Projection
+
+ARCHITECTURES = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"})
+
+
+def supports(model: torch.nn.Module) -> bool:
+    """True for a Llama-architecture causal LM whose features this decoder implements (SiLU MLP, full attention)."""
+    config = getattr(model, "config", None)
+    if type(model).__name__ not in ARCHITECTURES or config is None:
+        return False
+    windowed = getattr(config, "sliding_window", None) is not None and (
+        type(model).__name__ == "MistralForCausalLM" or getattr(config, "use_sliding_window", False))
+    return (
+        config.hidden_act == "silu"
+        and not windowed
+        and model.lm_head.weight.shape[0] == config.vocab_size
+        and hasattr(model.model, "rotary_emb")
+    )
+
+
+class _Layer:
+    def __init__(self, block: torch.nn.Module) -> None:
+        attention, mlp = block.self_attn, block.mlp
+        self.norm_1 = block.input_layernorm.weight
+        self.norm_2 = block.post_attention_layernorm.weight
+        self.q, self.k, self.v, self.o = (
+            Projection(p.weight.t(), p.bias) for p in (attention.q_proj, attention.k_proj, attention.v_proj,
+                                                      attention.o_proj))
+        self.gate, self.up, self.down = (Projection(p.weight.t(), p.bias) for p in (mlp.gate_proj, mlp.up_proj,
+                                                                                    mlp.down_proj))
+
+    def projections(self) -> tuple[Projection, ...]:
+        return self.q, self.k, self.v, self.o, self.gate, self.up, self.down
+
+
+class LlamaDecoder:
+    """Prefill and single-token steps for one Llama-architecture model; not thread-safe (one stream at a time)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        if not supports(model):
+            raise ValueError(f"{type(model).__name__} is not a Llama-architecture model this decoder supports")
+        config = model.config
+        body = model.model
+        self.device = body.embed_tokens.weight.device
+        self.dtype = body.embed_tokens.weight.dtype
+        self.heads = config.num_attention_heads
+        self.kv_heads = getattr(config, "num_key_value_heads", None) or self.heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
+        self.max_positions = config.max_position_embeddings
+        self.eps = config.rms_norm_eps
+        self.embed = body.embed_tokens.weight
+        self.norm = body.norm.weight
+        self.rotary = body.rotary_emb
+        self.lm_head = Projection(model.lm_head.weight.t(), getattr(model.lm_head, "bias", None))
+        self.layers = [_Layer(block) for block in body.layers]
+        self.cache: torch.Tensor | None = None
+        self.cos: torch.Tensor | None = None
+        self.sin: torch.Tensor | None = None
+        self.length = 0
+        """Positions filled in the cache."""
+        self.quantized = False
+        self.step_threads: int | None = None
+        """Intra-op threads for steps (None: torch's setting); int8 sets 1, as `GPT2Decoder.step_threads` explains."""
+
+    def quantize_int8(self) -> None:
+        """Switch every projection and the output head to int8 (CPU only)."""
+        if self.device.type != "cpu":
+            raise ValueError(f"int8 weights are a CPU mode; on {self.device.type} use bfloat16 or float16")
+        for layer in self.layers:
+            for projection in layer.projections():
+                projection.quantize_int8()
+        self.lm_head.quantize_int8()
+        self.quantized = True
+        self.step_threads = 1
+
+    def reserve(self, capacity: int) -> None:
+        """Make room for `capacity` positions (at most the model's context) and empty the cache."""
+        capacity = min(capacity, self.max_positions)
+        if self.cache is None or self.cache.shape[3] < capacity:
+            shape = (len(self.layers), 2, self.kv_heads, capacity, self.head_dim)
+            self.cache = torch.zeros(shape, dtype=self.dtype, device=self.device)
+            positions = torch.arange(capacity, device=self.device)[None]
+            probe = torch.zeros(1, dtype=self.dtype, device=self.device)
+            cos, sin = self.rotary(probe, positions)
+            self.cos, self.sin = cos[0].to(self.dtype), sin[0].to(self.dtype)
+        self.length = 0
+
+    def rewind(self, length: int) -> None:
+        """Forget every cached position from `length` on (the next step runs at position `length`)."""
+        self.length = min(length, self.length)
+
+    @property
+    def capacity(self) -> int:
+        """Positions the cache can hold."""
+        return 0 if self.cache is None else self.cache.shape[3]
+
+    def prefill(self, ids: torch.Tensor) -> torch.Tensor:
+        """Run the prompt `ids` (1-D) from an empty cache; the logits for the position after it."""
+        count = ids.numel()
+        if count == 0 or count > self.capacity:
+            raise ValueError(f"prompt of {count} tokens for a cache of {self.capacity}")
+        self.length = 0
+        return self._run(ids, causal=True)
+
+    def step(self, token: torch.Tensor) -> torch.Tensor:
+        """Run one token (a 1-element long tensor) at the next position; its next-token logits."""
+        if self.length >= self.capacity:
+            raise ValueError(f"the cache of {self.capacity} positions is full")
+        return self._run(token, causal=False)
+
+    def _run(self, ids: torch.Tensor, *, causal: bool) -> torch.Tensor:
+        assert self.cache is not None and self.cos is not None and self.sin is not None
+        start, count = self.length, ids.numel()
+        end = start + count
+        cos, sin = self.cos[start:end], self.sin[start:end]
+        x = self.embed[ids]
+        for index, layer in enumerate(self.layers):
+            h = F.rms_norm(x, (x.shape[-1],), layer.norm_1, self.eps)
+            q = _rotate(layer.q(h).view(count, self.heads, self.head_dim).transpose(0, 1), cos, sin)
+            k = _rotate(layer.k(h).view(count, self.kv_heads, self.head_dim).transpose(0, 1), cos, sin)
+            v = layer.v(h).view(count, self.kv_heads, self.head_dim).transpose(0, 1)
+            kv = self.cache[index]
+            kv[0, :, start:end] = k
+            kv[1, :, start:end] = v
+            a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end],
+                                               is_causal=causal and count > 1, enable_gqa=self.kv_heads != self.heads)
+            x = x + layer.o(a[0].transpose(0, 1).reshape(count, self.heads * self.head_dim))
+            h = F.rms_norm(x, (x.shape[-1],), layer.norm_2, self.eps)
+            x = x + layer.down(F.silu(layer.gate(h)) * layer.up(h))
+        self.length = end
+        last = F.rms_norm(x[-1:], (x.shape[-1],), self.norm, self.eps)
+        return self.lm_head(last)[0]
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary positions on [heads, positions, head_dim] (the rotate-half form transformers' Llama uses)."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin

@@ -1,0 +1,266 @@
+"""The one stream loop every backend's `stream` goes through, and the feed for backends that give next-token logits.
+
+`stream_loop(produce, ...)` owns the contract of `Backend.stream`:
+- each token becomes a `TokenStep` whose `elapsed_s` is the time from the consumer asking for it to it being ready;
+- text is released through `TextStream` (incomplete characters and possible starts of a stop string are held back; a
+  stop string ends the stream with "stop_string" and is cut off);
+- cancellation (the `threading.Event`) is checked before every token, so it stops within one token;
+- an end-of-sequence token ends the stream ("eos") and is not yielded;
+- any exception ends the stream with reason "error", a one-line message and the text so far;
+- exactly one `StreamEnd` comes last, unless the consumer stops reading (then nothing more is computed).
+
+`produce(run)` yields what the backend chose, one item per token: a `SampleResult` (a token id that the loop decodes)
+or a `SampledPiece` (text a server decoded already, with the log-probabilities it reported). It may set
+`run.prompt_tokens` and end early by setting `run.reason` ("context_full", "cancelled") and returning.
+
+`sampled_tokens(...)` is the `produce` of every backend that supplies logits (`LogitSteps`): scribe's `Sampler` picks
+each token, so every setting, the X-ray, alternatives and seeds work the same on every such backend. Banned phrases
+(`SamplingParams.banned_phrases`) are applied here: tokens that could still be the start of a banned phrase are held
+back, and when one forms, the steps rewind to where it began and that position is sampled again with the phrase's
+first token banned there (the "anti-slop" backtracking of KoboldCpp).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from scribe.engine.textstream import TextStream
+from scribe.sampling.params import SamplingParams
+from scribe.sampling.sampler import SampleResult, Sampler
+from scribe.types import Alternative, StopReason, StreamEnd, TokenStep
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class SampledPiece:
+    """A token a server sampled and decoded: its text, probability (NaN when unknown) and alternatives."""
+
+    text: str
+    prob: float
+    alternatives: tuple[Alternative, ...] = ()
+
+
+@dataclass
+class StreamRun:
+    """The state of one stream that `produce` may read and set."""
+
+    cancel: threading.Event
+    prompt_tokens: int = 0
+    reason: StopReason = "max_tokens"
+    """Why the stream ended: `produce` sets "context_full" or "cancelled" before it returns early."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, short enough for a status bar or dialog."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def stream_loop(
+    produce: Callable[[StreamRun], Iterator[SampleResult | SampledPiece]],
+    *,
+    decode: Callable[[Sequence[int]], str] | None,
+    stops: Sequence[str] = (),
+    eos: frozenset[int] = frozenset(),
+    cancel: threading.Event | None = None,
+) -> Iterator[TokenStep | StreamEnd]:
+    """Run `produce` under the stream contract (module docstring). `decode` turns token ids into text (None when every
+    item is a `SampledPiece`)."""
+    run = StreamRun(cancel or threading.Event())
+    start = last = time.perf_counter()
+    text = TextStream(decode, stops)
+    error: str | None = None
+    tokens = 0
+    first_token_s = 0.0
+    try:
+        items = produce(run)
+        while True:
+            if run.cancel.is_set():
+                run.reason = "cancelled"
+                break
+            item = next(items, None)
+            if item is None:
+                break
+            if isinstance(item, SampledPiece):
+                token_id, raw, final, alternatives = -1, item.prob, item.prob, item.alternatives
+                piece = text.push_text(item.text)
+            else:
+                if item.token_id in eos:
+                    run.reason = "eos"
+                    break
+                token_id, raw, final, alternatives = item.token_id, item.raw_prob, item.final_prob, item.alternatives
+                piece = text.push(item.token_id)
+            now = time.perf_counter()
+            if tokens == 0:
+                first_token_s = now - start
+            yield TokenStep(index=tokens, token_id=token_id, text=piece, raw_prob=raw, final_prob=final,
+                            alternatives=alternatives, elapsed_s=now - last)
+            tokens += 1
+            last = time.perf_counter()  # the next token's time starts when the consumer asks for it
+            if text.stopped:
+                run.reason = "stop_string"
+                break
+        text.finish()
+    except Exception as exc:  # the contract: end with StreamEnd(reason="error"), never raise
+        run.reason, error = "error", f"{type(exc).__name__}: {one_line(exc)}"
+    yield StreamEnd(reason=run.reason, text=text.text, tokens=tokens, prompt_tokens=run.prompt_tokens,
+                    elapsed_s=time.perf_counter() - start, first_token_s=first_token_s, error=error)
+
+
+class LogitSteps(Protocol):
+    """Next-token logits for a growing sequence, with a cache of the positions already run."""
+
+    step_threads: int | None
+    """Intra-op threads for one-token steps (None: torch's setting)."""
+
+    def reserve(self, capacity: int) -> None:
+        """Start a new sequence of at most `capacity` positions."""
+
+    def prefill(self, ids: "torch.Tensor") -> "torch.Tensor":
+        """The next-token logits ([vocab]) after the prompt `ids` (1-D)."""
+
+    def step(self, token: "torch.Tensor") -> "torch.Tensor":
+        """The next-token logits after one more token (a 1-element tensor)."""
+
+    def rewind(self, length: int) -> None:
+        """Forget every position from `length` on (the next `step` runs at position `length`)."""
+
+
+@dataclass
+class _Held:
+    """A sampled token not yet released because it could still begin a banned phrase."""
+
+    result: SampleResult
+    logits: "torch.Tensor"
+    """The logits it was sampled from, to sample its position again if a banned phrase forms."""
+    start: int
+    """Where its text starts in the generated text."""
+
+
+def sampled_tokens(
+    steps: LogitSteps,
+    ids: Sequence[int],
+    params: SamplingParams,
+    run: StreamRun,
+    *,
+    context_length: int,
+    alternatives: int,
+    token_text: Callable[[int], str],
+    decode: Callable[[Sequence[int]], str],
+    eos: frozenset[int] = frozenset(),
+    device: "torch.device | str" = "cpu",
+    threads: Callable[[int | None], contextlib.AbstractContextManager[object]] | None = None,
+) -> Iterator[SampleResult]:
+    """Choose tokens after the prompt `ids` with scribe's Sampler on `steps`' logits (the `produce` of a logits
+    backend). `threads(n)` is a context manager that runs a step on `n` intra-op threads (None: the default)."""
+
+    import torch
+
+    run.prompt_tokens = prompt_tokens = len(ids)
+    sampler = Sampler(params, device=device)
+    sequence = torch.empty(prompt_tokens + params.max_new_tokens, dtype=torch.long, device=device)
+    sequence[:prompt_tokens] = torch.tensor(list(ids), dtype=torch.long)
+    length = prompt_tokens
+    steps.reserve(min(prompt_tokens + params.max_new_tokens, context_length))
+    phrases = _PhraseGuard(params.banned_phrases, decode)
+    held: list[_Held] = []
+    logits: torch.Tensor | None = None
+    banned: dict[int, set[int]] = {}  # position -> token ids banned there by a banned phrase
+    while length < prompt_tokens + params.max_new_tokens:
+        if run.cancel.is_set():
+            run.reason = "cancelled"
+            return
+        if length > context_length:
+            run.reason = "context_full"
+            break
+        prefill = logits is None and length == prompt_tokens
+        scope = threads(None if prefill else steps.step_threads) if threads else contextlib.nullcontext()
+        with scope:
+            if prefill:
+                logits = steps.prefill(sequence[:length])
+            elif logits is None:
+                logits = steps.step(sequence[length - 1 : length])
+            result = sampler.step(logits, sequence[:length], prompt_tokens, alternatives=alternatives,
+                                  decode=token_text, banned=sorted(banned.get(length, ())))
+        if result.token_id in eos:  # the stream ends here: what is held back can no longer form a phrase
+            yield from (item.result for item in held)
+            yield result
+            return
+        if not phrases.active:
+            yield result
+            sequence[length] = result.token_id
+            length += 1
+            logits = None
+            continue
+        held.append(_Held(result, logits.clone(), phrases.length))
+        sequence[length] = result.token_id
+        length += 1
+        logits = None
+        found = phrases.push(sequence[prompt_tokens:length].tolist())
+        # a banned phrase formed: sample again where it began, without its first token there
+        if found is not None and found >= held[0].start:
+            first = next(i for i in range(len(held) - 1, -1, -1) if held[i].start <= found)
+            position = length - (len(held) - first)
+            banned.setdefault(position, set()).add(held[first].result.token_id)
+            logits = held[first].logits
+            del held[first:]
+            length = position
+            phrases.rewind(sequence[prompt_tokens:length].tolist())
+            steps.rewind(length)
+            continue
+        release = phrases.released_up_to()
+        while held and _end(held, 0, phrases) <= release:
+            yield held.pop(0).result
+    for item in held:  # the stream ended before any held text could form a banned phrase
+        yield item.result
+
+
+def _end(held: list[_Held], index: int, phrases: "_PhraseGuard") -> int:
+    return held[index + 1].start if index + 1 < len(held) else phrases.length
+
+
+class _PhraseGuard:
+    """Finds banned phrases (case-insensitive) in the generated text and says how much of it is safe to release."""
+
+    def __init__(self, phrases: Sequence[str], decode: Callable[[Sequence[int]], str]) -> None:
+        self.phrases = tuple(p.lower() for p in phrases if p)
+        self.active = bool(self.phrases)
+        self._decode = decode
+        self._text = ""
+        self._checked = 0  # banned phrases ending before this were looked for already
+
+    @property
+    def length(self) -> int:
+        """Characters of generated text so far."""
+        return len(self._text)
+
+    def push(self, generated: list[int]) -> int | None:
+        """The generated ids so far (one more token); where a banned phrase starts if one just formed, else None."""
+        self._text = self._decode(generated).lower()
+        found = [i for p in self.phrases if (i := self._text.find(p, max(self._checked - len(p) + 1, 0))) >= 0]
+        self._checked = len(self._text)
+        return min(found) if found else None
+
+    def rewind(self, generated: list[int]) -> None:
+        """The generated ids after a rewind."""
+        self._text = self._decode(generated).lower() if generated else ""
+        self._checked = len(self._text)
+
+    def released_up_to(self) -> int:
+        """Characters of the text that can no longer become part of a banned phrase."""
+        text = self._text
+        hold = 0
+        for phrase in self.phrases:
+            for n in range(min(len(phrase) - 1, len(text)), hold, -1):
+                if text.endswith(phrase[:n]):
+                    hold = n
+                    break
+        return len(text) - hold
