@@ -66,7 +66,8 @@ def test_info_shows_what_a_remote_can_apply(capsys):
              if "  " in line}
     assert lines["endpoint"] == "http://127.0.0.1:5001/api/extra/generate/stream"
     assert "dry_multiplier" in lines["applies"] and "xtc_probability" in lines["applies"]
-    assert lines["cannot apply"].startswith("early_stopping, frequency_penalty")
+    assert "dynatemp_range" in lines["applies"]
+    assert {"early_stopping", "frequency_penalty", "logit_bias"} <= set(lines["cannot apply"].split(", "))
     assert lines["bans"] == "'suddenly'" and lines["gives up after"] == "60 s without text, or 90 s in all"
     assert lines["probabilities"].startswith("not sent by this server")
 

@@ -4,7 +4,8 @@
 Wire format: KoboldCpp's API documentation (served by KoboldCpp at `/api`, source koboldcpp's `kcpp_docs.embd`):
 the body takes `prompt`, `max_length`, `max_context_length`, `temperature`, `top_k`, `top_p`, `min_p`, `typical`,
 `rep_pen`, `presence_penalty`, `sampler_seed`, `mirostat`, `mirostat_tau`, `mirostat_eta`, `dry_multiplier`,
-`dry_base`, `dry_allowed_length`, `dry_sequence_breakers`, `xtc_threshold`, `xtc_probability` and `banned_tokens`
+`dry_base`, `dry_allowed_length`, `dry_sequence_breakers`, `xtc_threshold`, `xtc_probability`, `dynatemp_range`,
+`dynatemp_exponent` and `banned_tokens`
 (words or phrases it never writes); the stream is server-sent events `event: message` / `data: {"token": "...",
 "finish_reason": null}`, the last with `finish_reason` "length" or "stop". `GET /api/v1/model` names the model,
 `GET /api/extra/true_max_context_length` gives the context, `POST /api/extra/tokencount` counts tokens. The stream
@@ -38,6 +39,7 @@ class KoboldCppDialect(Dialect):
         "mirostat_eta": "mirostat_eta", "dry_multiplier": "dry_multiplier", "dry_base": "dry_base",
         "dry_allowed_length": "dry_allowed_length", "dry_sequence_breakers": "dry_sequence_breakers",
         "xtc_threshold": "xtc_threshold", "xtc_probability": "xtc_probability", "seed": "sampler_seed",
+        "dynatemp_range": "dynatemp_range", "dynatemp_exponent": "dynatemp_exponent",
     }
 
     def url(self, endpoint: RemoteEndpoint) -> str:

@@ -36,7 +36,8 @@ LLAMA_CPP = {
     **STANDARD, "top_k": "top_k", "min_p": "min_p", "typical_p": "typical_p", "repetition_penalty": "repeat_penalty",
     "dry_multiplier": "dry_multiplier", "dry_base": "dry_base", "dry_allowed_length": "dry_allowed_length",
     "dry_sequence_breakers": "dry_sequence_breakers", "xtc_threshold": "xtc_threshold",
-    "xtc_probability": "xtc_probability", **_MIROSTAT,
+    "xtc_probability": "xtc_probability", "dynatemp_range": "dynatemp_range", "dynatemp_exponent": "dynatemp_exponent",
+    "top_n_sigma": "top_n_sigma", **_MIROSTAT,
 }
 """llama.cpp's server parameters (tools/server/README.md), shared with scribe/engine/remote/llamacpp.py."""
 PARAMETERS: dict[str, dict[str, str]] = {
