@@ -166,10 +166,11 @@ def read_lorebook(path: str | Path) -> Lorebook:
         raise LorebookError(f"{file}: cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise LorebookError(f"{file}: not UTF-8 text") from None
+    as_json = file.suffix.lower() != ".toml" and raw.lstrip()[:1] in ("{", "[")  # TOML tables start with "[" too
     try:
-        data: Any = json.loads(raw) if raw.lstrip()[:1] in ("{", "[") else tomllib.loads(raw)
+        data: Any = json.loads(raw) if as_json else tomllib.loads(raw)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise LorebookError(f"{file}: neither JSON nor TOML ({exc})") from None
+        raise LorebookError(f"{file}: not valid {'JSON' if as_json else 'TOML'} ({exc})") from None
     try:
         book = lorebook_from_data(data)
         for entry in book.entries:  # a bad regular expression is named now, not at the first continuation
