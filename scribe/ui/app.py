@@ -31,6 +31,7 @@ alt+arrows move by words):
 | `save`                         | ctrl+s                        | save the document (asks for a name when untitled)     |
 | `models`                       | f11, alt+o                    | every model: write with one, or download one          |
 | `settings`                     | f2, ctrl+o                    | show or hide the settings panel                       |
+| `context` `context_preview`    | alt+c, alt+s                  | memory, author's note, lorebook; the prompt sent      |
 | `help`                         | f1                            | every key                                             |
 | `quit`                         | ctrl+q                        | quit (asks first when there are unsaved changes)      |
 
@@ -65,6 +66,7 @@ from scribe.studio.document import Document, DocumentError
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
 from scribe.ui import heap
 from scribe.ui.branching import BranchActions
+from scribe.ui.context_actions import ContextActions
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, QuitChoice, RecoverScreen, SaveAsScreen
@@ -97,7 +99,7 @@ class _TextJob:
     version: int
 
 
-class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
+class ScribeApp(BranchActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -373,6 +375,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
 
     def _count_now(self) -> None:
         self._update_document_status()
+        self.measure_context()
         if self.backend is None or self.generating:
             return
         self._count_request += 1
@@ -444,6 +447,7 @@ class ScribeApp(BranchActions, StudioActions, AnalysisActions, TrainingActions, 
             if self.branch_error is None:
                 self.branches.attach(saved)
                 self.save_branches()
+            self.save_context_tools()
         self.autosaver.clear(version)
         self._update_document_status()
         self.notify(f"saved {saved}", markup=False)

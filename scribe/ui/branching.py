@@ -159,6 +159,7 @@ class BranchActions(_Base):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate", description="generate")
     def _generate_worker(self, backend: Backend, run: GenerationRun) -> None:
+        run.prompt = self.assembled_prompt(backend, run.prompt, run.params)  # memory, lorebook, note (context_actions)
         stream_into(backend, run, self._backend_lock)
 
     def _branch_title(self, node: Node) -> str:

@@ -1,0 +1,132 @@
+"""Context tools in the studio, with the bundled model: edited by keys, saved beside the document, shown in the
+preview exactly as sent, used by the continuation, and still there after a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scribe.config import Settings
+from scribe.sampling.params import SamplingParams
+from scribe.studio.context import context_path, load_context
+from scribe.ui.app import ScribeApp
+from scribe.ui.screens.context_preview import ContextPreviewScreen
+from scribe.ui.screens.context_tools import ContextToolsScreen
+
+REPO = Path(__file__).resolve().parents[2]
+SIZE = (120, 44)
+STORY = "The night was long.\n\nThe lamps burned low.\n\nMara saw a dragon over the water and"
+
+
+def settings() -> Settings:
+    return Settings(model=str(REPO / "models" / "scribe-gutenberg"), device="cpu", dtype="float32",
+                    autosave_seconds=3600.0, sampling=SamplingParams(max_new_tokens=8, seed=7))
+
+
+async def ready(app: ScribeApp, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert app.model_state == "ready", app.status_bar.status
+
+
+async def settled(app: ScribeApp, pilot) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def plain(screen, selector: str) -> str:
+    return screen.query_one(selector).content.plain
+
+
+def drawn(widget) -> str:
+    """The lines a widget draws on the screen."""
+    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+async def test_tools_are_edited_by_keys_saved_previewed_sent_and_restored(tmp_path: Path) -> None:
+    doc = tmp_path / "story.txt"
+    doc.write_text(STORY, encoding="utf-8")
+    app = ScribeApp(doc, settings=settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("alt+c")
+        screen = app.screen
+        assert isinstance(screen, ContextToolsScreen)
+        await pilot.press(*"A sea story.", "tab", *"[Mood: dread]", "tab", "backspace", "1")  # memory, note, depth
+        await pilot.press("alt+n", *"Mara", "tab", *"Mara, the captain")  # entry 1: name, keys
+        screen.query_one("#entry-text").focus()
+        await pilot.press(*"Mara captains the Heron.")
+        await pilot.press("alt+n", *"Bren", "tab", *"Bren")  # entry 2: not in the story
+        screen.query_one("#entry-text").focus()
+        await pilot.press(*"Bren is a smith.")
+        await pilot.pause()
+        listed = drawn(screen.query_one("#entries"))
+        assert "Mara  Mara, the captain" in listed and "Bren  Bren" in listed
+        await pilot.press("escape")
+        await settled(app, pilot)
+
+        saved = load_context(context_path(doc))
+        assert (saved.memory, saved.note, saved.note_depth) == ("A sea story.", "[Mood: dread]", 1)
+        assert [(e.name, e.keys, e.text) for e in saved.lorebook.entries] == [
+            ("Mara", ("Mara", "the captain"), "Mara captains the Heron."), ("Bren", ("Bren",), "Bren is a smith.")]
+
+        meter = app.status_bar.render_status().plain
+        assert "ctx mem " in meter and "lore×1" in meter and "note " in meter and "story " in meter
+
+        await pilot.press("alt+s")
+        await settled(app, pilot)
+        preview = app.screen
+        assert isinstance(preview, ContextPreviewScreen)
+        expected = ("A sea story.\nMara captains the Heron.\nThe night was long.\n\nThe lamps burned low.\n\n"
+                    "[Mood: dread]\n\nMara saw a dragon over the water and")
+        shown = preview.query_one("#preview-prompt").content
+        assert shown.plain == expected
+        styles = {shown.plain[span.start:span.end]: str(span.style) for span in shown.spans}
+        assert "cyan" in styles["A sea story.\n"] and "green" in styles["Mara captains the Heron.\n"]
+        assert "magenta" in styles["[Mood: dread]\n\n"]
+        summary = plain(preview, "#preview-summary")
+        assert "Mara: key 'Mara' in the story" in summary and "Bren" not in summary
+        await pilot.press("escape")
+
+        app.editor.move_cursor(app.editor.document.end)
+        await pilot.press("ctrl+j")
+        await settled(app, pilot)
+        while app.generating:
+            await pilot.pause(0.05)
+        assert app.run_state is not None and app.run_state.prompt == expected  # what backend.stream was given
+
+    again = ScribeApp(doc, settings=settings())
+    async with again.run_test(size=SIZE) as pilot:
+        await ready(again, pilot)
+        await pilot.press("alt+s")
+        await settled(again, pilot)
+        assert plain(again.screen, "#preview-prompt") == expected
+        await pilot.press("escape", "alt+c")
+        await pilot.pause()
+        tools = again.screen
+        assert isinstance(tools, ContextToolsScreen)
+        assert tools.query_one("#memory").text == "A sea story."
+        assert tools.query_one("#note").value == "[Mood: dread]"
+        assert tools.query_one("#entry-name").value == "Mara"
+        tools.query_one("#entries").focus()
+        await pilot.press("down", "alt+x")
+        await pilot.pause()
+        await pilot.press("escape")
+        await settled(again, pilot)
+    assert [e.name for e in load_context(context_path(doc)).lorebook.entries] == ["Mara"]
+
+
+async def test_a_bad_depth_is_flagged_and_not_saved(tmp_path: Path) -> None:
+    doc = tmp_path / "story.txt"
+    doc.write_text(STORY, encoding="utf-8")
+    app = ScribeApp(doc, settings=settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+c")
+        screen = app.screen
+        screen.query_one("#note-depth").focus()
+        await pilot.press("backspace", "x")
+        await pilot.pause()
+        assert "not saved: note depth must be a whole number" in drawn(screen.query_one("#context-error"))
+        await pilot.press("escape")
+        await settled(app, pilot)
+    assert not context_path(doc).exists()
