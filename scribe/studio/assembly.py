@@ -30,6 +30,9 @@ from scribe.studio.lorebook import Lorebook, scan_depths, triggered
 Counter = Callable[[str], int]
 Source = Literal["memory", "lore", "story", "note"]
 _NEWLINES = re.compile(r"\n+")
+EXACT_CHARS = 64_000
+"""Prompts up to this long are counted whole once more (a few milliseconds); longer ones are the sum of their parts,
+each counted apart (cached), so a 128k-token prompt assembles in milliseconds while the writer types."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,10 @@ class CachedCounter:
 
 
 def paragraphs(text: str) -> list[str]:
-    """`text` in paragraphs: each line with the newlines that end it (leading newlines stay with the first)."""
-    cuts = [m.end() for m in _NEWLINES.finditer(text) if m.start() > 0 and m.end() < len(text)]
+    """`text` in paragraphs: each line with the newlines before it (the text's leading and trailing newlines stay
+    with the first and last). Counted apart, such pieces add up to the tokens of the whole for tokenizers that split
+    words from newlines (a newline run followed by a word is split differently when the run ends a piece)."""
+    cuts = [m.start() for m in _NEWLINES.finditer(text) if m.start() > 0 and m.end() < len(text)]
     bounds = [0, *cuts, len(text)]
     return [text[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
 
@@ -134,15 +139,6 @@ def tail(text: str, tokens: int, count: Counter) -> str:
 def _block(text: str) -> str:
     """A text placed above the story: it ends with one newline."""
     return text.rstrip("\n") + "\n"
-
-
-def _separator(chunks: list[str]) -> str:
-    """The newlines that end the last paragraph of `chunks` that has some ("\n" when none has)."""
-    for chunk in reversed(chunks):
-        stripped = chunk.rstrip("\n")
-        if len(stripped) < len(chunk):
-            return chunk[len(stripped) :]
-    return "\n"
 
 
 def assemble(story: str, *, budget: int, count: Counter, memory: str = "", note: str = "", note_depth: int = 3,
@@ -179,22 +175,26 @@ def assemble(story: str, *, budget: int, count: Counter, memory: str = "", note:
     room = budget - sum(p.tokens for p in parts_top) - note_tokens
     keep, used = len(chunks), 0
     while keep > 0:
-        size = count(chunks[keep - 1])
+        size = count(chunks[keep - 1] if keep > 1 else chunks[0].lstrip("\n"))
         if used + size > room:
             break
         used += size
         keep -= 1
-    kept = chunks[keep:]
-    inside = not kept and bool(chunks) and room > 0  # not even the last paragraph fits: cut inside it, at a word
-    if inside:
-        kept = [piece for piece in (tail(chunks[-1], room, count),) if piece]
+    inside = keep == len(chunks) and bool(chunks) and room > 0  # the last paragraph alone does not fit: cut in it
+    kept = [piece for piece in (tail(chunks[-1], room, count),) if piece] if inside else chunks[keep:]
+    usual = next((c[: len(c) - len(c.lstrip("\n"))] for c in chunks[1:2]), "\n") or "\n"
     while True:
-        assembly = _build(parts_top, kept, note_text, note_depth, _separator(chunks[:-1]), count, budget)
+        if kept:
+            kept[0] = kept[0].lstrip("\n")
+        assembly = _build(parts_top, kept, note_text, note_depth, usual, count, budget)
         if assembly.tokens <= budget or len(kept) <= 1:
             break
-        kept = kept[1:]  # the parts counted apart fitted, the whole does not: one paragraph less
-    cut_text = story[: len(story) - len("".join(kept))]
-    if cut_text:
+        over = assembly.tokens - budget  # counted apart the parts fitted, the whole does not: drop enough paragraphs
+        while over > 0 and len(kept) > 1:
+            over -= count(kept[0])
+            kept = kept[1:]
+    cut_chars = len(story) - len("".join(kept))
+    if cut_chars:
         whole = len(chunks) - len(kept)
         what = f"{whole} paragraph{'s' if whole != 1 else ''}" + (" and the start of the last" if inside else "")
         if room <= 0:
@@ -202,26 +202,32 @@ def assemble(story: str, *, budget: int, count: Counter, memory: str = "", note:
         elif inside:
             reason = f"the last paragraph alone exceeds the {room} tokens left for the story: cut inside it at a word"
         else:
-            reason = (f"the first {len(cut_text.split())} words do not fit in the {room} tokens left for the story: "
+            reason = (f"the first {cut_chars} characters do not fit in the {room} tokens left for the story: "
                       "cut at a paragraph boundary")
         cuts.append(Cut("story", what, reason))
     return Assembly(assembly.parts, tuple(cuts), budget, assembly.tokens)
 
 
-def _build(top: list[Part], kept: list[str], note: str, depth: int, story_separator: str, count: Counter,
+def _build(top: list[Part], kept: list[str], note: str, depth: int, usual: str, count: Counter,
            budget: int) -> Assembly:
-    """The prompt from the parts above the story, the kept paragraphs and the note at its depth (followed by the
-    newlines of the paragraph before it, or the story's usual ones)."""
+    """The prompt from the parts above the story, the kept paragraphs and the note `depth` paragraphs before the end
+    (set off by the newlines of the paragraph it precedes, or the story's `usual` ones). The whole prompt is counted
+    once more when it is at most EXACT_CHARS long; a longer one is the sum of its parts."""
     parts = list(top)
     at = max(len(kept) - max(depth, 0), 0)
     before, after = "".join(kept[:at]), "".join(kept[at:])
     if before:
         parts.append(Part("story", before, sum(count(chunk) for chunk in kept[:at])))
     if note.strip():
-        lead = "\n" if depth <= 0 and before and not before.endswith("\n") else ""
-        text = lead + note + ((_separator(kept[:at]) if at else story_separator) if after else "\n")
+        if not after:  # at the very end
+            text = ("\n" if before and not before.endswith("\n") else "") + note + "\n"
+        elif not before:  # before every kept paragraph
+            text = note + usual
+        else:
+            text = after[: len(after) - len(after.lstrip("\n"))] + note
         parts.append(Part("note", text, count(text)))
     if after:
         parts.append(Part("story", after, sum(count(chunk) for chunk in kept[at:])))
     prompt = "".join(p.text for p in parts)
-    return Assembly(tuple(parts), (), budget, count(prompt) if prompt else 0)
+    tokens = count(prompt) if len(prompt) <= EXACT_CHARS else sum(p.tokens for p in parts)
+    return Assembly(tuple(parts), (), budget, tokens)

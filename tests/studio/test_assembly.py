@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scribe.studio.assembly import CachedCounter, assemble, paragraphs, tail
+from scribe.studio.assembly import EXACT_CHARS, CachedCounter, assemble, paragraphs, tail
 from scribe.studio.lorebook import LoreEntry, Lorebook, LorebookError, key_pattern
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,8 +24,8 @@ STORY = "One two three.\n\nFour five six seven.\n\nEight nine.\n"  # paragraphs 
 
 
 def test_paragraphs_keep_the_text_and_its_line_breaks() -> None:
-    assert paragraphs(STORY) == ["One two three.\n\n", "Four five six seven.\n\n", "Eight nine.\n"]
-    assert paragraphs("\n\nA\nB") == ["\n\nA\n", "B"]
+    assert paragraphs(STORY) == ["One two three.", "\n\nFour five six seven.", "\n\nEight nine.\n"]
+    assert paragraphs("\n\nA\nB") == ["\n\nA", "\nB"]
     assert "".join(paragraphs(STORY)) == STORY
 
 
@@ -41,7 +41,7 @@ def test_story_is_cut_from_the_front_at_a_paragraph_boundary() -> None:
     assert result.prompt == "Four five six seven.\n\nEight nine.\n"
     assert result.tokens == 6
     (cut,) = result.cuts
-    assert cut.source == "story" and cut.label == "1 paragraph" and "first 3 words" in cut.reason
+    assert cut.source == "story" and cut.label == "1 paragraph" and "first 16 characters" in cut.reason
     result = assemble(STORY, budget=5, count=words)  # 4 + 2 = 6 > 5: only the last paragraph stays
     assert result.prompt == "Eight nine.\n"
     assert result.cuts[0].label == "2 paragraphs"
@@ -162,6 +162,14 @@ def test_tail_is_the_longest_end_at_a_word_within_the_tokens() -> None:
     assert tail(text, 0, words) == ""
 
 
+def test_a_prompt_too_long_to_recount_is_the_sum_of_its_parts_and_fits() -> None:
+    story = "\n\n".join(" ".join(f"p{i}w{j}" for j in range(50)) for i in range(3000))  # 150,000 words
+    result = assemble(story, budget=100_000, count=CachedCounter(words), memory="m1 m2", note="[N]", note_depth=2)
+    assert len(result.prompt) > EXACT_CHARS
+    assert result.tokens == words(result.prompt) == 2 + 1 + 1999 * 50  # memory, note, the last 1999 paragraphs
+    assert result.prompt.startswith("m1 m2\np1001w0 ")
+
+
 def test_cached_counter_counts_each_text_once() -> None:
     calls: list[str] = []
 
@@ -189,6 +197,7 @@ def test_a_real_tokenizer_fits_the_budget_exactly() -> None:
     result = assemble(story, budget=120, count=CachedCounter(bpe), memory="A story of the sea.",
                       note="[Style: terse]", note_depth=2, lorebook=book)
     assert result.tokens == bpe(result.prompt) <= 120
+    assert sum(part.tokens for part in result.parts) == result.tokens  # parts counted apart add up to the whole
     assert result.prompt.startswith("A story of the sea.\nMara is the captain of the Heron.\nParagraph ")
     assert result.prompt.endswith("quay.\n\n[Style: terse]\n\nParagraph 39: the night was long and the lamps burned "
                                   "low over the quay.\n\nThen Mara spoke")

@@ -83,7 +83,7 @@ async def test_tools_are_edited_by_keys_saved_previewed_sent_and_restored(tmp_pa
         assert shown.plain == expected
         styles = {shown.plain[span.start:span.end]: str(span.style) for span in shown.spans}
         assert "cyan" in styles["A sea story.\n"] and "green" in styles["Mara captains the Heron.\n"]
-        assert "magenta" in styles["[Mood: dread]\n\n"]
+        assert "magenta" in styles["\n\n[Mood: dread]"]
         summary = plain(preview, "#preview-summary")
         assert "Mara: key 'Mara' in the story" in summary and "Bren" not in summary
         await pilot.press("escape")
