@@ -57,7 +57,9 @@ class ContextToolsScreen(ModalScreen[None]):
     ContextToolsScreen #entries { width: 36; height: 14; }
     ContextToolsScreen #entry-fields { width: 1fr; height: auto; }
     ContextToolsScreen Horizontal { height: auto; }
+    ContextToolsScreen Input { width: 1fr; }
     ContextToolsScreen Input.short { width: 16; }
+    ContextToolsScreen Checkbox { width: auto; }
     ContextToolsScreen #context-error { color: $error; height: auto; }
     """
     BINDINGS = CONTEXT_TOOLS_BINDINGS
