@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from scribe import __version__
 
-COMMAND_MODULES = ("tui", "generate", "train", "eval", "sweep", "inspect", "export", "models", "locate")
+COMMAND_MODULES = ("tui", "generate", "train", "eval", "sweep", "inspect", "export", "models", "locate", "project")
 """Command names; each is also the name of its module in scribe/commands/."""
 
 

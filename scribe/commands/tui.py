@@ -41,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault(name, value)
     from scribe.ui.app import ScribeApp
 
-    app = ScribeApp(args.file, settings=settings)
+    path = args.file
+    if path and os.path.isdir(path):  # a project folder opens its first chapter (scribe/studio/project.py)
+        from scribe.studio.project import Project
+
+        project = Project.load(path)
+        path = str(project.path_of(project.chapters[0])) if project.chapters else path
+    app = ScribeApp(path, settings=settings)
     app.run()
     return app.return_code or 0

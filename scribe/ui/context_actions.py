@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -20,6 +21,7 @@ from scribe.engine.base import Backend, prompt_budget
 from scribe.sampling.params import SamplingParams
 from scribe.studio.assembly import Assembly, CachedCounter
 from scribe.studio.context import ContextFileError, ContextTools, context_path, load_context, save_context
+from scribe.studio.project import Project, ProjectError, project_of
 
 if TYPE_CHECKING:
     from scribe.ui.app import ScribeApp
@@ -52,6 +54,7 @@ class ContextActions(_Base):
     _ctx_error: str | None = None
     _ctx_counter: tuple[Backend, CachedCounter] | None = None
     _ctx_request = 0
+    _ctx_project: tuple[Path | None, Project | None] | None = None
     _ctx_pending: ContextTools | None = None
     _ctx_lock = threading.Lock()
     """Serialises writes of context files (shared by the apps of one process: writes are short)."""
@@ -115,19 +118,35 @@ class ContextActions(_Base):
             self._ctx_counter = (backend, CachedCounter(backend.count_tokens))
         return self._ctx_counter[1]
 
+    def effective_context(self, story: str) -> tuple[ContextTools, str]:
+        """The tools and story a continuation uses: in a project's chapter, the project's shared tools too and the end
+        of the previous chapter before the story (`scribe.studio.project`)."""
+        path = self.document.path
+        if self._ctx_project is None or self._ctx_project[0] != path:
+            self._ctx_project = (path, project_of(path))
+        project = self._ctx_project[1]
+        if project is None or path is None:
+            return self.context_tools, story
+        try:
+            return project.tools_for(self.context_tools), project.story_for(path.name, story)
+        except ProjectError:
+            return project.tools_for(self.context_tools), story
+
     def assemble_context(self, backend: Backend, story: str, params: SamplingParams) -> Assembly:
         """The prompt for continuing `story` with the document's tools (on any thread)."""
         budget = prompt_budget(backend.info.context_length, params.max_new_tokens)
-        return self.context_tools.assemble(story, budget, self._counter(backend))
+        tools, story = self.effective_context(story)
+        return tools.assemble(story, budget, self._counter(backend))
 
     def assembled_prompt(self, backend: Backend, story: str, params: SamplingParams) -> str:
         """What a continuation of `story` sends: the story alone without tools, else the assembled prompt."""
-        tools = self.context_tools
-        return story if tools.empty else self.assemble_context(backend, story, params).prompt
+        tools, full = self.effective_context(story)
+        return story if tools.empty and full == story else self.assemble_context(backend, story, params).prompt
 
     def measure_context(self) -> None:
         """Assemble for the status bar's meter in a worker (the meter is cleared when there are no tools)."""
-        if self.context_tools.empty:
+        tools, story = self.effective_context("")
+        if tools.empty and not story:
             if self.status_bar.status.parts:
                 self.status_bar.update_status(parts=())
             return

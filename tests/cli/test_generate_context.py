@@ -87,3 +87,17 @@ def test_stop_newline_is_a_newline_and_the_figures_go_to_stderr_on_their_own_lin
     assert double.returncode == 0, double.stderr
     assert "\n\n" not in double.stdout
     assert len(double.stdout) >= len(result.stdout)
+
+
+def test_project_lists_word_counts_and_searches_chapters(tmp_path: Path) -> None:
+    (tmp_path / "scribe-project.toml").write_text('chapters = ["b.txt", "a.txt"]\n', encoding="utf-8")
+    (tmp_path / "a.txt").write_text("one two three\nMara sailed", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("four five", encoding="utf-8")
+    listed = scribe("project", str(tmp_path), home=tmp_path / "home", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert [line.split() for line in listed.stdout.splitlines()] == [
+        ["1", "b.txt", "2", "words"], ["2", "a.txt", "5", "words"], ["total", "7", "words"]]
+    found = scribe("project", str(tmp_path), "--search", "mara", home=tmp_path / "home", cwd=tmp_path)
+    assert found.stdout == "a.txt:2: Mara sailed\n"
+    missing = scribe("project", str(tmp_path / "a.txt"), home=tmp_path / "home", cwd=tmp_path)
+    assert missing.returncode == 1 and "no scribe-project.toml" in missing.stderr

@@ -130,3 +130,17 @@ async def test_a_bad_depth_is_flagged_and_not_saved(tmp_path: Path) -> None:
         await pilot.press("escape")
         await settled(app, pilot)
     assert not context_path(doc).exists()
+
+
+async def test_a_chapter_of_a_project_sends_the_shared_tools_and_the_previous_chapters_end(tmp_path: Path) -> None:
+    (tmp_path / "scribe-project.toml").write_text(
+        'chapters = ["01.txt", "02.txt"]\nmemory = "Shared memory."\nprevious_paragraphs = 1\n', encoding="utf-8")
+    (tmp_path / "01.txt").write_text("Chapter one begins.\n\nChapter one ends.\n", encoding="utf-8")
+    (tmp_path / "02.txt").write_text("Chapter two.", encoding="utf-8")
+    app = ScribeApp(tmp_path / "02.txt", settings=settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        app.editor.move_cursor(app.editor.document.end)
+        await pilot.press("alt+s")
+        await settled(app, pilot)
+        assert plain(app.screen, "#preview-prompt") == "Shared memory.\nChapter one ends.\n\nChapter two."
