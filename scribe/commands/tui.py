@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
         project = Project.load(path)
         path = str(project.path_of(project.chapters[0])) if project.chapters else path
-    app = ScribeApp(path, settings=settings)
-    app.run()
-    return app.return_code or 0
+    while True:  # a chapter picked in a project's chapter list opens in a fresh studio
+        app = ScribeApp(path, settings=settings)
+        app.run()
+        if app.next_document is None or app.return_code:
+            return app.return_code or 0
+        path = str(app.next_document)

@@ -55,6 +55,8 @@ class ContextActions(_Base):
     _ctx_counter: tuple[Backend, CachedCounter] | None = None
     _ctx_request = 0
     _ctx_project: tuple[Path | None, Project | None] | None = None
+    next_document: Path | None = None
+    """The chapter to open after this app exits (`scribe tui` opens it in a fresh studio)."""
     _ctx_pending: ContextTools | None = None
     _ctx_lock = threading.Lock()
     """Serialises writes of context files (shared by the apps of one process: writes are short)."""
@@ -195,3 +197,27 @@ class ContextActions(_Base):
         except OSError as exc:
             self.notify(f"context tools not saved: {exc}", severity="error", markup=False)
         self.editor.focus()
+
+    # --- chapters of a project
+
+    def action_chapters(self) -> None:
+        """The project's chapters with word counts and a search; enter opens one (the document is saved first)."""
+        from scribe.ui.screens.chapters import ChaptersScreen
+
+        path = self.document.path
+        project = project_of(path)
+        if project is None or path is None:
+            self.notify("not a chapter of a project: a project is a folder of chapters with a scribe-project.toml",
+                        severity="warning")
+            return
+        self.push_screen(ChaptersScreen(project, path.name), lambda name: self._open_chapter(project, name))
+
+    def _open_chapter(self, project: Project, name: str | None) -> None:
+        path = self.document.path
+        if name is None or path is None or name == path.name:
+            self.editor.focus()
+            return
+        if self.document.is_dirty(self.editor.text) and not self.save():
+            return
+        self.next_document = project.path_of(name)
+        self.exit()

@@ -144,3 +144,27 @@ async def test_a_chapter_of_a_project_sends_the_shared_tools_and_the_previous_ch
         await pilot.press("alt+s")
         await settled(app, pilot)
         assert plain(app.screen, "#preview-prompt") == "Shared memory.\nChapter one ends.\n\nChapter two."
+
+
+async def test_the_chapter_list_counts_words_searches_and_opens_another_chapter(tmp_path: Path) -> None:
+    (tmp_path / "scribe-project.toml").write_text('chapters = ["01.txt", "02.txt", "03.txt"]\n', encoding="utf-8")
+    (tmp_path / "01.txt").write_text("The storm broke.\nMara held on.", encoding="utf-8")
+    (tmp_path / "02.txt").write_text("Calm water.", encoding="utf-8")
+    (tmp_path / "03.txt").write_text("Land, said Mara, at last.", encoding="utf-8")
+    app = ScribeApp(tmp_path / "02.txt", settings=settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("alt+b")
+        await pilot.pause()
+        screen = app.screen
+        listed = drawn(screen.query_one("#chapter-list"))
+        assert "1  01.txt         6 words" in listed and "2  02.txt         2 words  ◀ open" in listed
+        assert "total         13 words" in drawn(screen.query_one("#chapter-total"))
+        screen.query_one("#chapter-search").focus()
+        await pilot.press(*"mara")
+        await pilot.pause()
+        hits = drawn(screen.query_one("#chapter-hits"))
+        assert "2 line(s)" in hits and "01.txt:2: Mara held on." in hits and "03.txt:1: Land, said Mara, at last." in hits
+        screen.query_one("#chapter-list").focus()
+        await pilot.press("down", "enter")
+        await pilot.pause()
+    assert app.next_document == tmp_path / "03.txt"
