@@ -32,7 +32,7 @@ alt+arrows move by words):
 | `models`                       | f11, alt+o                    | every model: write with one, or download one          |
 | `settings`                     | f2, ctrl+o                    | show or hide the settings panel                       |
 | `context` `context_preview`    | alt+c, alt+s                  | memory, author's note, lorebook; the prompt sent      |
-| `chapters`                     | alt+b                         | a project's chapters, word counts, search; open one   |
+| `chapters`                     | f12, alt+u                    | a project's chapters, word counts, search; open one   |
 | `help`                         | f1                            | every key                                             |
 | `quit`                         | ctrl+q                        | quit (asks first when there are unsaved changes)      |
 

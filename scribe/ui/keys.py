@@ -56,7 +56,7 @@ STUDIO_BINDINGS: list[BindingType] = [
             tooltip="Memory, author's note and lorebook of this document (saved beside it)"),
     Binding("alt+s", "context_preview", "Prompt", id="context_preview", show=False, priority=True,
             tooltip="The exact prompt the next continuation sends, coloured by source, with the lorebook hits"),
-    Binding("alt+b", "chapters", "Chapters", id="chapters", show=False, priority=True,
+    Binding("f12,alt+u", "chapters", "Chapters", id="chapters", show=False, priority=True,
             tooltip="A project's chapters with word counts, search across them, open another"),
     Binding("f2,ctrl+o", "toggle_settings", "Settings", id="settings", tooltip="Show or hide the settings panel"),
     Binding("f1", "help", "Keys", id="help", priority=True, tooltip="This list of keys"),

@@ -153,7 +153,7 @@ async def test_the_chapter_list_counts_words_searches_and_opens_another_chapter(
     (tmp_path / "03.txt").write_text("Land, said Mara, at last.", encoding="utf-8")
     app = ScribeApp(tmp_path / "02.txt", settings=settings())
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("alt+b")
+        await pilot.press("alt+u")
         await pilot.pause()
         screen = app.screen
         listed = drawn(screen.query_one("#chapter-list"))

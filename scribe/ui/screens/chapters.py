@@ -1,4 +1,4 @@
-"""A project's chapters (alt+b): each with its word count, the total, and a search across every chapter.
+"""A project's chapters (f12, alt+u): each with its word count, the total, and a search across every chapter.
 
 Up/down and enter pick a chapter to open (the screen is dismissed with its file name); typing in the search field
 lists every matching line as `chapter:line: text`; escape closes.
