@@ -22,6 +22,7 @@ from scribe.sampling.params import SamplingParams
 from scribe.studio.assembly import Assembly, CachedCounter
 from scribe.studio.context import ContextFileError, ContextTools, context_path, load_context, save_context
 from scribe.studio.project import Project, ProjectError, project_of
+from scribe.ui.workers import describe_error
 
 if TYPE_CHECKING:
     from scribe.ui.app import ScribeApp
@@ -141,9 +142,15 @@ class ContextActions(_Base):
         return tools.assemble(story, budget, self._counter(backend))
 
     def assembled_prompt(self, backend: Backend, story: str, params: SamplingParams) -> str:
-        """What a continuation of `story` sends: the story alone without tools, else the assembled prompt."""
-        tools, full = self.effective_context(story)
-        return story if tools.empty and full == story else self.assemble_context(backend, story, params).prompt
+        """What a continuation of `story` sends: the story alone without tools, else the assembled prompt (called in
+        a worker thread)."""
+        try:
+            tools, full = self.effective_context(story)
+            return story if tools.empty and full == story else self.assemble_context(backend, story, params).prompt
+        except Exception as exc:  # counting failed (a remote server gone): continue the story alone, and say so
+            self.call_from_thread(self.notify, f"context tools not applied: {describe_error(exc)}",
+                                  title="Context tools", severity="error", markup=False)
+            return story
 
     def measure_context(self) -> None:
         """Assemble for the status bar's meter in a worker (the meter is cleared when there are no tools)."""

@@ -121,6 +121,7 @@ class StudioActions(_Base):
 
     def _compare_run(self, backend: Backend, prompt: str, params: SamplingParams,
                      cancel: threading.Event) -> tuple[list[TokenStep], StreamEnd]:
+        prompt = self.assembled_prompt(backend, prompt, params)  # memory, lorebook, note (context_actions)
         return collect(backend, prompt, params, self.settings.alternatives, self._backend_lock, cancel)
 
     def _keep_compared(self, prompt: str, result: CompareResult | None) -> None:

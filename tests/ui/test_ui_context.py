@@ -168,3 +168,27 @@ async def test_the_chapter_list_counts_words_searches_and_opens_another_chapter(
         await pilot.press("down", "enter")
         await pilot.pause()
     assert app.next_document == tmp_path / "03.txt"
+
+
+async def test_compare_sends_the_assembled_prompt_too(tmp_path: Path) -> None:
+    from scribe.studio.context import ContextTools, save_context
+    from scribe.ui.screens.compare import CompareScreen
+
+    doc = tmp_path / "story.txt"
+    doc.write_text(STORY, encoding="utf-8")
+    save_context(context_path(doc), ContextTools(memory="A sea story.", note="[Mood: dread]", note_depth=1))
+    app = ScribeApp(doc, settings=settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        app.editor.move_cursor(app.editor.document.end)
+        expected = "A sea story.\nThe night was long.\n\nThe lamps burned low.\n\n[Mood: dread]\n\nMara saw a dragon over the water and"
+        assert app.backend is not None
+        sent = app.backend.count_tokens(expected)
+        assert sent != app.backend.count_tokens(STORY)
+        await pilot.press("f9")
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        await pilot.press("r")
+        await screen.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.results and all(r.end.prompt_tokens == sent for r in screen.results)
