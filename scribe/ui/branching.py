@@ -345,7 +345,8 @@ class BranchActions(_Base):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="replay", description="replay")
     def _replay_worker(self, backend: Backend, node_id: str, request: ReplayRequest) -> None:
-        _, end = collect(backend, request.prompt, request.params, request.alternatives, self._backend_lock)
+        prompt = self.assembled_prompt(backend, request.prompt, request.params)  # with today's context tools
+        _, end = collect(backend, prompt, request.params, request.alternatives, self._backend_lock)
         self.post_message(Replayed(node_id, end.text, end.error))
 
     def on_replayed(self, message: Replayed) -> None:

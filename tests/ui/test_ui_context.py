@@ -192,3 +192,26 @@ async def test_compare_sends_the_assembled_prompt_too(tmp_path: Path) -> None:
         await screen.workers.wait_for_complete()
         await pilot.pause()
         assert screen.results and all(r.end.prompt_tokens == sent for r in screen.results)
+
+
+async def test_replaying_a_branch_made_with_context_tools_regenerates_it_exactly(tmp_path: Path) -> None:
+    from scribe.studio.context import ContextTools, save_context
+
+    doc = tmp_path / "story.txt"
+    doc.write_text(STORY, encoding="utf-8")
+    save_context(context_path(doc), ContextTools(memory="A sea story.", note="[Mood: dread]", note_depth=1))
+    app = ScribeApp(doc, settings=settings())
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        app.editor.move_cursor(app.editor.document.end)
+        await pilot.press("ctrl+j")
+        await settled(app, pilot)
+        while app.generating:
+            await pilot.pause(0.05)
+        node = app.branches.current
+        assert node is not None and node.text
+        await pilot.press("alt+r")
+        await settled(app, pilot)
+        assert app.last_replay is not None
+        replayed, recorded = app.last_replay
+        assert replayed == recorded == node.generated
