@@ -16,7 +16,7 @@ from pathlib import Path
 
 from scribe import __version__
 
-COMMAND_MODULES = ("tui", "generate", "train", "eval", "sweep", "inspect", "export", "models", "locate")
+COMMAND_MODULES = ("tui", "generate", "train", "eval", "sweep", "inspect", "export", "models", "locate", "project")
 """Command names; each is also the name of its module in scribe/commands/."""
 ALIASES = {"open": "tui"}
 """Other names of commands: `scribe open FILE` opens a file even when it is named like a command."""

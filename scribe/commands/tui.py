@@ -53,11 +53,21 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault(name, value)
     from scribe.ui.app import ScribeApp
 
-    app = ScribeApp(args.file, settings=settings)
-    if notice:
-        app.notify(notice, title="Settings not used", severity="error", timeout=30, markup=False)
-    asyncio.run(run_until_signalled(app))
-    return app.return_code or 0
+    path = args.file
+    if path and os.path.isdir(path):  # a project folder opens its first chapter (scribe/studio/project.py)
+        from scribe.studio.project import Project
+
+        project = Project.load(path)
+        path = str(project.path_of(project.chapters[0])) if project.chapters else path
+    while True:  # a chapter picked in a project's chapter list opens in a fresh studio
+        app = ScribeApp(path, settings=settings)
+        if notice:
+            app.notify(notice, title="Settings not used", severity="error", timeout=30, markup=False)
+            notice = None
+        asyncio.run(run_until_signalled(app))
+        if app.next_document is None or app.return_code:
+            return app.return_code or 0
+        path = str(app.next_document)
 
 
 def studio_settings(paths: Paths, environ: Mapping[str, str]) -> tuple[Settings, str | None]:

@@ -15,7 +15,7 @@ alt+arrows move by words):
 | `continue`                     | ctrl+enter, ctrl+j, alt+enter | continue the text at the cursor (a new branch of it)  |
 | `stop`                         | escape                        | stop generating; what streamed so far stays           |
 | `accept`                       | tab, ctrl+t                   | write the shown branch path into the text (one undo)  |
-| `keep_word` `keep_sentence`    | ctrl+right, ctrl+down/alt+s   | keep up to the next word, sentence; the rest stays    |
+| `keep_word` `keep_sentence`    | ctrl+right, ctrl+down         | keep up to the next word, sentence; the rest stays    |
 | `edit`                         | ctrl+e                        | edit the continuation as a draft; tab keeps the draft |
 | `drafts`                       | alt+n, f12                    | N continuations (drafts setting), each a sibling      |
 | `reject`                       | ctrl+r                        | put the continuation away (it stays in the tree)      |
@@ -35,6 +35,8 @@ alt+arrows move by words):
 | `open`                         | alt+f                         | open another file (a path or a recent one)            |
 | `models`                       | f11, alt+o                    | every model: write with one, or download one          |
 | `settings`                     | f2, ctrl+o                    | show or hide the settings panel                       |
+| `context` `context_preview`    | alt+c, alt+s                  | memory, author's note, lorebook; the prompt sent      |
+| `chapters`                     | alt+u                         | a project's chapters, word counts, search; open one   |
 | `help`                         | f1                            | every key                                             |
 | `quit`                         | ctrl+q                        | quit (asks first when there are unsaved changes)      |
 
@@ -77,6 +79,7 @@ from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, 
                                             value_of, with_values)
 from scribe.ui import heap
 from scribe.ui.branching import AcceptedEdit, BranchActions
+from scribe.ui.context_actions import ContextActions
 from scribe.ui.keymap import checked_keymap
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
@@ -112,7 +115,7 @@ class _TextJob:
     version: int
 
 
-class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
+class ScribeApp(SaveGuard, BranchActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -438,6 +441,7 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
 
     def _count_now(self) -> None:
         self._update_document_status()
+        self.measure_context()
         if self.backend is None or self.generating:
             return
         self._count_request += 1
@@ -520,6 +524,7 @@ class ScribeApp(SaveGuard, BranchActions, StudioActions, AnalysisActions, Traini
             if self.branch_error is None:
                 self.branches.attach(saved)
                 self.save_branches()
+            self.save_context_tools()
         self.autosaver.clear(version)
         self._update_document_status()
         self.notify(f"saved {saved}", markup=False)

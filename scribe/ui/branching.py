@@ -207,6 +207,7 @@ class BranchActions(_Base):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate", description="generate")
     def _generate_worker(self, backend: Backend, run: GenerationRun) -> None:
+        run.prompt = self.assembled_prompt(backend, run.prompt, run.params)  # memory, lorebook, note (context_actions)
         stream_into(backend, run, self._backend_lock)
 
     def _branch_title(self, node: Node) -> str:
@@ -532,7 +533,8 @@ class BranchActions(_Base):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="replay", description="replay")
     def _replay_worker(self, backend: Backend, node_id: str, request: ReplayRequest) -> None:
-        _, end = collect(backend, request.prompt, request.params, request.alternatives, self._backend_lock,
+        prompt = self.assembled_prompt(backend, request.prompt, request.params)  # with today's context tools
+        _, end = collect(backend, prompt, request.params, request.alternatives, self._backend_lock,
                          prose=request.prose)
         self.post_message(Replayed(node_id, end.text, end.error))
 

@@ -124,6 +124,7 @@ class StudioActions(_Base):
 
     def _compare_run(self, backend: Backend, prompt: str, params: SamplingParams,
                      cancel: threading.Event) -> tuple[list[TokenStep], StreamEnd]:
+        prompt = self.assembled_prompt(backend, prompt, params)  # memory, lorebook, note (context_actions)
         return collect(backend, prompt, params, self.settings.alternatives, self._backend_lock, cancel,
                        prose=self.settings.prose)
 

@@ -1,5 +1,6 @@
 """The status bar: model, device, dtype, state, speed, the preset, tokens before the cursor against the context (and
-how many are cut when they do not fit), and the document."""
+how many are cut when they do not fit) or, when the document has context tools, the assembled prompt's tokens by part,
+and the document."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ class Status:
     """The most prompt tokens the model sees (the context less room for the continuation)."""
     cut: int = 0
     """Tokens cut from the start of the text before the cursor because they do not fit."""
+    parts: tuple[tuple[str, int], ...] = ()
+    """Tokens of each source of the assembled prompt (memory, lore, note, story) when the document has context
+    tools; empty otherwise (the bar then shows the tokens before the cursor)."""
+    prompt_tokens: int = 0
+    """Tokens of the whole assembled prompt."""
+    fired: int = 0
+    """Lorebook entries inserted."""
+    story_cut: bool = False
+    """The story's start was cut to fit."""
     preset: str = ""
     document: str = "untitled"
     modified: bool = False
@@ -68,7 +78,13 @@ class StatusBar(Static):
             line.append(f"  {s.tokens_per_s:.1f} tok/s")
         if s.preset:
             line.append(f"  preset {s.preset}", style="dim")
-        if s.context_tokens is not None:
+        if s.parts:
+            names = {"memory": "mem", "lore": f"lore×{s.fired}", "note": "note", "story": "story"}
+            line.append("  ctx " + " · ".join(f"{names[name]} {tokens}" for name, tokens in s.parts), style="dim")
+            line.append(f" = {s.prompt_tokens}/{s.prompt_budget}", style="dim")
+            if s.story_cut:
+                line.append(" ✂ story start cut", style="bold yellow")
+        elif s.context_tokens is not None:
             limit = f"/{s.context_length}" if s.context_length else ""
             line.append(f"  {s.context_tokens}{limit} tokens before cursor", style="dim")
             if s.cut:
