@@ -178,11 +178,11 @@ def as_stored(text: str) -> str:
 
 
 async def test_keys_are_remapped_by_binding_id(settings: Settings) -> None:
-    app = ScribeApp(settings=settings.replace(keys={"continue": "f5"}))
+    app = ScribeApp(settings=settings.replace(keys={"continue": "alt+y"}))
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         await pilot.press(*"Hi")
-        await pilot.press("f5")
+        await pilot.press("alt+y")
         assert app.run_state is not None
         await finished(app, pilot)
         assert app.stream_view.text

@@ -165,25 +165,25 @@ async def test_themes_are_files_and_the_choice_is_saved(settings: Settings) -> N
 
 
 async def test_help_lists_every_key_with_remapping_and_remapped_keys_work(settings: Settings) -> None:
-    app = ScribeApp(settings=settings.replace(keys={"tree": "f12", "inspect_branch": "b"}))
+    app = ScribeApp(settings=settings.replace(keys={"tree": "alt+z", "inspect_branch": "b"}))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
         rows = {(row.where, row.id): row for row in app.screen.rows}
-        assert rows[("studio", "tree")].keys == "f12" and rows[("studio", "continue")].keys == "ctrl+enter,ctrl+j,alt+enter"
+        assert rows[("studio", "tree")].keys == "alt+z" and rows[("studio", "continue")].keys == "ctrl+enter,ctrl+j,alt+enter"
         assert rows[("token inspector (f3)", "inspect_branch")].keys == "b"
         assert all(row.help for row in rows.values()), "every key says what it does"
         studio_ids = {row.id for row in app.screen.rows if row.where == "studio"}
         assert {"extend", "prev_branch", "lens", "compare", "presets", "export", "theme", "help", "attention"} <= studio_ids
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
-        await pilot.press("f12")
-        assert any("no branches yet" in n.message for n in app._notifications), "f12 now opens the tree"
+        await pilot.press("alt+z")
+        assert any("no branches yet" in n.message for n in app._notifications), "alt+z now opens the tree"
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         await commands["Presets (f8)"].callback()
         assert isinstance(app.screen, PresetScreen), "a palette entry runs its action"
         await pilot.press("escape")
         titles = set(commands)
-        for action in ("Continue", "Extend", "Previous branch", "Tree (f12)", "Inspect", "Replay", "Lens", "Export",
+        for action in ("Continue", "Extend", "Previous branch", "Tree (alt+z)", "Inspect", "Replay", "Lens", "Export",
                        "Keys (f1)", "Theme", "Quit"):
             assert any(t.startswith(action) for t in titles), action
