@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import textual.widgets._text_area as text_area_module
+from textual._wrap import compute_wrap_offsets
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.widgets import Footer, TextArea
 from textual.widgets._footer import FooterKey
+from textual.widgets.text_area import WrappedDocument
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -32,6 +35,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("textual.timer.Timer()", "_skip"),
     ("textual.widgets.TextArea", "_set_document"),
     ("textual.app.App()", "_notifications"),
+    ("textual._wrap", "compute_wrap_offsets"),
+    ("textual.widgets._text_area", "WrappedDocument"),
 )
 """(owner, name) for every Textual private name scribe uses: a module, a class, or `Class()` for an attribute that
 only instances have."""
@@ -82,10 +87,18 @@ class CatchUpFrames(Screen[Any]):
 
 
 class DocumentSetHook(TextArea):
-    """A TextArea calling `document_set` each time Textual sets up its document (on creation and on `load_text`)."""
+    """A TextArea calling `document_set` each time Textual sets up its document (on creation and on `load_text`),
+    whose wrapped view of the document is a `wrapped_document_class` from the start (Textual names its class in its
+    module: it is swapped there while this widget's document is made, and put back)."""
+
+    wrapped_document_class: type[WrappedDocument] = WrappedDocument
 
     def _set_document(self, text: str, language: str | None) -> None:
-        super()._set_document(text, language)
+        text_area_module.WrappedDocument = self.wrapped_document_class  # type: ignore[misc]
+        try:
+            super()._set_document(text, language)
+        finally:
+            text_area_module.WrappedDocument = WrappedDocument  # type: ignore[misc]
         self.document_set()
 
     def document_set(self) -> None:

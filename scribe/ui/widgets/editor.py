@@ -6,7 +6,7 @@ from textual.widgets import TextArea
 from textual.widgets.text_area import Location
 
 from scribe.ui.textual_private import DocumentSetHook
-from scribe.ui.widgets.fast_document import adopt
+from scribe.ui.widgets.fast_document import FastWrappedDocument, adopt
 
 
 class Editor(DocumentSetHook):
@@ -15,6 +15,8 @@ class Editor(DocumentSetHook):
     Text typed at the mark goes after the continuation's place: the continuation belongs right after the prompt.
     """
 
+    wrapped_document_class = FastWrappedDocument
+
     def __init__(self, text: str = "", **kwargs: object) -> None:
         super().__init__(text, soft_wrap=True, tab_behavior="focus", show_line_numbers=False, **kwargs)  # type: ignore[arg-type]
         self._mark: int | None = None
@@ -22,7 +24,7 @@ class Editor(DocumentSetHook):
 
     def document_set(self) -> None:
         """Switch to the caching documents (long documents stay fast to edit)."""
-        adopt(self.document, self.wrapped_document)
+        adopt(self.document)
 
     @property
     def mark(self) -> int | None:
