@@ -8,6 +8,8 @@ when you add a use of a Textual private name, add it here and there.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import textual.widgets._text_area as text_area_module
@@ -36,6 +38,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("textual.widgets.TextArea", "_set_document"),
     ("textual.app.App()", "_notifications"),
     ("textual._wrap", "compute_wrap_offsets"),
+    ("textual.widgets.TextArea", "_watch_language"),
     ("textual.widgets._text_area", "WrappedDocument"),
 )
 """(owner, name) for every Textual private name scribe uses: a module, a class, or `Class()` for an attribute that
@@ -88,18 +91,37 @@ class CatchUpFrames(Screen[Any]):
 
 class DocumentSetHook(TextArea):
     """A TextArea calling `document_set` each time Textual sets up its document (on creation and on `load_text`),
-    whose wrapped view of the document is a `wrapped_document_class` from the start (Textual names its class in its
-    module: it is swapped there while this widget's document is made, and put back)."""
+    whose wrapped view of the document is a `wrapped_document_class` from the start (Textual names the class in its
+    module: the name is pointed at this widget's class while the widget makes its documents, and put back)."""
 
     wrapped_document_class: type[WrappedDocument] = WrappedDocument
 
+    def __init__(self, text: str = "", **kwargs: Any) -> None:
+        # Textual makes a document from `text` three times (two in `__init__`, one when `language` is first set):
+        # here it makes one, from `text`, and skips the others.
+        self._document_language: str | None = None
+        with self._making_documents():
+            super().__init__("", **kwargs)
+        if text:
+            self._set_document(text, self.language)
+
     def _set_document(self, text: str, language: str | None) -> None:
+        with self._making_documents():
+            super()._set_document(text, language)
+        self._document_language = language
+        self.document_set()
+
+    def _watch_language(self, language: str | None) -> None:
+        if language != self._document_language:
+            super()._watch_language(language)
+
+    @contextmanager
+    def _making_documents(self) -> Iterator[None]:
         text_area_module.WrappedDocument = self.wrapped_document_class  # type: ignore[misc]
         try:
-            super()._set_document(text, language)
+            yield
         finally:
             text_area_module.WrappedDocument = WrappedDocument  # type: ignore[misc]
-        self.document_set()
 
     def document_set(self) -> None:
         """Called after Textual has made the document and its wrapped view; override it."""

@@ -15,6 +15,8 @@ an edit re-wraps only its lines. `Editor` makes its documents of these kinds (`a
 
 from __future__ import annotations
 
+import operator
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from textual.expand_tabs import get_tab_widths
@@ -104,8 +106,7 @@ class FastWrappedDocument(WrappedDocument):
             return
         self._width, self._tab_width = width, tab_width
         count = len(lines)
-        text = self.document.text
-        if "\t" not in text and text.isascii():
+        if all(map(str.isascii, lines)) and not any(map(operator.contains, lines, repeat("\t"))):
             lengths = numpy.fromiter(map(len, lines), dtype=numpy.int64, count=count)
             special = numpy.flatnonzero(lengths > width).tolist() if width else []
         else:  # a character may take two cells, a tab up to tab_width
