@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.widgets import TextArea
 from textual.widgets.text_area import Location
 
@@ -15,6 +16,8 @@ class Editor(DocumentSetHook):
     Text typed at the mark goes after the continuation's place: the continuation belongs right after the prompt.
     """
 
+    BINDINGS = [Binding("ctrl+home", "document_start", "Start of text", show=False),
+                Binding("ctrl+end", "document_end", "End of text", show=False)]
     wrapped_document_class = FastWrappedDocument
 
     def __init__(self, text: str = "", **kwargs: object) -> None:
@@ -25,6 +28,14 @@ class Editor(DocumentSetHook):
     def document_set(self) -> None:
         """Switch to the caching documents (long documents stay fast to edit)."""
         adopt(self.document)
+
+    def action_document_start(self) -> None:
+        """Put the cursor at the start of the text."""
+        self.move_cursor(self.document.start)
+
+    def action_document_end(self) -> None:
+        """Put the cursor at the end of the text."""
+        self.move_cursor(self.document.end)
 
     @property
     def mark(self) -> int | None:
