@@ -135,7 +135,13 @@ class FastWrappedDocument(WrappedDocument):
         self._tab_width_cache[top : old_bottom + 1] = [tabs for _, tabs in wrapped]
         new_heights = numpy.fromiter((len(offsets) + 1 for offsets, _ in wrapped), dtype=numpy.int64,
                                      count=len(wrapped))
-        self._set_heights(numpy.concatenate((self._heights[:top], new_heights, self._heights[old_bottom + 1 :])))
+        old_heights = self._heights[top : old_bottom + 1]
+        if len(old_heights) != len(new_heights):
+            self._set_heights(numpy.concatenate((self._heights[:top], new_heights, self._heights[old_bottom + 1 :])))
+        elif not numpy.array_equal(old_heights, new_heights):  # typing within lines: no copy of the arrays
+            self._total += int(new_heights.sum() - old_heights.sum())
+            old_heights[:] = new_heights
+            self._starts = None
 
     def _wrap_line(self, line: str) -> tuple[list[int], list[int]]:
         """A line's wrap offsets and tab widths."""
