@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import textual.widgets._text_area as text_area_module
-from textual._wrap import compute_wrap_offsets
+from textual._wrap import compute_wrap_offsets  # noqa: F401 (re-exported: scribe.ui.widgets.fast_document)
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.widgets import Footer, TextArea
 from textual.widgets._footer import FooterKey
