@@ -14,9 +14,11 @@ the editor's cursor moved (the typed character is in it). Each frame's terminal 
 handed to the stream view per second of streaming (each becomes one repaint of the view at the next frame).
 
 Scenarios: an idle short document (the baseline), streaming into a short document, an idle 100,000-word document
-(typing in its middle), and streaming with the 100,000-word document.
+(typing in its middle), streaming with the 100,000-word document, and an idle huge document (`--document-mb`,
+default 50: Tiny Shakespeare repeated). Each records the time to open (app start to its first frames, with the
+document), the time to quit (autosave included) and the process's peak resident memory so far.
 
-    .venv/bin/python bench/ui_latency.py [--keys 200] [--model scribe-gutenberg]
+    .venv/bin/python bench/ui_latency.py [--keys 200] [--model scribe-gutenberg] [--document-mb 50]
 
 Writes bench/results/ui_latency.json.
 """
@@ -28,6 +30,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import statistics
 import string
 import tempfile
@@ -68,6 +71,13 @@ def long_document(words: int) -> str:
         if count >= words:
             break
     return "\n\n".join(paragraphs) + "\n"
+
+
+def huge_document(megabytes: float) -> str:
+    """Tiny Shakespeare repeated to `megabytes` million characters."""
+    book = BOOK.read_text(encoding="utf-8-sig")
+    size = int(megabytes * 1_000_000)
+    return (book * (size // len(book) + 1))[:size]
 
 
 def hook_frames(app, probe: Probe) -> None:
@@ -124,7 +134,10 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int)
                             sampling=SamplingParams(max_new_tokens=2000, seed=seed))
         app = ScribeApp(document, settings=settings, paths=Paths.discover())
         probe = Probe()
+        opening = time.perf_counter()
         async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()  # the first frames, with the document's first screen
+            opened = time.perf_counter() - opening
             while app.backend is None and app.model_state != "error":
                 await asyncio.sleep(0.05)
             if app.backend is None:
@@ -158,6 +171,8 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int)
             tokens = tokens_before + len(view.steps)
             app.action_reject()
             await pilot.pause()
+            quitting = time.perf_counter()
+        quit_s = time.perf_counter() - quitting
     latencies = sorted(probe.latencies)
     return {
         "keys": len(latencies),
@@ -170,6 +185,10 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int)
         "continuations": runs + 1 if streaming else 0,
         "seconds": round(elapsed, 2),
         "document_words": len(text.split()),
+        "document_mb": round(len(text.encode("utf-8")) / 1e6, 1),
+        "open_s": round(opened, 2),
+        "quit_s": round(quit_s, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 
@@ -179,6 +198,10 @@ def main() -> None:
     parser.add_argument("--model", default="scribe-gutenberg")
     parser.add_argument("--words", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--document-mb", type=float, default=50.0,
+                        help="size of the huge-document scenario (Tiny Shakespeare repeated); 0 leaves it out")
+    parser.add_argument("--huge-only", action="store_true",
+                        help="run only the idle short and huge documents; write bench/results/ui_latency_huge.json")
     args = parser.parse_args()
     from scribe.engine.threads import prepare_cpu_threads
 
@@ -193,6 +216,10 @@ def main() -> None:
         "idle_100k_words": (long, False),
         "streaming_100k_words": (long, True),
     }
+    if args.document_mb:
+        plan[f"idle_{args.document_mb:g}mb"] = (huge_document(args.document_mb), False)
+    if args.huge_only:
+        plan = {name: plan[name] for name in ("idle_short", f"idle_{args.document_mb:g}mb")}
     results = {}
     for name, (text, streaming) in plan.items():
         results[name] = asyncio.run(scenario(args.model, text, streaming, args.keys, args.seed))
@@ -205,18 +232,28 @@ def main() -> None:
         "settings": {"keys": args.keys, "model": args.model, "size": SIZE, "key_gap_ms": [15, 35], "pause_every_25_keys_s": 0.6},
         "hardware": hardware("cpu"),
         "scenarios": results,
-        "streaming_echo_p99_ms": results["streaming_short"]["echo_p99_ms"],
-        "ratio_streaming_over_idle_p99": round(results["streaming_short"]["echo_p99_ms"] / results["idle_short"]["echo_p99_ms"], 3),
-        "stream_repaints_per_s": results["streaming_short"]["stream_repaints_per_s"],
-        "long_document_streaming_echo_p99_ms": results["streaming_100k_words"]["echo_p99_ms"],
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if not args.huge_only:
+        result.update({
+            "streaming_echo_p99_ms": results["streaming_short"]["echo_p99_ms"],
+            "ratio_streaming_over_idle_p99": round(results["streaming_short"]["echo_p99_ms"] / results["idle_short"]["echo_p99_ms"], 3),
+            "stream_repaints_per_s": results["streaming_short"]["stream_repaints_per_s"],
+            "long_document_streaming_echo_p99_ms": results["streaming_100k_words"]["echo_p99_ms"],
+        })
+    path = RESULT.with_name("ui_latency_huge.json") if args.huge_only else RESULT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     hw = result["hardware"]
     print(f"hardware: {hw['cpu']}, {hw['cpu_count']} CPUs, {hw['torch_threads']} torch threads, load average {hw['load_average_1min']}")
-    print(f"echo p99 while streaming: {result['streaming_echo_p99_ms']} ms "
-          f"(idle {results['idle_short']['echo_p99_ms']} ms, ratio {result['ratio_streaming_over_idle_p99']})")
-    print(f"wrote {RESULT.relative_to(REPO)}")
+    if not args.huge_only:
+        print(f"echo p99 while streaming: {result['streaming_echo_p99_ms']} ms "
+              f"(idle {results['idle_short']['echo_p99_ms']} ms, ratio {result['ratio_streaming_over_idle_p99']})")
+    if args.document_mb:
+        huge = results[f"idle_{args.document_mb:g}mb"]
+        print(f"{huge['document_mb']} MB document: open {huge['open_s']} s, echo p50 {huge['echo_p50_ms']} ms, "
+              f"p99 {huge['echo_p99_ms']} ms, quit {huge['quit_s']} s, peak RSS {huge['peak_rss_mb']} MB "
+              "(the whole bench process, the model included)")
+    print(f"wrote {path.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

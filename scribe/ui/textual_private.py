@@ -8,16 +8,22 @@ when you add a use of a Textual private name, add it here and there.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import textual.widgets._text_area as text_area_module
+from textual._wrap import compute_wrap_offsets  # noqa: F401 (re-exported: scribe.ui.widgets.fast_document)
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.widgets import Footer, TextArea
 from textual.widgets._footer import FooterKey
+from textual.widgets.text_area import WrappedDocument
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.geometry import Size
     from textual.notifications import Notification
+    from textual.strip import Strip
     from textual.timer import Timer
     from textual.widget import Widget
 
@@ -32,6 +38,9 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("textual.timer.Timer()", "_skip"),
     ("textual.widgets.TextArea", "_set_document"),
     ("textual.app.App()", "_notifications"),
+    ("textual._wrap", "compute_wrap_offsets"),
+    ("textual.widgets.TextArea", "_watch_language"),
+    ("textual.widgets._text_area", "WrappedDocument"),
 )
 """(owner, name) for every Textual private name scribe uses: a module, a class, or `Class()` for an attribute that
 only instances have."""
@@ -82,11 +91,61 @@ class CatchUpFrames(Screen[Any]):
 
 
 class DocumentSetHook(TextArea):
-    """A TextArea calling `document_set` each time Textual sets up its document (on creation and on `load_text`)."""
+    """A TextArea calling `document_set` each time Textual sets up its document (on creation and on `load_text`),
+    whose wrapped view of the document is a `wrapped_document_class` from the start (Textual names the class in its
+    module: the name is pointed at this widget's class while the widget makes its documents, and put back)."""
+
+    wrapped_document_class: type[WrappedDocument] = WrappedDocument
+
+    def __init__(self, text: str = "", **kwargs: Any) -> None:
+        # Textual makes a document from `text` three times (two in `__init__`, one when `language` is first set):
+        # here it makes one, from `text`, and skips the others.
+        self._document_language: str | None = None
+        with self._making_documents():
+            super().__init__("", **kwargs)
+        if text:
+            self._set_document(text, self.language)
 
     def _set_document(self, text: str, language: str | None) -> None:
-        super()._set_document(text, language)
+        with self._making_documents():
+            super()._set_document(text, language)
+        self._document_language = language
         self.document_set()
+
+    def _watch_language(self, language: str | None) -> None:
+        if language != self._document_language:
+            super()._watch_language(language)
+
+    @property
+    def text(self) -> str:
+        """The whole text (Textual's property; see `render_line`)."""
+        return "" if self._drawing_without_placeholder else self.document.text
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self.load_text(value)
+
+    _drawing_without_placeholder = False
+
+    def render_line(self, y: int) -> Strip:
+        """Textual's line drawing, which first tests `not self.text and self.placeholder`: a join of the whole text
+        after every edit (90 ms for 50 MB). Without a placeholder the test is false whatever the text, so the text
+        is not joined for it."""
+        if self.placeholder:
+            return super().render_line(y)
+        self._drawing_without_placeholder = True
+        try:
+            return super().render_line(y)
+        finally:
+            self._drawing_without_placeholder = False
+
+    @contextmanager
+    def _making_documents(self) -> Iterator[None]:
+        text_area_module.WrappedDocument = self.wrapped_document_class  # type: ignore[misc]
+        try:
+            yield
+        finally:
+            text_area_module.WrappedDocument = WrappedDocument  # type: ignore[misc]
 
     def document_set(self) -> None:
         """Called after Textual has made the document and its wrapped view; override it."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
+from textual.geometry import Offset
+from textual.widgets.text_area import WrappedDocument
 
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.fast_document import FastDocument, FastWrappedDocument
 
-TEXT = "\n".join(f"Paragraph {n}: " + "a fairly long sentence that wraps " * (n % 7 + 1) for n in range(60))
+TEXT = "\n".join(f"Paragraph {n}: " + "a fairly long sentence that wraps " * (n % 7 + 1)
+                 + ("\tcafé — 日本語の文章も折り返す " * (n % 3) if n % 4 else "") for n in range(60))
 
 
 class EditorApp(App[None]):
@@ -19,7 +22,16 @@ def assert_consistent(editor: Editor) -> None:
     document, wrapped = editor.document, editor.wrapped_document
     assert isinstance(document, FastDocument) and isinstance(wrapped, FastWrappedDocument)
     assert editor.text == "\n".join(document.lines)  # the uncached join
-    assert wrapped.height == sum(len(offsets) + 1 for offsets in wrapped._wrap_offsets)  # the uncached sum
+    reference = WrappedDocument(document, wrapped._width, wrapped._tab_width)  # Textual's own wrapping
+    assert wrapped.height == reference.height
+    assert [wrapped.get_offsets(line) for line in range(document.line_count)] == reference._wrap_offsets
+    assert [wrapped._offset_to_line_info[row] for row in range(wrapped.height)] == reference._offset_to_line_info
+    assert [wrapped._line_index_to_offsets[line] for line in range(document.line_count)] == \
+        reference._line_index_to_offsets
+    for row in range(0, wrapped.height, 7):
+        location = wrapped.offset_to_location(Offset(5, row))
+        assert location == reference.offset_to_location(Offset(5, row))
+        assert wrapped.location_to_offset(location) == reference.location_to_offset(location)
 
 
 async def test_cached_text_and_height_follow_every_change() -> None:

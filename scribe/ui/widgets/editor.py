@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 from textual.widgets.text_area import Location
 
 from scribe.ui.textual_private import DocumentSetHook
-from scribe.ui.widgets.fast_document import adopt
+from scribe.ui.widgets.fast_document import FastWrappedDocument, adopt
 
 
 class Editor(DocumentSetHook):
@@ -15,6 +16,10 @@ class Editor(DocumentSetHook):
 
     Text typed at the mark goes after the continuation's place: the continuation belongs right after the prompt.
     """
+
+    BINDINGS = [Binding("ctrl+home", "document_start", "Start of text", show=False),
+                Binding("ctrl+end", "document_end", "End of text", show=False)]
+    wrapped_document_class = FastWrappedDocument
 
     class Undone(Message):
         """An undo (`redo` False) or redo (`redo` True) changed the text."""
@@ -30,7 +35,15 @@ class Editor(DocumentSetHook):
 
     def document_set(self) -> None:
         """Switch to the caching documents (long documents stay fast to edit)."""
-        adopt(self.document, self.wrapped_document)
+        adopt(self.document)
+
+    def action_document_start(self) -> None:
+        """Put the cursor at the start of the text."""
+        self.move_cursor(self.document.start)
+
+    def action_document_end(self) -> None:
+        """Put the cursor at the end of the text."""
+        self.move_cursor(self.document.end)
 
     @property
     def mark(self) -> int | None:

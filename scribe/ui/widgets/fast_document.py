@@ -1,15 +1,35 @@
-"""Textual's text documents with two O(document) answers kept between edits, for long documents.
+"""Textual's text documents made fast for long documents (tens of megabytes, millions of lines).
 
 Textual's TextArea (pinned version) asks, for every line it draws, for the whole text (to decide whether to show its
-placeholder: a join of every line) and for the wrapped height (a sum over every line). In a 100,000-word document
-each costs about as much as drawing the line itself, forty times per repaint. These subclasses compute each once per
-change: `Document.replace_range` is the only way text changes (edits, undo and redo all call it), and `wrap` and
-`wrap_range` are the only ways wrapping changes. `Editor` switches its documents to them (`adopt`).
+placeholder: a join of every line). `FastDocument` joins it once per change: `Document.replace_range` is the only way
+text changes (edits, undo and redo all call it).
+
+Textual's WrappedDocument keeps three Python objects per line and per screen row, rebuilt line by line (about 10 µs a
+line) on every `wrap`, which the TextArea calls several times while it mounts: 17 s for one wrap of a 50 MB document.
+`FastWrappedDocument` answers the same questions from two numpy arrays (each line's height in rows and, built when
+asked, each line's first row) and keeps wrap offsets only for the lines that wrap or hold tabs; the others share one
+empty list. A wrap finds those lines with array operations (a plain ASCII line fits when it is no longer than the
+width), a wrap at the width and tab width it already has is skipped (edits keep it current through `wrap_range`), and
+an edit re-wraps only its lines. `Editor` makes its documents of these kinds (`adopt`, `wrapped_document_class`).
 """
 
 from __future__ import annotations
 
-from textual.widgets.text_area import Document, EditResult, Location, WrappedDocument
+import operator
+from itertools import repeat
+from typing import TYPE_CHECKING, Any
+
+from textual.expand_tabs import get_tab_widths
+from textual.geometry import clamp
+from textual.widgets.text_area import Document, DocumentBase, EditResult, Location, WrappedDocument
+
+from scribe.ui.textual_private import compute_wrap_offsets
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_NONE: list[int] = []
+"""The wrap offsets and tab widths of a line without breaks or tabs (shared: never mutated)."""
 
 
 class FastDocument(Document):
@@ -30,30 +50,153 @@ class FastDocument(Document):
 
 
 class FastWrappedDocument(WrappedDocument):
-    """A WrappedDocument whose `height` is summed once per change of wrapping."""
+    """A WrappedDocument whose wrapping costs array operations per document and Python work per wrapped line."""
 
-    _height: int | None = None
+    def __init__(self, document: DocumentBase, width: int = 0, tab_width: int = 4) -> None:  # noqa: D107
+        import numpy
+
+        self.document = document
+        self._width = -1  # no wrap yet: the first `wrap` is never skipped
+        self._tab_width = tab_width
+        self._wrap_offsets: list[list[int]] = []
+        self._tab_width_cache: list[list[int]] = []
+        self._heights: np.ndarray = numpy.zeros(0, dtype=numpy.int64)
+        self._starts: np.ndarray | None = None
+        self._total = 0
+        self.wrap(width, tab_width)
+
+    # Textual's code reads these two attributes directly: views over the arrays stand in for its lists.
+    @property
+    def _offset_to_line_info(self) -> _RowsView:  # type: ignore[override]
+        return _RowsView(self)
+
+    @property
+    def _line_index_to_offsets(self) -> _LineRowsView:  # type: ignore[override]
+        return _LineRowsView(self)
+
+    @property
+    def wrapped(self) -> bool:
+        """True when no line wraps (Textual's meaning: as many rows as lines)."""
+        return self._total == len(self._heights)
 
     @property
     def height(self) -> int:
-        """The number of wrapped lines (cached until the next wrap)."""
-        if self._height is None:
-            self._height = super().height
-        return self._height
+        """The number of rows of the wrapped document."""
+        return self._total
+
+    def starts(self) -> np.ndarray:
+        """Each line's first row (built after a change, when first asked)."""
+        if self._starts is None:
+            import numpy
+
+            starts = numpy.empty(len(self._heights), dtype=numpy.int64)
+            if len(starts):
+                starts[0] = 0
+                numpy.cumsum(self._heights[:-1], out=starts[1:])
+            self._starts = starts
+        return self._starts
 
     def wrap(self, width: int, tab_width: int | None = None) -> None:
-        self._height = None
-        super().wrap(width, tab_width)
+        """Wrap every line at `width` (0: no wrapping); nothing to do when width and tab width are unchanged."""
+        import numpy
+
+        tab_width = tab_width or self._tab_width
+        lines = self.document.lines
+        if (width, tab_width) == (self._width, self._tab_width) and len(lines) == len(self._heights):
+            return
+        self._width, self._tab_width = width, tab_width
+        count = len(lines)
+        if all(map(str.isascii, lines)) and not any(map(operator.contains, lines, repeat("\t"))):
+            lengths = numpy.fromiter(map(len, lines), dtype=numpy.int64, count=count)
+            special = numpy.flatnonzero(lengths > width).tolist() if width else []
+        else:  # a character may take two cells, a tab up to tab_width
+            half = width // 2
+            special = [index for index, line in enumerate(lines) if "\t" in line or (width and len(line) > half)]
+        self._wrap_offsets = [_NONE] * count
+        self._tab_width_cache = [_NONE] * count
+        heights = numpy.ones(count, dtype=numpy.int64)
+        for index in special:
+            offsets, tabs = self._wrap_line(lines[index])
+            self._wrap_offsets[index], self._tab_width_cache[index] = offsets, tabs
+            heights[index] = len(offsets) + 1
+        self._set_heights(heights)
 
     def wrap_range(self, start: Location, old_end: Location, new_end: Location) -> None:
-        self._height = None
-        super().wrap_range(start, old_end, new_end)
+        """Re-wrap the lines an edit touched (call after the document changed), as Textual's `wrap_range` does."""
+        import numpy
+
+        old_max = len(self._heights) - 1
+        new_max = self.document.line_count - 1
+        start_line = clamp(start[0], 0, min(old_max, new_max))
+        top, old_bottom = sorted((start_line, clamp(old_end[0], 0, old_max)))
+        new_bottom = max(start_line, clamp(new_end[0], 0, new_max))
+        wrapped = [self._wrap_line(line) for line in self.document.lines[top : new_bottom + 1]]
+        self._wrap_offsets[top : old_bottom + 1] = [offsets for offsets, _ in wrapped]
+        self._tab_width_cache[top : old_bottom + 1] = [tabs for _, tabs in wrapped]
+        new_heights = numpy.fromiter((len(offsets) + 1 for offsets, _ in wrapped), dtype=numpy.int64,
+                                     count=len(wrapped))
+        old_heights = self._heights[top : old_bottom + 1]
+        if len(old_heights) != len(new_heights):
+            self._set_heights(numpy.concatenate((self._heights[:top], new_heights, self._heights[old_bottom + 1 :])))
+        elif not numpy.array_equal(old_heights, new_heights):  # typing within lines: no copy of the arrays
+            self._total += int(new_heights.sum() - old_heights.sum())
+            old_heights[:] = new_heights
+            self._starts = None
+
+    def _wrap_line(self, line: str) -> tuple[list[int], list[int]]:
+        """A line's wrap offsets and tab widths."""
+        width = self._width
+        if "\t" not in line and (not width or len(line) * 2 <= width or (len(line) <= width and line.isascii())):
+            return _NONE, _NONE
+        sections = get_tab_widths(line, self._tab_width)
+        offsets = (compute_wrap_offsets(line, self._width, tab_size=self._tab_width,
+                                        precomputed_tab_sections=sections) if self._width else [])
+        return offsets or _NONE, [width for _, width in sections] or _NONE
+
+    def _set_heights(self, heights: np.ndarray) -> None:
+        self._heights = heights
+        self._starts = None
+        self._total = int(heights.sum())
 
 
-def adopt(document: object, wrapped: object) -> None:
-    """Switch a plain Document and its WrappedDocument to the caching kinds in place (other kinds are left as they
-    are, e.g. syntax-aware documents)."""
+class _RowsView:
+    """`row -> (line, section)` for every row, like Textual's `_offset_to_line_info` list."""
+
+    def __init__(self, wrapped: FastWrappedDocument) -> None:
+        self._wrapped = wrapped
+
+    def __len__(self) -> int:
+        return self._wrapped.height
+
+    def __getitem__(self, row: int) -> tuple[int, int]:
+        import numpy
+
+        total = self._wrapped.height
+        if row < 0:
+            row += total
+        if not 0 <= row < total:
+            raise IndexError(row)
+        starts = self._wrapped.starts()
+        line = int(numpy.searchsorted(starts, row, side="right")) - 1
+        return line, row - int(starts[line])
+
+
+class _LineRowsView:
+    """`line -> [its rows]` for every line, like Textual's `_line_index_to_offsets` list."""
+
+    def __init__(self, wrapped: FastWrappedDocument) -> None:
+        self._wrapped = wrapped
+
+    def __len__(self) -> int:
+        return len(self._wrapped._heights)
+
+    def __getitem__(self, line: int) -> list[int]:
+        first = int(self._wrapped.starts()[line])
+        return list(range(first, first + int(self._wrapped._heights[line])))
+
+
+def adopt(document: Any) -> None:
+    """Switch a plain Document to the caching kind in place (other kinds are left as they are, e.g. syntax-aware
+    documents)."""
     if type(document) is Document:
         document.__class__ = FastDocument
-    if type(wrapped) is WrappedDocument:
-        wrapped.__class__ = FastWrappedDocument
