@@ -107,8 +107,8 @@ class RewriteActions(_Base):
     def instruct_commands(self) -> list[tuple[str, str, partial[None]]]:
         """(title, help, callback) of each action for the command palette."""
         actions = self._actions() or {}
-        return [(f"Action: {action.label}", f"{action.label} the selected passage with an instruct model "
-                 "(the answer replaces it when you accept)", partial(self.run_named_action, name))
+        return [(f"Action: {action.label}", f"Run \"{action.label}\" on the selected passage with an instruct model "
+                 "(tab puts the answer in its place)", partial(self.run_named_action, name))
                 for name, action in actions.items()]
 
     def _action_chosen(self, choice: ActionChoice | None) -> None:

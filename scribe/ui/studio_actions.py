@@ -254,7 +254,7 @@ class StudioActions(_Base):
         """List every model; the one chosen is loaded as if typed in the settings panel."""
         from scribe.ui.screens.models import ModelsScreen
 
-        self.push_screen(ModelsScreen(self.settings.model), self.use_model)
+        self.push_screen(ModelsScreen(self.settings.model, self.settings.gguf_folders), self.use_model)
 
     # --- help and the command palette
 

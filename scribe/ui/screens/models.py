@@ -22,6 +22,7 @@ says why in one line (unknown repository, access denied, hub unreachable, disk f
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,10 +112,12 @@ class ModelsScreen(Screen["str | None"]):
     """
     BINDINGS = MODELS_BINDINGS
 
-    def __init__(self, current_model: str) -> None:
-        """`current_model` is the studio's model setting (marked in the table)."""
+    def __init__(self, current_model: str, gguf_folders: Sequence[str] = ()) -> None:
+        """`current_model` is the studio's model setting (marked in the table); the GGUF files in `gguf_folders` (the
+        setting) are listed too."""
         super().__init__()
         self.current_model = current_model
+        self.gguf_folders = list(gguf_folders)
         self.entries: list[CatalogEntry] = []
         self.downloading: str | None = None
         """The name being downloaded (None when no download runs)."""
@@ -167,7 +170,7 @@ class ModelsScreen(Screen["str | None"]):
         from scribe.store.catalog import COLUMNS, entry_row, list_models
 
         try:
-            entries = list_models()
+            entries = list_models(gguf_folders=self.gguf_folders)
         except Exception as exc:  # an unreadable folder must not take the studio down
             self.post_message(ModelsListed(request, [], COLUMNS, [], None, describe_error(exc)))
             return
