@@ -1,7 +1,8 @@
 """The model picker (f11, alt+o): every model scribe can use in one table, and downloads from the Hugging Face Hub.
 
 The table is `scribe models list` (scribe.store.catalog): bundled models, models scribe trained (transformers and
-Keras), the Hugging Face cache, remote endpoints, and the GPT-2 family offered for download, each with its source,
+Keras), GGUF files (in scribe's models folder and the folders of the `gguf_folders` setting), the Hugging Face cache,
+remote endpoints, and the GPT-2 family offered for download, each with its source,
 status, size on disk (or download size), parameters, context length, tokenizer and location. It is read in a thread
 worker; ctrl+r reads it again.
 
