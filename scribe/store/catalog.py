@@ -277,9 +277,40 @@ def _gguf_entry(name: str, path: Path, source: Source) -> CatalogEntry:
     except OSError as exc:
         return CatalogEntry(name=name, source=source, kind="gguf", location=str(path), usable=False,
                             status=f"unreadable: {exc.strerror or exc}")
+    details = gguf_metadata(path) if usable else {}
     return CatalogEntry(name=name, source=source, kind="gguf", location=str(path), usable=usable,
                         status="ready" if usable else "not a GGUF file (no GGUF header)", size_bytes=size,
-                        description=f"GGUF file {path.name}")
+                        **{"description": f"GGUF file {path.name}", **details})
+
+
+def gguf_metadata(path: Path) -> dict[str, Any]:
+    """Parameters, context length, tokenizer and whether it has a chat template, from a GGUF file's header (read
+    with the `gguf` package, which maps the file without reading its weights); {} when it cannot be read."""
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        return {}
+    try:
+        reader = GGUFReader(path)
+        fields = reader.fields
+
+        def text(key: str) -> str | None:
+            field = fields.get(key)
+            return bytes(field.parts[-1]).decode("utf-8") if field is not None else None
+
+        architecture = text("general.architecture") or "?"
+        context = fields.get(f"{architecture}.context_length")
+        tokens = fields.get("tokenizer.ggml.tokens")
+        vocabulary = f"{text('tokenizer.ggml.model') or 'gguf'} tokenizer"
+        chat = "chat template" if fields.get("tokenizer.chat_template") is not None else "no chat template (a base model)"
+        return {
+            "parameters": sum(int(tensor.n_elements) for tensor in reader.tensors) or None,
+            "context_length": int(context.parts[-1][0]) if context is not None else None,
+            "tokenizer": f"{vocabulary}, {len(tokens.data)} tokens" if tokens is not None else vocabulary,
+            "description": f"GGUF file {path.name}: {architecture}, {chat}",
+        }
+    except (KeyError, ValueError, IndexError, OSError, UnicodeDecodeError):
+        return {}
 
 
 def _hf_entries(cache: Path) -> Iterator[CatalogEntry]:

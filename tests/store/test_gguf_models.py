@@ -12,18 +12,24 @@ import pytest
 
 from scribe.commands import models as command
 from scribe.config import ConfigError, Paths, Settings, load_settings, save_settings
-from scribe.store.catalog import find_model, list_models
+from scribe.store.catalog import find_model, list_models, safetensors_parameters
 from scribe.store.hub import DownloadError, pull
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from tiny_models import save_tiny_llama, write_gguf  # noqa: E402
+from tiny_models import CHAT_TEMPLATE, save_tiny_llama, write_gguf  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def gguf_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real GGUF file (a tiny random Qwen2 written by the gguf package)."""
-    folder = save_tiny_llama(tmp_path_factory.mktemp("qwen2"), "qwen2", layers=1, hidden=32)
-    return write_gguf(folder, tmp_path_factory.mktemp("gguf") / "tiny-qwen2-F32.gguf")
+def hf_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen2 with a chat template, as a Hugging Face folder."""
+    return save_tiny_llama(tmp_path_factory.mktemp("qwen2"), "qwen2", layers=1, hidden=32, context=256,
+                           chat_template=CHAT_TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def gguf_file(hf_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same model as a real GGUF file (written by the gguf package)."""
+    return write_gguf(hf_folder, tmp_path_factory.mktemp("gguf") / "tiny-qwen2-F32.gguf")
 
 
 def scribe_models(*argv: str) -> int:
@@ -33,8 +39,8 @@ def scribe_models(*argv: str) -> int:
     return args.run(args)
 
 
-def test_gguf_files_of_the_models_folder_and_of_the_named_folders_are_listed(gguf_file: Path, tmp_path: Path,
-                                                                             capsys) -> None:
+def test_gguf_files_of_the_models_folder_and_of_the_named_folders_are_listed(hf_folder: Path, gguf_file: Path,
+                                                                             tmp_path: Path, capsys) -> None:
     own = Paths.discover().models / "tiny.gguf"
     own.parent.mkdir(parents=True)
     shutil.copy(gguf_file, own)
@@ -50,6 +56,9 @@ def test_gguf_files_of_the_models_folder_and_of_the_named_folders_are_listed(ggu
     by_location = {entry.location: entry for entry in list_models(offered=False)}
     mine = by_location[str(own)]
     assert (mine.source, mine.kind, mine.usable, mine.size_bytes) == ("scribe", "gguf", True, gguf_file.stat().st_size)
+    assert mine.parameters == safetensors_parameters(hf_folder), "the header's tensors are the model's weights"
+    assert mine.context_length == 256 and mine.tokenizer == "gpt2 tokenizer, 300 tokens"
+    assert mine.description == "GGUF file tiny.gguf: qwen2, chat template"
     theirs = by_location[str(nested)]
     assert (theirs.source, theirs.kind, theirs.status, theirs.name) == ("gguf-folder", "gguf", "ready", str(nested))
     bad = by_location[str(lmstudio / "notes.gguf")]
