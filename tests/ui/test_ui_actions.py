@@ -95,7 +95,9 @@ async def test_a_custom_instruction_is_asked_for_and_rejecting_keeps_the_passage
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         select_passage(app)
-        app.run_named_action("custom")  # what the command palette's "Action: Custom instruction" runs
+        commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        assert {"Actions (alt+g)", "Action: Rewrite", "Action: Describe"} <= set(commands)
+        commands["Action: Custom instruction"].callback()  # the command palette's entry
         await pilot.pause()
         assert isinstance(app.screen, ActionMenuScreen)
         field = app.screen.query_one(Input)
