@@ -127,6 +127,12 @@ async def test_a_base_model_shows_the_actions_unavailable_with_the_reason(base_m
         assert all(options.get_option_at_index(n).disabled for n in range(options.option_count))
         messages = [n.message for n in textual_private.notifications(app)]
         assert any("actions unavailable" in m and "no chat template" in m for m in messages), messages
-        await pilot.press("enter", "escape")
+        await pilot.press("enter")
+        assert isinstance(app.screen, ActionMenuScreen) and not app.generating, "an unavailable action does not run"
+        await pilot.press("escape")
+        app.run_named_action("custom")  # the palette's entry: the menu, not the instruction field
+        await pilot.pause()
+        assert isinstance(app.screen, ActionMenuScreen) and not app.screen.query_one(Input).display
+        await pilot.press("escape")
         await pilot.pause()
         assert app.editor.text == STORY and app.rewrite is None and not app.generating

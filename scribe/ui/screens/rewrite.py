@@ -59,7 +59,7 @@ class ActionMenuScreen(ModalScreen[ActionChoice | None]):
             yield Input(placeholder="what should the model do? e.g. make it rain harder", id="action-instruction")
 
     def on_mount(self) -> None:
-        if self.asking is not None:
+        if self.asking is not None and self.reason is None:
             self._ask(self.asking)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -78,5 +78,5 @@ class ActionMenuScreen(ModalScreen[ActionChoice | None]):
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if self.asking is not None and event.value.strip():
+        if self.asking is not None and self.reason is None and event.value.strip():
             self.dismiss((self.asking, event.value.strip()))
