@@ -111,6 +111,9 @@ class Settings:
     """Continuations as prose: join the single line breaks a model puts inside a paragraph (paragraph breaks stay)."""
     drafts: int = 3
     """How many continuations the studio's drafts key asks for at once."""
+    gguf_folders: list[str] = field(default_factory=list)
+    """Folders whose .gguf model files `scribe models list` and the model picker offer besides scribe's own models
+    folder, searched with their subfolders (e.g. where LM Studio or KoboldCpp keep theirs); ~ is expanded."""
     sampling: SamplingParams = field(default_factory=SamplingParams)
     """Sampling parameters (the [sampling] table)."""
     keys: dict[str, str] = field(default_factory=dict)
@@ -129,6 +132,7 @@ class Settings:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["sampling"] = {k: v for k, v in self.sampling.to_dict().items() if v is not None}
         data["keys"] = dict(self.keys)
+        data["gguf_folders"] = list(self.gguf_folders)
         return data
 
 
@@ -160,6 +164,9 @@ def check_setting(name: str, value: Any) -> None:
             problem = f"{value} is out of range; it must be between {low} and {high:g}"
     elif name == "trust_remote_code":
         problem = None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+    elif name == "gguf_folders":
+        problem = None if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value) else (
+            'must be a list of folder paths, e.g. gguf_folders = ["~/.lmstudio/models"]')
     elif name == "sampling":
         problem = None if isinstance(value, SamplingParams) else "must be a table of sampling settings"
     elif name == "keys":

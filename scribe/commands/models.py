@@ -25,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "models",
         help="list, inspect, download and remove models; configure remote servers",
-        description="Models scribe can use: bundled, trained by scribe, in the Hugging Face cache, remote servers, "
-        "and the GPT-2 family offered for download.",
+        description="Models scribe can use: bundled, trained by scribe, GGUF files (in scribe's models folder and the "
+        "folders of the gguf_folders setting), in the Hugging Face cache, remote servers, and the GPT-2 family offered "
+        "for download.",
     )
     sub = parser.add_subparsers(dest="models_command", metavar="SUBCOMMAND", required=True)
     listing = sub.add_parser("list", help="every model with its size, parameters, context length and tokenizer")
@@ -41,9 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="download a model into the Hugging Face cache (resumes an interrupted download)",
         description="Download REPO[@REVISION] (or gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2) into the Hugging "
         "Face cache: config, tokenizer and safetensors weights only. HF_ENDPOINT, HF_HOME, HF_HUB_OFFLINE and HF_TOKEN "
-        "are respected. Ctrl-C stops it; running it again resumes.",
+        "are respected. Ctrl-C stops it; running it again resumes. With --include, only the files matching the "
+        "patterns: one quantisation of a GGUF repository, e.g. --include '*Q4_K_M.gguf'.",
     )
     pull.add_argument("spec", metavar="REPO[@REVISION]")
+    pull.add_argument("--include", action="append", metavar="PATTERN", default=[],
+                      help="download only the files whose names match PATTERN (shell-style, quote it); repeat for "
+                      "several")
     pull.add_argument("--allow-pickle", action="store_true",
                       help="accept pickle weights (pytorch_model.bin) when there are no safetensors; pickle files can "
                       "run code when loaded: only for repositories you trust")
@@ -134,7 +139,7 @@ def run_pull(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr)
     print(f"pulling {spec.repo_id} ({spec.revision}) into the Hugging Face cache", file=sys.stderr)
     try:
-        pulled = pull(args.spec, allow_pickle=args.allow_pickle, progress=bar.update)
+        pulled = pull(args.spec, include=args.include, allow_pickle=args.allow_pickle, progress=bar.update)
     except KeyboardInterrupt:
         bar.finish()
         print("scribe: pull interrupted; run the same command again to resume", file=sys.stderr)
@@ -157,6 +162,8 @@ def run_rm(args: argparse.Namespace) -> int:
         raise CommandError(f"{entry.name} is bundled with scribe and cannot be removed")
     if entry.source == "offered":
         raise CommandError(f"{entry.name} is not downloaded")
+    if entry.kind == "gguf" and entry.source != "hf-cache":
+        raise CommandError(f"{entry.name} is a GGUF file of yours; scribe does not delete it (delete the file yourself)")
     if entry.source == "remote":
         file = delete_remote(entry.name.removeprefix(REMOTE_PREFIX))
         print(f"forgot {entry.name} (in {file})", file=sys.stderr)

@@ -1,5 +1,6 @@
-"""Every model the writer can pick, in one list: bundled, scribe-trained, in the Hugging Face cache, remote, and offered
-for download (the GPT-2 family, with known download sizes).
+"""Every model the writer can pick, in one list: bundled, scribe-trained, GGUF files (in scribe's models folder and the
+folders named by the `gguf_folders` setting), in the Hugging Face cache, remote, and offered for download (the GPT-2
+family, with known download sizes).
 
 Each entry says what it is without loading weights: size on disk, parameter count (summed from the safetensors
 headers), context length (config.json), tokenizer and location. A folder that lacks its config, its weights (every
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +24,9 @@ from scribe.store.hub import folder_size, format_bytes
 from scribe.store.known import KNOWN_MODELS, known_model
 from scribe.store.remotes import REMOTE_PREFIX, load_remotes
 
-Source = Literal["bundled", "scribe", "hf-cache", "remote", "offered"]
+Source = Literal["bundled", "scribe", "gguf-folder", "hf-cache", "remote", "offered"]
+GGUF_MAGIC = b"GGUF"
+"""The first bytes of every GGUF file."""
 
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length", "max_sequence_length")
 _TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"), ("tokenizer.model",), ("spiece.model",), ("vocab.txt",))
@@ -37,7 +40,7 @@ class CatalogEntry:
     """What to pass to `--model` (or pick in the TUI)."""
     source: Source
     kind: str
-    """The backend that loads it: transformers, keras or remote."""
+    """The backend that loads it: transformers, keras, gguf or remote."""
     location: str
     """Folder, or URL for a remote endpoint."""
     usable: bool
@@ -56,12 +59,20 @@ class CatalogEntry:
     """Other names that mean this model (gpt2 for openai-community/gpt2)."""
 
 
-def list_models(*, offered: bool = True) -> list[CatalogEntry]:
-    """Every model: bundled, scribe-trained, Hugging Face cache, remote endpoints, then (with `offered`) the GPT-2
-    family members not downloaded yet."""
+def list_models(*, offered: bool = True, gguf_folders: Sequence[str] | None = None) -> list[CatalogEntry]:
+    """Every model: bundled, scribe-trained, GGUF files in scribe's models folder and in `gguf_folders` (default: the
+    settings file's), Hugging Face cache, remote endpoints, then (with `offered`) the GPT-2 family members not
+    downloaded yet. A named folder that does not exist is skipped (a disk not mounted)."""
+    if gguf_folders is None:
+        from scribe.config import load_settings
+
+        gguf_folders = load_settings().gguf_folders
+    models = Paths.discover().models
     entries = [
         *_folder_entries(bundled_models_dir(), "bundled"),
-        *_folder_entries(Paths.discover().models, "scribe"),
+        *_folder_entries(models, "scribe"),
+        *gguf_entries(models, "scribe"),
+        *(entry for folder in gguf_folders for entry in gguf_entries(Path(folder).expanduser(), "gguf-folder")),
         *_hf_entries(hf_cache_dir()),
         *_remote_entries(),
     ]
@@ -243,6 +254,65 @@ def _folder_entries(root: Path, source: Source) -> Iterator[CatalogEntry]:
         )
 
 
+def gguf_entries(root: Path, source: Source) -> Iterator[CatalogEntry]:
+    """One entry per GGUF model file under `root` and its subfolders (a split model once, by its first part); files
+    that do not start with the GGUF magic bytes are listed as not usable."""
+    for path in gguf_files(root):
+        yield _gguf_entry(str(path), path, source)
+
+
+def gguf_files(root: Path) -> list[Path]:
+    """The GGUF model files under `root` and its subfolders, sorted (of a split model, its first part only)."""
+    if not root.is_dir():
+        return []
+    return [path for path in sorted(root.rglob("*.gguf")) if path.is_file()
+            and ("-of-" not in path.stem or path.stem.split("-of-")[0].endswith("00001"))]
+
+
+def _gguf_entry(name: str, path: Path, source: Source) -> CatalogEntry:
+    try:
+        with open(path, "rb") as handle:
+            usable = handle.read(4) == GGUF_MAGIC
+        size = path.stat().st_size
+    except OSError as exc:
+        return CatalogEntry(name=name, source=source, kind="gguf", location=str(path), usable=False,
+                            status=f"unreadable: {exc.strerror or exc}")
+    details = gguf_metadata(path) if usable else {}
+    return CatalogEntry(name=name, source=source, kind="gguf", location=str(path), usable=usable,
+                        status="ready" if usable else "not a GGUF file (no GGUF header)", size_bytes=size,
+                        **{"description": f"GGUF file {path.name}", **details})
+
+
+def gguf_metadata(path: Path) -> dict[str, Any]:
+    """Parameters, context length, tokenizer and whether it has a chat template, from a GGUF file's header (read
+    with the `gguf` package, which maps the file without reading its weights); {} when it cannot be read."""
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        return {}
+    try:
+        reader = GGUFReader(path)
+        fields = reader.fields
+
+        def text(key: str) -> str | None:
+            field = fields.get(key)
+            return bytes(field.parts[-1]).decode("utf-8") if field is not None else None
+
+        architecture = text("general.architecture") or "?"
+        context = fields.get(f"{architecture}.context_length")
+        tokens = fields.get("tokenizer.ggml.tokens")
+        vocabulary = f"{text('tokenizer.ggml.model') or 'gguf'} tokenizer"
+        chat = "chat template" if fields.get("tokenizer.chat_template") is not None else "no chat template (a base model)"
+        return {
+            "parameters": sum(int(tensor.n_elements) for tensor in reader.tensors) or None,
+            "context_length": int(context.parts[-1][0]) if context is not None else None,
+            "tokenizer": f"{vocabulary}, {len(tokens.data)} tokens" if tokens is not None else vocabulary,
+            "description": f"GGUF file {path.name}: {architecture}, {chat}",
+        }
+    except (KeyError, ValueError, IndexError, OSError, UnicodeDecodeError):
+        return {}
+
+
 def _hf_entries(cache: Path) -> Iterator[CatalogEntry]:
     """One entry per ref (main shows as the bare repository id) and per snapshot no ref points to."""
     if not cache.is_dir():
@@ -261,6 +331,11 @@ def _hf_entries(cache: Path) -> Iterator[CatalogEntry]:
             named = [(repo_id, storage / "snapshots" / "(none)")]
         known = known_model(repo_id)
         for name, snapshot in named:
+            ggufs = _snapshot_ggufs(snapshot)
+            if ggufs:  # a pulled quantisation: the repository id names it when it is the only one
+                for path in ggufs:
+                    yield _gguf_entry(name if len(ggufs) == 1 else str(path), path, "hf-cache")
+                continue
             details = describe_folder(snapshot) if snapshot.is_dir() else {"usable": False, "status": "incomplete: no files yet"}
             if not details["usable"] and any(storage.glob("blobs/*.incomplete")):
                 details["status"] += f"; partial download kept: `scribe models pull {name}` resumes it"
@@ -268,6 +343,13 @@ def _hf_entries(cache: Path) -> Iterator[CatalogEntry]:
                 name=name, source="hf-cache", kind="transformers", location=str(snapshot), size_bytes=size,
                 aliases=(known.name,) if known and name == repo_id else (), **details,
             )
+
+
+def _snapshot_ggufs(snapshot: Path) -> list[Path]:
+    """The GGUF files of a cached snapshot that has no config.json (a GGUF repository), else []."""
+    if not snapshot.is_dir() or (snapshot / "config.json").exists():
+        return []
+    return gguf_files(snapshot)
 
 
 def _remote_entries() -> Iterator[CatalogEntry]:

@@ -3,7 +3,8 @@ cancellable, with progress (bytes, speed, ETA) for the CLI and the TUI.
 
 `pull("gpt2")` or `pull("org/name@revision")` lists the repository at that revision (huggingface_hub's `model_info`),
 picks the files a model needs (config, generation config, tokenizer files, safetensors weights; pickle `.bin` weights
-only when the caller allows them and the repository has no safetensors), and fetches each into the cache layout every
+only when the caller allows them and the repository has no safetensors) or, with `include` patterns, only the files
+that match one (`pull("org/name-GGUF", include=["*Q4_K_M.gguf"])`: one quantisation of a GGUF repository), and fetches each into the cache layout every
 Hugging Face tool reads (`models--org--name/blobs`, `snapshots/<commit>`, `refs/<revision>`).
 
 Each file is streamed into `blobs/<etag>.incomplete`, a stable name, so an interrupted or cancelled pull resumes where
@@ -17,6 +18,7 @@ written outside the cache folder.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import hashlib
 import os
 import re
@@ -24,7 +26,7 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -229,9 +231,20 @@ def select_files(sizes: dict[str, int | None], *, allow_pickle: bool, shards: It
     raise DownloadError("the repository has no model weights (model.safetensors or pytorch_model.bin)")
 
 
+def matching_files(sizes: dict[str, int | None], include: Sequence[str], spec: RepoSpec) -> list[str]:
+    """The repository's files whose names match one of the `include` patterns (shell-style: *, ?, [...]), sorted."""
+    files = sorted(name for name in sizes if any(fnmatch.fnmatchcase(name, pattern) for pattern in include))
+    if not files:
+        listed = ", ".join(sorted(sizes)[:8]) + (", ..." if len(sizes) > 8 else "")
+        raise DownloadError(f"no file of {spec} matches {' or '.join(repr(p) for p in include)} (it has: "
+                            f"{listed or 'no files'})")
+    return files
+
+
 def pull(
     name: str,
     *,
+    include: Sequence[str] = (),
     allow_pickle: bool = False,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
@@ -239,6 +252,7 @@ def pull(
 ) -> PulledModel:
     """Download a model into the Hugging Face cache (resuming what an earlier pull left) and return its snapshot.
 
+    `include`: shell-style patterns; when given, only the files they match are fetched (one GGUF quantisation).
     `retries` is how many times a broken connection is resumed at once, provided the attempt brought new bytes.
     Raises a DownloadError subclass with a message for the writer.
     """
@@ -247,7 +261,7 @@ def pull(
         raise HubUnreachable(f"cannot download {spec}: HF_HUB_OFFLINE is set (unset it to allow downloads)")
     endpoint = hub_endpoint()
     try:
-        return _Pull(spec, endpoint, allow_pickle, progress, cancel, retries).run()
+        return _Pull(spec, endpoint, allow_pickle, progress, cancel, retries, include).run()
     except DownloadError:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes one message for the writer
@@ -283,8 +297,10 @@ class _Pull:
         progress: ProgressCallback | None,
         cancel: threading.Event | None,
         retries: int,
+        include: Sequence[str] = (),
     ) -> None:
         self.spec, self.endpoint, self.allow_pickle = spec, endpoint, allow_pickle
+        self.include = tuple(include)
         self.cancel = cancel or threading.Event()
         self.retries = retries
         self.cache = hf_cache_dir()
@@ -301,12 +317,15 @@ class _Pull:
         self.commit = commit
         self.snapshot = self.storage / "snapshots" / commit
         sizes = {s.rfilename: s.size for s in info.siblings or () if "/" not in s.rfilename}
-        shards: list[str] = []
-        for index in (SAFETENSORS_INDEX, PICKLE_INDEX):
-            if index in sizes and (index == SAFETENSORS_INDEX or self.allow_pickle):
-                shards = _shard_names(self._fetch(index, report=False))
-                break
-        files = select_files(sizes, allow_pickle=self.allow_pickle, shards=shards)
+        if self.include:
+            files = matching_files(sizes, self.include, self.spec)
+        else:
+            shards: list[str] = []
+            for index in (SAFETENSORS_INDEX, PICKLE_INDEX):
+                if index in sizes and (index == SAFETENSORS_INDEX or self.allow_pickle):
+                    shards = _shard_names(self._fetch(index, report=False))
+                    break
+            files = select_files(sizes, allow_pickle=self.allow_pickle, shards=shards)
         missing = [f for f in files if sizes.get(f) is None]
         if missing:
             raise DownloadError(f"the hub listing of {self.spec} gives no size for {', '.join(missing)}")

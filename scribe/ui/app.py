@@ -81,6 +81,7 @@ from scribe.ui import heap
 from scribe.ui.branching import AcceptedEdit, BranchActions
 from scribe.ui.context_actions import ContextActions
 from scribe.ui.keymap import checked_keymap
+from scribe.ui.rewriting import RewriteActions
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
 from scribe.ui.save_guard import SaveGuard
@@ -115,7 +116,7 @@ class _TextJob:
     version: int
 
 
-class ScribeApp(SaveGuard, BranchActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
+class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -409,7 +410,7 @@ class ScribeApp(SaveGuard, BranchActions, ContextActions, StudioActions, Analysi
         if action == "stop":
             return True if self.generating else None
         if action in ("accept", "reject", "regenerate", "keep", "edit"):
-            offered = self.branches.current is not None and self._in_the_text()
+            offered = (self.branches.current is not None or self.rewrite is not None) and self._in_the_text()
             if action in ("keep", "edit"):  # in the draft these keys edit it
                 offered = offered and not self.draft_open
             return True if offered else None

@@ -192,6 +192,7 @@ class BranchActions(_Base):
 
     def _start(self, run: GenerationRun) -> None:
         self._stop_generation()
+        self.rewrite = None
         self._close_draft()
         self.run_state = run
         self.generating = True
@@ -247,7 +248,8 @@ class BranchActions(_Base):
         assert self._drain_timer is not None
         self._drain_timer.pause()
         self._record(end.text, end.reason)
-        self.stream_view.border_subtitle = (f"{end.tokens} tokens · {end.reason} · tab accept · ctrl+g sibling · "
+        self.stream_view.border_subtitle = (self.rewrite_subtitle(end) if self.rewrite is not None else
+                                            f"{end.tokens} tokens · {end.reason} · tab accept · ctrl+g sibling · "
                                             "ctrl+n extend · alt+←/→ branches · f3 inspect")
         if end.reason == "error":
             self.notify(end.error or "generation failed", title="Generation failed", severity="error", markup=False)
@@ -294,6 +296,9 @@ class BranchActions(_Base):
 
     def action_accept(self) -> None:
         """Write the offered branch path into the document where it started, as one undo step."""
+        if self.rewrite is not None:
+            self.accept_rewrite()
+            return
         if self.branches.current is None or self.editor.mark is None:
             return
         if self.draft_open:
@@ -367,6 +372,9 @@ class BranchActions(_Base):
 
     def action_reject(self) -> None:
         """Put the continuation away; it stays in the tree."""
+        if self.rewrite is not None:
+            self.reject_rewrite()
+            return
         self._stop_generation()
         self.branches.put_away()
         self._clear_continuation()
@@ -374,6 +382,7 @@ class BranchActions(_Base):
 
     def _clear_continuation(self) -> None:
         self.run_state = None
+        self.rewrite = None
         self.editor.clear_mark()
         self._close_draft(forget=True)
         self.stream_view.reset()
@@ -454,6 +463,7 @@ class BranchActions(_Base):
         self._close_draft()
         path = self.branches.path()
         self.run_state = None
+        self.rewrite = None
         self.stream_view.show([segment(n) for n in path[:-1]], segment(node), self._branch_title(node),
                               f"{len(node.tokens)} tokens · {node.stop_reason} · tab accept")
         self.refresh_bindings()

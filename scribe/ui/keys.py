@@ -63,6 +63,9 @@ STUDIO_BINDINGS: list[BindingType] = [
             tooltip="Open another file (a path, or a recent one) in place of this one, without restarting"),
     Binding("f11,alt+o", "models", "Models", id="models", show=False, priority=True,
             tooltip="Every model: choose the one to write with, or download one (GPT-2 family, any repository id)"),
+    Binding("alt+g", "rewrite_menu", "Actions", id="actions", show=False, priority=True,
+            tooltip="Rewrite, expand, shorten or describe the selected passage, or an instruction you type (instruct "
+            "models): the answer streams below, tab replaces the passage, ctrl+z restores it"),
     Binding("alt+c", "context_tools", "Context", id="context", show=False, priority=True,
             tooltip="Memory, author's note and lorebook of this document (saved beside it)"),
     Binding("alt+s", "context_preview", "Prompt", id="context_preview", show=False, priority=True,

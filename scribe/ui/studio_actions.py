@@ -254,7 +254,7 @@ class StudioActions(_Base):
         """List every model; the one chosen is loaded as if typed in the settings panel."""
         from scribe.ui.screens.models import ModelsScreen
 
-        self.push_screen(ModelsScreen(self.settings.model), self.use_model)
+        self.push_screen(ModelsScreen(self.settings.model, self.settings.gguf_folders), self.use_model)
 
     # --- help and the command palette
 
@@ -282,6 +282,8 @@ class StudioActions(_Base):
             if binding.action not in ("quit", "change_theme"):  # Textual's own Quit and Theme entries run these
                 yield SystemCommand(f"{binding.description} ({effective_keys(binding, self.settings.keys)})",
                                     binding.tooltip, partial(self.run_action, binding.action))
+        for title, help_text, callback in self.instruct_commands():
+            yield SystemCommand(title, help_text, callback)
         for name in self.presets():
             yield SystemCommand(f"Preset: {name}", f"Switch the sampling settings to the {name} preset",
                                 partial(self.apply_preset, name))

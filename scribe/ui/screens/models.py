@@ -1,7 +1,8 @@
 """The model picker (f11, alt+o): every model scribe can use in one table, and downloads from the Hugging Face Hub.
 
 The table is `scribe models list` (scribe.store.catalog): bundled models, models scribe trained (transformers and
-Keras), the Hugging Face cache, remote endpoints, and the GPT-2 family offered for download, each with its source,
+Keras), GGUF files (in scribe's models folder and the folders of the `gguf_folders` setting), the Hugging Face cache,
+remote endpoints, and the GPT-2 family offered for download, each with its source,
 status, size on disk (or download size), parameters, context length, tokenizer and location. It is read in a thread
 worker; ctrl+r reads it again.
 
@@ -22,6 +23,7 @@ says why in one line (unknown repository, access denied, hub unreachable, disk f
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,10 +113,12 @@ class ModelsScreen(Screen["str | None"]):
     """
     BINDINGS = MODELS_BINDINGS
 
-    def __init__(self, current_model: str) -> None:
-        """`current_model` is the studio's model setting (marked in the table)."""
+    def __init__(self, current_model: str, gguf_folders: Sequence[str] = ()) -> None:
+        """`current_model` is the studio's model setting (marked in the table); the GGUF files in `gguf_folders` (the
+        setting) are listed too."""
         super().__init__()
         self.current_model = current_model
+        self.gguf_folders = list(gguf_folders)
         self.entries: list[CatalogEntry] = []
         self.downloading: str | None = None
         """The name being downloaded (None when no download runs)."""
@@ -167,7 +171,7 @@ class ModelsScreen(Screen["str | None"]):
         from scribe.store.catalog import COLUMNS, entry_row, list_models
 
         try:
-            entries = list_models()
+            entries = list_models(gguf_folders=self.gguf_folders)
         except Exception as exc:  # an unreadable folder must not take the studio down
             self.post_message(ModelsListed(request, [], COLUMNS, [], None, describe_error(exc)))
             return

@@ -1,0 +1,138 @@
+"""Instruct actions in the real app: a selected passage is rewritten by a tiny chat model (a Llama with a chat
+template, built here), the answer streams into the continuation pane with its probabilities, tab replaces the passage
+and ctrl+z restores it; a base model lists the actions as unavailable with the reason."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, OptionList
+from textual.widgets.text_area import Selection
+
+from scribe.config import Settings
+from scribe.sampling.params import SamplingParams
+from scribe.ui import textual_private
+from scribe.ui.app import ScribeApp
+from scribe.ui.screens.rewrite import ActionMenuScreen
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from tiny_models import CHAT_TEMPLATE, save_tiny_llama  # noqa: E402
+
+from writing_helpers import finished, pane_text, settle  # noqa: E402
+
+SIZE = (100, 40)
+STORY = "It was late. The rain fell on the garden. She closed the door."
+PASSAGE = "The rain fell on the garden."
+
+
+@pytest.fixture(scope="module")
+def chat_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_llama(tmp_path_factory.mktemp("chat"), "llama", chat_template=CHAT_TEMPLATE, layers=1)
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_llama(tmp_path_factory.mktemp("base"), "llama", layers=1)
+
+
+def settings_for(model: Path) -> Settings:
+    return Settings(model=str(model), device="cpu", dtype="float32", autosave_seconds=3600.0,
+                    sampling=SamplingParams(max_new_tokens=12, seed=5))
+
+
+def select_passage(app: ScribeApp) -> None:
+    start = STORY.index(PASSAGE)
+    document = app.editor.document
+    app.editor.selection = Selection(document.get_location_from_index(start),
+                                     document.get_location_from_index(start + len(PASSAGE)))
+
+
+async def test_a_passage_is_rewritten_in_place_and_one_undo_restores_it(chat_model: Path, tmp_path: Path) -> None:
+    story = tmp_path / "story.txt"
+    story.write_text(STORY, encoding="utf-8")
+    app = ScribeApp(story, settings=settings_for(chat_model))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.model_state == "ready", app.status_bar.status
+        select_passage(app)
+        await pilot.press("alt+g")
+        await pilot.pause()
+        assert isinstance(app.screen, ActionMenuScreen)
+        labels = [str(app.screen.query_one(OptionList).get_option_at_index(n).prompt) for n in range(5)]
+        assert labels == ["Rewrite", "Expand", "Shorten", "Describe", "Custom instruction"]
+        await pilot.press("enter")  # Rewrite, the first
+        await finished(app, pilot)
+
+        assert not isinstance(app.screen, ActionMenuScreen)
+        assert app.stream_view.border_title.startswith("Rewrite · seed 5")
+        assert "tab replaces the passage" in app.stream_view.border_subtitle
+        steps = app.stream_view.steps
+        assert steps and all(0.0 < step.raw_prob <= 1.0 and step.alternatives for step in steps), "probabilities, alternatives"
+        answer = app.stream_view.own_text
+        assert answer.strip()
+        shown = "".join(pane_text(app).split())
+        assert "".join(answer.split()) in shown, (shown, answer)
+        assert app.editor.text == STORY, "nothing changes before the answer is accepted"
+
+        await pilot.press("tab")
+        await pilot.pause()
+        expected = STORY.replace(PASSAGE, answer.strip())
+        assert app.editor.text == expected
+        assert app.rewrite is None and pane_text(app) == "", "the pane is cleared once the answer is in the text"
+
+        await pilot.press("ctrl+z")
+        await pilot.pause()
+        assert app.editor.text == STORY, "one undo restores the passage"
+
+
+async def test_a_custom_instruction_is_asked_for_and_rejecting_keeps_the_passage(chat_model: Path,
+                                                                                 tmp_path: Path) -> None:
+    story = tmp_path / "story.txt"
+    story.write_text(STORY, encoding="utf-8")
+    app = ScribeApp(story, settings=settings_for(chat_model))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        select_passage(app)
+        commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        assert {"Actions (alt+g)", "Action: Rewrite", "Action: Describe"} <= set(commands)
+        commands["Action: Custom instruction"].callback()  # the command palette's entry
+        await pilot.pause()
+        assert isinstance(app.screen, ActionMenuScreen)
+        field = app.screen.query_one(Input)
+        assert field.has_focus and field.display
+        await pilot.press(*"make it rain", "enter")
+        await finished(app, pilot)
+        assert app.stream_view.border_title.startswith("Custom instruction")
+        assert app.stream_view.steps
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.editor.text == STORY and app.rewrite is None and pane_text(app) == ""
+
+
+async def test_a_base_model_shows_the_actions_unavailable_with_the_reason(base_model: Path, tmp_path: Path) -> None:
+    story = tmp_path / "story.txt"
+    story.write_text(STORY, encoding="utf-8")
+    app = ScribeApp(story, settings=settings_for(base_model))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        select_passage(app)
+        await pilot.press("alt+g")
+        await pilot.pause()
+        assert isinstance(app.screen, ActionMenuScreen)
+        reason = str(app.screen.query_one("#action-reason").render())
+        assert "no chat template" in reason and "Actions unavailable" in reason
+        options = app.screen.query_one(OptionList)
+        assert all(options.get_option_at_index(n).disabled for n in range(options.option_count))
+        messages = [n.message for n in textual_private.notifications(app)]
+        assert any("actions unavailable" in m and "no chat template" in m for m in messages), messages
+        await pilot.press("enter")
+        assert isinstance(app.screen, ActionMenuScreen) and not app.generating, "an unavailable action does not run"
+        await pilot.press("escape")
+        app.run_named_action("custom")  # the palette's entry: the menu, not the instruction field
+        await pilot.pause()
+        assert isinstance(app.screen, ActionMenuScreen) and not app.screen.query_one(Input).display
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.editor.text == STORY and app.rewrite is None and not app.generating
