@@ -4,8 +4,8 @@ cancellable, with progress (bytes, speed, ETA) for the CLI and the TUI.
 `pull("gpt2")` or `pull("org/name@revision")` lists the repository at that revision (huggingface_hub's `model_info`),
 picks the files a model needs (config, generation config, tokenizer files, safetensors weights; pickle `.bin` weights
 only when the caller allows them and the repository has no safetensors) or, with `include` patterns, only the files
-that match one (`pull("org/name-GGUF", include=["*Q4_K_M.gguf"])`: one quantisation of a GGUF repository), and fetches each into the cache layout every
-Hugging Face tool reads (`models--org--name/blobs`, `snapshots/<commit>`, `refs/<revision>`).
+that match one (`pull("org/name-GGUF", include=["*Q4_K_M.gguf"])`: one quantisation of a GGUF repository), and
+fetches each into the cache layout every Hugging Face tool reads (`models--org--name/blobs`, `snapshots/<commit>`, `refs/<revision>`).
 
 Each file is streamed into `blobs/<etag>.incomplete`, a stable name, so an interrupted or cancelled pull resumes where
 it stopped (an HTTP Range request) when run again; a finished file is checked against its etag (sha256 or git sha1)
