@@ -57,7 +57,7 @@ def backend_score(backend: "Backend", texts: Sequence[str]) -> "Score":
 
 def compare_model(name_or_path: str, files: Sequence[str | Path], *, max_length: int | None = None,
                   stride: int | None = None, device: str = "auto", strip_gutenberg: bool = False,
-                  speed_tokens: int = 64) -> dict[str, Any]:
+                  join_lines: bool = False, speed_tokens: int = 64) -> dict[str, Any]:
     """One model's row: its score on `files` and, unless `speed_tokens` is 0, its tokens/s."""
     from scribe.engine.registry import load_model, resolve_model
     from scribe.training.corpus import read_corpus
@@ -66,9 +66,9 @@ def compare_model(name_or_path: str, files: Sequence[str | Path], *, max_length:
     score = texts = None
     if resolve_model(name_or_path).kind == "transformers":
         score = evaluate_model(name_or_path, files, max_length=max_length, stride=stride, device=device,
-                               strip_gutenberg=strip_gutenberg)
+                               strip_gutenberg=strip_gutenberg, join_lines=join_lines)
     else:
-        texts = [d.text for d in read_corpus(files, strip_gutenberg=strip_gutenberg).documents]
+        texts = [d.text for d in read_corpus(files, strip_gutenberg=strip_gutenberg, join_lines=join_lines).documents]
     speed = None
     if texts is not None or speed_tokens > 0:
         backend = load_model(name_or_path, device=device)

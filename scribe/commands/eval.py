@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stride", type=int, help="tokens the window advances (default: half of --max-length)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default %(default)s)")
     p.add_argument("--strip-gutenberg", action="store_true", help="remove Project Gutenberg headers and footers")
+    p.add_argument("--join-lines", action="store_true",
+                   help="join hard-wrapped lines into paragraphs first, as `scribe train` prepares prose")
     p.add_argument("--json", action="store_true", help="one JSON object per model on stdout")
     p.add_argument("--speed-tokens", type=int, default=64, metavar="N",
                    help="greedy tokens each model generates to measure tokens/s (default %(default)s; 0 skips it)")
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for name in args.model:
         row = compare_model(name, args.files, max_length=args.max_length, stride=args.stride, device=args.device,
-                            strip_gutenberg=args.strip_gutenberg, speed_tokens=args.speed_tokens)
+                            strip_gutenberg=args.strip_gutenberg, join_lines=args.join_lines, speed_tokens=args.speed_tokens)
         rows.append(row)
         if args.json:
             print(json.dumps(row), flush=True)

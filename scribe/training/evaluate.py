@@ -136,12 +136,13 @@ def load_for_eval(name_or_path: str, device: str = "auto"):  # noqa: ANN201 - (m
 
 
 def evaluate_model(name_or_path: str, paths: Sequence[str | Path], *, max_length: int | None = None,
-                   stride: int | None = None, device: str = "auto", strip_gutenberg: bool = False) -> Score:
+                   stride: int | None = None, device: str = "auto", strip_gutenberg: bool = False,
+                   join_lines: bool = False) -> Score:
     """Load a model and score the corpus files (read like training data) with the sliding-window protocol.
     `max_length` defaults to the model's context (at most 1024), `stride` to half of it."""
     from scribe.training.corpus import read_corpus
 
-    corpus = read_corpus(paths, strip_gutenberg=strip_gutenberg)
+    corpus = read_corpus(paths, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
     model, tokenizer, ref = load_for_eval(name_or_path, device)
     length = max_length or min(model_context(model) or 1024, 1024)
     if (context := model_context(model)) is not None and length > context:

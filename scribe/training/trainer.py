@@ -22,7 +22,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -104,6 +104,13 @@ class TrainConfig:
     threads: int | None = None
     device: str = "auto"
     strip_gutenberg: bool = True
+    join_lines: bool = True
+    """Join hard-wrapped lines back into paragraphs (`scribe.training.corpus.unwrap`; verse and lists keep theirs)."""
+    holdout: list[str] = field(default_factory=list)
+    """Files, folders or globs held out whole as the validation text (never trained on); empty: a seeded share of
+    the documents (`val_fraction`)."""
+    extend_context: bool = False
+    """Fine-tuning a GPT-2 model to a `context` longer than its own: grow its position table (`extend_positions`)."""
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
@@ -164,8 +171,9 @@ class TrainConfig:
     def fingerprint(self) -> str:
         """Hash of the settings a resumed run must share with the checkpoint."""
         keys = ("mode", "base", "preset", "tokenizer", "vocab_size", "context", "batch_size", "lr", "warmup_steps",
-                "weight_decay", "dropout", "val_fraction", "seed", "strip_gutenberg", "lora_r", "lora_alpha")
-        data = {k: getattr(self, k) for k in keys} | {"data": sorted(self.data)}
+                "weight_decay", "dropout", "val_fraction", "seed", "strip_gutenberg", "join_lines", "extend_context",
+                "lora_r", "lora_alpha")
+        data = {k: getattr(self, k) for k in keys} | {"data": sorted(self.data), "holdout": sorted(self.holdout)}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -310,8 +318,17 @@ class Trainer:
         from scribe.training.dataset import encode_documents, split_corpus
 
         cfg = self.config
-        corpus = read_corpus(cfg.data, strip_gutenberg=cfg.strip_gutenberg)
-        train_docs, val_docs = split_corpus(corpus.documents, cfg.val_fraction, cfg.seed)
+        corpus = read_corpus(cfg.data, strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
+        if cfg.holdout:
+            held = read_corpus(cfg.holdout, strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
+            held_paths = {d.path.resolve() for d in held.documents}
+            train_docs = [d for d in corpus.documents if d.path.resolve() not in held_paths]
+            val_docs = held.documents
+            if not train_docs:
+                raise TrainingError("every file is held out (--holdout): give files to train on as well")
+            corpus = Corpus(train_docs + val_docs, corpus.skipped + held.skipped)
+        else:
+            train_docs, val_docs = split_corpus(corpus.documents, cfg.val_fraction, cfg.seed)
         tokenizer = self._tokenizer(train_docs + val_docs, train_docs, base_path)
         cache = Paths.discover().cache
         train, val = encode_documents(train_docs, tokenizer, cache), encode_documents(val_docs, tokenizer, cache)
@@ -372,7 +389,12 @@ class Trainer:
         model = load_base(base_path, self.device, dtype)
         context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
         if isinstance(context, int) and cfg.context > context:
-            raise TrainingError(f"--context {cfg.context} is longer than {cfg.base}'s context of {context} tokens")
+            if not cfg.extend_context:
+                raise TrainingError(f"--context {cfg.context} is longer than {cfg.base}'s context of {context} tokens "
+                                    "(add --extend-context to grow a GPT-2 model's position table)")
+            from scribe.training.positions import extend_positions
+
+            extend_positions(model, cfg.context)
         if cfg.mode == "lora":
             from scribe.training.lora import add_adapters
 
