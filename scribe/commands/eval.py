@@ -35,13 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def table(rows: list[dict[str, object]]) -> str:
     """The results as an aligned text table."""
-    from scribe.analysis.comparison import COLUMNS, row_cells
+    from scribe.analysis.comparison import COLUMNS, row_cells, row_note
 
     header = COLUMNS
     cells = [header] + [row_cells(r) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
-    return "\n".join(lines)
+    notes = [note for note in map(row_note, rows) if note]
+    return "\n".join(lines + notes)
 
 
 def run(args: argparse.Namespace) -> int:
