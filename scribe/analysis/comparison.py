@@ -97,6 +97,19 @@ def compare_model(name_or_path: str, files: Sequence[str | Path], *, max_length:
             "stride": stride, "tokens_per_s": speed, "unknown_chars": score.unknown_chars}
 
 
+def overall_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The rows of one model on several files pooled: total nats over total tokens and characters."""
+    import math
+
+    nats = sum(row["loss"] * row["tokens"] for row in rows)
+    tokens, characters = sum(row["tokens"] for row in rows), sum(row["characters"] for row in rows)
+    loss = nats / max(tokens, 1)
+    return {**rows[0], "file": "(all)", "tokens": tokens, "characters": characters, "loss": loss,
+            "perplexity": math.exp(loss) if loss < 700 else math.inf,
+            "bits_per_char": nats / max(characters, 1) / math.log(2), "tokens_per_s": None,
+            "unknown_chars": sum(row.get("unknown_chars") or 0 for row in rows)}
+
+
 def row_note(row: dict[str, Any]) -> str | None:
     """A footnote for a row whose characters were partly outside the model's vocabulary (None otherwise)."""
     unknown = row.get("unknown_chars") or 0
@@ -110,5 +123,5 @@ def row_note(row: dict[str, Any]) -> str | None:
 def row_cells(row: dict[str, Any]) -> tuple[str, ...]:
     """A row's values as table cells, in COLUMNS order."""
     speed = row.get("tokens_per_s")
-    return (str(row["model"]), f"{row['tokens']:,}", f"{row['characters']:,}", f"{row['loss']:.4f}",
+    return (str(row["model"]) + (f" {row['file']}" if row.get("file") else ""), f"{row['tokens']:,}", f"{row['characters']:,}", f"{row['loss']:.4f}",
             f"{row['perplexity']:.2f}", f"{row['bits_per_char']:.4f}", "-" if speed is None else f"{speed:.1f}")
