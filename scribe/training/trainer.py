@@ -51,6 +51,7 @@ PRESETS: dict[str, dict[str, int]] = {
 """From-scratch GPT-2 shapes. `small` is the bundled model's; `medium` is nanoGPT's Shakespeare GPU shape; `char` is
 nanoGPT's Shakespeare CPU shape and implies a character-level tokenizer."""
 DEFAULT_LR = {"scratch": 1e-3, "finetune": 5e-5, "lora": 2e-4}
+DEFAULT_WARMUP_STEPS = 100
 
 
 class TrainingError(ValueError):
@@ -83,7 +84,10 @@ class TrainConfig:
     lr: float | None = None
     """Peak learning rate (default per mode: DEFAULT_LR)."""
     min_lr_ratio: float = 0.1
-    warmup_steps: int = 100
+    warmup_steps: int | None = 100
+    """Linear warmup steps; None with `max_minutes`: the warmup lasts `warmup_fraction` of the budget instead (the
+    card then gives the steps it took). None without a budget means DEFAULT_WARMUP_STEPS."""
+    warmup_fraction: float = 0.05
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     dropout: float = 0.0
@@ -145,6 +149,10 @@ class TrainConfig:
             self.tokenizer = "char"
         if self.lr is None:
             self.lr = DEFAULT_LR[self.mode]
+        if self.warmup_steps is None and not self.max_minutes:
+            self.warmup_steps = DEFAULT_WARMUP_STEPS
+        if not 0 < self.warmup_fraction < 1:
+            raise TrainingError(f"warmup fraction must be between 0 and 1, got {self.warmup_fraction}")
         for name in ("context", "batch_size", "grad_accum", "max_steps", "eval_every", "log_every", "eval_tokens"):
             if getattr(self, name) < 1:
                 raise TrainingError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
@@ -172,6 +180,7 @@ class TrainConfig:
         """Hash of the settings a resumed run must share with the checkpoint."""
         keys = ("mode", "base", "preset", "tokenizer", "vocab_size", "context", "batch_size", "lr", "warmup_steps",
                 "weight_decay", "dropout", "val_fraction", "seed", "strip_gutenberg", "join_lines", "extend_context",
+                "warmup_fraction",
                 "lora_r", "lora_alpha")
         data = {k: getattr(self, k) for k in keys} | {"data": sorted(self.data), "holdout": sorted(self.holdout)}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
@@ -219,6 +228,8 @@ class Trainer:
         self._emit = emit
         self.cancel = cancel or threading.Event()
         self.state = TrainState(fingerprint=config.fingerprint())
+        self.warmup_done_at: int | None = None
+        """The first step past a budget-following warmup (for the card)."""
 
     def emit(self, event: Event) -> None:
         if self.ranks.main:
@@ -425,14 +436,21 @@ class Trainer:
     # --- the loop
 
     def lr_at(self, step: int, elapsed_s: float) -> float:
-        """Linear warmup, then cosine from lr to lr * min_lr_ratio over whichever of steps and time runs out first."""
+        """Linear warmup (over `warmup_steps`, or over the first `warmup_fraction` of the run when the warmup follows
+        the budget), then cosine from lr to lr * min_lr_ratio over whichever of steps and time runs out first."""
         cfg = self.config
         lr = cfg.lr or 0.0
-        if step < cfg.warmup_steps:
-            return lr * (step + 1) / cfg.warmup_steps
         progress = step / cfg.max_steps
         if cfg.max_minutes:
             progress = max(progress, elapsed_s / (cfg.max_minutes * 60))
+        if cfg.warmup_steps is None:
+            warm = max(progress, (step + 1) / cfg.max_steps) / cfg.warmup_fraction
+            if warm < 1:
+                return lr * warm
+            if self.warmup_done_at is None:
+                self.warmup_done_at = step
+        elif step < cfg.warmup_steps:
+            return lr * (step + 1) / cfg.warmup_steps
         floor = lr * cfg.min_lr_ratio
         return floor + 0.5 * (lr - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
 
@@ -623,6 +641,8 @@ class Trainer:
 
             model.load_state_dict(load_file(str(cfg.job_dir / "best" / "weights.safetensors")), strict=False)
             final = _eval(st.best_eval)
+        if cfg.warmup_steps is None:  # the card gives the steps the budget's warmup lasted
+            cfg.warmup_steps = self.warmup_done_at if self.warmup_done_at is not None else st.step
         if st.step and self.ranks.main:
             self._save(model, final)
         self._barrier()
