@@ -24,10 +24,28 @@ def test_wrapped_paragraphs_become_one_line_each_and_keep_their_blank_line() -> 
 
 def test_verse_lists_headings_and_indented_blocks_keep_their_line_breaks() -> None:
     listing = "1. eggs\n2. flour and a great deal of sugar\n3. milk"
-    indented = "    " + "\n    ".join(wrapped(PROSE).split("\n"))
+    stepped = "Tyger Tyger, burning bright, in the forests of the night; what immortal hand\n" \
+              "    Could frame thy fearful symmetry, in what distant deeps or skies, or eye\n    Burnt the fire"
     heading = "CHAPTER I.\nThe Period"
-    for block in (VERSE, listing, indented, heading):
+    table = ("                                                             PAGE\n"
+             "_Stephen and Rachael in the Sick-room_                         64\n"
+             "_Mr. Harthouse Dining at the Bounderbys’_                     100")
+    for block in (VERSE, listing, stepped, heading, table):
         assert unwrap(wrapped(PROSE) + "\n\n" + block) == PROSE + "\n\n" + block
+
+
+def test_books_indenting_every_line_or_wrapping_narrower_are_joined_too() -> None:
+    indented = "\n\n".join("      " + "\n      ".join(wrapped(p).split("\n")) for p in (PROSE, PROSE.upper()))
+    assert unwrap(indented) == PROSE + "\n\n" + PROSE.upper()
+    narrow = "\n\n".join(textwrap.fill(p, 58) for p in (PROSE, PROSE.lower(), PROSE.upper()))
+    assert unwrap(narrow + "\n\n" + VERSE) == PROSE + "\n\n" + PROSE.lower() + "\n\n" + PROSE.upper() + "\n\n" + VERSE
+
+
+def test_a_wrap_inside_a_sentence_gap_is_not_indentation() -> None:
+    block = ("They had pictures hung on the walls, mainly Washingtons and Lafayettes,\n"
+             "and battles, and Highland Marys, and one called the Declaration.\n"
+             " \xa0There was some that they called crayons, which one of the daughters\nmade.")
+    assert unwrap(block) == block.replace("\n \xa0", " ").replace("\n", " ")
 
 
 def test_a_line_ending_in_a_hyphen_or_dash_joins_without_a_space() -> None:
