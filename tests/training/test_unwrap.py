@@ -69,3 +69,14 @@ def test_train_reads_prose_unwrapped_by_default_and_as_is_on_request(tmp_path: P
     assert _config(parser.parse_args(["train", str(path)]), tmp_path / "m").join_lines is True
     kept = _config(parser.parse_args(["train", str(path), "--keep-line-breaks"]), tmp_path / "m")
     assert kept.join_lines is False
+
+
+def test_the_keras_trainers_take_the_same_setting(tmp_path: Path) -> None:
+    from scribe.cli import build_parser
+    from scribe.commands.train import _config
+
+    parser = build_parser()
+    path = tmp_path / "book.txt"
+    assert _config(parser.parse_args(["train", str(path), "--arch", "char-lstm"]), tmp_path / "m").join_lines is True
+    kept = parser.parse_args(["train", str(path), "--arch", "char-lstm", "--keep-line-breaks"])
+    assert _config(kept, tmp_path / "m").join_lines is False
