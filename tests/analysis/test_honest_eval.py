@@ -47,7 +47,8 @@ def test_a_word_model_cannot_beat_a_subword_model_through_its_unknown_token(
     root = tmp_path_factory.mktemp("models")
     word = root / "word-lstm"
     KerasTrainer(KerasTrainConfig(data=[str(train)], output=word, arch="word-lstm", preset="tiny", max_steps=30,
-                                  log_every=10, sample_tokens=4, seed=0, job_dir=root / "word-job")).run()
+                                  log_every=10, sample_tokens=4, seed=0, job_dir=root / "word-job",
+                                  join_lines=False)).run()
     subword = root / "char-gpt2"
     Trainer(TrainConfig(data=[str(train)], output=subword, job_dir=root / "gpt-job", preset="tiny", tokenizer="char",
                         context=64, batch_size=8, max_steps=30, eval_every=100, lr=3e-3, warmup_steps=2,
