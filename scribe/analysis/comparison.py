@@ -3,7 +3,8 @@
 Transformers models are scored by `scribe.training.evaluate` (the sliding-window protocol, `max_length` and
 `stride`); any other backend by its own `Backend.score` over each whole document (`backend_score`), so a Keras LSTM
 or mini-GPT can sit in the same table as soon as its backend can score. Bits per character divide by the same
-characters whatever the tokenizer, which is what makes the rows comparable. Speed is measured the way the studio
+characters whatever the tokenizer, which is what makes the rows comparable; characters a model's tokens do not stand
+for (a word model's unknown words) are charged by a character model (`scribe.analysis.spelling`) and noted. Speed is measured the way the studio
 generates: the model's backend streams greedy tokens from `SPEED_PROMPT`.
 
 `compare_model` gives one row of `scribe eval`'s table; the TUI's evaluation view shows the same rows.
@@ -38,12 +39,16 @@ def decode_speed(backend: "Backend", tokens: int) -> float:
 
 
 def backend_score(backend: "Backend", texts: Sequence[str]) -> "Score":
-    """The backend's own per-token log-probabilities (`Backend.score`) summed over `texts`; ValueError when it
-    cannot score."""
+    """The backend's own per-token log-probabilities (`Backend.score`) summed over `texts`, plus the cost of spelling
+    the characters no token stands for (unknown words, characters left out: `scribe.analysis.spelling`) when the
+    backend names its tokens (`token_text`); ValueError when it cannot score."""
+    from scribe.analysis.spelling import SpellingModel, unpredicted
     from scribe.engine.scoring import score_text
     from scribe.training.evaluate import Score
 
-    nats, tokens, characters = 0.0, 0, 0
+    token_text = getattr(backend, "token_text", None)
+    spelling: SpellingModel | None = None
+    nats, tokens, characters, unknown = 0.0, 0, 0, 0
     for text in texts:
         try:
             scores = score_text(backend, text)
@@ -52,12 +57,21 @@ def backend_score(backend: "Backend", texts: Sequence[str]) -> "Score":
         nats -= sum(score.logprob for score in scores)
         tokens += len(scores)
         characters += len(text)
-    return Score(backend.info.name, nats, tokens, characters)
+        if token_text is None:
+            continue
+        for score in scores:
+            missed = unpredicted(score.text, token_text(score.token_id)).split()
+            if missed:
+                if spelling is None:
+                    spelling = SpellingModel.from_tokens(token_text(i) for i in range(backend.info.vocab_size))
+                nats += sum(spelling.nats(word) for word in missed)
+                unknown += sum(len(word) for word in missed)
+    return Score(backend.info.name, nats, tokens, characters, unknown)
 
 
 def compare_model(name_or_path: str, files: Sequence[str | Path], *, max_length: int | None = None,
                   stride: int | None = None, device: str = "auto", strip_gutenberg: bool = False,
-                  speed_tokens: int = 64) -> dict[str, Any]:
+                  join_lines: bool = False, speed_tokens: int = 64) -> dict[str, Any]:
     """One model's row: its score on `files` and, unless `speed_tokens` is 0, its tokens/s."""
     from scribe.engine.registry import load_model, resolve_model
     from scribe.training.corpus import read_corpus
@@ -66,9 +80,9 @@ def compare_model(name_or_path: str, files: Sequence[str | Path], *, max_length:
     score = texts = None
     if resolve_model(name_or_path).kind == "transformers":
         score = evaluate_model(name_or_path, files, max_length=max_length, stride=stride, device=device,
-                               strip_gutenberg=strip_gutenberg)
+                               strip_gutenberg=strip_gutenberg, join_lines=join_lines)
     else:
-        texts = [d.text for d in read_corpus(files, strip_gutenberg=strip_gutenberg).documents]
+        texts = [d.text for d in read_corpus(files, strip_gutenberg=strip_gutenberg, join_lines=join_lines).documents]
     speed = None
     if texts is not None or speed_tokens > 0:
         backend = load_model(name_or_path, device=device)
@@ -80,11 +94,34 @@ def compare_model(name_or_path: str, files: Sequence[str | Path], *, max_length:
     assert score is not None
     return {"model": score.model, "tokens": score.tokens, "characters": score.characters, "loss": score.loss,
             "perplexity": score.perplexity, "bits_per_char": score.bits_per_char, "max_length": max_length,
-            "stride": stride, "tokens_per_s": speed}
+            "stride": stride, "tokens_per_s": speed, "unknown_chars": score.unknown_chars}
+
+
+def overall_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The rows of one model on several files pooled: total nats over total tokens and characters."""
+    import math
+
+    nats = sum(row["loss"] * row["tokens"] for row in rows)
+    tokens, characters = sum(row["tokens"] for row in rows), sum(row["characters"] for row in rows)
+    loss = nats / max(tokens, 1)
+    return {**rows[0], "file": "(all)", "tokens": tokens, "characters": characters, "loss": loss,
+            "perplexity": math.exp(loss) if loss < 700 else math.inf,
+            "bits_per_char": nats / max(characters, 1) / math.log(2), "tokens_per_s": None,
+            "unknown_chars": sum(row.get("unknown_chars") or 0 for row in rows)}
+
+
+def row_note(row: dict[str, Any]) -> str | None:
+    """A footnote for a row whose characters were partly outside the model's vocabulary (None otherwise)."""
+    unknown = row.get("unknown_chars") or 0
+    if not unknown:
+        return None
+    return (f"{row['model']}: {100 * unknown / max(row['characters'], 1):.1f} % of the characters fall in unknown "
+            "words or characters its vocabulary lacks; they are charged by a character model of its vocabulary "
+            "(scribe.analysis.spelling), not scored as if the unknown token spelled them")
 
 
 def row_cells(row: dict[str, Any]) -> tuple[str, ...]:
     """A row's values as table cells, in COLUMNS order."""
     speed = row.get("tokens_per_s")
-    return (str(row["model"]), f"{row['tokens']:,}", f"{row['characters']:,}", f"{row['loss']:.4f}",
+    return (str(row["model"]) + (f" {row['file']}" if row.get("file") else ""), f"{row['tokens']:,}", f"{row['characters']:,}", f"{row['loss']:.4f}",
             f"{row['perplexity']:.2f}", f"{row['bits_per_char']:.4f}", "-" if speed is None else f"{speed:.1f}")

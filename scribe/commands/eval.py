@@ -1,7 +1,8 @@
 """`scribe eval`: perplexity and bits per character of one or more models on text files.
 
 Perplexity uses the sliding-window protocol of the transformers perplexity guide (`--max-length`, `--stride`); bits per
-character compare models with different tokenizers. Several `--model` options print one row each.
+character compare models with different tokenizers. Several `--model` options print one row each; `--per-file` prints
+one row per file and model, then the model's overall row (total nats over total characters).
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stride", type=int, help="tokens the window advances (default: half of --max-length)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default %(default)s)")
     p.add_argument("--strip-gutenberg", action="store_true", help="remove Project Gutenberg headers and footers")
-    p.add_argument("--json", action="store_true", help="one JSON object per model on stdout")
+    p.add_argument("--join-lines", action="store_true",
+                   help="join hard-wrapped lines into paragraphs first, as `scribe train` prepares prose")
+    p.add_argument("--per-file", action="store_true",
+                   help="a row for each file (then each model's overall row) instead of one row per model")
+    p.add_argument("--json", action="store_true", help="one JSON object per row on stdout")
     p.add_argument("--speed-tokens", type=int, default=64, metavar="N",
                    help="greedy tokens each model generates to measure tokens/s (default %(default)s; 0 skips it)")
     p.set_defaults(run=run)
@@ -33,13 +38,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def table(rows: list[dict[str, object]]) -> str:
     """The results as an aligned text table."""
-    from scribe.analysis.comparison import COLUMNS, row_cells
+    from scribe.analysis.comparison import COLUMNS, row_cells, row_note
 
     header = COLUMNS
     cells = [header] + [row_cells(r) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in cells]
-    return "\n".join(lines)
+    notes = [note for note in map(row_note, rows) if note]
+    return "\n".join(lines + notes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,11 +56,24 @@ def run(args: argparse.Namespace) -> int:
     quiet_libraries()
     rows = []
     for name in args.model:
-        row = compare_model(name, args.files, max_length=args.max_length, stride=args.stride, device=args.device,
-                            strip_gutenberg=args.strip_gutenberg, speed_tokens=args.speed_tokens)
-        rows.append(row)
-        if args.json:
-            print(json.dumps(row), flush=True)
+        for row in _model_rows(name, args):
+            rows.append(row)
+            if args.json:
+                print(json.dumps(row), flush=True)
     if not args.json:
         print(table(rows))
     return 0
+
+
+def _model_rows(name: str, args: argparse.Namespace) -> list[dict[str, object]]:
+    """One model's row, or with --per-file its row per file and then its overall row."""
+    from scribe.analysis.comparison import compare_model, overall_row
+    from scribe.training.corpus import expand_paths
+
+    options = dict(max_length=args.max_length, stride=args.stride, device=args.device,
+                   strip_gutenberg=args.strip_gutenberg, join_lines=args.join_lines)
+    if not args.per_file:
+        return [compare_model(name, args.files, speed_tokens=args.speed_tokens, **options)]
+    files, _ = expand_paths(args.files)
+    rows = [compare_model(name, [path], speed_tokens=0, **options) | {"file": path.name} for path in files]
+    return rows + [overall_row(rows)]

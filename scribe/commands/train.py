@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help=f"blocks per step (default {d['batch_size']}; Keras: the preset's)")
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step (default %(default)s)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 5e-5 fine-tuning, 2e-4 LoRA)")
-    p.add_argument("--warmup", type=int, default=d["warmup"], help="warmup steps (default %(default)s)")
+    p.add_argument("--warmup", type=int,
+                   help=f"warmup steps (default: the first 5%% of --max-minutes' budget, else {d['warmup']} steps)")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout of a from-scratch model (default %(default)s)")
     p.add_argument("--max-steps", type=int, default=d["max_steps"], help="step limit (default %(default)s)")
     p.add_argument("--max-minutes", type=float, help="wall-clock budget; stops and saves when reached")
@@ -75,6 +76,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d["seed"], help="random seed (default %(default)s)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--keep-gutenberg-headers", action="store_true", help="do not strip Project Gutenberg headers")
+    p.add_argument("--keep-line-breaks", action="store_true",
+                   help="train on the text's line breaks as they are (default: hard-wrapped prose paragraphs are "
+                   "joined into one line each; verse, lists and headings keep theirs)")
+    p.add_argument("--holdout", nargs="+", default=[], metavar="FILES",
+                   help="files, folders or globs held out whole for validation, never trained on (default: a "
+                   "seeded --val-fraction of the documents)")
+    p.add_argument("--extend-context", action="store_true",
+                   help="with --base: continue a GPT-2 model at a --context longer than its own, its learned "
+                   "positions repeated to fill the longer table")
     p.add_argument("--json", action="store_true", help="print one JSON event per line on stdout")
     p.set_defaults(run=run)
 
@@ -183,6 +193,7 @@ def _config(args: argparse.Namespace, output: Path):  # noqa: ANN202 - TrainConf
         max_minutes=args.max_minutes, eval_every=_DEFAULTS["eval_every"] if args.eval_every is None else args.eval_every,
         checkpoint_every=args.checkpoint_every, patience=args.patience, val_fraction=args.val_fraction,
         seed=args.seed, threads=args.threads, device=args.device, strip_gutenberg=not args.keep_gutenberg_headers,
+        join_lines=not args.keep_line_breaks, holdout=list(args.holdout), extend_context=args.extend_context,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, max_memory_gb=args.max_memory, resume=args.resume,
         command="scribe " + shlex.join(sys.argv[1:]),
     )

@@ -78,7 +78,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "word-level Transformer decoder (PositionalEmbedding, TransformerDecoder), RMSprop",
             {
                 "tiny": Preset(16, 32, 64, 1, heads=2, max_tokens=1000, batch_size=16, lr=1e-3),
-                "small": Preset(64, 128, 512, 1, heads=4, max_tokens=10_000, lr=5e-4),
+                "small": Preset(64, 128, 512, 1, heads=4, max_tokens=10_000, lr=5e-4, dropout=0.1),
                 "medium": Preset(64, 256, 1024, 2, heads=8, max_tokens=20_000, lr=3e-4, dropout=0.1),
             },
         ),

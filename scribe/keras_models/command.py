@@ -26,6 +26,8 @@ def keras_config(args: argparse.Namespace, output: Path):  # -> KerasTrainConfig
 
     if args.base or args.lora:
         raise ValueError("--base and --lora fine-tune transformers models; Keras architectures train from scratch")
+    if args.holdout or args.extend_context:
+        raise ValueError("--holdout and --extend-context apply to the GPT-2 trainer only")
     if args.processes != 1:
         raise ValueError("--processes applies to the GPT-2 trainer only; Keras models train in one process")
     optional = {
@@ -35,6 +37,6 @@ def keras_config(args: argparse.Namespace, output: Path):  # -> KerasTrainConfig
     return KerasTrainConfig(
         data=list(args.files), output=output, name=args.name or output.name, arch=args.arch, preset=args.preset,
         max_steps=args.max_steps, seed=args.seed, resume=args.resume, val_fraction=args.val_fraction,
-        strip_gutenberg=not args.keep_gutenberg_headers, command="scribe " + shlex.join(sys.argv[1:]),
+        strip_gutenberg=not args.keep_gutenberg_headers, join_lines=not args.keep_line_breaks, command="scribe " + shlex.join(sys.argv[1:]),
         **{k: v for k, v in optional.items() if v is not None},
     )

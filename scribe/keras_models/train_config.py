@@ -30,6 +30,8 @@ class KerasTrainConfig:
     seed: int = 0
     threads: int | None = None
     strip_gutenberg: bool = True
+    join_lines: bool = True
+    """Join hard-wrapped prose lines into paragraphs (`scribe.training.corpus.unwrap`)."""
     resume: bool = False
     """Continue from the model folder at `output` (its weights, optimizer state and step)."""
     sample_prompt: str = "It was"

@@ -69,7 +69,7 @@ class KerasTrainer:
 
             tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
         keras.utils.set_random_seed(cfg.seed)
-        corpus = read_corpus(cfg.data, strip_gutenberg=cfg.strip_gutenberg)
+        corpus = read_corpus(cfg.data, strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
         train_docs, val_docs = split_corpus(corpus.documents, cfg.val_fraction, cfg.seed)
         arch, shape = architecture(cfg.arch), cfg.shape
         resumed = self._resume() if cfg.resume else None

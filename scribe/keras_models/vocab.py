@@ -4,8 +4,10 @@ Both are saved as `vocab.json` next to the model. Encoding and decoding are plai
 process can count tokens without loading Keras.
 
 Word models see words, numbers, single punctuation marks and line breaks as tokens (`tokenize`). Decoding puts a space
-between tokens except before closing punctuation and line breaks, and after opening brackets and line breaks; the first
-token's space depends on the text it follows (`after`), so a continuation joins its prompt naturally.
+between tokens except before closing punctuation (also closing curly quotes and the ellipsis) and line breaks, after
+opening brackets, opening curly quotes and line breaks, and on either side of a dash (— and –, as printed books set
+them); a straight double quote opens or closes by turns. The first token's space depends on the text it follows
+(`after`), so a continuation joins its prompt naturally: `“Hi,” said he`, not `“ Hi, ” said he`.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import Literal
 VOCAB_FILE = "vocab.json"
 WORD_PATTERN = re.compile(r"\n|[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+|[^\w\s]")
 """Word-level tokens: a line break, a word (with inner apostrophes or hyphens), a number, or one other symbol."""
-_NO_SPACE_BEFORE = frozenset(".,;:!?)]}%…\n")
-_NO_SPACE_AFTER = frozenset("([{\n")
+_NO_SPACE_BEFORE = frozenset(".,;:!?)]}%…\n”’—–")
+_NO_SPACE_AFTER = frozenset("([{\n“‘—–")
 PADDING, UNKNOWN = "", "[UNK]"
 
 
@@ -95,11 +97,18 @@ class Vocab:
             return "".join(self.tokens[i] for i in ids)
         out: list[str] = []
         previous = after[-1:]
+        quote_open = after.count('"') % 2 == 1
+        opened = previous == '"' and quote_open  # the text so far ends with an opening straight quote
         for i in ids:
             token = self.tokens[i]
-            if previous and not previous.isspace() and previous not in _NO_SPACE_AFTER and token[:1] not in _NO_SPACE_BEFORE:
+            closing = token == '"' and quote_open
+            if (previous and not previous.isspace() and previous not in _NO_SPACE_AFTER and not opened
+                    and token[:1] not in _NO_SPACE_BEFORE and not closing):
                 out.append(" ")
             out.append(token)
+            opened = token == '"' and not quote_open
+            if token == '"':
+                quote_open = not quote_open
             previous = token[-1:] if token else previous
         return "".join(out)
 

@@ -4,6 +4,20 @@ Text is decoded as UTF-8 (a BOM is stripped; UTF-16 is read when it starts with 
 charset-normalizer detects (cp1252, cp1251, ...); line endings are normalised to LF and, by default, the Project
 Gutenberg header and footer (everything outside the `*** START OF` / `*** END OF` marker lines) is removed. Files that
 are binary, undecodable or empty are skipped and reported, never fatal.
+
+`join_lines=True` undoes hard wrapping (`unwrap`): Project Gutenberg texts break lines at about 70 columns, and a
+model trained on them learns to emit those breaks. The rule works on paragraphs, the blocks between blank lines
+(blank-line paragraph breaks are kept, as one blank line):
+
+- the block's common indentation is set aside (some books indent every line);
+- a block is *wrapped prose* when it has two or more lines, none but the first indented further (by two or more
+  spaces or a tab; one space, as where a wrap fell inside a sentence gap, does not count), none with a run of
+  four spaces inside it (a table's columns), and its lines other
+  than the last average at least the document's threshold: 80 % of its typical line width (the 95th percentile of
+  line lengths), kept between MIN_WRAPPED_CHARS and WRAPPED_LINE_CHARS, so books wrapped narrower than 70 columns
+  are recognised too; its lines are joined with one space (with no space after a line ending in a hyphen or dash,
+  `to-` + `morrow`, `word--` + `word`), the first line's indentation dropped;
+- any other block (verse, lists, headings, tables, indented quotations, play speakers' names) keeps its line breaks.
 """
 
 from __future__ import annotations
@@ -17,6 +31,11 @@ from typing import Iterable
 
 _START = re.compile(r"^\s*\*\*\*\s*START OF\b.*$", re.MULTILINE | re.IGNORECASE)
 _END = re.compile(r"^\s*\*\*\*\s*END OF\b.*$", re.MULTILINE | re.IGNORECASE)
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
+WRAPPED_LINE_CHARS = 55
+"""Lines of a block (but its last) averaging at least this many characters mark it as hard-wrapped prose (the
+threshold of documents wrapped at 70 columns; narrower ones get a lower one, down to MIN_WRAPPED_CHARS)."""
+MIN_WRAPPED_CHARS = 45
 
 
 class EmptyCorpus(ValueError):
@@ -120,15 +139,65 @@ def gutenberg_body(text: str) -> str:
     return text
 
 
-def clean(text: str, *, gutenberg: bool = True) -> str:
-    """Normalise line endings to LF, optionally strip the Gutenberg header/footer, trim surrounding blank space."""
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def dedented(lines: list[str]) -> list[str]:
+    """The lines without the indentation (spaces, tabs) they all share."""
+    indent = min((_indent(line) for line in lines if line.strip()), default=0)
+    return [line[indent:] for line in lines]
+
+
+def is_wrapped_prose(lines: list[str], threshold: float = WRAPPED_LINE_CHARS) -> bool:
+    """Whether a paragraph's lines are hard-wrapped prose (the module docstring gives the rule)."""
+    lines = dedented(lines)
+    if len(lines) < 2 or any(line[:1] == "\t" or _indent(line) >= 2 for line in lines[1:]) \
+            or any("    " in line.strip() for line in lines):
+        return False
+    body = lines[:-1]
+    return sum(len(line) for line in body) / len(body) >= threshold
+
+
+def wrap_threshold(blocks: list[list[str]]) -> float:
+    """The average line length from which a document's blocks count as wrapped (module docstring)."""
+    lengths = sorted(len(line) for lines in blocks if len(lines) > 1 for line in dedented(lines))
+    if not lengths:
+        return WRAPPED_LINE_CHARS
+    width = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
+    return max(MIN_WRAPPED_CHARS, min(WRAPPED_LINE_CHARS, 0.8 * width))
+
+
+def join_paragraph(lines: list[str]) -> str:
+    """The lines of one wrapped paragraph as one line: joined by a space, or by nothing after a hyphen or dash."""
+    out = lines[0].strip()
+    for line in lines[1:]:
+        line = line.strip()
+        out += line if out.endswith(("-", "\u2014", "\u2013")) else " " + line
+    return out
+
+
+def unwrap(text: str) -> str:
+    """`text` with its hard-wrapped paragraphs joined into single lines; paragraphs stay separated by one blank line,
+    and blocks that are not wrapped prose keep their line breaks."""
+    blocks = [[line.rstrip() for line in b.split("\n")] for b in _BLANK_LINES.split(text.strip("\n")) if b.strip()]
+    threshold = wrap_threshold(blocks)
+    return "\n\n".join(join_paragraph(lines) if is_wrapped_prose(lines, threshold) else "\n".join(lines)
+                       for lines in blocks)
+
+
+def clean(text: str, *, gutenberg: bool = True, join_lines: bool = False) -> str:
+    """Normalise line endings to LF, optionally strip the Gutenberg header/footer and join hard-wrapped lines
+    (`unwrap`), trim surrounding blank space."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if gutenberg:
         text = gutenberg_body(text)
+    if join_lines:
+        text = unwrap(text)
     return text.strip() + "\n" if text.strip() else ""
 
 
-def read_document(path: Path, *, strip_gutenberg: bool = True) -> Document | Skipped:
+def read_document(path: Path, *, strip_gutenberg: bool = True, join_lines: bool = False) -> Document | Skipped:
     """One file as a Document, or a Skipped with the reason."""
     try:
         data = path.read_bytes()
@@ -142,18 +211,19 @@ def read_document(path: Path, *, strip_gutenberg: bool = True) -> Document | Ski
         return Skipped(path, f"not text in UTF-8 or a detectable legacy encoding (undecodable byte at offset {exc.start})")
     except ValueError as exc:
         return Skipped(path, str(exc))
-    text = clean(text, gutenberg=strip_gutenberg)
+    text = clean(text, gutenberg=strip_gutenberg, join_lines=join_lines)
     if not text:
         return Skipped(path, "no text")
     return Document(path, text)
 
 
-def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True) -> Corpus:
-    """Read every file named by `paths`. Raises EmptyCorpus when none holds usable text."""
+def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True, join_lines: bool = False) -> Corpus:
+    """Read every file named by `paths` (`join_lines`: undo hard wrapping, see `unwrap`). Raises EmptyCorpus when
+    none holds usable text."""
     files, missing = expand_paths(paths)
     corpus = Corpus(skipped=list(missing))
     for path in files:
-        item = read_document(path, strip_gutenberg=strip_gutenberg)
+        item = read_document(path, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
         (corpus.documents if isinstance(item, Document) else corpus.skipped).append(item)
     if not corpus.documents:
         detail = "; ".join(f"{s.path}: {s.reason}" for s in corpus.skipped[:5])

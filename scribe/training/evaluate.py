@@ -2,8 +2,9 @@
 
 `sliding_window_nll` follows the protocol of the transformers perplexity guide: windows of `max_length` tokens advance
 by `stride`, and each window scores only the tokens no earlier window scored, so every token is predicted once with at
-least `max_length - stride` tokens of context (when there are that many). Each text is scored from its start: an
-end-of-text token is put in front when the tokenizer has one, so the first token is predicted too. Bits per character
+least `max_length - stride` tokens of context (when there are that many). Each text is scored from its start: the
+tokenizer's start token (`start_token_id`: BOS, else end-of-text, the rule of the perplexity lens in
+`scribe.engine.scoring`) is put in front, so the first token is predicted too. Bits per character
 divide the total loss by the characters of the text, which makes models with different tokenizers comparable.
 """
 
@@ -26,6 +27,8 @@ class Score:
     nats: float
     tokens: int
     characters: int
+    unknown_chars: int = 0
+    """Characters no token stood for (unknown words), charged by a spelling model and included in `nats`."""
 
     @property
     def loss(self) -> float:
@@ -93,13 +96,20 @@ def sliding_window_nll(model: "torch.nn.Module", ids: "torch.Tensor", max_length
     return nats, count
 
 
+def start_token_id(tokenizer) -> int | None:  # noqa: ANN001
+    """The token a text is scored after: BOS when the tokenizer has one, else its end-of-text token (what separates
+    documents in training), else None (the first token is then not predicted)."""
+    return tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+
+
 def score_texts(model: "torch.nn.Module", tokenizer, texts: Sequence[str], *, name: str, max_length: int,  # noqa: ANN001
                 stride: int) -> Score:
     """Sliding-window score of each text (scored from its start), summed."""
     import torch
 
     device = next(model.parameters()).device
-    prefix = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    start = start_token_id(tokenizer)
+    prefix = [start] if start is not None else []
     nats, tokens, chars = 0.0, 0, 0
     for text in texts:
         ids = torch.tensor(prefix + tokenizer(text, add_special_tokens=False)["input_ids"], device=device)
@@ -136,12 +146,13 @@ def load_for_eval(name_or_path: str, device: str = "auto"):  # noqa: ANN201 - (m
 
 
 def evaluate_model(name_or_path: str, paths: Sequence[str | Path], *, max_length: int | None = None,
-                   stride: int | None = None, device: str = "auto", strip_gutenberg: bool = False) -> Score:
+                   stride: int | None = None, device: str = "auto", strip_gutenberg: bool = False,
+                   join_lines: bool = False) -> Score:
     """Load a model and score the corpus files (read like training data) with the sliding-window protocol.
     `max_length` defaults to the model's context (at most 1024), `stride` to half of it."""
     from scribe.training.corpus import read_corpus
 
-    corpus = read_corpus(paths, strip_gutenberg=strip_gutenberg)
+    corpus = read_corpus(paths, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
     model, tokenizer, ref = load_for_eval(name_or_path, device)
     length = max_length or min(model_context(model) or 1024, 1024)
     if (context := model_context(model)) is not None and length > context:

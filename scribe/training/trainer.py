@@ -22,7 +22,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -51,6 +51,7 @@ PRESETS: dict[str, dict[str, int]] = {
 """From-scratch GPT-2 shapes. `small` is the bundled model's; `medium` is nanoGPT's Shakespeare GPU shape; `char` is
 nanoGPT's Shakespeare CPU shape and implies a character-level tokenizer."""
 DEFAULT_LR = {"scratch": 1e-3, "finetune": 5e-5, "lora": 2e-4}
+DEFAULT_WARMUP_STEPS = 100
 
 
 class TrainingError(ValueError):
@@ -83,7 +84,10 @@ class TrainConfig:
     lr: float | None = None
     """Peak learning rate (default per mode: DEFAULT_LR)."""
     min_lr_ratio: float = 0.1
-    warmup_steps: int = 100
+    warmup_steps: int | None = 100
+    """Linear warmup steps; None with `max_minutes`: the warmup lasts `warmup_fraction` of the budget instead (the
+    card then gives the steps it took). None without a budget means DEFAULT_WARMUP_STEPS."""
+    warmup_fraction: float = 0.05
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     dropout: float = 0.0
@@ -104,6 +108,13 @@ class TrainConfig:
     threads: int | None = None
     device: str = "auto"
     strip_gutenberg: bool = True
+    join_lines: bool = True
+    """Join hard-wrapped lines back into paragraphs (`scribe.training.corpus.unwrap`; verse and lists keep theirs)."""
+    holdout: list[str] = field(default_factory=list)
+    """Files, folders or globs held out whole as the validation text (never trained on); empty: a seeded share of
+    the documents (`val_fraction`)."""
+    extend_context: bool = False
+    """Fine-tuning a GPT-2 model to a `context` longer than its own: grow its position table (`extend_positions`)."""
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
@@ -138,6 +149,10 @@ class TrainConfig:
             self.tokenizer = "char"
         if self.lr is None:
             self.lr = DEFAULT_LR[self.mode]
+        if self.warmup_steps is None and not self.max_minutes:
+            self.warmup_steps = DEFAULT_WARMUP_STEPS
+        if not 0 < self.warmup_fraction < 1:
+            raise TrainingError(f"warmup fraction must be between 0 and 1, got {self.warmup_fraction}")
         for name in ("context", "batch_size", "grad_accum", "max_steps", "eval_every", "log_every", "eval_tokens"):
             if getattr(self, name) < 1:
                 raise TrainingError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
@@ -164,8 +179,10 @@ class TrainConfig:
     def fingerprint(self) -> str:
         """Hash of the settings a resumed run must share with the checkpoint."""
         keys = ("mode", "base", "preset", "tokenizer", "vocab_size", "context", "batch_size", "lr", "warmup_steps",
-                "weight_decay", "dropout", "val_fraction", "seed", "strip_gutenberg", "lora_r", "lora_alpha")
-        data = {k: getattr(self, k) for k in keys} | {"data": sorted(self.data)}
+                "weight_decay", "dropout", "val_fraction", "seed", "strip_gutenberg", "join_lines", "extend_context",
+                "warmup_fraction",
+                "lora_r", "lora_alpha")
+        data = {k: getattr(self, k) for k in keys} | {"data": sorted(self.data), "holdout": sorted(self.holdout)}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -211,6 +228,8 @@ class Trainer:
         self._emit = emit
         self.cancel = cancel or threading.Event()
         self.state = TrainState(fingerprint=config.fingerprint())
+        self.warmup_done_at: int | None = None
+        """The first step past a budget-following warmup (for the card)."""
 
     def emit(self, event: Event) -> None:
         if self.ranks.main:
@@ -310,8 +329,17 @@ class Trainer:
         from scribe.training.dataset import encode_documents, split_corpus
 
         cfg = self.config
-        corpus = read_corpus(cfg.data, strip_gutenberg=cfg.strip_gutenberg)
-        train_docs, val_docs = split_corpus(corpus.documents, cfg.val_fraction, cfg.seed)
+        corpus = read_corpus(cfg.data, strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
+        if cfg.holdout:
+            held = read_corpus(cfg.holdout, strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
+            held_paths = {d.path.resolve() for d in held.documents}
+            train_docs = [d for d in corpus.documents if d.path.resolve() not in held_paths]
+            val_docs = held.documents
+            if not train_docs:
+                raise TrainingError("every file is held out (--holdout): give files to train on as well")
+            corpus = Corpus(train_docs + val_docs, corpus.skipped + held.skipped)
+        else:
+            train_docs, val_docs = split_corpus(corpus.documents, cfg.val_fraction, cfg.seed)
         tokenizer = self._tokenizer(train_docs + val_docs, train_docs, base_path)
         cache = Paths.discover().cache
         train, val = encode_documents(train_docs, tokenizer, cache), encode_documents(val_docs, tokenizer, cache)
@@ -372,7 +400,12 @@ class Trainer:
         model = load_base(base_path, self.device, dtype)
         context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
         if isinstance(context, int) and cfg.context > context:
-            raise TrainingError(f"--context {cfg.context} is longer than {cfg.base}'s context of {context} tokens")
+            if not cfg.extend_context:
+                raise TrainingError(f"--context {cfg.context} is longer than {cfg.base}'s context of {context} tokens "
+                                    "(add --extend-context to grow a GPT-2 model's position table)")
+            from scribe.training.positions import extend_positions
+
+            extend_positions(model, cfg.context)
         if cfg.mode == "lora":
             from scribe.training.lora import add_adapters
 
@@ -403,14 +436,21 @@ class Trainer:
     # --- the loop
 
     def lr_at(self, step: int, elapsed_s: float) -> float:
-        """Linear warmup, then cosine from lr to lr * min_lr_ratio over whichever of steps and time runs out first."""
+        """Linear warmup (over `warmup_steps`, or over the first `warmup_fraction` of the run when the warmup follows
+        the budget), then cosine from lr to lr * min_lr_ratio over whichever of steps and time runs out first."""
         cfg = self.config
         lr = cfg.lr or 0.0
-        if step < cfg.warmup_steps:
-            return lr * (step + 1) / cfg.warmup_steps
         progress = step / cfg.max_steps
         if cfg.max_minutes:
             progress = max(progress, elapsed_s / (cfg.max_minutes * 60))
+        if cfg.warmup_steps is None:
+            warm = max(progress, (step + 1) / cfg.max_steps) / cfg.warmup_fraction
+            if warm < 1:
+                return lr * warm
+            if self.warmup_done_at is None:
+                self.warmup_done_at = step
+        elif step < cfg.warmup_steps:
+            return lr * (step + 1) / cfg.warmup_steps
         floor = lr * cfg.min_lr_ratio
         return floor + 0.5 * (lr - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
 
@@ -601,6 +641,8 @@ class Trainer:
 
             model.load_state_dict(load_file(str(cfg.job_dir / "best" / "weights.safetensors")), strict=False)
             final = _eval(st.best_eval)
+        if cfg.warmup_steps is None:  # the card gives the steps the budget's warmup lasted
+            cfg.warmup_steps = self.warmup_done_at if self.warmup_done_at is not None else st.step
         if st.step and self.ranks.main:
             self._save(model, final)
         self._barrier()
