@@ -114,7 +114,10 @@ class GPT2LMHeadModel:
         self.generation_config = SimpleNamespace(eos_token_id=generation.get("eos_token_id", config.get("eos_token_id")))
 
         def module(prefix: str, *names: str) -> SimpleNamespace:
-            return SimpleNamespace(**{n: weights[f"{prefix}.{n}"] for n in names if f"{prefix}.{n}" in weights})
+            missing = [f"{prefix}.{n}" for n in names if f"{prefix}.{n}" not in weights]
+            if missing:
+                raise ValueError(f"no tensor {missing[0]!r}")
+            return SimpleNamespace(**{n: weights[f"{prefix}.{n}"] for n in names})
 
         layers = int(config.get("n_layer") or 1 + max(int(k.split(".")[1]) for k in weights if k.startswith("h.")))
         self.transformer = SimpleNamespace(

@@ -112,3 +112,19 @@ def test_full_load_stays_the_default() -> None:
 
     backend = load_model(str(BUNDLED), device="cpu")
     assert not isinstance(backend, LightGPT2Backend) and backend.supports(Capability.SCORE)
+
+
+def test_a_missing_tensor_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from scribe.engine.base import ModelLoadError
+
+    copy = tmp_path / "broken"
+    shutil.copytree(BUNDLED, copy)
+    tensors = load_file(copy / "model.safetensors")
+    del tensors["transformer.h.1.ln_2.bias"]
+    save_file(tensors, copy / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelLoadError) as caught:
+        load_light(copy)
+    message = str(caught.value)
+    assert "\n" not in message and str(copy / "model.safetensors") in message and "h.1.ln_2.bias" in message
