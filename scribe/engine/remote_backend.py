@@ -5,8 +5,9 @@ Sampling settings map onto the server's own parameters; the ones it cannot apply
 panel shows them as unavailable instead of dropping them silently. The stream runs through the shared stream loop
 (`scribe.engine.streaming.stream_loop`, fed the server's decoded pieces), so stop strings, timing, cancelling and the
 one `StreamEnd` work as for every backend. Stop strings and the token limit hold whatever the server does: when a stop
-string appears, or `max_new_tokens` tokens have arrived, the connection is closed. Token probabilities come from the server when it sends them (as reported: `raw_prob == final_prob`); otherwise
-they are NaN (unknown). Remote tokens have no ids (`token_id == -1`).
+string appears, or `max_new_tokens` tokens have arrived, the connection is closed. Token probabilities come from the
+server when it sends them (as reported: `raw_prob == final_prob`); otherwise they are NaN (unknown). Remote tokens
+have no ids (`token_id == -1`).
 
 Nothing a server does can hang or crash a stream: a guard closes the connection when no text came for `timeout_s`
 (keep-alive comments do not count), when the writer's `deadline_s` passes, or on cancel; every value is checked
