@@ -162,9 +162,18 @@ def _hf_cached_snapshot(repo_id: str) -> Path | None:
 
 
 def load_model(
-    name_or_path: str, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False
+    name_or_path: str, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
+    light: bool = False,
 ) -> Backend:
-    """Resolve `name_or_path` and load it with its backend (ModelNotFound, ModelLoadError on failure)."""
+    """Resolve `name_or_path` and load it with its backend (ModelNotFound, ModelLoadError on failure).
+
+    `light`: the caller only streams (no scoring, analysis, search or chat), so a GPT-2 folder may load through the
+    quick-start loader (`scribe.engine.gpt2_light`), which does not import transformers."""
     ref = resolve_model(name_or_path)
+    if light and ref.kind == FALLBACK_KIND and BUILTIN_BACKENDS.get(ref.kind) == _entry_point_targets().get(ref.kind):
+        from scribe.engine import gpt2_light
+
+        if gpt2_light.can_load(ref.path, device=device, dtype=dtype, trust_remote_code=trust_remote_code):
+            return gpt2_light.load_light(ref.path, name=ref.name, dtype=dtype)
     backend = backend_class(ref.kind)
     return backend.load(ref.path, name=ref.name, device=device, dtype=dtype, trust_remote_code=trust_remote_code)

@@ -2,10 +2,12 @@
 each spoken in its own dialect (scribe/engine/remote/), over httpx.
 
 Sampling settings map onto the server's own parameters; the ones it cannot apply are in `unsupported`, so the settings
-panel shows them as unavailable instead of dropping them silently. Stop strings and the token limit are enforced here,
-whatever the server does: when a stop string appears, or `max_new_tokens` tokens have arrived, the connection is
-closed. Token probabilities come from the server when it sends them (as reported: `raw_prob == final_prob`); otherwise
-they are NaN (unknown). Remote tokens have no ids (`token_id == -1`).
+panel shows them as unavailable instead of dropping them silently. The stream runs through the shared stream loop
+(`scribe.engine.streaming.stream_loop`, fed the server's decoded pieces), so stop strings, timing, cancelling and the
+one `StreamEnd` work as for every backend. Stop strings and the token limit hold whatever the server does: when a stop
+string appears, or `max_new_tokens` tokens have arrived, the connection is closed. Token probabilities come from the
+server when it sends them (as reported: `raw_prob == final_prob`); otherwise they are NaN (unknown). Remote tokens
+have no ids (`token_id == -1`).
 
 Nothing a server does can hang or crash a stream: a guard closes the connection when no text came for `timeout_s`
 (keep-alive comments do not count), when the writer's `deadline_s` passes, or on cancel; every value is checked
@@ -23,16 +25,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from scribe.engine.base import Backend, Capability, ModelInfo, ModelLoadError, StreamEnd, TokenStep
+from scribe.engine.base import Backend, Capability, ModelInfo, ModelLoadError, StopReason, StreamEnd, TokenStep
 from scribe.engine.remote import dialect_for, wire
-from scribe.engine.remote.dialect import Dialect, Finish, Piece
+from scribe.engine.remote.dialect import Dialect, Finish
 from scribe.engine.remote.secrets import one_line, redact
 from scribe.engine.remote.shapes import Malformed
-from scribe.engine.textstream import StopMatcher
+from scribe.engine.streaming import SampledPiece, StreamRun, stream_loop
 from scribe.sampling.params import SamplingParams
 from scribe.store.remotes import REMOTE_PREFIX, RemoteEndpoint, get_remote, remotes_file
 
@@ -43,6 +43,9 @@ _EVENTS_AFTER_LIMIT = 16
 _WAIT_AFTER_LIMIT_S = 1.0
 """After the token limit, up to this many more events are read, waiting at most this long, for the server's closing
 report (the prompt's token count); then the connection is closed whatever comes."""
+if TYPE_CHECKING:
+    import httpx
+
 _PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError)
 
 
@@ -112,13 +115,16 @@ class RemoteBackend(Backend):
         alternatives: int = 5,
         cancel: threading.Event | None = None,
     ) -> Iterator[TokenStep | StreamEnd]:
-        """Yield a TokenStep per token the server sends, then one StreamEnd (errors included)."""
-        run = _Run(self, params, alternatives, cancel or threading.Event())
-        yield from run.steps(prompt)
-        yield run.end()
+        """Yield a TokenStep per token the server sends, then one StreamEnd (errors included), through the shared stream
+        loop: it releases the text (stop strings), times the tokens and checks `cancel`; `_Answer` makes the request,
+        enforces the token limit and guards the connection."""
+        return stream_loop(lambda run: _Answer(self, params, alternatives, run).pieces(prompt), decode=None,
+                           stops=params.stop, cancel=cancel)
 
     def count_tokens(self, text: str) -> int:
         """Tokens as the server counts them where it can say; otherwise an estimate of one token per four characters."""
+        import httpx
+
         try:
             counted = self.dialect.count_tokens(self._client, self.endpoint, text)
         except (httpx.HTTPError, Malformed, *_PARSE_ERRORS):
@@ -137,6 +143,8 @@ class RemoteBackend(Backend):
 def probe(endpoint: RemoteEndpoint) -> tuple[RemoteEndpoint, int | None]:
     """Ask the server which models it serves: the endpoint (with the model spelled as the server lists it) and the
     context length the server reports, if any. ModelLoadError when it cannot be reached or does not serve the model."""
+    import httpx
+
     key = endpoint.api_key()
     dialect = dialect_for(endpoint.server, chat=endpoint.chat)
 
@@ -162,6 +170,8 @@ def probe(endpoint: RemoteEndpoint) -> tuple[RemoteEndpoint, int | None]:
 
 
 def _client(endpoint: RemoteEndpoint, key: str | None, *, timeout_s: float | None = None) -> httpx.Client:
+    import httpx
+
     headers = {"Accept-Encoding": "identity"}  # no compressed bodies: a line limit must bound the memory used
     if key:
         headers["Authorization"] = f"Bearer {key}"
@@ -169,26 +179,32 @@ def _client(endpoint: RemoteEndpoint, key: str | None, *, timeout_s: float | Non
     return httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)))
 
 
-class _Run:
-    """The state of one streaming request."""
+class _Answer:
+    """One streaming request, as the `produce` of the shared stream loop: the server's pieces of text up to the token
+    limit, under the guard; it ends the stream itself (`run.reason`, `run.error`) when the answer ends or fails."""
 
-    def __init__(self, backend: RemoteBackend, params: SamplingParams, alternatives: int, cancel: threading.Event):
-        self.backend, self.params, self.alternatives, self.cancel = backend, params, alternatives, cancel
+    def __init__(self, backend: RemoteBackend, params: SamplingParams, alternatives: int, run: StreamRun):
+        self.backend, self.params, self.alternatives, self.run = backend, params, alternatives, run
         self.endpoint, self.dialect = backend.endpoint, backend.dialect
-        self.matcher = StopMatcher(params.stop)
-        self.text = ""
-        self.tokens = self.prompt_tokens = 0
-        self.reason: str | None = None
-        self.error: str | None = None
+        self.tokens = 0
+        self.reason: StopReason | None = None
         self.finish: Finish | None = None
         self.done = self.capped = False
-        self.start = self.last = time.perf_counter()
-        self.first_token_s = 0.0
         deadline_s = self.endpoint.deadline_s
-        self.guard = wire.Guard(cancel, self.endpoint.timeout_s,
+        self.guard = wire.Guard(run.cancel, self.endpoint.timeout_s,
                                 None if deadline_s is None else time.monotonic() + deadline_s)
 
-    def steps(self, prompt: str) -> Iterator[TokenStep]:
+    def pieces(self, prompt: str) -> Iterator[SampledPiece]:
+        """The answer's pieces; then the reason it ended, in `run` (an unexpected failure ends it as an error too)."""
+        try:
+            yield from self._request(prompt)
+        except Exception as exc:  # a message naming the endpoint, the key removed, rather than the loop's own
+            self._fail(f"{type(exc).__name__}: {exc}")
+        self.run.reason = self.reason or "error"
+
+    def _request(self, prompt: str) -> Iterator[SampledPiece]:
+        import httpx
+
         url = self.dialect.url(self.endpoint)
         body = self.dialect.body(self.endpoint, prompt, self.params, self.alternatives)
         wait = self.endpoint.timeout_s if self.endpoint.deadline_s is None else min(self.endpoint.timeout_s,
@@ -232,8 +248,9 @@ class _Run:
             self._fail(f"the answer from {self.endpoint.base_url} ended before it was complete (truncated stream); "
                        "the text so far is kept")
 
-    def _read(self, response: httpx.Response) -> Iterator[TokenStep]:
-        """Steps from the answer's events until it ends, a stop string appears, or the token limit is reached."""
+    def _read(self, response: httpx.Response) -> Iterator[SampledPiece]:
+        """Pieces from the answer's events until it ends or the token limit is reached (the stream loop stops reading,
+        which closes the connection, on a stop string or cancel)."""
         body_lines = wire.lines(response.iter_bytes())
         events = wire.sse_data(body_lines) if self.dialect.framing == "sse" else wire.ndjson(body_lines)
         after_limit = 0
@@ -249,17 +266,12 @@ class _Run:
                 self._fail(f"the server reported an error: {event.error}")
                 return
             if event.prompt_tokens is not None:
-                self.prompt_tokens = event.prompt_tokens
+                self.run.prompt_tokens = event.prompt_tokens
             self.finish = event.finish or self.finish
             for piece in event.pieces if not self.capped else ():
                 self.guard.fed()
-                yield self._step(piece)
-                if self.matcher.stopped:
-                    self.reason = "stop_string"
-                    return  # leaving the `with` closes the connection
-                if self.cancel.is_set():
-                    self.reason = "cancelled"
-                    return
+                yield piece
+                self.tokens += 1
                 if self.tokens >= self.params.max_new_tokens:
                     self.capped = True
                     self.guard.stall_s = min(self.guard.stall_s, _WAIT_AFTER_LIMIT_S)
@@ -295,37 +307,16 @@ class _Run:
         return (f"{self.endpoint.base_url} sent no text for {self.endpoint.timeout_s:g} s (timed out; timeout_s); "
                 "the text so far is kept")
 
-    def end(self) -> StreamEnd:
-        self.text += self.matcher.flush()
-        return StreamEnd(
-            reason=self.reason or "error",  # type: ignore[arg-type]
-            text=self.text,
-            tokens=self.tokens,
-            prompt_tokens=self.prompt_tokens,
-            elapsed_s=time.perf_counter() - self.start,
-            first_token_s=self.first_token_s,
-            error=self.error,
-        )
-
-    def _step(self, piece: Piece) -> TokenStep:
-        now = time.perf_counter()
-        if self.tokens == 0:
-            self.first_token_s = now - self.start
-        released = self.matcher.push(piece.text)
-        self.text += released
-        step = TokenStep(self.tokens, -1, released, piece.prob, piece.prob, piece.alternatives, now - self.last)
-        self.tokens += 1
-        self.last = now
-        return step
-
     def _fail(self, message: str) -> None:
         self.reason = "error"
-        self.error = self.backend.message(message)
+        self.run.error = self.backend.message(message)
 
 
 def _http_error(response: httpx.Response, endpoint: RemoteEndpoint, key: str | None) -> str:
     """A message for a non-200 answer, with the server's own explanation when it gives one (the key removed from it
     before it is shortened)."""
+    import httpx
+
     from scribe.engine.remote.dialect import error_text
 
     raw = bytearray()

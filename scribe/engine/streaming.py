@@ -55,6 +55,8 @@ class StreamRun:
     prompt_tokens: int = 0
     reason: StopReason = "max_tokens"
     """Why the stream ended: `produce` sets "context_full" or "cancelled" before it returns early."""
+    error: str | None = None
+    """With reason "error": the one-line message, when `produce` ends the stream on a failure it explains itself."""
 
 
 def one_line(exc: BaseException) -> str:
@@ -112,7 +114,7 @@ def stream_loop(
     except Exception as exc:  # the contract: end with StreamEnd(reason="error"), never raise
         run.reason, error = "error", f"{type(exc).__name__}: {one_line(exc)}"
     yield StreamEnd(reason=run.reason, text=text.text, tokens=tokens, prompt_tokens=run.prompt_tokens,
-                    elapsed_s=time.perf_counter() - start, first_token_s=first_token_s, error=error)
+                    elapsed_s=time.perf_counter() - start, first_token_s=first_token_s, error=error or run.error)
 
 
 class LogitSteps(Protocol):

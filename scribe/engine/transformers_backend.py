@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
-from transformers.utils import logging as transformers_logging
 
 from scribe.engine import gpt2_decoder, llama_decoder
 from scribe.engine.base import (
@@ -215,6 +213,9 @@ class TransformersBackend(Backend):
         trust_remote_code: bool = False,
     ) -> "TransformersBackend":
         """Load the model folder at `path`; ModelLoadError with a one-line reason naming the path on any failure."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
         path = Path(path)
         weights = _check_folder(path)
         chosen_device = pick_device(device)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from scribe.engine.base import Alternative
 from scribe.engine.remote import shapes
+from scribe.engine.streaming import SampledPiece
 from scribe.sampling.params import SamplingParams, parse_breakers
 
 if TYPE_CHECKING:
@@ -27,20 +28,12 @@ HANDLED_HERE = ("max_new_tokens", "stop")
 """Settings every dialect honours on the client side: the token limit and the stop strings."""
 
 
-@dataclass(frozen=True)
-class Piece:
-    """One token of text with its probability (NaN when the server gives none) and the alternatives it reports."""
-
-    text: str
-    prob: float = math.nan
-    alternatives: tuple[Alternative, ...] = ()
-
-
 @dataclass
 class Event:
     """What one event of an answer says."""
 
-    pieces: list[Piece] = field(default_factory=list)
+    pieces: list[SampledPiece] = field(default_factory=list)
+    """The tokens of text it carries, with their probabilities (NaN when the server gives none) and alternatives."""
     finish: Finish | None = None
     """Why the server ended the answer, when this event ends it."""
     last: bool = False
@@ -122,14 +115,14 @@ def error_text(value: Any) -> str:
     return value if isinstance(value, str) else shapes.describe(value)
 
 
-def split_pieces(chunk_text: str, tokens: list[tuple[str, float, tuple[Alternative, ...]]]) -> list[Piece]:
+def split_pieces(chunk_text: str, tokens: list[tuple[str, float, tuple[Alternative, ...]]]) -> list[SampledPiece]:
     """The pieces of one event: one per reported token when the tokens spell the event's text exactly; otherwise one
     piece for the whole text (the tokens' probabilities multiplied, the first token's alternatives)."""
     if not tokens:
-        return [Piece(chunk_text)] if chunk_text else []
+        return [SampledPiece(chunk_text, math.nan)] if chunk_text else []
     if "".join(t for t, _, _ in tokens) == chunk_text:
-        return [Piece(t, p, alts) for t, p, alts in tokens]
-    return [Piece(chunk_text, math.prod(p for _, p, _ in tokens), tokens[0][2])]
+        return [SampledPiece(t, p, alts) for t, p, alts in tokens]
+    return [SampledPiece(chunk_text, math.prod(p for _, p, _ in tokens), tokens[0][2])]
 
 
 def logprob_content(items: list[Any], alternatives: int, where: str) -> list[tuple[str, float, tuple[Alternative, ...]]]:

@@ -14,10 +14,12 @@ carries no probabilities, so they are unknown (NaN).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from scribe.engine.remote import shapes
-from scribe.engine.remote.dialect import Dialect, Event, Finish, Piece, Probe, error_text
+from scribe.engine.remote.dialect import Dialect, Event, Finish, Probe, error_text
+from scribe.engine.streaming import SampledPiece
 from scribe.sampling.params import SamplingParams
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ class KoboldCppDialect(Dialect):
         if "error" in chunk:
             return Event(error=error_text(chunk["error"]), last=True)
         token = shapes.opt_text(chunk.get("token"), "token") or ""
-        event = Event(pieces=[Piece(token)] if token else [])
+        event = Event(pieces=[SampledPiece(token, math.nan)] if token else [])
         reason = shapes.opt_text(chunk.get("finish_reason"), "finish_reason")
         if reason is not None:
             event.last = True
