@@ -258,7 +258,8 @@ def decode(data: dict[str, Any]) -> list[list[Token]]:
                     gap = (gap + final_column[final_at]) & _MASK
                     final = (raw + gap) & _MASK
                     final_at += 1
-                alternatives.append(Alternative(*table[pair_column[j]], value[raw], value[final], names[removed_column[j]]))
+                token_id, text = table[pair_column[j]]
+                alternatives.append(Alternative(token_id, text, value[raw], value[final], names[removed_column[j]]))
             alt_at += widths[position]
             picked = picked_column[position]
             position += 1
