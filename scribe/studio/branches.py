@@ -9,7 +9,8 @@ Each generated node keeps a `Generation` record (model, weights hash, every samp
 the seed actually used), so `replay_request` rebuilds the exact request that regenerates it.
 
 The tree lives in a sidecar file beside the document (`story.txt` -> `story.txt.scribe.json`), written atomically.
-Nothing here imports textual or torch.
+Version 2 keeps every node's tokens in compact binary columns (`scribe.studio.token_columns`); version 1, which wrote
+them as one JSON list per token, is still read. Nothing here imports textual or torch.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from lzma import LZMAError
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,9 +27,10 @@ from typing import Any
 
 from scribe.engine.base import Alternative, TokenStep
 from scribe.sampling.params import SamplingParams
+from scribe.studio import token_columns
 from scribe.studio.document import atomic_write
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SIDECAR_SUFFIX = ".scribe.json"
 
 
@@ -40,8 +43,9 @@ def sidecar_path(document: Path) -> Path:
     return document.with_name(document.name + SIDECAR_SUFFIX)
 
 
-def _round(p: float) -> float:
-    return float(f"{p:.6g}")
+def stored(p: float) -> float:
+    """A probability as the sidecar keeps it (4 significant digits; what the studio shows of it is unchanged)."""
+    return token_columns.dequantise(token_columns.quantise(p))
 
 
 @dataclass(frozen=True)
@@ -60,9 +64,10 @@ class TokenRecord:
         return cls(step.token_id, step.text, step.raw_prob, step.final_prob, step.alternatives)
 
     def to_list(self) -> list[Any]:
-        """A compact JSON form: [id, text, raw, final, [[id, text, raw, final, removed_by], ...]]."""
-        alternatives = [[a.token_id, a.text, _round(a.raw_prob), _round(a.final_prob), a.removed_by] for a in self.alternatives]
-        return [self.token_id, self.text, _round(self.raw_prob), _round(self.final_prob), alternatives]
+        """A readable JSON form (exports, and version 1 sidecars):
+        [id, text, raw, final, [[id, text, raw, final, removed_by], ...]], probabilities as the sidecar keeps them."""
+        alternatives = [[a.token_id, a.text, stored(a.raw_prob), stored(a.final_prob), a.removed_by] for a in self.alternatives]
+        return [self.token_id, self.text, stored(self.raw_prob), stored(self.final_prob), alternatives]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> "TokenRecord":
@@ -137,21 +142,23 @@ class Node:
         """The part the model wrote."""
         return self.text[len(self.prefix) :]
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values for JSON."""
+    def to_dict(self, *, tokens: bool = True) -> dict[str, Any]:
+        """Plain values for JSON; the tokens as one list each unless `tokens` is False (the tree packs them)."""
         data: dict[str, Any] = {"id": self.id, "parent": self.parent, "text": self.text, "created": self.created}
         if not self.is_root:
             data.update(prefix=self.prefix, stop_reason=self.stop_reason, accepted=self.accepted,
-                        generation=self.generation.to_dict() if self.generation else None,
-                        tokens=[t.to_list() for t in self.tokens])
+                        generation=self.generation.to_dict() if self.generation else None)
+            if tokens:
+                data["tokens"] = [t.to_list() for t in self.tokens]
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Node":
-        """Read the form `to_dict` writes."""
+    def from_dict(cls, data: dict[str, Any], tokens: list[Any] | None = None) -> "Node":
+        """Read the form `to_dict` writes; `tokens` (unpacked by the tree) replaces the node's own token lists."""
         generation = data.get("generation")
         return cls(id=data["id"], parent=data.get("parent"), text=data["text"], prefix=data.get("prefix", ""),
-                   tokens=tuple(TokenRecord.from_list(t) for t in data.get("tokens", ())),
+                   tokens=(tuple(TokenRecord.from_list(t) for t in data.get("tokens", ())) if tokens is None
+                           else tuple(TokenRecord(*t) for t in tokens)),
                    generation=Generation.from_dict(generation) if generation else None,
                    stop_reason=data.get("stop_reason", ""), created=float(data.get("created", 0.0)),
                    accepted=bool(data.get("accepted", False)))
@@ -332,7 +339,27 @@ class BranchTree:
     # --- the sidecar file
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON document of the whole tree."""
+        """The JSON document of the whole tree, as the sidecar keeps it: every node's tokens packed in `tokens`, each
+        distinct generation record once in `generations` (a node names its number and seed), and a node's text left
+        out where it is its prefix and its tokens' texts."""
+        nodes = list(self._parents_first())
+        settings: dict[str, int] = {}
+        items = []
+        for node in nodes:
+            item = node.to_dict(tokens=False)
+            generation = item.get("generation")
+            if generation is not None:
+                seed = generation["params"].pop("seed", None)
+                key = json.dumps(generation, sort_keys=True)
+                item["generation"] = [settings.setdefault(key, len(settings)), seed]
+            if node.tokens and node.text == node.prefix + "".join(t.text for t in node.tokens):
+                del item["text"]
+            items.append(item)
+        return {"format": "scribe-branches", "version": FORMAT_VERSION, "current": self.current, "nodes": items,
+                "generations": [json.loads(key) for key in settings], "tokens": token_columns.encode(n.tokens for n in nodes)}
+
+    def to_readable_dict(self) -> dict[str, Any]:
+        """The JSON document of the whole tree with each token written out (exports); `from_dict` reads it too."""
         return {"format": "scribe-branches", "version": FORMAT_VERSION, "current": self.current,
                 "nodes": [n.to_dict() for n in self._parents_first()]}
 
@@ -346,12 +373,27 @@ class BranchTree:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BranchTree":
-        """Read the form `to_dict` writes; parents come before their children."""
+        """Read the form `to_dict` or `to_readable_dict` writes, or a version 1 sidecar; parents come before their
+        children."""
         if data.get("format") != "scribe-branches":
             raise ValueError("not a scribe branch file")
+        if int(data.get("version", 1)) > FORMAT_VERSION:
+            raise ValueError(f"written by a newer scribe (version {data['version']}); update scribe to open it")
+        items = data.get("nodes", [])
+        packed = token_columns.decode(data["tokens"]) if "tokens" in data else [None] * len(items)
+        if len(packed) != len(items):
+            raise ValueError(f"{len(packed)} token lists for {len(items)} nodes")
+        generations = data.get("generations", [])
         tree = cls()
-        for item in data.get("nodes", []):
-            node = Node.from_dict(item)
+        for item, tokens in zip(items, packed):
+            if isinstance(item.get("generation"), list):
+                number, seed = item["generation"]
+                generation = json.loads(json.dumps(generations[number]))
+                generation["params"]["seed"] = seed
+                item = {**item, "generation": generation}
+            if "text" not in item and tokens is not None:
+                item = {**item, "text": item.get("prefix", "") + "".join(t[1] for t in tokens)}
+            node = Node.from_dict(item, tokens)
             if node.parent is not None and node.parent not in tree._nodes:
                 raise ValueError(f"node {node.id} comes before its parent {node.parent}")
             tree._add(node)
@@ -388,7 +430,7 @@ class BranchTree:
             return cls()
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, LZMAError) as exc:
             raise BranchFileError(f"{path}: cannot read the branch tree: {exc}") from None
 
 

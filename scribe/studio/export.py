@@ -46,5 +46,5 @@ def _one_line(text: str) -> str:
 
 
 def to_json(tree: BranchTree) -> str:
-    """The tree as indented JSON (the sidecar's format, which is compact)."""
-    return json.dumps(tree.to_dict(), ensure_ascii=False, indent=2)
+    """The tree as indented JSON, each token written out (the sidecar packs them); `BranchTree.from_dict` reads it."""
+    return json.dumps(tree.to_readable_dict(), ensure_ascii=False, indent=2)

@@ -32,6 +32,26 @@ from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.stream_view import Segment, StreamView
 from scribe.ui.workers import GenerationRun, collect, stream_into
 
+REPLAY_RESULT_SECONDS = 20
+"""How long a replay's result stays up: long enough to read where the texts part."""
+EXCERPT = 60
+"""How much of each text a replay's result quotes from where they part."""
+
+
+def replay_difference(replayed: str, recorded: str) -> str:
+    """A replay's result when the text differs: where, and each text from there (one line each, at most `EXCERPT`
+    characters), so the toast stays a few lines high."""
+    at = first_divergence([replayed, recorded]) or 0
+
+    def quoted(text: str) -> str:
+        rest = text[at:]
+        shown = rest[:EXCERPT] + ("…" if len(rest) > EXCERPT else "")
+        return repr(shown) if shown else "(ends here)"
+
+    return (f"the text differs from character {at} of {len(recorded)}\n"
+            f"recorded: {quoted(recorded)}\nreplayed: {quoted(replayed)}")
+
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -553,13 +573,16 @@ class BranchActions(_Base):
             return
         recorded = self.branches.tree.node(message.node_id).generated
         self.last_replay = (message.text, recorded)
+        self.clear_notifications()  # "replaying…" and any warning before it: the result gets the room
         if message.error:
-            self.notify(message.error, title="Replay failed", severity="error", markup=False)
+            self.notify(message.error, title="Replay failed ✗", severity="error", markup=False,
+                        timeout=REPLAY_RESULT_SECONDS)
         elif message.text == recorded:
-            self.notify("replay: the same text, token for token ✓", title="Replay")
+            self.notify(f"the same text, token for token ({len(recorded)} characters)", title="Replay ✓", markup=False,
+                        timeout=REPLAY_RESULT_SECONDS)
         else:
-            at = first_divergence([message.text, recorded])
-            self.notify(f"replay: the text differs from character {at}", title="Replay", severity="warning")
+            self.notify(replay_difference(message.text, recorded), title="Replay ✗", severity="warning", markup=False,
+                        timeout=REPLAY_RESULT_SECONDS)
 
     # --- the sidecar
 

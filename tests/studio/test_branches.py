@@ -79,7 +79,8 @@ def test_the_sidecar_round_trips_every_field(tmp_path: Path) -> None:
     again = BranchTree.load(file)
     assert again.to_dict() == tree.to_dict()
     loaded = again.node(a.id)
-    assert loaded.accepted and loaded.generation == a.generation and loaded.tokens == a.tokens
+    assert loaded.accepted and loaded.generation == a.generation
+    assert [t.to_list() for t in loaded.tokens] == [t.to_list() for t in a.tokens], "probabilities as the sidecar keeps them"
     assert loaded.tokens[0].alternatives[1].removed_by == "top_k"
     assert again.current == b.id and again.node(b.id).prefix == " y"
     assert json.loads(file.read_text(encoding="utf-8"))["format"] == "scribe-branches"
