@@ -4,8 +4,8 @@ Transformers models are scored by `scribe.training.evaluate` (the sliding-window
 `stride`); any other backend by its own `Backend.score` over each whole document (`backend_score`), so a Keras LSTM
 or mini-GPT can sit in the same table as soon as its backend can score. Bits per character divide by the same
 characters whatever the tokenizer, which is what makes the rows comparable; characters a model's tokens do not stand
-for (a word model's unknown words) are charged by a character model (`scribe.analysis.spelling`) and noted. Speed is measured the way the studio
-generates: the model's backend streams greedy tokens from `SPEED_PROMPT`.
+for (a word model's unknown words) are charged by a character model (`scribe.analysis.spelling`) and noted. Speed is
+measured the way the studio generates: the model's backend streams greedy tokens from `SPEED_PROMPT`.
 
 `compare_model` gives one row of `scribe eval`'s table; the TUI's evaluation view shows the same rows.
 """
@@ -123,5 +123,6 @@ def row_note(row: dict[str, Any]) -> str | None:
 def row_cells(row: dict[str, Any]) -> tuple[str, ...]:
     """A row's values as table cells, in COLUMNS order."""
     speed = row.get("tokens_per_s")
-    return (str(row["model"]) + (f" {row['file']}" if row.get("file") else ""), f"{row['tokens']:,}", f"{row['characters']:,}", f"{row['loss']:.4f}",
+    name = str(row["model"]) + (f" {row['file']}" if row.get("file") else "")
+    return (name, f"{row['tokens']:,}", f"{row['characters']:,}", f"{row['loss']:.4f}",
             f"{row['perplexity']:.2f}", f"{row['bits_per_char']:.4f}", "-" if speed is None else f"{speed:.1f}")

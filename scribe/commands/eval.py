@@ -50,7 +50,6 @@ def table(rows: list[dict[str, object]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Score each model in turn; print a table (or JSON lines)."""
-    from scribe.analysis.comparison import compare_model
     from scribe.training.job import quiet_libraries
 
     quiet_libraries()

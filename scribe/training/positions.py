@@ -23,7 +23,7 @@ def extend_positions(model: "torch.nn.Module", context: int) -> int:
 
     transformer = getattr(model, "transformer", None)
     wpe = getattr(transformer, "wpe", None)
-    if not isinstance(wpe, torch.nn.Embedding):
+    if transformer is None or not isinstance(wpe, torch.nn.Embedding):
         raise ValueError(f"{type(model).__name__} has no GPT-2 position table (transformer.wpe) to extend")
     old = wpe.num_embeddings
     if context <= old:
