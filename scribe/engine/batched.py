@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Protocol
 
 import torch
@@ -115,8 +116,7 @@ def batched_streams(
     taking turns token by token, each row ending with its own StreamEnd."""
     rows = _Rows(steps, decoder, ids, params, context_length=context_length, alternatives=alternatives,
                  token_text=token_text, device=device)
-    loops = {row: stream_loop(lambda run, row=row: rows.produce(row, run), decode=decode, stops=p.stop, eos=eos,
-                              cancel=cancel)
+    loops = {row: stream_loop(partial(rows.produce, row), decode=decode, stops=p.stop, eos=eos, cancel=cancel)
              for row, p in enumerate(params)}
     try:
         while loops:

@@ -9,6 +9,11 @@ preallocated cache, no per-call overhead from transformers, CUDA graphs on a GPU
 Qwen2, SmolLM2, Mistral) with `scribe.engine.llama_decoder` (the same, without graphs); other models with
 transformers' forward pass and its dynamic cache. dtype "int8" (CPU) quantises the weight matrices to int8.
 
+With scribe's own decoders the key/value cache outlives a stream (`scribe.engine.prompt_cache`): a regenerate, an
+extend or text typed at the end runs only the tokens after the prefix it shares with the previous request; and
+`stream_many` decodes several drafts of one prompt as one batch (`scribe.engine.batched`). transformers' own path
+(other architectures) runs every prompt whole and drafts one after another.
+
 Streams run through the shared loop of `scribe.engine.streaming` (timing, stop strings, cancelling, the end token, errors)
 fed by scribe's sampler on this model's logits, or by beam or contrastive search.
 """
