@@ -30,6 +30,8 @@ class RowDecoder(Protocol):
 
     def step_rows(self, tokens: torch.Tensor) -> torch.Tensor: ...
 
+    def unfork(self) -> None: ...
+
 
 def can_batch(params: Sequence[SamplingParams]) -> bool:
     """True when these settings can share one batched decode: sampling (no search), no banned phrases (their
@@ -128,3 +130,4 @@ def batched_streams(
     finally:
         for loop in loops.values():
             loop.close()
+        decoder.unfork()

@@ -190,7 +190,7 @@ class GPT2Decoder:
             raise ValueError(f"{count} tokens after {start} cached positions for a cache of {self.capacity}")
         assert self.cache is not None
         # after cached positions, causal attention over the whole cache: token i sees the cache up to start + i
-        mask = None if start == 0 else torch.ones(count, end, dtype=torch.bool, device=self.device).tril(start)
+        mask = torch.ones(count, end, dtype=torch.bool, device=self.device).tril(start) if start and count > 1 else None
         x = self.wte[ids] + self.wpe[start:end]
         for index, layer in enumerate(self.layers):
             h = F.layer_norm(x, (self.embed,), *layer.ln_1, self.eps)
@@ -198,7 +198,7 @@ class GPT2Decoder:
             kv = self.cache[index]
             kv[0, :, start:end] = k
             kv[1, :, start:end] = v
-            if mask is None:
+            if start == 0:
                 a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=layer.scale)
             else:
                 a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end],
@@ -238,6 +238,11 @@ class GPT2Decoder:
         assert self.cache is not None
         self.rows_cache = self.cache[:, :, None].repeat(1, 1, rows, 1, 1, 1)  # [layers, 2, rows, heads, capacity, dim]
         self.rows_length = self.length
+
+    def unfork(self) -> None:
+        """Free the rows' cache (the batch is over)."""
+        self.rows_cache = None
+        self.rows_length = 0
 
     def step_rows(self, tokens: torch.Tensor) -> torch.Tensor:
         """One token per row (a [rows] long tensor) at the rows' next position, as one batched step after `fork`;

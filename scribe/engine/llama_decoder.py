@@ -149,6 +149,11 @@ class LlamaDecoder:
         self.rows_cache = self.cache[:, :, None].repeat(1, 1, rows, 1, 1, 1)  # [layers, 2, rows, kv heads, capacity, dim]
         self.rows_length = self.length
 
+    def unfork(self) -> None:
+        """Free the rows' cache (the batch is over)."""
+        self.rows_cache = None
+        self.rows_length = 0
+
     def step_rows(self, tokens: torch.Tensor) -> torch.Tensor:
         """One token per row (a [rows] long tensor) at the rows' next position, as one batched step after `fork`;
         the next-token logits of each row ([rows, vocab])."""

@@ -60,6 +60,7 @@ def test_each_row_is_the_single_stream_with_its_seed(backend: TransformersBacken
     rows = by_row(backend.stream_many(PROMPT, settings, alternatives=3))
     monkeypatch.undo()
     assert sorted(rows) == [0, 1, 2, 3]
+    assert decoder.rows_cache is None, "the rows' cache is freed when the batch is over"
     assert calls == {"step": 0, "rows": PARAMS.max_new_tokens - 1}, "one batched step per token after the prompt"
     texts = set()
     for row, params in enumerate(settings):
