@@ -274,7 +274,8 @@ class BranchActions(_Base):
 
     def _finish(self, end: StreamEnd) -> None:
         self.generating = False
-        queued = self._queued if end.reason not in ("cancelled", "error") else []
+        stopped = end.reason in ("cancelled", "error") or (self.run_state is not None and self.run_state.cancel.is_set())
+        queued = [] if stopped else self._queued  # a draft of a batch may have streamed whole before the stop
         self._queued = []
         assert self._drain_timer is not None
         self._drain_timer.pause()
