@@ -59,6 +59,8 @@ class Capability(StrEnum):
     """The next-token distribution at every position and, where the model has attention, its weights."""
     CHAT = "chat"
     """`chat(messages)` through the model's chat template (instruct models)."""
+    BATCH = "batch"
+    """`stream_many` decodes several continuations of one prompt as one batch (others run them one after another)."""
 
 
 class Backend(ABC):
@@ -111,6 +113,7 @@ class Backend(ABC):
             Capability.SCORE: "scoring of text",
             Capability.ANALYSE: "attention or next-token distributions",
             Capability.CHAT: "chat: it has no chat template (a base model)",
+            Capability.BATCH: "batched continuations",
         }[Capability(capability)]
         return f"{self.info.name}: {self.info.backend} models do not offer {what}"
 
@@ -131,6 +134,21 @@ class Backend(ABC):
         cancel: threading.Event | None = None,
     ) -> Iterator[TokenStep | StreamEnd]:
         """Yield one TokenStep per generated token, then exactly one StreamEnd (errors too end in a StreamEnd)."""
+
+    def stream_many(
+        self,
+        prompt: str,
+        params: Sequence[SamplingParams],
+        *,
+        alternatives: int = 5,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[tuple[int, TokenStep | StreamEnd]]:
+        """Continuations of `prompt`, one per settings in `params` (each with its own seed), as (row, item) pairs:
+        each row's items in order, ending with its StreamEnd. Capability.BATCH decodes them as one batch; this
+        default streams them one after another."""
+        for row, settings in enumerate(params):
+            for item in self.stream(prompt, settings, alternatives=alternatives, cancel=cancel):
+                yield row, item
 
     def chat(
         self,

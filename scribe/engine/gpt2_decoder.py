@@ -122,6 +122,9 @@ class GPT2Decoder:
         self.cache: torch.Tensor | None = None
         self.length = 0
         """Positions filled in the cache."""
+        self.rows_cache: torch.Tensor | None = None
+        self.rows_length = 0
+        """Positions filled in the rows' cache (`fork`, `step_rows`)."""
         self.quantized = False
         self.step_threads: int | None = None
         """Intra-op threads a caller should decode steps with (None: torch's setting; the backend applies it to each
@@ -141,16 +144,20 @@ class GPT2Decoder:
         self.quantized = True
         self.step_threads = 1
 
-    def reserve(self, capacity: int) -> None:
-        """Make room for `capacity` positions (at most the model's context) and empty the cache."""
+    def reserve(self, capacity: int, *, keep: bool = False) -> None:
+        """Make room for `capacity` positions (at most the model's context); the cache is emptied unless `keep` (then
+        the cached positions stay, copied over when the cache grows)."""
         capacity = min(capacity, self.max_positions)
         if self.cache is None or self.cache.shape[3] < capacity:
             if self._graphs is not None:  # graphs point into the old cache; round up so they are rarely rebuilt
                 capacity = self.max_positions
                 self._graphs = _GraphSteps(self)
             shape = (len(self.layers), 2, self.heads, capacity, self.head_dim)
-            self.cache = torch.zeros(shape, dtype=self.dtype, device=self.device)
-        self.length = 0
+            old, self.cache = self.cache, torch.zeros(shape, dtype=self.dtype, device=self.device)
+            if keep and old is not None and self.length:
+                self.cache[:, :, :, : self.length] = old[:, :, :, : self.length]
+        if not keep:
+            self.length = 0
 
     def rewind(self, length: int) -> None:
         """Forget every cached position from `length` on (the next step runs at position `length`)."""
@@ -165,27 +172,41 @@ class GPT2Decoder:
         """Run the prompt `ids` (1-D) from an empty cache; the logits for the position after it."""
         return self._head(self._hidden(ids)[-1:])[0]
 
+    def extend(self, ids: torch.Tensor) -> torch.Tensor:
+        """Run `ids` (1-D) at the next positions, after what the cache holds; the logits for the position after
+        them (the prompt cache runs only the tokens after the prefix it kept)."""
+        return self._head(self._hidden(ids, start=self.length)[-1:])[0]
+
     def score(self, ids: torch.Tensor) -> torch.Tensor:
         """The next-token logits after every position of `ids` ([len, vocab]; fills the cache like `prefill`)."""
         return self._head(self._hidden(ids))
 
-    def _hidden(self, ids: torch.Tensor) -> torch.Tensor:
-        """Run `ids` from an empty cache; the last block's output at every position."""
+    def _hidden(self, ids: torch.Tensor, *, start: int = 0) -> torch.Tensor:
+        """Run `ids` at positions `start`... (after the cache's first `start` positions); the last block's output at
+        each of them."""
         count = ids.numel()
-        if count == 0 or count > self.capacity:
-            raise ValueError(f"prompt of {count} tokens for a cache of {self.capacity}")
+        end = start + count
+        if count == 0 or end > self.capacity:
+            raise ValueError(f"{count} tokens after {start} cached positions for a cache of {self.capacity}")
         assert self.cache is not None
-        x = self.wte[ids] + self.wpe[:count]
+        # after cached positions, causal attention over the whole cache: token i sees the cache up to start + i
+        mask = torch.ones(count, end, dtype=torch.bool, device=self.device).tril(start) if start and count > 1 else None
+        x = self.wte[ids] + self.wpe[start:end]
         for index, layer in enumerate(self.layers):
             h = F.layer_norm(x, (self.embed,), *layer.ln_1, self.eps)
             q, k, v = layer.c_attn(h).view(count, 3, self.heads, self.head_dim).permute(1, 2, 0, 3)
-            self.cache[index, 0, :, :count] = k
-            self.cache[index, 1, :, :count] = v
-            a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=layer.scale)
+            kv = self.cache[index]
+            kv[0, :, start:end] = k
+            kv[1, :, start:end] = v
+            if start == 0:
+                a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=layer.scale)
+            else:
+                a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end],
+                                                   attn_mask=mask, scale=layer.scale)[0]
             x = x + layer.c_proj(a.transpose(0, 1).reshape(count, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
-        self.length = count
+        self.length = end
         return x
 
     def step(self, token: torch.Tensor) -> torch.Tensor:
@@ -211,6 +232,39 @@ class GPT2Decoder:
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
         return self._head(x)[0]
+
+    def fork(self, rows: int) -> None:
+        """Copy the cached positions into `rows` rows for `step_rows` (several continuations of one prompt)."""
+        assert self.cache is not None
+        self.rows_cache = self.cache[:, :, None].repeat(1, 1, rows, 1, 1, 1)  # [layers, 2, rows, heads, capacity, dim]
+        self.rows_length = self.length
+
+    def unfork(self) -> None:
+        """Free the rows' cache (the batch is over)."""
+        self.rows_cache = None
+        self.rows_length = 0
+
+    def step_rows(self, tokens: torch.Tensor) -> torch.Tensor:
+        """One token per row (a [rows] long tensor) at the rows' next position, as one batched step after `fork`;
+        the next-token logits of each row ([rows, vocab])."""
+        position, rows = self.rows_length, tokens.numel()
+        if position >= self.capacity:
+            raise ValueError(f"the cache of {self.capacity} positions is full")
+        assert self.rows_cache is not None
+        end = position + 1
+        x = self.wte[tokens] + self.wpe[position]
+        for index, layer in enumerate(self.layers):
+            h = F.layer_norm(x, (self.embed,), *layer.ln_1, self.eps)
+            q, k, v = layer.c_attn(h).view(rows, 3, self.heads, self.head_dim).unbind(1)
+            kv = self.rows_cache[index]
+            kv[0, :, :, position] = k
+            kv[1, :, :, position] = v
+            a = F.scaled_dot_product_attention(q[:, :, None], kv[0, :, :, :end], kv[1, :, :, :end], scale=layer.scale)
+            x = x + layer.c_proj(a.reshape(rows, self.embed))
+            h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
+            x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
+        self.rows_length = end
+        return self._head(x)
 
     def step_masked(self, token: torch.Tensor, position: torch.Tensor, window: int) -> torch.Tensor:
         """`step` with the position as a device tensor and attention over the first `window` cache slots, masked

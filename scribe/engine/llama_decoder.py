@@ -79,6 +79,9 @@ class LlamaDecoder:
         self.sin: torch.Tensor | None = None
         self.length = 0
         """Positions filled in the cache."""
+        self.rows_cache: torch.Tensor | None = None
+        self.rows_length = 0
+        """Positions filled in the rows' cache (`fork`, `step_rows`)."""
         self.quantized = False
         self.step_threads: int | None = None
         """Intra-op threads for steps (None: torch's setting); int8 sets 1, as `GPT2Decoder.step_threads` explains."""
@@ -94,17 +97,21 @@ class LlamaDecoder:
         self.quantized = True
         self.step_threads = 1
 
-    def reserve(self, capacity: int) -> None:
-        """Make room for `capacity` positions (at most the model's context) and empty the cache."""
+    def reserve(self, capacity: int, *, keep: bool = False) -> None:
+        """Make room for `capacity` positions (at most the model's context); the cache is emptied unless `keep` (then
+        the cached positions stay, copied over when the cache grows)."""
         capacity = min(capacity, self.max_positions)
         if self.cache is None or self.cache.shape[3] < capacity:
             shape = (len(self.layers), 2, self.kv_heads, capacity, self.head_dim)
-            self.cache = torch.zeros(shape, dtype=self.dtype, device=self.device)
+            old, self.cache = self.cache, torch.zeros(shape, dtype=self.dtype, device=self.device)
+            if keep and old is not None and self.length:
+                self.cache[:, :, :, : self.length] = old[:, :, :, : self.length]
             positions = torch.arange(capacity, device=self.device)[None]
             probe = torch.zeros(1, dtype=self.dtype, device=self.device)
             cos, sin = self.rotary(probe, positions)
             self.cos, self.sin = cos[0].to(self.dtype), sin[0].to(self.dtype)
-        self.length = 0
+        if not keep:
+            self.length = 0
 
     def rewind(self, length: int) -> None:
         """Forget every cached position from `length` on (the next step runs at position `length`)."""
@@ -123,17 +130,64 @@ class LlamaDecoder:
         self.length = 0
         return self._run(ids, causal=True)
 
+    def extend(self, ids: torch.Tensor) -> torch.Tensor:
+        """Run `ids` (1-D) at the next positions, after what the cache holds; the logits for the position after
+        them (the prompt cache runs only the tokens after the prefix it kept)."""
+        if ids.numel() == 0 or self.length + ids.numel() > self.capacity:
+            raise ValueError(f"{ids.numel()} tokens after {self.length} cached positions for a cache of {self.capacity}")
+        return self._run(ids, causal=True)
+
     def step(self, token: torch.Tensor) -> torch.Tensor:
         """Run one token (a 1-element long tensor) at the next position; its next-token logits."""
         if self.length >= self.capacity:
             raise ValueError(f"the cache of {self.capacity} positions is full")
         return self._run(token, causal=False)
 
+    def fork(self, rows: int) -> None:
+        """Copy the cached positions into `rows` rows for `step_rows` (several continuations of one prompt)."""
+        assert self.cache is not None
+        self.rows_cache = self.cache[:, :, None].repeat(1, 1, rows, 1, 1, 1)  # [layers, 2, rows, kv heads, capacity, dim]
+        self.rows_length = self.length
+
+    def unfork(self) -> None:
+        """Free the rows' cache (the batch is over)."""
+        self.rows_cache = None
+        self.rows_length = 0
+
+    def step_rows(self, tokens: torch.Tensor) -> torch.Tensor:
+        """One token per row (a [rows] long tensor) at the rows' next position, as one batched step after `fork`;
+        the next-token logits of each row ([rows, vocab])."""
+        assert self.rows_cache is not None and self.cos is not None and self.sin is not None
+        position, rows = self.rows_length, tokens.numel()
+        if position >= self.capacity:
+            raise ValueError(f"the cache of {self.capacity} positions is full")
+        end = position + 1
+        cos, sin = self.cos[position:end], self.sin[position:end]
+        x = self.embed[tokens]
+        for index, layer in enumerate(self.layers):
+            h = F.rms_norm(x, (x.shape[-1],), layer.norm_1, self.eps)
+            q = _rotate(layer.q(h).view(rows, self.heads, 1, self.head_dim), cos, sin)
+            k = _rotate(layer.k(h).view(rows, self.kv_heads, 1, self.head_dim), cos, sin)
+            v = layer.v(h).view(rows, self.kv_heads, 1, self.head_dim)
+            kv = self.rows_cache[index]
+            kv[0, :, :, position:end] = k
+            kv[1, :, :, position:end] = v
+            a = F.scaled_dot_product_attention(q, kv[0, :, :, :end], kv[1, :, :, :end],
+                                               enable_gqa=self.kv_heads != self.heads)
+            x = x + layer.o(a.reshape(rows, self.heads * self.head_dim))
+            h = F.rms_norm(x, (x.shape[-1],), layer.norm_2, self.eps)
+            x = x + layer.down(F.silu(layer.gate(h)) * layer.up(h))
+        self.rows_length = end
+        return self.lm_head(F.rms_norm(x, (x.shape[-1],), self.norm, self.eps))
+
     def _run(self, ids: torch.Tensor, *, causal: bool) -> torch.Tensor:
         assert self.cache is not None and self.cos is not None and self.sin is not None
         start, count = self.length, ids.numel()
         end = start + count
         cos, sin = self.cos[start:end], self.sin[start:end]
+        # several tokens after cached positions: causal attention over the whole cache (token i sees up to start + i)
+        mask = (torch.ones(count, end, dtype=torch.bool, device=self.device).tril(start)
+                if causal and count > 1 and start > 0 else None)
         x = self.embed[ids]
         for index, layer in enumerate(self.layers):
             h = F.rms_norm(x, (x.shape[-1],), layer.norm_1, self.eps)
@@ -143,8 +197,9 @@ class LlamaDecoder:
             kv = self.cache[index]
             kv[0, :, start:end] = k
             kv[1, :, start:end] = v
-            a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end],
-                                               is_causal=causal and count > 1, enable_gqa=self.kv_heads != self.heads)
+            a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end], attn_mask=mask,
+                                               is_causal=causal and count > 1 and mask is None,
+                                               enable_gqa=self.kv_heads != self.heads)
             x = x + layer.o(a[0].transpose(0, 1).reshape(count, self.heads * self.head_dim))
             h = F.rms_norm(x, (x.shape[-1],), layer.norm_2, self.eps)
             x = x + layer.down(F.silu(layer.gate(h)) * layer.up(h))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -73,7 +73,7 @@ def stream_loop(
     stops: Sequence[str] = (),
     eos: frozenset[int] = frozenset(),
     cancel: threading.Event | None = None,
-) -> Iterator[TokenStep | StreamEnd]:
+) -> Generator[TokenStep | StreamEnd, None, None]:
     """Run `produce` under the stream contract (module docstring). `decode` turns token ids into text (None when every
     item is a `SampledPiece`)."""
     run = StreamRun(cancel or threading.Event())

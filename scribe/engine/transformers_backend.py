@@ -9,6 +9,11 @@ preallocated cache, no per-call overhead from transformers, CUDA graphs on a GPU
 Qwen2, SmolLM2, Mistral) with `scribe.engine.llama_decoder` (the same, without graphs); other models with
 transformers' forward pass and its dynamic cache. dtype "int8" (CPU) quantises the weight matrices to int8.
 
+With scribe's own decoders the key/value cache outlives a stream (`scribe.engine.prompt_cache`): a regenerate, an
+extend or text typed at the end runs only the tokens after the prefix it shares with the previous request; and
+`stream_many` decodes several drafts of one prompt as one batch (`scribe.engine.batched`). transformers' own path
+(other architectures) runs every prompt whole and drafts one after another.
+
 Streams run through the shared loop of `scribe.engine.streaming` (timing, stop strings, cancelling, the end token, errors)
 fed by scribe's sampler on this model's logits, or by beam or contrastive search.
 """
@@ -37,6 +42,8 @@ from scribe.engine.base import (
     TokenStep,
     prompt_budget,
 )
+from scribe.engine.batched import batched_streams, can_batch
+from scribe.engine.prompt_cache import PromptCache
 from scribe.engine.streaming import StreamRun, one_line, sampled_tokens, stream_loop
 from scribe.engine.threads import apply_threads, intra_op_threads, requested_threads
 from scribe.sampling.params import SamplingParams
@@ -150,7 +157,7 @@ class TransformersBackend(Backend):
     """
 
     capabilities = frozenset(
-        {Capability.LOGITS, Capability.SEARCH, Capability.SCORE, Capability.ANALYSE, Capability.CHAT}
+        {Capability.LOGITS, Capability.SEARCH, Capability.SCORE, Capability.ANALYSE, Capability.CHAT, Capability.BATCH}
     )
 
     @classmethod
@@ -159,9 +166,12 @@ class TransformersBackend(Backend):
         return path.is_dir() and (path / "config.json").is_file()
 
     def supports(self, capability: Capability | str) -> bool:
-        """Chat only when the tokenizer has a chat template (instruct models)."""
+        """Chat only when the tokenizer has a chat template (instruct models); batched drafts with scribe's own
+        decoders (GPT-2, Llama architecture)."""
         if Capability(capability) is Capability.CHAT:
             return bool(getattr(self._tokenizer, "chat_template", None))
+        if Capability(capability) is Capability.BATCH:
+            return self._prompt_cache is not None
         return super().supports(capability)
 
     def __init__(
@@ -181,6 +191,8 @@ class TransformersBackend(Backend):
         self.info = info
         self._device = next(model.parameters()).device
         self._steps: gpt2_decoder.GPT2Decoder | llama_decoder.LlamaDecoder | TransformersSteps
+        self._prompt_cache: PromptCache | None = None
+        """scribe's own decoders keep their key/value cache between streams (`scribe.engine.prompt_cache`)."""
         if decoder == "auto" and (gpt2_decoder.supports(model) or llama_decoder.supports(model)):
             if gpt2_decoder.supports(model):
                 self._steps = gpt2_decoder.GPT2Decoder(model, cuda_graphs=cuda_graphs)
@@ -190,6 +202,7 @@ class TransformersBackend(Backend):
                 self._steps.quantize_int8()
                 if requested_threads() is not None:  # the writer's SCRIBE_THREADS wins over int8's one-thread steps
                     self._steps.step_threads = None
+            self._prompt_cache = PromptCache(self._steps)
         else:
             if int8:
                 self._model = model = _quantize_linear_layers(model)
@@ -290,7 +303,7 @@ class TransformersBackend(Backend):
     def close(self) -> None:
         """Drop the model and give its memory back."""
         device = self._device
-        del self._model, self._steps
+        del self._model, self._steps, self._prompt_cache
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -350,12 +363,42 @@ class TransformersBackend(Backend):
                                         eos=self._eos, alternatives=alternatives, token_text=self.token_text)
                 else:
                     yield from sampled_tokens(
-                        self._steps, ids, params, run, context_length=self.info.context_length,
+                        self._prompt_cache or self._steps, ids, params, run, context_length=self.info.context_length,
                         alternatives=alternatives, token_text=self.token_text, decode=self._decode, eos=self._eos,
                         device=self._device, threads=intra_op_threads,
                     )
 
         return stream_loop(produce, decode=self._decode, stops=params.stop, eos=self._eos, cancel=cancel)
+
+    def stream_many(
+        self,
+        prompt: str,
+        params: Sequence[SamplingParams],
+        *,
+        alternatives: int = 5,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[tuple[int, TokenStep | StreamEnd]]:
+        """Continuations of `prompt`, one per settings in `params`, decoded as one batch with scribe's own decoders
+        (`scribe.engine.batched`); one after another when they cannot share a batch (search, banned phrases,
+        different lengths) or the model has no such decoder."""
+        if self._prompt_cache is None or not can_batch(params):
+            yield from super().stream_many(prompt, params, alternatives=alternatives, cancel=cancel)
+            return
+        try:
+            ids = self._prompt_ids(prompt, params[0].max_new_tokens)
+        except ValueError:  # each stream ends with the error, as a single stream does
+            yield from super().stream_many(prompt, params, alternatives=alternatives, cancel=cancel)
+            return
+        yield from batched_streams(
+            self._prompt_cache, self._steps, ids, params, context_length=self.info.context_length,
+            alternatives=alternatives, token_text=self.token_text, decode=self._decode, eos=self._eos,
+            device=self._device, cancel=cancel,
+        )
+
+    def forget_prompt(self) -> None:
+        """Empty the prompt cache: the next request runs its whole prompt (benchmarks measure the cold case)."""
+        if self._prompt_cache is not None:
+            self._prompt_cache.clear()
 
     # --- analysis (Capability.ANALYSE)
 

@@ -180,7 +180,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
             self.branches, self.branch_error = BranchSession(), str(exc)
         self._accepted: list[AcceptedEdit] = []
         self._taken_back: list[AcceptedEdit] = []
-        self._queued: list[tuple[str, SamplingParams, int]] = []
+        self._queued = []  # declared in BranchActions
         self.last_replay: tuple[str, str] | None = None
         """(replayed text, recorded text) of the last replay."""
         self._branch_write_lock = threading.Lock()

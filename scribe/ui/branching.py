@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from scribe.engine.base import Backend, StreamEnd
+from scribe.engine.base import Backend, Capability, StreamEnd
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.processors import processor_order
 from scribe.studio.branch_session import Acceptance, BranchSession
@@ -30,7 +30,7 @@ from scribe.ui.screens.dialogs import ConfirmScreen
 from scribe.ui.widgets.draft import Draft
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.stream_view import Segment, StreamView
-from scribe.ui.workers import GenerationRun, collect, stream_into
+from scribe.ui.workers import GenerationRun, collect, stream_into, stream_many_into
 
 REPLAY_RESULT_SECONDS = 20
 """How long a replay's result stays up: long enough to read where the texts part."""
@@ -115,10 +115,11 @@ class BranchActions(_Base):
     """Accepts that an undo can take back, the newest last."""
     _taken_back: list[AcceptedEdit]
     """Accepts taken back by an undo, which a redo makes again."""
-    _queued: list[tuple[str, SamplingParams, int]]
+    _queued: list[tuple[str, SamplingParams, int, GenerationRun | None]]
+    """Drafts still to show after the running one: (parent node, settings with their seed, attempt, and the run
+    already streaming them in the same batch, or None to generate them then)."""
     _replay_after_load: str | None = None
     """A branch to replay once the model being loaded for it is ready."""
-    """Drafts still to generate after the running one: (parent node, settings with their seed, attempt)."""
 
     # --- starting continuations
 
@@ -133,10 +134,12 @@ class BranchActions(_Base):
         self._grow(anchor.id, with_seed(self.settings.sampling))
 
     def action_drafts(self) -> None:
-        """`settings.drafts` continuations of the text at the cursor, one after another: siblings with their own
-        seeds (a fixed seed goes +1 per draft)."""
+        """`settings.drafts` continuations of the text at the cursor: siblings with their own seeds (a fixed seed goes
+        +1 per draft), decoded as one batch where the backend can (Capability.BATCH), else one after another. The
+        first streams into the view; each next one is shown when the one before it ends."""
         if not self._model_ready():
             return
+        assert self.backend is not None
         prompt = self.editor.text_before_cursor()
         self._stop_generation()
         self.editor.set_mark()
@@ -146,8 +149,17 @@ class BranchActions(_Base):
         seeds = ([(params.seed + n) % SEED_LIMIT for n in range(count)] if params.seed is not None
                  else [draw_seed() for _ in range(count)])
         first, *rest = [params.replace(seed=seed) for seed in seeds]
-        self._grow(anchor.id, first)
-        self._queued = [(anchor.id, later, number) for number, later in enumerate(rest, start=1)]
+        if not rest or not self.backend.supports(Capability.BATCH):
+            self._grow(anchor.id, first)
+            self._queued = [(anchor.id, later, number, None) for number, later in enumerate(rest, start=1)]
+            return
+        runs = [GenerationRun(prompt="", params=settings,  # the prompt is the first draft's node's (`_grow`)
+                              alternatives=self.settings.alternatives, attempt=number, prose=self.settings.prose)
+                for number, settings in enumerate([first, *rest])]
+        for run in runs[1:]:
+            run.cancel = runs[0].cancel  # stopping the shown draft stops the whole batch
+        self._grow(anchor.id, first, run=runs[0], batch=runs)
+        self._queued = [(anchor.id, run.params, run.attempt, run) for run in runs[1:]]
 
     def action_regenerate(self) -> None:
         """Another continuation of the shown branch's prompt: a sibling (a fixed seed goes +1 per sibling)."""
@@ -204,13 +216,23 @@ class BranchActions(_Base):
                           alternatives=self.settings.alternatives, backend=info.backend, prose=self.settings.prose,
                           source=self.settings.model)
 
-    def _grow(self, parent: str, params: SamplingParams, *, prefix: str = "", attempt: int = 0) -> None:
+    def _grow(self, parent: str, params: SamplingParams, *, prefix: str = "", attempt: int = 0,
+              run: GenerationRun | None = None, batch: list[GenerationRun] | None = None) -> None:
+        """A new node under `parent` filled by a new run, or by `run`: the first of the drafts `batch` (which starts
+        streaming them all), or a draft of a batch already streaming."""
         node = self.branches.grow(parent, self._generation(params), prefix=prefix)
-        prompt = self.branches.tree.prompt_of(node.id)
-        self._start(GenerationRun(prompt=prompt, params=params, alternatives=self.settings.alternatives,
-                                  attempt=attempt, node_id=node.id, prose=self.settings.prose))
+        streaming = run is not None and batch is None
+        if run is None:
+            run = GenerationRun(prompt=self.branches.tree.prompt_of(node.id), params=params,
+                                alternatives=self.settings.alternatives, attempt=attempt, prose=self.settings.prose)
+        run.node_id = node.id
+        for draft in batch or ():
+            draft.prompt = self.branches.tree.prompt_of(node.id)
+        self._start(run, batch=batch, streaming=streaming)
 
-    def _start(self, run: GenerationRun) -> None:
+    def _start(self, run: GenerationRun, *, batch: list[GenerationRun] | None = None, streaming: bool = False) -> None:
+        """Show `run` in the continuation view and generate it (all of `batch` in one worker), unless `streaming`
+        (a draft its batch's worker is streaming already)."""
         self._stop_generation()
         self.rewrite = None
         self._close_draft()
@@ -223,13 +245,23 @@ class BranchActions(_Base):
         self._set_model_state("generating", tokens_per_s=None)
         assert self.backend is not None and self._drain_timer is not None
         self._drain_timer.resume()
-        self._generate_worker(self.backend, run)
+        if batch:
+            self._drafts_worker(self.backend, batch)
+        elif not streaming:
+            self._generate_worker(self.backend, run)
         self.refresh_bindings()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate", description="generate")
     def _generate_worker(self, backend: Backend, run: GenerationRun) -> None:
         run.prompt = self.assembled_prompt(backend, run.prompt, run.params)  # memory, lorebook, note (context_actions)
         stream_into(backend, run, self._backend_lock)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate", description="drafts")
+    def _drafts_worker(self, backend: Backend, runs: list[GenerationRun]) -> None:
+        prompt = self.assembled_prompt(backend, runs[0].prompt, runs[0].params)
+        for run in runs:
+            run.prompt = prompt
+        stream_many_into(backend, runs, self._backend_lock)
 
     def _branch_title(self, node: Node) -> str:
         siblings = self.branches.tree.siblings(node.id)
@@ -263,7 +295,8 @@ class BranchActions(_Base):
 
     def _finish(self, end: StreamEnd) -> None:
         self.generating = False
-        queued = self._queued if end.reason not in ("cancelled", "error") else []
+        stopped = end.reason in ("cancelled", "error") or (self.run_state is not None and self.run_state.cancel.is_set())
+        queued = [] if stopped else self._queued  # a draft of a batch may have streamed whole before the stop
         self._queued = []
         assert self._drain_timer is not None
         self._drain_timer.pause()
@@ -276,9 +309,9 @@ class BranchActions(_Base):
         self._set_model_state("ready" if self.backend is not None else self.model_state,
                               tokens_per_s=end.tokens_per_s or self.status_bar.status.tokens_per_s)
         self.refresh_bindings()
-        if queued:  # the next draft
-            (parent, params, attempt), rest = queued[0], queued[1:]
-            self._grow(parent, params, attempt=attempt)
+        if queued:  # the next draft (streamed already, or still streaming, when it came from a batch)
+            (parent, params, attempt, prepared), rest = queued[0], queued[1:]
+            self._grow(parent, params, attempt=attempt, run=prepared)
             self._queued = rest
             return
         self._schedule_count()

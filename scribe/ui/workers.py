@@ -71,28 +71,64 @@ def load_backend(name: str, *, device: str, dtype: str, trust_remote_code: bool)
     return load_model(name, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
 
 
+class _Feed:
+    """Puts one run's stream items into its buffer with the prose joins; remembers what streamed, so a failure can
+    still end the run with its text."""
+
+    def __init__(self, run: GenerationRun) -> None:
+        self.run = run
+        self.started = time.perf_counter()
+        self.tokens = 0
+        self.text: list[str] = []
+        self.joiner = ProseJoiner(run.prompt, join_lines=run.prose)
+        self.ended = False
+
+    def push(self, item: TokenStep | StreamEnd) -> None:
+        if isinstance(item, TokenStep):
+            self.tokens += 1
+            self.text.append(item.text)
+            item = dataclasses.replace(item, text=self.joiner.feed(item.text))
+        else:
+            self.ended = True
+            item = dataclasses.replace(item, text=join_prose(self.run.prompt, item.text, join_lines=self.run.prose))
+        self.run.buffer.push(item)
+
+    def fail(self, exc: BaseException) -> None:
+        run = self.run
+        self.ended = True
+        run.buffer.push(
+            StreamEnd(reason="error", text=join_prose(run.prompt, "".join(self.text), join_lines=run.prose),
+                      tokens=self.tokens, prompt_tokens=0, elapsed_s=time.perf_counter() - self.started,
+                      first_token_s=0.0, error=describe_error(exc))
+        )
+
+
 def stream_into(backend: Backend, run: GenerationRun, backend_lock: threading.Lock) -> None:
     """Stream `run` into its buffer; any failure becomes a StreamEnd with reason "error"."""
-    started = time.perf_counter()
-    tokens = 0
-    text: list[str] = []
-    joiner = ProseJoiner(run.prompt, join_lines=run.prose)
+    feed = _Feed(run)
     try:
         with backend_lock:
             for item in backend.stream(run.prompt, run.params, alternatives=run.alternatives, cancel=run.cancel):
-                if isinstance(item, TokenStep):
-                    tokens += 1
-                    text.append(item.text)
-                    item = dataclasses.replace(item, text=joiner.feed(item.text))
-                else:
-                    item = dataclasses.replace(item, text=join_prose(run.prompt, item.text, join_lines=run.prose))
-                run.buffer.push(item)
+                feed.push(item)
     except Exception as exc:  # a model failing mid-stream must not take the editor down
-        run.buffer.push(
-            StreamEnd(reason="error", text=join_prose(run.prompt, "".join(text), join_lines=run.prose), tokens=tokens,
-                      prompt_tokens=0, elapsed_s=time.perf_counter() - started, first_token_s=0.0,
-                      error=describe_error(exc))
-        )
+        feed.fail(exc)
+
+
+def stream_many_into(backend: Backend, runs: list[GenerationRun], backend_lock: threading.Lock) -> None:
+    """Stream drafts of one prompt (`runs[0]`'s prompt, alternatives and cancel event; each run its own settings) into
+    their buffers through `backend.stream_many` (one batched decode where the backend can); a failure ends every
+    unfinished run with an error."""
+    feeds = [_Feed(run) for run in runs]
+    first = runs[0]
+    try:
+        with backend_lock:
+            for row, item in backend.stream_many(first.prompt, [run.params for run in runs],
+                                                 alternatives=first.alternatives, cancel=first.cancel):
+                feeds[row].push(item)
+    except Exception as exc:  # a model failing mid-stream must not take the editor down
+        for feed in feeds:
+            if not feed.ended:
+                feed.fail(exc)
 
 
 def collect(backend: Backend, prompt: str, params: SamplingParams, alternatives: int, backend_lock: threading.Lock,
