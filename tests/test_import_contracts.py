@@ -28,10 +28,9 @@ FACES = ("cli", "commands")
 HEAVY = ("torch", "transformers", "tensorflow", "keras", "httpx", "httpx2", "llama_cpp")
 
 KNOWN_BACK_EDGES: dict[tuple[str, str], str] = {
-    # The shared records and errors live in the leaf module scribe/types.py; these two packages still reach into the
+    # The shared records and errors live in the leaf module scribe/types.py; the Keras runtime still reaches into the
     # engine for more than records.
-    ("keras_models", "engine"): "runtime.py and saved.py take the stream records, ModelLoadError and TextStream",
-    ("training", "engine"): "job.py takes EngineError from engine.base",
+    ("keras_models", "engine"): "runtime.py streams through the engine's TextStream (text from token pieces)",
 }
 """Import-time arrows that run from a lower package up to the engine, each with what it takes."""
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from scribe.engine.base import StopReason, StreamEnd, TokenStep
+from scribe.types import StopReason, StreamEnd, TokenStep
 from scribe.engine.textstream import TextStream
 from scribe.keras_models.architectures import HIDDEN, LOGITS, Architecture, Preset
 from scribe.keras_models.env import import_keras

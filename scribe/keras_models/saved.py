@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scribe.engine.base import ModelLoadError
+from scribe.types import ModelLoadError
 from scribe.keras_models.architectures import LOGITS, Architecture, Preset, architecture
 from scribe.keras_models.vocab import Vocab, VocabError
 

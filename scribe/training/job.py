@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from scribe.engine.base import EngineError
+from scribe.types import EngineError
 from scribe.training.events import Error, Event, Finished
 
 

@@ -68,7 +68,7 @@ from textual.widgets import TextArea
 
 from scribe.config import ConfigError, Paths, Settings, load_settings, save_settings
 from scribe.engine.base import Backend
-from scribe.sampling.params import InvalidSetting, SamplingParams
+from scribe.sampling.params import InvalidSetting
 from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
