@@ -5,6 +5,9 @@ folder, so a crash leaves the old file or the new one, never half of one. It wri
 target, keeps an existing file's mode (and owner, where the OS lets it), gives a new file the mode the umask gives
 (0644 under the usual 022) unless told otherwise, and refuses to replace a file the user made read-only.
 
+`replace_folder` does the same for a folder (a model, a checkpoint, a cached tokenizer): the new one is written beside
+it, flushed, and swapped into place; the old one is removed only once the new one stands.
+
 `read_bounded` checks what a path is before reading it: a directory, fifo, device or socket is refused with one line
 instead of a read that hangs or never ends, and at most `limit` bytes are read even from a file that claims to be
 empty. `DiskState` is what was read (size, mtime, sha256): comparing it with the file later tells whether someone
@@ -16,9 +19,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import stat
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,6 +224,30 @@ def fsync_tree(folder: Path) -> None:
         elif path.is_dir():
             fsync_dir(path)
     fsync_dir(folder)
+
+
+def replace_folder(folder: Path, fill: Callable[[Path], object]) -> None:
+    """Create or replace `folder` atomically: `fill(tmp)` writes a temporary sibling, which is flushed to disk and
+    swapped into place. The old folder is removed only after the new one is in place (and put back if the swap fails);
+    whatever `fill` raises leaves `folder` as it was and no temporary behind."""
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        fill(tmp)
+        fsync_tree(tmp)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        fsync_dir(folder.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not folder.exists():
+            os.replace(old, folder)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def set_aside(path: Path) -> Path:

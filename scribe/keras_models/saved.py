@@ -8,14 +8,13 @@ training is stopped mid-save. Loading checks everything it can and raises ModelL
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scribe.files import replace_folder
 from scribe.types import ModelLoadError
 from scribe.keras_models.architectures import LOGITS, Architecture, Preset, architecture
 from scribe.keras_models.vocab import Vocab, VocabError
@@ -106,16 +105,11 @@ def load_folder(folder: Path) -> KerasFolder:
 
 def save_folder(folder: Path, model: Any, vocab: Vocab, meta: dict[str, Any], card: Callable[[Path], None]) -> None:
     """Write the complete folder next to `folder`, then swap it into place; `card(tmp)` writes the model card."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.saving-{os.getpid()}")
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    model.save(tmp / MODEL_FILE)
-    vocab.save(tmp)
-    (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    card(tmp)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
+
+    def fill(tmp: Path) -> None:
+        model.save(tmp / MODEL_FILE)
+        vocab.save(tmp)
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        card(tmp)
+
+    replace_folder(folder, fill)

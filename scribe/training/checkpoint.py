@@ -16,12 +16,11 @@ import json
 import os
 import random
 import re
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from scribe.files import fsync_dir, fsync_tree
+from scribe.files import replace_folder
 
 if TYPE_CHECKING:
     import torch
@@ -65,29 +64,15 @@ class TrainState:
 
 
 def write_atomically(folder: Path, fill: Callable[[Path], None], what: str) -> None:
-    """Create `folder` by letting `fill` write a temporary sibling, then swap it into place (the old one is removed
-    only after the new one is in place). OSError becomes CheckpointError naming `what` and the cause."""
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    """Create `folder` by letting `fill` write a temporary sibling, then swap it into place (scribe.files'
+    `replace_folder`). OSError becomes CheckpointError naming `what` and the cause."""
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp.mkdir()
-        fill(tmp)
-        fsync_tree(tmp)
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        fsync_dir(folder.parent)
+        replace_folder(folder, fill)
     except Exception as exc:
         code = _io_errno(exc)
         if code is None:
             raise
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not folder.exists():
-            os.replace(old, folder)
         raise CheckpointError(code, f"cannot write {what} in {folder.parent}: {_cause(code, exc)}") from None
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _io_errno(exc: Exception) -> int | None:

@@ -10,13 +10,12 @@ Trained BPE tokenizers are cached the same way, keyed by their training text and
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from scribe.files import atomic_write, replace_folder
 from scribe.training.bpe import EOS, train_bpe
 from scribe.training.corpus import Document
 
@@ -126,12 +125,10 @@ def cached_bpe(documents: Sequence[Document], vocab_size: int, cache: Path) -> "
     if (folder / "tokenizer.json").exists():
         return load_tokenizer(folder)
     tokenizer = train_bpe(documents, vocab_size)
-    tmp = folder.with_name(f".{folder.name}.{os.getpid()}")
     try:
-        tokenizer.save_pretrained(tmp)
-        os.replace(tmp, folder)
-    except OSError:  # another run cached it first, or the cache cannot be written: only slower next time
-        shutil.rmtree(tmp, ignore_errors=True)
+        replace_folder(folder, tokenizer.save_pretrained)
+    except OSError:  # the cache cannot be written: only slower next time
+        pass
     return tokenizer
 
 
@@ -190,12 +187,14 @@ def _read_tokens(path: Path):  # noqa: ANN202 - numpy array or None
 
 def _write_tokens(path: Path, ids) -> None:  # noqa: ANN001 - numpy array
     """Write atomically; a cache that cannot be written is only slower next time."""
+    import io
+
     import numpy as np
 
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
+    buffer = io.BytesIO()
+    np.save(buffer, ids, allow_pickle=False)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(tmp, ids, allow_pickle=False)
-        os.replace(tmp, path)
+        atomic_write(path, buffer.getvalue())
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
