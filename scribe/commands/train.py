@@ -3,7 +3,8 @@
 Training runs in its own process (`scribe.training.job`); this command shows its events as a progress bar on a
 terminal (one line per report otherwise), or with --json passes them through as JSON lines on stdout. Ctrl-C (or
 SIGTERM) asks the job to stop: it writes a checkpoint, saves the model trained so far and the command exits with status
-130; `--resume` continues from the checkpoint with the same data order. `--processes N` runs N data-parallel
+130; a second one stops it at once (status 75) and prints the `--resume` command that continues from the last
+checkpoint; a third kills it. `--resume` continues from the checkpoint with the same data order (EXIT_CODES). `--processes N` runs N data-parallel
 processes; under `torchrun`/`accelerate launch` (WORLD_SIZE set) the command trains in-process as one of the ranks.
 """
 
@@ -25,6 +26,17 @@ _DEFAULTS = {"preset": "small", "context": 256, "batch_size": 32, "warmup": 100,
              "seed": 0, "vocab_size": 8192, "val_fraction": 0.1, "lora_r": 8, "lora_alpha": 16}
 """Defaults shown in --help; they mirror TrainConfig's (kept here so --help does not import the trainer)."""
 BAR_WIDTH = 24
+EXIT_STOPPED_AT_ONCE = 75
+"""scribe.training.job.EXIT_STOPPED_AT_ONCE (not imported: --help and this module stay free of the training package)."""
+EXIT_CODES = """exit status:
+  0    training finished; the model is saved
+  1    an error (the message says what to do); nothing is lost, a model is saved only whole
+  2    bad command-line arguments
+  75   stopped at once by a second Ctrl-C (or SIGTERM): the model is not saved, the last checkpoint is kept and the
+       command to continue from it is printed (the same command with --resume)
+  130  stopped by Ctrl-C (or SIGTERM): a checkpoint is written and the model trained so far is saved; --resume
+       continues"""
+"""The exit codes, in `scribe train --help` and docs/reliability.md."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Fine-tune a Hugging Face causal language model on plain-text files, folders or globs (--base; "
         "add --lora for LoRA), or train a GPT-2-architecture model from scratch (no --base). Ctrl-C checkpoints and "
         "saves what was trained so far; --resume continues.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILES", help="text files, folders or glob patterns")
     p.add_argument("--name", help="model name (default: the first file's stem); the model goes to <models dir>/<name>")
@@ -231,9 +244,30 @@ def run(args: argparse.Namespace) -> int:
                 failure = event.message
     finally:
         forward()
+    if job.wait() == EXIT_STOPPED_AT_ONCE:
+        print(stopped_at_once(config), file=sys.stderr)
+        return EXIT_STOPPED_AT_ONCE
     if failure is not None:
         raise CommandError(failure)
     return status
+
+
+def resume_command(command: str) -> str:
+    """The command line that continues `command` (a `scribe train ...` line) from its checkpoint."""
+    return command if "--resume" in shlex.split(command) else command + " --resume"
+
+
+def stopped_at_once(config) -> str:  # noqa: ANN001 - TrainConfig or a Keras job's config
+    """What a second Ctrl-C left: the checkpoint kept and the exact command continuing from it, or that there is none."""
+    import json
+
+    checkpoint = getattr(config, "checkpoint_dir", None)
+    try:
+        step = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "stopped at once; no checkpoint was written yet, so run the same command again to start over"
+    return (f"stopped at once; the model was not saved, the checkpoint at step {step} in {checkpoint} is kept. "
+            f"Continue with:\n  {resume_command(config.command)}")
 
 
 def _events_until_end(job):  # noqa: ANN001, ANN202
@@ -247,11 +281,22 @@ def _events_until_end(job):  # noqa: ANN001, ANN202
 
 
 def _forward_signals(job):  # noqa: ANN001, ANN202
-    """SIGINT (Ctrl-C) and SIGTERM to this command cancel the job (a KeyboardInterrupt raised while reading the job's
+    """SIGINT (Ctrl-C) and SIGTERM to this command go to the job: the first two as SIGINT (the job checkpoints and
+    saves, then the second stops it at once), a third kills it (a KeyboardInterrupt raised while reading the job's
     output would end the event generator and lose the job's last events); returns a function restoring the handlers."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = {sig: signal.signal(sig, lambda signum, frame: job.cancel()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    received = 0
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal received
+        received += 1
+        if received <= 2:
+            job.cancel()
+        else:
+            job.kill()
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
 
 

@@ -2,8 +2,11 @@
 
 The config file holds a `TrainConfig` as JSON. Progress events go to stdout as JSON lines (only the main process's,
 under torchrun or accelerate launch); anything else the libraries print goes to stderr. The first SIGINT or SIGTERM
-asks the run to stop after the current step, write a checkpoint and save the model; a second one stops at once.
-Exit status: 0 when training finished, 130 when it was cancelled, 1 on an error (reported as an `error` event).
+asks the run to stop after the current step, write a checkpoint and save the model; a second one stops at once
+(`StopNow` unwinds the run: a checkpoint being written is dropped and the previous one kept, see `replace_folder`).
+Exit status: 0 when training finished, 130 when it was cancelled (checkpoint written, model saved), 75
+(`EXIT_STOPPED_AT_ONCE`) when a second cancel stopped it at once (the last checkpoint is kept for `--resume`), 1 on an
+error (reported as an `error` event).
 """
 
 from __future__ import annotations
@@ -19,6 +22,17 @@ from typing import TextIO
 from scribe.types import EngineError
 from scribe.training.events import Error, Event, Finished
 
+EXIT_CANCELLED = 130
+"""The first cancel: the run stopped after a step, wrote a checkpoint and saved the model."""
+EXIT_STOPPED_AT_ONCE = 75
+"""A second cancel stopped the run at once (EX_TEMPFAIL: try again, with --resume); nothing was saved past the last
+checkpoint."""
+
+
+class StopNow(BaseException):
+    """Raised by a second SIGINT/SIGTERM: unwinds the run at once. Not a KeyboardInterrupt, so that the trainer's
+    own handling of an interrupt (checkpoint, then save) does not catch it."""
+
 
 def event_writer(out: TextIO):  # noqa: ANN201 - Callable[[Event], None]
     """An emit function writing one JSON line per event to `out`."""
@@ -31,11 +45,11 @@ def event_writer(out: TextIO):  # noqa: ANN201 - Callable[[Event], None]
 
 
 def install_cancel_handlers(cancel: threading.Event) -> None:
-    """SIGINT/SIGTERM: the first sets `cancel`, a second raises KeyboardInterrupt."""
+    """SIGINT/SIGTERM: the first sets `cancel`, a second raises StopNow."""
 
     def handler(signum: int, frame: object) -> None:
         if cancel.is_set():
-            raise KeyboardInterrupt
+            raise StopNow
         cancel.set()
 
     signal.signal(signal.SIGINT, handler)
@@ -64,10 +78,10 @@ def run_trainer(run: Callable[[], Finished], emit: Callable[[Event], None]) -> i
     except (ValueError, OSError, EngineError) as exc:
         emit(Error(str(exc)))
         return 1
-    except KeyboardInterrupt:
+    except StopNow:
         emit(Error("stopped at once by a second cancel; the last checkpoint, if any, is kept"))
-        return 130
-    return 130 if finished.reason == "interrupted" else 0
+        return EXIT_STOPPED_AT_ONCE
+    return EXIT_CANCELLED if finished.reason == "interrupted" else 0
 
 
 def job_main(argv: list[str] | None, module: str,
