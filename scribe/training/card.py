@@ -84,7 +84,7 @@ def card_text(trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module"
         "lora": f"fine-tuned from `{base_name}` with LoRA (r={cfg.lora_r}, alpha={cfg.lora_alpha}; adapters merged "
                 "into the weights)",
     }[cfg.mode]
-    files = [(d.path.name, d.path.stat().st_size if d.path.exists() else 0) for d in data.corpus.documents]
+    files = [(d.path.name, d.path.stat().st_size if d.path.exists() else 0, d.encoding) for d in data.corpus.documents]
     parameters = sum(p.numel() for p in model.parameters())
     lines = [
         f"# {cfg.name}",
@@ -129,7 +129,7 @@ def card_text(trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module"
     ]
     if cfg.command:
         lines += ["", "## Reproduce", "", "```", without_paths(cfg.command), "```"]
-    lines += ["", "## Data", ""] + [f"- `{path}` ({size:,} bytes)" for path, size in files]
+    lines += ["", "## Data", ""] + [f"- `{path}` ({size:,} bytes, {encoding})" for path, size, encoding in files]
     if data.corpus.skipped:
         lines += ["", "Skipped:", ""] + [f"- `{s.path.name}`: {s.reason}" for s in data.corpus.skipped]
     hub_base = cfg.base if cfg.base and not is_local(cfg.base) else None

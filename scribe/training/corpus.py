@@ -1,7 +1,9 @@
 """Reading a training corpus: files, folders and globs of plain text.
 
 Text is decoded as UTF-8 (a BOM is stripped; UTF-16 is read when it starts with its BOM), else in the legacy encoding
-charset-normalizer detects (cp1252, cp1251, ...); line endings are normalised to LF and, by default, the Project
+charset-normalizer detects (cp1252, cp1251, ...; a text that Windows-1252 decodes to the same characters as the
+detected code page, such as English with smart quotes and dashes, is named cp1252, not cp1250); a NUL byte anywhere
+marks a file binary. Each Document records its encoding (the model card lists it). Line endings are normalised to LF and, by default, the Project
 Gutenberg header and footer (everything outside the `*** START OF` / `*** END OF` marker lines) is removed. Files that
 are binary, undecodable or empty are skipped and reported, never fatal.
 
@@ -48,6 +50,8 @@ class Document:
 
     path: Path
     text: str
+    encoding: str = "utf-8"
+    """How the file was decoded: utf-8, utf-8-sig, utf-16, or a legacy code page such as cp1252."""
 
 
 @dataclass(frozen=True)
@@ -91,20 +95,26 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]
 
 
 def decode(data: bytes) -> str:
-    """Bytes to text: UTF-16 when it starts with a UTF-16 BOM, else UTF-8 (BOM stripped), else the legacy encoding
-    charset-normalizer detects. Raises ValueError for binary data (NUL bytes) and UnicodeDecodeError for bytes no
-    encoding explains."""
+    """Bytes to text (`decode_named` without the encoding's name)."""
+    return decode_named(data)[0]
+
+
+def decode_named(data: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-16 when it starts with a UTF-16 BOM, else UTF-8 (`utf-8-sig` when a BOM is stripped),
+    else the legacy encoding charset-normalizer detects. Raises ValueError for binary data (a NUL byte anywhere) and
+    UnicodeDecodeError for bytes no encoding explains."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
-    if b"\x00" in data[:8192]:
-        raise ValueError("binary file (contains NUL bytes)")
+        return data.decode("utf-16"), "utf-16"
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise ValueError(f"binary file (a NUL byte at offset {nul:,}); give plain-text files")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
     except UnicodeDecodeError as exc:
         legacy = detect_legacy(data)
         if legacy is None:
             raise exc from None
-        return data.decode(legacy)
+        return data.decode(legacy), legacy
 
 
 def detect_legacy(data: bytes) -> str | None:
@@ -122,10 +132,19 @@ def detect_legacy(data: bytes) -> str | None:
     if best is None or best.encoding.replace("-", "_").startswith(("utf_8", "ascii")):
         return None
     try:
-        data.decode(best.encoding)
+        text = data.decode(best.encoding)
     except (UnicodeDecodeError, LookupError):
         return None
-    return best.encoding
+    return "cp1252" if _same_in_cp1252(data, text) else best.encoding
+
+
+def _same_in_cp1252(data: bytes, text: str) -> bool:
+    """Whether Windows-1252 reads `data` as `text`: then the text is Western (its only non-ASCII bytes are the smart
+    quotes, dashes and symbols most code pages share), and cp1252 is its most likely source."""
+    try:
+        return data.decode("cp1252") == text
+    except UnicodeDecodeError:
+        return False
 
 
 def gutenberg_body(text: str) -> str:
@@ -206,7 +225,7 @@ def read_document(path: Path, *, strip_gutenberg: bool = True, join_lines: bool 
     if not data:
         return Skipped(path, "empty file")
     try:
-        text = decode(data)
+        text, encoding = decode_named(data)
     except UnicodeDecodeError as exc:
         return Skipped(path, f"not text in UTF-8 or a detectable legacy encoding (undecodable byte at offset {exc.start})")
     except ValueError as exc:
@@ -214,7 +233,7 @@ def read_document(path: Path, *, strip_gutenberg: bool = True, join_lines: bool 
     text = clean(text, gutenberg=strip_gutenberg, join_lines=join_lines)
     if not text:
         return Skipped(path, "no text")
-    return Document(path, text)
+    return Document(path, text, encoding)
 
 
 def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True, join_lines: bool = False) -> Corpus:

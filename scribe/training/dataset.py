@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -26,21 +27,23 @@ if TYPE_CHECKING:
 CHUNKS_PER_FILE = 200
 """A single file is cut into about this many chunks for the split (never smaller than MIN_CHUNK_CHARS)."""
 MIN_CHUNK_CHARS = 2000
+_BOUNDARIES = (re.compile(r"\n\n"), re.compile(r"\n"), re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s"), re.compile(r"\s"))
+"""Where a chunk may end, best first: a paragraph break, a line break, a sentence end, a space."""
 
 
 def chunk_document(doc: Document, target_chars: int) -> list[Document]:
-    """`doc` cut into pieces of at least `target_chars` (the last may be shorter), each ending at a paragraph break
-    (a blank line), or at a line break when no paragraph ends within four times the target."""
+    """`doc` cut into pieces of at least `target_chars` (the last may be shorter), each ending at the first paragraph
+    break within four times the target, else a line break, else a sentence end, else a space there (a corpus of one
+    very long line is cut too); a text with no space at all is cut at four times the target."""
     text, pieces, pos = doc.text, [], 0
     while pos < len(text):
-        end = pos + target_chars
+        end, limit = pos + target_chars, pos + 4 * target_chars
         if end >= len(text):
             cut = len(text)
         else:
-            para = text.find("\n\n", end, pos + 4 * target_chars)
-            line = text.find("\n", end)
-            cut = para + 2 if para >= 0 else (line + 1 if line >= 0 else len(text))
-        pieces.append(Document(doc.path, text[pos:cut]))
+            found = (pattern.search(text, end, limit) for pattern in _BOUNDARIES)
+            cut = next((m.end() for m in found if m is not None), min(limit, len(text)))
+        pieces.append(replace(doc, text=text[pos:cut]))
         pos = cut
     return pieces
 
@@ -87,7 +90,7 @@ def _joined(chunks: list[Document], keep) -> list[Document]:  # noqa: ANN001 - a
             else:
                 runs.append([chunk])
         previous = kept
-    return [Document(run[0].path, "".join(c.text for c in run)) for run in runs]
+    return [replace(run[0], text="".join(c.text for c in run)) for run in runs]
 
 
 def char_tokenizer(documents: Sequence[Document]) -> "PreTrainedTokenizerBase":
