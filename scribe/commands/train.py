@@ -35,7 +35,7 @@ EXIT_CODES = """exit status:
   75   stopped at once by a second Ctrl-C (or SIGTERM): the model is not saved, the last checkpoint is kept and the
        command to continue from it is printed (the same command with --resume)
   130  stopped by Ctrl-C (or SIGTERM): a checkpoint is written and the model trained so far is saved; --resume
-       continues"""
+       continues (during data preparation: stopped at once, nothing trained)"""
 """The exit codes, in `scribe train --help` and docs/reliability.md."""
 
 
@@ -115,8 +115,10 @@ def _duration(seconds: float) -> str:
 
 def _progress(event) -> str | None:  # noqa: ANN001 - an Event
     """One human line for an event (None for events not shown)."""
-    from scribe.training.events import Checkpoint, Eval, Finished, Sample, Saved, Started, Step
+    from scribe.training.events import Checkpoint, Eval, Finished, Preparing, Sample, Saved, Started, Step
 
+    if isinstance(event, Preparing):
+        return f"preparing the data ({_duration(event.elapsed_s)}): {event.stage}"
     if isinstance(event, Started):
         what = f"{event.preset}" if event.mode == "scratch" else f"{event.base} ({event.mode})"
         line = (f"training {what} ({event.parameters:,} trainable parameters, vocab {event.vocab_size}) on "
@@ -244,9 +246,13 @@ def run(args: argparse.Namespace) -> int:
                 failure = event.message
     finally:
         forward()
-    if job.wait() == EXIT_STOPPED_AT_ONCE:
+    ended = job.wait()
+    if ended == EXIT_STOPPED_AT_ONCE:
         print(stopped_at_once(config), file=sys.stderr)
         return EXIT_STOPPED_AT_ONCE
+    if ended == 130 and failure is not None:  # cancelled while preparing the data
+        print(failure, file=sys.stderr)
+        return 130
     if failure is not None:
         raise CommandError(failure)
     return status

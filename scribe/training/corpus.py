@@ -40,6 +40,20 @@ threshold of documents wrapped at 70 columns; narrower ones get a lower one, dow
 MIN_WRAPPED_CHARS = 45
 
 
+_stage = "loading the training libraries"
+
+
+def set_stage(stage: str) -> None:
+    """Say what data preparation is doing now (a job reports it every few seconds until training starts)."""
+    global _stage
+    _stage = stage
+
+
+def stage() -> str:
+    """What data preparation is doing now (`set_stage`)."""
+    return _stage
+
+
 class EmptyCorpus(ValueError):
     """No usable text was found in the given paths."""
 
@@ -241,7 +255,8 @@ def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True, jo
     none holds usable text."""
     files, missing = expand_paths(paths)
     corpus = Corpus(skipped=list(missing))
-    for path in files:
+    for number, path in enumerate(files, 1):
+        set_stage(f"reading {path.name} (file {number} of {len(files)})")
         item = read_document(path, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
         (corpus.documents if isinstance(item, Document) else corpus.skipped).append(item)
     if not corpus.documents:

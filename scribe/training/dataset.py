@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from scribe.files import atomic_write, replace_folder
 from scribe.training.bpe import EOS, train_bpe
-from scribe.training.corpus import Document
+from scribe.training.corpus import Document, set_stage
 
 if TYPE_CHECKING:
     import torch
@@ -127,6 +127,7 @@ def cached_bpe(documents: Sequence[Document], vocab_size: int, cache: Path) -> "
     folder = cache / "tokenizers" / key.hexdigest()[:32]
     if (folder / "tokenizer.json").exists():
         return load_tokenizer(folder)
+    set_stage(f"training a tokenizer of {vocab_size:,} tokens")
     tokenizer = train_bpe(documents, vocab_size)
     try:
         replace_folder(folder, tokenizer.save_pretrained)
@@ -155,26 +156,33 @@ def encode_documents(documents: Sequence[Document], tokenizer: "PreTrainedTokeni
     eos = tokenizer.eos_token_id
     folder = cache / "tokens" / tokenizer_fingerprint(tokenizer) if cache is not None else None
     parts, hits, misses = [], 0, 0
+    total, done = sum(len(d.text) for d in documents), 0
     for doc in documents:
         path = folder / f"{text_hash(doc.text)}.npy" if folder is not None else None
         ids = _read_tokens(path) if path is not None else None
         if ids is None:
-            ids = np.fromiter(_tokenize(doc.text, tokenizer), dtype=np.int32)
+            ids = np.fromiter(_tokenize(doc.text, tokenizer, done, total), dtype=np.int32)
             misses += 1
             if path is not None:
                 _write_tokens(path, ids)
         else:
             hits += 1
+        done += len(doc.text)
         parts += [ids, np.array([eos], dtype=np.int32)]
     stream = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
     return Encoded(torch.from_numpy(stream), hits, misses)
 
 
-def _tokenize(text: str, tokenizer: "PreTrainedTokenizerBase", piece: int = 1_000_000):
-    """Token ids of `text`, tokenised in pieces of about `piece` characters cut after a line break."""
+def _tokenize(text: str, tokenizer: "PreTrainedTokenizerBase", done: int, total: int, piece: int = 200_000):
+    """Token ids of `text`, tokenised in pieces of about `piece` characters cut after a line break, else before a
+    space (where a byte-level BPE starts a word anyway), so that progress is reported (`done` of `total` characters
+    before this text) and a cancel is honoured between pieces."""
     pos = 0
     while pos < len(text):
-        end = len(text) if pos + piece >= len(text) else (text.find("\n", pos + piece) + 1 or len(text))
+        set_stage(f"tokenising: {(done + pos) / 1e6:,.1f} of {total / 1e6:,.1f} million characters")
+        start, limit = pos + piece, pos + 2 * piece
+        line, space = text.find("\n", start, limit), text.find(" ", start, limit)
+        end = len(text) if start >= len(text) else line + 1 if line >= 0 else space if space >= 0 else limit
         yield from tokenizer(text[pos:end], add_special_tokens=False)["input_ids"]
         pos = end
 

@@ -1,7 +1,7 @@
 """Training progress events: small dataclasses that travel as JSON lines from a training job to whoever shows it.
 
 Each event serialises as one JSON object with an `"event"` key naming its kind (`started`, `step`, `eval`, `sample`,
-`saved`, `checkpoint`, `finished`, `error`); `parse_event` turns such a line back into the dataclass.
+`saved`, `checkpoint`, `finished`, `error`, `preparing`); `parse_event` turns such a line back into the dataclass.
 """
 
 from __future__ import annotations
@@ -136,7 +136,17 @@ class Error(Event):
     message: str
 
 
-EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in (Started, Step, Eval, Sample, Saved, Checkpoint, Finished, Error)}
+@dataclass(frozen=True)
+class Preparing(Event):
+    """Data preparation (reading, tokenising) is still going on: sent every few seconds until `started`."""
+
+    kind: ClassVar[str] = "preparing"
+    stage: str
+    elapsed_s: float
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (Started, Step, Eval, Sample, Saved, Checkpoint, Finished, Error, Preparing)}
 
 
 def parse_event(line: str) -> Event:

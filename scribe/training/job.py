@@ -4,9 +4,10 @@ The config file holds a `TrainConfig` as JSON. Progress events go to stdout as J
 under torchrun or accelerate launch); anything else the libraries print goes to stderr. The first SIGINT or SIGTERM
 asks the run to stop after the current step, write a checkpoint and save the model; a second one stops at once
 (`StopNow` unwinds the run: a checkpoint being written is dropped and the previous one kept, see `replace_folder`).
-Exit status: 0 when training finished, 130 when it was cancelled (checkpoint written, model saved), 75
-(`EXIT_STOPPED_AT_ONCE`) when a second cancel stopped it at once (the last checkpoint is kept for `--resume`), 1 on an
-error (reported as an `error` event).
+Until training starts, a `preparing` event every PROGRESS_SECONDS says what data preparation is doing, and a
+SIGINT/SIGTERM stops it at once (exit 130, nothing to save). Exit status: 0 when training finished, 130 when it was
+cancelled (checkpoint written, model saved; or during data preparation), 75 (`EXIT_STOPPED_AT_ONCE`) when a second
+cancel stopped it at once (the last checkpoint is kept for `--resume`), 1 on an error (reported as an `error` event).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from scribe.types import EngineError
-from scribe.training.events import Error, Event, Finished
+from scribe.training.events import Error, Event, Finished, Preparing, Started
 
 EXIT_CANCELLED = 130
 """The first cancel: the run stopped after a step, wrote a checkpoint and saved the model."""
@@ -29,25 +31,66 @@ EXIT_STOPPED_AT_ONCE = 75
 checkpoint."""
 
 
+PROGRESS_SECONDS = 2.0
+"""How often a job reports data preparation (`preparing` events) until training starts."""
+
+
 class StopNow(BaseException):
     """Raised by a second SIGINT/SIGTERM: unwinds the run at once. Not a KeyboardInterrupt, so that the trainer's
     own handling of an interrupt (checkpoint, then save) does not catch it."""
 
 
+class CancelledWhilePreparing(BaseException):
+    """Raised by a SIGINT/SIGTERM before training started: there is nothing to checkpoint, so data preparation stops
+    at once."""
+
+
 def event_writer(out: TextIO):  # noqa: ANN201 - Callable[[Event], None]
-    """An emit function writing one JSON line per event to `out`."""
+    """An emit function writing one JSON line per event to `out` (from any thread)."""
+    lock = threading.Lock()
 
     def emit(event: Event) -> None:
-        out.write(event.to_json() + "\n")
-        out.flush()
+        with lock:
+            out.write(event.to_json() + "\n")
+            out.flush()
 
     return emit
 
 
-def install_cancel_handlers(cancel: threading.Event) -> None:
-    """SIGINT/SIGTERM: the first sets `cancel`, a second raises StopNow."""
+class Preparation:
+    """Wraps a job's emit: until training starts (a `started` event, or an end), a thread sends a `preparing` event
+    with the current stage (`scribe.training.corpus.stage`) every PROGRESS_SECONDS."""
+
+    def __init__(self, emit: Callable[[Event], None], every: float = PROGRESS_SECONDS) -> None:
+        self._emit = emit
+        self.done = threading.Event()
+        self._start = time.monotonic()
+        threading.Thread(target=self._report, args=(every,), daemon=True, name="preparation-progress").start()
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, (Started, Finished, Error)):
+            self.done.set()
+        self._emit(event)
+
+    @property
+    def preparing(self) -> bool:
+        return not self.done.is_set()
+
+    def _report(self, every: float) -> None:
+        from scribe.training.corpus import stage
+
+        while not self.done.wait(every):
+            self._emit(Preparing(stage(), round(time.monotonic() - self._start, 1)))
+
+
+def install_cancel_handlers(cancel: threading.Event, preparing: Callable[[], bool] = lambda: False) -> None:
+    """SIGINT/SIGTERM: while `preparing()`, raise CancelledWhilePreparing; otherwise the first sets `cancel`, a second
+    raises StopNow."""
 
     def handler(signum: int, frame: object) -> None:
+        if preparing():
+            cancel.set()
+            raise CancelledWhilePreparing
         if cancel.is_set():
             raise StopNow
         cancel.set()
@@ -78,6 +121,9 @@ def run_trainer(run: Callable[[], Finished], emit: Callable[[Event], None]) -> i
     except (ValueError, OSError, EngineError) as exc:
         emit(Error(str(exc)))
         return 1
+    except CancelledWhilePreparing:
+        emit(Error("cancelled while preparing the data; nothing was trained (run the command again to start)"))
+        return EXIT_CANCELLED
     except StopNow:
         emit(Error("stopped at once by a second cancel; the last checkpoint, if any, is kept"))
         return EXIT_STOPPED_AT_ONCE
@@ -94,10 +140,10 @@ def job_main(argv: list[str] | None, module: str,
         return 2
     events = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints cannot corrupt the event stream
-    emit = event_writer(events)
+    preparation = Preparation(event_writer(events))
     cancel = threading.Event()
-    install_cancel_handlers(cancel)
-    return run(argv[0], emit, cancel)
+    install_cancel_handlers(cancel, lambda: preparation.preparing)
+    return run(argv[0], preparation.emit, cancel)
 
 
 def _run_file(config_path: str, emit: Callable[[Event], None], cancel: threading.Event) -> int:
