@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import glob
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -40,17 +41,17 @@ threshold of documents wrapped at 70 columns; narrower ones get a lower one, dow
 MIN_WRAPPED_CHARS = 45
 
 
-_stage = "loading the training libraries"
+_stage: tuple[str, float] | None = None
 
 
 def set_stage(stage: str) -> None:
     """Say what data preparation is doing now (a job reports it every few seconds until training starts)."""
     global _stage
-    _stage = stage
+    _stage = (stage, _stage[1] if _stage else time.monotonic())
 
 
-def stage() -> str:
-    """What data preparation is doing now (`set_stage`)."""
+def stage() -> tuple[str, float] | None:
+    """What data preparation is doing now and when it began (`time.monotonic()`); None before it began."""
     return _stage
 
 

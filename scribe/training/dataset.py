@@ -168,6 +168,7 @@ def encode_documents(documents: Sequence[Document], tokenizer: "PreTrainedTokeni
         else:
             hits += 1
         done += len(doc.text)
+        set_stage(f"tokenised {done / 1e6:,.1f} of {total / 1e6:,.1f} million characters")
         parts += [ids, np.array([eos], dtype=np.int32)]
     stream = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
     return Encoded(torch.from_numpy(stream), hits, misses)

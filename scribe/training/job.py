@@ -58,13 +58,13 @@ def event_writer(out: TextIO):  # noqa: ANN201 - Callable[[Event], None]
 
 
 class Preparation:
-    """Wraps a job's emit: until training starts (a `started` event, or an end), a thread sends a `preparing` event
-    with the current stage (`scribe.training.corpus.stage`) every PROGRESS_SECONDS."""
+    """Wraps a job's emit: once data preparation has gone on for `every` seconds (`scribe.training.corpus.stage`), a
+    thread sends a `preparing` event with its stage every `every` seconds until training starts (a `started` event,
+    or an end)."""
 
     def __init__(self, emit: Callable[[Event], None], every: float = PROGRESS_SECONDS) -> None:
         self._emit = emit
         self.done = threading.Event()
-        self._start = time.monotonic()
         threading.Thread(target=self._report, args=(every,), daemon=True, name="preparation-progress").start()
 
     def emit(self, event: Event) -> None:
@@ -79,8 +79,12 @@ class Preparation:
     def _report(self, every: float) -> None:
         from scribe.training.corpus import stage
 
-        while not self.done.wait(every):
-            self._emit(Preparing(stage(), round(time.monotonic() - self._start, 1)))
+        last = 0.0
+        while not self.done.wait(every / 8):
+            now, current = time.monotonic(), stage()
+            if current is not None and now - current[1] >= every and now - last >= every and not self.done.is_set():
+                self._emit(Preparing(current[0], round(now - current[1], 1)))
+                last = now
 
 
 def install_cancel_handlers(cancel: threading.Event, preparing: Callable[[], bool] = lambda: False) -> None:

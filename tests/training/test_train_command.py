@@ -33,7 +33,7 @@ def test_train_json_end_to_end(slice_file: Path, scribe_home: Path) -> None:
     result = scribe(*args)
     assert result.returncode == 0, result.stderr
     events = [parse_event(line) for line in result.stdout.splitlines()]
-    kinds = [e.kind for e in events]
+    kinds = [e.kind for e in events if e.kind != "preparing"]  # progress while preparing, on a slow machine
     assert kinds[0] == "started" and kinds[-1] == "finished" and kinds.count("saved") == 1
     assert kinds.count("checkpoint") == 2  # at step 10 and at the end
     finished = events[-1]
@@ -55,7 +55,7 @@ def test_progress_lines_on_stderr(slice_file: Path, tmp_path: Path) -> None:
                     "300", "--context", "32", "--batch-size", "4", "--max-steps", "10", "--eval-every", "100")
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
-    lines = result.stderr.splitlines()
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("preparing the data (")]
     assert lines[0].startswith("training tiny (")
     assert any(line.startswith("step     10  loss ") and "tok/s" in line and "eta" in line for line in lines)
     assert any(line.startswith("eval step 10: val loss ") and "bits/char" in line for line in lines)
