@@ -109,7 +109,7 @@ def test_model_card_has_the_numbers(run: Run) -> None:
     assert "| base model | none (from scratch) |" in card and "trained from scratch (preset `tiny`)" in card
     assert "torch threads" in card and "torch 2." in card
     assert "scribe train slice.txt --preset tiny" in card
-    assert "slice.txt` (300,000 bytes)" in card
+    assert "slice.txt` (300,000 bytes, utf-8)" in card  # each file with its encoding
     started = run.events[0]
     assert isinstance(started, Started) and f"{started.parameters:,} parameters" in card
 
