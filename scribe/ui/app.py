@@ -103,6 +103,26 @@ FRAME_SECONDS = 1 / 30
 """How often streamed tokens are moved from the worker's buffer to the view."""
 COUNT_DELAY_SECONDS = 0.4
 """Quiet time after the last edit or cursor move before the tokens before the cursor are counted."""
+COUNT_TAIL_CHARS_PER_TOKEN = 16
+"""Characters counted before the cursor per token of the model's context: about four times the context (a token is
+about four characters of prose), so the count is exact whenever the model can see all of it."""
+COUNT_FALLBACK_CONTEXT = 8192
+"""The context assumed for the count when the model does not say its own."""
+
+
+def tail_start(lines: list[str], end: tuple[int, int], chars: int) -> tuple[int, int]:
+    """The location `chars` characters (newlines counted) before `end` in `lines`, or (0, 0) when the text before
+    `end` is shorter; walks back line by line, so it costs the tail's length, not the document's."""
+    row, column = end
+    need = chars
+    while True:
+        if column >= need:
+            return row, column - need
+        if row == 0:
+            return 0, 0
+        need -= column + 1
+        row -= 1
+        column = len(lines[row])
 _W = TypeVar("_W", bound=Widget)
 _MAIN_SCREEN_ACTIONS = frozenset(b.action.split("(")[0] for b in bindings_of(STUDIO_BINDINGS)) - ANYWHERE
 """Actions that apply only on the main screen (not in dialogs, other screens or the command palette)."""
@@ -165,6 +185,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         as loading torch's libraries holds the GIL for about 0.5 s."""
         self._load_request = 0
         self._count_request = 0
+        self._count_bounded = False
         self._version = 0
         self._journalled_version = 0
         self._autosave_on = True
@@ -446,7 +467,16 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         if self.backend is None or self.generating:
             return
         self._count_request += 1
-        self._count_worker(self.backend, _TextJob(self.editor.text_before_cursor(), self._count_request))
+        text, self._count_bounded = self._count_tail()
+        self._count_worker(self.backend, _TextJob(text, self._count_request))
+
+    def _count_tail(self) -> tuple[str, bool]:
+        """The text before the cursor to count, at most `COUNT_TAIL_CHARS_PER_TOKEN` characters per token of the
+        model's context (the model sees no more), and whether it was cut there; never copies the whole document."""
+        assert self.backend is not None
+        context = self.backend.info.context_length or COUNT_FALLBACK_CONTEXT
+        start = tail_start(self.editor.document.lines, self.editor.cursor_location, context * COUNT_TAIL_CHARS_PER_TOKEN)
+        return self.editor.get_text_range(start, self.editor.cursor_location), start != (0, 0)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="count", description="count tokens")
     def _count_worker(self, backend: Backend, job: _TextJob) -> None:
@@ -457,6 +487,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
     def on_tokens_counted(self, message: TokensCounted) -> None:
         if message.request == self._count_request:
             self.show_context(message.count)
+            self.status_bar.update_status(count_bounded=self._count_bounded)
 
     # --- documents, autosave, quitting
 
