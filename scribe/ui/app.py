@@ -136,6 +136,15 @@ class _TextJob:
     version: int
 
 
+@dataclass(frozen=True)
+class _LinesJob:
+    """The editor's lines (a shallow copy: the strings are shared) handed to a worker, with a short repr."""
+
+    lines: list[str] = field(repr=False)
+    newline: str
+    version: int
+
+
 class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
@@ -497,19 +506,21 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         self.check_disk()
         if self._autosave_on and self._version != self._journalled_version:
             self._journalled_version = self._version
-            self._autosave_worker(_TextJob(self.editor.text, self._version))
+            document = self.editor.document  # the lines are joined in the worker: a list copy is all this thread does
+            self._autosave_worker(_LinesJob(list(document.lines), document.newline, self._version))
 
     def autosave_now(self) -> bool:
-        """Journal the text now, on this thread; True when an entry was written."""
-        if not self._autosave_on:
+        """Journal the text now, on this thread (only the change since the last autosave is written); True when an
+        entry was written. Nothing to do, and no copy of the text, when no edit came since the last autosave."""
+        if not self._autosave_on or self.autosaver.up_to_date(self._version):
             return False
         self._journalled_version = self._version
         return self.autosaver.save(self.editor.text, self._version)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="autosave", description="autosave")
-    def _autosave_worker(self, job: _TextJob) -> None:
+    def _autosave_worker(self, job: _LinesJob) -> None:
         try:
-            self.autosaver.save(job.text, job.version)
+            self.autosaver.save(job.newline.join(job.lines), job.version)
         except OSError as exc:
             self.post_message(AutosaveFailed(str(exc)))
 
@@ -643,11 +654,10 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         if self.run_state is not None:
             self.run_state.cancel.set()
         self.flush_branches()
-        if self.document.is_dirty(self.editor.text):
-            try:
-                self.autosave_now()
-            except OSError:
-                pass
+        try:
+            self.autosave_now()  # only an edit since the last autosave is written: no full rewrite at quit
+        except OSError:
+            pass
         self.journal.release(self.autosaver.key)
 
     # --- settings
