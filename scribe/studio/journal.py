@@ -177,6 +177,8 @@ class Journal:
         except (OSError, ValueError) as exc:
             try:
                 aside = set_aside(file)
+                for log in file.parent.glob(f"{file.stem}.*.log"):  # its change log goes aside with it
+                    set_aside(log)
             except OSError as move:
                 self.problems.append(f"{file}: damaged journal entry ({exc}); could not move it aside: {move}")
                 return None
