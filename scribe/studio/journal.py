@@ -101,6 +101,31 @@ class Edit:
         return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+ESCAPE_CHUNK = 1 << 20
+"""Characters of text JSON-escaped in one call: each call holds the interpreter's lock, so a long text is escaped in
+pieces and the editor's thread runs between them."""
+
+
+def _entry_json(entry: JournalEntry) -> bytes:
+    """The entry's JSON record, its text escaped a piece at a time (one `json.dumps` of a 50 MB text would stall
+    every other thread for a second)."""
+    record = entry.to_dict()
+    text = record.pop("text")
+    head = json.dumps(record, ensure_ascii=False)
+    pieces = [head[:-1].encode("utf-8"), b', "text": "']
+    for start in range(0, len(text), ESCAPE_CHUNK):
+        pieces.append(json.dumps(text[start:start + ESCAPE_CHUNK], ensure_ascii=False)[1:-1].encode("utf-8"))
+    pieces.append(b'"}')
+    return b"".join(pieces)
+
+
+def join_lines(lines: list[str], newline: str, group: int = 20_000) -> str:
+    """`newline.join(lines)` in groups of lines, so that no single call holds the interpreter's lock for long."""
+    if len(lines) <= group:
+        return newline.join(lines)
+    return newline.join(newline.join(lines[start:start + group]) for start in range(0, len(lines), group))
+
+
 def _common_length(old: str, new: str, limit: int, *, from_end: bool) -> int:
     """How many characters (at most `limit`) `old` and `new` share at their start (or end), compared in halving
     blocks so that a long common part costs a few block comparisons, not one step per character."""
@@ -144,7 +169,7 @@ class Journal:
         entry = JournalEntry(key=key, path=str(path) if path else None, text=text, saved_at=time.time(),
                              disk_hash=disk_hash, log=uuid.uuid4().hex[:16])
         self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.entry_file(key), json.dumps(entry.to_dict(), ensure_ascii=False).encode("utf-8"), new_mode=0o600)
+        atomic_write(self.entry_file(key), _entry_json(entry), new_mode=0o600)
         self._remove_logs(key, keep=entry.log)
         return entry
 

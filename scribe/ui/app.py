@@ -72,7 +72,7 @@ from scribe.sampling.params import InvalidSetting
 from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
-from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
+from scribe.studio.journal import Autosaver, Journal, JournalEntry, join_lines, new_untitled_key
 from scribe.studio.recent import load_recent, remember
 from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, load_document_settings,
                                             load_chosen, recommended_sampling, save_chosen, save_document_settings,
@@ -520,7 +520,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
     @work(thread=True, exclusive=True, exit_on_error=False, group="autosave", description="autosave")
     def _autosave_worker(self, job: _LinesJob) -> None:
         try:
-            self.autosaver.save(job.newline.join(job.lines), job.version)
+            self.autosaver.save(join_lines(job.lines, job.newline), job.version)
         except OSError as exc:
             self.post_message(AutosaveFailed(str(exc)))
 

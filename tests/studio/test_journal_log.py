@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 from scribe.studio.document import Document
-from scribe.studio.journal import LOG_MAX_RECORDS, Autosaver, Edit, Journal
+from scribe.studio.journal import LOG_MAX_RECORDS, Autosaver, Edit, Journal, join_lines
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -144,3 +144,12 @@ def test_the_log_is_folded_into_a_fresh_base_after_many_autosaves(tmp_path: Path
     assert journal.read(document.key).text == text
     saver.clear(LOG_MAX_RECORDS + 4)
     assert [p.suffix for p in journal.root.iterdir()] == []
+
+
+def test_lines_joined_in_groups_and_a_base_escaped_in_pieces_read_back_exactly(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    text = "".join(rng.choice('ab"\\\t\x00é😀\n') for _ in range(2_500_000))  # past one escaping piece (1M characters)
+    assert join_lines(text.split("\n"), "\n", group=1000) == text
+    journal = Journal(tmp_path / "autosave")
+    journal.write("untitled-x", text, path=None, disk_hash=None)
+    assert Journal(journal.root).read("untitled-x").text == text
