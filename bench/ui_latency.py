@@ -134,6 +134,17 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int)
                             sampling=SamplingParams(max_new_tokens=2000, seed=seed))
         app = ScribeApp(document, settings=settings, paths=Paths.discover())
         probe = Probe()
+        autosaves: list[float] = []
+        journal_save = app.autosaver.save
+
+        def timed_save(text: str, version: int) -> bool:  # the journal write (worker or quit), timed
+            began = time.perf_counter()
+            written = journal_save(text, version)
+            if written:
+                autosaves.append(time.perf_counter() - began)
+            return written
+
+        app.autosaver.save = timed_save
         opening = time.perf_counter()
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()  # the first frames, with the document's first screen
@@ -188,6 +199,10 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int)
         "document_mb": round(len(text.encode("utf-8")) / 1e6, 1),
         "open_s": round(opened, 2),
         "quit_s": round(quit_s, 2),
+        "autosaves": len(autosaves),
+        "autosave_first_ms": round(1000 * autosaves[0], 1) if autosaves else None,
+        "autosave_later_max_ms": round(1000 * max(autosaves[1:]), 1) if len(autosaves) > 1 else None,
+        "journal_bytes_written": app.autosaver.bytes_written,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
@@ -251,7 +266,8 @@ def main() -> None:
     if args.document_mb:
         huge = results[f"idle_{args.document_mb:g}mb"]
         print(f"{huge['document_mb']} MB document: open {huge['open_s']} s, echo p50 {huge['echo_p50_ms']} ms, "
-              f"p99 {huge['echo_p99_ms']} ms, quit {huge['quit_s']} s, peak RSS {huge['peak_rss_mb']} MB "
+              f"p99 {huge['echo_p99_ms']} ms, quit {huge['quit_s']} s, autosaves {huge['autosaves']} (first "
+              f"{huge['autosave_first_ms']} ms, later ≤{huge['autosave_later_max_ms']} ms), peak RSS {huge['peak_rss_mb']} MB "
               "(the whole bench process, the model included)")
     print(f"wrote {path.relative_to(REPO)}")
 

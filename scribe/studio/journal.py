@@ -4,6 +4,13 @@ One JSON file per document in `Paths.autosave`, named by a hash of the document'
 `untitled-...` id), holding the text, the path, the time and the sha256 of the file on disk when the entry was written.
 Each write goes to a temporary file that is fsynced and renamed over the entry, so an entry is always whole.
 
+A large text is not rewritten at every autosave: the entry is a base snapshot naming a change log beside it
+(`<stem>.<log id>.log`), and each later autosave appends one JSON line (the one edited span: where, how many
+characters removed, the text inserted, and the length after) and fsyncs it. Reading applies the log's whole lines in
+order; a last line cut short by a kill is left out, so the text read is exactly the one of the last complete autosave.
+The Autosaver writes a fresh base (with a new log id, then removes the old log) when the log grows past a share of
+the text (`compact_due`).
+
 A running editor holds an OS lock on its document's key (`Journal.claim`) and writes its process id in the lock file;
 the OS drops the lock when the process dies, however it dies, so a crash never leaves a stale lock. An entry whose
 key nobody holds and whose text differs from the file is an unsaved text left by a crash: `recovery_for` and `orphans` find those.
@@ -17,7 +24,7 @@ import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,10 @@ FORMAT_VERSION = 1
 MAX_ENTRY_BYTES = 8 * MAX_BYTES
 """An entry holds a document's text, JSON-escaped (at most 6 bytes for each byte of the largest document)."""
 UNTITLED_PREFIX = "untitled-"
+LOG_MAX_RECORDS = 256
+"""Log records after which the next autosave writes a fresh base instead (bounds the work of reading an entry)."""
+LOG_MIN_BYTES = 1 << 20
+"""A log always may grow to this size before a fresh base is due; past it, once it reaches a quarter of the text."""
 
 
 def new_untitled_key() -> str:
@@ -47,6 +58,8 @@ class JournalEntry:
     """Seconds since the epoch when the entry was written."""
     disk_hash: str | None
     """sha256 of the file on disk the text was based on (None for a file not yet written)."""
+    log: str | None = None
+    """The id of the change log appended to this entry's base (None for an entry written before logs existed)."""
 
     @property
     def untitled(self) -> bool:
@@ -56,7 +69,75 @@ class JournalEntry:
     def to_dict(self) -> dict[str, Any]:
         """The JSON record."""
         return {"version": FORMAT_VERSION, "key": self.key, "path": self.path, "text": self.text,
-                "saved_at": self.saved_at, "disk_hash": self.disk_hash}
+                "saved_at": self.saved_at, "disk_hash": self.disk_hash, "log": self.log}
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One edited span: `removed` characters at `at` replaced by `inserted`, leaving a text `length` long."""
+
+    at: int
+    removed: int
+    inserted: str
+    length: int
+
+    @classmethod
+    def between(cls, old: str, new: str) -> Edit:
+        """The single span where `new` differs from `old` (their common start and end kept)."""
+        shortest = min(len(old), len(new))
+        start = _common_length(old, new, shortest, from_end=False)
+        end = _common_length(old, new, shortest - start, from_end=True)
+        return cls(at=start, removed=len(old) - start - end, inserted=new[start:len(new) - end], length=len(new))
+
+    def apply(self, text: str) -> str:
+        """`text` with this edit made; ValueError when it does not fit."""
+        if self.at + self.removed > len(text) or len(text) - self.removed + len(self.inserted) != self.length:
+            raise ValueError(f"an edit at {self.at} does not fit a text of {len(text)} characters")
+        return text[:self.at] + self.inserted + text[self.at + self.removed:]
+
+    def to_line(self, saved_at: float) -> bytes:
+        """The log line for this edit."""
+        record = {"at": self.at, "del": self.removed, "ins": self.inserted, "len": self.length, "t": saved_at}
+        return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+ESCAPE_CHUNK = 1 << 20
+"""Characters of text JSON-escaped in one call: each call holds the interpreter's lock, so a long text is escaped in
+pieces and the editor's thread runs between them."""
+
+
+def _entry_json(entry: JournalEntry) -> bytes:
+    """The entry's JSON record, its text escaped a piece at a time (one `json.dumps` of a 50 MB text would stall
+    every other thread for a second)."""
+    record = entry.to_dict()
+    text = record.pop("text")
+    head = json.dumps(record, ensure_ascii=False)
+    pieces = [head[:-1].encode("utf-8"), b', "text": "']
+    for start in range(0, len(text), ESCAPE_CHUNK):
+        pieces.append(json.dumps(text[start:start + ESCAPE_CHUNK], ensure_ascii=False)[1:-1].encode("utf-8"))
+    pieces.append(b'"}')
+    return b"".join(pieces)
+
+
+def join_lines(lines: list[str], newline: str, group: int = 20_000) -> str:
+    """`newline.join(lines)` in groups of lines, so that no single call holds the interpreter's lock for long."""
+    if len(lines) <= group:
+        return newline.join(lines)
+    return newline.join(newline.join(lines[start:start + group]) for start in range(0, len(lines), group))
+
+
+def _common_length(old: str, new: str, limit: int, *, from_end: bool) -> int:
+    """How many characters (at most `limit`) `old` and `new` share at their start (or end), compared in halving
+    blocks so that a long common part costs a few block comparisons, not one step per character."""
+    common, block = 0, 1 << 16
+    while block:
+        while common + block <= limit and (
+            old[len(old) - common - block:len(old) - common] == new[len(new) - common - block:len(new) - common]
+            if from_end else old[common:common + block] == new[common:common + block]
+        ):
+            common += block
+        block //= 2
+    return common
 
 
 class Journal:
@@ -79,12 +160,34 @@ class Journal:
     def _lock_file(self, key: str) -> Path:
         return self.root / f"{self._stem(key)}.lock"
 
+    def log_file(self, key: str, log: str) -> Path:
+        """The change log `log` of `key`'s entry."""
+        return self.root / f"{self._stem(key)}.{log}.log"
+
     def write(self, key: str, text: str, *, path: Path | None, disk_hash: str | None) -> JournalEntry:
-        """Journal `text` for `key` (atomically, fsynced) and return the entry."""
-        entry = JournalEntry(key=key, path=str(path) if path else None, text=text, saved_at=time.time(), disk_hash=disk_hash)
+        """Journal `text` for `key` as a fresh base (atomically, fsynced) with an empty change log; return the entry."""
+        entry = JournalEntry(key=key, path=str(path) if path else None, text=text, saved_at=time.time(),
+                             disk_hash=disk_hash, log=uuid.uuid4().hex[:16])
         self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.entry_file(key), json.dumps(entry.to_dict(), ensure_ascii=False).encode("utf-8"), new_mode=0o600)
+        atomic_write(self.entry_file(key), _entry_json(entry), new_mode=0o600)
+        self._remove_logs(key, keep=entry.log)
         return entry
+
+    def append(self, key: str, log: str, edit: Edit) -> int:
+        """Append `edit` to `key`'s change log `log` (fsynced); the bytes written."""
+        line = edit.to_line(time.time())
+        fd = os.open(self.log_file(key, log), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return len(line)
+
+    def _remove_logs(self, key: str, keep: str | None = None) -> None:
+        for file in self.root.glob(f"{self._stem(key)}.*.log"):
+            if keep is None or file != self.log_file(key, keep):
+                file.unlink(missing_ok=True)
 
     def read(self, key: str) -> JournalEntry | None:
         """The entry for `key`, or None when there is none; a damaged one is set aside (see `take_problems`)."""
@@ -92,12 +195,15 @@ class Journal:
 
     def _read(self, file: Path) -> JournalEntry | None:
         try:
-            return _read_entry(file)
+            entry = _read_entry(file)
+            return entry if entry.log is None else _replay(entry, file.with_name(f"{file.stem}.{entry.log}.log"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
             try:
                 aside = set_aside(file)
+                for log in file.parent.glob(f"{file.stem}.*.log"):  # its change log goes aside with it
+                    set_aside(log)
             except OSError as move:
                 self.problems.append(f"{file}: damaged journal entry ({exc}); could not move it aside: {move}")
                 return None
@@ -111,8 +217,10 @@ class Journal:
         return found
 
     def clear(self, key: str) -> None:
-        """Remove `key`'s entry (after a clean save or quit)."""
+        """Remove `key`'s entry and its change log (after a clean save or quit)."""
         self.entry_file(key).unlink(missing_ok=True)
+        if self.root.is_dir():
+            self._remove_logs(key)
 
     def claim(self, key: str) -> bool:
         """Lock `key` for this process until `release`; False when another running process holds it."""
@@ -186,7 +294,18 @@ class Autosaver:
         self.document = document
         self._lock = threading.Lock()
         self._journalled: str | None = None
+        self._journalled_version = -1
         self._cleared_version = -1
+        self._base: tuple[str, str | None, str | None] | None = None
+        """The current base's log id, path and disk hash (None until a base is written after the last clear)."""
+        self._log_records = 0
+        self._log_bytes = 0
+        self.bytes_written = 0
+        """Bytes written to the journal by this autosaver (bases and log lines), for the writer's curiosity and tests."""
+
+    def up_to_date(self, version: int) -> bool:
+        """True when the text at edit counter `version` is already journalled, or cleared (saved or discarded)."""
+        return version <= max(self._journalled_version, self._cleared_version)
 
     def save(self, text: str, version: int) -> bool:
         """Journal `text` if it is newer than the last clear, unsaved and not yet journalled; True if written.
@@ -194,22 +313,41 @@ class Autosaver:
         Text equal to the file on disk removes the entry instead.
         """
         with self._lock:
-            if version <= self._cleared_version or text == self._journalled:
+            if self.up_to_date(version) or text == self._journalled:
                 return False
             if not self.document.is_dirty(text):
                 if self._journalled is not None:
                     self.journal.clear(self.key)
-                    self._journalled = None
+                    self._forget()
                 return False
-            self.journal.write(self.key, text, path=self.document.path, disk_hash=self.document.disk_hash)
+            where = (str(self.document.path) if self.document.path else None, self.document.disk_hash)
+            if self._base is None or self._journalled is None or self._base[1:] != where or self.compact_due(len(text)):
+                entry = self.journal.write(self.key, text, path=self.document.path, disk_hash=self.document.disk_hash)
+                self.bytes_written += self.journal.entry_file(self.key).stat().st_size
+                self._base, self._log_records, self._log_bytes = (entry.log or "", *where), 0, 0
+            else:
+                written = self.journal.append(self.key, self._base[0], Edit.between(self._journalled, text))
+                self._log_records += 1
+                self._log_bytes += written
+                self.bytes_written += written
             self._journalled = text
+            self._journalled_version = version
             return True
+
+    def compact_due(self, length: int) -> bool:
+        """True when the change log has grown enough that the next autosave should write a fresh base instead."""
+        return self._log_records >= LOG_MAX_RECORDS or self._log_bytes > max(LOG_MIN_BYTES, length // 4)
+
+    def _forget(self) -> None:
+        self._journalled = None
+        self._journalled_version = -1
+        self._base = None
 
     def clear(self, version: int) -> None:
         """Remove the entry (the text up to `version` is saved or discarded)."""
         with self._lock:
             self._cleared_version = max(self._cleared_version, version)
-            self._journalled = None
+            self._forget()
             self.journal.clear(self.key)
 
     def rekey(self, key: str) -> None:
@@ -218,7 +356,7 @@ class Autosaver:
             self.journal.clear(self.key)
             self.journal.release(self.key)
             self.key = key
-            self._journalled = None
+            self._forget()
             self.journal.claim(key)
 
 
@@ -239,8 +377,35 @@ def _read_entry(file: Path) -> JournalEntry:
             raise ValueError(f"no {name!r}")
         if not isinstance(data[name], kinds) or isinstance(data[name], bool):
             raise ValueError(f"{name!r} is {type(data[name]).__name__}")
+    log = data.get("log")
+    if log is not None and (not isinstance(log, str) or not log.isalnum()):
+        raise ValueError("'log' is not a log id")
     return JournalEntry(key=data["key"], path=data["path"], text=data["text"], saved_at=float(data["saved_at"]),
-                        disk_hash=data["disk_hash"])
+                        disk_hash=data["disk_hash"], log=log)
+
+
+def _replay(entry: JournalEntry, log_file: Path) -> JournalEntry:
+    """`entry` with the whole lines of its change log applied; a last line cut short (a kill mid-append) is left out;
+    ValueError when a whole line is damaged or does not fit."""
+    try:
+        data = read_bounded(log_file, MAX_ENTRY_BYTES, what="journal log")
+    except FileNotFoundError:
+        return entry
+    except FileSafetyError as exc:
+        raise ValueError(str(exc)) from None
+    text, saved_at = entry.text, entry.saved_at
+    whole = data[:data.rfind(b"\n") + 1]
+    for number, line in enumerate(whole.splitlines(), start=1):
+        try:
+            record = json.loads(line.decode("utf-8"))
+            edit = Edit(at=record["at"], removed=record["del"], inserted=record["ins"], length=record["len"])
+            if not all(isinstance(n, int) and n >= 0 for n in (edit.at, edit.removed, edit.length)) \
+                    or not isinstance(edit.inserted, str):
+                raise ValueError("a field of the wrong type")
+            text, saved_at = edit.apply(text), float(record["t"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{log_file.name} line {number}: {exc}") from None
+    return replace(entry, text=text, saved_at=saved_at)
 
 
 def _try_lock(file: Path, root: Path) -> int | None:

@@ -72,7 +72,7 @@ from scribe.sampling.params import InvalidSetting
 from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
-from scribe.studio.journal import Autosaver, Journal, JournalEntry, new_untitled_key
+from scribe.studio.journal import Autosaver, Journal, JournalEntry, join_lines, new_untitled_key
 from scribe.studio.recent import load_recent, remember
 from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, load_document_settings,
                                             load_chosen, recommended_sampling, save_chosen, save_document_settings,
@@ -103,6 +103,26 @@ FRAME_SECONDS = 1 / 30
 """How often streamed tokens are moved from the worker's buffer to the view."""
 COUNT_DELAY_SECONDS = 0.4
 """Quiet time after the last edit or cursor move before the tokens before the cursor are counted."""
+COUNT_TAIL_CHARS_PER_TOKEN = 16
+"""Characters counted before the cursor per token of the model's context: about four times the context (a token is
+about four characters of prose), so the count is exact whenever the model can see all of it."""
+COUNT_FALLBACK_CONTEXT = 8192
+"""The context assumed for the count when the model does not say its own."""
+
+
+def tail_start(lines: list[str], end: tuple[int, int], chars: int) -> tuple[int, int]:
+    """The location `chars` characters (newlines counted) before `end` in `lines`, or (0, 0) when the text before
+    `end` is shorter; walks back line by line, so it costs the tail's length, not the document's."""
+    row, column = end
+    need = chars
+    while True:
+        if column >= need:
+            return row, column - need
+        if row == 0:
+            return 0, 0
+        need -= column + 1
+        row -= 1
+        column = len(lines[row])
 _W = TypeVar("_W", bound=Widget)
 _MAIN_SCREEN_ACTIONS = frozenset(b.action.split("(")[0] for b in bindings_of(STUDIO_BINDINGS)) - ANYWHERE
 """Actions that apply only on the main screen (not in dialogs, other screens or the command palette)."""
@@ -113,6 +133,15 @@ class _TextJob:
     """Text handed to a worker, with a short repr (worker descriptions repr their arguments)."""
 
     text: str = field(repr=False)
+    version: int
+
+
+@dataclass(frozen=True)
+class _LinesJob:
+    """The editor's lines (a shallow copy: the strings are shared) handed to a worker, with a short repr."""
+
+    lines: list[str] = field(repr=False)
+    newline: str
     version: int
 
 
@@ -165,6 +194,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         as loading torch's libraries holds the GIL for about 0.5 s."""
         self._load_request = 0
         self._count_request = 0
+        self._count_bounded = False
         self._version = 0
         self._journalled_version = 0
         self._autosave_on = True
@@ -446,7 +476,16 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         if self.backend is None or self.generating:
             return
         self._count_request += 1
-        self._count_worker(self.backend, _TextJob(self.editor.text_before_cursor(), self._count_request))
+        text, self._count_bounded = self._count_tail()
+        self._count_worker(self.backend, _TextJob(text, self._count_request))
+
+    def _count_tail(self) -> tuple[str, bool]:
+        """The text before the cursor to count, at most `COUNT_TAIL_CHARS_PER_TOKEN` characters per token of the
+        model's context (the model sees no more), and whether it was cut there; never copies the whole document."""
+        assert self.backend is not None
+        context = self.backend.info.context_length or COUNT_FALLBACK_CONTEXT
+        start = tail_start(self.editor.document.lines, self.editor.cursor_location, context * COUNT_TAIL_CHARS_PER_TOKEN)
+        return self.editor.get_text_range(start, self.editor.cursor_location), start != (0, 0)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="count", description="count tokens")
     def _count_worker(self, backend: Backend, job: _TextJob) -> None:
@@ -457,8 +496,17 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
     def on_tokens_counted(self, message: TokensCounted) -> None:
         if message.request == self._count_request:
             self.show_context(message.count)
+            self.status_bar.update_status(count_bounded=self._count_bounded)
 
     # --- documents, autosave, quitting
+
+    def _modified(self) -> bool:
+        """True when the editor's text differs from the file; a length that differs answers without joining the
+        lines (a 50 MB join on this thread is a visible stall after every pause in typing)."""
+        document = self.editor.document
+        lines = document.lines
+        length = sum(map(len, lines)) + len(document.newline) * (len(lines) - 1)
+        return length != len(self.document.saved_text) or self.document.is_dirty(self.editor.text)
 
     def autosave(self) -> None:
         """Journal the text in a worker when it changed since the last autosave (the autosave timer calls this);
@@ -466,19 +514,21 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         self.check_disk()
         if self._autosave_on and self._version != self._journalled_version:
             self._journalled_version = self._version
-            self._autosave_worker(_TextJob(self.editor.text, self._version))
+            document = self.editor.document  # the lines are joined in the worker: a list copy is all this thread does
+            self._autosave_worker(_LinesJob(list(document.lines), document.newline, self._version))
 
     def autosave_now(self) -> bool:
-        """Journal the text now, on this thread; True when an entry was written."""
-        if not self._autosave_on:
+        """Journal the text now, on this thread (only the change since the last autosave is written); True when an
+        entry was written. Nothing to do, and no copy of the text, when no edit came since the last autosave."""
+        if not self._autosave_on or self.autosaver.up_to_date(self._version):
             return False
         self._journalled_version = self._version
         return self.autosaver.save(self.editor.text, self._version)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="autosave", description="autosave")
-    def _autosave_worker(self, job: _TextJob) -> None:
+    def _autosave_worker(self, job: _LinesJob) -> None:
         try:
-            self.autosaver.save(job.text, job.version)
+            self.autosaver.save(join_lines(job.lines, job.newline), job.version)
         except OSError as exc:
             self.post_message(AutosaveFailed(str(exc)))
 
@@ -591,7 +641,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
 
     async def action_quit(self) -> None:
         """Quit; with unsaved changes, ask whether to save, discard or stay."""
-        if not self.document.is_dirty(self.editor.text):
+        if not self._modified():
             self.autosaver.clear(self._version)
             self.exit()
             return
@@ -612,11 +662,10 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         if self.run_state is not None:
             self.run_state.cancel.set()
         self.flush_branches()
-        if self.document.is_dirty(self.editor.text):
-            try:
-                self.autosave_now()
-            except OSError:
-                pass
+        try:
+            self.autosave_now()  # only an edit since the last autosave is written: no full rewrite at quit
+        except OSError:
+            pass
         self.journal.release(self.autosaver.key)
 
     # --- settings
@@ -697,6 +746,6 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         self.status_bar.update_status(state=state, **changes)
 
     def _update_document_status(self) -> None:
-        modified = self.document.is_dirty(self.editor.text)
+        modified = self._modified()
         self.editor.border_title = self.document.title + (" ●" if modified else "")
         self.status_bar.update_status(document=str(self.document.path or "untitled"), modified=modified)

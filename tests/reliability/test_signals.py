@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from scribe.studio.journal import Journal
+
 REPO = Path(__file__).resolve().parents[2]
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 
@@ -69,7 +71,9 @@ class Studio:
 
 
 def _journal_texts(home: Path) -> list[str]:
-    return [json.loads(f.read_text(encoding="utf-8"))["text"] for f in (home / "data" / "autosave").glob("*.json")]
+    journal = Journal(home / "data" / "autosave")  # through the journal: an entry is a base and its change log
+    keys = [json.loads(f.read_text(encoding="utf-8"))["key"] for f in journal.root.glob("*.json")]
+    return [entry.text for key in keys if (entry := journal.read(key)) is not None]
 
 
 @pytest.fixture

@@ -28,6 +28,9 @@ class Status:
     context_length: int | None = None
     prompt_budget: int | None = None
     """The most prompt tokens the model sees (the context less room for the continuation)."""
+    count_bounded: bool = False
+    """Only the tail of a long text before the cursor was counted (several times the context): the text has more
+    tokens than `context_tokens`, and more than `cut` are cut."""
     cut: int = 0
     """Tokens cut from the start of the text before the cursor because they do not fit."""
     parts: tuple[tuple[str, int], ...] = ()
@@ -86,9 +89,10 @@ class StatusBar(Static):
                 line.append(" ✂ story start cut", style="bold yellow")
         elif s.context_tokens is not None:
             limit = f"/{s.context_length}" if s.context_length else ""
-            line.append(f"  {s.context_tokens}{limit} tokens before cursor", style="dim")
+            more = "more than " if s.count_bounded else ""
+            line.append(f"  {more}{s.context_tokens}{limit} tokens before cursor", style="dim")
             if s.cut:
-                line.append(f" ✂ first {s.cut} cut (fits {s.prompt_budget})", style="bold yellow")
+                line.append(f" ✂ {more or 'first '}{s.cut} cut (fits {s.prompt_budget})", style="bold yellow")
         line.append(f"  {s.document}", style="italic")
         if s.modified:
             line.append(" [modified]", style="yellow")
