@@ -4,8 +4,9 @@ Training runs in its own process (`scribe.training.job`); this command shows its
 terminal (one line per report otherwise), or with --json passes them through as JSON lines on stdout. Ctrl-C (or
 SIGTERM) asks the job to stop: it writes a checkpoint, saves the model trained so far and the command exits with status
 130; a second one stops it at once (status 75) and prints the `--resume` command that continues from the last
-checkpoint; a third kills it. `--resume` continues from the checkpoint with the same data order (EXIT_CODES). `--processes N` runs N data-parallel
-processes; under `torchrun`/`accelerate launch` (WORLD_SIZE set) the command trains in-process as one of the ranks.
+checkpoint; a third kills it. `--resume` continues from the checkpoint with the same data order (EXIT_CODES).
+`--processes N` runs N data-parallel processes; under `torchrun`/`accelerate launch` (WORLD_SIZE set) the command
+trains in-process as one of the ranks.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Text is decoded as UTF-8 (a BOM is stripped; UTF-16 is read when it starts with its BOM), else in the legacy encoding
 charset-normalizer detects (cp1252, cp1251, ...; a text that Windows-1252 decodes to the same characters as the
 detected code page, such as English with smart quotes and dashes, is named cp1252, not cp1250); a NUL byte anywhere
-marks a file binary. Each Document records its encoding (the model card lists it). Line endings are normalised to LF and, by default, the Project
-Gutenberg header and footer (everything outside the `*** START OF` / `*** END OF` marker lines) is removed. Files that
-are binary, undecodable or empty are skipped and reported, never fatal.
+marks a file binary. Each Document records its encoding (the model card lists it). Line endings are normalised to LF
+and, by default, the Project Gutenberg header and footer (everything outside the `*** START OF` / `*** END OF` marker
+lines) is removed. Files that are binary, undecodable or empty are skipped and reported, never fatal.
 
 `join_lines=True` undoes hard wrapping (`unwrap`): Project Gutenberg texts break lines at about 70 columns, and a
 model trained on them learns to emit those breaks. The rule works on paragraphs, the blocks between blank lines

@@ -30,6 +30,8 @@ class TrainingJob:
         self.job_dir: Path = config.job_dir
         self.ended = False
         """True once a `finished` or `error` event has been read."""
+        self.cancelled = False
+        """True once `cancel` asked the job to stop."""
 
     @property
     def log_path(self) -> Path:
@@ -69,7 +71,11 @@ class TrainingJob:
         status = self.process.wait()
         if not self.ended:
             self.ended = True
-            yield Error(self._died(status))
+            if self.cancelled:  # asked to stop while still starting (loading, preparing the data): not a failure
+                yield Finished(reason="interrupted", steps=0, tokens=0, elapsed_s=0.0, val_loss=None, perplexity=None,
+                               bits_per_char=None, path="")
+            else:
+                yield Error(self._died(status))
 
     def _died(self, status: int) -> str:
         how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
@@ -83,6 +89,7 @@ class TrainingJob:
     def cancel(self) -> None:
         """Ask the job to stop after the current step; it writes a checkpoint and saves the model first."""
         if self.process is not None and self.process.poll() is None:
+            self.cancelled = True
             self.process.send_signal(signal.SIGINT)
 
     def kill(self) -> None:
