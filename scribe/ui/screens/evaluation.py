@@ -6,8 +6,8 @@ Type the models (names or folders, separated by spaces or commas; the studio's m
 closed; rows appear as they finish, and a model that cannot be scored says why without stopping the others. The
 status line says what is loading and how many tokens are scored.
 
-Escape stops at once, even in the middle of a model (a second escape closes the view); leaving the view or the app
-stops it too. Each model is scored in a daemon thread that checks the cancel event between windows; the Textual
+Escape stops at once, even in the middle of a model (a second escape closes the view); ctrl+q stops it and quits the
+studio (which asks first about unsaved changes); leaving the view stops it too. Each model is scored in a daemon thread that checks the cancel event between windows; the Textual
 worker only waits for it, so it returns as soon as the event is set and never holds up the app's exit.
 """
 
@@ -74,6 +74,7 @@ class EvaluationScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "run", "Run", priority=True),
         Binding("escape", "stop_or_close", "Stop / close", priority=True),
+        Binding("ctrl+q", "stop_and_quit", "Quit", priority=True, show=False),
     ]
 
     def __init__(self, models: str, device: str) -> None:
@@ -197,6 +198,13 @@ class EvaluationScreen(Screen[None]):
             self.status("stopping…")
         else:
             self.app.pop_screen()
+
+    async def action_stop_and_quit(self) -> None:
+        """Stop at once, close the view and quit the studio (the studio's quit applies on its main screen)."""
+        self._cancel.set()
+        app = self.app
+        app.pop_screen()
+        await app.action_quit()
 
     def on_unmount(self) -> None:
         self._cancel.set()
