@@ -7,8 +7,9 @@ closed; rows appear as they finish, and a model that cannot be scored says why w
 status line says what is loading and how many tokens are scored.
 
 Escape stops at once, even in the middle of a model (a second escape closes the view); ctrl+q stops it and quits the
-studio (which asks first about unsaved changes); leaving the view stops it too. Each model is scored in a daemon thread that checks the cancel event between windows; the Textual
-worker only waits for it, so it returns as soon as the event is set and never holds up the app's exit.
+studio (which asks first about unsaved changes); leaving the view stops it too. Each model is scored in a daemon
+thread that checks the cancel event between windows; the Textual worker only waits for it, so it returns as soon as
+the event is set and never holds up the app's exit.
 """
 
 from __future__ import annotations
