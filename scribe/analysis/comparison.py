@@ -7,12 +7,16 @@ characters whatever the tokenizer, which is what makes the rows comparable; char
 for (a word model's unknown words) are charged by a character model (`scribe.analysis.spelling`) and noted. Speed is
 measured the way the studio generates: the model's backend streams greedy tokens from `SPEED_PROMPT`.
 
-`compare_model` gives one row of `scribe eval`'s table; the TUI's evaluation view shows the same rows.
+`compare_model` gives one row of `scribe eval`'s table; the TUI's evaluation view shows the same rows. It says what it
+is doing (`status`: loading, with a word on the slow first TensorFlow/Keras start), reports tokens scored as it goes
+(`progress`, see `scribe.training.evaluate.Progress`) and stops between windows (transformers) or documents (other
+backends) once its `cancel` event is set, raising `ScoringCancelled`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,36 +24,48 @@ from scribe.sampling.params import SamplingParams
 
 if TYPE_CHECKING:
     from scribe.engine.base import Backend
-    from scribe.training.evaluate import Score
+    from scribe.training.evaluate import Progress, Score
 
 SPEED_PROMPT = "It was a bright cold day in April, and the clocks were striking thirteen. Winston Smith,"
 """The prompt every model continues when its speed is measured."""
+KERAS_LOADING = "loading TensorFlow/Keras… (the first time takes longer)"
+"""What `compare_model` says before a Keras model's worker starts: TensorFlow takes tens of seconds to start cold."""
 COLUMNS = ("model", "tokens", "characters", "loss", "perplexity", "bits/char", "tokens/s")
 
 
-def decode_speed(backend: "Backend", tokens: int) -> float:
-    """Decode tokens per second (after the first token) of `tokens` greedy tokens from SPEED_PROMPT."""
+def decode_speed(backend: "Backend", tokens: int, cancel: threading.Event | None = None) -> float:
+    """Decode tokens per second (after the first token) of `tokens` greedy tokens from SPEED_PROMPT; a set `cancel`
+    stops the stream and raises ScoringCancelled."""
     from scribe.engine.base import EngineError, StreamEnd
+    from scribe.training.evaluate import ScoringCancelled
 
     params = SamplingParams(temperature=0.0, max_new_tokens=tokens, seed=0)
-    end = next(item for item in backend.stream(SPEED_PROMPT, params, alternatives=0) if isinstance(item, StreamEnd))
+    stream = backend.stream(SPEED_PROMPT, params, alternatives=0, cancel=cancel)
+    end = next(item for item in stream if isinstance(item, StreamEnd))
+    if cancel is not None and cancel.is_set():
+        raise ScoringCancelled("timing stopped")
     if end.reason == "error":
         raise EngineError(f"{backend.info.name}: speed not measured: {end.error}")
     return end.tokens_per_s
 
 
-def backend_score(backend: "Backend", texts: Sequence[str]) -> "Score":
+def backend_score(backend: "Backend", texts: Sequence[str], *, cancel: threading.Event | None = None,
+                  progress: "Progress | None" = None) -> "Score":
     """The backend's own per-token log-probabilities (`Backend.score`) summed over `texts`, plus the cost of spelling
     the characters no token stands for (unknown words, characters left out: `scribe.analysis.spelling`) when the
-    backend names its tokens (`token_text`); ValueError when it cannot score."""
+    backend names its tokens (`token_text`); ValueError when it cannot score. `progress` is told after each text (the
+    fraction done counted in characters); a set `cancel` raises ScoringCancelled before the next text."""
     from scribe.analysis.spelling import SpellingModel, unpredicted
     from scribe.engine.scoring import score_text
-    from scribe.training.evaluate import Score
+    from scribe.training.evaluate import Score, ScoringCancelled
 
     token_text = getattr(backend, "token_text", None)
     spelling: SpellingModel | None = None
     nats, tokens, characters, unknown = 0.0, 0, 0, 0
+    total = max(sum(map(len, texts)), 1)
     for text in texts:
+        if cancel is not None and cancel.is_set():
+            raise ScoringCancelled("scoring stopped")
         try:
             scores = score_text(backend, text)
         except NotImplementedError:
@@ -57,6 +73,8 @@ def backend_score(backend: "Backend", texts: Sequence[str]) -> "Score":
         nats -= sum(score.logprob for score in scores)
         tokens += len(scores)
         characters += len(text)
+        if progress is not None:
+            progress(tokens, characters / total)
         if token_text is None:
             continue
         for score in scores:
@@ -71,24 +89,37 @@ def backend_score(backend: "Backend", texts: Sequence[str]) -> "Score":
 
 def compare_model(name_or_path: str, files: Sequence[str | Path], *, max_length: int | None = None,
                   stride: int | None = None, device: str = "auto", strip_gutenberg: bool = False,
-                  join_lines: bool = False, speed_tokens: int = 64) -> dict[str, Any]:
-    """One model's row: its score on `files` and, unless `speed_tokens` is 0, its tokens/s."""
+                  join_lines: bool = False, speed_tokens: int = 64, cancel: threading.Event | None = None,
+                  progress: "Progress | None" = None, status: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """One model's row: its score on `files` and, unless `speed_tokens` is 0, its tokens/s; `cancel`, `progress` and
+    `status` as in the module docstring."""
     from scribe.engine.registry import load_model, resolve_model
     from scribe.training.corpus import read_corpus
-    from scribe.training.evaluate import evaluate_model
+    from scribe.training.evaluate import ScoringCancelled, evaluate_model
 
+    say = status or (lambda text: None)
     score = texts = None
-    if resolve_model(name_or_path).kind == "transformers":
+    kind = resolve_model(name_or_path).kind
+    if kind == "transformers":
+        say(f"loading {name_or_path}…")
         score = evaluate_model(name_or_path, files, max_length=max_length, stride=stride, device=device,
-                               strip_gutenberg=strip_gutenberg, join_lines=join_lines)
+                               strip_gutenberg=strip_gutenberg, join_lines=join_lines, cancel=cancel,
+                               progress=progress)
     else:
         texts = [d.text for d in read_corpus(files, strip_gutenberg=strip_gutenberg, join_lines=join_lines).documents]
     speed = None
     if texts is not None or speed_tokens > 0:
+        if cancel is not None and cancel.is_set():
+            raise ScoringCancelled("scoring stopped")
+        say(KERAS_LOADING if kind == "keras" else f"loading {name_or_path} to time it…")
         backend = load_model(name_or_path, device=device)
         try:
-            score = score or backend_score(backend, texts or [])
-            speed = decode_speed(backend, speed_tokens) if speed_tokens > 0 else None
+            if score is None:
+                say(f"scoring {name_or_path}…")
+                score = backend_score(backend, texts or [], cancel=cancel, progress=progress)
+            if speed_tokens > 0:
+                say(f"timing {speed_tokens} tokens of {name_or_path}…")
+                speed = decode_speed(backend, speed_tokens, cancel)
         finally:
             backend.close()
     assert score is not None

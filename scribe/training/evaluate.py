@@ -6,17 +6,29 @@ least `max_length - stride` tokens of context (when there are that many). Each t
 tokenizer's start token (`start_token_id`: BOS, else end-of-text, the rule of the perplexity lens in
 `scribe.engine.scoring`) is put in front, so the first token is predicted too. Bits per character
 divide the total loss by the characters of the text, which makes models with different tokenizers comparable.
+
+Long scoring can report progress (`Progress`: tokens scored so far and the fraction done, after each window) and be
+stopped between windows by a `threading.Event` (`cancel`), which raises `ScoringCancelled`.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     import torch
+
+Progress = Callable[[int, float], None]
+"""Called as scoring goes: (tokens scored so far, fraction of the work done from 0 to 1)."""
+
+
+class ScoringCancelled(Exception):
+    """Scoring stopped because its cancel event was set."""
 
 
 @dataclass(frozen=True)
@@ -70,9 +82,12 @@ def block_nll(model: "torch.nn.Module", ids: "torch.Tensor", context: int, batch
     return nats, count
 
 
-def sliding_window_nll(model: "torch.nn.Module", ids: "torch.Tensor", max_length: int, stride: int) -> tuple[float, int]:
+def sliding_window_nll(model: "torch.nn.Module", ids: "torch.Tensor", max_length: int, stride: int, *,
+                       cancel: threading.Event | None = None,
+                       on_window: Callable[[int], None] | None = None) -> tuple[float, int]:
     """(total nats, tokens predicted) of the 1-D token stream `ids` by the sliding-window protocol (module docstring);
-    every token after the first is predicted exactly once."""
+    every token after the first is predicted exactly once. `on_window` gets the tokens predicted so far after each
+    window; a set `cancel` raises ScoringCancelled before the next window."""
     import torch
     import torch.nn.functional as F
 
@@ -81,6 +96,8 @@ def sliding_window_nll(model: "torch.nn.Module", ids: "torch.Tensor", max_length
     nats, count, scored_to = 0.0, 0, 1
     with torch.no_grad():
         for begin in range(0, len(ids) - 1, stride):
+            if cancel is not None and cancel.is_set():
+                raise ScoringCancelled("scoring stopped")
             end = min(begin + max_length, len(ids))
             window = ids[begin:end].long()[None]
             # tokens [scored_to, end) are predicted for the first time (the window's first token cannot be: with
@@ -90,6 +107,8 @@ def sliding_window_nll(model: "torch.nn.Module", ids: "torch.Tensor", max_length
                 logits = model(input_ids=window[:, :-1], use_cache=False).logits[0, -new:].float()
                 nats += F.cross_entropy(logits, window[0, -new:], reduction="sum").item()
                 count += new
+                if on_window is not None:
+                    on_window(count)
             scored_to = end
             if end == len(ids):
                 break
@@ -103,17 +122,24 @@ def start_token_id(tokenizer) -> int | None:  # noqa: ANN001
 
 
 def score_texts(model: "torch.nn.Module", tokenizer, texts: Sequence[str], *, name: str, max_length: int,  # noqa: ANN001
-                stride: int) -> Score:
-    """Sliding-window score of each text (scored from its start), summed."""
+                stride: int, cancel: threading.Event | None = None, progress: Progress | None = None) -> Score:
+    """Sliding-window score of each text (scored from its start), summed; `progress` and `cancel` as in the module
+    docstring."""
     import torch
 
     device = next(model.parameters()).device
     start = start_token_id(tokenizer)
     prefix = [start] if start is not None else []
+    streams = [torch.tensor(prefix + tokenizer(text, add_special_tokens=False)["input_ids"], device=device)
+               for text in texts]
+    total = max(sum(len(ids) - 1 for ids in streams), 1)
     nats, tokens, chars = 0.0, 0, 0
-    for text in texts:
-        ids = torch.tensor(prefix + tokenizer(text, add_special_tokens=False)["input_ids"], device=device)
-        n, c = sliding_window_nll(model, ids, max_length, stride)
+    for text, ids in zip(texts, streams):
+        def on_window(count: int, before: int = tokens) -> None:
+            if progress is not None:
+                progress(before + count, min((before + count) / total, 1.0))
+
+        n, c = sliding_window_nll(model, ids, max_length, stride, cancel=cancel, on_window=on_window)
         nats, tokens = nats + n, tokens + c
         chars += len(text) if prefix else len(tokenizer.decode(ids[1:].tolist()))
     return Score(name, nats, tokens, chars)
@@ -147,9 +173,11 @@ def load_for_eval(name_or_path: str, device: str = "auto"):  # noqa: ANN201 - (m
 
 def evaluate_model(name_or_path: str, paths: Sequence[str | Path], *, max_length: int | None = None,
                    stride: int | None = None, device: str = "auto", strip_gutenberg: bool = False,
-                   join_lines: bool = False) -> Score:
+                   join_lines: bool = False, cancel: threading.Event | None = None,
+                   progress: Progress | None = None) -> Score:
     """Load a model and score the corpus files (read like training data) with the sliding-window protocol.
-    `max_length` defaults to the model's context (at most 1024), `stride` to half of it."""
+    `max_length` defaults to the model's context (at most 1024), `stride` to half of it; `progress` and `cancel` as
+    in the module docstring."""
     from scribe.training.corpus import read_corpus
 
     corpus = read_corpus(paths, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
@@ -158,4 +186,4 @@ def evaluate_model(name_or_path: str, paths: Sequence[str | Path], *, max_length
     if (context := model_context(model)) is not None and length > context:
         raise ValueError(f"max-length {length} is longer than {ref.name}'s context of {context} tokens")
     return score_texts(model, tokenizer, [d.text for d in corpus.documents], name=ref.name, max_length=length,
-                       stride=stride or max(1, length // 2))
+                       stride=stride or max(1, length // 2), cancel=cancel, progress=progress)

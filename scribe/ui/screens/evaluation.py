@@ -3,14 +3,20 @@
 
 Type the models (names or folders, separated by spaces or commas; the studio's model to start with) and the files
 (paths, folders or globs), then press enter or ctrl+r. Each model is loaded on its own in a worker, scored, timed and
-closed; rows appear as they finish, and a model that cannot be scored says why without stopping the others.
-Escape stops after the current model, or closes the view.
+closed; rows appear as they finish, and a model that cannot be scored says why without stopping the others. The
+status line says what is loading and how many tokens are scored.
+
+Escape stops at once, even in the middle of a model (a second escape closes the view); ctrl+q stops it and quits the
+studio (which asks first about unsaved changes); leaving the view stops it too. Each model is scored in a daemon
+thread that checks the cancel event between windows; the Textual worker only waits for it, so it returns as soon as
+the event is set and never holds up the app's exit.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -35,11 +41,25 @@ class ModelScored(Message):
 
 
 class EvaluationEnded(Message):
-    """Evaluation `run` finished or was stopped."""
+    """Evaluation `run` finished, or was `stopped`."""
 
-    def __init__(self, run: int) -> None:
+    def __init__(self, run: int, stopped: bool = False) -> None:
         super().__init__()
-        self.run = run
+        self.run, self.stopped = run, stopped
+
+
+class EvaluationStatus(Message):
+    """What evaluation `run` is doing now (loading, tokens scored)."""
+
+    def __init__(self, run: int, text: str) -> None:
+        super().__init__()
+        self.run, self.text = run, text
+
+
+PROGRESS_INTERVAL = 0.25
+"""Seconds between progress updates of the status line."""
+POLL_INTERVAL = 0.05
+"""Seconds the worker waits for a model's thread before looking at the cancel event again."""
 
 
 class EvaluationScreen(Screen[None]):
@@ -54,7 +74,8 @@ class EvaluationScreen(Screen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "run", "Run", priority=True),
-        Binding("escape", "stop_or_close", "Stop / close"),
+        Binding("escape", "stop_or_close", "Stop / close", priority=True),
+        Binding("ctrl+q", "stop_and_quit", "Quit", priority=True, show=False),
     ]
 
     def __init__(self, models: str, device: str) -> None:
@@ -101,23 +122,57 @@ class EvaluationScreen(Screen[None]):
         table = self.query_one("#eval-table", DataTable)
         table.clear(columns=True)
         table.add_columns(*COLUMNS)
-        self.status(f"scoring {len(models)} model(s)… · escape stops after the current one")
+        self.status(f"scoring {len(models)} model(s)… · escape stops")
         self._eval_worker(self._run, models, files, speed, self._cancel)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="evaluation", description="evaluate models")
     def _eval_worker(self, run: int, models: list[str], files: list[str], speed: int, cancel: threading.Event) -> None:
-        from scribe.analysis.comparison import compare_model
-
         for name in models:
             if cancel.is_set():
                 break
-            try:
-                row = compare_model(name, files, device=self.device, speed_tokens=speed)
-            except Exception as exc:  # one model failing leaves the others to run
-                self.post_message(ModelScored(run, name, None, describe_error(exc)))
-                continue
-            self.post_message(ModelScored(run, name, row))
-        self.post_message(EvaluationEnded(run))
+            outcome: dict[str, Any] = {}
+            done = threading.Event()
+            threading.Thread(target=self._score_one, args=(run, name, files, speed, cancel, outcome, done),
+                             name=f"evaluate {name}", daemon=True).start()
+            while not done.wait(POLL_INTERVAL) and not cancel.is_set():
+                pass
+            if not done.is_set():
+                break  # stopped mid-model: the thread ends at its next window, nobody waits for it
+            if "error" in outcome:  # one model failing leaves the others to run
+                self.post_message(ModelScored(run, name, None, outcome["error"]))
+            else:
+                self.post_message(ModelScored(run, name, outcome["row"]))
+        self.post_message(EvaluationEnded(run, stopped=cancel.is_set()))
+
+    def _score_one(self, run: int, name: str, files: list[str], speed: int, cancel: threading.Event,
+                   outcome: dict[str, Any], done: threading.Event) -> None:
+        """Score one model into `outcome` ("row" or "error"), reporting progress, then set `done`."""
+        from scribe.analysis.comparison import compare_model
+        from scribe.training.evaluate import ScoringCancelled
+
+        last = 0.0
+
+        def progress(tokens: int, fraction: float) -> None:
+            nonlocal last
+            if time.monotonic() - last >= PROGRESS_INTERVAL:
+                last = time.monotonic()
+                self.post_message(EvaluationStatus(run, f"{name}: {tokens:,} tokens scored · {fraction:.0%} · "
+                                                        "escape stops"))
+
+        try:
+            outcome["row"] = compare_model(name, files, device=self.device, speed_tokens=speed, cancel=cancel,
+                                           progress=progress,
+                                           status=lambda text: self.post_message(EvaluationStatus(run, text)))
+        except ScoringCancelled:
+            outcome["error"] = "stopped"
+        except Exception as exc:  # reported in the view
+            outcome["error"] = describe_error(exc)
+        finally:
+            done.set()
+
+    def on_evaluation_status(self, message: EvaluationStatus) -> None:
+        if message.run == self._run and self.running:
+            self.status(message.text)
 
     def on_model_scored(self, message: ModelScored) -> None:
         if message.run != self._run:
@@ -134,15 +189,23 @@ class EvaluationScreen(Screen[None]):
             return
         self.running = False
         failed = "; ".join(f"{name}: {error}" for name, error in self.failures.items())
-        self.status(f"{len(self.rows)} model(s) scored" + (f" · not scored: {failed}" if failed else ""))
+        self.status(("stopped · " if message.stopped else "") + f"{len(self.rows)} model(s) scored"
+                    + (f" · not scored: {failed}" if failed else ""))
 
     def action_stop_or_close(self) -> None:
-        """Stop after the current model; close the view when nothing runs."""
+        """Stop at once, even mid-model; close the view when nothing runs."""
         if self.running:
             self._cancel.set()
-            self.status("stopping after the current model…")
+            self.status("stopping…")
         else:
             self.app.pop_screen()
+
+    async def action_stop_and_quit(self) -> None:
+        """Stop at once, close the view and quit the studio (the studio's quit applies on its main screen)."""
+        self._cancel.set()
+        app = self.app
+        app.pop_screen()
+        await app.action_quit()
 
     def on_unmount(self) -> None:
         self._cancel.set()
