@@ -159,10 +159,12 @@ class EvaluationScreen(Screen[None]):
                 self.post_message(EvaluationStatus(run, f"{name}: {tokens:,} tokens scored · {fraction:.0%} · "
                                                         "escape stops"))
 
+        def status(text: str) -> None:
+            self.post_message(EvaluationStatus(run, text))
+
         try:
             outcome["row"] = compare_model(name, files, device=self.device, speed_tokens=speed, cancel=cancel,
-                                           progress=progress,
-                                           status=lambda text: self.post_message(EvaluationStatus(run, text)))
+                                           progress=progress, status=status)
         except ScoringCancelled:
             outcome["error"] = "stopped"
         except Exception as exc:  # reported in the view
