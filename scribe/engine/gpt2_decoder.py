@@ -23,6 +23,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from scribe.engine.kv_cache import KVCacheSlots
+
 _TANH_GELU = {"gelu_new", "gelu_pytorch_tanh", "gelu_fast"}
 _EXACT_GELU = {"gelu"}
 
@@ -80,7 +82,7 @@ class _Layer:
     scale: float
 
 
-class GPT2Decoder:
+class GPT2Decoder(KVCacheSlots):
     """Prefill and single-token steps for one GPT-2 model; not thread-safe (one stream at a time).
 
     `cuda_graphs=False` runs the steps eagerly on CUDA too (the baseline the graphs are measured against).
@@ -152,21 +154,9 @@ class GPT2Decoder:
             if self._graphs is not None:  # graphs point into the old cache; round up so they are rarely rebuilt
                 capacity = self.max_positions
                 self._graphs = _GraphSteps(self)
-            shape = (len(self.layers), 2, self.heads, capacity, self.head_dim)
-            old, self.cache = self.cache, torch.zeros(shape, dtype=self.dtype, device=self.device)
-            if keep and old is not None and self.length:
-                self.cache[:, :, :, : self.length] = old[:, :, :, : self.length]
+            self._allocate((len(self.layers), 2, self.heads, capacity, self.head_dim), keep=keep)
         if not keep:
             self.length = 0
-
-    def rewind(self, length: int) -> None:
-        """Forget every cached position from `length` on (the next step runs at position `length`)."""
-        self.length = min(length, self.length)
-
-    @property
-    def capacity(self) -> int:
-        """Positions the cache can hold."""
-        return 0 if self.cache is None else self.cache.shape[3]
 
     def prefill(self, ids: torch.Tensor) -> torch.Tensor:
         """Run the prompt `ids` (1-D) from an empty cache; the logits for the position after it."""

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from scribe.engine.gpt2_decoder import Projection
+from scribe.engine.kv_cache import KVCacheSlots
 
 ARCHITECTURES = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"})
 
@@ -54,7 +55,7 @@ class _Layer:
         return self.q, self.k, self.v, self.o, self.gate, self.up, self.down
 
 
-class LlamaDecoder:
+class LlamaDecoder(KVCacheSlots):
     """Prefill and single-token steps for one Llama-architecture model; not thread-safe (one stream at a time)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
@@ -102,25 +103,13 @@ class LlamaDecoder:
         the cached positions stay, copied over when the cache grows)."""
         capacity = min(capacity, self.max_positions)
         if self.cache is None or self.cache.shape[3] < capacity:
-            shape = (len(self.layers), 2, self.kv_heads, capacity, self.head_dim)
-            old, self.cache = self.cache, torch.zeros(shape, dtype=self.dtype, device=self.device)
-            if keep and old is not None and self.length:
-                self.cache[:, :, :, : self.length] = old[:, :, :, : self.length]
+            self._allocate((len(self.layers), 2, self.kv_heads, capacity, self.head_dim), keep=keep)
             positions = torch.arange(capacity, device=self.device)[None]
             probe = torch.zeros(1, dtype=self.dtype, device=self.device)
             cos, sin = self.rotary(probe, positions)
             self.cos, self.sin = cos[0].to(self.dtype), sin[0].to(self.dtype)
         if not keep:
             self.length = 0
-
-    def rewind(self, length: int) -> None:
-        """Forget every cached position from `length` on (the next step runs at position `length`)."""
-        self.length = min(length, self.length)
-
-    @property
-    def capacity(self) -> int:
-        """Positions the cache can hold."""
-        return 0 if self.cache is None else self.cache.shape[3]
 
     def prefill(self, ids: torch.Tensor) -> torch.Tensor:
         """Run the prompt `ids` (1-D) from an empty cache; the logits for the position after it."""
