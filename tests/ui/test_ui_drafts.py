@@ -47,7 +47,8 @@ async def test_drafts_are_siblings_with_their_own_seeds_cycled_and_one_is_kept(t
 async def test_stopping_a_draft_stops_the_ones_queued_after_it(tmp_path: Path) -> None:
     story = tmp_path / "story.txt"
     story.write_text("The old house stood", encoding="utf-8")
-    app = ScribeApp(story, settings=bundled_settings(max_new_tokens=200, seed=None).replace(drafts=4))
+    # long drafts, so the stop lands while they stream (4 x 200 tokens can be done, batched, before the next key)
+    app = ScribeApp(story, settings=bundled_settings(max_new_tokens=1000, seed=None).replace(drafts=4))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("alt+n", "escape")

@@ -1,5 +1,6 @@
-"""Continuations arrive as prose: the bundled model (trained on hard-wrapped books) writes single line breaks inside
-paragraphs; with the prose setting on (the default) the pane and the document get them joined, and off they stay."""
+"""Continuations arrive as prose: a model trained on hard-wrapped books writes single line breaks inside paragraphs;
+with the prose setting on (the default) the pane and the document get them joined, and off they stay. The bundled
+model now writes paragraphs itself, so a logit bias on its newline token (id 199) makes it write such lines here."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ PROMPT = "It was a dark and stormy night; the rain fell in torrents, and the win
 async def continue_once(tmp_path: Path, prose: bool) -> tuple[str, str, str]:
     story = tmp_path / f"story-{prose}.txt"
     story.write_text(PROMPT, encoding="utf-8")
-    app = ScribeApp(story, settings=bundled_settings(max_new_tokens=80, seed=11).replace(prose=prose))
+    app = ScribeApp(story, settings=bundled_settings(max_new_tokens=80, seed=11, logit_bias="199:3").replace(prose=prose))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("ctrl+j")
