@@ -81,6 +81,9 @@ class _Layer:
     mlp_proj: Projection
     scale: float
 
+    def projections(self) -> tuple[Projection, ...]:
+        return self.c_attn, self.c_proj, self.c_fc, self.mlp_proj
+
 
 class GPT2Decoder(KVCacheSlots):
     """Prefill and single-token steps for one GPT-2 model; not thread-safe (one stream at a time).
@@ -134,17 +137,6 @@ class GPT2Decoder(KVCacheSlots):
         are short enough that waking a second thread costs more than it gains (2-core CPU: 12.9 against 16.0 ms a
         step, bench/int8_decode.py); the prompt still runs on every thread, and a SCRIBE_THREADS setting wins."""
         self._graphs = _GraphSteps(self) if cuda_graphs and self.device.type == "cuda" else None
-
-    def quantize_int8(self) -> None:
-        """Switch every weight matrix (and the output head) to int8 (CPU only)."""
-        if self.device.type != "cpu":
-            raise ValueError(f"int8 weights are a CPU mode; on {self.device.type} use bfloat16 or float16")
-        for layer in self.layers:
-            for projection in (layer.c_attn, layer.c_proj, layer.c_fc, layer.mlp_proj):
-                projection.quantize_int8()
-        self.lm_head.quantize_int8()
-        self.quantized = True
-        self.step_threads = 1
 
     def reserve(self, capacity: int, *, keep: bool = False) -> None:
         """Make room for `capacity` positions (at most the model's context); the cache is emptied unless `keep` (then

@@ -1,7 +1,9 @@
-"""The key/value cache bookkeeping scribe's decoders share: one preallocated tensor
-[layers, 2 (keys, values), heads, capacity, head_dim] and how many of its positions are filled."""
+"""What scribe's decoders share: the key/value cache bookkeeping (one preallocated tensor
+[layers, 2 (keys, values), heads, capacity, head_dim] and how many of its positions are filled) and int8 weights."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -13,6 +15,22 @@ class KVCacheSlots:
     length: int
     dtype: torch.dtype
     device: torch.device
+    layers: list[Any]
+    """Each layer has `projections()`: its weight matrices."""
+    lm_head: Any
+    quantized: bool
+    step_threads: int | None
+
+    def quantize_int8(self) -> None:
+        """Switch every projection and the output head to int8 (CPU only)."""
+        if self.device.type != "cpu":
+            raise ValueError(f"int8 weights are a CPU mode; on {self.device.type} use bfloat16 or float16")
+        for layer in self.layers:
+            for projection in layer.projections():
+                projection.quantize_int8()
+        self.lm_head.quantize_int8()
+        self.quantized = True
+        self.step_threads = 1
 
     def _allocate(self, shape: tuple[int, ...], *, keep: bool) -> None:
         """A new, larger cache of `shape`; with `keep` the filled positions are copied over."""

@@ -87,17 +87,6 @@ class LlamaDecoder(KVCacheSlots):
         self.step_threads: int | None = None
         """Intra-op threads for steps (None: torch's setting); int8 sets 1, as `GPT2Decoder.step_threads` explains."""
 
-    def quantize_int8(self) -> None:
-        """Switch every projection and the output head to int8 (CPU only)."""
-        if self.device.type != "cpu":
-            raise ValueError(f"int8 weights are a CPU mode; on {self.device.type} use bfloat16 or float16")
-        for layer in self.layers:
-            for projection in layer.projections():
-                projection.quantize_int8()
-        self.lm_head.quantize_int8()
-        self.quantized = True
-        self.step_threads = 1
-
     def reserve(self, capacity: int, *, keep: bool = False) -> None:
         """Make room for `capacity` positions (at most the model's context); the cache is emptied unless `keep` (then
         the cached positions stay, copied over when the cache grows)."""
