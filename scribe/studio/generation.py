@@ -214,9 +214,9 @@ class GenerationController:
         prefix = node.prefix + "".join(token.text for token in node.tokens[:index]) + alternative
         return self._grow(node.parent, with_seed(params), setup, prefix=prefix)
 
-    def keep(self, prompt: str, params: SamplingParams, steps: Sequence[TokenStep], end: StreamEnd,
-             setup: RunSetup) -> Node:
-        """A stream run elsewhere (compare) kept as a branch of `prompt`; it is the node shown now."""
+    def add_finished(self, prompt: str, params: SamplingParams, steps: Sequence[TokenStep], end: StreamEnd,
+                     setup: RunSetup) -> Node:
+        """A stream run elsewhere (compare) added as a finished branch of `prompt`; it is the node shown now."""
         anchor = self.branches.begin(prompt)
         node = self.branches.grow(anchor.id, setup.record(params))
         return self.branches.tree.finish(node.id, end.text, tuple(TokenRecord.from_step(s) for s in steps), end.reason)

@@ -133,7 +133,7 @@ class StudioActions(_Base):
         if result is None or self.backend is None:
             return
         self.editor.set_mark()
-        node = self.generation.keep(prompt, result.params, result.steps, result.end, self.branching.run_setup())
+        node = self.generation.add_finished(prompt, result.params, result.steps, result.end, self.branching.run_setup())
         self.branching.show_branch(node)
         self.branching.save()
 

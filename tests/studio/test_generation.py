@@ -256,3 +256,14 @@ def test_a_run_outside_the_tree_is_drained_but_not_recorded(backend: Backend, pa
     drained = controller.drain()
     assert drained is not None and drained.end is not None and drained.recorded is None and len(controller.branches.tree) == 0
     assert run.end is drained.end and run.text == drained.end.text
+
+
+def test_a_stream_run_elsewhere_is_added_as_a_finished_branch(backend: Backend, params: SamplingParams,
+                                                              setup: RunSetup) -> None:
+    steps, end = collect(backend, PROMPT, params, 3, threading.Lock())
+    controller = GenerationController()
+    node = controller.add_finished(PROMPT, params, steps, end, setup)
+    assert controller.branches.current is node and controller.state == "idle" and controller.run is None
+    assert node.text == end.text and node.stop_reason == end.reason and len(node.tokens) == len(steps) == 8
+    assert node.generation is not None and node.generation.seed == 7
+    assert controller.branches.tree.prompt_of(node.id) == PROMPT
