@@ -72,9 +72,9 @@ from scribe.engine.base import Backend
 from scribe.sampling.params import InvalidSetting
 from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
+from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
 from scribe.studio.generation import GenerationController
 from scribe.studio.generation_runs import GenerationRun
-from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, join_lines, new_untitled_key
 from scribe.studio.recent import load_recent, remember
 from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, load_document_settings,
