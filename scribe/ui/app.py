@@ -4,11 +4,12 @@ The model continues the text at the cursor. The continuation streams into its ow
 accepting inserts it where generation started as one edit, so one undo removes it. The editor stays usable while a
 model loads or generates: loading, generating, counting tokens and autosaving run in thread workers.
 
-Every continuation is a node of a branch tree saved beside the document (`scribe/ui/branching.py`); presets,
-compare, the perplexity lens, the context budget, export, themes and the help screen are in
-`scribe/ui/studio_actions.py`. The studio's keys are one table, `scribe/ui/keys.py`; F1 lists every key. Remap any
-of them by id in the `[keys]` table of config.toml, e.g. `continue = "f12"` (alt+h/j/k/l serve terminals whose
-alt+arrows move by words):
+Every continuation is a node of a branch tree saved beside the document: the run and its state are the headless
+`GenerationController` (`scribe/studio/generation.py`), what the writer does with runs and branches the `Branching`
+component (`scribe/ui/branching.py`), both owned by the app; presets, compare, the perplexity lens, the context
+budget, export, themes and the help screen are in `scribe/ui/studio_actions.py`. The studio's keys are one table,
+`scribe/ui/keys.py`; F1 lists every key. Remap any of them by id in the `[keys]` table of config.toml, e.g.
+`continue = "f12"` (alt+h/j/k/l serve terminals whose alt+arrows move by words):
 
 | id                             | keys                          | what it does                                          |
 |--------------------------------|-------------------------------|-------------------------------------------------------|
@@ -72,18 +73,20 @@ from scribe.sampling.params import InvalidSetting
 from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
+from scribe.studio.generation import GenerationController
+from scribe.studio.generation_runs import GenerationRun
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, join_lines, new_untitled_key
 from scribe.studio.recent import load_recent, remember
 from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, load_document_settings,
                                             load_chosen, recommended_sampling, save_chosen, save_document_settings,
                                             value_of, with_values)
 from scribe.ui import heap
-from scribe.ui.branching import AcceptedEdit, BranchActions
+from scribe.ui.branching import Branching
 from scribe.ui.context_actions import ContextActions
 from scribe.ui.keymap import checked_keymap
 from scribe.ui.rewriting import RewriteActions
 from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
-from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, TokensCounted
+from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, Replayed, TokensCounted
 from scribe.ui.save_guard import SaveGuard
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, OpenScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.main import StudioScreen
@@ -97,7 +100,7 @@ from scribe.ui.widgets.lens import LensView
 from scribe.ui.widgets.settings_panel import RELOAD_FIELDS, SettingsPanel, updated_settings
 from scribe.ui.widgets.status_bar import ModelState, StatusBar
 from scribe.ui.widgets.stream_view import StreamView
-from scribe.ui.workers import GenerationRun, close_backend, count_tokens, describe_error, load_backend, model_weights_hash
+from scribe.ui.workers import close_backend, count_tokens, describe_error, load_backend, model_weights_hash
 
 FRAME_SECONDS = 1 / 30
 """How often streamed tokens are moved from the worker's buffer to the view."""
@@ -145,7 +148,7 @@ class _LinesJob:
     version: int
 
 
-class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
+class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -185,9 +188,6 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         self.autosaver = Autosaver(self.journal, self.document.key or new_untitled_key(), self.document)
         self.backend: Backend | None = None
         self.model_state: ModelState = "no model"
-        self.run_state: GenerationRun | None = None
-        """The continuation being generated or shown (None when there is none)."""
-        self.generating = False
         self._backend_lock = threading.Lock()
         self._first_frame = threading.Event()
         """Set once the first screen is drawn (the footer says when its keys are on it): model loading waits for it,
@@ -205,16 +205,13 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         """sha256 of the loaded model's weights (recorded in every branch)."""
         self.branch_error: str | None = None
         try:
-            self.branches = BranchSession.for_document(self.document.path)
+            branches = BranchSession.for_document(self.document.path)
         except BranchFileError as exc:  # keep the unreadable file: branches of this session are not saved
-            self.branches, self.branch_error = BranchSession(), str(exc)
-        self._accepted: list[AcceptedEdit] = []
-        self._taken_back: list[AcceptedEdit] = []
-        self._queued = []  # declared in BranchActions
-        self.last_replay: tuple[str, str] | None = None
-        """(replayed text, recorded text) of the last replay."""
-        self._branch_write_lock = threading.Lock()
-        self._branch_version = self._branch_written = 0
+            branches, self.branch_error = BranchSession(), str(exc)
+        self.generation = GenerationController(branches)
+        """The run being generated or shown, its state, and the branch tree it grows (headless)."""
+        self.branching = Branching(self)
+        """Starting runs and showing them, accepting, rejecting, moving in the tree, replaying, the sidecar."""
         self._lens_request = 0
         self._cut_warned = False
 
@@ -292,7 +289,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         elif self.branches.current is not None:
             self.show_node(self.branches.current.id)
         self._update_document_status()
-        self._drain_timer = self.set_interval(FRAME_SECONDS, self._drain, pause=True)
+        self._drain_timer = self.set_interval(FRAME_SECONDS, self.branching.drain, pause=True)
         self.set_interval(self.settings.autosave_seconds, self.autosave)
         if self.open_error:
             self.notify(self.open_error, title="Not opened", severity="error", timeout=15)
@@ -400,7 +397,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         self.layers.recommended = message.recommended
         self._use_settings(self.layers.effective())
         self._warn_ignored()
-        self.replay_pending()
+        self.branching.replay_pending()
         self._schedule_count()
 
     def _warn_ignored(self) -> None:
@@ -414,7 +411,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
         if message.request != self._load_request:
             return
         self._set_model_state("error", error=message.error)
-        self._replay_after_load = None
+        self.branching.replay_after_load = None
         self.notify(message.error, title=f"Model {self.settings.model} not loaded", severity="error", timeout=15,
                     markup=False)
 
@@ -422,7 +419,136 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
     def _close_worker(self, backend: Backend) -> None:
         close_backend(backend, self._backend_lock)
 
-    # --- generation (continuing, branches, accepting: see branching.py)
+    # --- generation: the run is `self.generation` (headless), what the writer does with it `self.branching`
+
+    @property
+    def branches(self) -> BranchSession:
+        """The document's branch tree and the position in it."""
+        return self.generation.branches
+
+    @property
+    def run_state(self) -> GenerationRun | None:
+        """The continuation being generated or shown (None when there is none)."""
+        return self.generation.run
+
+    @run_state.setter
+    def run_state(self, run: GenerationRun | None) -> None:
+        """A run with no node (an instruct action's answer, `scribe.ui.rewriting`) becomes the one streaming and
+        shown; None: no run is current."""
+        if run is None:
+            self.generation.clear()
+        else:
+            self.generation.watch(run)
+
+    @property
+    def generating(self) -> bool:
+        """True while a run streams, until its end is shown."""
+        return self.generation.generating
+
+    @generating.setter
+    def generating(self, value: bool) -> None:
+        """True confirms the run just set as `run_state` streams; False cancels the run."""
+        if not value:
+            self.generation.cancel()
+        elif not self.generation.generating:
+            raise ValueError("set run_state to the run first")
+
+    @property
+    def last_replay(self) -> tuple[str, str] | None:
+        """(replayed text, recorded text) of the last replay."""
+        return self.branching.last_replay
+
+    def action_continue(self) -> None:
+        """Continue the text at the cursor: a new branch of that text."""
+        self.branching.continue_text()
+
+    def action_drafts(self) -> None:
+        """N continuations of the text at the cursor (the drafts setting), each a sibling."""
+        self.branching.drafts()
+
+    def action_regenerate(self) -> None:
+        """A sibling of the shown branch: its prompt again."""
+        self.branching.regenerate()
+
+    def action_extend(self) -> None:
+        """A child of the shown branch: continue the continuation."""
+        self.branching.extend()
+
+    def action_inspect(self) -> None:
+        """Move over the shown branch's tokens in the token inspector."""
+        self.branching.inspect()
+
+    def action_stop(self) -> None:
+        """Stop generating; what streamed so far stays."""
+        self.branching.stop()
+
+    def action_accept(self) -> None:
+        """Write the offered text (or the draft, or an action's answer) into the document, as one undo step."""
+        self.branching.accept()
+
+    def action_keep(self, unit: str) -> None:
+        """Keep the offered text up to the end of its next `word` or `sentence`."""
+        self.branching.keep(unit)
+
+    def action_reject(self) -> None:
+        """Put the continuation away (it stays in the tree)."""
+        self.branching.reject()
+
+    def action_edit(self) -> None:
+        """Edit the offered continuation as a draft."""
+        self.branching.edit()
+
+    def action_sibling(self, step: int) -> None:
+        """Show the sibling branch `step` places away."""
+        self.branching.sibling(step)
+
+    def action_branch_parent(self) -> None:
+        """Show the branch the shown one continues."""
+        self.branching.parent()
+
+    def action_branch_child(self) -> None:
+        """Show the newest continuation of the shown branch."""
+        self.branching.child()
+
+    def action_tree(self) -> None:
+        """Show the whole branch tree."""
+        self.branching.tree()
+
+    def action_replay(self) -> None:
+        """Regenerate the shown branch from its record and compare."""
+        self.branching.replay()
+
+    def on_stream_view_branch_from(self, message: StreamView.BranchFrom) -> None:
+        self.branching.branch_from(message)
+
+    def on_stream_view_left(self, message: StreamView.Left) -> None:
+        self.editor.focus()
+
+    def on_stream_view_keep_to(self, message: StreamView.KeepTo) -> None:
+        self.branching.keep_to(message.length)
+
+    def on_editor_undone(self, message: Editor.Undone) -> None:
+        self.branching.undone(message)
+
+    def on_draft_closed(self, message: Draft.Closed) -> None:
+        self.branching.close_draft()
+        self.editor.focus()
+
+    def on_replayed(self, message: Replayed) -> None:
+        self.branching.replayed(message)
+
+    def show_node(self, node_id: str) -> None:
+        """Show a branch from the tree, marked where it belongs in the document (else at the cursor)."""
+        self.branching.show_node(node_id)
+
+    def _stop_generation(self) -> None:
+        """Cancel the running stream and the drafts after it; its node keeps what streamed."""
+        self.branching.stop_generation()
+
+    def _clear_continuation(self) -> None:
+        """Nothing offered any more."""
+        self.branching.clear_continuation()
+
 
     def _model_ready(self) -> bool:
         if self.backend is not None:
@@ -574,7 +700,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
             self.autosaver.rekey(str(saved))
             if self.branch_error is None:
                 self.branches.attach(saved)
-                self.save_branches()
+                self.branching.save()
             self.save_context_tools()
         self.autosaver.clear(version)
         self._update_document_status()
@@ -609,15 +735,13 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
             own, settings_error = {}, str(exc)
         self._stop_generation()
         self._clear_continuation()
-        self.flush_branches()
+        self.branching.flush()
         self.autosaver.clear(self._version)
         self.journal.release(self.autosaver.key)
-        self.document, self.branches, self.branch_error = document, branches, branch_error
+        self.document, self.generation.branches, self.branch_error = document, branches, branch_error
+        self.branching.new_document()
         self.settings_error = settings_error
         self.autosaver = Autosaver(self.journal, document.key or new_untitled_key(), document)
-        self._accepted.clear()
-        self._taken_back.clear()
-        self._branch_version = self._branch_written = 0
         self.editor.load_text(document.saved_text)
         self.editor.move_cursor(self.editor.document.end)
         self.editor.focus()
@@ -659,9 +783,7 @@ class ScribeApp(SaveGuard, RewriteActions, BranchActions, ContextActions, Studio
 
     def on_unmount(self) -> None:
         """Journal unsaved text on any exit, stop generating, and let go of the document (widgets may be gone)."""
-        if self.run_state is not None:
-            self.run_state.cancel.set()
-        self.flush_branches()
+        self.branching.flush()
         try:
             self.autosave_now()  # only an edit since the last autosave is written: no full rewrite at quit
         except OSError:

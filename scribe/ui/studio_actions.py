@@ -20,16 +20,16 @@ from textual.theme import Theme
 from scribe.config import ConfigError, load_settings, save_settings
 from scribe.engine.base import Backend, StreamEnd, TokenStep
 from scribe.sampling.params import SamplingParams
-from scribe.studio.branches import TokenRecord
 from scribe.studio.context import ContextUse
 from scribe.studio.document import atomic_write
+from scribe.studio.generation import draw_seed
+from scribe.studio.generation_runs import collect
 from scribe.studio.presets import Preset, PresetError, load_presets, matching_preset, save_preset
-from scribe.ui.branching import draw_seed
 from scribe.ui.keys import COMPARE_BINDINGS, MODELS_BINDINGS, TREE_BINDINGS, bindings_of, effective_keys, key_rows
 from scribe.ui.messages import TextScored
 from scribe.ui.themes import load_themes
 from scribe.ui.widgets.stream_view import StreamView
-from scribe.ui.workers import collect, describe_error, score_with
+from scribe.ui.workers import describe_error, score_with
 
 if TYPE_CHECKING:
     from scribe.ui.app import ScribeApp
@@ -133,12 +133,9 @@ class StudioActions(_Base):
         if result is None or self.backend is None:
             return
         self.editor.set_mark()
-        anchor = self.branches.begin(prompt)
-        node = self.branches.grow(anchor.id, self._generation(result.params))
-        self.branches.tree.finish(node.id, result.end.text, tuple(TokenRecord.from_step(s) for s in result.steps),
-                                  result.end.reason)
-        self._show_branch(node)
-        self.save_branches()
+        node = self.generation.add_finished(prompt, result.params, result.steps, result.end, self.branching.run_setup())
+        self.branching.show_branch(node)
+        self.branching.save()
 
     # --- the perplexity lens and the context budget
 

@@ -36,7 +36,7 @@ async def test_drafts_come_from_one_batched_decode(tmp_path: Path) -> None:
 
         backend.stream_many, backend.stream = counted_many, counted  # type: ignore[method-assign]
         await pilot.press("alt+n")
-        while app.generating or app._queued:
+        while app.generating or app.generation.queued:
             await pilot.pause(0.05)
         await finished(app, pilot)
         assert calls == {"stream_many": [3], "stream": []}, "one batched decode, no single streams"

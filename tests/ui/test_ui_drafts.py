@@ -12,7 +12,7 @@ from scribe.ui.app import ScribeApp
 
 
 async def until_idle(app: ScribeApp, pilot) -> None:
-    while app.generating or app._queued:
+    while app.generating or app.generation.queued:
         await pilot.pause(0.05)
     await finished(app, pilot)
 
