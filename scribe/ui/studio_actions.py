@@ -283,8 +283,9 @@ class StudioActions(_Base):
         self.push_screen(HelpScreen(key_rows(self.keymap_in_use(), groups), self.paths.config_file.name))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette: Textual's commands, the studio's actions with their keys (on another screen those
-        that work anywhere), the actions of the screen that is open and its focused widget, and each preset."""
+        """The command palette: Textual's commands, the studio's actions with their keys and the instruct actions (on
+        another screen only those that work anywhere), the actions of the screen that is open and of its focused
+        widget, and each preset."""
         for command in super().get_system_commands(screen):
             if command.title not in TEXTUAL_COMMANDS_REPLACED:
                 yield command
@@ -300,7 +301,7 @@ class StudioActions(_Base):
             for binding in declared_bindings(type(node)):
                 yield SystemCommand(f"{binding.description} ({effective_keys(binding, keymap)})", binding.tooltip,
                                     partial(node.run_action, binding.action))
-        for title, help_text, callback in self.instruct_commands():
+        for title, help_text, callback in self.instruct_commands() if on_main else ():  # on the text, like alt+g
             yield SystemCommand(title, help_text, callback)
         for name in self.presets():
             yield SystemCommand(f"Preset: {name}", f"Switch the sampling settings to the {name} preset",

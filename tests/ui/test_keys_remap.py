@@ -68,7 +68,7 @@ async def test_a_remapped_tree_key_deletes_and_f1_and_the_palette_show_it(tiny_m
 
         commands = {command.title: command for command in app.get_system_commands(tree)}
         assert {"Delete (x)", "Close (escape,q)", "Keys (f1)"} <= set(commands)
-        assert not [title for title in commands if title.startswith(("Continue", "Accept"))], \
+        assert not [title for title in commands if title.startswith(("Continue", "Accept", "Action:"))], \
             "the studio's writing actions do not work over the tree, so the palette leaves them out"
         await commands["Delete (x)"].callback()
         await pilot.pause()
