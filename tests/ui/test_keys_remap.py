@@ -12,6 +12,7 @@ from writing_helpers import SIZE, rendered, settle, story_with_two_branches
 
 from scribe.config import Paths
 from scribe.ui.app import ScribeApp
+from scribe.ui.keys import bindings_of
 from scribe.ui.screens.context_tools import ContextToolsScreen
 from scribe.ui.screens.dialogs import ConfirmScreen
 from scribe.ui.screens.help import HelpScreen
@@ -93,9 +94,26 @@ async def test_a_context_tools_key_that_was_refused_as_unknown_now_remaps(tiny_m
         await pilot.press("alt+y")
         await pilot.pause()
         assert entries.option_count == 1 and "(new entry)" in str(entries.get_option_at_index(0).prompt)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"New entry (alt+y)", "Delete entry (alt+x)", "Close (escape)", "Keys (f1)"} <= titles
 
         await pilot.press("f1")
         await pilot.pause()
         rows = help_rows(app)
         assert ["CONTEXT", "TOOLS", "(ALT+C)"] in rows, "the open screen's keys come first"
         assert [row[:2] for row in rows if row[1:2] == ["context_add_entry"]] == [["alt+y", "context_add_entry"]]
+
+
+async def test_on_the_text_the_palette_lists_every_studio_action_and_the_focused_widgets(tiny_model: Path) -> None:
+    write_config(tiny_model, {"inspect_keep": "y"})
+    app = ScribeApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        studio = [b for b in bindings_of(app.BINDINGS) if b.action not in ("quit", "change_theme")]  # Textual's own
+        assert len(studio) > 30 and not [b.id for b in studio if f"{b.description} ({b.key})" not in titles]
+        assert "Start of text (ctrl+home)" in titles, "the editor has the focus"
+        app.stream_view.focus()
+        await pilot.pause()
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Keep up to here (y)", "Branch from alternative (enter)"} <= titles
