@@ -22,6 +22,7 @@ from scribe.studio.context import ContextTools
 from scribe.studio.lorebook import LoreEntry, Lorebook
 from scribe.ui.keys import CONTEXT_TOOLS_BINDINGS
 
+
 def entry_option(entry: LoreEntry) -> Text:
     """How an entry is listed: its name and what fires it."""
     line = Text(entry.label or "(new entry)", style="bold" if entry.enabled else "dim strike")
