@@ -85,13 +85,13 @@ from scribe.ui.branching import Branching
 from scribe.ui.context_actions import ContextActions
 from scribe.ui.keymap import checked_keymap
 from scribe.ui.rewriting import RewriteActions
-from scribe.ui.keys import ANYWHERE, STUDIO_BINDINGS, bindings_of
+from scribe.ui.keys import ANALYSIS_BINDINGS, ANYWHERE, STUDIO_BINDINGS, TRAINING_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, Replayed, TokensCounted
 from scribe.ui.save_guard import SaveGuard
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, OpenScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.main import StudioScreen
-from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS, AnalysisActions
-from scribe.ui.screens.open_training import TRAINING_BINDINGS, TrainingActions
+from scribe.ui.screens.open_analysis import AnalysisActions
+from scribe.ui.screens.open_training import TrainingActions
 from scribe.ui.studio_actions import StudioActions
 from scribe.ui.widgets.draft import Draft
 from scribe.ui.widgets.editor import Editor
@@ -312,7 +312,7 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
         self._first_frame.set()
 
     def _apply_keymap(self) -> None:
-        keymap, problems = checked_keymap(self.settings.keys, self.key_groups())
+        keymap, problems = checked_keymap(self.settings.keys)
         for problem in problems:
             self.notify(problem, title="Keys refused", severity="warning", timeout=15, markup=False)
         self.set_keymap(keymap)

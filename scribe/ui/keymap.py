@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from textual.binding import BindingType
-from textual.keys import Keys, key_to_character
+from textual.binding import Binding
+from textual.keys import REPLACED_KEYS, Keys, key_to_character
 
-from scribe.ui.keys import bindings_of, effective_keys
+from scribe.ui.keys import KEY_GROUPS, KeyGroup, bindings_of, effective_keys
 
 MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
 _NAMED_KEYS = frozenset(k.value for k in Keys if "+" not in k.value and not k.value.startswith("<"))
@@ -26,20 +26,20 @@ def key_problem(keys: str) -> str | None:
             return f"{unknown[0]!r} is not a modifier (ctrl, shift, alt, meta, super, hyper)"
         if not base:
             return f"{key!r} has no key after its modifiers"
-        if base not in _NAMED_KEYS and len(base) != 1 and key_to_character(base) is None:
+        if base not in _NAMED_KEYS and len(base) != 1 and key_to_character(REPLACED_KEYS.get(base, base)) is None:
             return f"{base!r} is not a key name (run `textual keys` to see what your terminal sends)"
     return None
 
 
 def checked_keymap(keymap: Mapping[str, str],
-                   groups: Iterable[tuple[str, Iterable[BindingType]]]) -> tuple[dict[str, str], list[str]]:
+                   groups: Iterable[KeyGroup] = KEY_GROUPS) -> tuple[dict[str, str], list[str]]:
     """The remappings the studio can use, and one message per refused one (naming the id, the keys and why)."""
-    resolved = [(where, bindings_of(bindings)) for where, bindings in groups]
-    known = {b.id for _, bindings in resolved for b in bindings if b.id}
+    spaces = [(bindings_of(group.bindings), bindings_of(group.shares_keys_with)) for group in groups]
+    known = {b.id for own, _ in spaces for b in own if b.id}
     problems: list[str] = []
     unknown = sorted(set(keymap) - known)
     if unknown:
-        problems.append(f"[keys] names unknown binding id(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        problems.append(f"[keys] names unknown binding id(s): {', '.join(unknown)}; F1 lists every id")
     usable = {}
     for binding_id, keys in keymap.items():
         if binding_id not in known:
@@ -49,7 +49,7 @@ def checked_keymap(keymap: Mapping[str, str],
             problems.append(f"[keys] {binding_id} = {keys!r}: {problem}; its default keys are used")
         else:
             usable[binding_id] = keys
-    while conflict := _first_conflict(usable, resolved):
+    while conflict := _first_conflict(usable, spaces):
         key, ids = conflict
         remapped = [i for i in ids if i in usable]
         problems.append(f"[keys] {' and '.join(ids)} would both answer {key!r}; "
@@ -59,11 +59,13 @@ def checked_keymap(keymap: Mapping[str, str],
     return usable, problems
 
 
-def _first_conflict(keymap: Mapping[str, str], groups) -> tuple[str, list[str]] | None:
-    """The first key that two bindings of one group answer after remapping, with their ids (a remapped one in it)."""
-    for _, bindings in groups:
+def _first_conflict(keymap: Mapping[str, str],
+                    spaces: Iterable[tuple[list[Binding], list[Binding]]]) -> tuple[str, list[str]] | None:
+    """The first key that two bindings of one group (or of a group and those it shares a screen with) answer after
+    remapping, with their ids (a remapped one in it)."""
+    for own, shared in spaces:
         owners: dict[str, list[str]] = {}
-        for binding in bindings:
+        for binding in [*own, *shared]:
             for key in effective_keys(binding, keymap).split(","):
                 owners.setdefault(key.strip(), []).append(binding.id or "")
         for key, ids in owners.items():

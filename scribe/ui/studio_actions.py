@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import SystemCommand
-from textual.binding import BindingType
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.theme import Theme
 
@@ -25,10 +25,10 @@ from scribe.studio.document import atomic_write
 from scribe.studio.generation import draw_seed
 from scribe.studio.generation_runs import collect
 from scribe.studio.presets import Preset, PresetError, load_presets, matching_preset, save_preset
-from scribe.ui.keys import COMPARE_BINDINGS, MODELS_BINDINGS, TREE_BINDINGS, bindings_of, effective_keys, key_rows
+from scribe.ui.keymap import checked_keymap
+from scribe.ui.keys import ANYWHERE, KEY_GROUPS, bindings_of, declared_bindings, effective_keys, key_rows
 from scribe.ui.messages import TextScored
 from scribe.ui.themes import load_themes
-from scribe.ui.widgets.stream_view import StreamView
 from scribe.ui.workers import describe_error, score_with
 
 if TYPE_CHECKING:
@@ -255,31 +255,50 @@ class StudioActions(_Base):
 
     # --- help and the command palette
 
-    def key_groups(self) -> list[tuple[str, Iterable[BindingType]]]:
-        """Every key binding, by where it applies."""
-        return [("studio", self.BINDINGS), ("token inspector (f3)", StreamView.BINDINGS),
-                ("tree view (f4)", TREE_BINDINGS), ("compare (f9)", COMPARE_BINDINGS),
-                ("model picker (f11)", MODELS_BINDINGS)]
+    def keymap_in_use(self) -> dict[str, str]:
+        """The writer's remappings the keys answer to (those `checked_keymap` refuses left out)."""
+        return checked_keymap(self.settings.keys)[0]
+
+    def _nodes_with_keys(self, screen: Screen) -> list[DOMNode]:
+        """The screen and the focused widget with its containers: the nodes whose own keys work where the writer is."""
+        focused = screen.focused
+        chain = [] if focused is None else [n for n in focused.ancestors_with_self if n is not screen and n is not self]
+        return [screen, *reversed(chain)]
 
     def action_help(self) -> None:
-        """Show every key."""
+        """Show every key, those of the screen that is open first."""
         from scribe.ui.screens.help import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss(None)
             return
-        self.push_screen(HelpScreen(key_rows(self.key_groups(), self.settings.keys), self.paths.config_file.name))
+        nodes = self._nodes_with_keys(self.screen)
+        if self._on_main_screen():
+            nodes.append(self)
+        here = {b.id for node in nodes for b in declared_bindings(type(node))}
+        groups = sorted(KEY_GROUPS, key=lambda group: not any(b.id in here for b in bindings_of(group.bindings)))
+        self.push_screen(HelpScreen(key_rows(self.keymap_in_use(), groups), self.paths.config_file.name))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette: Textual's commands, every studio action with its keys, and each preset."""
+        """The command palette: Textual's commands, the studio's actions with their keys and the instruct actions (on
+        another screen only those that work anywhere), the actions of the screen that is open and of its focused
+        widget, and each preset."""
         for command in super().get_system_commands(screen):
             if command.title not in TEXTUAL_COMMANDS_REPLACED:
                 yield command
+        keymap = self.keymap_in_use()
+        on_main = bool(self.screen_stack) and screen is self.screen_stack[0]
         for binding in bindings_of(self.BINDINGS):
-            if binding.action not in ("quit", "change_theme"):  # Textual's own Quit and Theme entries run these
-                yield SystemCommand(f"{binding.description} ({effective_keys(binding, self.settings.keys)})",
-                                    binding.tooltip, partial(self.run_action, binding.action))
-        for title, help_text, callback in self.instruct_commands():
+            if binding.action in ("quit", "change_theme"):  # Textual's own Quit and Theme entries run these
+                continue
+            if on_main or binding.action in ANYWHERE:
+                yield SystemCommand(f"{binding.description} ({effective_keys(binding, keymap)})", binding.tooltip,
+                                    partial(self.run_action, binding.action))
+        for node in self._nodes_with_keys(screen):
+            for binding in declared_bindings(type(node)):
+                yield SystemCommand(f"{binding.description} ({effective_keys(binding, keymap)})", binding.tooltip,
+                                    partial(node.run_action, binding.action))
+        for title, help_text, callback in self.instruct_commands() if on_main else ():  # on the text, like alt+g
             yield SystemCommand(title, help_text, callback)
         for name in self.presets():
             yield SystemCommand(f"Preset: {name}", f"Switch the sampling settings to the {name} preset",

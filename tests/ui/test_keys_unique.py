@@ -3,9 +3,7 @@ views opened from it share one key space."""
 
 from collections import defaultdict
 
-from scribe.ui.keys import STUDIO_BINDINGS, bindings_of
-from scribe.ui.screens.open_analysis import ANALYSIS_BINDINGS
-from scribe.ui.screens.open_training import TRAINING_BINDINGS
+from scribe.ui.keys import ANALYSIS_BINDINGS, STUDIO_BINDINGS, TRAINING_BINDINGS, bindings_of
 
 
 def test_no_key_of_the_main_screen_answers_two_actions() -> None:

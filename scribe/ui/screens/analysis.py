@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -24,6 +23,7 @@ from textual.widgets import Footer, Static
 
 from scribe.engine.base import Backend
 from scribe.engine.introspect import unavailable_reason
+from scribe.ui.keys import ANALYSIS_VIEW_BINDINGS
 from scribe.ui.widgets.heatmap import token_strip
 from scribe.ui.workers import describe_error
 
@@ -97,13 +97,7 @@ class AnalysisScreen(Screen[None]):
     AnalysisScreen #analysis-tokens { height: auto; max-height: 9; border: round $primary; padding: 0 1; }
     AnalysisScreen #analysis-body { height: 1fr; padding: 0 1; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left,h", "move(-1)", "Token ←"),
-        Binding("right,l", "move(1)", "Token →"),
-        Binding("home", "move_to(0)", "First", show=False),
-        Binding("end", "move_to(-1)", "Last", show=False),
-        Binding("escape,q", "app.pop_screen", "Close"),
-    ]
+    BINDINGS = ANALYSIS_VIEW_BINDINGS
 
     def __init__(self, backend: Backend | None, lock: threading.Lock, source: AnalysisSource) -> None:
         super().__init__()

@@ -7,13 +7,13 @@ head of the layer over the most recent tokens, each row scaled to its own larges
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
-from textual.binding import Binding, BindingType
 
 from scribe.analysis.attention import AttentionRow, entropy_bits, top_keys
+from scribe.ui.keys import ATTENTION_BINDINGS
 from scribe.ui.screens.analysis import AnalysisScreen
 from scribe.ui.widgets.heatmap import head_grid, visible
 
@@ -29,13 +29,7 @@ class AttentionScreen(AnalysisScreen):
 
     TITLE_TEXT = "Attention"
     ATTENTIONS = True
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left_square_bracket", "layer(-1)", "Layer −"),
-        Binding("right_square_bracket", "layer(1)", "Layer +"),
-        Binding("minus,comma", "head(-1)", "Head −"),
-        Binding("equals_sign,full_stop", "head(1)", "Head +"),
-        Binding("m", "mean", "Mean of heads"),
-    ]
+    BINDINGS = ATTENTION_BINDINGS
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

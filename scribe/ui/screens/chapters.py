@@ -9,13 +9,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from scribe.studio.project import Project, ProjectError
+from scribe.ui.keys import CHAPTERS_BINDINGS
 
 MAX_HITS = 200
 """Search hits listed at most (the count says how many there were)."""
@@ -31,7 +31,7 @@ class ChaptersScreen(ModalScreen[str | None]):
     ChaptersScreen #chapter-list { height: auto; max-height: 16; }
     ChaptersScreen #chapter-hits { height: 1fr; }
     """
-    BINDINGS = [Binding("escape", "dismiss(None)", "Close", id="chapters_close", tooltip="Chapters: close")]
+    BINDINGS = CHAPTERS_BINDINGS
 
     def __init__(self, project: Project, current: str | None) -> None:
         super().__init__()

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from scribe.studio.assembly import Assembly, Part
+from scribe.ui.keys import PREVIEW_BINDINGS
 
 SOURCE_STYLE = {"memory": "bold cyan", "lore": "green", "note": "bold magenta", "story": ""}
 """How each source is coloured in the preview."""
@@ -58,7 +58,7 @@ class ContextPreviewScreen(ModalScreen[None]):
     ContextPreviewScreen #preview-summary { height: auto; margin-bottom: 1; }
     ContextPreviewScreen VerticalScroll { border: round $panel; }
     """
-    BINDINGS = [Binding("escape,q", "dismiss(None)", "Close", id="preview_close", tooltip="Prompt preview: close")]
+    BINDINGS = PREVIEW_BINDINGS
 
     def __init__(self, assembly: Assembly) -> None:
         super().__init__()

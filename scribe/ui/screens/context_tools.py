@@ -13,7 +13,6 @@ from dataclasses import replace
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, OptionList, Static, TextArea
@@ -21,13 +20,7 @@ from textual.widgets.option_list import Option
 
 from scribe.studio.context import ContextTools
 from scribe.studio.lorebook import LoreEntry, Lorebook
-
-CONTEXT_TOOLS_BINDINGS: list[BindingType] = [
-    Binding("escape", "close", "Close", id="context_close", tooltip="Context tools: close (changes are saved)"),
-    Binding("alt+n", "add_entry", "New entry", id="context_add_entry", tooltip="Context tools: add a lorebook entry"),
-    Binding("alt+x", "delete_entry", "Delete entry", id="context_delete_entry",
-            tooltip="Context tools: delete the highlighted lorebook entry"),
-]
+from scribe.ui.keys import CONTEXT_TOOLS_BINDINGS
 
 
 def entry_option(entry: LoreEntry) -> Text:

@@ -7,12 +7,13 @@ from typing import Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList
 
 from scribe.studio.journal import JournalEntry
+from scribe.ui.keys import (CONFIRM_BINDINGS, CONFIRM_QUIT_BINDINGS, OPEN_BINDINGS, RECOVER_BINDINGS, SAVE_AS_BINDINGS,
+                            keys_shown)
 
 _DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -27,7 +28,7 @@ class RecoverScreen(ModalScreen[bool]):
     """Unsaved text was left by a crash: restore it (True) or discard it (False)."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="RecoverScreen")
-    BINDINGS = [Binding("r", "choose(True)", "Restore"), Binding("d", "choose(False)", "Discard")]
+    BINDINGS = RECOVER_BINDINGS
 
     def __init__(self, entry: JournalEntry, file_changed: bool) -> None:
         super().__init__()
@@ -44,8 +45,8 @@ class RecoverScreen(ModalScreen[bool]):
             yield Label("[b]Recover unsaved text?[/b]")
             yield Label(Text(message))
             with Horizontal():
-                yield Button("Restore (r)", variant="primary", id="restore")
-                yield Button("Discard (d)", variant="error", id="discard")
+                yield Button(f"Restore ({keys_shown(self, 'recover_restore')})", variant="primary", id="restore")
+                yield Button(f"Discard ({keys_shown(self, 'recover_discard')})", variant="error", id="discard")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "restore")
@@ -58,7 +59,7 @@ class SaveAsScreen(ModalScreen[str | None]):
     """Ask for a file name; None when cancelled."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="SaveAsScreen")
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = SAVE_AS_BINDINGS
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -76,11 +77,7 @@ class ConfirmQuitScreen(ModalScreen[QuitChoice]):
     """The document has unsaved changes: save and quit, quit without saving, or stay."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmQuitScreen")
-    BINDINGS = [
-        Binding("s", "choose('save')", "Save"),
-        Binding("q", "choose('discard')", "Quit without saving"),
-        Binding("escape,c", "choose('cancel')", "Cancel"),
-    ]
+    BINDINGS = CONFIRM_QUIT_BINDINGS
 
     def __init__(self, title: str) -> None:
         super().__init__()
@@ -90,9 +87,10 @@ class ConfirmQuitScreen(ModalScreen[QuitChoice]):
         with Vertical():
             yield Label(Text.assemble((self.doc_title, "bold"), " has unsaved changes."))
             with Horizontal():
-                yield Button("Save and quit (s)", variant="primary", id="save")
-                yield Button("Quit without saving (q)", variant="error", id="discard")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button(f"Save and quit ({keys_shown(self, 'quit_save')})", variant="primary", id="save")
+                yield Button(f"Quit without saving ({keys_shown(self, 'quit_discard')})", variant="error",
+                             id="discard")
+                yield Button(f"Cancel ({keys_shown(self, 'quit_cancel')})", id="cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id)  # type: ignore[arg-type]
@@ -105,7 +103,7 @@ class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question about something that cannot be undone: y (or the button) says yes, n or escape no."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmScreen")
-    BINDINGS = [Binding("y", "choose(True)", "Yes"), Binding("n,escape", "choose(False)", "No")]
+    BINDINGS = CONFIRM_BINDINGS
 
     def __init__(self, question: str, yes: str) -> None:
         super().__init__()
@@ -116,8 +114,8 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical():
             yield Label(Text(self.question))
             with Horizontal():
-                yield Button(f"{self.yes} (y)", variant="error", id="yes")
-                yield Button("Keep (n, esc)", variant="primary", id="no")
+                yield Button(f"{self.yes} ({keys_shown(self, 'confirm_yes')})", variant="error", id="yes")
+                yield Button(f"Keep ({keys_shown(self, 'confirm_no')})", variant="primary", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -133,7 +131,7 @@ class OpenScreen(ModalScreen[str | None]):
     """Ask for a document to open: a path typed (Enter) or one of the recent documents (↓ then Enter)."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="OpenScreen") + "OpenScreen OptionList { height: auto; max-height: 12; }"
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = OPEN_BINDINGS
 
     def __init__(self, recent: list[str]) -> None:
         super().__init__()

@@ -17,18 +17,18 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any, ClassVar
+from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from scribe.analysis.comparison import COLUMNS, row_cells
+from scribe.ui.keys import EVALUATION_BINDINGS
 from scribe.ui.workers import describe_error
 
 
@@ -72,11 +72,7 @@ class EvaluationScreen(Screen[None]):
     EvaluationScreen #eval-status { height: auto; padding: 0 1; }
     EvaluationScreen #eval-table { height: 1fr; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "run", "Run", priority=True),
-        Binding("escape", "stop_or_close", "Stop / close", priority=True),
-        Binding("ctrl+q", "stop_and_quit", "Quit", priority=True, show=False),
-    ]
+    BINDINGS = EVALUATION_BINDINGS
 
     def __init__(self, models: str, device: str) -> None:
         super().__init__()

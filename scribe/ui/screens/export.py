@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
+
+from scribe.ui.keys import EXPORT_BINDINGS
 
 FORMATS: dict[str, tuple[str, str]] = {
     "md": ("Markdown", ".export.md"),
@@ -33,7 +34,7 @@ class ExportScreen(ModalScreen[str | None]):
     ExportScreen > Vertical { width: 90; height: auto; border: thick $primary; background: $surface; padding: 0 1; }
     ExportScreen OptionList { height: auto; }
     """
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="export_close", tooltip="Export: close")]
+    BINDINGS = EXPORT_BINDINGS
 
     def __init__(self, document: Path | None) -> None:
         super().__init__()

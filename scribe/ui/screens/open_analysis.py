@@ -1,4 +1,5 @@
-"""The studio's keys for the analysis views, and the actions that open them (mixed into the app).
+"""The actions that open the analysis views (mixed into the app); their keys are `ANALYSIS_BINDINGS` in
+`scribe.ui.keys`.
 
 | id             | keys        | what it does                                                                  |
 |----------------|-------------|-------------------------------------------------------------------------------|
@@ -13,22 +14,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from textual.binding import Binding, BindingType
-
 if TYPE_CHECKING:
     from scribe.config import Settings
     from scribe.engine.base import Backend
-
-ANALYSIS_BINDINGS: list[BindingType] = [
-    Binding("f6,alt+a", "attention", "Attention", id="attention", show=False, priority=True,
-            tooltip="Attention of each token over the tokens before it, per layer and head"),
-    Binding("f7,alt+d", "distribution", "Distribution", id="distribution", show=False, priority=True,
-            tooltip="The next-token distribution at any token, and where top-k, top-p and min-p cut it"),
-    Binding("f5,alt+w", "sweep", "Sweep", id="sweep", show=False, priority=True,
-            tooltip="Sample the text before the cursor over a grid of one or two sampling settings"),
-    Binding("alt+v", "evaluate", "Evaluate", id="evaluate", show=False, priority=True,
-            tooltip="Score several models on the same files: perplexity, bits per character, tokens/s"),
-]
 
 
 class AnalysisActions:

@@ -1,14 +1,7 @@
-"""The studio's key for the training screen, and the action that opens it (mixed into the app); the screen itself
-(scribe.ui.screens.training, with textual-plotext) is imported only when it opens."""
+"""The action that opens the training screen (mixed into the app; its key is `TRAINING_BINDINGS` in `scribe.ui.keys`);
+the screen itself (scribe.ui.screens.training, with textual-plotext) is imported only when it opens."""
 
 from __future__ import annotations
-
-from textual.binding import Binding, BindingType
-
-TRAINING_BINDINGS: list[BindingType] = [
-    Binding("f10,alt+m", "training", "Train", id="training", show=False, priority=True,
-            tooltip="Fine-tune a model on your files (or train one from scratch) and watch it learn"),
-]
 
 
 class TrainingActions:

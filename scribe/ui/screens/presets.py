@@ -6,13 +6,13 @@ from typing import Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from scribe.studio.presets import Preset
+from scribe.ui.keys import PRESETS_BINDINGS
 
 PresetChoice = tuple[Literal["apply", "save"], str]
 
@@ -35,7 +35,7 @@ class PresetScreen(ModalScreen[PresetChoice | None]):
     PresetScreen OptionList { height: auto; max-height: 16; }
     PresetScreen Input { margin-top: 1; }
     """
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="presets_close", tooltip="Presets: close")]
+    BINDINGS = PRESETS_BINDINGS
 
     def __init__(self, presets: dict[str, Preset], active: str | None) -> None:
         super().__init__()

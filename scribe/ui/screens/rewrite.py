@@ -10,13 +10,13 @@ from collections.abc import Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from scribe.engine.actions import Action
+from scribe.ui.keys import ACTION_MENU_BINDINGS
 from scribe.ui.screens.dialogs import _DIALOG_CSS
 
 ActionChoice = tuple[str, str]
@@ -36,7 +36,7 @@ class ActionMenuScreen(ModalScreen[ActionChoice | None]):
         "ActionMenuScreen Input { display: none; }\n"
         "ActionMenuScreen.asking Input { display: block; }\n"
     )
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+    BINDINGS = ACTION_MENU_BINDINGS
 
     def __init__(self, actions: Mapping[str, Action], words: int, *, reason: str | None = None,
                  ask: str | None = None) -> None:

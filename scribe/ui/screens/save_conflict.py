@@ -8,10 +8,11 @@ from typing import Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
+
+from scribe.ui.keys import SAVE_CONFLICT_BINDINGS, keys_shown
 
 ConflictChoice = Literal["overwrite", "reload", "save_as", "cancel"]
 MAX_DIFF_LINES = 400
@@ -44,13 +45,7 @@ class SaveConflictScreen(ModalScreen[ConflictChoice]):
     SaveConflictScreen Horizontal { height: auto; align-horizontal: right; }
     SaveConflictScreen Button { margin-left: 1; }
     """
-    BINDINGS = [
-        Binding("o", "choose('overwrite')", "Overwrite"),
-        Binding("r", "choose('reload')", "Reload"),
-        Binding("a", "choose('save_as')", "Save as"),
-        Binding("d", "toggle_diff", "Difference"),
-        Binding("escape,c", "choose('cancel')", "Cancel"),
-    ]
+    BINDINGS = SAVE_CONFLICT_BINDINGS
 
     def __init__(self, message: str, diff: str, copy_name: str) -> None:
         super().__init__()
@@ -65,11 +60,11 @@ class SaveConflictScreen(ModalScreen[ConflictChoice]):
             with VerticalScroll(id="conflict-diff"):
                 yield Static(Text(self.diff), id="conflict-diff-text")
             with Horizontal():
-                yield Button("Overwrite (o)", variant="error", id="overwrite")
-                yield Button("Reload (r)", variant="primary", id="reload")
-                yield Button("Save as (a)", id="save_as")
-                yield Button("Difference (d)", id="diff")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button(f"Overwrite ({keys_shown(self, 'conflict_overwrite')})", variant="error", id="overwrite")
+                yield Button(f"Reload ({keys_shown(self, 'conflict_reload')})", variant="primary", id="reload")
+                yield Button(f"Save as ({keys_shown(self, 'conflict_save_as')})", id="save_as")
+                yield Button(f"Difference ({keys_shown(self, 'conflict_diff')})", id="diff")
+                yield Button(f"Cancel ({keys_shown(self, 'conflict_cancel')})", id="cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "diff":

@@ -10,12 +10,10 @@ Works with every backend: it only streams.
 from __future__ import annotations
 
 import threading
-from typing import ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -25,6 +23,7 @@ from scribe.analysis.report import SWEEP_METRICS, number, one_line
 from scribe.analysis.sweep import Axis, Cell, check_axes, grid, parse_axis
 from scribe.engine.base import Backend
 from scribe.sampling.params import InvalidSetting, SamplingParams
+from scribe.ui.keys import SWEEP_BINDINGS
 from scribe.ui.workers import describe_error
 
 
@@ -55,10 +54,7 @@ class SweepScreen(Screen[None]):
     SweepScreen #sweep-table { height: 1fr; }
     SweepScreen #sweep-samples { height: 1fr; border: round $primary; padding: 0 1; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "run", "Run", priority=True),
-        Binding("escape", "stop_or_close", "Stop / close"),
-    ]
+    BINDINGS = SWEEP_BINDINGS
 
     def __init__(self, backend: Backend | None, lock: threading.Lock, prompt: str, params: SamplingParams) -> None:
         super().__init__()

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -37,6 +36,7 @@ from scribe.config import Paths
 from scribe.keras_models.architectures import ARCHITECTURES
 from scribe.store.names import check_model_name
 from scribe.training.events import Checkpoint, Error, Eval, Event, Finished, Sample, Saved, Started, Step
+from scribe.ui.keys import TRAINING_SCREEN_BINDINGS
 
 class TrainingEvent(Message):
     """A progress event from the training job."""
@@ -78,7 +78,7 @@ class TrainingScreen(Screen["str | None"]):
     TrainingScreen #sample-log { width: 1fr; border-left: solid $primary; }
     TrainingScreen #result { height: auto; padding: 0 1; color: $success; }
     """
-    BINDINGS = [Binding("escape", "close", "Cancel / close", id="training_close")]
+    BINDINGS = TRAINING_SCREEN_BINDINGS
 
     def __init__(self, *, files: str = "", base: str = "", name: str = "", lora: bool = False, max_steps: int = 300,
                  context: int = 128, batch_size: int = 8, extra: dict[str, object] | None = None) -> None:

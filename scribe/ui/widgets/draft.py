@@ -3,16 +3,16 @@ then fix in the document. It takes the continuation pane's place while open."""
 
 from __future__ import annotations
 
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+from scribe.ui.keys import DRAFT_BINDINGS
 
 
 class Draft(TextArea):
     """An editable copy of the offered continuation; escape puts it away (its edits are kept for the same branch)."""
 
-    BINDINGS = [Binding("escape", "close", "Back", id="draft_close",
-                        tooltip="Draft: back to the continuation (your edits come back with ctrl+e)")]
+    BINDINGS = DRAFT_BINDINGS
     DEFAULT_CSS = """
     Draft { display: none; height: 1fr; min-height: 6; border: round $warning; }
     Draft:focus { border: round $warning; }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 from textual.widgets.text_area import Location
 
+from scribe.ui.keys import EDITOR_BINDINGS
 from scribe.ui.textual_private import DocumentSetHook
 from scribe.ui.widgets.fast_document import FastWrappedDocument, adopt
 
@@ -17,8 +17,7 @@ class Editor(DocumentSetHook):
     Text typed at the mark goes after the continuation's place: the continuation belongs right after the prompt.
     """
 
-    BINDINGS = [Binding("ctrl+home", "document_start", "Start of text", show=False),
-                Binding("ctrl+end", "document_end", "End of text", show=False)]
+    BINDINGS = EDITOR_BINDINGS
     wrapped_document_class = FastWrappedDocument
 
     class Undone(Message):

@@ -18,13 +18,13 @@ from typing import Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.visual import VisualType
 from textual.widgets import Static
 
 from scribe.engine.base import Alternative, StreamEnd, TokenStep
+from scribe.ui.keys import INSPECTOR_BINDINGS
 from scribe.ui.widgets.stream_text import StreamText
 
 BUCKETS: tuple[tuple[float, str, str], ...] = (
@@ -78,25 +78,7 @@ class Segment:
 class StreamView(Vertical, can_focus=True):
     """Shows the offered branch path; `text` is exactly what accepting inserts."""
 
-    BINDINGS = [
-        Binding("left", "move_token(-1)", "Previous token", id="inspect_prev_token", show=False,
-                tooltip="Inspector: the previous generated token"),
-        Binding("right", "move_token(1)", "Next token", id="inspect_next_token", show=False,
-                tooltip="Inspector: the next generated token"),
-        Binding("home", "token_edge(False)", "First token", id="inspect_first_token", show=False,
-                tooltip="Inspector: the first generated token"),
-        Binding("end", "token_edge(True)", "Last token", id="inspect_last_token", show=False,
-                tooltip="Inspector: the last generated token"),
-        Binding("up", "move_alternative(-1)", "Previous alternative", id="inspect_prev_alternative", show=False,
-                tooltip="Inspector: the previous alternative of the token"),
-        Binding("down", "move_alternative(1)", "Next alternative", id="inspect_next_alternative", show=False,
-                tooltip="Inspector: the next alternative of the token"),
-        Binding("enter", "branch", "Branch from alternative", id="inspect_branch",
-                tooltip="Inspector: a new branch that continues from the chosen alternative"),
-        Binding("k", "keep", "Keep up to here", id="inspect_keep",
-                tooltip="Inspector: keep the continuation up to and including this token; the rest stays offered"),
-        Binding("escape", "leave", "Back to the text", id="inspect_leave", tooltip="Inspector: back to the editor"),
-    ]
+    BINDINGS = INSPECTOR_BINDINGS
     DEFAULT_CSS = """
     StreamView { height: 1fr; border: round $primary-darken-2; padding: 0 1; }
     StreamView:focus { border: round $accent; }
