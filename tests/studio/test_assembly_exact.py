@@ -201,3 +201,14 @@ def test_batches_count_only_near_the_budget() -> None:
     result = assemble(text, budget=128_000, count=CachedCounter(words, batch=batch))
     assert result.tokens == 128_000
     assert 128_000 <= sum(counted) <= 128_000 * 1.15 and len(counted) <= 4
+
+
+def test_the_studios_backends_count_a_batch_as_they_count_each_text() -> None:
+    """The batch the studio's counter uses (both loaders of the bundled model) gives each text's own count."""
+    from scribe.engine.gpt2_light import load_light
+    from scribe.engine.transformers_backend import TransformersBackend
+
+    bundled = REPO / "models" / "scribe-gutenberg"
+    texts = paragraphs(story(random.Random(9))) + ["", "\n\n\n", "  indented — café naïve", "<|endoftext|> x"]
+    for backend in (load_light(bundled, name="scribe-gutenberg"), TransformersBackend.load(bundled, device="cpu")):
+        assert backend.count_tokens_batch(texts) == [backend.count_tokens(text) for text in texts]
