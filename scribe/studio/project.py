@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import tomllib
 from itertools import islice
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -109,18 +110,24 @@ class Project:
         except DocumentError as exc:
             raise ProjectError(str(exc)) from None
 
-    def word_counts(self) -> list[tuple[str, int]]:
-        """(chapter, words) in chapter order."""
-        return [(chapter, len(self.text_of(chapter).split())) for chapter in self.chapters]
+    def word_counts(self, open_texts: Mapping[str, str] | None = None) -> list[tuple[str, int]]:
+        """(chapter, words) in chapter order; a chapter in `open_texts` is counted as given (an editor's unsaved
+        text), the others as on disk."""
+        return [(chapter, len(self._text(chapter, open_texts).split())) for chapter in self.chapters]
 
-    def search(self, query: str, *, regex: bool = False, case_sensitive: bool = False) -> list[SearchHit]:
-        """Every line of every chapter that contains `query` (a regular expression when `regex`)."""
+    def search(self, query: str, *, regex: bool = False, case_sensitive: bool = False,
+               open_texts: Mapping[str, str] | None = None) -> list[SearchHit]:
+        """Every line of every chapter that contains `query` (a regular expression when `regex`); a chapter in
+        `open_texts` is searched as given."""
         try:
             pattern = re.compile(query if regex else re.escape(query), 0 if case_sensitive else re.IGNORECASE)
         except re.error as exc:
             raise ProjectError(f"search {query!r}: not a valid regular expression ({exc})") from None
         return [SearchHit(chapter, number, line) for chapter in self.chapters
-                for number, line in enumerate(self.text_of(chapter).splitlines(), 1) if pattern.search(line)]
+                for number, line in enumerate(self._text(chapter, open_texts).splitlines(), 1) if pattern.search(line)]
+
+    def _text(self, chapter: str, open_texts: Mapping[str, str] | None) -> str:
+        return open_texts[chapter] if open_texts and chapter in open_texts else self.text_of(chapter)
 
     def includes_previous(self, chapter: str) -> bool:
         """True when continuing `chapter` starts from the end of the chapter before it."""
