@@ -4,7 +4,8 @@ The chapter is generated: ~1,500 paragraphs of 40-100 words drawn (seeded) from 
 README, with the names of a 50-entry lorebook sprinkled in (about 170,000 tokens). Tokens are counted with the bundled
 model's BPE tokenizer (`models/scribe-gutenberg/tokenizer.json`, the Rust `tokenizers` library that transformers' fast
 tokenizers use), as the studio counts them: paragraphs from the end of the story, no further than the budget reaches,
-new ones in batches (`encode_batch_fast`, what `TransformersBackend.count_tokens_batch` calls), each count cached.
+new ones in batches (`encode_batch_fast`, what `TransformersBackend.count_tokens_batch` calls; on one thread, as in
+the studio, which sets TOKENIZERS_PARALLELISM=false), each count cached.
 The assembly has a memory, an author's note at depth 3 and the 50-entry lorebook (scan depth 200 tokens, budget 1,000).
 
 For each prompt budget (the bundled model's 128 tokens, then 8k, 32k and 128k for long-context models):
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # as the studio runs it (scribe/commands/tui.py)
     tokenizer = Tokenizer.from_file(str(REPO / "models" / "scribe-gutenberg" / "tokenizer.json"))
 
     def count(text: str) -> int:
