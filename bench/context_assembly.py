@@ -89,7 +89,7 @@ def main() -> None:
     memory = "A long novel. Third person, past tense, terse and physical prose."
     results = []
     for budget in BUDGETS:
-        def run(counter: CachedCounter, story: str) -> float:
+        def run(counter: CachedCounter, story: str, budget: int = budget) -> float:
             started = time.perf_counter()
             result = assemble(story, budget=budget, count=counter, memory=memory, note="[Mood: dread]",
                               note_depth=3, lorebook=book)

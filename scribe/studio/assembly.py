@@ -140,7 +140,7 @@ def paragraphs_from_end(text: str, window: int = 4096) -> Iterator[tuple[int, st
     end = len(text)
     while end > 0:
         start = max(end - window, 0)
-        pieces = paragraphs(text[start:end])  # `end` is a paragraph's start or the text's end: no run ends there
+        pieces = paragraphs(text[start:end])  # `end` starts a paragraph or ends the text: no newline run crosses it
         if start > 0 and len(pieces) < 2:
             window *= 2
             continue
@@ -243,7 +243,7 @@ def assemble(story: str, *, budget: int, count: Counter, memory: str = "", note:
         over = assembly.tokens - budget
         if over <= 0 or not kept:
             break
-        if len(kept) == 1:  # the note, set off by newlines, needs more than was kept for it: cut in the last paragraph
+        if len(kept) == 1:  # one paragraph (or its end) left and the whole does not fit: cut inside it, shorter
             kept, offsets, inside = _end_of_last(story, tail(kept[0], count(kept[0]) - over, count))
             continue
         exact = len(assembly.prompt) <= EXACT_CHARS  # counted whole: check again after each paragraph dropped
@@ -271,9 +271,9 @@ def assemble(story: str, *, budget: int, count: Counter, memory: str = "", note:
 
 def _story_end(story: str, room: int, count: Counter) -> tuple[list[str], list[int]]:
     """The story's last paragraphs whose counts add up to at most `room` (the first of them counted without the
-    newlines before it, which the prompt does not open with), in story order, with their offsets in the story. Paragraphs are counted from the end and no
-    further than the first that does not fit; through a counter with a batch, in batches sized from the characters per
-    token seen so far."""
+    newlines before it, which the prompt does not open with), in story order, with their offsets in the story.
+    Paragraphs are counted from the end and no further than the first that does not fit; through a counter with a
+    batch, in batches sized from the characters per token seen so far."""
     kept: list[str] = []
     offsets: list[int] = []
     if room <= 0:
