@@ -152,6 +152,7 @@ def test_the_fast_assembly_gives_the_straightforward_prompt(counter: str) -> Non
             assert result.tokens == tokens == count(result.prompt), (number, c)
             assert [(cut.source, cut.label) for cut in result.cuts] == cuts, (number, c)
             assert sum(part.tokens for part in result.parts) == tokens, (number, c)
+            assert tokens <= c["budget"] or result.tokens_of("story") == 0, (number, c)  # only memory, note, lore over
 
 
 def test_a_long_prompt_summed_from_its_parts_is_the_whole_count() -> None:
