@@ -59,15 +59,11 @@ def run(args: argparse.Namespace) -> int:
 
         project = Project.load(path)
         path = str(project.path_of(project.chapters[0])) if project.chapters else path
-    while True:  # a chapter picked in a project's chapter list opens in a fresh studio
-        app = ScribeApp(path, settings=settings)
-        if notice:
-            app.notify(notice, title="Settings not used", severity="error", timeout=30, markup=False)
-            notice = None
-        asyncio.run(run_until_signalled(app))
-        if app.next_document is None or app.return_code:
-            return app.return_code or 0
-        path = str(app.next_document)
+    app = ScribeApp(path, settings=settings)
+    if notice:
+        app.notify(notice, title="Settings not used", severity="error", timeout=30, markup=False)
+    asyncio.run(run_until_signalled(app))
+    return app.return_code or 0
 
 
 def studio_settings(paths: Paths, environ: Mapping[str, str]) -> tuple[Settings, str | None]:

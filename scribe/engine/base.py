@@ -165,6 +165,10 @@ class Backend(ABC):
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for this text."""
 
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        """`count_tokens` of each text (backends whose tokenizer encodes many texts at once override it)."""
+        return [self.count_tokens(text) for text in texts]
+
     # --- scoring and analysis
 
     def score(self, text: str) -> list[TokenScore]:

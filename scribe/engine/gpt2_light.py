@@ -164,6 +164,11 @@ class _Tokenizer:
     def __len__(self) -> int:
         return int(self._tokenizer.get_vocab_size(with_added_tokens=True))
 
+    @property
+    def backend_tokenizer(self) -> Any:
+        """The Rust tokenizer itself (transformers' fast tokenizers name it so)."""
+        return self._tokenizer
+
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False,
                clean_up_tokenization_spaces: bool = False) -> str:
         """The text of `ids` (the backend never asks for transformers' space clean-up)."""

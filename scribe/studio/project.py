@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import re
 import tomllib
+from itertools import islice
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from scribe.studio.assembly import paragraphs
+from scribe.studio.assembly import paragraphs_from_end
 from scribe.studio.context import DEFAULT_NOTE_DEPTH, ContextTools
 from scribe.studio.document import Document, DocumentError
 from scribe.studio.lorebook import Lorebook, LorebookError, lorebook_from_data
@@ -61,6 +63,9 @@ class Project:
     include_previous: bool = True
     previous_paragraphs: int = 3
     settings: dict[str, Any] = field(default_factory=dict, hash=False)
+    _previous_ends: dict[str, tuple[tuple[int, int, int], str]] = field(default_factory=dict, init=False, repr=False,
+                                                                         compare=False, hash=False)
+    """The end of the chapter before each chapter, with the stat of its file when it was read."""
 
     @classmethod
     def load(cls, folder: str | Path) -> "Project":
@@ -105,25 +110,49 @@ class Project:
         except DocumentError as exc:
             raise ProjectError(str(exc)) from None
 
-    def word_counts(self) -> list[tuple[str, int]]:
-        """(chapter, words) in chapter order."""
-        return [(chapter, len(self.text_of(chapter).split())) for chapter in self.chapters]
+    def word_counts(self, open_texts: Mapping[str, str] | None = None) -> list[tuple[str, int]]:
+        """(chapter, words) in chapter order; a chapter in `open_texts` is counted as given (an editor's unsaved
+        text), the others as on disk."""
+        return [(chapter, len(self._text(chapter, open_texts).split())) for chapter in self.chapters]
 
-    def search(self, query: str, *, regex: bool = False, case_sensitive: bool = False) -> list[SearchHit]:
-        """Every line of every chapter that contains `query` (a regular expression when `regex`)."""
+    def search(self, query: str, *, regex: bool = False, case_sensitive: bool = False,
+               open_texts: Mapping[str, str] | None = None) -> list[SearchHit]:
+        """Every line of every chapter that contains `query` (a regular expression when `regex`); a chapter in
+        `open_texts` is searched as given."""
         try:
             pattern = re.compile(query if regex else re.escape(query), 0 if case_sensitive else re.IGNORECASE)
         except re.error as exc:
             raise ProjectError(f"search {query!r}: not a valid regular expression ({exc})") from None
         return [SearchHit(chapter, number, line) for chapter in self.chapters
-                for number, line in enumerate(self.text_of(chapter).splitlines(), 1) if pattern.search(line)]
+                for number, line in enumerate(self._text(chapter, open_texts).splitlines(), 1) if pattern.search(line)]
+
+    def _text(self, chapter: str, open_texts: Mapping[str, str] | None) -> str:
+        return open_texts[chapter] if open_texts and chapter in open_texts else self.text_of(chapter)
+
+    def includes_previous(self, chapter: str) -> bool:
+        """True when continuing `chapter` starts from the end of the chapter before it."""
+        return self.include_previous and self.previous_paragraphs > 0 and self.chapters.index(chapter) > 0
 
     def previous_end(self, chapter: str) -> str:
-        """The last `previous_paragraphs` paragraphs of the chapter before `chapter` ("" for the first)."""
+        """The last `previous_paragraphs` paragraphs of the chapter before `chapter` ("" for the first); read again
+        only when that chapter's file changed."""
         index = self.chapters.index(chapter)
         if index == 0 or self.previous_paragraphs == 0:
             return ""
-        return "".join(paragraphs(self.text_of(self.chapters[index - 1]).rstrip())[-self.previous_paragraphs:]).lstrip("\n")
+        file = self.path_of(self.chapters[index - 1])
+        try:
+            stat = file.stat()
+        except OSError as exc:
+            raise ProjectError(f"{file}: cannot read: {exc.strerror or exc}") from None
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        known = self._previous_ends.get(chapter)
+        if known is not None and known[0] == key:
+            return known[1]
+        ends = [piece for _, piece in islice(paragraphs_from_end(self.text_of(self.chapters[index - 1]).rstrip()),
+                                              self.previous_paragraphs)]
+        end = "".join(reversed(ends)).lstrip("\n")
+        self._previous_ends[chapter] = (key, end)
+        return end
 
     def story_for(self, chapter: str, text: str) -> str:
         """What a continuation of `text` in `chapter` continues: with the previous chapter's end when included."""

@@ -1,5 +1,6 @@
 """The document's context tools in the studio (a mixin of `ScribeApp`): memory, author's note and lorebook, saved
-beside the document, the prompt assembled with them for every continuation, its preview and the status bar's meter.
+beside the document, the prompt assembled with them for every continuation, its preview and the status bar's meter;
+and a project's chapters, opened in place.
 
 The tools are read from `<document>.context.toml` when first needed and written (atomically, in a worker) after each
 change; an untitled document keeps them until it is saved. Assembly counts tokens with the loaded model's tokenizer,
@@ -10,7 +11,7 @@ its own for the meter and the preview.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ from scribe.engine.base import Backend, prompt_budget
 from scribe.sampling.params import SamplingParams
 from scribe.studio.assembly import Assembly, CachedCounter
 from scribe.studio.context import ContextFileError, ContextTools, context_path, load_context, save_context
+from scribe.studio.document import Document
+from scribe.studio.journal import join_lines
 from scribe.studio.project import Project, ProjectError, project_of
 from scribe.ui.workers import describe_error
 
@@ -42,6 +45,14 @@ class ContextAssembled(Message):
 
 
 @dataclass
+class _StoryLines:
+    """The lines of the text before the cursor (the strings shared with the editor) and the newline joining them."""
+
+    lines: list[str] = field(repr=False)
+    newline: str
+
+
+@dataclass
 class ContextSaveFailed(Message):
     """Writing the context file failed."""
 
@@ -52,20 +63,23 @@ class ContextActions(_Base):
     """Memory, author's note and lorebook of the open document."""
 
     _ctx_tools: ContextTools | None = None
+    _ctx_document: Document | None = None
+    """The document `_ctx_tools` belong to (another document opened here reads its own)."""
     _ctx_error: str | None = None
     _ctx_counter: tuple[Backend, CachedCounter] | None = None
     _ctx_request = 0
     _ctx_project: tuple[Path | None, Project | None] | None = None
-    next_document: Path | None = None
-    """The chapter to open after this app exits (`scribe tui` opens it in a fresh studio)."""
-    _ctx_pending: ContextTools | None = None
+    _ctx_pending: tuple[Path, ContextTools] | None = None
+    """Tools waiting to be written, and the file they go to (the document's when the change was made)."""
     _ctx_lock = threading.Lock()
     """Serialises writes of context files (shared by the apps of one process: writes are short)."""
 
     @property
     def context_tools(self) -> ContextTools:
-        """The document's context tools (read from beside the document the first time)."""
-        if self._ctx_tools is None:
+        """The document's context tools (read from beside the document the first time, and again when another
+        document is opened in the studio)."""
+        if self._ctx_tools is None or self._ctx_document is not self.document:
+            self._ctx_document, self._ctx_error = self.document, None
             self._ctx_tools = ContextTools()
             if self.document.path is not None:
                 try:
@@ -86,9 +100,10 @@ class ContextActions(_Base):
 
     def save_context_tools(self) -> None:
         """Write the tools beside the document, in a worker (nothing while untitled or after a read error)."""
+        tools = self.context_tools
         if self.document.path is None or self._ctx_error is not None:
             return
-        self._ctx_pending = self.context_tools
+        self._ctx_pending = (context_path(self.document.path), tools)
         self._context_save_worker()
 
     def flush_context_tools(self) -> None:
@@ -106,9 +121,9 @@ class ContextActions(_Base):
     def _write_context(self) -> None:
         """Write the newest pending tools, once: workers finishing out of order never write an older version last."""
         with self._ctx_lock:
-            tools, self._ctx_pending = self._ctx_pending, None
-            if tools is not None and self.document.path is not None:
-                save_context(context_path(self.document.path), tools)
+            pending, self._ctx_pending = self._ctx_pending, None
+            if pending is not None:
+                save_context(*pending)
 
     def on_context_save_failed(self, message: ContextSaveFailed) -> None:
         self.notify(f"context tools not saved: {message.error}", severity="error", markup=False)
@@ -118,16 +133,20 @@ class ContextActions(_Base):
     def _counter(self, backend: Backend) -> CachedCounter:
         """A token counter for `backend` that remembers paragraphs it counted."""
         if self._ctx_counter is None or self._ctx_counter[0] is not backend:
-            self._ctx_counter = (backend, CachedCounter(backend.count_tokens))
+            self._ctx_counter = (backend, CachedCounter(backend.count_tokens, batch=backend.count_tokens_batch))
         return self._ctx_counter[1]
+
+    def _project(self) -> Project | None:
+        """The project the document is a chapter of (looked up again when the document changes)."""
+        path = self.document.path
+        if self._ctx_project is None or self._ctx_project[0] != path:
+            self._ctx_project = (path, project_of(path))
+        return self._ctx_project[1]
 
     def effective_context(self, story: str) -> tuple[ContextTools, str]:
         """The tools and story a continuation uses: in a project's chapter, the project's shared tools too and the end
         of the previous chapter before the story (`scribe.studio.project`)."""
-        path = self.document.path
-        if self._ctx_project is None or self._ctx_project[0] != path:
-            self._ctx_project = (path, project_of(path))
-        project = self._ctx_project[1]
+        project, path = self._project(), self.document.path
         if project is None or path is None:
             return self.context_tools, story
         try:
@@ -154,15 +173,16 @@ class ContextActions(_Base):
 
     def measure_context(self) -> None:
         """Assemble for the status bar's meter in a worker (the meter is cleared when there are no tools)."""
-        tools, story = self.effective_context("")
-        if tools.empty and not story:
+        project, path = self._project(), self.document.path
+        tools = self.context_tools if project is None else project.tools_for(self.context_tools)
+        if tools.empty and not (project is not None and path is not None and project.includes_previous(path.name)):
             if self.status_bar.status.parts:
                 self.status_bar.update_status(parts=())
             return
         if self.backend is None or self.generating:
             return
         self._ctx_request += 1
-        self._assemble_worker(self.backend, self.editor.text_before_cursor(), self._ctx_request, False)
+        self._assemble_worker(self.backend, self._lines_before_cursor(), self._ctx_request, False)
 
     def action_context_preview(self) -> None:
         """Show the exact prompt the next continuation sends, coloured by source."""
@@ -170,11 +190,20 @@ class ContextActions(_Base):
             return
         assert self.backend is not None
         self._ctx_request += 1
-        self._assemble_worker(self.backend, self.editor.text_before_cursor(), self._ctx_request, True)
+        self._assemble_worker(self.backend, self._lines_before_cursor(), self._ctx_request, True)
+
+    def _lines_before_cursor(self) -> _StoryLines:
+        """The text before the cursor as the editor's lines, for a worker to join: a copy of the list of lines (the
+        strings are shared), so the UI thread never copies the text itself."""
+        document = self.editor.document
+        row, column = self.editor.cursor_location
+        lines = document.lines[:row]
+        lines.append(document.lines[row][:column])
+        return _StoryLines(lines, document.newline)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="context", description="assemble context")
-    def _assemble_worker(self, backend: Backend, story: str, request: int, preview: bool) -> None:
-        assembly = self.assemble_context(backend, story, self.settings.sampling)
+    def _assemble_worker(self, backend: Backend, story: _StoryLines, request: int, preview: bool) -> None:
+        assembly = self.assemble_context(backend, join_lines(story.lines, story.newline), self.settings.sampling)
         self.post_message(ContextAssembled(request, assembly, preview))
 
     def on_context_assembled(self, message: ContextAssembled) -> None:
@@ -208,7 +237,8 @@ class ContextActions(_Base):
     # --- chapters of a project
 
     def action_chapters(self) -> None:
-        """The project's chapters with word counts and a search; enter opens one (the document is saved first)."""
+        """The project's chapters with word counts and a search; enter opens one here, in place (the document is saved
+        first; the model stays loaded)."""
         from scribe.ui.screens.chapters import ChaptersScreen
 
         path = self.document.path
@@ -217,14 +247,18 @@ class ContextActions(_Base):
             self.notify("not a chapter of a project: a project is a folder of chapters with a scribe-project.toml",
                         severity="warning")
             return
-        self.push_screen(ChaptersScreen(project, path.name), lambda name: self._open_chapter(project, name))
+        self.push_screen(ChaptersScreen(project, path.name, self.editor.text),
+                         lambda name: self._open_chapter(project, name))
 
     def _open_chapter(self, project: Project, name: str | None) -> None:
+        """Open chapter `name` the way another file is opened (alt+f): the text, branches, own settings and context
+        tools of that chapter, the project's shared tools, the same model. Unsaved changes are saved first; when that
+        fails (a conflict asks what to do), the open chapter stays."""
         path = self.document.path
         if name is None or path is None or name == path.name:
             self.editor.focus()
             return
         if self.document.is_dirty(self.editor.text) and not self.save():
             return
-        self.next_document = project.path_of(name)
-        self.exit()
+        self.flush_context_tools()
+        self._open_chosen(str(project.path_of(name)))

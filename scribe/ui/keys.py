@@ -149,8 +149,9 @@ MODELS_BINDINGS: list[BindingType] = [
 
 CONTEXT_TOOLS_BINDINGS: list[BindingType] = [
     Binding("escape", "close", "Close", id="context_close", tooltip="Context tools: close (changes are saved)"),
-    Binding("alt+n", "add_entry", "New entry", id="context_add_entry", tooltip="Context tools: add a lorebook entry"),
-    Binding("alt+x", "delete_entry", "Delete entry", id="context_delete_entry",
+    Binding("alt+n", "add_entry", "New entry", id="context_add_entry", priority=True,
+            tooltip="Context tools: add a lorebook entry"),
+    Binding("alt+x", "delete_entry", "Delete entry", id="context_delete_entry", priority=True,
             tooltip="Context tools: delete the highlighted lorebook entry"),
 ]
 """The context tools' keys (`scribe.ui.screens.context_tools`)."""

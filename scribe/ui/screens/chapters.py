@@ -22,7 +22,8 @@ MAX_HITS = 200
 
 
 class ChaptersScreen(ModalScreen[str | None]):
-    """The chapters of `project`; `current` is the open one."""
+    """The chapters of `project`; `current` is the open one, counted and searched as `current_text` (the editor's
+    text, saved or not)."""
 
     DEFAULT_CSS = """
     ChaptersScreen { align: center middle; }
@@ -33,14 +34,15 @@ class ChaptersScreen(ModalScreen[str | None]):
     """
     BINDINGS = CHAPTERS_BINDINGS
 
-    def __init__(self, project: Project, current: str | None) -> None:
+    def __init__(self, project: Project, current: str | None, current_text: str | None = None) -> None:
         super().__init__()
         self.project = project
         self.current = current
+        self.open_texts = {current: current_text} if current is not None and current_text is not None else {}
 
     def compose(self) -> ComposeResult:
         try:
-            counts = self.project.word_counts()
+            counts = self.project.word_counts(self.open_texts)
         except ProjectError as exc:
             counts, error = [(c, 0) for c in self.project.chapters], str(exc)
         else:
@@ -74,7 +76,7 @@ class ChaptersScreen(ModalScreen[str | None]):
             hits_view.update("")
             return
         try:
-            hits = self.project.search(event.value)
+            hits = self.project.search(event.value, open_texts=self.open_texts)
         except ProjectError as exc:
             hits_view.update(str(exc))
             return

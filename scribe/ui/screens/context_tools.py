@@ -1,8 +1,11 @@
 """Editing a document's context tools: memory, author's note and its depth, and the lorebook's entries and settings.
 
-Keyboard only: tab moves between fields, the entry list's up/down picks the entry the fields below it edit, alt+n adds
-an entry, alt+x deletes the highlighted one, escape closes. Every change is handed to `on_change` at once (the studio
-saves it beside the document); a field that does not parse (a depth that is not a number) is flagged and not applied.
+Keyboard only: tab moves between fields, the entry list's up/down picks the entry the fields beside it edit, alt+n adds
+an entry, alt+x deletes the highlighted one, escape closes. An entry's fields: name, keys and secondary keys (comma-
+separated; `/pattern/flags` is a regular expression), order, its own scan depth (blank: the lorebook's), always on,
+case-sensitive, enabled, and its text. Every change is handed to `on_change` at once (the studio saves it beside the
+document); a field that does not parse (a depth that is not a number, a key that is not a valid regular expression) is
+flagged and not applied.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from textual.widgets import Checkbox, Input, Label, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from scribe.studio.context import ContextTools
-from scribe.studio.lorebook import LoreEntry, Lorebook
+from scribe.studio.lorebook import LoreEntry, Lorebook, key_pattern
 from scribe.ui.keys import CONTEXT_TOOLS_BINDINGS
 
 
@@ -27,14 +30,25 @@ def entry_option(entry: LoreEntry) -> Text:
     """How an entry is listed: its name and what fires it."""
     line = Text(entry.label or "(new entry)", style="bold" if entry.enabled else "dim strike")
     fires = "always" if entry.always else ", ".join(entry.keys) or "no keys"
+    if entry.secondary_keys and not entry.always:
+        fires += " + " + ", ".join(entry.secondary_keys)
     return line.append(f"  {fires}", style="dim")
 
 
-def _whole(text: str, name: str, low: int = 0) -> int:
-    value = int(text.strip())
-    if value < low:
+def _whole(text: str, name: str, low: int | None = 0) -> int:
+    """`text` as a whole number, at least `low` when given (ValueError naming the field otherwise)."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number") from None
+    if low is not None and value < low:
         raise ValueError(f"{name} must be {low} or more")
     return value
+
+
+def _keys(text: str) -> tuple[str, ...]:
+    """Comma-separated keys, blanks dropped."""
+    return tuple(k.strip() for k in text.split(",") if k.strip())
 
 
 class ContextToolsScreen(ModalScreen[None]):
@@ -47,7 +61,7 @@ class ContextToolsScreen(ModalScreen[None]):
     ContextToolsScreen Label.heading { margin-top: 1; text-style: bold; }
     ContextToolsScreen #memory { height: 5; }
     ContextToolsScreen #entry-text { height: 5; }
-    ContextToolsScreen #entries { width: 36; height: 14; }
+    ContextToolsScreen #entries { width: 36; height: 20; }
     ContextToolsScreen #entry-fields { width: 1fr; height: auto; }
     ContextToolsScreen Horizontal { height: auto; }
     ContextToolsScreen Input { width: 1fr; }
@@ -70,7 +84,7 @@ class ContextToolsScreen(ModalScreen[None]):
         with Vertical():
             yield Label(f"[b]Context tools[/b] of {self.title_text}  tab moves · alt+n new entry · alt+x delete entry "
                         "· escape closes · every change is saved", markup=True)
-            yield Static("", id="context-error")
+            yield Static("", id="context-error", markup=False)
             with VerticalScroll():
                 yield Label("Memory: always at the top of the prompt", classes="heading")
                 yield TextArea(t.memory, id="memory", soft_wrap=True)
@@ -88,13 +102,23 @@ class ContextToolsScreen(ModalScreen[None]):
                     with Vertical(id="entry-fields"):
                         yield Input(placeholder="name", id="entry-name")
                         yield Input(placeholder="keys, comma-separated (/regex/i for a pattern)", id="entry-keys")
+                        yield Input(placeholder="secondary keys: one must match too (blank: none)",
+                                    id="entry-secondary")
                         with Horizontal():
                             yield Input(placeholder="order", id="entry-order", classes="short")
+                            yield Input(placeholder="lorebook's", id="entry-scan-depth", classes="short")
                             yield Checkbox("always on", id="entry-always")
+                        with Horizontal():
+                            yield Checkbox("case-sensitive", id="entry-case")
                             yield Checkbox("enabled", True, id="entry-enabled")
                         yield TextArea("", id="entry-text", soft_wrap=True)
 
     def on_mount(self) -> None:
+        titles = {"#note-depth": "depth", "#scan-depth": "scan depth", "#lore-budget": "budget", "#entry-name": "name",
+                  "#entry-keys": "keys", "#entry-secondary": "secondary keys", "#entry-order": "order",
+                  "#entry-scan-depth": "scan depth"}
+        for selector, title in titles.items():
+            self.query_one(selector, Input).border_title = title
         self._show_entry()
         self.query_one("#memory", TextArea).focus()
 
@@ -109,8 +133,11 @@ class ContextToolsScreen(ModalScreen[None]):
         entry = entry or LoreEntry()
         self.query_one("#entry-name", Input).value = entry.name
         self.query_one("#entry-keys", Input).value = ", ".join(entry.keys)
+        self.query_one("#entry-secondary", Input).value = ", ".join(entry.secondary_keys)
         self.query_one("#entry-order", Input).value = str(entry.order)
+        self.query_one("#entry-scan-depth", Input).value = "" if entry.scan_depth is None else str(entry.scan_depth)
         self.query_one("#entry-always", Checkbox).value = entry.always
+        self.query_one("#entry-case", Checkbox).value = entry.case_sensitive
         self.query_one("#entry-enabled", Checkbox).value = entry.enabled
         self.query_one("#entry-text", TextArea).text = entry.text
         if self.current is not None:
@@ -170,25 +197,25 @@ class ContextToolsScreen(ModalScreen[None]):
     def _read_fields(self) -> ContextTools:
         """The tools as the fields show them (ValueError naming a field that does not parse)."""
         def number(selector: str, name: str) -> int:
-            try:
-                return _whole(self.query_one(selector, Input).value, name)
-            except ValueError as exc:
-                raise ValueError(str(exc) if "must be" in str(exc) else f"{name} must be a whole number") from None
+            return _whole(self.query_one(selector, Input).value, name)
 
         book = self.tools.lorebook
         book = Lorebook(book.entries, scan_depth=number("#scan-depth", "scan depth"),
                         budget=number("#lore-budget", "lorebook budget"),
                         recursive=self.query_one("#recursive", Checkbox).value)
         if self.current is not None:
-            keys = tuple(k.strip() for k in self.query_one("#entry-keys", Input).value.split(",") if k.strip())
-            try:
-                order = int(self.query_one("#entry-order", Input).value.strip())
-            except ValueError:
-                raise ValueError("order must be a whole number") from None
+            depth = self.query_one("#entry-scan-depth", Input).value.strip()
             entry = replace(book.entries[self.current], name=self.query_one("#entry-name", Input).value.strip(),
-                            keys=keys, order=order, always=self.query_one("#entry-always", Checkbox).value,
+                            keys=_keys(self.query_one("#entry-keys", Input).value),
+                            secondary_keys=_keys(self.query_one("#entry-secondary", Input).value),
+                            order=_whole(self.query_one("#entry-order", Input).value, "order", low=None),
+                            scan_depth=_whole(depth, "the entry's scan depth") if depth else None,
+                            always=self.query_one("#entry-always", Checkbox).value,
+                            case_sensitive=self.query_one("#entry-case", Checkbox).value,
                             enabled=self.query_one("#entry-enabled", Checkbox).value,
                             text=self.query_one("#entry-text", TextArea).text)
+            for key in (*entry.keys, *entry.secondary_keys):
+                key_pattern(key, entry.case_sensitive)  # LorebookError (a ValueError) names a bad regular expression
             book = book.with_entry(self.current, entry)
         return ContextTools(memory=self.query_one("#memory", TextArea).text, note=self.query_one("#note", Input).value,
                             note_depth=number("#note-depth", "note depth"), lorebook=book)
