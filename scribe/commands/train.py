@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 from scribe.config import Paths
+from scribe.durations import format_duration
 from scribe.store.names import check_training_output
 from scribe.keras_models.command import ARCH_CHOICES, is_keras, keras_config
 
@@ -110,16 +111,12 @@ def _output(args: argparse.Namespace) -> Path:
     return Paths.discover().models / name
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
-
-
 def _progress(event) -> str | None:  # noqa: ANN001 - an Event
     """One human line for an event (None for events not shown)."""
     from scribe.training.events import Checkpoint, Eval, Finished, Preparing, Sample, Saved, Started, Step
 
     if isinstance(event, Preparing):
-        return f"preparing the data ({_duration(event.elapsed_s)}): {event.stage}"
+        return f"preparing the data ({format_duration(event.elapsed_s)}): {event.stage}"
     if isinstance(event, Started):
         what = f"{event.preset}" if event.mode == "scratch" else f"{event.base} ({event.mode})"
         line = (f"training {what} ({event.parameters:,} trainable parameters, vocab {event.vocab_size}) on "
@@ -131,7 +128,7 @@ def _progress(event) -> str | None:  # noqa: ANN001 - an Event
         return line + "".join(f"\n  skipped {path}: {reason}" for path, reason in event.skipped)
     if isinstance(event, Step):
         return (f"step {event.step:>6}  loss {event.loss:.4f}  lr {event.lr:.2e}  "
-                f"{event.tokens_per_s:,.0f} tok/s  elapsed {event.elapsed_s / 60:.1f} min  eta {_duration(event.eta_s)}")
+                f"{event.tokens_per_s:,.0f} tok/s  elapsed {format_duration(event.elapsed_s)}  eta {format_duration(event.eta_s)}")
     if isinstance(event, Eval):
         label = "base model" if event.step == 0 else f"eval step {event.step}"
         return (f"{label}: val loss {event.val_loss:.4f} nats/token, perplexity {event.perplexity:.2f}, "
@@ -149,16 +146,16 @@ def _progress(event) -> str | None:  # noqa: ANN001 - an Event
             val += f" (base model: perplexity {event.base_perplexity:.2f})"
         where = f"model in {event.path}" if event.path else "nothing saved"
         return (f"finished ({event.reason}): {event.steps} steps, {event.tokens:,} tokens in "
-                f"{event.elapsed_s / 60:.1f} min; {val}; {where}")
+                f"{format_duration(event.elapsed_s)}; {val}; {where}")
     return None
 
 
 def progress_bar(step: int, max_steps: int, loss: float, tokens_per_s: float, eta_s: float) -> str:
-    """`[#####-----]  45%  step 450/1000  loss 3.2100  1,234 tok/s  eta 1.2 min`."""
+    """`[#####-----]  45%  step 450/1000  loss 3.2100  1,234 tok/s  eta 01:12`."""
     done = min(1.0, step / max(max_steps, 1))
     filled = int(done * BAR_WIDTH)
     return (f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done:4.0%}  step {step}/{max_steps}  loss {loss:.4f}  "
-            f"{tokens_per_s:,.0f} tok/s  eta {_duration(eta_s)}")
+            f"{tokens_per_s:,.0f} tok/s  eta {format_duration(eta_s)}")
 
 
 class Display:

@@ -44,7 +44,7 @@ def test_a_terminal_gets_a_bar_redrawn_in_place() -> None:
     text = out.getvalue()
     assert "\r\033[K" + progress_bar(100, 200, 2.25, 12000.0, 80.0) in text
     assert progress_bar(100, 200, 2.25, 12000.0, 80.0) == (
-        "[############------------]  50%  step 100/200  loss 2.2500  12,000 tok/s  eta 1.3 min")
+        "[############------------]  50%  step 100/200  loss 2.2500  12,000 tok/s  eta 01:20")
     assert text.endswith("\r\033[Keval step 100: val loss 2.3000 nats/token, perplexity 9.97, 3.300 bits/char\n")
 
     plain = io.StringIO()

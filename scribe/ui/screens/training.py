@@ -34,6 +34,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, ProgressBar,
 from textual_plotext import PlotextPlot
 
 from scribe.config import Paths
+from scribe.durations import format_duration
 from scribe.keras_models.architectures import ARCHITECTURES
 from scribe.store.names import check_model_name
 from scribe.training.events import Checkpoint, Error, Eval, Event, Finished, Sample, Saved, Started, Step
@@ -251,8 +252,8 @@ class TrainingScreen(Screen["str | None"]):
             curve.train.append((event.step, event.loss))
             self.query_one("#progress", ProgressBar).update(progress=event.step)
             self._stats(f"step {event.step}/{curve.max_steps}   loss {event.loss:.4f}   "
-                        f"{event.tokens_per_s:,.0f} tokens/s   ETA {_duration(event.eta_s)}   "
-                        f"elapsed {_duration(event.elapsed_s)}")
+                        f"{event.tokens_per_s:,.0f} tokens/s   ETA {format_duration(event.eta_s)}   "
+                        f"elapsed {format_duration(event.elapsed_s)}")
             self._draw()
         elif isinstance(event, Eval):
             if event.step == 0:
@@ -311,7 +312,3 @@ class TrainingScreen(Screen["str | None"]):
         if self.curve.val:
             plt.plot(*zip(*self.curve.val), label="validation", marker="dot")
         widget.refresh()
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
