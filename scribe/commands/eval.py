@@ -16,6 +16,8 @@ import sys
 import time
 from typing import TextIO
 
+from scribe.durations import format_duration
+
 QUIET_INTERVAL = 10.0
 """Seconds between progress lines when stderr is not a terminal (a log file, a pipe)."""
 TTY_INTERVAL = 0.2
@@ -85,13 +87,13 @@ class EvalProgress:
             return
         self.last = now
         elapsed = now - self.started
-        eta = f"ETA {_clock(elapsed / fraction * (1 - fraction))}" if 0 < fraction < 1 else "ETA -"
-        self._write(f"{self.label}: {tokens:,} tokens scored · {fraction:.0%} · {_clock(elapsed)} elapsed · {eta}",
+        eta = f"ETA {format_duration(elapsed / fraction * (1 - fraction))}" if 0 < fraction < 1 else "ETA -"
+        self._write(f"{self.label}: {tokens:,} tokens scored · {fraction:.0%} · {format_duration(elapsed)} elapsed · {eta}",
                     final=False)
 
     def end(self, row: dict[str, object]) -> None:
         """The row is scored."""
-        self._write(f"{self.label}: {row['tokens']:,} tokens scored in {_clock(time.monotonic() - self.started)}",
+        self._write(f"{self.label}: {row['tokens']:,} tokens scored in {format_duration(time.monotonic() - self.started)}",
                     final=True)
 
     def _write(self, text: str, *, final: bool) -> None:
@@ -100,13 +102,6 @@ class EvalProgress:
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    """Seconds as m:ss (h:mm:ss past an hour)."""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,13 +19,15 @@ import sys
 import threading
 from pathlib import Path
 
-from scribe.config import Paths
+from scribe.durations import format_duration
+from scribe.keras_models.architectures import ARCHITECTURES
 from scribe.store.names import check_training_output
-from scribe.keras_models.command import ARCH_CHOICES, is_keras, keras_config
 
 _DEFAULTS = {"preset": "small", "context": 256, "batch_size": 32, "warmup": 100, "max_steps": 1000, "eval_every": 250,
-             "seed": 0, "vocab_size": 8192, "val_fraction": 0.1, "lora_r": 8, "lora_alpha": 16}
-"""Defaults shown in --help; they mirror TrainConfig's (kept here so --help does not import the trainer)."""
+             "seed": 0, "vocab_size": 8192, "val_fraction": 0.1, "keras_val_fraction": 0.05, "lora_r": 8,
+             "lora_alpha": 16}
+"""Defaults shown in --help. Unset flags stay None and `scribe.training.plan` fills them in: these mirror its and
+TrainConfig's (kept here so --help does not import the trainer)."""
 BAR_WIDTH = 24
 EXIT_STOPPED_AT_ONCE = 75
 """scribe.training.job.EXIT_STOPPED_AT_ONCE (not imported: --help and this module stay free of the training package)."""
@@ -52,42 +54,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILES", help="text files, folders or glob patterns")
-    p.add_argument("--name", help="model name (default: the first file's stem); the model goes to <models dir>/<name>")
+    p.add_argument("--name", help="model name (default: the first file's stem, with -tuned or -lora when fine-tuning); "
+                   "the model goes to <models dir>/<name>")
     p.add_argument("--output", type=Path, help="model folder to write (overrides --name's location)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder at the output")
     p.add_argument("--base", metavar="MODEL", help="fine-tune this model (name, Hugging Face id or folder)")
     p.add_argument("--lora", action="store_true", help="with --base: train LoRA adapters, merged into the saved model")
-    p.add_argument("--lora-r", type=int, default=d["lora_r"], help="LoRA rank (default %(default)s)")
-    p.add_argument("--lora-alpha", type=int, default=d["lora_alpha"], help="LoRA alpha (default %(default)s)")
-    p.add_argument("--arch", default="gpt2", choices=ARCH_CHOICES,
+    p.add_argument("--lora-r", type=int, help=f"LoRA rank (default {d['lora_r']})")
+    p.add_argument("--lora-alpha", type=int, help=f"LoRA alpha (default {d['lora_alpha']})")
+    p.add_argument("--arch", default="gpt2", choices=("gpt2", *ARCHITECTURES),
                    help="from-scratch architecture: gpt2 (default), or a Keras model: char-lstm, word-lstm, "
                    "transformer-decoder, mini-gpt (presets tiny, small, medium)")
-    p.add_argument("--preset", default=d["preset"],
+    p.add_argument("--preset",
                    help="from-scratch shape: tiny, small, medium, or char (character-level, for small corpora) "
-                   "(default %(default)s)")
-    p.add_argument("--tokenizer", default="train", metavar="PATH|train|char",
+                   f"(default {d['preset']})")
+    p.add_argument("--tokenizer", metavar="PATH|train|char",
                    help="from scratch: train a byte-level BPE (default), use characters, or reuse a tokenizer folder")
-    p.add_argument("--vocab-size", type=int, default=d["vocab_size"], help="size of a trained tokenizer (default %(default)s)")
+    p.add_argument("--vocab-size", type=int, help=f"size of a trained tokenizer (default {d['vocab_size']})")
     p.add_argument("--context", type=int, help=f"tokens per training block (default {d['context']}; Keras: the preset's)")
     p.add_argument("--batch-size", type=int, help=f"blocks per step (default {d['batch_size']}; Keras: the preset's)")
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per step (default %(default)s)")
+    p.add_argument("--grad-accum", type=int, help="micro-batches per step (default 1)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 5e-5 fine-tuning, 2e-4 LoRA)")
     p.add_argument("--warmup", type=int,
                    help=f"warmup steps (default: the first 5%% of --max-minutes' budget, else {d['warmup']} steps)")
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout of a from-scratch model (default %(default)s)")
-    p.add_argument("--max-steps", type=int, default=d["max_steps"], help="step limit (default %(default)s)")
+    p.add_argument("--dropout", type=float, help="dropout of a from-scratch model (default 0)")
+    p.add_argument("--max-steps", type=int, help=f"step limit (default {d['max_steps']})")
     p.add_argument("--max-minutes", type=float, help="wall-clock budget; stops and saves when reached")
     p.add_argument("--eval-every", type=int,
-                   help=f"evaluate and sample every N steps (default {d['eval_every']}; Keras: once per epoch)")
+                   help=f"evaluate and sample every N steps (default: a quarter of --max-steps, at most "
+                   f"{d['eval_every']})")
     p.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps (default: --eval-every)")
     p.add_argument("--patience", type=int, help="stop early after N evaluations without a better validation loss")
-    p.add_argument("--val-fraction", type=float, default=d["val_fraction"],
-                   help="share of the text held out for validation (default %(default)s)")
+    p.add_argument("--val-fraction", type=float,
+                   help=f"share of the text held out for validation (default {d['val_fraction']}; Keras: "
+                   f"{d['keras_val_fraction']})")
     p.add_argument("--resume", action="store_true", help="continue the run with this name from its last checkpoint")
     p.add_argument("--processes", type=int, default=1, help="data-parallel training processes (DDP; default 1)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default %(default)s)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--max-memory", type=float, metavar="GB", help="memory the base model may use (default: what is free)")
-    p.add_argument("--seed", type=int, default=d["seed"], help="random seed (default %(default)s)")
+    p.add_argument("--seed", type=int, help=f"random seed (default {d['seed']})")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--keep-gutenberg-headers", action="store_true", help="do not strip Project Gutenberg headers")
     p.add_argument("--keep-line-breaks", action="store_true",
@@ -103,23 +108,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _output(args: argparse.Namespace) -> Path:
-    if args.output:
-        return args.output.expanduser()
-    name = args.name or Path(args.files[0].rstrip("/\\")).stem or "model"
-    return Paths.discover().models / name
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
-
-
 def _progress(event) -> str | None:  # noqa: ANN001 - an Event
     """One human line for an event (None for events not shown)."""
     from scribe.training.events import Checkpoint, Eval, Finished, Preparing, Sample, Saved, Started, Step
 
     if isinstance(event, Preparing):
-        return f"preparing the data ({_duration(event.elapsed_s)}): {event.stage}"
+        return f"preparing the data ({format_duration(event.elapsed_s)}): {event.stage}"
     if isinstance(event, Started):
         what = f"{event.preset}" if event.mode == "scratch" else f"{event.base} ({event.mode})"
         line = (f"training {what} ({event.parameters:,} trainable parameters, vocab {event.vocab_size}) on "
@@ -131,7 +125,7 @@ def _progress(event) -> str | None:  # noqa: ANN001 - an Event
         return line + "".join(f"\n  skipped {path}: {reason}" for path, reason in event.skipped)
     if isinstance(event, Step):
         return (f"step {event.step:>6}  loss {event.loss:.4f}  lr {event.lr:.2e}  "
-                f"{event.tokens_per_s:,.0f} tok/s  elapsed {event.elapsed_s / 60:.1f} min  eta {_duration(event.eta_s)}")
+                f"{event.tokens_per_s:,.0f} tok/s  elapsed {format_duration(event.elapsed_s)}  eta {format_duration(event.eta_s)}")
     if isinstance(event, Eval):
         label = "base model" if event.step == 0 else f"eval step {event.step}"
         return (f"{label}: val loss {event.val_loss:.4f} nats/token, perplexity {event.perplexity:.2f}, "
@@ -149,16 +143,16 @@ def _progress(event) -> str | None:  # noqa: ANN001 - an Event
             val += f" (base model: perplexity {event.base_perplexity:.2f})"
         where = f"model in {event.path}" if event.path else "nothing saved"
         return (f"finished ({event.reason}): {event.steps} steps, {event.tokens:,} tokens in "
-                f"{event.elapsed_s / 60:.1f} min; {val}; {where}")
+                f"{format_duration(event.elapsed_s)}; {val}; {where}")
     return None
 
 
 def progress_bar(step: int, max_steps: int, loss: float, tokens_per_s: float, eta_s: float) -> str:
-    """`[#####-----]  45%  step 450/1000  loss 3.2100  1,234 tok/s  eta 1.2 min`."""
+    """`[#####-----]  45%  step 450/1000  loss 3.2100  1,234 tok/s  eta 01:12`."""
     done = min(1.0, step / max(max_steps, 1))
     filled = int(done * BAR_WIDTH)
     return (f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done:4.0%}  step {step}/{max_steps}  loss {loss:.4f}  "
-            f"{tokens_per_s:,.0f} tok/s  eta {_duration(eta_s)}")
+            f"{tokens_per_s:,.0f} tok/s  eta {format_duration(eta_s)}")
 
 
 class Display:
@@ -192,27 +186,28 @@ class Display:
             self.bar_shown = False
 
 
-def _config(args: argparse.Namespace, output: Path):  # noqa: ANN202 - TrainConfig
-    from scribe.training.trainer import TrainConfig
+def choices(args: argparse.Namespace):  # noqa: ANN201 - TrainingChoices
+    """The writer's choices, as the parsed flags give them (the plan fills in what is left unset)."""
+    from scribe.training.plan import TrainingChoices
 
-    if is_keras(args):
-        return keras_config(args, output)
-    if args.lora and not args.base:
-        raise ValueError("--lora needs --base MODEL (the model to adapt)")
-    return TrainConfig(
-        data=list(args.files), output=output, name=args.name or output.name,
-        mode="lora" if args.lora else "finetune" if args.base else "scratch", base=args.base,
-        preset=args.preset, tokenizer=args.tokenizer, vocab_size=args.vocab_size,
-        context=_DEFAULTS["context"] if args.context is None else args.context,
-        batch_size=_DEFAULTS["batch_size"] if args.batch_size is None else args.batch_size, grad_accum=args.grad_accum,
-        lr=args.lr, warmup_steps=args.warmup, dropout=args.dropout, max_steps=args.max_steps,
-        max_minutes=args.max_minutes, eval_every=_DEFAULTS["eval_every"] if args.eval_every is None else args.eval_every,
-        checkpoint_every=args.checkpoint_every, patience=args.patience, val_fraction=args.val_fraction,
-        seed=args.seed, threads=args.threads, device=args.device, strip_gutenberg=not args.keep_gutenberg_headers,
-        join_lines=not args.keep_line_breaks, holdout=list(args.holdout), extend_context=args.extend_context,
-        lora_r=args.lora_r, lora_alpha=args.lora_alpha, max_memory_gb=args.max_memory, resume=args.resume,
-        command="scribe " + shlex.join(sys.argv[1:]),
+    return TrainingChoices(
+        files=list(args.files), name=args.name, output=args.output, base=args.base, arch=args.arch,
+        preset=args.preset, lora=args.lora, tokenizer=args.tokenizer, vocab_size=args.vocab_size, context=args.context,
+        batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr, warmup=args.warmup, dropout=args.dropout,
+        max_steps=args.max_steps, max_minutes=args.max_minutes, eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every, patience=args.patience, val_fraction=args.val_fraction, seed=args.seed,
+        threads=args.threads, device=args.device, max_memory_gb=args.max_memory,
+        strip_gutenberg=not args.keep_gutenberg_headers, join_lines=not args.keep_line_breaks,
+        holdout=list(args.holdout), extend_context=args.extend_context, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+        resume=args.resume, processes=args.processes, command="scribe " + shlex.join(sys.argv[1:]),
     )
+
+
+def plan(args: argparse.Namespace):  # noqa: ANN201 - TrainingPlan
+    """The run the flags describe (ValueError, one line, when they do not make sense)."""
+    from scribe.training.plan import plan_training
+
+    return plan_training(choices(args))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -220,22 +215,21 @@ def run(args: argparse.Namespace) -> int:
     from scribe.cli import CommandError
     from scribe.training.events import Error, Finished
 
-    output = _output(args)
-    if replacing := check_training_output(output, args.name, overwrite=args.overwrite, resume=args.resume):
-        print(replacing, file=sys.stderr)
     display = Display(args.json)
     try:
-        config = _config(args, output)
+        run_plan = plan(args)
+        replacing = check_training_output(run_plan.config.output, args.name, overwrite=args.overwrite,
+                                          resume=args.resume)
     except ValueError as exc:
         if args.json:
             display(Error(str(exc)))
         raise CommandError(str(exc)) from None
+    if replacing:
+        print(replacing, file=sys.stderr)
+    config = run_plan.config
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return _run_as_rank(config, display)
-    from scribe.keras_models.job import KerasTrainingJob
-    from scribe.training.jobs import TrainingJob
-
-    job = (KerasTrainingJob if is_keras(args) else TrainingJob)(config, processes=args.processes).start()
+    job = run_plan.job().start()
     status, failure = 1, None
     forward = _forward_signals(job)
     try:

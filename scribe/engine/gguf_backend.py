@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scribe.context_length import GGUF_DEFAULT_CONTEXT, gguf_context_length
 from scribe.engine.base import (
     SEARCH_SETTINGS,
     Backend,
@@ -305,16 +306,14 @@ class GGUFBackend(Backend):
 
 
 def trained_context(file: Path) -> int:
-    """The context length the model was trained with, from the file's metadata (2048 when it does not say)."""
+    """The context length the model was trained with, from the file's metadata (GGUF_DEFAULT_CONTEXT when it does not
+    say)."""
     try:
         from gguf import GGUFReader
     except ImportError:
         raise ModelLoadError(f"{file}: reading GGUF metadata needs the gguf package: {INSTALL_HINT}") from None
     try:
-        fields = GGUFReader(file).fields
-        architecture = bytes(fields["general.architecture"].parts[-1]).decode("utf-8")
-        field = fields.get(f"{architecture}.context_length")
-        return int(field.parts[-1][0]) if field is not None else 2048
+        return gguf_context_length(GGUFReader(file).fields) or GGUF_DEFAULT_CONTEXT
     except (KeyError, ValueError, IndexError, OSError) as exc:
         raise ModelLoadError(f"{file}: unreadable GGUF metadata ({one_line(exc)})") from None
 

@@ -16,12 +16,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from scribe.context_length import hf_context_length
 from scribe.engine.base import Capability, ModelInfo, ModelLoadError
 from scribe.engine.streaming import one_line
 from scribe.engine.transformers_backend import TransformersBackend
 
+GPT2_POSITIONS = 1024
+"""GPT-2's context length when its config.json does not say (transformers' GPT2Config default)."""
 _CONFIG_DEFAULTS = {  # transformers' GPT2Config defaults for what the decoder reads
-    "n_positions": 1024, "n_embd": 768, "n_head": 12, "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new",
+    "n_positions": GPT2_POSITIONS, "n_embd": 768, "n_head": 12, "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new",
     "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False, "add_cross_attention": False,
     "tie_word_embeddings": True,
 }
@@ -91,7 +94,7 @@ def load_light(path: Path, *, name: str | None = None, dtype: str = "auto") -> L
         location=str(path),
         device="cpu",
         dtype="int8" if int8 else "float32",
-        context_length=int(config["n_positions"]),
+        context_length=hf_context_length(config) or GPT2_POSITIONS,
         vocab_size=int(config.get("vocab_size") or len(tokenizer)),
         parameters=sum(t.numel() for t in model.parameters()),
         extra={"architecture": "GPT2LMHeadModel", "weights": "safetensors", "cpu_threads": str(threads),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from scribe.config import Paths
+from scribe.context_length import keras_context_length
 from scribe.engine.base import (
     SEARCH_SETTINGS,
     Backend,
@@ -94,7 +95,7 @@ class KerasBackend(Backend):
         arch = architecture(meta["architecture"])
         info = ModelInfo(
             name=name or path.name, backend="keras", location=str(path), device="cpu", dtype="float32",
-            context_length=int(meta["shape"]["sequence_length"]), vocab_size=len(vocab),
+            context_length=keras_context_length(meta), vocab_size=len(vocab),
             parameters=reply[1]["parameters"],
             extra={"architecture": arch.name, "preset": str(meta.get("preset", "")), "tokens": arch.tokens,
                    "decoding": "stateful LSTM steps" if arch.recurrent else "compiled window step"},

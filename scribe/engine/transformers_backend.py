@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from scribe.engine import gpt2_decoder, llama_decoder
+from scribe.context_length import hf_context_length
 from scribe.engine.base import (
     Backend,
     Capability,
@@ -58,7 +59,6 @@ _DTYPES = {
     "bfloat16": torch.bfloat16,
     "bf16": torch.bfloat16,
 }
-_CONTEXT_KEYS = ("n_positions", "max_position_embeddings", "n_ctx", "seq_length")
 _DEFAULT_CONTEXT = 2048
 
 
@@ -483,9 +483,8 @@ def _quantize_linear_layers(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def _context_length(config: object, tokenizer: object) -> int:
-    for key in _CONTEXT_KEYS:
-        value = getattr(config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
+    """What the config says (`hf_context_length`), else the tokenizer's limit, else _DEFAULT_CONTEXT."""
+    if (stated := hf_context_length(config)) is not None:
+        return stated
     max_length = getattr(tokenizer, "model_max_length", None)
     return max_length if isinstance(max_length, int) and 0 < max_length < 1_000_000 else _DEFAULT_CONTEXT

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from scribe.config import Paths, hf_cache_dir
+from scribe.context_length import gguf_context_length, hf_context_length, keras_context_length
 from scribe.types import ModelNotFound
 from scribe.store.bundled import bundled_models_dir
 from scribe.store.hub import folder_size, format_bytes
@@ -28,7 +29,6 @@ Source = Literal["bundled", "scribe", "gguf-folder", "hf-cache", "remote", "offe
 GGUF_MAGIC = b"GGUF"
 """The first bytes of every GGUF file."""
 
-_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length", "max_sequence_length")
 _TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"), ("tokenizer.model",), ("spiece.model",), ("vocab.txt",))
 
 
@@ -101,7 +101,7 @@ def describe_folder(folder: Path) -> dict[str, Any]:
         "usable": usable,
         "status": status,
         "parameters": safetensors_parameters(folder) if usable else None,
-        "context_length": next((int(config[k]) for k in _CONTEXT_KEYS if isinstance(config.get(k), int)), None),
+        "context_length": hf_context_length(config),
         "tokenizer": tokenizer_description(folder, config),
     }
 
@@ -198,20 +198,18 @@ def _is_keras(folder: Path) -> bool:
 def _describe_keras(folder: Path) -> dict[str, Any]:
     """What scribe's Keras folder says about itself (`scribe-keras.json`, vocab.json), checked without Keras."""
     from scribe.types import ModelLoadError
-    from scribe.keras_models.architectures import architecture
     from scribe.keras_models.saved import check_folder
 
     try:
         meta, vocab = check_folder(folder)
     except ModelLoadError as exc:
         return {"usable": False, "status": f"incomplete: {exc}"}
-    recurrent = architecture(meta["architecture"]).recurrent
     parameters = meta.get("parameters")
     return {
         "usable": True,
         "status": "ready",
         "parameters": parameters if isinstance(parameters, int) else None,
-        "context_length": None if recurrent else meta["shape"].get("sequence_length"),
+        "context_length": keras_context_length(meta),
         "tokenizer": f"{vocab.kind} vocabulary, {len(vocab)} tokens",
         "description": f"Keras {meta['architecture']} ({meta.get('preset', '?')})",
     }
@@ -299,13 +297,12 @@ def gguf_metadata(path: Path) -> dict[str, Any]:
             return bytes(field.parts[-1]).decode("utf-8") if field is not None else None
 
         architecture = text("general.architecture") or "?"
-        context = fields.get(f"{architecture}.context_length")
         tokens = fields.get("tokenizer.ggml.tokens")
         vocabulary = f"{text('tokenizer.ggml.model') or 'gguf'} tokenizer"
         chat = "chat template" if fields.get("tokenizer.chat_template") is not None else "no chat template (a base model)"
         return {
             "parameters": sum(int(tensor.n_elements) for tensor in reader.tensors) or None,
-            "context_length": int(context.parts[-1][0]) if context is not None else None,
+            "context_length": gguf_context_length(fields) if "general.architecture" in fields else None,
             "tokenizer": f"{vocabulary}, {len(tokens.data)} tokens" if tokens is not None else vocabulary,
             "description": f"GGUF file {path.name}: {architecture}, {chat}",
         }

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from scribe.config import hf_cache_dir
+from scribe.durations import format_duration
 from scribe.files import atomic_write
 from scribe.types import EngineError
 from scribe.store.known import known_model
@@ -169,7 +170,7 @@ class DownloadProgress:
 
     def describe(self) -> str:
         """One line for people: bytes done of the total, speed, ETA and the file being fetched."""
-        eta = "-" if self.eta_s is None else time.strftime("%H:%M:%S", time.gmtime(self.eta_s)).removeprefix("00:")
+        eta = "-" if self.eta_s is None else format_duration(self.eta_s)
         return (
             f"{format_bytes(self.done_bytes)} / {format_bytes(self.total_bytes)}  {format_bytes(self.bytes_per_s)}/s  "
             f"ETA {eta}  {self.filename} ({self.files_done}/{self.files_total})"

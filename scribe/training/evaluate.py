@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from scribe.context_length import hf_context_length
+
 if TYPE_CHECKING:
     import torch
 
@@ -145,16 +147,6 @@ def score_texts(model: "torch.nn.Module", tokenizer, texts: Sequence[str], *, na
     return Score(name, nats, tokens, chars)
 
 
-def model_context(model: "torch.nn.Module") -> int | None:
-    """The model's maximum context length from its config, when it says."""
-    config = model.config
-    for key in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
-        value = getattr(config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
-
-
 def load_for_eval(name_or_path: str, device: str = "auto"):  # noqa: ANN201 - (model, tokenizer, ref)
     """Resolve a model name (scribe.engine.registry) and load it with plain transformers for scoring."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -182,8 +174,8 @@ def evaluate_model(name_or_path: str, paths: Sequence[str | Path], *, max_length
 
     corpus = read_corpus(paths, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
     model, tokenizer, ref = load_for_eval(name_or_path, device)
-    length = max_length or min(model_context(model) or 1024, 1024)
-    if (context := model_context(model)) is not None and length > context:
+    length = max_length or min(hf_context_length(model.config) or 1024, 1024)
+    if (context := hf_context_length(model.config)) is not None and length > context:
         raise ValueError(f"max-length {length} is longer than {ref.name}'s context of {context} tokens")
     return score_texts(model, tokenizer, [d.text for d in corpus.documents], name=ref.name, max_length=length,
                        stride=stride or max(1, length // 2), cancel=cancel, progress=progress)

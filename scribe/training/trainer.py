@@ -394,12 +394,13 @@ class Trainer:
                                 embd_pdrop=cfg.dropout, attn_pdrop=cfg.dropout, bos_token_id=eos, eos_token_id=eos)
             torch.manual_seed(cfg.seed)
             return GPT2LMHeadModel(config).to(self.device)
+        from scribe.context_length import hf_context_length
         from scribe.training.finetune import load_base
 
         dtype = torch.bfloat16 if self._weight_bytes() == 2 else torch.float32
         model = load_base(base_path, self.device, dtype)
-        context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
-        if isinstance(context, int) and cfg.context > context:
+        context = hf_context_length(model.config)
+        if context is not None and cfg.context > context:
             if not cfg.extend_context:
                 raise TrainingError(f"--context {cfg.context} is longer than {cfg.base}'s context of {context} tokens "
                                     "(add --extend-context to grow a GPT-2 model's position table)")

@@ -42,7 +42,7 @@ def test_eval_shows_progress_on_stderr_and_keeps_json_stdout_clean(tiny_model_di
     err = done.stderr
     assert f"loading {tiny_model_dir}…" in err
     assert f"{tiny_model_dir}: " in err and "tokens scored ·" in err and "ETA" in err  # the first update is shown
-    assert f"{tiny_model_dir}: {rows[0]['tokens']:,} tokens scored in 0:" in err  # and the end, with its time
+    assert f"{tiny_model_dir}: {rows[0]['tokens']:,} tokens scored in 00:" in err  # and the end, with its time
     assert "\r" not in err  # not a terminal: plain lines
 
 

@@ -27,11 +27,12 @@ def test_the_warmup_is_the_first_twentieth_of_the_budget(tmp_path: Path) -> None
 
 def test_the_command_leaves_the_warmup_to_the_budget_unless_told(tmp_path: Path) -> None:
     from scribe.cli import build_parser
-    from scribe.commands.train import _config
+    from scribe.commands.train import plan
 
-    parser = build_parser()
-    text = tmp_path / "t.txt"
-    assert _config(parser.parse_args(["train", str(text), "--max-minutes", "3"]), tmp_path / "m").warmup_steps is None
-    assert _config(parser.parse_args(["train", str(text)]), tmp_path / "m").warmup_steps == DEFAULT_WARMUP_STEPS
-    told = parser.parse_args(["train", str(text), "--max-minutes", "3", "--warmup", "7"])
-    assert _config(told, tmp_path / "m").warmup_steps == 7
+    def warmup(*flags: str) -> int | None:
+        args = ["train", str(tmp_path / "t.txt"), "--output", str(tmp_path / "m"), *flags]
+        return plan(build_parser().parse_args(args)).config.warmup_steps
+
+    assert warmup("--max-minutes", "3") is None
+    assert warmup() == DEFAULT_WARMUP_STEPS
+    assert warmup("--max-minutes", "3", "--warmup", "7") == 7

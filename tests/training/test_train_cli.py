@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 
 from scribe.cli import build_parser
-from scribe.commands.train import Display, _config, progress_bar
+from scribe.commands.train import Display, plan, progress_bar
 from scribe.training.events import Eval, Started, Step
 
 
 def settings(*argv: str):  # noqa: ANN201
-    args = build_parser().parse_args(["train", *argv])
-    return _config(args, Path("/tmp/out"))
+    return plan(build_parser().parse_args(["train", *argv, "--output", "/tmp/out"])).config
 
 
 def test_options_choose_the_mode() -> None:
@@ -24,7 +23,7 @@ def test_options_choose_the_mode() -> None:
     assert (full.mode, full.base, full.lr, full.grad_accum, full.patience, full.resume) == ("finetune", "gpt2", 5e-5, 2, 3, True)
     lora = settings("a.txt", "b/", "--base", "gpt2", "--lora", "--lora-r", "4", "--lr", "1e-3", "--max-memory", "8")
     assert (lora.mode, lora.lora_r, lora.lr, lora.max_memory_gb, lora.data) == ("lora", 4, 1e-3, 8.0, ["a.txt", "b/"])
-    with pytest.raises(ValueError, match="--lora needs --base"):
+    with pytest.raises(ValueError, match="LoRA needs a base model"):
         settings("a.txt", "--lora")
 
 
@@ -44,7 +43,7 @@ def test_a_terminal_gets_a_bar_redrawn_in_place() -> None:
     text = out.getvalue()
     assert "\r\033[K" + progress_bar(100, 200, 2.25, 12000.0, 80.0) in text
     assert progress_bar(100, 200, 2.25, 12000.0, 80.0) == (
-        "[############------------]  50%  step 100/200  loss 2.2500  12,000 tok/s  eta 1.3 min")
+        "[############------------]  50%  step 100/200  loss 2.2500  12,000 tok/s  eta 01:20")
     assert text.endswith("\r\033[Keval step 100: val loss 2.3000 nats/token, perplexity 9.97, 3.300 bits/char\n")
 
     plain = io.StringIO()

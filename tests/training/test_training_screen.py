@@ -66,7 +66,7 @@ async def test_bad_settings_are_shown_not_started(tmp_path: Path) -> None:
         screen.query_one("#files").focus()
         await pilot.press("enter")  # enter in a field starts too
         await pilot.pause()
-        assert not screen.running and "LoRA needs a base model" in [n.message for n in app._notifications]
+        assert not screen.running and "LoRA needs a base model: name the model to adapt" in [n.message for n in app._notifications]
 
 
 async def test_the_studio_opens_the_training_screen_and_writes_with_the_result(tiny_model_dir: Path,

@@ -62,21 +62,23 @@ def test_train_reads_prose_unwrapped_by_default_and_as_is_on_request(tmp_path: P
     assert read_document(path, join_lines=True).text == PROSE + "\n\n" + VERSE + "\n"
     assert read_corpus([path]).documents[0].text == body  # the reader's default leaves lines alone
 
-    from scribe.commands.train import _config
     from scribe.cli import build_parser
+    from scribe.commands.train import plan
 
-    parser = build_parser()
-    assert _config(parser.parse_args(["train", str(path)]), tmp_path / "m").join_lines is True
-    kept = _config(parser.parse_args(["train", str(path), "--keep-line-breaks"]), tmp_path / "m")
-    assert kept.join_lines is False
+    def config(*flags: str):  # noqa: ANN202
+        return plan(build_parser().parse_args(["train", str(path), "--output", str(tmp_path / "m"), *flags])).config
+
+    assert config().join_lines is True
+    assert config("--keep-line-breaks").join_lines is False
 
 
 def test_the_keras_trainers_take_the_same_setting(tmp_path: Path) -> None:
     from scribe.cli import build_parser
-    from scribe.commands.train import _config
+    from scribe.commands.train import plan
 
-    parser = build_parser()
-    path = tmp_path / "book.txt"
-    assert _config(parser.parse_args(["train", str(path), "--arch", "char-lstm"]), tmp_path / "m").join_lines is True
-    kept = parser.parse_args(["train", str(path), "--arch", "char-lstm", "--keep-line-breaks"])
-    assert _config(kept, tmp_path / "m").join_lines is False
+    def config(*flags: str):  # noqa: ANN202
+        args = ["train", str(tmp_path / "book.txt"), "--arch", "char-lstm", "--output", str(tmp_path / "m"), *flags]
+        return plan(build_parser().parse_args(args)).config
+
+    assert config().join_lines is True
+    assert config("--keep-line-breaks").join_lines is False

@@ -1,14 +1,14 @@
 """The training screen (f10, alt+m): fine-tune a model on the writer's files, or train one from scratch, and watch it.
 
-The writer names files (paths or globs), a base model (empty: from scratch with the character preset for small texts,
-or the `small` preset; a Keras architecture such as `char-lstm` or `mini-gpt:tiny` trains that from scratch), LoRA or
-full fine-tuning, a name and a step budget, then starts. The job runs in its own process
-(scribe.training.jobs); a thread worker follows its events and posts them here. The screen draws the training and
-validation loss as they come (textual-plotext), shows tokens per second, the ETA and a progress bar, lists the samples
-generated at several temperatures at each evaluation, and at the end shows the base model's perplexity against the
-fine-tuned one on the validation split. Escape cancels a running job (it checkpoints and saves first); when nothing
-runs, Escape closes the screen. The saved model is in the models folder, so the model list has it at once; "Use in the
-studio" closes the screen and switches the studio to it.
+The writer names files (paths or globs), a base model (empty: a GPT-2 model from scratch; a Keras architecture such
+as `char-lstm` or `mini-gpt:tiny` trains that from scratch), LoRA or full fine-tuning, a name and a step budget, then
+starts. `scribe.training.plan` turns the form into the run's settings and picks the trainer, by the same rule as
+`scribe train`. The job runs in its own process (scribe.training.jobs); a thread worker follows its events and posts
+them here. The screen draws the training and validation loss as they come (textual-plotext), shows tokens per second,
+the ETA and a progress bar, lists the samples generated at several temperatures at each evaluation, and at the end
+shows the base model's perplexity against the fine-tuned one on the validation split. Escape cancels a running job
+(it checkpoints and saves first); when nothing runs, Escape closes the screen. The saved model is in the models folder,
+so the model list has it at once; "Use in the studio" closes the screen and switches the studio to it.
 
 | id               | keys        | what it does                                          |
 |------------------|-------------|-------------------------------------------------------|
@@ -32,11 +32,13 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, ProgressBar, RichLog, Static
 from textual_plotext import PlotextPlot
 
-from scribe.config import Paths
-from scribe.keras_models.architectures import ARCHITECTURES
-from scribe.store.names import check_model_name
+from scribe.durations import format_duration
 from scribe.training.events import Checkpoint, Error, Eval, Event, Finished, Sample, Saved, Started, Step
 from scribe.ui.keys import TRAINING_SCREEN_BINDINGS
+
+TUI_COMMAND = "scribe tui (training screen)"
+"""How a run started here is named in its model card."""
+
 
 class TrainingEvent(Message):
     """A progress event from the training job."""
@@ -82,7 +84,8 @@ class TrainingScreen(Screen["str | None"]):
 
     def __init__(self, *, files: str = "", base: str = "", name: str = "", lora: bool = False, max_steps: int = 300,
                  context: int = 128, batch_size: int = 8, extra: dict[str, object] | None = None) -> None:
-        """The form starts with these values; `extra` holds TrainConfig settings the form does not show."""
+        """The form starts with these values; `extra` holds settings of the trainer's config that the form does not
+        show (TrainingChoices.settings)."""
         super().__init__()
         self.extra = dict(extra or {})
         self.defaults = {"files": files, "base": base, "name": name, "max_steps": str(max_steps),
@@ -143,52 +146,27 @@ class TrainingScreen(Screen["str | None"]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.start()
 
-    def config(self):  # noqa: ANN201 - TrainConfig
-        """The training settings from the form (TrainingError or ValueError when they do not make sense)."""
-        from scribe.training.trainer import TrainConfig, TrainingError
+    def plan(self):  # noqa: ANN201 - TrainingPlan
+        """The run the form describes (ValueError, one line, when the settings do not make sense)."""
+        from scribe.training.plan import TrainingChoices, plan_training
 
         value = {w.id: w.value.strip() for w in self.query(Input)}
-        files = shlex.split(value["files"])
-        if not files:
-            raise TrainingError("name the text files to train on")
-        base = value["base"] or None
-        lora = self.query_one("#lora", Checkbox).value
-        if lora and not base:
-            raise TrainingError("LoRA needs a base model")
-        name = check_model_name(
-            value["name"] or f"{files[0].rstrip('/').rsplit('/', 1)[-1].rsplit('.', 1)[0]}-{'lora' if lora else 'tuned'}")
-        max_steps = int(value["max_steps"] or 0)
-        if base and base.partition(":")[0] in ARCHITECTURES:  # a Keras architecture, optionally with its preset
-            from scribe.keras_models.train_config import KerasTrainConfig
-
-            arch, _, preset = base.partition(":")
-            return KerasTrainConfig(
-                data=files, output=Paths.discover().models / name, name=name, arch=arch, preset=preset or "small",
-                max_steps=max_steps, sequence_length=int(value["context"] or 0) or None,
-                batch_size=int(value["batch_size"] or 0) or None, eval_every=max(1, max_steps // 5),
-                command="scribe tui (training screen)",
-            )
-        return TrainConfig(
-            data=files, output=Paths.discover().models / name, name=name, base=base,
-            mode="lora" if lora else "finetune" if base else "scratch", preset="char" if not base else "small",
-            max_steps=max_steps, context=int(value["context"] or 0), batch_size=int(value["batch_size"] or 0),
-            eval_every=max(1, max_steps // 5), warmup_steps=min(100, max(1, max_steps // 10)),
-            command="scribe tui (training screen)", **self.extra,
-        )
+        return plan_training(TrainingChoices(
+            files=shlex.split(value["files"]), base=value["base"] or None, lora=self.query_one("#lora", Checkbox).value,
+            name=value["name"] or None, max_steps=_number(value["max_steps"]), context=_number(value["context"]),
+            batch_size=_number(value["batch_size"]), command=TUI_COMMAND, settings=self.extra,
+        ))
 
     def start(self) -> None:
         """Start a job with the form's settings (one at a time)."""
         if self.running:
             return
-        from scribe.keras_models.job import KerasTrainingJob
-        from scribe.training.jobs import TrainingJob
-        from scribe.training.trainer import TrainConfig
-
         try:
-            config = self.config()
+            plan = self.plan()
         except ValueError as exc:
             self.notify(str(exc), title="Cannot start training", severity="error", markup=False)
             return
+        config = plan.config
         if config.output.exists():
             self.notify(f"a model called {config.name} exists already: choose another name", severity="error",
                         markup=False)
@@ -196,7 +174,7 @@ class TrainingScreen(Screen["str | None"]):
         self.curve = Curve(max_steps=config.max_steps)
         self.query_one("#sample-log", RichLog).clear()
         self.query_one("#result", Static).update("")
-        self.job = (TrainingJob if isinstance(config, TrainConfig) else KerasTrainingJob)(config)
+        self.job = plan.job()
         self._set_running(True)
         self._stats(f"starting: reading {len(config.data)} path(s)...")
         self._follow(self.job)
@@ -251,8 +229,8 @@ class TrainingScreen(Screen["str | None"]):
             curve.train.append((event.step, event.loss))
             self.query_one("#progress", ProgressBar).update(progress=event.step)
             self._stats(f"step {event.step}/{curve.max_steps}   loss {event.loss:.4f}   "
-                        f"{event.tokens_per_s:,.0f} tokens/s   ETA {_duration(event.eta_s)}   "
-                        f"elapsed {_duration(event.elapsed_s)}")
+                        f"{event.tokens_per_s:,.0f} tokens/s   ETA {format_duration(event.eta_s)}   "
+                        f"elapsed {format_duration(event.elapsed_s)}")
             self._draw()
         elif isinstance(event, Eval):
             if event.step == 0:
@@ -313,5 +291,6 @@ class TrainingScreen(Screen["str | None"]):
         widget.refresh()
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+def _number(text: str) -> int | None:
+    """A whole-number field's value (None when empty: the plan's default)."""
+    return int(text) if text else None
