@@ -1,5 +1,6 @@
-"""Settings in scopes: the built-in defaults, the model's recommendations, the global settings file and the document's
-own settings (a file beside it), each over the one before.
+"""Settings in scopes: the built-in defaults, the model's recommendations, the global settings file, the project's
+default settings (the `[settings]` table of its project file, for its chapters) and the document's own settings (a
+file beside it), each over the one before.
 
 A sampling setting the writer has not chosen (not in the document's settings, not chosen globally: at its built-in
 default in the settings file and not named in `chosen-settings.json` beside it, which records the names of the values
@@ -29,7 +30,7 @@ RECOMMENDED_FIELDS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "re
                       "no_repeat_ngram_size")
 """The generation_config.json values taken as a model's recommendation (its length and special tokens are not)."""
 
-Scope = Literal["document", "global", "model", "default"]
+Scope = Literal["document", "project", "global", "model", "default"]
 
 
 class SettingsFileError(Exception):
@@ -66,16 +67,24 @@ def load_document_settings(document: Path | None) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        values = {k: v for k, v in dict(data.get("settings", {})).items()}
-        known = set(DOCUMENT_FIELDS) | set(_sampling_names())
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown setting(s) {', '.join(unknown)}")
-        if "stop" in values:
-            values["stop"] = tuple(values["stop"])
-        with_values(Settings(), values)  # refuses a bad value here, not later
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError, InvalidSetting) as exc:
+        values = checked_values(dict(data.get("settings", {})))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
         raise SettingsFileError(f"{path}: cannot read the document's settings ({exc}); fix or delete the file") from None
+    return values
+
+
+def checked_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Settings a document or a project keeps, checked: ValueError naming an unknown setting or a refused value."""
+    known = set(DOCUMENT_FIELDS) | set(_sampling_names())
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)}")
+    if "stop" in values:
+        values = {**values, "stop": tuple(values["stop"])}
+    try:
+        with_values(Settings(), values)  # refuses a bad value here, not later
+    except (InvalidSetting, TypeError) as exc:
+        raise ValueError(str(exc)) from None
     return values
 
 
@@ -139,11 +148,15 @@ class LayeredSettings:
     recommended: dict[str, Any] = field(default_factory=dict)
     chosen: set[str] = field(default_factory=set)
     """Global settings the writer chose, even where the value is the built-in default."""
+    project: dict[str, Any] = field(default_factory=dict)
+    """The default settings of the project the document is a chapter of."""
 
     def scope(self, name: str) -> Scope:
         """Where the value in effect of setting `name` comes from."""
         if name in self.document:
             return "document"
+        if name in self.project:
+            return "project"
         if name in self.chosen or value_of(self.global_settings, name) != value_of(Settings(), name):
             return "global"
         if name in self.recommended:
@@ -152,9 +165,9 @@ class LayeredSettings:
 
     def effective(self) -> Settings:
         """The global settings, under the model's recommendations where the writer chose nothing, under the
-        document's own settings."""
+        project's defaults, under the document's own settings."""
         recommended = {k: v for k, v in self.recommended.items() if self.scope(k) == "model"}
-        return with_values(with_values(self.global_settings, recommended), self.document)
+        return with_values(with_values(with_values(self.global_settings, recommended), self.project), self.document)
 
     def choose(self, values: dict[str, Any], *, in_document: bool) -> None:
         """The writer chose `values`: they go to the global settings, and to the document's when it has a file."""

@@ -12,8 +12,9 @@
     keys = ["Mara"]
     text = "Mara Voss captains the Heron."
 
-    [settings]                  # default settings for the project (the settings file's names)
+    [settings]                  # the chapters' default settings (the settings file's names; a chapter's own win)
     model = "scribe-gutenberg"
+    temperature = 0.7
 
 The end of the previous chapter is put before the chapter's text, so the assembly, which cuts the story from the
 front, keeps it only when the budget leaves room. Word counts and search read the chapter files. Nothing here imports
@@ -33,6 +34,7 @@ from typing import Any
 from scribe.studio.assembly import paragraphs_from_end
 from scribe.studio.context import DEFAULT_NOTE_DEPTH, ContextTools
 from scribe.studio.document import Document, DocumentError
+from scribe.studio.layered_settings import checked_values
 from scribe.studio.lorebook import Lorebook, LorebookError, lorebook_from_data
 
 PROJECT_FILE = "scribe-project.toml"
@@ -95,9 +97,12 @@ class Project:
         for name, value in (("note_depth", depth), ("previous_paragraphs", previous)):
             if not isinstance(value, int) or value < 0:
                 raise ProjectError(f"{file}: {name} must be a whole number, 0 or more")
+        try:
+            settings = checked_values(dict(data.get("settings", {})))
+        except (ValueError, TypeError) as exc:
+            raise ProjectError(f"{file}: [settings]: {exc}") from None
         tools = ContextTools(str(data.get("memory", "")), str(data.get("note", "")), depth, lorebook)
-        return cls(root, tuple(chapters), tools, bool(data.get("include_previous", True)), previous,
-                   dict(data.get("settings", {})))
+        return cls(root, tuple(chapters), tools, bool(data.get("include_previous", True)), previous, settings)
 
     def path_of(self, chapter: str) -> Path:
         """A chapter's file."""
@@ -179,3 +184,15 @@ def project_of(document: Path | None) -> Project | None:
     except ProjectError:
         return None
     return project if document.name in project.chapters else None
+
+
+def project_settings(document: Path | None) -> tuple[dict[str, Any], str | None]:
+    """The default settings of the project `document` is a chapter of (empty when it is none), and why the project
+    file beside it cannot be used when it cannot (a one-line message naming the file)."""
+    if document is None or not (document.parent / PROJECT_FILE).is_file():
+        return {}, None
+    try:
+        project = Project.load(document.parent)
+    except ProjectError as exc:
+        return {}, str(exc)
+    return (dict(project.settings), None) if document.name in project.chapters else ({}, None)

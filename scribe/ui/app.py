@@ -76,6 +76,7 @@ from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, Sa
 from scribe.studio.generation import GenerationController
 from scribe.studio.generation_runs import GenerationRun
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, join_lines, new_untitled_key
+from scribe.studio.project import project_settings
 from scribe.studio.recent import load_recent, remember
 from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, load_document_settings,
                                             load_chosen, recommended_sampling, save_chosen, save_document_settings,
@@ -180,8 +181,9 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
             own = load_document_settings(self.document.path)
         except SettingsFileError as exc:
             own, self.settings_error = {}, str(exc)
+        project, self.project_error = project_settings(self.document.path)
         self.layers = LayeredSettings(settings or load_settings(self.paths), own,
-                                      chosen=load_chosen(self.paths.config_file))
+                                      chosen=load_chosen(self.paths.config_file), project=project)
         """The settings' scopes: global, the model's recommendations, the document's own."""
         self.settings = self.layers.effective()
         self.journal = Journal(self.paths.autosave)
@@ -295,6 +297,8 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
             self.notify(self.open_error, title="Not opened", severity="error", timeout=15)
         if self.settings_error:
             self.notify(self.settings_error, title="Document settings", severity="error", timeout=15, markup=False)
+        if self.project_error:
+            self.notify(self.project_error, title="Project", severity="error", timeout=15, markup=False)
         self.settings_panel.show(self.settings, self._scopes())
         self._offer_recovery()
         self._remember()
@@ -750,10 +754,11 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
         self._autosave_on = True
         before = self.settings
         self.layers.document = own
+        self.layers.project, self.project_error = project_settings(document.path)
         self._use_settings(self.layers.effective())
         if self.settings.model != before.model or self.settings.device != before.device or self.settings.dtype != before.dtype:
             self.load_model()
-        for error in (branch_error, settings_error):
+        for error in (branch_error, settings_error, self.project_error):
             if error:
                 self.notify(error, severity="error", timeout=15, markup=False)
         if self.branches.current is not None:
