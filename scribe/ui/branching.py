@@ -163,6 +163,9 @@ class BranchActions(_Base):
 
     def action_regenerate(self) -> None:
         """Another continuation of the shown branch's prompt: a sibling (a fixed seed goes +1 per sibling)."""
+        if self.rewrite is not None:  # an action's answer: another answer (rewriting.py)
+            self.regenerate_rewrite()
+            return
         current = self.branches.current
         if current is None or current.parent is None or self.editor.mark is None:
             self.notify("nothing to regenerate: continue first", severity="warning")
@@ -490,6 +493,9 @@ class BranchActions(_Base):
 
     def action_sibling(self, step: int) -> None:
         """Show the sibling branch `step` places away."""
+        if self.rewrite is not None:
+            self.rewrite_sibling(step)
+            return
         self._move(lambda: self.branches.sibling(step), "no more sibling branches that way")
 
     def action_branch_parent(self) -> None:
@@ -544,6 +550,9 @@ class BranchActions(_Base):
 
     def show_node(self, node_id: str) -> None:
         """Show a branch from the tree, marked where it belongs in the document (else at the cursor)."""
+        if self.branches.tree.node(node_id).action is not None:  # an action's answer replaces its passage
+            self.offer_rewrite(node_id)
+            return
         self._stop_generation()
         offset = self.branches.select(node_id, self.editor.text)
         location = self.editor.document.get_location_from_index(offset) if offset >= 0 else None
