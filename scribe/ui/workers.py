@@ -13,6 +13,7 @@ import itertools
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,11 +65,13 @@ class GenerationRun:
     carriage returns are fixed either way."""
 
 
-def load_backend(name: str, *, device: str, dtype: str, trust_remote_code: bool) -> Backend:
-    """Load a model by name or path (imports the registry, and with it the heavy libraries, only now)."""
+def load_backend(name: str, *, device: str, dtype: str, trust_remote_code: bool,
+                 notice: Callable[[str], None] | None = None) -> Backend:
+    """Load a model by name or path (imports the registry, and with it the heavy libraries, only now); `notice` gets
+    the line to show while a slow load runs (`Backend.loading_notice`)."""
     from scribe.engine.registry import load_model
 
-    return load_model(name, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+    return load_model(name, device=device, dtype=dtype, trust_remote_code=trust_remote_code, notice=notice)
 
 
 class _Feed:
