@@ -47,6 +47,12 @@ def settings_for(model: Path) -> Settings:
                     sampling=SamplingParams(max_new_tokens=12, seed=5))
 
 
+def story_file(folder: Path) -> Path:
+    story = folder / "story.txt"
+    story.write_text(STORY, encoding="utf-8")
+    return story
+
+
 def select_passage(app: ScribeApp) -> None:
     start = STORY.index(PASSAGE)
     document = app.editor.document
@@ -55,8 +61,7 @@ def select_passage(app: ScribeApp) -> None:
 
 
 async def test_a_passage_is_rewritten_in_place_and_one_undo_restores_it(chat_model: Path, tmp_path: Path) -> None:
-    story = tmp_path / "story.txt"
-    story.write_text(STORY, encoding="utf-8")
+    story = story_file(tmp_path)
     app = ScribeApp(story, settings=settings_for(chat_model))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -94,8 +99,7 @@ async def test_a_passage_is_rewritten_in_place_and_one_undo_restores_it(chat_mod
 
 async def test_a_custom_instruction_is_asked_for_and_rejecting_keeps_the_passage(chat_model: Path,
                                                                                  tmp_path: Path) -> None:
-    story = tmp_path / "story.txt"
-    story.write_text(STORY, encoding="utf-8")
+    story = story_file(tmp_path)
     app = ScribeApp(story, settings=settings_for(chat_model))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -117,8 +121,7 @@ async def test_a_custom_instruction_is_asked_for_and_rejecting_keeps_the_passage
 
 
 async def test_a_base_model_shows_the_actions_unavailable_with_the_reason(base_model: Path, tmp_path: Path) -> None:
-    story = tmp_path / "story.txt"
-    story.write_text(STORY, encoding="utf-8")
+    story = story_file(tmp_path)
     app = ScribeApp(story, settings=settings_for(base_model))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -153,8 +156,7 @@ def tree_lines(app: ScribeApp) -> list[str]:
 
 
 async def test_each_answer_is_a_branch_in_the_tree_and_the_sidecar(chat_model: Path, tmp_path: Path) -> None:
-    story = tmp_path / "story.txt"
-    story.write_text(STORY, encoding="utf-8")
+    story = story_file(tmp_path)
     app = ScribeApp(story, settings=settings_for(chat_model))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
