@@ -24,8 +24,8 @@ STOP_WORDS = {"split": "part kept (the rest below)", "edited": "your edit"}
 
 
 def one_line(text: str) -> str:
-    """Text on one line, newlines shown as ⏎."""
-    return text.replace("\r\n", "⏎").replace("\n", "⏎")
+    """Text on one line, line breaks (a bare carriage return too) shown as ⏎."""
+    return text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
 
 
 def node_label(tree: BranchTree, node: Node) -> Text:
