@@ -141,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     tools = context_from_args(args)
     alternatives = settings.alternatives
     backend = load_model(settings.model, device=settings.device, dtype=settings.dtype,
-                         trust_remote_code=settings.trust_remote_code, light=params.search is None)
+                         trust_remote_code=settings.trust_remote_code, light=params.search is None,
+                         notice=lambda line: print(line, file=sys.stderr, flush=True))
     if args.show_prompt or not tools.empty:
         from scribe.engine.base import prompt_budget
         from scribe.studio.assembly import CachedCounter

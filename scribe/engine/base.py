@@ -99,6 +99,12 @@ class Backend(ABC):
         """Load the model at `path` (ModelLoadError with a one-line reason naming the path on failure)."""
         raise NotImplementedError(f"{cls.__name__} does not implement load")
 
+    @classmethod
+    def loading_notice(cls, path: Path) -> str | None:
+        """A line to show while the model at `path` loads when loading takes long enough to need one (starting a
+        library the first time, say); None when there is nothing to say."""
+        return None
+
     # --- what it can do
 
     def supports(self, capability: Capability | str) -> bool:

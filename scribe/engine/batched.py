@@ -3,13 +3,20 @@
 
 The prompt runs once (through the prompt cache), its cache is copied into one row per continuation, and every step
 runs all rows' next tokens as one batch. Each row has its own `Sampler` (its own seed and state) and its own
-`stream_loop` (stop strings, the end token, timing), so a row gives the tokens and probabilities a single stream with
-its settings would give. `batched_streams` interleaves the rows' items as (row, item) pairs.
+`stream_loop` (stop strings, the end token), so a row gives the tokens and probabilities a single stream with its
+settings would give. `batched_streams` interleaves the rows' items as (row, item) pairs.
+
+Timing: one batched step makes the next token of every row, so each row's token n took the time of step n (its
+`elapsed_s`), and a draft's speed is its tokens over the time of the steps that made them: what each draft got, the
+same for all. (A row's own loop would time only its turn: the first row's turn runs the step, the others' find their
+token waiting, which made every draft after the first look hundreds of times faster.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
@@ -59,11 +66,14 @@ class _Rows:
         self.queues: list[deque[SampleResult]] = [deque() for _ in params]
         self.done = [False] * len(params)
         self.started = False
+        self.step_seconds: list[float] = []
+        """How long each step took (the prompt's included in the first), for every row's token of that step."""
 
     @torch.inference_mode()
     def advance(self) -> None:
         """Sample one more token for every row still streaming: after the prompt the first time, then after one
         batched step."""
+        began = time.perf_counter()
         if not self.started:
             self.steps.reserve(min(self.total, self.context_length))
             logits = self.steps.prefill(self.sequences[0, : self.length]).expand(len(self.samplers), -1)
@@ -79,6 +89,7 @@ class _Rows:
             self.sequences[row, self.length] = result.token_id
             self.queues[row].append(result)
         self.length += 1
+        self.step_seconds.append(time.perf_counter() - began)
 
     def produce(self, row: int, run: StreamRun) -> Iterator[SampleResult]:
         """Row `row`'s tokens (the `produce` of its stream loop)."""
@@ -124,6 +135,8 @@ def batched_streams(
         while loops:
             for row in list(loops):
                 item = next(loops[row])
+                if isinstance(item, TokenStep):  # the time of the step that made it (module docstring)
+                    item = dataclasses.replace(item, elapsed_s=rows.step_seconds[item.index])
                 yield row, item
                 if isinstance(item, StreamEnd):
                     loops.pop(row).close()  # its rows' sampling stops

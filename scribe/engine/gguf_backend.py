@@ -26,24 +26,13 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scribe.context_length import GGUF_DEFAULT_CONTEXT, gguf_context_length
-from scribe.engine.base import (
-    SEARCH_SETTINGS,
-    Backend,
-    Capability,
-    Message,
-    ModelInfo,
-    ModelLoadError,
-    StreamEnd,
-    TokenStep,
-    prompt_budget,
-)
-from scribe.engine.streaming import StreamRun, one_line, sampled_tokens, stream_loop
+from scribe.engine.base import SEARCH_SETTINGS, Capability, Message, ModelInfo, ModelLoadError
+from scribe.engine.streaming import StreamRun, TokenBackend, fit_prompt, one_line, sampled_tokens
 from scribe.engine.threads import intra_op_threads, prepare_cpu_threads, requested_threads
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import SampleResult
@@ -124,7 +113,7 @@ class GGUFSteps:
         return torch.from_numpy(np.ctypeslib.as_array(pointer, shape=(self._vocab,)).copy())
 
 
-class GGUFBackend(Backend):
+class GGUFBackend(TokenBackend):
     """A GGUF model file in llama.cpp. It samples with scribe's sampler; beam and contrastive search are not
     available (`unsupported`: the settings panel shows them so, and `ignored` names them when set)."""
 
@@ -144,7 +133,6 @@ class GGUFBackend(Backend):
         self._bos = llama.token_bos()
         self._add_bos = llama.metadata.get("tokenizer.ggml.add_bos_token", "true") != "false" and self._bos >= 0
         self._template = llama.metadata.get("tokenizer.chat_template") or None
-        self._token_texts: dict[int, str] = {}
 
     @classmethod
     def detect(cls, path: Path) -> bool:
@@ -217,67 +205,30 @@ class GGUFBackend(Backend):
         """Tokens the model sees for `text` (the start token included when the model adds one)."""
         return len(self._encode(text))
 
-    def token_text(self, token_id: int) -> str:
-        """The text of one token (remembered)."""
-        text = self._token_texts.get(token_id)
-        if text is None:
-            text = self._token_texts[token_id] = self._decode([token_id])
-        return text
-
-    def stream(
-        self,
-        prompt: str,
-        params: SamplingParams,
-        *,
-        alternatives: int = 5,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[TokenStep | StreamEnd]:
-        """Continue `prompt` (cut from the left to leave room for max_new_tokens)."""
-        return self._stream_ids(lambda: self._prompt_ids(prompt, params.max_new_tokens), params, alternatives, cancel)
-
-    def chat(
-        self,
-        messages: Sequence[Message],
-        params: SamplingParams,
-        *,
-        alternatives: int = 5,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[TokenStep | StreamEnd]:
-        """The assistant's answer to `messages` through the file's chat template."""
-        template = self._template
-        if template is None:
-            raise NotImplementedError(self.unavailable(Capability.CHAT))
-
-        def prompt_ids() -> list[int]:
-            text = render_chat_template(template, messages, bos=self._token_piece(self._bos),
-                                        eos=self._token_piece(min(self._eos)) if self._eos else "")
-            ids = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-            budget = prompt_budget(self.info.context_length, params.max_new_tokens)
-            if len(ids) > budget:
-                raise ValueError(f"the messages take {len(ids)} tokens; at most {budget} fit with max_new_tokens")
-            return ids
-
-        return self._stream_ids(prompt_ids, params, alternatives, cancel)
-
     def close(self) -> None:
         """Free llama.cpp's model and context."""
         llama, self._llama = self._llama, None
         if llama is not None:
             llama.close()
 
-    def _stream_ids(self, prompt_ids: Callable[[], list[int]], params: SamplingParams, alternatives: int,
-                    cancel: threading.Event | None) -> Iterator[TokenStep | StreamEnd]:
-        """Stream after the prompt `prompt_ids()` builds (inside the loop, so its errors end the stream)."""
+    def _prompt_ids(self, prompt: str, max_new_tokens: int) -> list[int]:
+        """The prompt's ids cut from the left to fit (the start token kept); the start token alone when empty."""
+        return fit_prompt(self._encode(prompt), context_length=self.info.context_length, max_new_tokens=max_new_tokens,
+                          bos=self._bos, start=self._bos if self._bos >= 0 else min(self._eos, default=None))
 
-        def produce(run: StreamRun) -> Iterator[SampleResult]:
-            if alternatives < 0:
-                raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
-            ids = prompt_ids()
-            yield from sampled_tokens(self.steps, ids, params, run, context_length=self.info.context_length,
-                                      alternatives=alternatives, token_text=self.token_text, decode=self._decode,
-                                      eos=self._eos, threads=intra_op_threads)
+    def _chat_ids(self, messages: Sequence[Message]) -> list[int]:
+        """`messages` through the file's chat template."""
+        assert self._template is not None
+        text = render_chat_template(self._template, messages, bos=self._token_piece(self._bos),
+                                    eos=self._token_piece(min(self._eos)) if self._eos else "")
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
-        return stream_loop(produce, decode=self._decode, stops=params.stop, eos=self._eos, cancel=cancel)
+    def _tokens(self, ids: list[int], params: SamplingParams, run: StreamRun,
+                alternatives: int) -> Iterator[SampleResult]:
+        """scribe's sampler on llama.cpp's logits."""
+        return sampled_tokens(self.steps, ids, params, run, context_length=self.info.context_length,
+                              alternatives=alternatives, token_text=self.token_text, decode=self._decode,
+                              eos=self._eos, threads=intra_op_threads)
 
     def _encode(self, text: str) -> list[int]:
         if not text:
@@ -289,20 +240,6 @@ class GGUFBackend(Backend):
 
     def _token_piece(self, token_id: int) -> str:
         return self._decode([token_id]) if token_id >= 0 else ""
-
-    def _prompt_ids(self, prompt: str, max_new_tokens: int) -> list[int]:
-        """The prompt's ids cut from the left to fit (the start token kept); the start token alone when empty."""
-        ids = self._encode(prompt)
-        if not ids:
-            start = self._bos if self._bos >= 0 else min(self._eos, default=-1)
-            if start < 0:
-                raise ValueError("empty prompt and the model has no start or end token to start from")
-            ids = [start]
-        budget = prompt_budget(self.info.context_length, max_new_tokens)
-        if len(ids) > budget:
-            keep_bos = budget > 1 and ids[0] == self._bos
-            ids = ids[:1] + ids[len(ids) - budget + 1 :] if keep_bos else ids[len(ids) - budget :]
-        return ids
 
 
 def trained_context(file: Path) -> int:

@@ -41,6 +41,7 @@ from scribe.keras_models.vocab import Vocab
 from scribe.sampling.params import SamplingParams
 
 LOG_NAME = "keras-worker.log"
+LOADING_NOTICE = "loading TensorFlow for the Keras model (the first time can take ~30 s)…"
 
 
 class KerasBackend(Backend):
@@ -54,6 +55,11 @@ class KerasBackend(Backend):
     def detect(cls, path: Path) -> bool:
         """A folder with a .keras file and no Hugging Face config.json."""
         return path.is_dir() and not (path / "config.json").exists() and any(path.glob("*.keras"))
+
+    @classmethod
+    def loading_notice(cls, path: Path) -> str | None:
+        """The worker starts TensorFlow before the model loads: seconds, and about half a minute the first time."""
+        return LOADING_NOTICE
 
     def __init__(self, process: subprocess.Popen, vocab: Vocab, info: ModelInfo, log: Path) -> None:
         self._process, self._vocab, self.info, self._log = process, vocab, info, log

@@ -15,6 +15,7 @@ plugin can claim files more precisely. Nothing is downloaded here.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -163,9 +164,11 @@ def _hf_cached_snapshot(repo_id: str) -> Path | None:
 
 def load_model(
     name_or_path: str, *, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
-    light: bool = False,
+    light: bool = False, notice: Callable[[str], None] | None = None,
 ) -> Backend:
     """Resolve `name_or_path` and load it with its backend (ModelNotFound, ModelLoadError on failure).
+
+    `notice` is called with the backend's `loading_notice` before a load that takes long (TensorFlow's start).
 
     `light`: the caller only streams (no scoring, analysis, search or chat), so a GPT-2 folder may load through the
     quick-start loader (`scribe.engine.gpt2_light`), which does not import transformers."""
@@ -176,4 +179,6 @@ def load_model(
         if gpt2_light.can_load(ref.path, device=device, dtype=dtype, trust_remote_code=trust_remote_code):
             return gpt2_light.load_light(ref.path, name=ref.name, dtype=dtype)
     backend = backend_class(ref.kind)
+    if notice is not None and (line := backend.loading_notice(ref.path)):
+        notice(line)
     return backend.load(ref.path, name=ref.name, device=device, dtype=dtype, trust_remote_code=trust_remote_code)

@@ -13,6 +13,9 @@
 or a `SampledPiece` (text a server decoded already, with the log-probabilities it reported). It may set
 `run.prompt_tokens` and end early by setting `run.reason` ("context_full", "cancelled") and returning.
 
+`TokenBackend` writes `stream` and `chat` once for the backends that tokenize their prompts themselves (transformers,
+GGUF), with `fit_prompt` and `fit_chat` fitting the prompt to the context.
+
 `sampled_tokens(...)` is the `produce` of every backend that supplies logits (`LogitSteps`): scribe's `Sampler` picks
 each token, so every setting, the X-ray, alternatives and seeds work the same on every such backend. Banned phrases
 (`SamplingParams.banned_phrases`) are applied here: tokens that could still be the start of a banned phrase are held
@@ -23,16 +26,19 @@ first token banned there (the "anti-slop" backtracking of KoboldCpp).
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from scribe.engine.base import Backend, Capability, Message
 from scribe.engine.textstream import TextStream
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import SampleResult, Sampler
-from scribe.types import Alternative, StopReason, StreamEnd, TokenStep
+from scribe.types import Alternative, StopReason, StreamEnd, TokenStep, prompt_budget
 
 if TYPE_CHECKING:
     import torch
@@ -115,6 +121,119 @@ def stream_loop(
         run.reason, error = "error", f"{type(exc).__name__}: {one_line(exc)}"
     yield StreamEnd(reason=run.reason, text=text.text, tokens=tokens, prompt_tokens=run.prompt_tokens,
                     elapsed_s=time.perf_counter() - start, first_token_s=first_token_s, error=error or run.error)
+
+
+def fit_prompt(ids: list[int], *, context_length: int, max_new_tokens: int, start: int | None,
+               bos: int | None) -> list[int]:
+    """A prompt's ids cut from the left to leave room for `max_new_tokens` (a leading start token `bos` kept), or
+    `[start]` for an empty prompt (ValueError when there is no token to start from)."""
+    if not ids:
+        if start is None or start < 0:
+            raise ValueError("empty prompt and the model has no start or end token to start from")
+        ids = [start]
+    budget = prompt_budget(context_length, max_new_tokens)
+    if len(ids) > budget:
+        keep_bos = budget > 1 and bos is not None and ids[0] == bos
+        ids = ids[:1] + ids[len(ids) - budget + 1 :] if keep_bos else ids[len(ids) - budget :]
+    return ids
+
+
+def fit_chat(ids: list[int], *, context_length: int, max_new_tokens: int) -> list[int]:
+    """A chat prompt's ids, refused (ValueError) when they leave no room for `max_new_tokens`: messages cannot be cut
+    from the left like a text."""
+    budget = prompt_budget(context_length, max_new_tokens)
+    if len(ids) > budget:
+        raise ValueError(f"the messages take {len(ids)} tokens; at most {budget} fit with max_new_tokens")
+    return ids
+
+
+class TokenTexts(dict[int, str]):
+    """Each token's own text, decoded the first time it is asked for (the sampler names alternatives with it)."""
+
+    def __init__(self, decode: Callable[[Sequence[int]], str]) -> None:
+        super().__init__()
+        self._decode = decode
+
+    def __missing__(self, token_id: int) -> str:
+        text = self[token_id] = self._decode([token_id])
+        return text
+
+
+class TokenBackend(Backend):
+    """A backend that tokenizes its prompts and chooses every token itself (transformers, GGUF): `stream` and `chat`
+    are written once here, around what a subclass supplies: its prompt's ids (`_prompt_ids`, `_chat_ids`), the
+    tokens after them (`_tokens`), `_decode` and the end tokens `_eos`. The prompt is built inside the stream loop,
+    so its errors end the stream like any other."""
+
+    _eos: frozenset[int]
+
+    @abstractmethod
+    def _prompt_ids(self, prompt: str, max_new_tokens: int) -> list[int]:
+        """The ids of a text to continue, cut to fit (`fit_prompt`)."""
+
+    @abstractmethod
+    def _chat_ids(self, messages: Sequence[Message]) -> list[int]:
+        """The ids of `messages` through the model's chat template, ready for the assistant's answer."""
+
+    @abstractmethod
+    def _tokens(self, ids: list[int], params: SamplingParams, run: StreamRun,
+                alternatives: int) -> Iterator[SampleResult]:
+        """The tokens chosen after `ids` (the `produce` of the stream loop, once the prompt is built)."""
+
+    @abstractmethod
+    def _decode(self, ids: Sequence[int]) -> str:
+        """The text of `ids`."""
+
+    @functools.cached_property
+    def _token_texts(self) -> TokenTexts:
+        return TokenTexts(self._decode)
+
+    def token_text(self, token_id: int) -> str:
+        """The text of one token (remembered)."""
+        return self._token_texts[token_id]
+
+    def stream(
+        self,
+        prompt: str,
+        params: SamplingParams,
+        *,
+        alternatives: int = 5,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[TokenStep | StreamEnd]:
+        """Continue `prompt` one token at a time through `stream_loop`. The prompt is cut from the left to leave room
+        for `max_new_tokens` (keeping at least half the context); when the context fills up the stream ends with
+        "context_full"."""
+        return self._stream_ids(lambda: self._prompt_ids(prompt, params.max_new_tokens), params, alternatives, cancel)
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        *,
+        alternatives: int = 5,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[TokenStep | StreamEnd]:
+        """The assistant's answer to `messages` through the model's chat template (messages that leave no room for
+        `max_new_tokens` end the stream with an error: they are not cut)."""
+        if not self.supports(Capability.CHAT):
+            raise NotImplementedError(self.unavailable(Capability.CHAT))
+
+        def prompt_ids() -> list[int]:
+            return fit_chat(self._chat_ids(messages), context_length=self.info.context_length,
+                            max_new_tokens=params.max_new_tokens)
+
+        return self._stream_ids(prompt_ids, params, alternatives, cancel)
+
+    def _stream_ids(self, prompt_ids: Callable[[], list[int]], params: SamplingParams, alternatives: int,
+                    cancel: threading.Event | None) -> Iterator[TokenStep | StreamEnd]:
+        def produce(run: StreamRun) -> Iterator[SampleResult]:
+            if alternatives < 0:
+                raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
+            ids = prompt_ids()
+            run.prompt_tokens = len(ids)
+            yield from self._tokens(ids, params, run, alternatives)
+
+        return stream_loop(produce, decode=self._decode, stops=params.stop, eos=self._eos, cancel=cancel)
 
 
 class LogitSteps(Protocol):

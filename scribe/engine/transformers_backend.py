@@ -24,7 +24,7 @@ import gc
 import inspect
 import pickle
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +32,10 @@ import torch
 
 from scribe.engine import gpt2_decoder, llama_decoder
 from scribe.context_length import hf_context_length
-from scribe.engine.base import (
-    Backend,
-    Capability,
-    Message,
-    ModelInfo,
-    ModelLoadError,
-    StreamEnd,
-    TokenScore,
-    TokenStep,
-    prompt_budget,
-)
+from scribe.engine.base import Capability, Message, ModelInfo, ModelLoadError, StreamEnd, TokenScore, TokenStep
 from scribe.engine.batched import batched_streams, can_batch
 from scribe.engine.prompt_cache import PromptCache
-from scribe.engine.streaming import StreamRun, one_line, sampled_tokens, stream_loop
+from scribe.engine.streaming import StreamRun, TokenBackend, fit_prompt, one_line, sampled_tokens
 from scribe.engine.threads import apply_threads, intra_op_threads, requested_threads
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import SampleResult
@@ -147,7 +137,7 @@ class TransformersSteps:
         return output.logits[0, -1]
 
 
-class TransformersBackend(Backend):
+class TransformersBackend(TokenBackend):
     """A Hugging Face causal LM and its tokenizer on one device.
 
     `decoder`: "auto" decodes GPT-2 models with `GPT2Decoder`, Llama-architecture ones with `LlamaDecoder` and others
@@ -213,7 +203,6 @@ class TransformersBackend(Backend):
         self._eos = frozenset(i for i in eos_ids if i is not None)
         start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         self._start_id: int | None = start
-        self._token_texts: dict[int, str] = {}
 
     @classmethod
     def load(
@@ -315,67 +304,27 @@ class TransformersBackend(Backend):
         if device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def stream(
-        self,
-        prompt: str,
-        params: SamplingParams,
-        *,
-        alternatives: int = 5,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[TokenStep | StreamEnd]:
-        """Continue `prompt` one token at a time through `scribe.engine.streaming.stream_loop`.
+    def _chat_ids(self, messages: Sequence[Message]) -> list[int]:
+        """`messages` through the tokenizer's chat template."""
+        ids = self._tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
+        return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
 
-        The prompt is cut from the left to leave room for `max_new_tokens` (keeping at least half the context); when
-        the context fills up during decoding the stream ends with "context_full". Beam and contrastive search
-        (`params.search`) come from `scribe.engine.transformers_search` and are released through the same loop.
-        """
-        return self._stream_ids(lambda: self._prompt_ids(prompt, params.max_new_tokens), params, alternatives, cancel)
+    def _tokens(self, ids: list[int], params: SamplingParams, run: StreamRun,
+                alternatives: int) -> Iterator[SampleResult]:
+        """scribe's sampler on the model's logits, or beam or contrastive search (`params.search`, from
+        `scribe.engine.transformers_search`), released through the same loop."""
+        with torch.inference_mode():
+            if params.search is not None:
+                from scribe.engine.transformers_search import searched
 
-    def chat(
-        self,
-        messages: Sequence[Message],
-        params: SamplingParams,
-        *,
-        alternatives: int = 5,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[TokenStep | StreamEnd]:
-        """The assistant's answer to `messages`, the prompt built by the tokenizer's chat template."""
-        if not self.supports(Capability.CHAT):
-            raise NotImplementedError(self.unavailable(Capability.CHAT))
-
-        def prompt_ids() -> list[int]:
-            ids = self._tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
-            ids = list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
-            budget = prompt_budget(self.info.context_length, params.max_new_tokens)
-            if len(ids) > budget:
-                raise ValueError(f"the messages take {len(ids)} tokens; at most {budget} fit with max_new_tokens")
-            return ids
-
-        return self._stream_ids(prompt_ids, params, alternatives, cancel)
-
-    def _stream_ids(self, prompt_ids: Callable[[], list[int]], params: SamplingParams, alternatives: int,
-                    cancel: threading.Event | None) -> Iterator[TokenStep | StreamEnd]:
-        """Stream after the prompt `prompt_ids()` builds (inside the loop, so its errors end the stream)."""
-
-        def produce(run: StreamRun) -> Iterator[SampleResult]:
-            if alternatives < 0:
-                raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
-            ids = prompt_ids()
-            run.prompt_tokens = len(ids)
-            with torch.inference_mode():
-                if params.search is not None:
-                    from scribe.engine.transformers_search import searched
-
-                    yield from searched(self._model, ids, params, run, context_length=self.info.context_length,
-                                        eos=self._eos, alternatives=alternatives, token_text=self.token_text)
-                else:
-                    yield from sampled_tokens(
-                        self._prompt_cache or self._steps, ids, params, run, context_length=self.info.context_length,
-                        alternatives=alternatives, token_text=self.token_text, decode=self._decode, eos=self._eos,
-                        device=self._device, threads=intra_op_threads,
-                    )
-
-        return stream_loop(produce, decode=self._decode, stops=params.stop, eos=self._eos, cancel=cancel)
+                yield from searched(self._model, ids, params, run, context_length=self.info.context_length,
+                                    eos=self._eos, alternatives=alternatives, token_text=self.token_text)
+            else:
+                yield from sampled_tokens(
+                    self._prompt_cache or self._steps, ids, params, run, context_length=self.info.context_length,
+                    alternatives=alternatives, token_text=self.token_text, decode=self._decode, eos=self._eos,
+                    device=self._device, threads=intra_op_threads,
+                )
 
     def stream_many(
         self,
@@ -412,13 +361,6 @@ class TransformersBackend(Backend):
     def encode_ids(self, text: str) -> list[int]:
         """The token ids the model sees for `text`."""
         return self._encode(text)
-
-    def token_text(self, token_id: int) -> str:
-        """The text of one token (remembered)."""
-        text = self._token_texts.get(token_id)
-        if text is None:
-            text = self._token_texts[token_id] = self._decode([token_id])
-        return text
 
     def attention_shape(self) -> tuple[int, int]:
         """(layers, heads) from the model's config."""
@@ -458,17 +400,8 @@ class TransformersBackend(Backend):
 
     def _prompt_ids(self, prompt: str, max_new_tokens: int) -> list[int]:
         """The prompt's ids, cut from the left to fit the context; the start token alone for an empty prompt."""
-        ids = self._encode(prompt)
-        if not ids:
-            if self._start_id is None:
-                raise ValueError("empty prompt and the tokenizer has no BOS or EOS token to start from")
-            ids = [self._start_id]
-        limit = self.info.context_length
-        budget = prompt_budget(limit, max_new_tokens)
-        if len(ids) > budget:
-            keep_bos = budget > 1 and ids[0] == self._tokenizer.bos_token_id
-            ids = ids[:1] + ids[len(ids) - budget + 1 :] if keep_bos else ids[len(ids) - budget :]
-        return ids
+        return fit_prompt(self._encode(prompt), context_length=self.info.context_length, max_new_tokens=max_new_tokens,
+                          start=self._start_id, bos=self._tokenizer.bos_token_id)
 
 
 def _quantize_linear_layers(model: torch.nn.Module) -> torch.nn.Module:

@@ -5,6 +5,11 @@ own text: an optional `prefix` (an alternative token the writer picked, with the
 the model generated. A node's full text is its parent's full text plus its own, so the prompt that produced a node is
 `prompt_of(node)`. Regenerating makes a sibling (same parent, same prompt); continuing a continuation makes a child.
 
+An instruct action's answer (`scribe.engine.actions`: rewrite, expand, ...) is a node too, with an `ActionRecord`: its
+parent is the text before the passage it rewrites, and accepting it replaces the passage (its full text is the
+document as it reads once accepted). Its prompt is the action's chat messages, not `prompt_of`; running the action
+again gives a sibling.
+
 Each generated node keeps a `Generation` record (model, weights hash, every sampling setting, the processor order and
 the seed actually used), so `replay_request` rebuilds the exact request that regenerates it.
 
@@ -114,6 +119,33 @@ class Generation:
                    source=str(data.get("source", "")))
 
 
+@dataclass(frozen=True)
+class ActionRecord:
+    """What an instruct action's answer answers: the action, what the writer typed, and the passage it rewrites."""
+
+    name: str
+    """The action's name in actions.toml ("rewrite", "custom", ...)."""
+    label: str
+    instruction: str
+    """What the writer typed (the custom action), else ""."""
+    start: int
+    """Where the passage started in the document (characters) when the action ran."""
+    end: int
+    passage: str
+    """The passage the answer replaces once accepted."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for JSON."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ActionRecord":
+        """Read the form `to_dict` writes."""
+        return cls(name=str(data["name"]), label=str(data.get("label", data["name"])),
+                   instruction=str(data.get("instruction", "")), start=int(data["start"]), end=int(data["end"]),
+                   passage=str(data["passage"]))
+
+
 @dataclass
 class Node:
     """A root (the text continued) or a continuation."""
@@ -131,6 +163,8 @@ class Node:
     created: float = field(default_factory=time.time)
     accepted: bool = False
     """True once the node was written into the document."""
+    action: ActionRecord | None = None
+    """Set on an instruct action's answer: it replaces `action.passage` instead of continuing the parent's text."""
 
     @property
     def is_root(self) -> bool:
@@ -148,6 +182,8 @@ class Node:
         if not self.is_root:
             data.update(prefix=self.prefix, stop_reason=self.stop_reason, accepted=self.accepted,
                         generation=self.generation.to_dict() if self.generation else None)
+            if self.action is not None:
+                data["action"] = self.action.to_dict()
             if tokens:
                 data["tokens"] = [t.to_list() for t in self.tokens]
         return data
@@ -155,13 +191,14 @@ class Node:
     @classmethod
     def from_dict(cls, data: dict[str, Any], tokens: list[Any] | None = None) -> "Node":
         """Read the form `to_dict` writes; `tokens` (unpacked by the tree) replaces the node's own token lists."""
-        generation = data.get("generation")
+        generation, action = data.get("generation"), data.get("action")
         return cls(id=data["id"], parent=data.get("parent"), text=data["text"], prefix=data.get("prefix", ""),
                    tokens=(tuple(TokenRecord.from_list(t) for t in data.get("tokens", ())) if tokens is None
                            else tuple(TokenRecord(*t) for t in tokens)),
                    generation=Generation.from_dict(generation) if generation else None,
                    stop_reason=data.get("stop_reason", ""), created=float(data.get("created", 0.0)),
-                   accepted=bool(data.get("accepted", False)))
+                   accepted=bool(data.get("accepted", False)),
+                   action=ActionRecord.from_dict(action) if action else None)
 
 
 @dataclass(frozen=True)
@@ -247,11 +284,23 @@ class BranchTree:
             return max(found, key=lambda n: (self.depth(n.id), n.created))
         return self._add(Node(id=_new_id(), parent=None, text=text))
 
-    def add(self, parent: str, generation: Generation | None, *, prefix: str = "") -> Node:
-        """A new, still empty continuation of `parent`; its text and tokens come with `finish`."""
+    def add(self, parent: str, generation: Generation | None, *, prefix: str = "",
+            action: ActionRecord | None = None) -> Node:
+        """A new, still empty continuation of `parent` (with `action`: an action's answer replacing the passage after
+        it); its text and tokens come with `finish`."""
         if parent not in self._nodes:
             raise KeyError(parent)
-        return self._add(Node(id=_new_id(), parent=parent, text=prefix, prefix=prefix, generation=generation))
+        return self._add(Node(id=_new_id(), parent=parent, text=prefix, prefix=prefix, generation=generation,
+                              action=action))
+
+    def answers(self, node_id: str) -> list[Node]:
+        """An action's answer and the other answers of the same action on the same passage, oldest first."""
+        action = self._nodes[node_id].action
+        if action is None:
+            raise ValueError(f"node {node_id} is not an action's answer")
+        return [n for n in self.siblings(node_id) if n.action is not None and
+                (n.action.name, n.action.instruction, n.action.passage) == (action.name, action.instruction,
+                                                                            action.passage)]
 
     def finish(self, node_id: str, text: str, tokens: tuple[TokenRecord, ...], stop_reason: str) -> Node:
         """Record what a generation produced."""
@@ -326,6 +375,8 @@ class BranchTree:
         node = self._nodes[node_id]
         if node.generation is None or node.generation.seed is None:
             raise ValueError("this node has no generation record to replay")
+        if node.action is not None:
+            raise ValueError("an action's answer is not a continuation: run the action again (regenerate)")
         params = node.generation.params
         if node.stop_reason in ("cancelled", "split"):
             params = params.replace(max_new_tokens=max(len(node.tokens), 1))

@@ -34,6 +34,8 @@ def _branch_lines(tree: BranchTree, parent: Node, depth: int) -> list[str]:
 
 def _describe(node: Node) -> str:
     words = ["**accepted**"] if node.accepted else []
+    if node.action is not None:
+        words.append(f"{node.action.label} of “{_one_line(node.action.passage)[:EXCERPT_CHARS]}”")
     if node.generation is not None:
         words.append(f"{node.generation.model}, seed {node.generation.seed}")
     if node.prefix:

@@ -379,7 +379,8 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
         outcome: ModelLoaded | ModelFailed
         try:
             backend = load_backend(settings.model, device=settings.device, dtype=settings.dtype,
-                                   trust_remote_code=settings.trust_remote_code)
+                                   trust_remote_code=settings.trust_remote_code,
+                                   notice=lambda line: self.call_from_thread(self.status_bar.update_status, notice=line))
         except Exception as exc:  # every failure is shown; the editor keeps running
             outcome = ModelFailed(request, describe_error(exc))
         else:

@@ -142,6 +142,9 @@ class Branching:
 
     def regenerate(self) -> None:
         """Another continuation of the shown branch's prompt: a sibling (a fixed seed goes +1 per sibling)."""
+        if self.app.rewrite is not None:  # an action's answer: another answer (rewriting.py)
+            self.app.regenerate_rewrite()
+            return
         current = self.app.branches.current
         if current is None or current.parent is None or self.app.editor.mark is None:
             self.app.notify("nothing to regenerate: continue first", severity="warning")
@@ -424,6 +427,9 @@ class Branching:
 
     def sibling(self, step: int) -> None:
         """Show the sibling branch `step` places away."""
+        if self.app.rewrite is not None:
+            self.app.rewrite_sibling(step)
+            return
         self._move(lambda: self.app.branches.sibling(step), "no more sibling branches that way")
 
     def parent(self) -> None:
@@ -481,6 +487,9 @@ class Branching:
     def show_node(self, node_id: str) -> None:
         """Show a branch from the tree, marked where it belongs in the document (else at the cursor)."""
         app = self.app
+        if app.branches.tree.node(node_id).action is not None:  # an action's answer replaces its passage
+            app.offer_rewrite(node_id)
+            return
         self.stop_generation()
         offset = app.branches.select(node_id, app.editor.text)
         location = app.editor.document.get_location_from_index(offset) if offset >= 0 else None

@@ -1,23 +1,33 @@
 """Instruct actions on the selected passage (a mixin of `ScribeApp`): rewrite, expand, shorten, describe, or an
 instruction the writer types (`scribe.engine.actions`).
 
-The answer streams into the continuation view with its probabilities and alternatives, like a continuation; tab
-replaces the passage with it as one undo step (ctrl+z restores the passage), ctrl+r puts it away. A model without a
-chat template lists the actions as unavailable, with the reason.
+Each answer is a branch of the tree (`scribe.studio.branches`): a node under the text before the passage, with an
+`ActionRecord` (the action, the instruction, the passage and where it was) and the generation record (model, every
+setting, the seed). It streams into the continuation view with its probabilities and alternatives; tab replaces the
+passage with it as one undo step (ctrl+z restores the passage and un-marks the answer), ctrl+r puts it away (it stays
+in the tree), ctrl+g asks for another answer (a sibling, the next seed), alt+←/→ move between the answers, and the
+tree view (f4) shows them, offering one again where its passage still is. A model without a chat template lists the
+actions as unavailable, with the reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.widgets.text_area import Selection
 
 from scribe.engine.actions import Action, ActionError, load_actions, run_action, unavailable_reason
 from scribe.engine.base import Backend, StreamEnd
-from scribe.ui.branching import with_seed
+from scribe.sampling.params import SamplingParams
+from scribe.studio.branches import ActionRecord, Node
+from scribe.ui.branching import SEED_LIMIT, draw_seed, text_key, with_seed
+from scribe.ui.widgets.editor import Editor
+from scribe.ui.widgets.stream_view import Segment
 from scribe.ui.workers import GenerationRun, describe_error
 
 if TYPE_CHECKING:
@@ -33,12 +43,24 @@ else:
 
 @dataclass(frozen=True)
 class PendingRewrite:
-    """A passage an action's answer may replace: where it is in the document and its text then."""
+    """An answer on offer: its node in the tree and the passage it may replace (where it is in the document and its
+    text then)."""
 
+    node_id: str
     start: int
     end: int
     original: str
     label: str
+
+
+@dataclass(frozen=True)
+class AcceptedRewrite:
+    """An accepted answer as the editor saw it: the text before and after (as `text_key`s), so an undo that restores
+    the passage un-marks the answer and a redo marks it again."""
+
+    node_id: str
+    before: tuple[int, int]
+    after: tuple[int, int]
 
 
 def fit_answer(answer: str, original: str) -> str:
@@ -50,11 +72,26 @@ def fit_answer(answer: str, original: str) -> str:
     return lead + core + trail
 
 
+def passage_span(text: str, action: ActionRecord) -> tuple[int, int] | None:
+    """Where the passage an answer rewrites is in `text`: where it was, else its one occurrence; None when it is gone
+    or stands in several places."""
+    if text[action.start : action.end] == action.passage:
+        return action.start, action.end
+    found = text.find(action.passage)
+    if found < 0 or text.find(action.passage, found + 1) >= 0:
+        return None
+    return found, found + len(action.passage)
+
+
 class RewriteActions(_Base):
-    """The action menu, the streamed answer and its acceptance in place of the selection."""
+    """The action menu, the streamed answers (branches of the tree) and their acceptance in place of the passage."""
 
     rewrite: PendingRewrite | None = None
-    """The passage the shown answer would replace (None when no action's answer is shown)."""
+    """The answer shown and the passage it would replace (None when no action's answer is shown)."""
+    _rewrites_accepted: tuple[AcceptedRewrite, ...] = ()
+    """Accepted answers an undo can un-mark, the newest last."""
+    _rewrites_taken_back: tuple[AcceptedRewrite, ...] = ()
+    """Accepted answers an undo un-marked, which a redo marks again."""
 
     def _selected_passage(self) -> tuple[int, int, str] | None:
         """(start offset, end offset, text) of the editor's selection, or None when nothing is selected."""
@@ -114,7 +151,6 @@ class RewriteActions(_Base):
     def _action_chosen(self, choice: ActionChoice | None) -> None:
         if choice is None or not self._model_ready():
             return
-        assert self.backend is not None
         actions = self._actions()
         passage = self._selected_passage()
         if actions is None or passage is None:
@@ -122,33 +158,113 @@ class RewriteActions(_Base):
         name, instruction = choice
         action = actions[name]
         start, end, text = passage
-        if self.branches.current is not None:
+        if self.rewrite is None and self.branches.current is not None:
             self.action_reject()  # the offered continuation goes back to the tree
+        parent = self.branches.tree.anchor_for(self.editor.text[:start])
+        record = ActionRecord(name=name, label=action.label, instruction=instruction, start=start, end=end,
+                              passage=text)
+        self._answer(action, record, parent.id, with_seed(action.params(self.settings.sampling)))
+
+    def regenerate_rewrite(self) -> None:
+        """Another answer of the shown answer's action on the same passage: a sibling (a fixed seed goes +1 per
+        answer, else a new seed is drawn)."""
+        node = self._shown_answer()
+        if node is None or node.action is None or node.parent is None or not self._model_ready():
+            return
+        actions = self._actions()
+        if actions is None:
+            return
+        action = actions.get(node.action.name)
+        if action is None:
+            self.notify(f"the action {node.action.label!r} is no longer in actions.toml", severity="warning",
+                        markup=False)
+            return
+        span = passage_span(self.editor.text, node.action)
+        if span is None:
+            self.notify("the passage this answer rewrites is no longer in the text", severity="warning")
+            return
+        record = dataclasses.replace(node.action, start=span[0], end=span[1])
+        attempt = len(self.branches.tree.answers(node.id))
+        params = action.params(self.settings.sampling)
+        params = params.replace(seed=(params.seed + attempt) % SEED_LIMIT if params.seed is not None else draw_seed())
+        self._answer(action, record, node.parent, params)
+
+    def _answer(self, action: Action, record: ActionRecord, parent: str, params: SamplingParams) -> None:
+        """Stream a new answer of `action` on `record`'s passage into a new node under `parent`."""
+        assert self.backend is not None
         self._stop_generation()
-        params = with_seed(action.params(self.settings.sampling))
-        run = GenerationRun(prompt=text, params=params, alternatives=self.settings.alternatives)
+        generation = dataclasses.replace(self.branching.run_setup().record(params), prose=False)  # answers are not prose-joined
+        node = self.branches.tree.add(parent, generation, action=record)
+        run = GenerationRun(prompt=record.passage, params=params, alternatives=self.settings.alternatives)
+        run.node_id = node.id
         self.run_state = run
         self.generating = True
-        self.rewrite = PendingRewrite(start, end, text, action.label)
-        self.stream_view.reset(f"{action.label} · seed {params.seed}")
+        self.rewrite = PendingRewrite(node.id, record.start, record.end, record.passage, record.label)
+        self.stream_view.reset(self._answer_title(node))
         self._set_model_state("generating", tokens_per_s=None)
         assert self._drain_timer is not None
         self._drain_timer.resume()
-        before = self.editor.text[:start]
-        self._action_worker(self.backend, action, run, before, instruction)
+        self._action_worker(self.backend, action, run, self.editor.text[: record.start], record.instruction)
+        self.branching.save()
         self.refresh_bindings()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="generate", description="action")
-    def _action_worker(self, backend: Backend, action: Action, run: GenerationRun, before: str,
-                       instruction: str) -> None:
-        stream_action(backend, action, run, before, instruction, self._backend_lock)
+    def _answer_title(self, node: Node) -> str:
+        """"Rewrite · seed 5", or "Rewrite 2/3 · seed 6" once the passage has several answers of the action."""
+        assert node.action is not None
+        answers = self.branches.tree.answers(node.id)
+        place = f" {[n.id for n in answers].index(node.id) + 1}/{len(answers)}" if len(answers) > 1 else ""
+        seed = node.generation.seed if node.generation else None
+        return node.action.label + place + (f" · seed {seed}" if seed is not None else "")
+
+    def _shown_answer(self) -> Node | None:
+        pending = self.rewrite
+        if pending is None or pending.node_id not in self.branches.tree:
+            return None
+        return self.branches.tree.node(pending.node_id)
+
+    def rewrite_sibling(self, step: int) -> None:
+        """Show the answer `step` places away among the answers of the same action on the same passage."""
+        node = self._shown_answer()
+        if node is None:
+            return
+        answers = self.branches.tree.answers(node.id)
+        index = [n.id for n in answers].index(node.id) + step
+        if not 0 <= index < len(answers):
+            self.notify("no more answers that way (ctrl+g asks for another)")
+            return
+        self.offer_rewrite(answers[index].id)
+
+    def offer_rewrite(self, node_id: str) -> None:
+        """Show a stored answer (from the tree view, or a sibling), its passage selected in the text, to accept or
+        reject; nothing when its passage is no longer in the text."""
+        node = self.branches.tree.node(node_id)
+        assert node.action is not None
+        span = passage_span(self.editor.text, node.action)
+        if span is None:
+            self.notify(f"the passage this {node.action.label} answer rewrites is no longer in the text "
+                        f"({node.action.passage[:40]!r}…)", severity="warning", markup=False)
+            return
+        self._stop_generation()
+        if self.rewrite is None and self.branches.current is not None:
+            self.action_reject()
+        self.run_state = None
+        self.rewrite = PendingRewrite(node.id, span[0], span[1], node.action.passage, node.action.label)
+        document = self.editor.document
+        self.editor.selection = Selection(document.get_location_from_index(span[0]),
+                                          document.get_location_from_index(span[1]))
+        self.stream_view.show([], Segment("", node.prefix, node.tokens, node.text), self._answer_title(node),
+                              f"{len(node.tokens)} tokens · {node.stop_reason or 'stopped'} · tab replaces the "
+                              "passage · ctrl+g another · ctrl+r reject")
+        self.editor.focus()
+        self.refresh_bindings()
 
     def rewrite_subtitle(self, end: StreamEnd) -> str:
         """The view's subtitle once an action's answer has ended."""
-        return f"{end.tokens} tokens · {end.reason} · tab replaces the passage · ctrl+r reject"
+        return f"{end.tokens} tokens · {end.reason} · tab replaces the passage · ctrl+g another · ctrl+r reject"
 
     def accept_rewrite(self) -> None:
-        """Replace the passage with the answer shown, as one undo step (ctrl+z restores the passage)."""
+        """Replace the passage with the answer shown, as one undo step (ctrl+z restores the passage); the answer is
+        marked accepted in the tree."""
         pending = self.rewrite
         if pending is None:
             return
@@ -169,14 +285,44 @@ class RewriteActions(_Base):
         result = self.editor.replace(fit_answer(answer, pending.original), start, end)
         self.editor.history.checkpoint()
         self.editor.move_cursor(result.end_location)
+        if pending.node_id in self.branches.tree:
+            self.branches.tree.node(pending.node_id).accepted = True
+            self._rewrites_accepted = (*self._rewrites_accepted,
+                                       AcceptedRewrite(pending.node_id, text_key(text), text_key(self.editor.text)))
+            self._rewrites_taken_back = ()
+            self.branching.save()
         self.reject_rewrite()
         self.editor.focus()
 
+    def on_editor_undone(self, message: Editor.Undone) -> None:
+        """An undo that restores a passage un-marks the answer that replaced it; a redo marks it again. (Textual calls
+        this handler and `BranchActions.on_editor_undone`, which does the same for continuations.)"""
+        key = text_key(self.editor.text)
+        done, undone = self._rewrites_accepted, self._rewrites_taken_back
+        if not message.redo and done and done[-1].before == key:
+            edit, self._rewrites_accepted = done[-1], done[:-1]
+            self._rewrites_taken_back = (*undone, edit)
+            accepted = False
+        elif message.redo and undone and undone[-1].after == key:
+            edit, self._rewrites_taken_back = undone[-1], undone[:-1]
+            self._rewrites_accepted = (*done, edit)
+            accepted = True
+        else:
+            return
+        if edit.node_id in self.branches.tree:
+            self.branches.tree.node(edit.node_id).accepted = accepted
+            self.branching.save()
+
     def reject_rewrite(self) -> None:
-        """Put the answer away; the passage stays as it is."""
+        """Put the answer away (it stays in the tree); the passage stays as it is."""
         self._stop_generation()
         self.rewrite = None
         self._clear_continuation()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate", description="action")
+    def _action_worker(self, backend: Backend, action: Action, run: GenerationRun, before: str,
+                       instruction: str) -> None:
+        stream_action(backend, action, run, before, instruction, self._backend_lock)
 
 
 def stream_action(backend: Backend, action: Action, run: GenerationRun, before: str, instruction: str,

@@ -8,6 +8,7 @@ These functions run in Textual thread workers. They touch no widget: results go 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from scribe.engine.base import Backend, TokenScore
@@ -17,11 +18,13 @@ from scribe.studio.generation_runs import describe_error as describe_error  # th
 from scribe.ui import heap
 
 
-def load_backend(name: str, *, device: str, dtype: str, trust_remote_code: bool) -> Backend:
-    """Load a model by name or path (imports the registry, and with it the heavy libraries, only now)."""
+def load_backend(name: str, *, device: str, dtype: str, trust_remote_code: bool,
+                 notice: Callable[[str], None] | None = None) -> Backend:
+    """Load a model by name or path (imports the registry, and with it the heavy libraries, only now); `notice` gets
+    the line to show while a slow load runs (`Backend.loading_notice`)."""
     from scribe.engine.registry import load_model
 
-    return load_model(name, device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+    return load_model(name, device=device, dtype=dtype, trust_remote_code=trust_remote_code, notice=notice)
 
 
 def score_with(backend: Backend, text: str, before_cursor: str, backend_lock: threading.Lock) -> tuple[list[TokenScore], int]:

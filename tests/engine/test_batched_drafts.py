@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,20 @@ def test_each_row_is_the_single_stream_with_its_seed(backend: TransformersBacken
             assert x.final_prob == pytest.approx(y.final_prob, abs=1e-5)
             assert [a.token_id for a in x.alternatives] == [a.token_id for a in y.alternatives]
     assert len(texts) > 1, "different seeds, different drafts"
+
+
+def test_each_rows_tokens_take_the_time_of_the_steps_that_made_them(backend: TransformersBackend) -> None:
+    settings = [PARAMS.replace(seed=seed, max_new_tokens=24) for seed in (41, 42, 43)]
+    backend.forget_prompt()
+    began = time.perf_counter()
+    rows = by_row(backend.stream_many(PROMPT, settings))
+    wall = time.perf_counter() - began
+    longest = max(rows.values(), key=len)[:-1]
+    for items in rows.values():
+        steps = items[:-1]
+        assert [s.elapsed_s for s in steps] == [s.elapsed_s for s in longest[: len(steps)]], "token n: step n's time"
+    busy = sum(step.elapsed_s for step in longest)
+    assert 0.5 * wall < busy <= wall, (busy, wall)  # a draft's speed is what it got, not hundreds of times more
 
 
 def test_a_stop_string_ends_its_row_only(backend: TransformersBackend) -> None:

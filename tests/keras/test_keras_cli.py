@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scribe.engine.keras_backend import LOADING_NOTICE
 from scribe.store.catalog import list_models
 from scribe.training.events import Finished, Started, parse_event
 
@@ -46,7 +47,8 @@ def test_train_interrupt_resume_list_and_generate(shakespeare_slice: Path, scrib
     assert entry.kind == "keras" and entry.usable and entry.source == "scribe"
     generated = scribe("generate", "-m", "bard", "-p", "First Citizen:", "--max-new-tokens", "8", "--seed", "5")
     assert generated.returncode == 0, generated.stderr
-    assert generated.stdout.strip() and generated.stderr.lstrip("\n").startswith("[8 tokens, ")  # nothing from TensorFlow
+    notice, stats = [line for line in generated.stderr.splitlines() if line]  # nothing from TensorFlow
+    assert notice == LOADING_NOTICE and stats.startswith("[8 tokens, ") and generated.stdout.strip()
 
 
 def test_train_refuses_a_corpus_too_short_with_one_line(tmp_path: Path) -> None:
@@ -57,3 +59,14 @@ def test_train_refuses_a_corpus_too_short_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "corpus too short" in result.stderr and "sequence length of 20,000" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_generate_says_tensorflow_is_loading_before_the_first_token(trained: dict[str, Path]) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "scribe", "generate", "-m", str(trained["char-lstm"]), "-p",
+                                "ROMEO:", "--max-new-tokens", "4", "--seed", "1"], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    first = process.stderr.readline()  # written before the worker starts TensorFlow
+    assert first == LOADING_NOTICE + "\n"
+    out, rest = process.communicate(timeout=300)
+    assert process.returncode == 0, rest
+    assert out and rest.lstrip("\n").startswith("[4 tokens, "), rest

@@ -1,8 +1,10 @@
-"""Keras models in the TUI: a trained one streams into the studio from its worker process, and the training screen
-trains one in a job process."""
+"""Keras models in the TUI: a trained one loads in its worker process while the status bar says TensorFlow is starting
+and the editor stays usable, then streams into the studio; the training screen trains one in a job process."""
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 from textual.app import App
@@ -12,7 +14,11 @@ from scribe.config import Settings
 from scribe.engine.base import StreamEnd, TokenStep
 from scribe.sampling.params import SamplingParams
 from scribe.ui.app import ScribeApp
+from scribe.engine.keras_backend import LOADING_NOTICE
 from scribe.ui.screens.training import TrainingScreen
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
+from writing_helpers import rendered  # noqa: E402
 
 
 async def test_a_trained_keras_model_streams_into_the_studio(trained: dict[str, Path]) -> None:
@@ -20,10 +26,18 @@ async def test_a_trained_keras_model_streams_into_the_studio(trained: dict[str, 
                         sampling=SamplingParams(max_new_tokens=12, seed=7))
     app = ScribeApp(settings=settings)
     async with app.run_test(size=(110, 32)) as pilot:
+        deadline = time.monotonic() + 60
+        while LOADING_NOTICE not in "".join(rendered(app, app.status_bar)) and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        bar = "".join(rendered(app, app.status_bar))
+        assert app.model_state == "loading" and f"● {LOADING_NOTICE}" in bar, bar
+        await pilot.press(*"Hi")  # the editor answers while the worker starts TensorFlow
+        assert app.editor.text == "Hi" and app.model_state == "loading"
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.model_state == "ready", app.status_bar.status
         assert app.backend is not None and app.backend.info.backend == "keras"
+        assert "TensorFlow" not in "".join(rendered(app, app.status_bar)), "the notice goes once the model is ready"
         app.editor.load_text("ROMEO:\n")
         app.editor.move_cursor((1, 0))
         await pilot.press("ctrl+enter")

@@ -11,7 +11,8 @@ from scribe.engine.base import Alternative
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.processors import PROCESSOR_ORDER
 from scribe.studio.branch_session import BranchSession
-from scribe.studio.branches import BranchFileError, BranchTree, Generation, TokenRecord, sidecar_path
+from scribe.studio.branches import ActionRecord, BranchFileError, BranchTree, Generation, TokenRecord, sidecar_path
+from scribe.studio.export import to_json
 
 
 def generation(seed: int = 1) -> Generation:
@@ -88,6 +89,34 @@ def test_the_sidecar_round_trips_every_field(tmp_path: Path) -> None:
     twin = tree.copy()
     tree.finish(b.id, " changed", (), "eos")
     assert twin.to_dict() == again.to_dict(), "a copy does not follow later changes (it is saved on another thread)"
+
+
+def test_an_actions_answers_are_siblings_kept_in_the_sidecar_and_exports(tmp_path: Path) -> None:
+    tree = BranchTree()
+    root = tree.anchor_for("It was late. ")
+    record = ActionRecord(name="custom", label="Custom instruction", instruction="make it rain", start=13, end=41,
+                          passage="The rain fell on the garden.")
+    answers = []
+    for seed, text in ((5, " It poured."), (6, " Rain.")):
+        node = tree.add(root.id, generation(seed), action=record)
+        answers.append(tree.finish(node.id, text, tokens(text), "eos"))
+    other = tree.add(root.id, generation(7), action=ActionRecord("shorten", "Shorten", "", 13, 41, record.passage))
+    continuation = grown(tree, root.id, " She")
+    assert [n.id for n in tree.answers(answers[1].id)] == [n.id for n in answers], "same action, same passage"
+    assert tree.answers(other.id) == [other]
+    with pytest.raises(ValueError):
+        tree.answers(continuation.id)
+    with pytest.raises(ValueError):
+        tree.replay_request(answers[0].id)  # an answer is no continuation of its parent
+    file = sidecar_path(tmp_path / "story.txt")
+    tree.save(file)
+    again = BranchTree.load(file)
+    assert again.to_dict() == tree.to_dict()
+    assert again.node(answers[0].id).action == record and again.node(continuation.id).action is None
+    assert again.node(answers[1].id).generation.seed == 6 and again.node(answers[1].id).text == " Rain."
+    exported = json.loads(to_json(again))
+    assert [n.get("action", {}).get("instruction") for n in exported["nodes"][1:3]] == ["make it rain"] * 2
+    assert BranchTree.from_dict(exported).node(answers[1].id).action == record
 
 
 def test_unreadable_sidecars_are_refused_with_the_file_named(tmp_path: Path) -> None:

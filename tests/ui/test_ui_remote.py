@@ -9,7 +9,7 @@ import pytest
 from scribe.config import Settings
 from scribe.store.remotes import RemoteEndpoint, save_remote
 from scribe.ui.app import ScribeApp
-from scribe.ui.widgets.stream_view import StreamView
+from scribe.ui.widgets.stream_view import StreamView, quoted
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ async def test_unknown_probabilities_show_as_question_marks(app: ScribeApp) -> N
         steps = app.stream_view.steps
         assert steps and all(math.isnan(step.raw_prob) for step in steps), "the server sent no logprobs"
         last = app.stream_view.query_one("#stream-alternatives").content.plain
-        assert last == f"last {steps[-1].text!r} ?  ", "an unknown probability is '?', never nan or a percentage"
+        assert last == f"last {quoted(steps[-1].text)} ?  ", "an unknown probability is '?', never nan or a percentage"
         await pilot.press("f3")
         await pilot.pause()
         assert isinstance(app.focused, StreamView)

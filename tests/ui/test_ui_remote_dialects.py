@@ -13,6 +13,7 @@ from servers.ollama_server import OllamaServer
 from scribe.config import Settings
 from scribe.store.remotes import RemoteEndpoint, save_remote
 from scribe.ui.app import ScribeApp
+from scribe.ui.widgets.stream_view import quoted
 
 
 async def stream_once(app: ScribeApp) -> str:
@@ -36,7 +37,7 @@ async def test_the_alternatives_line_shows_the_servers_probabilities(settings: S
         line = await stream_once(app)
     n = settings.sampling.max_new_tokens  # 8 tokens of the script
     last = n - 1
-    assert line.startswith(f"last {SCRIPT[last]!r} {math.exp(logprob(last, 0)):.0%}")
+    assert line.startswith(f"last {quoted(SCRIPT[last])} {math.exp(logprob(last, 0)):.0%}")
     assert "alternatives" in line and " alt1" in line and " alt2" in line and "?" not in line
 
 
@@ -44,4 +45,4 @@ async def test_an_old_ollama_shows_unknown_probabilities(settings: Settings) -> 
     with OllamaServer(version="0.5.7") as server:
         save_remote(RemoteEndpoint(name="old", base_url=server.root, model="qwen2.5:7b", server="ollama"))
         line = await stream_once(ScribeApp(settings=settings.replace(model="remote:old")))
-    assert line == f"last {SCRIPT[settings.sampling.max_new_tokens - 1]!r} ?  "
+    assert line == f"last {quoted(SCRIPT[settings.sampling.max_new_tokens - 1])} ?  "

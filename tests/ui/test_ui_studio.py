@@ -14,7 +14,7 @@ from scribe.ui.app import ScribeApp
 from scribe.ui.screens.compare import CompareScreen
 from scribe.ui.screens.help import HelpScreen
 from scribe.ui.screens.presets import PresetScreen
-from scribe.ui.widgets.stream_view import StreamView
+from scribe.ui.widgets.stream_view import StreamView, quoted
 
 SIZE = (110, 32)
 
@@ -53,7 +53,7 @@ async def test_the_inspector_shows_what_each_filter_removed_and_branches_from_an
         panel = view.query_one("#stream-alternatives").content.plain
         assert "removed by top_k" in panel and "before filters" in panel
         for alt in token.alternatives:
-            assert repr(alt.text)[:18] in panel
+            assert quoted(alt.text)[:18] in panel
         await pilot.press("down", "down", "enter")
         await settled(app, pilot)
         branch = app.branches.current

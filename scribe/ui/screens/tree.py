@@ -24,8 +24,8 @@ STOP_WORDS = {"split": "part kept (the rest below)", "edited": "your edit"}
 
 
 def one_line(text: str) -> str:
-    """Text on one line, newlines shown as ⏎."""
-    return text.replace("\r\n", "⏎").replace("\n", "⏎")
+    """Text on one line, line breaks (a bare carriage return too) shown as ⏎."""
+    return text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
 
 
 def node_label(tree: BranchTree, node: Node) -> Text:
@@ -37,6 +37,8 @@ def node_label(tree: BranchTree, node: Node) -> Text:
         return label
     label.append("● " if tree.current == node.id else "  ", style="bold")
     label.append("✓ " if node.accepted else "  ", style="green")
+    if node.action is not None:  # an instruct action's answer, in place of the passage
+        label.append(f"{node.action.label} ▸ ", style="bold magenta")
     label.append(one_line(node.prefix), style="underline")
     budget = EXCERPT - len(node.prefix)
     for token in node.tokens:
@@ -70,6 +72,12 @@ def node_record(node: Node) -> Text:
         settings = ", ".join(f"{k}={v}" for k, v in changed.items()) or "all default"
         record.append("settings ", style="dim").append(settings).append(" (the rest default)\n", style="dim")
         record.append("order ", style="dim").append(" › ".join(generation.processor_order) + "\n")
+    if node.action is not None:
+        record.append("action ", style="dim").append(node.action.label, style="bold")
+        if node.action.instruction:
+            record.append(f" “{node.action.instruction}”")
+        passage = one_line(node.action.passage[:EXCERPT])
+        record.append(f" on characters {node.action.start}–{node.action.end}: {passage!r}\n", style="dim")
     record.append(f"{len(node.tokens)} tokens, ended by {node.stop_reason or '(running)'}", style="dim")
     if node.prefix:
         record.append(f" · continues the chosen alternative {node.prefix[-20:]!r}", style="dim")

@@ -46,6 +46,8 @@ class Status:
     document: str = "untitled"
     modified: bool = False
     error: str = ""
+    notice: str = ""
+    """What a slow model load is doing (TensorFlow starting), shown while the state is "loading"."""
 
 
 class StatusBar(Static):
@@ -63,7 +65,9 @@ class StatusBar(Static):
         self.update(self.render_status())
 
     def update_status(self, **changes: Any) -> None:
-        """Change some fields and redraw."""
+        """Change some fields and redraw (a new state drops the loading notice unless it comes with one)."""
+        if "state" in changes:
+            changes.setdefault("notice", "")
         self.status = replace(self.status, **changes)
         self.update(self.render_status(), layout=False)  # one line, always: no screen layout (it runs per frame)
 
@@ -71,7 +75,7 @@ class StatusBar(Static):
         """The line for the current status."""
         s = self.status
         line = Text()
-        line.append(f"● {s.state}", style=_STATE_STYLE[s.state])
+        line.append(f"● {s.notice if s.state == 'loading' and s.notice else s.state}", style=_STATE_STYLE[s.state])
         if s.model:
             line.append(f"  {s.model}", style="bold")
             details = " · ".join(part for part in (s.device, s.dtype) if part)

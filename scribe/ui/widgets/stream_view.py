@@ -231,9 +231,10 @@ class StreamView(Vertical, can_focus=True):
             self._render_text()
 
     def action_branch(self) -> None:
-        """Ask the app for a branch that continues from the chosen alternative."""
+        """Ask the app for a branch that continues from the chosen alternative (not in an action's answer, which is no
+        continuation)."""
         located = self._locate(self._cursor) if self._cursor is not None else None
-        if located is None or not located[0].tokens[located[1]].alternatives:
+        if located is None or not located[0].node_id or not located[0].tokens[located[1]].alternatives:
             self.app.bell()
             return
         segment, index = located
@@ -347,15 +348,39 @@ def is_chosen(alt: Alternative, step: TokenLike) -> bool:
     return alt.token_id == step.token_id and (alt.token_id >= 0 or alt.text == step.text)
 
 
+_VISIBLE = {"\n": "⏎", "\r": "␍", "\t": "⇥"}
+"""How a token's line breaks and tabs are shown where the inspector quotes it."""
+
+
+def quoted(text: str) -> str:
+    """A token's text in quotes, a line break shown as ⏎ (a carriage return ␍, a tab ⇥) and any other invisible
+    character escaped, so a newline token reads the same wherever the inspector names it."""
+    return "'" + "".join(_VISIBLE.get(c) or (c if c.isprintable() else repr(c)[1:-1]) for c in text) + "'"
+
+
+def model_text(step: TokenLike) -> str:
+    """The token's text as the model produced it (the chosen alternative's), where the text inserted may differ: the
+    prose joins hold a line break back until the next token (then it reads '') or make it a space."""
+    return next((alt.text for alt in step.alternatives if is_chosen(alt, step)), step.text)
+
+
+def token_name(step: TokenLike) -> Text:
+    """The token as the model produced it, quoted, and what was inserted for it when that differs."""
+    name = Text(quoted(model_text(step)), style=probability_style(step.raw_prob))
+    if model_text(step) != step.text:
+        name.append(f" (inserted as {quoted(step.text)})", style="dim")
+    return name
+
+
 def alternatives_line(step: TokenLike) -> Text:
     """The last token and what else the model considered there."""
     line = Text("last ", style="dim")
-    line.append(repr(step.text), style=probability_style(step.raw_prob)).append(f" {percent(step.raw_prob)}  ", style="dim")
+    line.append_text(token_name(step)).append(f" {percent(step.raw_prob)}  ", style="dim")
     if step.alternatives:
         line.append("alternatives ", style="dim")
         for alt in step.alternatives:
             if not is_chosen(alt, step):
-                line.append(repr(alt.text), style=probability_style(alt.raw_prob)).append(f" {percent(alt.raw_prob)}  ", style="dim")
+                line.append(quoted(alt.text), style=probability_style(alt.raw_prob)).append(f" {percent(alt.raw_prob)}  ", style="dim")
     return line
 
 
@@ -363,7 +388,7 @@ def inspector_table(token: TokenLike, choice: int, position: int, count: int) ->
     """The sampler X-ray of one token: each alternative before and after the filters, and what removed it."""
     out = Text()
     out.append(f"token {position + 1}/{count} ", style="bold")
-    out.append(repr(token.text), style=probability_style(token.raw_prob))
+    out.append_text(token_name(token))
     out.append(f"  before filters {percent(token.raw_prob)}  after {percent(token.final_prob)}\n")
     out.append(f"   {'alternative':<18} {'before':>7} {'after':>7}  filter\n", style="bold")
     for number, alt in enumerate(token.alternatives):
@@ -371,7 +396,7 @@ def inspector_table(token: TokenLike, choice: int, position: int, count: int) ->
         mark = "*" if is_chosen(alt, token) else " "
         fate = f"removed by {alt.removed_by}" if alt.removed_by else "kept"
         after = "0" if alt.removed_by else percent(alt.final_prob)  # a filtered token cannot be drawn
-        row = Text(f"{chosen}{mark}{alt.text!r:<18.18} {percent(alt.raw_prob):>7} {after:>7}  {fate}\n",
+        row = Text(f"{chosen}{mark}{quoted(alt.text):<18.18} {percent(alt.raw_prob):>7} {after:>7}  {fate}\n",
                    style="reverse" if number == choice else "")
         row.stylize(probability_style(alt.raw_prob), 3, 21)
         out.append_text(row)
