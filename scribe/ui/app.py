@@ -74,7 +74,7 @@ from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
 from scribe.studio.generation import GenerationController
-from scribe.studio.generation_runs import GenerationRun
+from scribe.studio.generation_runs import GenerationRun, describe_error
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, join_lines, new_untitled_key
 from scribe.studio.project import project_settings
 from scribe.studio.recent import load_recent, remember
@@ -101,7 +101,7 @@ from scribe.ui.widgets.lens import LensView
 from scribe.ui.widgets.settings_panel import RELOAD_FIELDS, SettingsPanel, updated_settings
 from scribe.ui.widgets.status_bar import ModelState, StatusBar
 from scribe.ui.widgets.stream_view import StreamView
-from scribe.ui.workers import close_backend, count_tokens, describe_error, load_backend, model_weights_hash
+from scribe.ui.workers import close_backend, count_tokens, load_backend, model_weights_hash
 
 FRAME_SECONDS = 1 / 30
 """How often streamed tokens are moved from the worker's buffer to the view."""

@@ -23,7 +23,6 @@ from scribe.studio.branch_session import Acceptance
 from scribe.studio.branches import BranchTree, Node, ReplayRequest
 from scribe.studio.compare import first_divergence
 from scribe.studio.generation import GenerationController, RunSetup, Started
-from scribe.studio.generation import with_seed as with_seed  # rewriting.py imports it from here
 from scribe.studio.generation_runs import GenerationRun, collect
 from scribe.studio.keep import sentence_end, word_end
 from scribe.ui.messages import Replayed

@@ -25,7 +25,7 @@ from scribe.studio.context import ContextFileError, ContextTools, context_path, 
 from scribe.studio.document import Document
 from scribe.studio.journal import join_lines
 from scribe.studio.project import Project, ProjectError, project_of
-from scribe.ui.workers import describe_error
+from scribe.studio.generation_runs import describe_error
 
 if TYPE_CHECKING:
     from scribe.ui.app import ScribeApp

@@ -25,10 +25,11 @@ from scribe.engine.actions import Action, ActionError, load_actions, run_action,
 from scribe.engine.base import Backend, StreamEnd
 from scribe.sampling.params import SamplingParams
 from scribe.studio.branches import ActionRecord, Node
-from scribe.ui.branching import SEED_LIMIT, draw_seed, text_key, with_seed
+from scribe.studio.generation import SEED_LIMIT, draw_seed, with_seed
+from scribe.ui.branching import text_key
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.stream_view import Segment
-from scribe.ui.workers import GenerationRun, describe_error
+from scribe.studio.generation_runs import GenerationRun, describe_error
 
 if TYPE_CHECKING:
     import threading

@@ -29,7 +29,8 @@ from scribe.ui.keymap import checked_keymap
 from scribe.ui.keys import ANYWHERE, KEY_GROUPS, bindings_of, declared_bindings, effective_keys, key_rows
 from scribe.ui.messages import TextScored
 from scribe.ui.themes import load_themes
-from scribe.ui.workers import describe_error, score_with
+from scribe.studio.generation_runs import describe_error
+from scribe.ui.workers import score_with
 
 if TYPE_CHECKING:
     from scribe.ui.app import ScribeApp

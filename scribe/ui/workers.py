@@ -13,8 +13,6 @@ from pathlib import Path
 
 from scribe.engine.base import Backend, TokenScore
 from scribe.studio.fingerprint import weights_hash
-from scribe.studio.generation_runs import GenerationRun as GenerationRun  # rewriting.py imports it from here
-from scribe.studio.generation_runs import describe_error as describe_error  # the screens import it from here
 from scribe.ui import heap
 
 

@@ -25,7 +25,7 @@ from scribe.engine.base import Backend
 from scribe.engine.introspect import unavailable_reason
 from scribe.ui.keys import ANALYSIS_VIEW_BINDINGS
 from scribe.ui.widgets.heatmap import token_strip
-from scribe.ui.workers import describe_error
+from scribe.studio.generation_runs import describe_error
 
 if TYPE_CHECKING:
     from scribe.engine.introspect import ForwardPass

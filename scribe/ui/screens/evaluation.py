@@ -29,7 +29,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from scribe.analysis.comparison import COLUMNS, row_cells
 from scribe.ui.keys import EVALUATION_BINDINGS
-from scribe.ui.workers import describe_error
+from scribe.studio.generation_runs import describe_error
 
 
 class ModelScored(Message):

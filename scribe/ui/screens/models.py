@@ -37,7 +37,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 
 from scribe.ui.keys import MODELS_BINDINGS
-from scribe.ui.workers import describe_error
+from scribe.studio.generation_runs import describe_error
 
 if TYPE_CHECKING:  # the catalog and the hub client are imported by the workers, so the studio starts without them
     from scribe.store.catalog import CatalogEntry

@@ -24,7 +24,7 @@ from scribe.analysis.sweep import Axis, Cell, check_axes, grid, parse_axis
 from scribe.engine.base import Backend
 from scribe.sampling.params import InvalidSetting, SamplingParams
 from scribe.ui.keys import SWEEP_BINDINGS
-from scribe.ui.workers import describe_error
+from scribe.studio.generation_runs import describe_error
 
 
 class CellDone(Message):
