@@ -139,7 +139,7 @@ class KerasTrainer:
         val = validation_batches(val_ids, shape.sequence_length, shape.batch_size)
         try:
             self.model.fit(train, validation_data=val, epochs=math.ceil(remaining / self.eval_every),
-                           steps_per_epoch=self.eval_every, callbacks=callbacks, verbose=0)
+                           steps_per_epoch=self.eval_every, callbacks=callbacks, shuffle=False, verbose=0)
         except KeyboardInterrupt:
             st.reason = "interrupted"
             if st.step and st.saved_step != st.step:

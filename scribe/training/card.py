@@ -91,8 +91,8 @@ def history_lines(history: list[dict]) -> list[str]:
     for r in history:
         train = f"{r['train_loss']:.4f}" if r.get("train_loss") is not None else "-"
         bpc = f"{r['bits_per_char']:.4f}" if r.get("bits_per_char") is not None else "-"
-        lines.append(f"| {r['epoch']} " * epochs + f"| {r['step']:,} | {train} | {r['val_loss']:.4f} | "
-                     f"{r['perplexity']:.2f} | {bpc} |")
+        epoch = f"| {r['epoch']} " if epochs else ""
+        lines.append(f"{epoch}| {r['step']:,} | {train} | {r['val_loss']:.4f} | {r['perplexity']:.2f} | {bpc} |")
     return lines
 
 
