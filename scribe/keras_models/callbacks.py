@@ -104,7 +104,9 @@ class TrainingProgress(keras.callbacks.Callback):
         st.elapsed_s = time.monotonic() - self._start
         if self._epoch_steps:
             st.epoch_loss = round(self._epoch_total / self._epoch_steps, 4)
-        val_loss = float((logs or {})["val_loss"])
+        if "val_loss" not in (logs or {}):  # fit without validation data
+            return
+        val_loss = float(logs["val_loss"])
         st.val = Eval(step=st.step, val_loss=round(val_loss, 4), perplexity=round(math.exp(min(val_loss, 700)), 2),
                       bits_per_char=round(val_loss * self.val_tokens / max(self.val_chars, 1) / math.log(2), 4))
         self.emit(st.val)

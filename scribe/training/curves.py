@@ -114,7 +114,7 @@ def curve_svg(records: Sequence[dict[str, Any]]) -> str:
     body = _panel(0, "loss (nats/token)", steps, loss_series)
     body += _panel(_PANEL_W, "validation perplexity", steps,
                    [("validation", _VAL_COLOUR, [r["perplexity"] for r in records])])
-    width = 2 * _PANEL_W
+    width = 2 * _PANEL_W + 16  # room for the last step's label
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{_PANEL_H}" '
             f'viewBox="0 0 {width} {_PANEL_H}" font-family="sans-serif" font-size="11">\n'
             f'<rect width="{width}" height="{_PANEL_H}" fill="white"/>\n' + "\n".join(body) + "\n</svg>\n")

@@ -50,7 +50,12 @@ PRESETS: dict[str, dict[str, int]] = {
 }
 """From-scratch GPT-2 shapes. `small` is the bundled model's; `medium` is nanoGPT's Shakespeare GPU shape; `char` is
 nanoGPT's Shakespeare CPU shape and implies a character-level tokenizer."""
-DEFAULT_LR = {"scratch": 1e-3, "finetune": 5e-5, "lora": 2e-4}
+DEFAULT_LR = {"scratch": 1e-3, "finetune": 5e-4, "lora": 2e-3}
+"""Peak learning rates when --lr is not given. Fine-tuning and LoRA were chosen so that a 3-minute `--max-minutes 3`
+run of the bundled model (batch 32 x 256 tokens, budget warmup) visibly lowers held-out perplexity; measured on the
+first 1,000,000 characters of Tiny Shakespeare, scored on its last 60,000 (21,191 tokens, never trained on), on a
+busy 2-core Xeon: base 176.4; full fine-tuning 5e-5 -> 143.5 (12 steps), 5e-4 -> 129.5 (11 steps); LoRA 2e-4 ->
+164.0 (16 steps), 2e-3 -> 136.2 (13 steps)."""
 DEFAULT_WARMUP_STEPS = 100
 
 
