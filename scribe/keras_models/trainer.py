@@ -10,6 +10,10 @@ figures and samples in `metrics.jsonl` with its picture `curves.svg`, so the run
 Setting `cancel` (the job process does on SIGINT/SIGTERM) stops after the current batch, and so does the time budget;
 the epoch then ends as usual (validation, samples, save). Ctrl-C in this process (KeyboardInterrupt) does the same
 after unwinding `fit`.
+
+`fit` replaced a hand-written `train_on_batch` loop; on a busy 2-core Xeon, alternating rounds of 10-15 steps of the
+small presets, it was no slower (char-lstm 1,041 against 982 ms a step, median of four rounds, best 655 against 745;
+mini-gpt 1,314 against 1,313 in the quieter round).
 """
 
 from __future__ import annotations
