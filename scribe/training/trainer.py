@@ -8,8 +8,9 @@ step into micro-batches. AdamW with linear warmup and cosine decay, gradient cli
 stopping when the validation loss has not improved for `patience` evaluations (the best weights are kept).
 
 Checkpoints (scribe.training.checkpoint) are written every `checkpoint_every` steps and when the run is cancelled. The
-result is a Hugging Face folder (LoRA merged into the weights) with a model card, written under a temporary name and
-renamed into place, so the final name never holds a half-written model.
+result is a Hugging Face folder (LoRA merged into the weights) with a model card and the history of every evaluation
+(`metrics.jsonl` and its picture `curves.svg`, `scribe.training.curves`), written under a temporary name and renamed
+into place, so the final name never holds a half-written model.
 """
 
 from __future__ import annotations
