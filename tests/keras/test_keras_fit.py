@@ -161,3 +161,25 @@ def test_the_text_generator_applies_top_k(trained: dict[str, Path]) -> None:
         free.on_epoch_end(0)
         seeds.add(samples[-1].text)
     assert len(seeds) > 1  # without top-k, temperature 1.5 varies with the seed
+
+
+def test_ctrl_c_in_the_training_process_still_evaluates_samples_and_saves(tmp_path: Path, few_kb: Path) -> None:
+    from scribe.keras_models.train_config import KerasTrainConfig
+    from scribe.keras_models.trainer import KerasTrainer
+
+    events: list = []
+
+    def emit(event) -> None:  # noqa: ANN001 - an Event
+        events.append(event)
+        if isinstance(event, Step) and event.step == 2:
+            raise KeyboardInterrupt  # Ctrl-C arriving while fit runs
+
+    folder = tmp_path / "model"
+    config = KerasTrainConfig(data=[str(few_kb)], output=folder, arch="char-lstm", preset="tiny", max_steps=100_000,
+                              eval_every=100_000, log_every=1, sample_temperatures=(0.7,), sample_tokens=4)
+    finished = KerasTrainer(config, emit).run()
+    assert finished.reason == "interrupted" and finished.steps == 2
+    assert [e.step for e in events if isinstance(e, Eval)] == [2]
+    assert [(s.step, s.temperature) for s in events if isinstance(s, Sample)] == [(2, 0.7)]
+    [record] = read_metrics(folder)
+    assert record["step"] == 2 and record["val_loss"] == finished.val_loss and record["samples"][0]["text"]
