@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--context", type=int, help=f"tokens per training block (default {d['context']}; Keras: the preset's)")
     p.add_argument("--batch-size", type=int, help=f"blocks per step (default {d['batch_size']}; Keras: the preset's)")
     p.add_argument("--grad-accum", type=int, help="micro-batches per step (default 1)")
-    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 5e-5 fine-tuning, 2e-4 LoRA)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 5e-4 fine-tuning, 2e-3 LoRA)")
     p.add_argument("--warmup", type=int,
                    help=f"warmup steps (default: the first 5%% of --max-minutes' budget, else {d['warmup']} steps)")
     p.add_argument("--dropout", type=float, help="dropout of a from-scratch model (default 0)")

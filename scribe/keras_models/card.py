@@ -1,5 +1,6 @@
 """The model card (`README.md`) a Keras training run writes next to its `.keras` file, in Hugging Face's format (YAML
-front matter, then Markdown; see scribe/training/card.py)."""
+front matter, then Markdown; see scribe/training/card.py), with the per-epoch figures of `metrics.jsonl` and a link to
+their picture `curves.svg`."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ if TYPE_CHECKING:
 def card_text(trainer: "KerasTrainer", hardware: str) -> str:
     """Markdown describing the data, vocabulary, shape, training, results and how to reload the model."""
     from scribe.keras_models.architectures import architecture
-    from scribe.training.card import LICENCE_NOTE, front_matter, without_paths
+    from scribe.training.card import (LICENCE_NOTE, front_matter, held_out_text, history_lines, scored_text,
+                                      without_paths)
 
-    cfg, shape, val = trainer.config, trainer.config.shape, trainer.val
+    cfg, shape, st = trainer.config, trainer.config.shape, trainer.state
+    val = st.val
     arch = architecture(cfg.arch)
     unit = "characters" if arch.tokens == "char" else "word-level tokens"
     shape_text = (f"embedding {shape.embed_dim}, {shape.layers} LSTM layer(s) of {shape.units} units"
@@ -28,6 +31,11 @@ def card_text(trainer: "KerasTrainer", hardware: str) -> str:
     reload = ["import keras", "", f'model = keras.saving.load_model("{cfg.name}/model.keras")']
     if not arch.recurrent:
         reload.insert(0, "import scribe.keras_models.layers  # registers PositionalEmbedding and the blocks")
+    filters = []
+    if trainer.top_k:
+        filters.append(f"top-k {trainer.top_k}")
+    if trainer.top_p < 1:
+        filters.append(f"top-p {trainer.top_p:g}")
     lines = [
         f"# {cfg.name}",
         "",
@@ -44,21 +52,26 @@ def card_text(trainer: "KerasTrainer", hardware: str) -> str:
         f"| validation loss | {val.val_loss:.4f} nats/token |" if val else "| validation loss | not measured |",
         f"| perplexity | {val.perplexity:.2f} |" if val else "| perplexity | - |",
         f"| bits per character | {val.bits_per_char:.4f} |" if val else "| bits per character | - |",
-        f"| last training loss | {trainer.train_loss:.4f} nats/token |" if trainer.train_loss is not None
+        f"| last training loss | {st.train_loss:.4f} nats/token |" if st.train_loss is not None
         else "| last training loss | - |",
-        f"| steps | {trainer.step:,} of at most {cfg.max_steps:,} |",
-        f"| tokens seen | {trainer.tokens:,} |",
-        f"| wall time | {trainer.elapsed_s / 60:.1f} min |",
+        f"| steps | {st.step:,} of at most {cfg.max_steps:,} ({trainer.eval_every:,} per epoch) |",
+        f"| tokens seen | {st.tokens:,} |",
+        f"| wall time | {st.elapsed_s / 60:.1f} min |",
         f"| hardware | {hardware} |",
         "",
-        f"Validation: {trainer.val_tokens - 1:,} held-out {unit} from text never trained on.",
+        held_out_text(trainer.corpus.documents, trainer.val_documents, holdout=False, val_fraction=cfg.val_fraction,
+                      seed=cfg.seed) + " " + scored_text(trainer.val_tokens, trainer.val_chars, trainer.val_whole, unit)
+        + f" `model.fit` runs this validation pass after every epoch, in consecutive windows of up to "
+        f"{shape.sequence_length} {unit}.",
+        *history_lines(st.history),
         "",
         "## Model",
         "",
         f"- preset `{cfg.preset}`: {shape_text}; {trainer.model.count_params():,} parameters",
         f"- vocabulary: {vocab}",
-        f"- training: windows of {shape.sequence_length} tokens, batch {shape.batch_size}, {arch.optimizer} at "
-        f"learning rate {shape.lr:g}, dropout {shape.dropout:g}, sparse categorical cross-entropy, seed {cfg.seed}",
+        f"- training: `model.fit` on a `tf.data` pipeline of windows of {shape.sequence_length} tokens shifted by one "
+        f"for the targets, batch {shape.batch_size}, {arch.optimizer} at learning rate {shape.lr:g}, dropout "
+        f"{shape.dropout:g}, sparse categorical cross-entropy, seed {cfg.seed}",
         "",
         "## Reload in plain Keras",
         "",
@@ -68,10 +81,11 @@ def card_text(trainer: "KerasTrainer", hardware: str) -> str:
     ]
     if cfg.command:
         lines += ["", "## Reproduce", "", "```", without_paths(cfg.command), "```"]
-    if trainer.samples:
-        lines += ["", f"## Samples at step {trainer.step}", "",
-                  f"Prompt {cfg.sample_prompt!r}, pure sampling (no top-k/top-p), seed {cfg.seed}.", ""]
-        for s in trainer.samples:
+    if st.samples:
+        lines += ["", f"## Samples at step {st.samples[0].step}", "",
+                  f"Prompt {cfg.sample_prompt!r}, {', '.join(filters) or 'pure sampling (no top-k/top-p)'}, "
+                  f"seed {cfg.seed}.", ""]
+        for s in st.samples:
             lines += [f"temperature {s.temperature:g}:", "", "> " + (s.prompt + s.text).replace("\n", "\n> "), ""]
     return front_matter("keras") + "\n".join(lines) + "\n"
 

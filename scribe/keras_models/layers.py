@@ -49,7 +49,8 @@ class TransformerDecoder(keras.layers.Layer):
     """The decoder block of "Deep Learning with Python" (self-attention, a second attention, a feed-forward network,
     each followed by a residual connection and layer normalisation), used as a language model: there is no encoder,
     so the second attention reads the block's own sequence, and both attentions are causal (no position sees a later
-    one)."""
+    one). `dropout` applies, as in KerasHub's TransformerDecoder, to the attention weights and to each sublayer's
+    output before its residual connection."""
 
     def __init__(self, embed_dim: int, dense_dim: int, num_heads: int, dropout: float = 0.0, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -59,6 +60,7 @@ class TransformerDecoder(keras.layers.Layer):
         self.attention_2 = keras.layers.MultiHeadAttention(num_heads, key_dim, dropout=dropout, name="attention_2")
         self.dense_proj = _feed_forward(embed_dim, dense_dim, "dense_proj")
         self.norms = [keras.layers.LayerNormalization(name=f"norm_{i}") for i in range(3)]
+        self.dropouts = [keras.layers.Dropout(dropout) for _ in range(3)]
 
     def build(self, input_shape) -> None:
         for attention in (self.attention_1, self.attention_2):
@@ -69,9 +71,11 @@ class TransformerDecoder(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs, training=None):
-        x = self.norms[0](inputs + self.attention_1(inputs, inputs, use_causal_mask=True, training=training))
-        x = self.norms[1](x + self.attention_2(x, inputs, use_causal_mask=True, training=training))
-        return self.norms[2](x + self.dense_proj(x))
+        attended = self.attention_1(inputs, inputs, use_causal_mask=True, training=training)
+        x = self.norms[0](inputs + self.dropouts[0](attended, training=training))
+        attended = self.attention_2(x, inputs, use_causal_mask=True, training=training)
+        x = self.norms[1](x + self.dropouts[1](attended, training=training))
+        return self.norms[2](x + self.dropouts[2](self.dense_proj(x), training=training))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "embed_dim": self.embed_dim, "dense_dim": self.dense_dim,

@@ -1,5 +1,6 @@
 """A Keras model folder: `model.keras` (architecture, weights and optimizer state), `vocab.json`, `scribe-keras.json`
-(architecture, preset, training progress) and a model card `README.md`.
+(architecture, preset, training progress), a model card `README.md`, and the training history `metrics.jsonl` with its
+picture `curves.svg` (`scribe.training.curves`).
 
 Writing goes to a temporary sibling folder that is then renamed into place, so a complete folder exists even when
 training is stopped mid-save. Loading checks everything it can and raises ModelLoadError with what is wrong.
@@ -103,13 +104,14 @@ def load_folder(folder: Path) -> KerasFolder:
     return KerasFolder(model, vocab, meta)
 
 
-def save_folder(folder: Path, model: Any, vocab: Vocab, meta: dict[str, Any], card: Callable[[Path], None]) -> None:
-    """Write the complete folder next to `folder`, then swap it into place; `card(tmp)` writes the model card."""
+def save_folder(folder: Path, model: Any, vocab: Vocab, meta: dict[str, Any], extra: Callable[[Path], None]) -> None:
+    """Write the complete folder next to `folder`, then swap it into place; `extra(tmp)` writes the model card and
+    whatever else belongs with the model (the training history)."""
 
     def fill(tmp: Path) -> None:
         model.save(tmp / MODEL_FILE)
         vocab.save(tmp)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        card(tmp)
+        extra(tmp)
 
     replace_folder(folder, fill)

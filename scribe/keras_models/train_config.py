@@ -9,6 +9,10 @@ from pathlib import Path
 from scribe.keras_models.architectures import Preset, preset
 
 
+DEFAULT_TEMPERATURES = (0.2, 0.5, 0.7, 1.0, 1.5)
+"""The temperatures of the samples written after each evaluation, as in the Keras text-generation tutorials."""
+
+
 @dataclass
 class KerasTrainConfig:
     """Everything a Keras training run needs; None means the preset's value."""
@@ -35,7 +39,12 @@ class KerasTrainConfig:
     resume: bool = False
     """Continue from the model folder at `output` (its weights, optimizer state and step)."""
     sample_prompt: str = "It was"
-    sample_temperatures: tuple[float, ...] = (0.2, 0.5, 0.7, 1.0, 1.2)
+    sample_temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
+    """The temperatures the TextGenerator callback samples at after each evaluation (the tutorials' set)."""
+    sample_top_k: int = 0
+    """Top-k of those samples (0: off)."""
+    sample_top_p: float = 1.0
+    """Top-p of those samples (1.0: off)."""
     sample_tokens: int = 60
     command: str = ""
     name: str = ""

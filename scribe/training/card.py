@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from scribe.training.curves import CURVE_FILE, METRICS_FILE
 
 if TYPE_CHECKING:
     import torch
 
+    from scribe.training.corpus import Document
     from scribe.training.events import Eval
     from scribe.training.trainer import Trainer
 
@@ -73,6 +77,54 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
+def history_lines(history: list[dict]) -> list[str]:
+    """The card's "Training curve" section: the picture, then a table of every evaluation in `history` (the records
+    of `metrics.jsonl`; none: no lines)."""
+    if not history:
+        return []
+    epochs = all("epoch" in r for r in history)
+    lines = ["", "## Training curve", "",
+             f"![training and validation loss, validation perplexity]({CURVE_FILE})", "",
+             f"Every evaluation's figures and samples are in `{METRICS_FILE}` (one JSON object each).", "",
+             "| epoch " * epochs + "| step | training loss | validation loss | perplexity | bits/char |",
+             "|---:" * epochs + "|---:|---:|---:|---:|---:|"]
+    for r in history:
+        train = f"{r['train_loss']:.4f}" if r.get("train_loss") is not None else "-"
+        bpc = f"{r['bits_per_char']:.4f}" if r.get("bits_per_char") is not None else "-"
+        epoch = f"| {r['epoch']} " if epochs else ""
+        lines.append(f"{epoch}| {r['step']:,} | {train} | {r['val_loss']:.4f} | {r['perplexity']:.2f} | {bpc} |")
+    return lines
+
+
+def _names(documents: Sequence["Document"]) -> str:
+    return ", ".join(f"`{name}`" for name in dict.fromkeys(d.path.name for d in documents))
+
+
+def held_out_text(documents: Sequence["Document"], held: Sequence["Document"], *, holdout: bool,
+                  val_fraction: float, seed: int) -> str:
+    """What was held out for validation, exactly: the `--holdout` files; or the whole files the seeded split chose
+    (`scribe.training.dataset.split_documents`); or, from a single file, the stretches between paragraph breaks it
+    chose (`split_corpus`). `documents` is the whole corpus, `held` the validation documents."""
+    chars = sum(len(d.text) for d in held)
+    if holdout:
+        return (f"Held out: the file(s) given with `--holdout`, {_names(held)} ({chars:,} characters), whole and never "
+                "trained on.")
+    total = sum(len(d.text) for d in documents) or 1
+    share = f"{chars:,} characters, {chars / total:.1%} of the text"
+    if len(documents) == 1:
+        return (f"Held out: {len(held)} stretch(es) of {_names(documents)} ({share}), never trained on: the file was "
+                f"cut into chunks at paragraph breaks and chunks chosen with seed {seed} until about "
+                f"{val_fraction:.0%} of it was held out (`--val-fraction`).")
+    return (f"Held out: {len(held)} of the {len(documents)} files, {_names(held)} ({share}), whole and never trained "
+            f"on, chosen with seed {seed} until about {val_fraction:.0%} of the text was held out (`--val-fraction`).")
+
+
+def scored_text(tokens: int, chars: int, whole: bool, unit: str = "tokens") -> str:
+    """Which part of the held-out text each evaluation scores: all of it (`whole`), or its first `tokens`."""
+    part = f"all {tokens:,} {unit}" if whole else f"the first {tokens:,} {unit}"
+    return f"Each evaluation scores {part} ({chars:,} characters) of it."
+
+
 def card_text(trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module") -> str:
     """Markdown: what was trained on what, how, and the results."""
     cfg, st, data = trainer.config, trainer.state, trainer.data
@@ -112,9 +164,11 @@ def card_text(trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module"
         f"| wall time | {_duration(st.elapsed_s)} |",
         f"| hardware | {hardware(trainer.device, trainer.ranks.world)} |",
         "",
-        f"Validation: {len(data.val) - 1:,} tokens ({data.val_chars:,} characters) held out by document (by "
-        f"paragraph-aligned chunk for a single file), about {cfg.val_fraction:.0%} of the text, seed {cfg.seed}. "
-        "Perplexity = exp(validation loss); bits per character = total nats / characters / ln 2.",
+        held_out_text(data.corpus.documents, data.val_documents, holdout=bool(cfg.holdout),
+                      val_fraction=cfg.val_fraction, seed=cfg.seed) + " "
+        + scored_text(len(data.val) - 1, data.val_chars, whole=len(data.val) - 1 < cfg.eval_tokens)
+        + " Perplexity = exp(validation loss); bits per character = total nats / characters / ln 2.",
+        *history_lines(st.history),
         "",
         "## Training",
         "",

@@ -16,7 +16,7 @@ import json
 import os
 import random
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -61,6 +61,8 @@ class TrainState:
     """The learning rate of the last step (the schedule is a function of step and elapsed time)."""
     fingerprint: str = ""
     """Hash of the settings that must not change across a resume (data, model, batch, schedule)."""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """Every evaluation's figures and samples, written with the model as `metrics.jsonl` (`scribe.training.curves`)."""
 
 
 def write_atomically(folder: Path, fill: Callable[[Path], None], what: str) -> None:

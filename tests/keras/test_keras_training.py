@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scribe.training.curves import read_metrics
 from scribe.training.events import Eval, Finished, Sample, Started, parse_event
 from scribe.keras_models.architectures import ARCHITECTURES
 
@@ -28,16 +29,17 @@ def test_training_reports_events_and_saves_a_complete_folder(trained: dict[str, 
     assert isinstance(started, Started) and started.preset == f"{arch}-tiny" and started.parameters > 0
     assert isinstance(finished, Finished) and finished.steps == 2 and finished.reason == "max_steps"
     samples = [e for e in events if isinstance(e, Sample)]
-    assert [s.temperature for s in samples] == [0.2, 0.5, 0.7, 1.0, 1.2]
+    assert [s.temperature for s in samples] == [0.2, 0.5, 0.7, 1.0, 1.5]
     assert all(s.text for s in samples)
     evals = [e for e in events if isinstance(e, Eval)]
     assert finished.val_loss == evals[-1].val_loss and 0 < evals[-1].val_loss < 10
     folder = trained[arch]
-    assert {p.name for p in folder.iterdir()} == {"model.keras", "vocab.json", "scribe-keras.json", "README.md"}
+    assert {p.name for p in folder.iterdir()} == {"model.keras", "vocab.json", "scribe-keras.json", "README.md",
+                                                  "metrics.jsonl", "curves.svg"}
     meta = json.loads((folder / "scribe-keras.json").read_text(encoding="utf-8"))
     assert meta["architecture"] == arch and meta["progress"]["step"] == 2
     card = (folder / "README.md").read_text(encoding="utf-8")
-    assert f"`{arch}`" in card and "keras.saving.load_model" in card and "temperature 1.2" in card
+    assert f"`{arch}`" in card and "keras.saving.load_model" in card and "temperature 1.5" in card
 
 
 def test_resume_continues_from_the_saved_step(model_copy, shakespeare_slice: Path) -> None:
@@ -53,6 +55,8 @@ def test_resume_continues_from_the_saved_step(model_copy, shakespeare_slice: Pat
     assert [e.step for e in events if isinstance(e, Eval)] == [4]
     assert finished.steps == 4
     assert json.loads((folder / "scribe-keras.json").read_text())["progress"]["step"] == 4
+    history = read_metrics(folder)  # the first run's epoch is kept, the resumed run's follows
+    assert [(r["epoch"], r["step"]) for r in history] == [(1, 2), (2, 4)]
 
 
 @pytest.mark.parametrize(("arch", "unit", "length"), [("char-lstm", "characters", 10_000), ("mini-gpt", "words", 4000)])
