@@ -26,7 +26,7 @@ from scribe.keras_models.env import import_keras
 from scribe.keras_models.vocab import Vocab
 from scribe.training.events import Eval, Event, Sample, Step
 
-keras = import_keras()
+keras: Any = import_keras()
 
 """The temperatures the Keras tutorials' TextGenerator samples at."""
 
@@ -104,7 +104,7 @@ class TrainingProgress(keras.callbacks.Callback):
         st.elapsed_s = time.monotonic() - self._start
         if self._epoch_steps:
             st.epoch_loss = round(self._epoch_total / self._epoch_steps, 4)
-        if "val_loss" not in (logs or {}):  # fit without validation data
+        if logs is None or "val_loss" not in logs:  # fit without validation data
             return
         val_loss = float(logs["val_loss"])
         st.val = Eval(step=st.step, val_loss=round(val_loss, 4), perplexity=round(math.exp(min(val_loss, 700)), 2),

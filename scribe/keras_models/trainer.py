@@ -147,8 +147,10 @@ class KerasTrainer:
         except KeyboardInterrupt:
             st.reason = "interrupted"
             if st.step and st.saved_step != st.step:
-                fresh = st.val is not None and st.val.step == st.step
-                val_loss = st.val.val_loss if fresh else self.model.evaluate(val, verbose=0, return_dict=True)["loss"]
+                shown = st.val
+                fresh = shown is not None and shown.step == st.step
+                val_loss = (shown.val_loss if shown is not None and fresh
+                            else self.model.evaluate(val, verbose=0, return_dict=True)["loss"])
                 logs = {"val_loss": val_loss}
                 for callback in callbacks[1:] if fresh else callbacks:  # the Eval event went out already
                     callback.on_epoch_end(len(st.history), logs)

@@ -72,7 +72,7 @@ def test_the_plan_fills_in_what_was_left_unset(scribe_home: Path) -> None:
         "book", models / "book", "small", 1000, 250)
     assert (scratch.context, scratch.batch_size, scratch.lr, scratch.warmup_steps) == (256, 32, 1e-3, 100)
     tuned = plan_training(TrainingChoices(files=["book.txt"], base="gpt2", max_steps=40, preset="tiny")).config
-    assert (tuned.name, tuned.eval_every, tuned.lr, tuned.preset) == ("book-tuned", 10, 5e-5, "small")
+    assert (tuned.name, tuned.eval_every, tuned.lr, tuned.preset) == ("book-tuned", 10, 5e-4, "small")
     assert plan_training(TrainingChoices(files=["book.txt"], base="gpt2", lora=True)).config.name == "book-lora"
     keras = plan_training(TrainingChoices(files=["book.txt"], base="char-lstm", max_steps=8)).config
     assert (keras.name, keras.arch, keras.preset, keras.eval_every) == ("book", "char-lstm", "small", 2)
