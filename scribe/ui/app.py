@@ -148,7 +148,7 @@ class _LinesJob:
     version: int
 
 
-class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
+class ScribeApp(RewriteActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -212,6 +212,8 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
         """The run being generated or shown, its state, and the branch tree it grows (headless)."""
         self.branching = Branching(self)
         """Starting runs and showing them, accepting, rejecting, moving in the tree, replaying, the sidecar."""
+        self.save_guard = SaveGuard(self)
+        """Conflict checks before saving, on focus and at autosave; journalling when typing pauses."""
         self._lens_request = 0
         self._cut_warned = False
 
@@ -326,7 +328,7 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
             entry = next(iter(self.journal.orphans()), None)
         else:
             entry = None
-        self.report_journal_problems()
+        self.save_guard.report_journal_problems()
         if not self.journal.claim(key):
             self._autosave_on = False
             holder = self.journal.holder(key)
@@ -586,7 +588,7 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         self._version += 1
         self._schedule_count()
-        self.schedule_journal()
+        self.save_guard.schedule_journal()
 
     def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
         self._schedule_count()
@@ -637,7 +639,7 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
     def autosave(self) -> None:
         """Journal the text in a worker when it changed since the last autosave (the autosave timer calls this);
         check the file on disk too."""
-        self.check_disk()
+        self.save_guard.check_disk()
         if self._autosave_on and self._version != self._journalled_version:
             self._journalled_version = self._version
             document = self.editor.document  # the lines are joined in the worker: a list copy is all this thread does
@@ -664,11 +666,12 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
     def action_save(self) -> None:
         """Save the document; an untitled one asks for a file name first."""
         if self.document.path is None:
-            self.push_screen(SaveAsScreen(), self._save_as)
+            self.push_screen(SaveAsScreen(), self.save_as)
         else:
             self.save()
 
-    def _save_as(self, name: str | None, then_quit: bool = False) -> None:
+    def save_as(self, name: str | None, then_quit: bool = False) -> None:
+        """Save under the name the writer typed (None: they cancelled); an existing file is refused."""
         if name is None:
             return
         target = Path(name).expanduser().absolute()
@@ -687,11 +690,11 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
         try:
             saved = self.document.save(text, path, overwrite=overwrite)
         except SaveConflict as exc:
-            self.ask_about_conflict(exc)
+            self.save_guard.ask_about_conflict(exc)
             return False
         except ReadOnlyDocument as exc:
             self.notify(str(exc), title="Not saved", severity="error", markup=False)
-            self.push_screen(SaveAsScreen(), self._save_as)
+            self.push_screen(SaveAsScreen(), self.save_as)
             return False
         except DocumentError as exc:
             self.notify(str(exc), title="Not saved", severity="error", markup=False)
@@ -777,9 +780,13 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
             self.exit()
         elif choice == "save":
             if self.document.path is None:
-                self.push_screen(SaveAsScreen(), lambda name: self._save_as(name, then_quit=True))
+                self.push_screen(SaveAsScreen(), lambda name: self.save_as(name, then_quit=True))
             elif self.save():
                 self.exit()
+
+    def on_app_focus(self) -> None:
+        """The terminal window got focus back: the file may have been edited elsewhere meanwhile."""
+        self.save_guard.check_disk()
 
     def on_unmount(self) -> None:
         """Journal unsaved text on any exit, stop generating, and let go of the document (widgets may be gone)."""
