@@ -90,7 +90,7 @@ from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, Replaye
 from scribe.ui.save_guard import SaveGuard
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, OpenScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.main import StudioScreen
-from scribe.ui.screens.open_analysis import AnalysisActions
+from scribe.ui.screens.open_analysis import AnalysisViews
 from scribe.ui.screens.open_training import TrainingActions
 from scribe.ui.studio_actions import StudioActions
 from scribe.ui.widgets.draft import Draft
@@ -148,7 +148,7 @@ class _LinesJob:
     version: int
 
 
-class ScribeApp(RewriteActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
+class ScribeApp(RewriteActions, ContextActions, StudioActions, TrainingActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -214,6 +214,8 @@ class ScribeApp(RewriteActions, ContextActions, StudioActions, AnalysisActions, 
         """Starting runs and showing them, accepting, rejecting, moving in the tree, replaying, the sidecar."""
         self.save_guard = SaveGuard(self)
         """Conflict checks before saving, on focus and at autosave; journalling when typing pauses."""
+        self.analysis = AnalysisViews(self)
+        """Opens the attention, distribution, sweep and evaluation views."""
         self._lens_request = 0
         self._cut_warned = False
 
@@ -551,6 +553,23 @@ class ScribeApp(RewriteActions, ContextActions, StudioActions, AnalysisActions, 
         """Nothing offered any more."""
         self.branching.clear_continuation()
 
+    # --- the analysis views (`self.analysis`)
+
+    def action_attention(self) -> None:
+        """Open the attention view."""
+        self.analysis.attention()
+
+    def action_distribution(self) -> None:
+        """Open the next-token distribution view."""
+        self.analysis.distribution()
+
+    def action_sweep(self) -> None:
+        """Open the sweep view on the text before the cursor."""
+        self.analysis.sweep()
+
+    def action_evaluate(self) -> None:
+        """Open the model evaluation view."""
+        self.analysis.evaluate()
 
     def _model_ready(self) -> bool:
         if self.backend is not None:
