@@ -6,10 +6,11 @@ model loads or generates: loading, generating, counting tokens and autosaving ru
 
 Every continuation is a node of a branch tree saved beside the document: the run and its state are the headless
 `GenerationController` (`scribe/studio/generation.py`), what the writer does with runs and branches the `Branching`
-component (`scribe/ui/branching.py`), both owned by the app; presets, compare, the perplexity lens, the context
-budget, export, themes and the help screen are in `scribe/ui/studio_actions.py`. The studio's keys are one table,
-`scribe/ui/keys.py`; F1 lists every key. Remap any of them by id in the `[keys]` table of config.toml, e.g.
-`continue = "f12"` (alt+h/j/k/l serve terminals whose alt+arrows move by words):
+component (`scribe/ui/branching.py`), both owned by the app, as are the `SaveGuard` (`scribe/ui/save_guard.py`), the
+`StudioTools` (presets, compare, the perplexity lens, the context budget, export, themes, the help screen:
+`scribe/ui/studio_actions.py`) and the `AnalysisViews` (`scribe/ui/screens/open_analysis.py`); the App's key actions
+call them. The studio's keys are one table, `scribe/ui/keys.py`; F1 lists every key. Remap any of them by id in the
+`[keys]` table of config.toml, e.g. `continue = "f12"` (alt+h/j/k/l serve terminals whose alt+arrows move by words):
 
 | id                             | keys                          | what it does                                          |
 |--------------------------------|-------------------------------|-------------------------------------------------------|
@@ -56,13 +57,15 @@ of each value. ctrl+p opens the command palette, which lists every action.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import TextArea
@@ -87,13 +90,13 @@ from scribe.ui.context_actions import ContextActions
 from scribe.ui.keymap import checked_keymap
 from scribe.ui.rewriting import RewriteActions
 from scribe.ui.keys import ANALYSIS_BINDINGS, ANYWHERE, STUDIO_BINDINGS, TRAINING_BINDINGS, bindings_of
-from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, Replayed, TokensCounted
+from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, Replayed, TextScored, TokensCounted
 from scribe.ui.save_guard import SaveGuard
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, OpenScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.main import StudioScreen
-from scribe.ui.screens.open_analysis import AnalysisActions
+from scribe.ui.screens.open_analysis import AnalysisViews
 from scribe.ui.screens.open_training import TrainingActions
-from scribe.ui.studio_actions import StudioActions
+from scribe.ui.studio_actions import StudioTools
 from scribe.ui.widgets.draft import Draft
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.footer import StudioFooter
@@ -149,7 +152,7 @@ class _LinesJob:
     version: int
 
 
-class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, AnalysisActions, TrainingActions, App[None]):
+class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -203,6 +206,8 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
         self._count_timer: Timer | None = None
         self._drain_timer: Timer | None = None
         self._widgets: dict[str, Widget] = {}
+        self._keymap_in_use: dict[str, str] = {}
+        """The writer's remappings applied when the app started (`keymap_in_use`)."""
         self.weights_hash: str | None = None
         """sha256 of the loaded model's weights (recorded in every branch)."""
         self.branch_error: str | None = None
@@ -214,8 +219,12 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
         """The run being generated or shown, its state, and the branch tree it grows (headless)."""
         self.branching = Branching(self)
         """Starting runs and showing them, accepting, rejecting, moving in the tree, replaying, the sidecar."""
-        self._lens_request = 0
-        self._cut_warned = False
+        self.save_guard = SaveGuard(self)
+        """Conflict checks before saving, on focus and at autosave; journalling when typing pauses."""
+        self.analysis = AnalysisViews(self)
+        """Opens the attention, distribution, sweep and evaluation views."""
+        self.tools = StudioTools(self)
+        """Presets, compare, the lens, the context budget, export, themes, the model picker, help, the palette."""
 
     # --- layout and start-up
 
@@ -281,8 +290,8 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
                                ("#status", StatusBar), ("#settings", SettingsPanel)):
             self._widget(selector, kind)
         self._apply_keymap()
-        self.register_themes()
-        self.show_preset()
+        self.tools.register_themes()
+        self.tools.show_preset()
         self.editor.focus()
         self.editor.move_cursor(self.editor.document.end)
         if self.branch_error:
@@ -315,10 +324,16 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
     def on_studio_footer_drawn(self) -> None:
         self._first_frame.set()
 
+    def keymap_in_use(self) -> dict[str, str]:
+        """The writer's remappings the keys answer to (those `checked_keymap` refused left out): what F1, the
+        palette and every key hint show."""
+        return self._keymap_in_use
+
     def _apply_keymap(self) -> None:
         keymap, problems = checked_keymap(self.settings.keys)
         for problem in problems:
             self.notify(problem, title="Keys refused", severity="warning", timeout=15, markup=False)
+        self._keymap_in_use = keymap
         self.set_keymap(keymap)
 
     def _offer_recovery(self) -> None:
@@ -330,7 +345,7 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
             entry = next(iter(self.journal.orphans()), None)
         else:
             entry = None
-        self.report_journal_problems()
+        self.save_guard.report_journal_problems()
         if not self.journal.claim(key):
             self._autosave_on = False
             holder = self.journal.holder(key)
@@ -554,6 +569,59 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
         """Nothing offered any more."""
         self.branching.clear_continuation()
 
+    # --- the studio's other tools (`self.tools`) and the analysis views (`self.analysis`)
+
+    def action_presets(self) -> None:
+        """Choose a preset, or save the current settings as one."""
+        self.tools.choose_preset()
+
+    def action_next_preset(self) -> None:
+        """Switch to the next preset in the list."""
+        self.tools.next_preset()
+
+    def action_compare(self) -> None:
+        """Run 2-4 presets on the text before the cursor with one seed, side by side."""
+        self.tools.compare()
+
+    def action_lens(self) -> None:
+        """Toggle the perplexity lens over the writer's text."""
+        self.tools.toggle_lens()
+
+    def on_text_scored(self, message: TextScored) -> None:
+        self.tools.text_scored(message)
+
+    def action_export(self) -> None:
+        """Export the document or its tree beside it."""
+        self.tools.export()
+
+    def action_models(self) -> None:
+        """List every model; the one chosen is loaded."""
+        self.tools.models()
+
+    def action_help(self) -> None:
+        """Show every key, those of the screen that is open first."""
+        self.tools.help()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette's entries (`StudioTools.system_commands`)."""
+        return self.tools.system_commands(screen, super().get_system_commands(screen))
+
+
+    def action_attention(self) -> None:
+        """Open the attention view."""
+        self.analysis.attention()
+
+    def action_distribution(self) -> None:
+        """Open the next-token distribution view."""
+        self.analysis.distribution()
+
+    def action_sweep(self) -> None:
+        """Open the sweep view on the text before the cursor."""
+        self.analysis.sweep()
+
+    def action_evaluate(self) -> None:
+        """Open the model evaluation view."""
+        self.analysis.evaluate()
 
     def _model_ready(self) -> bool:
         if self.backend is not None:
@@ -591,7 +659,7 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         self._version += 1
         self._schedule_count()
-        self.schedule_journal()
+        self.save_guard.schedule_journal()
 
     def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
         self._schedule_count()
@@ -626,7 +694,7 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
 
     def on_tokens_counted(self, message: TokensCounted) -> None:
         if message.request == self._count_request:
-            self.show_context(message.count)
+            self.tools.show_context(message.count)
             self.status_bar.update_status(count_bounded=self._count_bounded)
 
     # --- documents, autosave, quitting
@@ -642,7 +710,7 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
     def autosave(self) -> None:
         """Journal the text in a worker when it changed since the last autosave (the autosave timer calls this);
         check the file on disk too."""
-        self.check_disk()
+        self.save_guard.check_disk()
         if self._autosave_on and self._version != self._journalled_version:
             self._journalled_version = self._version
             document = self.editor.document  # the lines are joined in the worker: a list copy is all this thread does
@@ -669,11 +737,12 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
     def action_save(self) -> None:
         """Save the document; an untitled one asks for a file name first."""
         if self.document.path is None:
-            self.push_screen(SaveAsScreen(), self._save_as)
+            self.push_screen(SaveAsScreen(), self.save_as)
         else:
             self.save()
 
-    def _save_as(self, name: str | None, then_quit: bool = False) -> None:
+    def save_as(self, name: str | None, then_quit: bool = False) -> None:
+        """Save under the name the writer typed (None: they cancelled); an existing file is refused."""
         if name is None:
             return
         target = Path(name).expanduser().absolute()
@@ -692,11 +761,11 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
         try:
             saved = self.document.save(text, path, overwrite=overwrite)
         except SaveConflict as exc:
-            self.ask_about_conflict(exc)
+            self.save_guard.ask_about_conflict(exc)
             return False
         except ReadOnlyDocument as exc:
             self.notify(str(exc), title="Not saved", severity="error", markup=False)
-            self.push_screen(SaveAsScreen(), self._save_as)
+            self.push_screen(SaveAsScreen(), self.save_as)
             return False
         except DocumentError as exc:
             self.notify(str(exc), title="Not saved", severity="error", markup=False)
@@ -783,9 +852,13 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
             self.exit()
         elif choice == "save":
             if self.document.path is None:
-                self.push_screen(SaveAsScreen(), lambda name: self._save_as(name, then_quit=True))
+                self.push_screen(SaveAsScreen(), lambda name: self.save_as(name, then_quit=True))
             elif self.save():
                 self.exit()
+
+    def on_app_focus(self) -> None:
+        """The terminal window got focus back: the file may have been edited elsewhere meanwhile."""
+        self.save_guard.check_disk()
 
     def on_unmount(self) -> None:
         """Journal unsaved text on any exit, stop generating, and let go of the document (widgets may be gone)."""
@@ -847,7 +920,7 @@ class ScribeApp(SaveGuard, RewriteActions, ContextActions, StudioActions, Analys
     def _use_settings(self, settings: Settings) -> None:
         self.settings = settings
         self.settings_panel.show(settings, self._scopes())
-        self.show_preset()
+        self.tools.show_preset()
 
     def _scopes(self) -> dict[str, str]:
         """Where each setting's value comes from (for the panel's labels)."""

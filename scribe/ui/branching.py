@@ -25,6 +25,7 @@ from scribe.studio.compare import first_divergence
 from scribe.studio.generation import GenerationController, RunSetup, Started
 from scribe.studio.generation_runs import GenerationRun, collect
 from scribe.studio.keep import sentence_end, word_end
+from scribe.ui.keys import hint_key, hint_pair
 from scribe.ui.messages import Replayed
 from scribe.ui.screens.dialogs import ConfirmScreen
 from scribe.ui.widgets.editor import Editor
@@ -245,8 +246,7 @@ class Branching:
         if drained.recorded is not None:
             self.save()
         app.stream_view.border_subtitle = (app.rewrite_subtitle(end) if app.rewrite is not None else
-                                           f"{end.tokens} tokens · {end.reason} · tab accept · ctrl+g sibling · "
-                                           "ctrl+n extend · alt+←/→ branches · f3 inspect")
+                                           f"{end.tokens} tokens · {end.reason} · {self._keys_hint()}")
         if end.reason == "error":
             app.notify(end.error or "generation failed", title="Generation failed", severity="error", markup=False)
         app._set_model_state("ready" if app.backend is not None else app.model_state,
@@ -451,6 +451,13 @@ class Branching:
         self.show_branch(node)
         self._version += 1  # only the shown node changed: written with the next change or on exit
 
+    def _keys_hint(self) -> str:
+        """What the writer can do with a finished continuation, with the keys in effect (remapped ones too)."""
+        app = self.app
+        return (f"{hint_key(app, 'accept')} accept · {hint_key(app, 'regenerate')} sibling · "
+                f"{hint_key(app, 'extend')} extend · {hint_pair(app, 'prev_branch', 'next_branch')} branches · "
+                f"{hint_key(app, 'inspect')} inspect")
+
     def show_branch(self, node: Node) -> None:
         """Show the finished branch `node` (the end of the offered path) in the continuation view."""
         app = self.app
@@ -459,7 +466,7 @@ class Branching:
         self.generation.clear()
         app.rewrite = None
         app.stream_view.show([segment(n) for n in path[:-1]], segment(node), self._title(node),
-                             f"{len(node.tokens)} tokens · {node.stop_reason} · tab accept")
+                             f"{len(node.tokens)} tokens · {node.stop_reason} · {hint_key(app, 'accept')} accept")
         app.refresh_bindings()
 
     def tree(self) -> None:

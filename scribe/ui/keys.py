@@ -370,8 +370,31 @@ def declared_bindings(node_class: type) -> list[Binding]:
     return found
 
 
+def keymap_of(node: DOMNode) -> Mapping[str, str]:
+    """The writer's remappings in effect in `node`'s app (the studio's; another app keeps the defaults)."""
+    keymap_in_use = getattr(node.app, "keymap_in_use", None)
+    return keymap_in_use() if keymap_in_use else {}
+
+
+def shown_key(key: str) -> str:
+    """One key as hints and buttons show it, its modifiers kept: "esc", "⏎", "alt+←", "ctrl+t"."""
+    *modifiers, name = key.strip().split("+")
+    return "+".join([*modifiers, format_key(name)])
+
+
 def keys_shown(node: DOMNode, binding_id: str) -> str:
-    """The keys of binding `binding_id` in effect in `node`'s app, as a button or hint shows them ("n, esc")."""
-    keymap_in_use = getattr(node.app, "keymap_in_use", None)  # the studio's; another app keeps the defaults
-    keymap: Mapping[str, str] = keymap_in_use() if keymap_in_use else {}
-    return ", ".join(format_key(key.strip()) for key in effective_keys(BY_ID[binding_id], keymap).split(","))
+    """The keys of binding `binding_id` in effect in `node`'s app, as a button shows them ("n, esc")."""
+    return ", ".join(shown_key(key) for key in effective_keys(BY_ID[binding_id], keymap_of(node)).split(","))
+
+
+def hint_key(node: DOMNode, binding_id: str) -> str:
+    """The first key of binding `binding_id` in effect in `node`'s app, as a one-line hint names it ("tab accept")."""
+    return shown_key(effective_keys(BY_ID[binding_id], keymap_of(node)).split(",")[0])
+
+
+def hint_pair(node: DOMNode, first_id: str, second_id: str) -> str:
+    """The first keys of two opposite bindings as a hint names them: "alt+←/→" when they share their modifiers,
+    else both in full ("ctrl+y/ctrl+u")."""
+    first, second = hint_key(node, first_id), hint_key(node, second_id)
+    head, _, tail = second.rpartition("+")
+    return f"{first}/{tail}" if head and first.rpartition("+")[0] == head else f"{first}/{second}"

@@ -10,12 +10,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from scribe.studio.project import Project, ProjectError
-from scribe.ui.keys import CHAPTERS_BINDINGS
+from scribe.ui.keys import CHAPTERS_BINDINGS, hint_key
 
 MAX_HITS = 200
 """Search hits listed at most (the count says how many there were)."""
@@ -53,7 +54,8 @@ class ChaptersScreen(ModalScreen[str | None]):
             line = Text(f"{number:>3}  {name:<{width}}  {words:>8,} words", style="bold" if name == self.current else "")
             options.append(Option(line.append("  ◀ open" if name == self.current else "", style="bold"), id=name))
         with Vertical():
-            yield Label(f"[b]Chapters[/b] of {self.project.folder.name}  enter opens · type to search · escape closes")
+            yield Label(f"[b]Chapters[/b] of {escape(self.project.folder.name)}  enter opens · type to search · "
+                        f"{escape(hint_key(self, 'chapters_close'))} closes")
             yield OptionList(*options, id="chapter-list")
             yield Static(error or f"     {'total':<{width}}  {sum(w for _, w in counts):>8,} words", id="chapter-total")
             yield Input(placeholder="search every chapter…", id="chapter-search")

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label, SelectionList, Static
@@ -23,7 +24,7 @@ from scribe.engine.base import StreamEnd, TokenStep
 from scribe.sampling.params import SamplingParams
 from scribe.studio.compare import first_divergence, token_at
 from scribe.studio.presets import Preset
-from scribe.ui.keys import COMPARE_BINDINGS
+from scribe.ui.keys import COMPARE_BINDINGS, hint_key
 
 MIN_PRESETS, MAX_PRESETS = 2, 4
 Runner = Callable[[SamplingParams, threading.Event], tuple[list[TokenStep], StreamEnd]]
@@ -90,8 +91,9 @@ class CompareScreen(Screen[CompareResult | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f" [b]Compare[/b]  seed {self.seed} · space ticks 2-4 presets · r runs · 1-4 keeps a column "
-                        "· escape back")
+            keys = {name: escape(hint_key(self, f"compare_{name}")) for name in ("run", "keep_1", "keep_4", "close")}
+            yield Label(f" [b]Compare[/b]  seed {self.seed} · space ticks 2-4 presets · {keys['run']} runs · "
+                        f"{keys['keep_1']}-{keys['keep_4']} keeps a column · {keys['close']} back")
             yield SelectionList[str](*((name, name, name in self.ticked) for name in self.presets), id="compare-presets")
             yield Static("", id="compare-summary")
             yield Horizontal(id="compare-columns")

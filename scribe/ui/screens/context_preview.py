@@ -6,11 +6,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from scribe.studio.assembly import Assembly, Part
-from scribe.ui.keys import PREVIEW_BINDINGS
+from scribe.ui.keys import PREVIEW_BINDINGS, hint_key
 
 SOURCE_STYLE = {"memory": "bold cyan", "lore": "green", "note": "bold magenta", "story": ""}
 """How each source is coloured in the preview."""
@@ -66,7 +67,8 @@ class ContextPreviewScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("[b]The prompt sent[/b]  exactly as the next continuation sends it · escape closes")
+            yield Label("[b]The prompt sent[/b]  exactly as the next continuation sends it · "
+                        f"{escape(hint_key(self, 'preview_close'))} closes")
             yield Static(summary_text(self.assembly), id="preview-summary")
             with VerticalScroll(id="preview-scroll"):
                 yield Static(prompt_text(self.assembly), id="preview-prompt")

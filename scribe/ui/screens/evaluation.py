@@ -28,8 +28,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from scribe.analysis.comparison import COLUMNS, row_cells
-from scribe.ui.keys import EVALUATION_BINDINGS
 from scribe.studio.generation_runs import describe_error
+from scribe.ui.keys import EVALUATION_BINDINGS, hint_key
 
 
 class ModelScored(Message):
@@ -93,7 +93,8 @@ class EvaluationScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.status("models and files, then enter or ctrl+r · escape stops or closes")
+        self.status(f"models and files, then enter or {hint_key(self, 'evaluation_run')} · "
+                    f"{hint_key(self, 'evaluation_close')} stops or closes")
         self.query_one("#eval-files", Input).focus()
 
     def status(self, text: str) -> None:
@@ -118,7 +119,7 @@ class EvaluationScreen(Screen[None]):
         table = self.query_one("#eval-table", DataTable)
         table.clear(columns=True)
         table.add_columns(*COLUMNS)
-        self.status(f"scoring {len(models)} model(s)… · escape stops")
+        self.status(f"scoring {len(models)} model(s)… · {hint_key(self, 'evaluation_close')} stops")
         self._eval_worker(self._run, models, files, speed, self._cancel)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="evaluation", description="evaluate models")

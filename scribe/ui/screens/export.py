@@ -6,11 +6,12 @@ from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from scribe.ui.keys import EXPORT_BINDINGS
+from scribe.ui.keys import EXPORT_BINDINGS, hint_key
 
 FORMATS: dict[str, tuple[str, str]] = {
     "md": ("Markdown", ".export.md"),
@@ -42,7 +43,7 @@ class ExportScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("[b]Export[/b]  enter writes the file · escape closes")
+            yield Label(f"[b]Export[/b]  enter writes the file · {escape(hint_key(self, 'export_close'))} closes")
             yield OptionList(*(Option(f"{text}  → {export_path(self.document, fmt)}", id=fmt)
                                for fmt, (text, _) in FORMATS.items()), id="export-formats")
 

@@ -11,10 +11,11 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from scribe.ui.keys import HELP_BINDINGS, KeyRow
+from scribe.ui.keys import HELP_BINDINGS, KeyRow, hint_key
 
 
 def key_table(rows: Sequence[KeyRow]) -> Group:
@@ -60,7 +61,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("[b]Keys[/b]  (escape closes)")
+            yield Label(f"[b]Keys[/b]  ({escape(hint_key(self, 'help_close'))} closes)")
             yield Static(f"Remap any key by its id in the [keys] table of {self.config_file} (`scribe locate config` "
                          "prints where it is), e.g. tree = \"alt+z\" or tree_delete = \"x\"; the keys below are the "
                          "ones in effect. ctrl+p opens the command palette: the actions you can use where you are.",

@@ -1,5 +1,5 @@
-"""The actions that open the analysis views (mixed into the app); their keys are `ANALYSIS_BINDINGS` in
-`scribe.ui.keys`.
+"""Opening the analysis views: a component the App owns (`ScribeApp.analysis`), which its `action_*` methods call;
+their keys are `ANALYSIS_BINDINGS` in `scribe.ui.keys`.
 
 | id             | keys        | what it does                                                                  |
 |----------------|-------------|-------------------------------------------------------------------------------|
@@ -11,55 +11,52 @@
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scribe.config import Settings
-    from scribe.engine.base import Backend
+    # mypy cannot resolve ScribeApp inside the import cycle while a mixin still derives from it (`_Base = ScribeApp`
+    # in rewriting.py and context_actions.py); warn_unused_ignores flags this line once they are components too
+    from scribe.ui.app import ScribeApp  # type: ignore[attr-defined]
 
 
-class AnalysisActions:
-    """Actions of the app that open the analysis views on the studio's text and model."""
+class AnalysisViews:
+    """Opens the analysis views on the studio's text and model (only from the studio's main screen)."""
 
-    backend: "Backend | None"
-    settings: "Settings"
-    _backend_lock: threading.Lock
+    def __init__(self, app: ScribeApp) -> None:
+        self.app = app
 
-    def _on_studio(self) -> bool:
-        return len(self.screen_stack) == 1  # type: ignore[attr-defined]
-
-    def action_attention(self) -> None:
+    def attention(self) -> None:
         """Open the attention view."""
         from scribe.ui.screens.analysis import source_from_app
         from scribe.ui.screens.attention import AttentionScreen
 
-        if self._on_studio():
-            screen = AttentionScreen(self.backend, self._backend_lock, source_from_app(self))
-            self.push_screen(screen)  # type: ignore[attr-defined]
+        app = self.app
+        if app._on_main_screen():
+            app.push_screen(AttentionScreen(app.backend, app._backend_lock, source_from_app(app)))
 
-    def action_distribution(self) -> None:
+    def distribution(self) -> None:
         """Open the next-token distribution view."""
         from scribe.ui.screens.analysis import source_from_app
         from scribe.ui.screens.distribution import DistributionScreen
 
-        if self._on_studio():
-            screen = DistributionScreen(self.backend, self._backend_lock, source_from_app(self),
-                                        params=self.settings.sampling)
-            self.push_screen(screen)  # type: ignore[attr-defined]
+        app = self.app
+        if app._on_main_screen():
+            app.push_screen(DistributionScreen(app.backend, app._backend_lock, source_from_app(app),
+                                               params=app.settings.sampling))
 
-    def action_sweep(self) -> None:
+    def sweep(self) -> None:
         """Open the sweep view on the text before the cursor."""
         from scribe.ui.screens.sweep import SweepScreen
 
-        if self._on_studio():
-            prompt = self.editor.text_before_cursor()  # type: ignore[attr-defined]
-            screen = SweepScreen(self.backend, self._backend_lock, prompt, self.settings.sampling)
-            self.push_screen(screen)  # type: ignore[attr-defined]
+        app = self.app
+        if app._on_main_screen():
+            prompt = app.editor.text_before_cursor()
+            app.push_screen(SweepScreen(app.backend, app._backend_lock, prompt, app.settings.sampling))
 
-    def action_evaluate(self) -> None:
+    def evaluate(self) -> None:
         """Open the model evaluation view, starting from the studio's model."""
         from scribe.ui.screens.evaluation import EvaluationScreen
 
-        if self._on_studio():
-            self.push_screen(EvaluationScreen(self.settings.model, self.settings.device))  # type: ignore[attr-defined]
+        app = self.app
+        if app._on_main_screen():
+            app.push_screen(EvaluationScreen(app.settings.model, app.settings.device))

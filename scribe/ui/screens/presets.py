@@ -7,12 +7,13 @@ from typing import Literal
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from scribe.studio.presets import Preset
-from scribe.ui.keys import PRESETS_BINDINGS
+from scribe.ui.keys import PRESETS_BINDINGS, hint_key
 
 PresetChoice = tuple[Literal["apply", "save"], str]
 
@@ -44,7 +45,8 @@ class PresetScreen(ModalScreen[PresetChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("[b]Sampling presets[/b]  enter applies · tab to save the current settings · escape closes")
+            yield Label("[b]Sampling presets[/b]  enter applies · tab to save the current settings · "
+                        f"{escape(hint_key(self, 'presets_close'))} closes")
             options = [Option(preset_summary(p).append("  ◀ now" if name == self.active else "", style="bold"), id=name)
                        for name, p in self.presets.items()]
             yield OptionList(*options, id="preset-list")

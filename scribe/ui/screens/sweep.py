@@ -23,8 +23,8 @@ from scribe.analysis.report import SWEEP_METRICS, number, one_line
 from scribe.analysis.sweep import Axis, Cell, check_axes, grid, parse_axis
 from scribe.engine.base import Backend
 from scribe.sampling.params import InvalidSetting, SamplingParams
-from scribe.ui.keys import SWEEP_BINDINGS
 from scribe.studio.generation_runs import describe_error
+from scribe.ui.keys import SWEEP_BINDINGS, hint_key
 
 
 class CellDone(Message):
@@ -79,7 +79,8 @@ class SweepScreen(Screen[None]):
 
     def on_mount(self) -> None:
         words = len(self.prompt.split())
-        self.status(f"prompt: the {words} words before the cursor · enter or ctrl+r runs · escape stops or closes")
+        self.status(f"prompt: the {words} words before the cursor · enter or {hint_key(self, 'sweep_run')} runs · "
+                    f"{hint_key(self, 'sweep_close')} stops or closes")
         self.query_one("#grid-1", Input).focus()
 
     def status(self, text: str) -> None:
@@ -92,7 +93,8 @@ class SweepScreen(Screen[None]):
     def action_run(self) -> None:
         """Start a sweep with the form's settings (a running one is stopped first)."""
         if self.backend is None:
-            self.status("no model loaded yet (the status bar says whether one is loading; f2 chooses one)")
+            self.status(f"no model loaded yet (the status bar says whether one is loading; "
+                        f"{hint_key(self, 'settings')} chooses one)")
             return
         try:
             specs = [self.query_one(f"#grid-{i}", Input).value.strip() for i in (1, 2)]
@@ -115,7 +117,7 @@ class SweepScreen(Screen[None]):
         table.add_columns(*(axis.name for axis in axes), *SWEEP_METRICS, "first sample")
         self.query_one("#sweep-samples-text", Static).update("")
         seed = self.params.seed if self.params.seed is not None else 0
-        self.status(f"running: 0 of {len(grid(axes))} cells · seed {seed} · escape stops")
+        self.status(f"running: 0 of {len(grid(axes))} cells · seed {seed} · {hint_key(self, 'sweep_close')} stops")
         self._sweep_worker(self._sweep, axes, base, samples, seed, self._cancel)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep", description="sweep")
@@ -142,7 +144,7 @@ class SweepScreen(Screen[None]):
         first = one_line(cell.samples[0].text, 60) if cell.samples else ""
         self.query_one("#sweep-table", DataTable).add_row(
             *(str(cell.settings[axis.name]) for axis in self.axes), *(number(v) for v in values), first)
-        self.status(f"running: {message.index + 1} of {message.total} cells · escape stops")
+        self.status(f"running: {message.index + 1} of {message.total} cells · {hint_key(self, 'sweep_close')} stops")
         if len(self.cells) == 1:
             self.show_samples(0)
 

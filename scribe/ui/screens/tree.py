@@ -15,7 +15,7 @@ from textual.widgets.tree import TreeNode
 
 from scribe.sampling.params import SamplingParams
 from scribe.studio.branches import BranchTree, Node
-from scribe.ui.keys import TREE_BINDINGS
+from scribe.ui.keys import TREE_BINDINGS, hint_key
 from scribe.ui.widgets.stream_view import probability_style
 
 EXCERPT = 60
@@ -101,7 +101,8 @@ class BranchTreeScreen(Screen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(" [b]Branches[/b]  ↑/↓ move · enter show this branch · d delete · escape back")
+            yield Label(Text.assemble(" ", ("Branches", "bold"), f"  ↑/↓ move · enter show this branch · "
+                                      f"{hint_key(self, 'tree_delete')} delete · {hint_key(self, 'tree_close')} back"))
             widget: Tree[str] = Tree("branches", id="tree")
             widget.show_root = False
             yield widget

@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.message import Message
 from textual.widgets import TextArea
 
-from scribe.ui.keys import DRAFT_BINDINGS
+from scribe.ui.keys import DRAFT_BINDINGS, hint_key
 
 
 class Draft(TextArea):
@@ -26,13 +26,13 @@ class Draft(TextArea):
         super().__init__("", soft_wrap=True, tab_behavior="focus", show_line_numbers=False, **kwargs)  # type: ignore[arg-type]
         self.node_id: str | None = None
         """The shown node the draft was made from."""
-        self.border_title = "draft · edit, then tab keeps it · esc back"
 
     def open(self, node_id: str, text: str) -> None:
         """Show `text` to edit (the edits kept from the last time when it is the same node) and focus it."""
         if node_id != self.node_id:
             self.load_text(text)
             self.node_id = node_id
+        self.border_title = f"draft · edit, then {hint_key(self, 'accept')} keeps it · {hint_key(self, 'draft_close')} back"
         self.add_class("-open")
         self.focus()
         self.move_cursor(self.document.end)

@@ -24,7 +24,7 @@ from textual.visual import VisualType
 from textual.widgets import Static
 
 from scribe.engine.base import Alternative, StreamEnd, TokenStep
-from scribe.ui.keys import INSPECTOR_BINDINGS
+from scribe.ui.keys import INSPECTOR_BINDINGS, hint_key, hint_pair
 from scribe.ui.widgets.stream_text import StreamText
 
 BUCKETS: tuple[tuple[float, str, str], ...] = (
@@ -308,6 +308,12 @@ class StreamView(Vertical, can_focus=True):
         self.query_one(StreamText).show(rendered, follow=not inspecting)
         self._render_panel()
 
+    def _inspector_hint(self) -> str:
+        """The inspector's keys in effect (remapped ones too), as the line under its table names them."""
+        return (f"{hint_pair(self, 'inspect_prev_token', 'inspect_next_token')} token · "
+                f"{hint_pair(self, 'inspect_prev_alternative', 'inspect_next_alternative')} alternative · "
+                f"{hint_key(self, 'inspect_branch')}: branch from it · {hint_key(self, 'inspect_leave')}: back")
+
     def _render_panel(self) -> None:
         """The inspected token's X-ray, or the last token and its alternatives."""
         inspecting = self._inspecting()
@@ -316,7 +322,8 @@ class StreamView(Vertical, can_focus=True):
         if token is None:
             panel.update("")
         elif inspecting:
-            panel.update(inspector_table(token, self._choice, self._cursor or 0, self._token_count()))
+            panel.update(inspector_table(token, self._choice, self._cursor or 0, self._token_count(),
+                                         self._inspector_hint()))
         else:
             update_in_place(panel, alternatives_line(token))
 
@@ -384,8 +391,9 @@ def alternatives_line(step: TokenLike) -> Text:
     return line
 
 
-def inspector_table(token: TokenLike, choice: int, position: int, count: int) -> Text:
-    """The sampler X-ray of one token: each alternative before and after the filters, and what removed it."""
+def inspector_table(token: TokenLike, choice: int, position: int, count: int, hint: str) -> Text:
+    """The sampler X-ray of one token: each alternative before and after the filters, and what removed it; `hint`
+    (the inspector's keys) under it."""
     out = Text()
     out.append(f"token {position + 1}/{count} ", style="bold")
     out.append_text(token_name(token))
@@ -400,5 +408,5 @@ def inspector_table(token: TokenLike, choice: int, position: int, count: int) ->
                    style="reverse" if number == choice else "")
         row.stylize(probability_style(alt.raw_prob), 3, 21)
         out.append_text(row)
-    out.append("←/→ token · ↑/↓ alternative · enter: branch from it · esc: back  (* = the token chosen)", style="dim")
+    out.append(f"{hint}  (* = the token chosen)", style="dim")
     return out
