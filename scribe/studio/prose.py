@@ -4,9 +4,11 @@ Models trained on hard-wrapped text (Project Gutenberg's books, wrapped at about
 inside paragraphs; in a soft-wrapped document those breaks are not the writer's style. With `join_lines`, a single
 line break becomes a space (none when a space is already there); two or more are a paragraph break and stay, and a
 break that continues the prompt's own line breaks (the prompt ends with one) counts with them. Always: carriage
-returns become line breaks (a Windows "\\r\\n" one break); a continuation that starts with a space after a prompt that
-ends with one loses that space; a word after a prompt ending in . ! ? , ; : ” or ) gets a space before it, as does a
-capitalised word right after a letter (a tokenizer that decodes tokens one by one may drop the space).
+returns become line breaks (a Windows "\\r\\n" one break), as do the other characters an editor splits lines at
+(form feed, vertical tab, the Unicode line and paragraph separators: `str.splitlines`'s set); a continuation that
+starts with a space after a prompt that ends with one loses that space; a word after a prompt ending in . ! ? , ; : ”
+or ) gets a space before it, as does a capitalised word right after a letter (a tokenizer that decodes tokens one by
+one may drop the space).
 
 `ProseJoiner` does this as tokens stream (a trailing line break waits for the next piece, to know whether a second one
 follows); `join_prose` does it to a whole text; both give the same text.
@@ -15,6 +17,8 @@ follows); `join_prose` does it to a whole text; both give the same text.
 from __future__ import annotations
 
 _NEEDS_SPACE_AFTER = frozenset(".!?,;:”)")
+_OTHER_BREAKS = frozenset("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+"""Characters besides \\n and \\r that `str.splitlines` (and so Textual's editor) takes as line breaks."""
 
 
 class ProseJoiner:
@@ -44,6 +48,8 @@ class ProseJoiner:
                     continue
             if char == "\r":
                 self._cr, char = True, "\n"
+            elif char in _OTHER_BREAKS:
+                char = "\n"
             if char == "\n":
                 self._breaks += 1
             else:

@@ -44,3 +44,11 @@ def test_streaming_piece_by_piece_gives_the_same_text(prompt: str, text: str, jo
 def test_without_joining_lines_only_the_joins_and_carriage_returns_change() -> None:
     assert join_prose("The sea", " was\r\ncalm\nand grey", join_lines=False) == " was\ncalm\nand grey"
     assert join_prose("He left.", "The", join_lines=False) == " The"
+
+
+@pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"])
+def test_every_character_an_editor_breaks_lines_at_is_a_line_break(separator: str) -> None:
+    """What the document receives is what the branch records: an editor splits lines at these (str.splitlines)."""
+    for join_lines in (True, False):
+        joined = join_prose("It was", f" late.{separator}{separator}Then", join_lines=join_lines)
+        assert joined == " late.\n\nThen" and "\n".join(joined.splitlines()) == joined
