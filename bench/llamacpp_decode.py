@@ -97,7 +97,7 @@ def main() -> None:
                 for policy in POLICIES:
                     runners[f"llama.cpp {qtype} {policy}"] = lambda seed, w=workers[f"llama.cpp {qtype} {policy}"]: \
                         w.decode(ids, args.new_tokens, temperature=TEMPERATURE, top_k=TOP_K, seed=seed)
-            for name, run in runners.items():  # warm-up
+            for run in runners.values():  # warm-up
                 run(args.seed)
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in runners}
             for round_index in range(args.rounds):
