@@ -16,6 +16,8 @@ Rates are decode tokens per second after the first token; rounds alternate the e
 other round) and medians are compared. Each side uses `--threads` threads (scribe's int8 steps take the one thread
 scribe picks for them).
 
+Needs the `gguf` extra (`pip install 'scribe[gguf]'`: llama-cpp-python and gguf).
+
     .venv/bin/python bench/llama_decode.py [--new-tokens 64] [--rounds 3] [--contexts 256,1024,4096] [--tiny]
 
 `--tiny` runs a 2-layer model in seconds (a check of the script, not a figure).

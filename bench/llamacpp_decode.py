@@ -12,6 +12,8 @@ Rounds alternate the engines, the order reversed every other round; medians are 
 The memory-bandwidth ceiling is measured in the same run (`memory_bandwidth.read_bandwidth`) and divided by the
 bytes of weight matrices one token reads: 4 per weight in float32, 1 (int8) and 34/32 (q8_0) when quantised.
 
+Needs the `gguf` extra (`pip install 'scribe[gguf]'`: llama-cpp-python and gguf).
+
     .venv/bin/python bench/llamacpp_decode.py [--new-tokens 128] [--rounds 5] [--threads N] [--tiny]
 
 `--tiny` runs a 2-layer model with a small tokenizer in seconds (a check of the script, not a figure).
