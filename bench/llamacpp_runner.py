@@ -76,8 +76,8 @@ class LlamaCppWorker:
         self.close()
 
 
-def serve(model: Path, context: int, threads: int) -> None:
-    """Load `model`, then answer one decode request per line of stdin with one JSON line on stdout."""
+def open_llama(model: Path, context: int, threads: int):
+    """A `llama_cpp.Llama` for `model` as the worker runs it: CPU only, flash attention on, no weight repacking."""
     import llama_cpp
     import llama_cpp.llama
 
@@ -89,8 +89,16 @@ def serve(model: Path, context: int, threads: int) -> None:
         return params
 
     llama_cpp.llama.llama_cpp.llama_model_default_params = without_repacking
-    llama = llama_cpp.Llama(model_path=str(model), n_ctx=context, n_batch=512, n_threads=threads,
-                            n_threads_batch=threads, n_gpu_layers=0, flash_attn=True, verbose=False)
+    try:
+        return llama_cpp.Llama(model_path=str(model), n_ctx=context, n_batch=512, n_threads=threads,
+                               n_threads_batch=threads, n_gpu_layers=0, flash_attn=True, verbose=False)
+    finally:
+        llama_cpp.llama.llama_cpp.llama_model_default_params = defaults
+
+
+def serve(model: Path, context: int, threads: int) -> None:
+    """Load `model`, then answer one decode request per line of stdin with one JSON line on stdout."""
+    llama = open_llama(model, context, threads)
     out = sys.stdout
     out.write(json.dumps({"loaded": str(model), "vocab": llama.n_vocab()}) + "\n")
     out.flush()
