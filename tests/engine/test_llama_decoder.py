@@ -44,6 +44,31 @@ def test_prefill_and_steps_give_transformers_logits(reference) -> None:
         assert torch.allclose(decoder.step(ids[15:16]), full[15], atol=1e-4)
 
 
+def test_fused_projections_share_the_models_weights(folder: Path) -> None:
+    """The decoder's query/key/value and gate/up matrices are the model's own weights re-stored side by side: no
+    weight memory is added and the model's forward pass gives what it gave before."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(folder).eval()
+    ids = torch.randint(0, model.config.vocab_size, (1, 12), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        before = model(ids).logits
+        weights = {name: p.clone() for name, p in model.named_parameters()}
+        decoder = LlamaDecoder(model)
+        after = model(ids).logits
+    assert torch.equal(before, after)
+    assert all(torch.equal(weights[name], p) for name, p in model.named_parameters())
+    attention, mlp = model.model.layers[1].self_attn, model.model.layers[1].mlp
+    layer = decoder.layers[1]
+    for fused, parts in ((layer.qkv, (attention.q_proj, attention.k_proj, attention.v_proj)),
+                         (layer.gate_up, (mlp.gate_proj, mlp.up_proj))):
+        storage = fused.weight.untyped_storage().data_ptr()
+        assert all(part.weight.untyped_storage().data_ptr() == storage for part in parts)
+        assert fused.weight.shape[1] == sum(part.weight.shape[0] for part in parts)
+    if attention.q_proj.bias is not None:  # Qwen2: the biases are fused alike
+        assert attention.k_proj.bias.untyped_storage().data_ptr() == layer.qkv.bias.untyped_storage().data_ptr()
+
+
 def test_int8_stays_close_to_float32(reference) -> None:
     decoder = LlamaDecoder(reference)
     decoder.quantize_int8()
