@@ -8,9 +8,10 @@ Every continuation is a node of a branch tree saved beside the document: the run
 `GenerationController` (`scribe/studio/generation.py`), what the writer does with runs and branches the `Branching`
 component (`scribe/ui/branching.py`), both owned by the app, as are the `SaveGuard` (`scribe/ui/save_guard.py`), the
 `StudioTools` (presets, compare, the perplexity lens, the context budget, export, themes, the help screen:
-`scribe/ui/studio_actions.py`) and the `AnalysisViews` (`scribe/ui/screens/open_analysis.py`); the App's key actions
-call them. The studio's keys are one table, `scribe/ui/keys.py`; F1 lists every key. Remap any of them by id in the
-`[keys]` table of config.toml, e.g. `continue = "f12"` (alt+h/j/k/l serve terminals whose alt+arrows move by words):
+`scribe/ui/studio_actions.py`), the `AnalysisViews` (`scribe/ui/screens/open_analysis.py`) and the `TrainingView`
+(`scribe/ui/screens/open_training.py`); the App's key actions call them. The studio's keys are one table,
+`scribe/ui/keys.py`; F1 lists every key. Remap any of them by id in the `[keys]` table of config.toml, e.g.
+`continue = "f12"` (alt+h/j/k/l serve terminals whose alt+arrows move by words):
 
 | id                             | keys                          | what it does                                          |
 |--------------------------------|-------------------------------|-------------------------------------------------------|
@@ -95,7 +96,7 @@ from scribe.ui.save_guard import SaveGuard
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, OpenScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.main import StudioScreen
 from scribe.ui.screens.open_analysis import AnalysisViews
-from scribe.ui.screens.open_training import TrainingActions
+from scribe.ui.screens.open_training import TrainingView
 from scribe.ui.studio_actions import StudioTools
 from scribe.ui.widgets.draft import Draft
 from scribe.ui.widgets.editor import Editor
@@ -152,7 +153,7 @@ class _LinesJob:
     version: int
 
 
-class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
+class ScribeApp(RewriteActions, ContextActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -223,6 +224,8 @@ class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
         """Conflict checks before saving, on focus and at autosave; journalling when typing pauses."""
         self.analysis = AnalysisViews(self)
         """Opens the attention, distribution, sweep and evaluation views."""
+        self.training = TrainingView(self)
+        """Opens the training screen."""
         self.tools = StudioTools(self)
         """Presets, compare, the lens, the context budget, export, themes, the model picker, help, the palette."""
 
@@ -622,6 +625,10 @@ class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
     def action_evaluate(self) -> None:
         """Open the model evaluation view."""
         self.analysis.evaluate()
+
+    def action_training(self) -> None:
+        """Open the training screen."""
+        self.training.open()
 
     def _model_ready(self) -> bool:
         if self.backend is not None:
