@@ -87,7 +87,7 @@ from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, 
                                             value_of, with_values)
 from scribe.ui import heap
 from scribe.ui.branching import Branching
-from scribe.ui.context_actions import ContextActions
+from scribe.ui.context_actions import ContextAssembled, ContextSaveFailed, DocumentContext
 from scribe.ui.keymap import checked_keymap
 from scribe.ui.rewriting import RewriteActions
 from scribe.ui.keys import ANALYSIS_BINDINGS, ANYWHERE, STUDIO_BINDINGS, TRAINING_BINDINGS, bindings_of
@@ -153,7 +153,7 @@ class _LinesJob:
     version: int
 
 
-class ScribeApp(RewriteActions, ContextActions, App[None]):
+class ScribeApp(RewriteActions, App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -222,6 +222,8 @@ class ScribeApp(RewriteActions, ContextActions, App[None]):
         """Starting runs and showing them, accepting, rejecting, moving in the tree, replaying, the sidecar."""
         self.save_guard = SaveGuard(self)
         """Conflict checks before saving, on focus and at autosave; journalling when typing pauses."""
+        self.context = DocumentContext(self)
+        """Memory, author's note and lorebook: the prompt assembled with them, its preview, the meter; chapters."""
         self.analysis = AnalysisViews(self)
         """Opens the attention, distribution, sweep and evaluation views."""
         self.training = TrainingView(self)
@@ -630,6 +632,26 @@ class ScribeApp(RewriteActions, ContextActions, App[None]):
         """Open the training screen."""
         self.training.open()
 
+    # --- the document's context tools and a project's chapters (`self.context`)
+
+    def action_context_tools(self) -> None:
+        """Edit the memory, author's note and lorebook."""
+        self.context.edit()
+
+    def action_context_preview(self) -> None:
+        """Show the exact prompt the next continuation sends."""
+        self.context.preview()
+
+    def on_context_assembled(self, message: ContextAssembled) -> None:
+        self.context.assembled(message)
+
+    def on_context_save_failed(self, message: ContextSaveFailed) -> None:
+        self.context.save_failed(message)
+
+    def action_chapters(self) -> None:
+        """The project's chapters; enter opens one here."""
+        self.context.chapters()
+
     def _model_ready(self) -> bool:
         if self.backend is not None:
             return True
@@ -678,7 +700,7 @@ class ScribeApp(RewriteActions, ContextActions, App[None]):
 
     def _count_now(self) -> None:
         self._update_document_status()
-        self.measure_context()
+        self.context.measure()
         if self.backend is None or self.generating:
             return
         self._count_request += 1
@@ -782,7 +804,7 @@ class ScribeApp(RewriteActions, ContextActions, App[None]):
             if self.branch_error is None:
                 self.branches.attach(saved)
                 self.branching.save()
-            self.save_context_tools()
+            self.context.save()
         self.autosaver.clear(version)
         self._update_document_status()
         self.notify(f"saved {saved}", markup=False)

@@ -208,7 +208,7 @@ class Branching:
         """Stream `work` in a thread worker (one at a time: a new run's worker replaces the last one's)."""
         app = self.app
         app.run_worker(partial(self.generation.generate, backend, work, app._backend_lock,
-                               partial(app.assembled_prompt, backend)),
+                               partial(app.context.assembled_prompt, backend)),
                        thread=True, exclusive=True, exit_on_error=False, group="generate",
                        description="drafts" if len(work) > 1 else "generate")
 
@@ -552,7 +552,7 @@ class Branching:
 
     def _replay_worker(self, backend: Backend, node_id: str, request: ReplayRequest) -> None:
         app = self.app
-        prompt = app.assembled_prompt(backend, request.prompt, request.params)  # with today's context tools
+        prompt = app.context.assembled_prompt(backend, request.prompt, request.params)  # with today's context tools
         _, end = collect(backend, prompt, request.params, request.alternatives, app._backend_lock, prose=request.prose)
         app.post_message(Replayed(node_id, end.text, end.error))
 

@@ -125,7 +125,7 @@ class StudioTools:
 
     def _compare_run(self, backend: Backend, prompt: str, params: SamplingParams,
                      cancel: threading.Event) -> tuple[list[TokenStep], StreamEnd]:
-        prompt = self.app.assembled_prompt(backend, prompt, params)  # memory, lorebook, note (context_actions)
+        prompt = self.app.context.assembled_prompt(backend, prompt, params)  # memory, lorebook, note
         return collect(backend, prompt, params, self.app.settings.alternatives, self.app._backend_lock, cancel,
                        prose=self.app.settings.prose)
 
