@@ -89,7 +89,7 @@ from scribe.ui import heap
 from scribe.ui.branching import Branching
 from scribe.ui.context_actions import ContextAssembled, ContextSaveFailed, DocumentContext
 from scribe.ui.keymap import checked_keymap
-from scribe.ui.rewriting import RewriteActions
+from scribe.ui.rewriting import Rewriting
 from scribe.ui.keys import ANALYSIS_BINDINGS, ANYWHERE, STUDIO_BINDINGS, TRAINING_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, Replayed, TextScored, TokensCounted
 from scribe.ui.save_guard import SaveGuard
@@ -153,7 +153,7 @@ class _LinesJob:
     version: int
 
 
-class ScribeApp(RewriteActions, App[None]):
+class ScribeApp(App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -220,6 +220,8 @@ class ScribeApp(RewriteActions, App[None]):
         """The run being generated or shown, its state, and the branch tree it grows (headless)."""
         self.branching = Branching(self)
         """Starting runs and showing them, accepting, rejecting, moving in the tree, replaying, the sidecar."""
+        self.rewriting = Rewriting(self)
+        """Instruct actions on the selected passage: the menu, the answers (branches), accepting one in its place."""
         self.save_guard = SaveGuard(self)
         """Conflict checks before saving, on focus and at autosave; journalling when typing pauses."""
         self.context = DocumentContext(self)
@@ -554,6 +556,7 @@ class ScribeApp(RewriteActions, App[None]):
 
     def on_editor_undone(self, message: Editor.Undone) -> None:
         self.branching.undone(message)
+        self.rewriting.undone(message)
 
     def on_draft_closed(self, message: Draft.Closed) -> None:
         self.branching.close_draft()
@@ -632,6 +635,12 @@ class ScribeApp(RewriteActions, App[None]):
         """Open the training screen."""
         self.training.open()
 
+    # --- instruct actions on the selected passage (`self.rewriting`)
+
+    def action_rewrite_menu(self, ask: str | None = None) -> None:
+        """Choose an action for the selected passage."""
+        self.rewriting.menu(ask)
+
     # --- the document's context tools and a project's chapters (`self.context`)
 
     def action_context_tools(self) -> None:
@@ -668,7 +677,7 @@ class ScribeApp(RewriteActions, App[None]):
         if action == "stop":
             return True if self.generating else None
         if action in ("accept", "reject", "regenerate", "keep", "edit"):
-            offered = (self.branches.current is not None or self.rewrite is not None) and self._in_the_text()
+            offered = (self.branches.current is not None or self.rewriting.pending is not None) and self._in_the_text()
             if action in ("keep", "edit"):  # in the draft these keys edit it
                 offered = offered and not self.draft_open
             return True if offered else None

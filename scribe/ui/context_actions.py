@@ -28,9 +28,7 @@ from scribe.studio.project import Project, ProjectError, project_of
 from scribe.studio.generation_runs import describe_error
 
 if TYPE_CHECKING:
-    # mypy cannot resolve ScribeApp inside the import cycle while a mixin still derives from it (`_Base = ScribeApp`
-    # in rewriting.py); warn_unused_ignores flags this line once it is a component too
-    from scribe.ui.app import ScribeApp  # type: ignore[attr-defined]
+    from scribe.ui.app import ScribeApp
 
 
 @dataclass

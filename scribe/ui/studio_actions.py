@@ -31,9 +31,7 @@ from scribe.studio.generation_runs import describe_error
 from scribe.ui.workers import score_with
 
 if TYPE_CHECKING:
-    # mypy cannot resolve ScribeApp inside the import cycle while a mixin still derives from it (`_Base = ScribeApp`
-    # in rewriting.py and context_actions.py); warn_unused_ignores flags this line once they are components too
-    from scribe.ui.app import ScribeApp  # type: ignore[attr-defined]
+    from scribe.ui.app import ScribeApp
     from scribe.ui.screens.compare import CompareResult
     from scribe.ui.screens.presets import PresetChoice
 
@@ -299,7 +297,7 @@ class StudioTools:
             for binding in declared_bindings(type(node)):
                 yield SystemCommand(f"{binding.description} ({effective_keys(binding, keymap)})", binding.tooltip,
                                     partial(node.run_action, binding.action))
-        for title, help_text, callback in self.app.instruct_commands() if on_main else ():  # on the text, like alt+g
+        for title, help_text, callback in self.app.rewriting.commands() if on_main else ():  # on the text, like alt+g
             yield SystemCommand(title, help_text, callback)
         for name in self.presets():
             yield SystemCommand(f"Preset: {name}", f"Switch the sampling settings to the {name} preset",
