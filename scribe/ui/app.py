@@ -429,9 +429,10 @@ class ScribeApp(App[None]):
 
     def _warn_ignored(self) -> None:
         """Say which of the current sampling settings the loaded model cannot apply (none are dropped silently)."""
-        ignored = self.backend.ignored(self.settings.sampling) if self.backend is not None else ()
-        if ignored:
-            self.notify(f"{', '.join(ignored)}: not applied by {self.backend.info.name}; see the settings panel",
+        backend = self.backend
+        ignored = backend.ignored(self.settings.sampling) if backend is not None else ()
+        if backend is not None and ignored:
+            self.notify(f"{', '.join(ignored)}: not applied by {backend.info.name}; see the settings panel",
                         title="Settings unavailable", severity="warning", timeout=8, markup=False)
 
     def on_model_failed(self, message: ModelFailed) -> None:
