@@ -26,6 +26,7 @@ from scribe.sampling.params import SamplingParams
 from scribe.studio.branches import ActionRecord, Node
 from scribe.studio.generation import SEED_LIMIT, draw_seed, with_seed
 from scribe.ui.branching import text_key
+from scribe.ui.keys import hint_key
 from scribe.ui.widgets.editor import Editor
 from scribe.ui.widgets.stream_view import Segment
 from scribe.studio.generation_runs import GenerationRun, describe_error
@@ -260,14 +261,20 @@ class Rewriting:
         app.editor.selection = Selection(document.get_location_from_index(span[0]),
                                          document.get_location_from_index(span[1]))
         app.stream_view.show([], Segment("", node.prefix, node.tokens, node.text), self._answer_title(node),
-                             f"{len(node.tokens)} tokens · {node.stop_reason or 'stopped'} · tab replaces the "
-                             "passage · ctrl+g another · ctrl+r reject")
+                             f"{len(node.tokens)} tokens · {node.stop_reason or 'stopped'} · {self._keys_hint()}")
         app.editor.focus()
         app.refresh_bindings()
 
     def subtitle(self, end: StreamEnd) -> str:
         """The view's subtitle once an action's answer has ended."""
-        return f"{end.tokens} tokens · {end.reason} · tab replaces the passage · ctrl+g another · ctrl+r reject"
+        return f"{end.tokens} tokens · {end.reason} · {self._keys_hint()}"
+
+    def _keys_hint(self) -> str:
+        """What the keys in effect do with an answer shown: "tab replaces the passage · ctrl+g another · ctrl+r
+        reject"."""
+        app = self.app
+        return (f"{hint_key(app, 'accept')} replaces the passage · {hint_key(app, 'regenerate')} another · "
+                f"{hint_key(app, 'reject')} reject")
 
     def accept(self) -> None:
         """Replace the passage with the answer shown, as one undo step (ctrl+z restores the passage); the answer is
