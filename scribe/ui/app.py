@@ -6,12 +6,14 @@ model loads or generates: loading, generating, counting tokens and autosaving ru
 
 Every continuation is a node of a branch tree saved beside the document: the run and its state are the headless
 `GenerationController` (`scribe/studio/generation.py`), what the writer does with runs and branches the `Branching`
-component (`scribe/ui/branching.py`), both owned by the app, as are the `SaveGuard` (`scribe/ui/save_guard.py`), the
-`StudioTools` (presets, compare, the perplexity lens, the context budget, export, themes, the help screen:
-`scribe/ui/studio_actions.py`), the `AnalysisViews` (`scribe/ui/screens/open_analysis.py`) and the `TrainingView`
-(`scribe/ui/screens/open_training.py`); the App's key actions call them. The studio's keys are one table,
-`scribe/ui/keys.py`; F1 lists every key. Remap any of them by id in the `[keys]` table of config.toml, e.g.
-`continue = "f12"` (alt+h/j/k/l serve terminals whose alt+arrows move by words):
+component (`scribe/ui/branching.py`), both owned by the app, as are the `Rewriting` (instruct actions on a passage:
+`scribe/ui/rewriting.py`), the `DocumentContext` (memory, author's note, lorebook, chapters:
+`scribe/ui/context_actions.py`), the `SaveGuard` (`scribe/ui/save_guard.py`), the `StudioTools` (presets, compare, the
+perplexity lens, the context budget, export, themes, the help screen: `scribe/ui/studio_actions.py`), the
+`AnalysisViews` (`scribe/ui/screens/open_analysis.py`) and the `TrainingView` (`scribe/ui/screens/open_training.py`);
+the App's key actions call them. The studio's keys are one table, `scribe/ui/keys.py`; F1 lists every key. Remap any
+of them by id in the `[keys]` table of config.toml, e.g. `continue = "f12"` (alt+h/j/k/l serve terminals whose
+alt+arrows move by words):
 
 | id                             | keys                          | what it does                                          |
 |--------------------------------|-------------------------------|-------------------------------------------------------|
