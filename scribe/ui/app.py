@@ -6,11 +6,14 @@ model loads or generates: loading, generating, counting tokens and autosaving ru
 
 Every continuation is a node of a branch tree saved beside the document: the run and its state are the headless
 `GenerationController` (`scribe/studio/generation.py`), what the writer does with runs and branches the `Branching`
-component (`scribe/ui/branching.py`), both owned by the app, as are the `SaveGuard` (`scribe/ui/save_guard.py`), the
-`StudioTools` (presets, compare, the perplexity lens, the context budget, export, themes, the help screen:
-`scribe/ui/studio_actions.py`) and the `AnalysisViews` (`scribe/ui/screens/open_analysis.py`); the App's key actions
-call them. The studio's keys are one table, `scribe/ui/keys.py`; F1 lists every key. Remap any of them by id in the
-`[keys]` table of config.toml, e.g. `continue = "f12"` (alt+h/j/k/l serve terminals whose alt+arrows move by words):
+component (`scribe/ui/branching.py`), both owned by the app, as are the `Rewriting` (instruct actions on a passage:
+`scribe/ui/rewriting.py`), the `DocumentContext` (memory, author's note, lorebook, chapters:
+`scribe/ui/context_actions.py`), the `SaveGuard` (`scribe/ui/save_guard.py`), the `StudioTools` (presets, compare, the
+perplexity lens, the context budget, export, themes, the help screen: `scribe/ui/studio_actions.py`), the
+`AnalysisViews` (`scribe/ui/screens/open_analysis.py`) and the `TrainingView` (`scribe/ui/screens/open_training.py`);
+the App's key actions call them. The studio's keys are one table, `scribe/ui/keys.py`; F1 lists every key. Remap any
+of them by id in the `[keys]` table of config.toml, e.g. `continue = "f12"` (alt+h/j/k/l serve terminals whose
+alt+arrows move by words):
 
 | id                             | keys                          | what it does                                          |
 |--------------------------------|-------------------------------|-------------------------------------------------------|
@@ -86,16 +89,16 @@ from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, 
                                             value_of, with_values)
 from scribe.ui import heap
 from scribe.ui.branching import Branching
-from scribe.ui.context_actions import ContextActions
+from scribe.ui.context_actions import ContextAssembled, ContextSaveFailed, DocumentContext
 from scribe.ui.keymap import checked_keymap
-from scribe.ui.rewriting import RewriteActions
+from scribe.ui.rewriting import Rewriting
 from scribe.ui.keys import ANALYSIS_BINDINGS, ANYWHERE, STUDIO_BINDINGS, TRAINING_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, Replayed, TextScored, TokensCounted
 from scribe.ui.save_guard import SaveGuard
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, OpenScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.main import StudioScreen
 from scribe.ui.screens.open_analysis import AnalysisViews
-from scribe.ui.screens.open_training import TrainingActions
+from scribe.ui.screens.open_training import TrainingView
 from scribe.ui.studio_actions import StudioTools
 from scribe.ui.widgets.draft import Draft
 from scribe.ui.widgets.editor import Editor
@@ -152,7 +155,7 @@ class _LinesJob:
     version: int
 
 
-class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
+class ScribeApp(App[None]):
     """The TUI. `path` is the document to open (None: untitled)."""
 
     TITLE = "scribe"
@@ -219,10 +222,16 @@ class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
         """The run being generated or shown, its state, and the branch tree it grows (headless)."""
         self.branching = Branching(self)
         """Starting runs and showing them, accepting, rejecting, moving in the tree, replaying, the sidecar."""
+        self.rewriting = Rewriting(self)
+        """Instruct actions on the selected passage: the menu, the answers (branches), accepting one in its place."""
         self.save_guard = SaveGuard(self)
         """Conflict checks before saving, on focus and at autosave; journalling when typing pauses."""
+        self.context = DocumentContext(self)
+        """Memory, author's note and lorebook: the prompt assembled with them, its preview, the meter; chapters."""
         self.analysis = AnalysisViews(self)
         """Opens the attention, distribution, sweep and evaluation views."""
+        self.training = TrainingView(self)
+        """Opens the training screen."""
         self.tools = StudioTools(self)
         """Presets, compare, the lens, the context budget, export, themes, the model picker, help, the palette."""
 
@@ -422,9 +431,10 @@ class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
 
     def _warn_ignored(self) -> None:
         """Say which of the current sampling settings the loaded model cannot apply (none are dropped silently)."""
-        ignored = self.backend.ignored(self.settings.sampling) if self.backend is not None else ()
-        if ignored:
-            self.notify(f"{', '.join(ignored)}: not applied by {self.backend.info.name}; see the settings panel",
+        backend = self.backend
+        ignored = backend.ignored(self.settings.sampling) if backend is not None else ()
+        if backend is not None and ignored:
+            self.notify(f"{', '.join(ignored)}: not applied by {backend.info.name}; see the settings panel",
                         title="Settings unavailable", severity="warning", timeout=8, markup=False)
 
     def on_model_failed(self, message: ModelFailed) -> None:
@@ -549,6 +559,7 @@ class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
 
     def on_editor_undone(self, message: Editor.Undone) -> None:
         self.branching.undone(message)
+        self.rewriting.undone(message)
 
     def on_draft_closed(self, message: Draft.Closed) -> None:
         self.branching.close_draft()
@@ -623,6 +634,36 @@ class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
         """Open the model evaluation view."""
         self.analysis.evaluate()
 
+    def action_training(self) -> None:
+        """Open the training screen."""
+        self.training.open()
+
+    # --- instruct actions on the selected passage (`self.rewriting`)
+
+    def action_rewrite_menu(self, ask: str | None = None) -> None:
+        """Choose an action for the selected passage."""
+        self.rewriting.menu(ask)
+
+    # --- the document's context tools and a project's chapters (`self.context`)
+
+    def action_context_tools(self) -> None:
+        """Edit the memory, author's note and lorebook."""
+        self.context.edit()
+
+    def action_context_preview(self) -> None:
+        """Show the exact prompt the next continuation sends."""
+        self.context.preview()
+
+    def on_context_assembled(self, message: ContextAssembled) -> None:
+        self.context.assembled(message)
+
+    def on_context_save_failed(self, message: ContextSaveFailed) -> None:
+        self.context.save_failed(message)
+
+    def action_chapters(self) -> None:
+        """The project's chapters; enter opens one here."""
+        self.context.chapters()
+
     def _model_ready(self) -> bool:
         if self.backend is not None:
             return True
@@ -639,7 +680,7 @@ class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
         if action == "stop":
             return True if self.generating else None
         if action in ("accept", "reject", "regenerate", "keep", "edit"):
-            offered = (self.branches.current is not None or self.rewrite is not None) and self._in_the_text()
+            offered = (self.branches.current is not None or self.rewriting.pending is not None) and self._in_the_text()
             if action in ("keep", "edit"):  # in the draft these keys edit it
                 offered = offered and not self.draft_open
             return True if offered else None
@@ -671,7 +712,7 @@ class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
 
     def _count_now(self) -> None:
         self._update_document_status()
-        self.measure_context()
+        self.context.measure()
         if self.backend is None or self.generating:
             return
         self._count_request += 1
@@ -775,7 +816,7 @@ class ScribeApp(RewriteActions, ContextActions, TrainingActions, App[None]):
             if self.branch_error is None:
                 self.branches.attach(saved)
                 self.branching.save()
-            self.save_context_tools()
+            self.context.save()
         self.autosaver.clear(version)
         self._update_document_status()
         self.notify(f"saved {saved}", markup=False)

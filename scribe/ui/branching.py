@@ -142,8 +142,8 @@ class Branching:
 
     def regenerate(self) -> None:
         """Another continuation of the shown branch's prompt: a sibling (a fixed seed goes +1 per sibling)."""
-        if self.app.rewrite is not None:  # an action's answer: another answer (rewriting.py)
-            self.app.regenerate_rewrite()
+        if self.app.rewriting.pending is not None:  # an action's answer: another answer (rewriting.py)
+            self.app.rewriting.regenerate()
             return
         current = self.app.branches.current
         if current is None or current.parent is None or self.app.editor.mark is None:
@@ -190,7 +190,7 @@ class Branching:
         """Show the run the controller just started, and hand its work to a worker (none for a draft its batch
         streams already)."""
         app = self.app
-        app.rewrite = None
+        app.rewriting.pending = None
         self.close_draft()
         path = app.branches.path()
         node = started.node
@@ -208,7 +208,7 @@ class Branching:
         """Stream `work` in a thread worker (one at a time: a new run's worker replaces the last one's)."""
         app = self.app
         app.run_worker(partial(self.generation.generate, backend, work, app._backend_lock,
-                               partial(app.assembled_prompt, backend)),
+                               partial(app.context.assembled_prompt, backend)),
                        thread=True, exclusive=True, exit_on_error=False, group="generate",
                        description="drafts" if len(work) > 1 else "generate")
 
@@ -245,7 +245,7 @@ class Branching:
         app._drain_timer.pause()
         if drained.recorded is not None:
             self.save()
-        app.stream_view.border_subtitle = (app.rewrite_subtitle(end) if app.rewrite is not None else
+        app.stream_view.border_subtitle = (app.rewriting.subtitle(end) if app.rewriting.pending is not None else
                                            f"{end.tokens} tokens · {end.reason} · {self._keys_hint()}")
         if end.reason == "error":
             app.notify(end.error or "generation failed", title="Generation failed", severity="error", markup=False)
@@ -282,8 +282,8 @@ class Branching:
     def accept(self) -> None:
         """Write the offered branch path into the document where it started, as one undo step."""
         app = self.app
-        if app.rewrite is not None:
-            app.accept_rewrite()
+        if app.rewriting.pending is not None:
+            app.rewriting.accept()
             return
         if app.branches.current is None or app.editor.mark is None:
             return
@@ -360,8 +360,8 @@ class Branching:
 
     def reject(self) -> None:
         """Put the continuation away; it stays in the tree."""
-        if self.app.rewrite is not None:
-            self.app.reject_rewrite()
+        if self.app.rewriting.pending is not None:
+            self.app.rewriting.reject()
             return
         self.stop_generation()
         self.app.branches.put_away()
@@ -372,7 +372,7 @@ class Branching:
         """Nothing is offered any more: no run, no mark, an empty view."""
         app = self.app
         self.generation.clear()
-        app.rewrite = None
+        app.rewriting.pending = None
         app.editor.clear_mark()
         self.close_draft(forget=True)
         app.stream_view.reset()
@@ -426,8 +426,8 @@ class Branching:
 
     def sibling(self, step: int) -> None:
         """Show the sibling branch `step` places away."""
-        if self.app.rewrite is not None:
-            self.app.rewrite_sibling(step)
+        if self.app.rewriting.pending is not None:
+            self.app.rewriting.sibling(step)
             return
         self._move(lambda: self.app.branches.sibling(step), "no more sibling branches that way")
 
@@ -464,7 +464,7 @@ class Branching:
         self.close_draft()
         path = app.branches.path()
         self.generation.clear()
-        app.rewrite = None
+        app.rewriting.pending = None
         app.stream_view.show([segment(n) for n in path[:-1]], segment(node), self._title(node),
                              f"{len(node.tokens)} tokens · {node.stop_reason} · {hint_key(app, 'accept')} accept")
         app.refresh_bindings()
@@ -494,7 +494,7 @@ class Branching:
         """Show a branch from the tree, marked where it belongs in the document (else at the cursor)."""
         app = self.app
         if app.branches.tree.node(node_id).action is not None:  # an action's answer replaces its passage
-            app.offer_rewrite(node_id)
+            app.rewriting.offer(node_id)
             return
         self.stop_generation()
         offset = app.branches.select(node_id, app.editor.text)
@@ -552,7 +552,7 @@ class Branching:
 
     def _replay_worker(self, backend: Backend, node_id: str, request: ReplayRequest) -> None:
         app = self.app
-        prompt = app.assembled_prompt(backend, request.prompt, request.params)  # with today's context tools
+        prompt = app.context.assembled_prompt(backend, request.prompt, request.params)  # with today's context tools
         _, end = collect(backend, prompt, request.params, request.alternatives, app._backend_lock, prose=request.prose)
         app.post_message(Replayed(node_id, end.text, end.error))
 

@@ -16,9 +16,7 @@ from scribe.ui.screens.save_conflict import ConflictChoice, SaveConflictScreen, 
 if TYPE_CHECKING:
     from textual.timer import Timer
 
-    # mypy cannot resolve ScribeApp inside the import cycle while a mixin still derives from it (`_Base = ScribeApp`
-    # in rewriting.py and context_actions.py); warn_unused_ignores flags this line once they are components too
-    from scribe.ui.app import ScribeApp  # type: ignore[attr-defined]
+    from scribe.ui.app import ScribeApp
 
 JOURNAL_DELAY_SECONDS = 1.0
 """Quiet time after the last edit before the text is journalled (a kill -9 loses at most about this much)."""

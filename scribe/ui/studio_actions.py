@@ -31,9 +31,7 @@ from scribe.studio.generation_runs import describe_error
 from scribe.ui.workers import score_with
 
 if TYPE_CHECKING:
-    # mypy cannot resolve ScribeApp inside the import cycle while a mixin still derives from it (`_Base = ScribeApp`
-    # in rewriting.py and context_actions.py); warn_unused_ignores flags this line once they are components too
-    from scribe.ui.app import ScribeApp  # type: ignore[attr-defined]
+    from scribe.ui.app import ScribeApp
     from scribe.ui.screens.compare import CompareResult
     from scribe.ui.screens.presets import PresetChoice
 
@@ -125,7 +123,7 @@ class StudioTools:
 
     def _compare_run(self, backend: Backend, prompt: str, params: SamplingParams,
                      cancel: threading.Event) -> tuple[list[TokenStep], StreamEnd]:
-        prompt = self.app.assembled_prompt(backend, prompt, params)  # memory, lorebook, note (context_actions)
+        prompt = self.app.context.assembled_prompt(backend, prompt, params)  # memory, lorebook, note
         return collect(backend, prompt, params, self.app.settings.alternatives, self.app._backend_lock, cancel,
                        prose=self.app.settings.prose)
 
@@ -299,7 +297,7 @@ class StudioTools:
             for binding in declared_bindings(type(node)):
                 yield SystemCommand(f"{binding.description} ({effective_keys(binding, keymap)})", binding.tooltip,
                                     partial(node.run_action, binding.action))
-        for title, help_text, callback in self.app.instruct_commands() if on_main else ():  # on the text, like alt+g
+        for title, help_text, callback in self.app.rewriting.commands() if on_main else ():  # on the text, like alt+g
             yield SystemCommand(title, help_text, callback)
         for name in self.presets():
             yield SystemCommand(f"Preset: {name}", f"Switch the sampling settings to the {name} preset",

@@ -90,7 +90,7 @@ async def test_a_passage_is_rewritten_in_place_and_one_undo_restores_it(chat_mod
         await pilot.pause()
         expected = STORY.replace(PASSAGE, answer.strip())
         assert app.editor.text == expected
-        assert app.rewrite is None and pane_text(app) == "", "the pane is cleared once the answer is in the text"
+        assert app.rewriting.pending is None and pane_text(app) == "", "the pane is cleared once the answer is in the text"
 
         await pilot.press("ctrl+z")
         await pilot.pause()
@@ -117,7 +117,7 @@ async def test_a_custom_instruction_is_asked_for_and_rejecting_keeps_the_passage
         assert app.stream_view.steps
         await pilot.press("ctrl+r")
         await pilot.pause()
-        assert app.editor.text == STORY and app.rewrite is None and pane_text(app) == ""
+        assert app.editor.text == STORY and app.rewriting.pending is None and pane_text(app) == ""
 
 
 async def test_a_base_model_shows_the_actions_unavailable_with_the_reason(base_model: Path, tmp_path: Path) -> None:
@@ -138,12 +138,12 @@ async def test_a_base_model_shows_the_actions_unavailable_with_the_reason(base_m
         await pilot.press("enter")
         assert isinstance(app.screen, ActionMenuScreen) and not app.generating, "an unavailable action does not run"
         await pilot.press("escape")
-        app.run_named_action("custom")  # the palette's entry: the menu, not the instruction field
+        app.rewriting.run_named("custom")  # the palette's entry: the menu, not the instruction field
         await pilot.pause()
         assert isinstance(app.screen, ActionMenuScreen) and not app.screen.query_one(Input).display
         await pilot.press("escape")
         await pilot.pause()
-        assert app.editor.text == STORY and app.rewrite is None and not app.generating
+        assert app.editor.text == STORY and app.rewriting.pending is None and not app.generating
 
 
 def letters(text: str) -> str:
@@ -179,7 +179,7 @@ async def test_each_answer_is_a_branch_in_the_tree_and_the_sidecar(chat_model: P
 
         await pilot.press("alt+left")  # back to the first answer
         await pilot.pause()
-        assert app.stream_view.border_title.startswith("Rewrite 1/2 · seed 5") and app.rewrite.node_id == first.id
+        assert app.stream_view.border_title.startswith("Rewrite 1/2 · seed 5") and app.rewriting.pending.node_id == first.id
 
         await pilot.press("f4")
         await pilot.pause()
@@ -198,7 +198,7 @@ async def test_each_answer_is_a_branch_in_the_tree_and_the_sidecar(chat_model: P
         await pilot.press("enter")  # offered again from the tree
         await pilot.pause()
         assert not isinstance(app.screen, BranchTreeScreen)
-        assert app.rewrite is not None and app.rewrite.node_id == second.id
+        assert app.rewriting.pending is not None and app.rewriting.pending.node_id == second.id
         assert "".join(second_text.split()) in "".join(pane_text(app).split())
 
         await pilot.press("tab")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from textual.markup import escape
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -23,7 +24,7 @@ from textual.widgets.option_list import Option
 
 from scribe.studio.context import ContextTools
 from scribe.studio.lorebook import LoreEntry, Lorebook, key_pattern
-from scribe.ui.keys import CONTEXT_TOOLS_BINDINGS
+from scribe.ui.keys import CONTEXT_TOOLS_BINDINGS, hint_key
 
 
 def entry_option(entry: LoreEntry) -> Text:
@@ -82,8 +83,10 @@ class ContextToolsScreen(ModalScreen[None]):
         t = self.tools
         book = t.lorebook
         with Vertical():
-            yield Label(f"[b]Context tools[/b] of {self.title_text}  tab moves · alt+n new entry · alt+x delete entry "
-                        "· escape closes · every change is saved", markup=True)
+            keys = {name: escape(hint_key(self, f"context_{name}")) for name in ("add_entry", "delete_entry", "close")}
+            yield Label(f"[b]Context tools[/b] of {escape(self.title_text)}  tab moves · {keys['add_entry']} new entry · "
+                        f"{keys['delete_entry']} delete entry · {keys['close']} closes · every change is saved",
+                        markup=True)
             yield Static("", id="context-error", markup=False)
             with VerticalScroll():
                 yield Label("Memory: always at the top of the prompt", classes="heading")

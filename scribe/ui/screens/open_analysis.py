@@ -14,9 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    # mypy cannot resolve ScribeApp inside the import cycle while a mixin still derives from it (`_Base = ScribeApp`
-    # in rewriting.py and context_actions.py); warn_unused_ignores flags this line once they are components too
-    from scribe.ui.app import ScribeApp  # type: ignore[attr-defined]
+    from scribe.ui.app import ScribeApp
 
 
 class AnalysisViews:
