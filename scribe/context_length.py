@@ -12,6 +12,8 @@ HF_CONTEXT_KEYS = ("n_positions", "max_position_embeddings", "n_ctx", "seq_lengt
 """Where Hugging Face configs keep the context length, in the order asked (GPT-2's name first)."""
 GGUF_DEFAULT_CONTEXT = 2048
 """A GGUF file's context length when its metadata does not say (llama.cpp's usual default)."""
+COUNT_FALLBACK_CONTEXT = 8192
+"""The context the studio's token count assumes for a backend that reports none (context length 0)."""
 
 
 def hf_context_length(config: Mapping[str, Any] | object) -> int | None:

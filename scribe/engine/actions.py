@@ -13,7 +13,9 @@ actions the first time they are read (never overwritten), one table per action:
 
 The user template may use {selection} (the passage), {before} (the text before it, for context) and {instruction}
 (what the writer typed, for the custom action). Only models with a chat template can run actions
-(`Capability.CHAT`); `unavailable_reason` says why a base model cannot.
+(`Capability.CHAT`); `unavailable_reason` says why a base model cannot. The answer is at most what the messages leave
+of the model's context (`scribe.engine.streaming.chat_answer_tokens`); a passage that leaves no room for an answer ends
+the stream with a one-line error saying to select a shorter one.
 """
 
 from __future__ import annotations

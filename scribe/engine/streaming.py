@@ -14,7 +14,8 @@ or a `SampledPiece` (text a server decoded already, with the log-probabilities i
 `run.prompt_tokens` and end early by setting `run.reason` ("context_full", "cancelled") and returning.
 
 `TokenBackend` writes `stream` and `chat` once for the backends that tokenize their prompts themselves (transformers,
-GGUF), with `fit_prompt` and `fit_chat` fitting the prompt to the context.
+GGUF), with `fit_prompt` fitting a prompt to the context and `chat_answer_tokens` the answer to what chat messages
+leave of it.
 
 `sampled_tokens(...)` is the `produce` of every backend that supplies logits (`LogitSteps`): scribe's `Sampler` picks
 each token, so every setting, the X-ray, alternatives and seeds work the same on every such backend. Banned phrases
@@ -138,13 +139,21 @@ def fit_prompt(ids: list[int], *, context_length: int, max_new_tokens: int, star
     return ids
 
 
-def fit_chat(ids: list[int], *, context_length: int, max_new_tokens: int) -> list[int]:
-    """A chat prompt's ids, refused (ValueError) when they leave no room for `max_new_tokens`: messages cannot be cut
-    from the left like a text."""
-    budget = prompt_budget(context_length, max_new_tokens)
-    if len(ids) > budget:
-        raise ValueError(f"the messages take {len(ids)} tokens; at most {budget} fit with max_new_tokens")
-    return ids
+MIN_CHAT_ANSWER = 16
+"""The fewest answer tokens a chat runs with when its messages fill most of the context (fewer: refused)."""
+
+
+def chat_answer_tokens(prompt_tokens: int, *, context_length: int, max_new_tokens: int) -> int:
+    """The answer's token limit after chat messages of `prompt_tokens`: `max_new_tokens`, capped to what the context
+    leaves. Messages cannot be cut from the left like a text, so when they leave fewer than `MIN_CHAT_ANSWER` tokens
+    (or than `max_new_tokens`, when that is smaller) they are refused with a ValueError saying what to do."""
+    answer = min(max_new_tokens, context_length - prompt_tokens)
+    if answer < min(max_new_tokens, MIN_CHAT_ANSWER):
+        raise ValueError(
+            f"the passage with the action's instructions takes {prompt_tokens} tokens and this model's context is "
+            f"{context_length}, leaving no room for an answer: select a shorter passage (or load a model with a "
+            "longer context)")
+    return answer
 
 
 class TokenTexts(dict[int, str]):
@@ -203,7 +212,8 @@ class TokenBackend(Backend):
         """Continue `prompt` one token at a time through `stream_loop`. The prompt is cut from the left to leave room
         for `max_new_tokens` (keeping at least half the context); when the context fills up the stream ends with
         "context_full"."""
-        return self._stream_ids(lambda: self._prompt_ids(prompt, params.max_new_tokens), params, alternatives, cancel)
+        return self._stream_ids(lambda: (self._prompt_ids(prompt, params.max_new_tokens), params), params,
+                                alternatives, cancel)
 
     def chat(
         self,
@@ -213,25 +223,30 @@ class TokenBackend(Backend):
         alternatives: int = 5,
         cancel: threading.Event | None = None,
     ) -> Iterator[TokenStep | StreamEnd]:
-        """The assistant's answer to `messages` through the model's chat template (messages that leave no room for
-        `max_new_tokens` end the stream with an error: they are not cut)."""
+        """The assistant's answer to `messages` through the model's chat template, at most what the context leaves
+        after them (`chat_answer_tokens`; messages that leave no room for an answer end the stream with an error: they
+        are not cut)."""
         if not self.supports(Capability.CHAT):
             raise NotImplementedError(self.unavailable(Capability.CHAT))
 
-        def prompt_ids() -> list[int]:
-            return fit_chat(self._chat_ids(messages), context_length=self.info.context_length,
-                            max_new_tokens=params.max_new_tokens)
+        def prompt() -> tuple[list[int], SamplingParams]:
+            ids = self._chat_ids(messages)
+            answer = chat_answer_tokens(len(ids), context_length=self.info.context_length,
+                                        max_new_tokens=params.max_new_tokens)
+            return ids, params if answer == params.max_new_tokens else params.replace(max_new_tokens=answer)
 
-        return self._stream_ids(prompt_ids, params, alternatives, cancel)
+        return self._stream_ids(prompt, params, alternatives, cancel)
 
-    def _stream_ids(self, prompt_ids: Callable[[], list[int]], params: SamplingParams, alternatives: int,
-                    cancel: threading.Event | None) -> Iterator[TokenStep | StreamEnd]:
+    def _stream_ids(self, prompt: Callable[[], tuple[list[int], SamplingParams]], params: SamplingParams,
+                    alternatives: int, cancel: threading.Event | None) -> Iterator[TokenStep | StreamEnd]:
+        """Stream the tokens after the ids `prompt()` builds (inside the loop, so its errors end the stream), with the
+        settings it returns."""
         def produce(run: StreamRun) -> Iterator[SampleResult]:
             if alternatives < 0:
                 raise ValueError(f"alternatives must be 0 or more, got {alternatives}")
-            ids = prompt_ids()
+            ids, settings = prompt()
             run.prompt_tokens = len(ids)
-            yield from self._tokens(ids, params, run, alternatives)
+            yield from self._tokens(ids, settings, run, alternatives)
 
         return stream_loop(produce, decode=self._decode, stops=params.stop, eos=self._eos, cancel=cancel)
 

@@ -16,6 +16,9 @@ extend or text typed at the end runs only the tokens after the prefix it shares 
 
 Streams run through the shared loop of `scribe.engine.streaming` (timing, stop strings, cancelling, the end token, errors)
 fed by scribe's sampler on this model's logits, or by beam or contrastive search.
+
+torch and scribe's decoders are imported by the functions that run a model, not when this module loads, so the model
+registry asks `TransformersBackend.detect` without importing torch (`scribe models list` stays light).
 """
 
 from __future__ import annotations
@@ -26,34 +29,39 @@ import pickle
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from scribe.engine import gpt2_decoder, llama_decoder
 from scribe.context_length import hf_context_length
 from scribe.engine.base import Capability, Message, ModelInfo, ModelLoadError, StreamEnd, TokenScore, TokenStep
-from scribe.engine.batched import batched_streams, can_batch
-from scribe.engine.prompt_cache import PromptCache
 from scribe.engine.streaming import StreamRun, TokenBackend, fit_prompt, one_line, sampled_tokens
 from scribe.engine.threads import apply_threads, intra_op_threads, requested_threads
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import SampleResult
 
+if TYPE_CHECKING:
+    import torch
+
+    from scribe.engine.gpt2_decoder import GPT2Decoder
+    from scribe.engine.llama_decoder import LlamaDecoder
+    from scribe.engine.prompt_cache import PromptCache
+
 _DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-    "half": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
+    "float32": "float32",
+    "fp32": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
 }
+"""dtype names the writer may give -> the torch dtype's attribute name."""
 _DEFAULT_CONTEXT = 2048
 
 
 def pick_device(device: str) -> torch.device:
     """"auto" -> cuda if available, else mps, else cpu; otherwise the named device, checked to exist."""
+    import torch
+
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -75,6 +83,8 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     """"auto" -> bfloat16 on CUDA with bf16 support (else float16), float16 on mps, float32 on cpu.
 
     "int8" loads in float32 (the weights are quantised after loading, CPU only)."""
+    import torch
+
     if dtype == "int8":
         if device.type != "cpu":
             raise ModelLoadError(f"dtype int8 is a CPU mode; on {device.type} use bfloat16 or float16")
@@ -85,7 +95,7 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
         return torch.float16 if device.type == "mps" else torch.float32
     if dtype not in _DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}: use auto, float32, float16, bfloat16 or int8")
-    return _DTYPES[dtype]
+    return getattr(torch, _DTYPES[dtype])
 
 
 def _check_folder(path: Path) -> str:
@@ -176,11 +186,14 @@ class TransformersBackend(TokenBackend):
     ) -> None:
         if decoder not in ("auto", "transformers"):
             raise ValueError(f"decoder must be auto or transformers, got {decoder!r}")
+        from scribe.engine import gpt2_decoder, llama_decoder
+        from scribe.engine.prompt_cache import PromptCache
+
         self._model = model
         self._tokenizer = tokenizer
         self.info = info
         self._device = next(model.parameters()).device
-        self._steps: gpt2_decoder.GPT2Decoder | llama_decoder.LlamaDecoder | TransformersSteps
+        self._steps: GPT2Decoder | LlamaDecoder | TransformersSteps
         self._prompt_cache: PromptCache | None = None
         """scribe's own decoders keep their key/value cache between streams (`scribe.engine.prompt_cache`)."""
         if decoder == "auto" and (gpt2_decoder.supports(model) or llama_decoder.supports(model)):
@@ -215,6 +228,7 @@ class TransformersBackend(TokenBackend):
         trust_remote_code: bool = False,
     ) -> "TransformersBackend":
         """Load the model folder at `path`; ModelLoadError with a one-line reason naming the path on any failure."""
+        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
@@ -298,6 +312,8 @@ class TransformersBackend(TokenBackend):
 
     def close(self) -> None:
         """Drop the model and give its memory back."""
+        import torch
+
         device = self._device
         del self._model, self._steps, self._prompt_cache
         gc.collect()
@@ -313,6 +329,8 @@ class TransformersBackend(TokenBackend):
                 alternatives: int) -> Iterator[SampleResult]:
         """scribe's sampler on the model's logits, or beam or contrastive search (`params.search`, from
         `scribe.engine.transformers_search`), released through the same loop."""
+        import torch
+
         with torch.inference_mode():
             if params.search is not None:
                 from scribe.engine.transformers_search import searched
@@ -337,6 +355,8 @@ class TransformersBackend(TokenBackend):
         """Continuations of `prompt`, one per settings in `params`, decoded as one batch with scribe's own decoders
         (`scribe.engine.batched`); one after another when they cannot share a batch (search, banned phrases,
         different lengths) or the model has no such decoder."""
+        from scribe.engine.batched import batched_streams, can_batch
+
         if self._prompt_cache is None or not can_batch(params):
             yield from super().stream_many(prompt, params, alternatives=alternatives, cancel=cancel)
             return
@@ -371,6 +391,8 @@ class TransformersBackend(TokenBackend):
     def analysis_pass(self, ids: Sequence[int], *, attentions: bool) -> tuple[Any, Any, list[str], str | None]:
         """One forward pass with transformers' model, switched to eager attention (the only implementation that
         returns its weights) and back."""
+        import torch
+
         model = self._model
         previous = getattr(model.config, "_attn_implementation", None)
         switch = attentions and previous != "eager" and hasattr(model, "set_attn_implementation")
@@ -408,6 +430,7 @@ def _quantize_linear_layers(model: torch.nn.Module) -> torch.nn.Module:
     """The model with every nn.Linear replaced by an int8 dynamic-quantised linear (per-channel weight scales)."""
     import warnings
 
+    import torch
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     with warnings.catch_warnings():  # torch.ao.quantization warns that it moves to torchao

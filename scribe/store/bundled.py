@@ -23,8 +23,10 @@ def bundled_themes_dir() -> Path:
 
 
 def bundled_model_names() -> list[str]:
-    """Names of the bundled models (folders with a config.json or a .keras file)."""
+    """Names of the bundled models (the folders a backend claims, `scribe.engine.registry.detect_kind`)."""
+    from scribe.engine.registry import detect_kind  # the engine sits above the store: imported when asked
+
     root = bundled_models_dir()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and ((p / "config.json").exists() or any(p.glob("*.keras"))))
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and detect_kind(p) is not None)

@@ -6,6 +6,10 @@ Each entry says what it is without loading weights: size on disk, parameter coun
 headers), context length (config.json), tokenizer and location. A folder that lacks its config, its weights (every
 shard of an index) or its tokenizer is listed as incomplete and never as usable; a download in progress or interrupted
 looks like that. Nothing here imports torch or touches the network.
+
+Which backend a file or folder belongs to is decided in one place, each backend's `detect` asked through the registry
+(`scribe.engine.registry.detect_kind`); the registry is imported inside the functions that ask it, because the engine
+sits above the store.
 """
 
 from __future__ import annotations
@@ -93,7 +97,7 @@ def find_model(name: str) -> CatalogEntry:
 
 def describe_folder(folder: Path) -> dict[str, Any]:
     """Parameter count, context length, tokenizer and completeness of a model folder, read from its files."""
-    if _is_keras(folder):
+    if _kind(folder) == "keras":
         return _describe_keras(folder)
     config = _read_json(folder / "config.json") or {}
     usable, status = folder_status(folder)
@@ -108,7 +112,7 @@ def describe_folder(folder: Path) -> dict[str, Any]:
 
 def folder_status(folder: Path) -> tuple[bool, str]:
     """(usable, "ready") for a complete model folder, else (False, "incomplete: what is missing")."""
-    if _is_keras(folder):
+    if _kind(folder) == "keras":
         details = _describe_keras(folder)
         return details["usable"], details["status"]
     if not (folder / "config.json").is_file():
@@ -190,9 +194,11 @@ def count_label(n: int | None) -> str:
     return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
 
 
-def _is_keras(folder: Path) -> bool:
-    """True for a Keras model folder (a .keras file and no transformers config.json)."""
-    return not (folder / "config.json").exists() and any(folder.glob("*.keras"))
+def _kind(path: Path) -> str | None:
+    """The backend that claims the file or folder `path` (each backend's `detect`, through the registry), or None."""
+    from scribe.engine.registry import detect_kind
+
+    return detect_kind(path)
 
 
 def _describe_keras(folder: Path) -> dict[str, Any]:
@@ -243,12 +249,13 @@ def _folder_entries(root: Path, source: Source) -> Iterator[CatalogEntry]:
     if not root.is_dir():
         return
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if not (folder / "config.json").exists() and not any(folder.glob("*.keras")):
+        kind = _kind(folder)
+        if kind is None or kind == "gguf":  # not a model, or GGUF files, which `gguf_entries` lists one by one
             continue
-        kind = "keras" if _is_keras(folder) else "transformers"
+        details = describe_folder(folder) if kind in ("transformers", "keras") else {
+            "usable": True, "status": "ready", "description": f"a {kind} model (its backend checks it when it loads)"}
         yield CatalogEntry(
-            name=folder.name, source=source, kind=kind, location=str(folder), size_bytes=folder_size(folder),
-            **describe_folder(folder),
+            name=folder.name, source=source, kind=kind, location=str(folder), size_bytes=folder_size(folder), **details,
         )
 
 
@@ -311,7 +318,10 @@ def gguf_metadata(path: Path) -> dict[str, Any]:
 
 
 def _hf_entries(cache: Path) -> Iterator[CatalogEntry]:
-    """One entry per ref (main shows as the bare repository id) and per snapshot no ref points to."""
+    """One entry per ref (main shows as the bare repository id) and per snapshot no ref points to; a snapshot no
+    backend claims (an incomplete download) is the registry's FALLBACK_KIND, whose loader says what is missing."""
+    from scribe.engine.registry import FALLBACK_KIND
+
     if not cache.is_dir():
         return
     for storage in sorted(cache.glob("models--*")):
@@ -337,14 +347,15 @@ def _hf_entries(cache: Path) -> Iterator[CatalogEntry]:
             if not details["usable"] and any(storage.glob("blobs/*.incomplete")):
                 details["status"] += f"; partial download kept: `scribe models pull {name}` resumes it"
             yield CatalogEntry(
-                name=name, source="hf-cache", kind="transformers", location=str(snapshot), size_bytes=size,
+                name=name, source="hf-cache", kind=_kind(snapshot) or FALLBACK_KIND, location=str(snapshot),
+                size_bytes=size,
                 aliases=(known.name,) if known and name == repo_id else (), **details,
             )
 
 
 def _snapshot_ggufs(snapshot: Path) -> list[Path]:
-    """The GGUF files of a cached snapshot that has no config.json (a GGUF repository), else []."""
-    if not snapshot.is_dir() or (snapshot / "config.json").exists():
+    """The GGUF files of a cached snapshot the GGUF backend claims (a GGUF repository), else []."""
+    if not snapshot.is_dir() or _kind(snapshot) != "gguf":
         return []
     return gguf_files(snapshot)
 

@@ -74,6 +74,7 @@ from textual.widget import Widget
 from textual.widgets import TextArea
 
 from scribe.config import ConfigError, Paths, Settings, load_settings, save_settings
+from scribe.context_length import COUNT_FALLBACK_CONTEXT
 from scribe.engine.base import Backend
 from scribe.sampling.params import InvalidSetting
 from scribe.studio.branch_session import BranchSession
@@ -116,8 +117,6 @@ COUNT_DELAY_SECONDS = 0.4
 COUNT_TAIL_CHARS_PER_TOKEN = 16
 """Characters counted before the cursor per token of the model's context: about four times the context (a token is
 about four characters of prose), so the count is exact whenever the model can see all of it."""
-COUNT_FALLBACK_CONTEXT = 8192
-"""The context assumed for the count when the model does not say its own."""
 
 
 def tail_start(lines: list[str], end: tuple[int, int], chars: int) -> tuple[int, int]:
