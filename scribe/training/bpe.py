@@ -7,13 +7,14 @@ Either way the result is a GPT-2-style tokenizer (`<|endoftext|>` as bos/eos/unk
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-    from scribe.training.corpus import Document
+    from scribe.training.corpus import Text
 
 EOS = "<|endoftext|>"
 DEFAULT_VOCAB_SIZE = 8192
@@ -21,23 +22,35 @@ DEFAULT_MAX_TRAIN_CHARS = 16_000_000
 """BPE merges settle long before 60 MB; a proportional slice of every document keeps training to well under a minute."""
 
 
-def _slices(documents: Sequence["Document"], max_chars: int, piece: int = 100_000) -> Iterator[str]:
-    """Text for tokenizer training: at most `max_chars`, taken evenly across documents, in `piece`-sized strings."""
-    total = sum(len(d.text) for d in documents)
+def _slices(documents: Sequence["Text"], max_chars: int, stop: threading.Event) -> Iterator[str]:
+    """Text for tokenizer training: at most `max_chars`, the same share of every document (its beginning), a piece
+    at a time (`Text.pieces`); ends early once `stop` is set."""
+    total = sum(d.characters for d in documents)
     share = min(1.0, max_chars / total) if total else 1.0
     for doc in documents:
-        text = doc.text[: max(1, int(len(doc.text) * share))]
-        for start in range(0, len(text), piece):
-            yield text[start : start + piece]
+        left = max(1, int(doc.characters * share))
+        for piece in doc.pieces():
+            if stop.is_set() or left <= 0:
+                break
+            yield piece[:left]
+            left -= len(piece)
+        if stop.is_set():
+            return
 
 
 def train_bpe(
-    documents: Sequence["Document"],
+    documents: Sequence["Text"],
     vocab_size: int = DEFAULT_VOCAB_SIZE,
     *,
     max_chars: int = DEFAULT_MAX_TRAIN_CHARS,
 ) -> "PreTrainedTokenizerBase":
-    """Train a byte-level BPE tokenizer (GPT-2 pre-tokenisation, 256 byte symbols + merges + `<|endoftext|>`)."""
+    """Train a byte-level BPE tokenizer (GPT-2 pre-tokenisation, 256 byte symbols + merges + `<|endoftext|>`) on up
+    to `max_chars` of the documents, read a piece at a time.
+
+    The `tokenizers` library trains in one native call that a signal cannot interrupt, so it runs in a worker
+    thread while this (main) thread waits in short steps: a Ctrl-C or SIGTERM handler's exception is raised here at
+    once, the worker's text runs dry at its next piece, and its native merge step, now on a little text, ends soon
+    after in the background."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import GPT2Tokenizer
 
@@ -51,7 +64,24 @@ def train_bpe(
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    bpe.train_from_iterator(_slices(documents, max_chars), trainer=trainer)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def train() -> None:
+        try:
+            bpe.train_from_iterator(_slices(documents, max_chars, stop), trainer=trainer)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=train, name="bpe-training", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    finally:
+        stop.set()
+    if failure:
+        raise failure[0]
     model = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
     return GPT2Tokenizer(vocab=model["vocab"], merges=merges, unk_token=EOS, bos_token=EOS, eos_token=EOS)
