@@ -7,7 +7,6 @@ Either way the result is a GPT-2-style tokenizer (`<|endoftext|>` as bos/eos/unk
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -22,20 +21,18 @@ DEFAULT_MAX_TRAIN_CHARS = 16_000_000
 """BPE merges settle long before 60 MB; a proportional slice of every document keeps training to well under a minute."""
 
 
-def _slices(documents: Sequence["Text"], max_chars: int, stop: threading.Event) -> Iterator[str]:
+def _slices(documents: Sequence["Text"], max_chars: int) -> Iterator[str]:
     """Text for tokenizer training: at most `max_chars`, the same share of every document (its beginning), a piece
-    at a time (`Text.pieces`); ends early once `stop` is set."""
+    at a time (`Text.pieces`)."""
     total = sum(d.characters for d in documents)
     share = min(1.0, max_chars / total) if total else 1.0
     for doc in documents:
         left = max(1, int(doc.characters * share))
         for piece in doc.pieces():
-            if stop.is_set() or left <= 0:
+            if left <= 0:
                 break
             yield piece[:left]
             left -= len(piece)
-        if stop.is_set():
-            return
 
 
 def train_bpe(
@@ -47,15 +44,33 @@ def train_bpe(
     """Train a byte-level BPE tokenizer (GPT-2 pre-tokenisation, 256 byte symbols + merges + `<|endoftext|>`) on up
     to `max_chars` of the documents, read a piece at a time.
 
-    The `tokenizers` library trains in one native call that a signal cannot interrupt, so it runs in a worker
-    thread while this (main) thread waits in short steps: a Ctrl-C or SIGTERM handler's exception is raised here at
-    once, the worker's text runs dry at its next piece, and its native merge step, now on a little text, ends soon
-    after in the background."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    The `tokenizers` library trains in one native call that nothing interrupts: once fed, it computes its merges to
+    the end, and a process that wants to exit meanwhile waits for it. So the training runs in a child process (one
+    `spawn`ed worker; documents on disk travel as their byte ranges) that this process waits on in 50 ms steps: a
+    Ctrl-C or SIGTERM handler's exception is raised here at once and the child is killed on the way out."""
+    import multiprocessing
+
     from transformers import GPT2Tokenizer
 
     if vocab_size < 257:
         raise ValueError(f"vocab size must be at least 257 (256 bytes + {EOS}), got {vocab_size}")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving the block terminates the child
+        pending = pool.apply_async(train_bpe_json, (list(documents), vocab_size, max_chars))
+        while True:
+            try:
+                trained = pending.get(0.05)
+                break
+            except multiprocessing.TimeoutError:
+                continue
+    model = json.loads(trained)["model"]
+    merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    return GPT2Tokenizer(vocab=model["vocab"], merges=merges, unk_token=EOS, bos_token=EOS, eos_token=EOS)
+
+
+def train_bpe_json(documents: Sequence["Text"], vocab_size: int, max_chars: int) -> str:
+    """The body of `train_bpe` (run in its child process): the trained `tokenizers` tokenizer as JSON."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = trainers.BpeTrainer(
@@ -64,27 +79,8 @@ def train_bpe(
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    stop = threading.Event()
-    failure: list[BaseException] = []
-
-    def train() -> None:
-        try:
-            bpe.train_from_iterator(_slices(documents, max_chars, stop), trainer=trainer)
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-            failure.append(exc)
-
-    worker = threading.Thread(target=train, name="bpe-training", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.05)
-    finally:
-        stop.set()
-    if failure:
-        raise failure[0]
-    model = json.loads(bpe.to_str())["model"]
-    merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    return GPT2Tokenizer(vocab=model["vocab"], merges=merges, unk_token=EOS, bos_token=EOS, eos_token=EOS)
+    bpe.train_from_iterator(_slices(documents, max_chars), trainer=trainer)
+    return bpe.to_str()
 
 
 def load_tokenizer(folder: str | Path) -> "PreTrainedTokenizerBase":
