@@ -62,18 +62,33 @@ class Probe:
     """`--diagnose`: the UI thread's innermost scribe/textual frames, sampled while a key waits over 40 ms."""
 
 
-def watch_collections(probe: Probe) -> None:
-    """Record every garbage collection's start, duration and generation (`Probe.collections`)."""
+def watch_collections(probe: Probe, diagnose: bool = False) -> None:
+    """Record every garbage collection's start, duration and generation (`Probe.collections`); `diagnose`: also
+    count the big containers (over 100,000 items) a young collection walks (`Probe.stalls`)."""
     import gc
+    import sys
 
-    began: list[float] = []
+    began: list[tuple[float, tuple[int, int, int, str] | None]] = []
 
     def callback(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            began.append(time.perf_counter())
+            young = None
+            if diagnose and info["generation"] < 2:
+                items = [item for generation in range(info["generation"] + 1)
+                         for item in gc.get_objects(generation=generation)]
+                sizes = [len(item) for item in items if isinstance(item, (list, dict, tuple, set))]
+                lines = getattr(getattr(getattr(probe, "app", None), "editor", None), "document", None)
+                own = any(item is getattr(lines, "_lines", None) for item in items)
+                young = (len(items), max(sizes, default=0), sum(sizes), sys._getframe(1).f_code.co_name + (" OWN" if own else ""))
+            began.append((time.perf_counter(), young))
         elif began:
-            start = began.pop()
-            probe.collections.append((start, time.perf_counter() - start, info["generation"]))
+            start, young = began.pop()
+            seconds = time.perf_counter() - start
+            probe.collections.append((start, seconds, info["generation"]))
+            if young is not None and seconds > 0.03:
+                key = (f"slow gen {info['generation']} collection: {young[0]:,} young objects, biggest container "
+                       f"{young[1]:,} items, {young[2]:,} items in all (from {young[3]}) {1000 * seconds:.0f} ms")
+                probe.stalls[key] = probe.stalls.get(key, 0) + 1
 
     gc.callbacks.append(callback)
 
@@ -210,7 +225,8 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
             if streaming:
                 app.action_continue()
             hook_frames(app, probe)
-            watch_collections(probe)
+            probe.app = app  # type: ignore[attr-defined]
+            watch_collections(probe, diagnose)
             stop_sampling = threading.Event()
             if diagnose:
                 threading.Thread(target=sample_stalls, args=(probe, threading.get_ident(), stop_sampling),
