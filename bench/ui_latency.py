@@ -18,7 +18,11 @@ Scenarios: an idle short document (the baseline), streaming into a short documen
 default 50: Tiny Shakespeare repeated). Each records the time to open (app start to its first frames, with the
 document), the time to quit (autosave included) and the process's peak resident memory so far.
 
-    .venv/bin/python bench/ui_latency.py [--keys 200] [--model scribe-gutenberg] [--document-mb 50]
+Every garbage collection while typing is timed (`garbage_collections`, `slowest_collection_ms`). `--diagnose` prints
+the collections over 20 ms, each slow young collection's biggest container, and where the UI thread was (sampled
+every 5 ms) while a key waited more than 40 ms for its echo.
+
+    .venv/bin/python bench/ui_latency.py [--keys 200] [--model scribe-gutenberg] [--document-mb 50] [--diagnose]
 
 Writes bench/results/ui_latency.json.
 """

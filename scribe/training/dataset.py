@@ -19,7 +19,7 @@ import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Sequence, TypeVar, cast
 
 from scribe.files import atomic_writer, replace_folder
 from scribe.training.bpe import EOS, train_bpe
@@ -49,7 +49,7 @@ def chunk_document(doc: T, target_chars: int) -> list[T]:
     for text in _chunk_texts(doc.pieces(), doc.characters, target_chars):
         if isinstance(doc, StoredDocument):
             size = len(text.encode("utf-8", "surrogatepass"))
-            chunks.append(doc.span(byte, byte + size, len(text)))
+            chunks.append(cast(T, doc.span(byte, byte + size, len(text))))
             byte += size
         else:
             chunks.append(replace(doc, text=text))
@@ -121,7 +121,8 @@ def _join(run: list[T]) -> T:
     """Consecutive chunks of one document as one."""
     first = run[0]
     if isinstance(first, StoredDocument):
-        return first.span(first.start, run[-1].stop, sum(c.characters for c in run))
+        last = cast(StoredDocument, run[-1])
+        return cast(T, first.span(first.start, last.stop, sum(c.characters for c in run)))
     return replace(first, text="".join(c.text for c in run))
 
 
@@ -204,10 +205,10 @@ def encode_documents(documents: Sequence[Text], tokenizer: "PreTrainedTokenizerB
             done += doc.characters
             set_stage(f"tokenised {done / 1e6:,.1f} of {total / 1e6:,.1f} million characters")
             files.append(path)
-        counts = [_token_count(path) for path in files]
-        if any(n is None for n in counts):
+        counts = [n for n in map(_token_count, files) if n is not None]
+        if len(counts) != len(files):
             raise OSError(f"the token cache in {folder} changed while it was read; run again")
-        stream = np.empty(sum(counts) + len(files), dtype=np.int32)  # type: ignore[arg-type]
+        stream = np.empty(sum(counts) + len(files), dtype=np.int32)
         pos = 0
         for path, count in zip(files, counts):
             _read_tokens(path, stream[pos: pos + count])

@@ -51,7 +51,7 @@ def generated_text(seed: int, paragraphs: int = 120) -> str:
                     line = f"{line} {word}".strip()
             lines.append(line)
             indent = rng.choice(("", "", "    "))
-            block = "\n".join(indent + l + rng.choice(("", "", "  ")) for l in lines)
+            block = "\n".join(indent + text + rng.choice(("", "", "  ")) for text in lines)
         elif kind < 0.75:  # verse or a list
             block = "\n".join("  " * rng.randint(0, 2) + " ".join(words[i:i + 5]) for i in range(0, len(words), 5))
         elif kind < 0.85:  # a table

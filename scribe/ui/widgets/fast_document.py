@@ -62,8 +62,9 @@ class FastWrappedDocument(WrappedDocument):
         self.document = document
         self._width = -1  # no wrap yet: the first `wrap` is never skipped
         self._tab_width = tab_width
-        self._wrap_offsets: np.ndarray = _objects([])
-        self._tab_width_cache: np.ndarray = _objects([])
+        # numpy object arrays where Textual has lists (indexing and len() are all its code uses): see the docstring
+        self._wrap_offsets = _objects([])  # type: ignore[assignment]
+        self._tab_width_cache = _objects([])  # type: ignore[assignment]
         self._heights: np.ndarray = numpy.zeros(0, dtype=numpy.int64)
         self._starts: np.ndarray | None = None
         self._total = 0
@@ -116,8 +117,8 @@ class FastWrappedDocument(WrappedDocument):
         else:  # a character may take two cells, a tab up to tab_width
             half = width // 2
             special = [index for index, line in enumerate(lines) if "\t" in line or (width and len(line) > half)]
-        self._wrap_offsets = _objects(_NONE, count)
-        self._tab_width_cache = _objects(_NONE, count)
+        self._wrap_offsets = _objects(_NONE, count)  # type: ignore[assignment]
+        self._tab_width_cache = _objects(_NONE, count)  # type: ignore[assignment]
         heights = numpy.ones(count, dtype=numpy.int64)
         for index in special:
             offsets, tabs = self._wrap_line(lines[index])
@@ -135,8 +136,10 @@ class FastWrappedDocument(WrappedDocument):
         top, old_bottom = sorted((start_line, clamp(old_end[0], 0, old_max)))
         new_bottom = max(start_line, clamp(new_end[0], 0, new_max))
         wrapped = [self._wrap_line(line) for line in self.document.lines[top : new_bottom + 1]]
-        self._wrap_offsets = _spliced(self._wrap_offsets, top, old_bottom + 1, [offsets for offsets, _ in wrapped])
-        self._tab_width_cache = _spliced(self._tab_width_cache, top, old_bottom + 1, [tabs for _, tabs in wrapped])
+        self._wrap_offsets = _spliced(self._wrap_offsets, top, old_bottom + 1,  # type: ignore[assignment,arg-type]
+                                      [offsets for offsets, _ in wrapped])
+        self._tab_width_cache = _spliced(self._tab_width_cache, top, old_bottom + 1,  # type: ignore[assignment,arg-type]
+                                         [tabs for _, tabs in wrapped])
         new_heights = numpy.fromiter((len(offsets) + 1 for offsets, _ in wrapped), dtype=numpy.int64,
                                      count=len(wrapped))
         old_heights = self._heights[top : old_bottom + 1]
@@ -163,7 +166,7 @@ class FastWrappedDocument(WrappedDocument):
         self._total = int(heights.sum())
 
 
-def _objects(items: list[list[int]], count: int | None = None) -> np.ndarray:
+def _objects(items: list[Any], count: int | None = None) -> np.ndarray:
     """A one-dimensional object array of `items` (each a list, kept as one element), or of `count` times the list
     `items` when `count` is given."""
     import numpy
