@@ -47,7 +47,8 @@ def train_bpe(
     The `tokenizers` library trains in one native call that nothing interrupts: once fed, it computes its merges to
     the end, and a process that wants to exit meanwhile waits for it. So the training runs in a child process (one
     `spawn`ed worker; documents on disk travel as their byte ranges) that this process waits on in 50 ms steps: a
-    Ctrl-C or SIGTERM handler's exception is raised here at once and the child is killed on the way out."""
+    Ctrl-C or SIGTERM handler's exception is raised here at once and the child is killed on the way out. (`spawn`
+    imports the main module in the child: a script that calls this needs the `if __name__ == "__main__":` guard.)"""
     import multiprocessing
 
     from transformers import GPT2Tokenizer
