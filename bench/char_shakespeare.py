@@ -42,10 +42,13 @@ def whole_validation_loss(folder: Path, trainer: Trainer, args: argparse.Namespa
     """Mean loss of the saved model over every held-out character, in blocks of the training context."""
     from transformers import AutoModelForCausalLM
 
+    from scribe.training.corpus import read_corpus
     from scribe.training.dataset import encode_documents, split_corpus
     from scribe.training.evaluate import block_nll
 
-    _, val_docs = split_corpus(trainer.data.corpus.documents, 0.1, 0)
+    cfg = trainer.config
+    corpus = read_corpus(cfg.data, strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
+    _, val_docs = split_corpus(corpus.documents, 0.1, 0)
     ids = encode_documents(val_docs, trainer.data.tokenizer, None).ids
     model = AutoModelForCausalLM.from_pretrained(folder).to(trainer.device).eval()
     nats, count = block_nll(model, ids.to(trainer.device), args.context, args.batch_size)

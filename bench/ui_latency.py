@@ -18,7 +18,11 @@ Scenarios: an idle short document (the baseline), streaming into a short documen
 default 50: Tiny Shakespeare repeated). Each records the time to open (app start to its first frames, with the
 document), the time to quit (autosave included) and the process's peak resident memory so far.
 
-    .venv/bin/python bench/ui_latency.py [--keys 200] [--model scribe-gutenberg] [--document-mb 50]
+Every garbage collection while typing is timed (`garbage_collections`, `slowest_collection_ms`). `--diagnose` prints
+the collections over 20 ms, each slow young collection's biggest container, and where the UI thread was (sampled
+every 5 ms) while a key waited more than 40 ms for its echo.
+
+    .venv/bin/python bench/ui_latency.py [--keys 200] [--model scribe-gutenberg] [--document-mb 50] [--diagnose]
 
 Writes bench/results/ui_latency.json.
 """
@@ -56,6 +60,62 @@ class Probe:
     latencies: list[float] = field(default_factory=list)
     frames: list[float] = field(default_factory=list)
     stream_batches: list[float] = field(default_factory=list)
+    collections: list[tuple[float, float, int]] = field(default_factory=list)
+    """(start, seconds, generation) of each garbage collection while typing."""
+    stalls: dict[str, int] = field(default_factory=dict)
+    """`--diagnose`: the UI thread's innermost scribe/textual frames, sampled while a key waits over 40 ms."""
+
+
+def watch_collections(probe: Probe, diagnose: bool = False) -> None:
+    """Record every garbage collection's start, duration and generation (`Probe.collections`); `diagnose`: also
+    count the big containers (over 100,000 items) a young collection walks (`Probe.stalls`)."""
+    import gc
+    import sys
+
+    began: list[tuple[float, tuple[int, int, int, str] | None]] = []
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            young = None
+            if diagnose and info["generation"] < 2:
+                items = [item for generation in range(info["generation"] + 1)
+                         for item in gc.get_objects(generation=generation)]
+                sizes = [len(item) for item in items if isinstance(item, (list, dict, tuple, set))]
+                lines = getattr(getattr(getattr(probe, "app", None), "editor", None), "document", None)
+                own = any(item is getattr(lines, "_lines", None) for item in items)
+                young = (len(items), max(sizes, default=0), sum(sizes), sys._getframe(1).f_code.co_name + (" OWN" if own else ""))
+            began.append((time.perf_counter(), young))
+        elif began:
+            start, young = began.pop()
+            seconds = time.perf_counter() - start
+            probe.collections.append((start, seconds, info["generation"]))
+            if young is not None and seconds > 0.03:
+                key = (f"slow gen {info['generation']} collection: {young[0]:,} young objects, biggest container "
+                       f"{young[1]:,} items, {young[2]:,} items in all (from {young[3]}) {1000 * seconds:.0f} ms")
+                probe.stalls[key] = probe.stalls.get(key, 0) + 1
+
+    gc.callbacks.append(callback)
+
+
+def sample_stalls(probe: Probe, main: int, stop: threading.Event) -> None:
+    """`--diagnose` (a thread): every 5 ms while a key has waited over 40 ms for its echo, count where the UI thread
+    is (its three innermost frames in scribe or textual code, with the innermost frame of any library below)."""
+    import sys
+    import traceback
+
+    while not stop.wait(0.005):
+        pending = probe.pending
+        if pending is None or time.perf_counter() - pending[0] < 0.04:
+            continue
+        frame = sys._current_frames().get(main)
+        if frame is None:
+            continue
+        stack = traceback.extract_stack(frame)
+        ours = [f for f in stack if "/scribe/" in f.filename or "/textual/" in f.filename]
+        where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(ours[-3:]))
+        inner = stack[-1]
+        key = f"{Path(inner.filename).name}:{inner.lineno} {inner.name} | {where}"
+        probe.stalls[key] = probe.stalls.get(key, 0) + 1
 
 
 def long_document(words: int) -> str:
@@ -120,7 +180,8 @@ def type_keys(app, probe: Probe, keys: int, seed: int) -> None:
             probe.latencies.append(2.0)
 
 
-async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int) -> dict[str, float]:
+async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
+                   diagnose: bool = False) -> dict[str, float]:
     """Run the app on `text`, type `keys` keys (while streaming, if asked) and summarise the timings."""
     from scribe.config import Paths, Settings
     from scribe.sampling.params import SamplingParams
@@ -168,6 +229,12 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int)
             if streaming:
                 app.action_continue()
             hook_frames(app, probe)
+            probe.app = app  # type: ignore[attr-defined]
+            watch_collections(probe, diagnose)
+            stop_sampling = threading.Event()
+            if diagnose:
+                threading.Thread(target=sample_stalls, args=(probe, threading.get_ident(), stop_sampling),
+                                 daemon=True).start()
             typist = threading.Thread(target=type_keys, args=(app, probe, keys, seed))
             start = time.perf_counter()
             typist.start()
@@ -179,12 +246,22 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int)
                     app.action_regenerate()
                 await asyncio.sleep(0.01)
             elapsed = time.perf_counter() - start
+            stop_sampling.set()
+            import gc
+
+            gc.callbacks.clear()
             tokens = tokens_before + len(view.steps)
             app.action_reject()
             await pilot.pause()
             quitting = time.perf_counter()
         quit_s = time.perf_counter() - quitting
     latencies = sorted(probe.latencies)
+    if diagnose:
+        print(f"garbage collections while typing: {len(probe.collections)}; over 20 ms: "
+              + ", ".join(f"gen {g} {1000 * d:.0f} ms" for _, d, g in probe.collections if d > 0.02))
+        for where, count in sorted(probe.stalls.items(), key=lambda item: -item[1])[:12]:
+            print(f"  {count * 5:5d} ms  {where}")
+    slowest_collection = max((d for _, d, _ in probe.collections), default=0.0)
     return {
         "keys": len(latencies),
         "echo_p50_ms": round(1000 * statistics.median(latencies), 2),
@@ -204,6 +281,8 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int)
         "autosave_later_max_ms": round(1000 * max(autosaves[1:]), 1) if len(autosaves) > 1 else None,
         "journal_bytes_written": app.autosaver.bytes_written,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "garbage_collections": len(probe.collections),
+        "slowest_collection_ms": round(1000 * slowest_collection, 1),
     }
 
 
@@ -217,6 +296,8 @@ def main() -> None:
                         help="size of the huge-document scenario (Tiny Shakespeare repeated); 0 leaves it out")
     parser.add_argument("--huge-only", action="store_true",
                         help="run only the idle short and huge documents; write bench/results/ui_latency_huge.json")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="print the garbage collections and where the UI thread was while keys waited over 40 ms")
     args = parser.parse_args()
     from scribe.engine.threads import prepare_cpu_threads
 
@@ -237,7 +318,7 @@ def main() -> None:
         plan = {name: plan[name] for name in ("idle_short", f"idle_{args.document_mb:g}mb")}
     results = {}
     for name, (text, streaming) in plan.items():
-        results[name] = asyncio.run(scenario(args.model, text, streaming, args.keys, args.seed))
+        results[name] = asyncio.run(scenario(args.model, text, streaming, args.keys, args.seed, args.diagnose))
         r = results[name]
         print(f"{name}: echo p50 {r['echo_p50_ms']} ms, p99 {r['echo_p99_ms']} ms, max {r['echo_max_ms']} ms, "
               f"{r['frames_per_s']} frames/s"

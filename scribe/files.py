@@ -16,6 +16,7 @@ else changed the file in between.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -23,9 +24,10 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 DEFAULT_READ_LIMIT = 64 * 1024 * 1024
 """The most bytes `read_bounded` reads when not told otherwise."""
@@ -67,13 +69,12 @@ def _kind(mode: int) -> str | None:
     return "not a regular file"
 
 
-def read_bounded(path: str | os.PathLike[str], limit: int = DEFAULT_READ_LIMIT, what: str = "file") -> bytes:
-    """The bytes of the regular file at `path`, at most `limit` of them; FileSafetyError for anything else.
+def _open_checked(file: Path, what: str) -> tuple[int, os.stat_result]:
+    """A blocking descriptor on the regular file at `file` and its fstat; FileSafetyError for anything else.
 
     The file is opened without blocking (a fifo with no writer would otherwise wait forever) and checked with
     fstat on the open descriptor before any read, so what is read is what was checked.
     """
-    file = Path(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(file, flags)
@@ -88,10 +89,29 @@ def read_bounded(path: str | os.PathLike[str], limit: int = DEFAULT_READ_LIMIT, 
         kind = _kind(info.st_mode)
         if kind is not None:
             raise FileSafetyError(f"{file}: is {kind}, not a {what}; give a regular file")
-        if info.st_size > limit:
-            raise FileSafetyError(f"{file}: {info.st_size} bytes is more than the {limit} a {what} may have")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
+def open_regular(path: str | os.PathLike[str], what: str = "file") -> BinaryIO:
+    """The regular file at `path` opened for reading in binary, checked as `read_bounded` checks it (for files read
+    in chunks, of any size, such as a training corpus); FileSafetyError for a folder, fifo, device or socket."""
+    fd, _ = _open_checked(Path(path), what)
+    return os.fdopen(fd, "rb")
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int = DEFAULT_READ_LIMIT, what: str = "file") -> bytes:
+    """The bytes of the regular file at `path`, at most `limit` of them; FileSafetyError for anything else
+    (checked as `_open_checked` says, so what is read is what was checked)."""
+    file = Path(path)
+    fd, info = _open_checked(file, what)
+    try:
+        if info.st_size > limit:
+            raise FileSafetyError(f"{file}: {info.st_size} bytes is more than the {limit} a {what} may have")
         chunks: list[bytes] = []
         total = 0
         while True:
@@ -168,6 +188,15 @@ def atomic_write(target: str | os.PathLike[str], data: bytes, *, new_mode: int |
     where allowed, its owner and group; a new file gets `new_mode`, or 0666 less the umask. A file that exists but
     is not writable raises ReadOnlyFile and is left as it is. Any OSError leaves the old file and no temporary.
     """
+    with atomic_writer(target, new_mode=new_mode) as handle:
+        handle.write(data)
+    return resolve_target(target)
+
+
+@contextlib.contextmanager
+def atomic_writer(target: str | os.PathLike[str], *, new_mode: int | None = None) -> Iterator[BinaryIO]:
+    """`atomic_write` for data written in pieces: the file handle to write to; the file replaces `target` when the
+    block ends without an exception (an exception leaves the old file and no temporary)."""
     path = resolve_target(target)
     try:
         info: os.stat_result | None = path.stat()
@@ -181,7 +210,7 @@ def atomic_write(target: str | os.PathLike[str], data: bytes, *, new_mode: int |
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         if info is not None:
@@ -198,7 +227,6 @@ def atomic_write(target: str | os.PathLike[str], data: bytes, *, new_mode: int |
         Path(tmp_name).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
-    return path
 
 
 def fsync_dir(folder: Path) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-    from scribe.training.corpus import Document
+    from scribe.training.corpus import Text
 
 EOS = "<|endoftext|>"
 DEFAULT_VOCAB_SIZE = 8192
@@ -21,28 +21,57 @@ DEFAULT_MAX_TRAIN_CHARS = 16_000_000
 """BPE merges settle long before 60 MB; a proportional slice of every document keeps training to well under a minute."""
 
 
-def _slices(documents: Sequence["Document"], max_chars: int, piece: int = 100_000) -> Iterator[str]:
-    """Text for tokenizer training: at most `max_chars`, taken evenly across documents, in `piece`-sized strings."""
-    total = sum(len(d.text) for d in documents)
+def _slices(documents: Sequence["Text"], max_chars: int) -> Iterator[str]:
+    """Text for tokenizer training: at most `max_chars`, the same share of every document (its beginning), a piece
+    at a time (`Text.pieces`)."""
+    total = sum(d.characters for d in documents)
     share = min(1.0, max_chars / total) if total else 1.0
     for doc in documents:
-        text = doc.text[: max(1, int(len(doc.text) * share))]
-        for start in range(0, len(text), piece):
-            yield text[start : start + piece]
+        left = max(1, int(doc.characters * share))
+        for piece in doc.pieces():
+            if left <= 0:
+                break
+            yield piece[:left]
+            left -= len(piece)
 
 
 def train_bpe(
-    documents: Sequence["Document"],
+    documents: Sequence["Text"],
     vocab_size: int = DEFAULT_VOCAB_SIZE,
     *,
     max_chars: int = DEFAULT_MAX_TRAIN_CHARS,
 ) -> "PreTrainedTokenizerBase":
-    """Train a byte-level BPE tokenizer (GPT-2 pre-tokenisation, 256 byte symbols + merges + `<|endoftext|>`)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    """Train a byte-level BPE tokenizer (GPT-2 pre-tokenisation, 256 byte symbols + merges + `<|endoftext|>`) on up
+    to `max_chars` of the documents, read a piece at a time.
+
+    The `tokenizers` library trains in one native call that nothing interrupts: once fed, it computes its merges to
+    the end, and a process that wants to exit meanwhile waits for it. So the training runs in a child process (one
+    `spawn`ed worker; documents on disk travel as their byte ranges) that this process waits on in 50 ms steps: a
+    Ctrl-C or SIGTERM handler's exception is raised here at once and the child is killed on the way out. (`spawn`
+    imports the main module in the child: a script that calls this needs the `if __name__ == "__main__":` guard.)"""
+    import multiprocessing
+
     from transformers import GPT2Tokenizer
 
     if vocab_size < 257:
         raise ValueError(f"vocab size must be at least 257 (256 bytes + {EOS}), got {vocab_size}")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving the block terminates the child
+        pending = pool.apply_async(train_bpe_json, (list(documents), vocab_size, max_chars))
+        while True:
+            try:
+                trained = pending.get(0.05)
+                break
+            except multiprocessing.TimeoutError:
+                continue
+    model = json.loads(trained)["model"]
+    merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+    return GPT2Tokenizer(vocab=model["vocab"], merges=merges, unk_token=EOS, bos_token=EOS, eos_token=EOS)
+
+
+def train_bpe_json(documents: Sequence["Text"], vocab_size: int, max_chars: int) -> str:
+    """The body of `train_bpe` (run in its child process): the trained `tokenizers` tokenizer as JSON."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = trainers.BpeTrainer(
@@ -52,9 +81,7 @@ def train_bpe(
         show_progress=False,
     )
     bpe.train_from_iterator(_slices(documents, max_chars), trainer=trainer)
-    model = json.loads(bpe.to_str())["model"]
-    merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    return GPT2Tokenizer(vocab=model["vocab"], merges=merges, unk_token=EOS, bos_token=EOS, eos_token=EOS)
+    return bpe.to_str()
 
 
 def load_tokenizer(folder: str | Path) -> "PreTrainedTokenizerBase":

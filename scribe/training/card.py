@@ -19,7 +19,7 @@ from scribe.training.curves import CURVE_FILE, METRICS_FILE
 if TYPE_CHECKING:
     import torch
 
-    from scribe.training.corpus import Document
+    from scribe.training.corpus import Text
     from scribe.training.events import Eval
     from scribe.training.trainer import Trainer
 
@@ -96,20 +96,20 @@ def history_lines(history: list[dict]) -> list[str]:
     return lines
 
 
-def _names(documents: Sequence["Document"]) -> str:
+def _names(documents: Sequence["Text"]) -> str:
     return ", ".join(f"`{name}`" for name in dict.fromkeys(d.path.name for d in documents))
 
 
-def held_out_text(documents: Sequence["Document"], held: Sequence["Document"], *, holdout: bool,
+def held_out_text(documents: Sequence["Text"], held: Sequence["Text"], *, holdout: bool,
                   val_fraction: float, seed: int) -> str:
     """What was held out for validation, exactly: the `--holdout` files; or the whole files the seeded split chose
     (`scribe.training.dataset.split_documents`); or, from a single file, the stretches between paragraph breaks it
     chose (`split_corpus`). `documents` is the whole corpus, `held` the validation documents."""
-    chars = sum(len(d.text) for d in held)
+    chars = sum(d.characters for d in held)
     if holdout:
         return (f"Held out: the file(s) given with `--holdout`, {_names(held)} ({chars:,} characters), whole and never "
                 "trained on.")
-    total = sum(len(d.text) for d in documents) or 1
+    total = sum(d.characters for d in documents) or 1
     share = f"{chars:,} characters, {chars / total:.1%} of the text"
     if len(documents) == 1:
         return (f"Held out: {len(held)} stretch(es) of {_names(documents)} ({share}), never trained on: the file was "

@@ -35,7 +35,7 @@ from scribe.training.checkpoint import (
     set_rng_state,
     write_atomically,
 )
-from scribe.training.corpus import Corpus, Document, read_corpus
+from scribe.training.corpus import Corpus, Text
 from scribe.training.events import Checkpoint, Eval, Event, Finished, Sample, Saved, Started, Step
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class Data:
     val_chars: int
     val_text: str
     cached: int
-    val_documents: list[Document] = field(default_factory=list)
+    val_documents: list[Text] = field(default_factory=list)
     """The held-out documents (whole files, or stretches of a single file), for the model card."""
 
 
@@ -334,24 +334,34 @@ class Trainer:
         return loaded
 
     def _data(self, base_path: Path | None) -> Data:
+        """Read, split and tokenise the corpus a piece at a time (`store_corpus`: the cleaned text waits in a
+        temporary file in the job folder, removed once the tokens are in memory)."""
+        import tempfile
+
         from scribe.config import Paths
+        from scribe.training.corpus import store_corpus
         from scribe.training.dataset import encode_documents, split_corpus
 
         cfg = self.config
-        corpus = read_corpus(cfg.data, strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
-        if cfg.holdout:
-            held = read_corpus(cfg.holdout, strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
-            held_paths = {d.path.resolve() for d in held.documents}
-            train_docs = [d for d in corpus.documents if d.path.resolve() not in held_paths]
-            val_docs = held.documents
-            if not train_docs:
-                raise TrainingError("every file is held out (--holdout): give files to train on as well")
-            corpus = Corpus(train_docs + val_docs, corpus.skipped + held.skipped)
-        else:
-            train_docs, val_docs = split_corpus(corpus.documents, cfg.val_fraction, cfg.seed)
-        tokenizer = self._tokenizer(train_docs + val_docs, train_docs, base_path)
-        cache = Paths.discover().cache
-        train, val = encode_documents(train_docs, tokenizer, cache), encode_documents(val_docs, tokenizer, cache)
+        cfg.job_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".corpus-", dir=cfg.job_dir) as folder:
+            text = Path(folder)
+            corpus = store_corpus(cfg.data, text / "data.txt", strip_gutenberg=cfg.strip_gutenberg,
+                                  join_lines=cfg.join_lines)
+            if cfg.holdout:
+                held = store_corpus(cfg.holdout, text / "holdout.txt", strip_gutenberg=cfg.strip_gutenberg,
+                                    join_lines=cfg.join_lines)
+                held_paths = {d.path.resolve() for d in held.documents}
+                train_docs = [d for d in corpus.documents if d.path.resolve() not in held_paths]
+                val_docs = held.documents
+                if not train_docs:
+                    raise TrainingError("every file is held out (--holdout): give files to train on as well")
+                corpus = Corpus(train_docs + val_docs, corpus.skipped + held.skipped)
+            else:
+                train_docs, val_docs = split_corpus(corpus.documents, cfg.val_fraction, cfg.seed)
+            tokenizer = self._tokenizer(train_docs + val_docs, train_docs, base_path)
+            cache = Paths.discover().cache
+            train, val = encode_documents(train_docs, tokenizer, cache), encode_documents(val_docs, tokenizer, cache)
         if len(train.ids) < cfg.context + 1:
             raise TrainingError(
                 f"the training text is {len(train.ids):,} tokens, shorter than one block of {cfg.context + 1}: add "

@@ -59,3 +59,27 @@ async def test_cached_text_and_height_follow_every_change() -> None:
         editor.load_text("short\ntext")
         assert editor.text == "short\ntext"
         assert_consistent(editor)
+
+
+async def test_a_long_document_s_wrap_data_is_not_walked_by_the_garbage_collector() -> None:
+    """Per-line wrap data of 200,000 lines lives in numpy arrays, which the garbage collector never walks (a list of a
+    50 MB document's lines took each young collection 100 ms)."""
+    import gc
+
+    lines = "\n".join(f"line {n} " + "word " * (n % 30) + "\t" * (n % 50 == 0) for n in range(200_000))
+
+    class LongApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Editor(lines, id="editor")
+
+    app = LongApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        editor = app.query_one(Editor)
+        editor.move_cursor((100_000, 3))
+        await pilot.press(*"typed", "enter")
+        wrapped = editor.wrapped_document
+        containers = [value for value in vars(wrapped).values() if isinstance(value, (list, dict, tuple, set))]
+        assert not any(gc.is_tracked(value) and len(value) > 1000 for value in containers)
+        assert len(wrapped._wrap_offsets) == len(wrapped._tab_width_cache) == editor.document.line_count == 200_001
+        assert wrapped.get_offsets(100_000) == WrappedDocument(editor.document, wrapped._width).get_offsets(100_000)
+        assert editor.document.get_line(100_000) == "lintyped" and editor.document.get_line(100_001).startswith("e 100000 ")
