@@ -39,7 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Union
+from typing import BinaryIO, Generic, Iterable, Iterator, TypeVar, Union
 
 from scribe.files import FileSafetyError, open_regular
 
@@ -180,11 +180,14 @@ class Skipped:
     reason: str
 
 
-@dataclass
-class Corpus:
-    """The documents read, and the files skipped."""
+D = TypeVar("D", Document, StoredDocument, Text)
 
-    documents: list[Text] = field(default_factory=list)
+
+@dataclass
+class Corpus(Generic[D]):
+    """The documents read (in memory from `read_corpus`, on disk from `store_corpus`), and the files skipped."""
+
+    documents: list[D] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
     @property
@@ -569,11 +572,12 @@ def _no_usable_text(corpus: Corpus) -> EmptyCorpus:
     return EmptyCorpus(f"no usable text in the corpus{': ' + detail if detail else ''}")
 
 
-def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True, join_lines: bool = False) -> Corpus:
+def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True,
+                join_lines: bool = False) -> Corpus[Document]:
     """Read every file named by `paths` into memory (`join_lines`: undo hard wrapping, see `unwrap`). Raises
     EmptyCorpus when none holds usable text. (`store_corpus` prepares a corpus of any size.)"""
     files, missing = expand_paths(paths)
-    corpus = Corpus(skipped=list(missing))
+    corpus: Corpus[Document] = Corpus(skipped=list(missing))
     for number, path in enumerate(files, 1):
         set_stage(f"reading {path.name} (file {number} of {len(files)})")
         item = read_document(path, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
@@ -584,13 +588,13 @@ def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True, jo
 
 
 def store_corpus(paths: Iterable[str | Path], store: Path, *, strip_gutenberg: bool = True,
-                 join_lines: bool = False) -> Corpus:
+                 join_lines: bool = False) -> Corpus[StoredDocument]:
     """Read and clean every file named by `paths` as `read_corpus` does, a piece at a time, into the UTF-8 file
     `store` (created or replaced; the caller removes it when done): the documents are StoredDocuments, byte ranges of
     it. Memory stays bounded by a piece (a paragraph, with `join_lines`) whatever the corpus size; progress is
     reported with `set_stage`. Raises EmptyCorpus when no file holds usable text."""
     files, missing = expand_paths(paths)
-    corpus = Corpus(skipped=list(missing))
+    corpus: Corpus[StoredDocument] = Corpus(skipped=list(missing))
     with open(store, "wb") as out:
         for number, path in enumerate(files, 1):
             name = f"reading {path.name} (file {number} of {len(files)})"

@@ -79,7 +79,7 @@ def test_the_card_names_the_holdout_files_and_draws_the_curve(tmp_path: Path, fi
 def test_the_card_names_the_files_the_split_chose(tmp_path: Path, files: list[Path], base: Path) -> None:
     trainer, card = train(tmp_path, files, base)
     [held] = trainer.data.val_documents
-    assert re.search(rf"Held out: 1 of the 3 files, `{held.path.name}` \({len(held.text):,} characters, "
+    assert re.search(rf"Held out: 1 of the 3 files, `{held.path.name}` \({held.characters:,} characters, "
                      r"[\d.]+% of the text\), whole and never trained on, chosen with seed 0 until about 10% of the "
                      r"text was held out \(`--val-fraction`\)\.", card)
 
@@ -89,6 +89,6 @@ def test_the_card_describes_the_stretches_held_out_of_one_file(tmp_path: Path, f
     big.write_text("\n\n".join(prose(i) for i in range(6)), encoding="utf-8")
     trainer, card = train(tmp_path, [big], base)
     stretches = trainer.data.val_documents
-    chars = sum(len(d.text) for d in stretches)
+    chars = sum(d.characters for d in stretches)
     assert f"Held out: {len(stretches)} stretch(es) of `big.txt` ({chars:,} characters, " in card
     assert "the file was cut into chunks at paragraph breaks and chunks chosen with seed 0" in card
