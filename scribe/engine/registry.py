@@ -1,10 +1,5 @@
-"""Find a model by name or path and load it with the backend that claims it.
-
-Backends register in the `scribe.backends` entry-point group (`name = "module:Class"`, the class a
-`scribe.engine.base.Backend`); scribe's own are registered there too (pyproject.toml), and `BUILTIN_BACKENDS` stands in
-for them when scribe runs from a source checkout that was not reinstalled. A third-party package adds a backend by
-declaring one entry point. Entry points are loaded (their modules imported) only when a model is resolved, so importing
-this module imports neither torch nor huggingface_hub.
+"""Find a model by name or path and load it with the backend that claims it (the installed backends and their
+kinds: `scribe.backend_plugins`).
 
 Resolution order: a name a backend claims (`Backend.locate`, such as "remote:NAME"), an existing file or folder, a
 bundled model, a model scribe trained (`Paths.models`), then a repository already in the Hugging Face cache. Which
@@ -14,74 +9,15 @@ plugin can claim files more precisely. Nothing is downloaded here.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import import_module
-from importlib.metadata import entry_points
 from pathlib import Path
 
+from scribe.backend_plugins import FALLBACK_KIND, backend_class, backend_names, detect_kind, is_builtin
 from scribe.config import Paths, hf_cache_dir
 from scribe.engine.base import Backend, ModelLoadError, ModelNotFound
 from scribe.store.bundled import bundled_model_names, bundled_models_dir
 from scribe.store.known import known_model
-
-ENTRY_POINT_GROUP = "scribe.backends"
-BUILTIN_BACKENDS: dict[str, str] = {
-    "transformers": "scribe.engine.transformers_backend:TransformersBackend",
-    "gguf": "scribe.engine.gguf_backend:GGUFBackend",
-    "keras": "scribe.engine.keras_backend:KerasBackend",
-    "remote": "scribe.engine.remote_backend:RemoteBackend",
-}
-"""scribe's own backends, as pyproject.toml registers them."""
-FALLBACK_KIND = "transformers"
-"""The kind of a folder no backend claims (its loader says what is missing)."""
-
-
-@functools.cache
-def _entry_point_targets() -> dict[str, str]:
-    """Backend name -> "module:Class": the installed entry points, over scribe's own."""
-    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    return {**{name: target for name, target in BUILTIN_BACKENDS.items() if name not in found}, **found}
-
-
-def backend_names() -> list[str]:
-    """Registered backends, third-party ones first (the order `detect` is asked in)."""
-    targets = _entry_point_targets()
-    return sorted(targets, key=lambda name: (targets[name] == BUILTIN_BACKENDS.get(name), name))
-
-
-def backend_class(name: str) -> type[Backend]:
-    """The class registered as `name` (ModelLoadError when it is not installed or does not import)."""
-    target = _entry_point_targets().get(name)
-    if target is None:
-        raise ModelLoadError(f"no backend for {name} models in this installation of scribe")
-    module_name, _, class_name = target.partition(":")
-    try:
-        cls = getattr(import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ModelLoadError(f"the {name} backend ({target}) cannot be imported: {exc}") from exc
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise ModelLoadError(f"the {name} backend ({target}) is not a scribe Backend")
-    return cls
-
-
-def reload_backends() -> None:
-    """Read the entry points again (after installing a backend package in this process)."""
-    _entry_point_targets.cache_clear()
-
-
-def detect_kind(path: Path) -> str | None:
-    """The name of the first backend whose `detect` claims the file or folder `path`, or None."""
-    for name in backend_names():
-        try:
-            cls = backend_class(name)
-        except ModelLoadError:
-            continue  # a broken third-party backend does not stop the others
-        if cls.detect(path):
-            return name
-    return None
-
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -173,7 +109,7 @@ def load_model(
     `light`: the caller only streams (no scoring, analysis, search or chat), so a GPT-2 folder may load through the
     quick-start loader (`scribe.engine.gpt2_light`), which does not import transformers."""
     ref = resolve_model(name_or_path)
-    if light and ref.kind == FALLBACK_KIND and BUILTIN_BACKENDS.get(ref.kind) == _entry_point_targets().get(ref.kind):
+    if light and ref.kind == FALLBACK_KIND and is_builtin(ref.kind):
         from scribe.engine import gpt2_light
 
         if gpt2_light.can_load(ref.path, device=device, dtype=dtype, trust_remote_code=trust_remote_code):

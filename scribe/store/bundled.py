@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scribe.backend_plugins import detect_kind
+
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -23,9 +25,7 @@ def bundled_themes_dir() -> Path:
 
 
 def bundled_model_names() -> list[str]:
-    """Names of the bundled models (the folders a backend claims, `scribe.engine.registry.detect_kind`)."""
-    from scribe.engine.registry import detect_kind  # the engine sits above the store: imported when asked
-
+    """Names of the bundled models (the folders a backend claims, `scribe.backend_plugins.detect_kind`)."""
     root = bundled_models_dir()
     if not root.is_dir():
         return []

@@ -8,8 +8,7 @@ shard of an index) or its tokenizer is listed as incomplete and never as usable;
 looks like that. Nothing here imports torch or touches the network.
 
 Which backend a file or folder belongs to is decided in one place, each backend's `detect` asked through the registry
-(`scribe.engine.registry.detect_kind`); the registry is imported inside the functions that ask it, because the engine
-sits above the store.
+(`scribe.backend_plugins.detect_kind`, which imports a backend's module only to ask it).
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from scribe.backend_plugins import FALLBACK_KIND, detect_kind
 from scribe.config import Paths, hf_cache_dir
 from scribe.context_length import gguf_context_length, hf_context_length, keras_context_length
 from scribe.types import ModelNotFound
@@ -196,8 +196,6 @@ def count_label(n: int | None) -> str:
 
 def _kind(path: Path) -> str | None:
     """The backend that claims the file or folder `path` (each backend's `detect`, through the registry), or None."""
-    from scribe.engine.registry import detect_kind
-
     return detect_kind(path)
 
 
@@ -320,8 +318,6 @@ def gguf_metadata(path: Path) -> dict[str, Any]:
 def _hf_entries(cache: Path) -> Iterator[CatalogEntry]:
     """One entry per ref (main shows as the bare repository id) and per snapshot no ref points to; a snapshot no
     backend claims (an incomplete download) is the registry's FALLBACK_KIND, whose loader says what is missing."""
-    from scribe.engine.registry import FALLBACK_KIND
-
     if not cache.is_dir():
         return
     for storage in sorted(cache.glob("models--*")):

@@ -18,11 +18,11 @@ def test_every_backends_detect_imports_no_model_library(tmp_path: Path) -> None:
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from scribe.engine import registry\n"
+        "from scribe import backend_plugins\n"
         f"folder = Path({str(ROOT / 'models' / 'scribe-gutenberg')!r})\n"
         f"file = Path({str(tmp_path / 'weights.gguf')!r})\n"
-        "claims = {name: [registry.backend_class(name).detect(folder), registry.backend_class(name).detect(file)]\n"
-        "          for name in registry.backend_names()}\n"
+        "claims = {name: [backend_plugins.backend_class(name).detect(folder), backend_plugins.backend_class(name).detect(file)]\n"
+        "          for name in backend_plugins.backend_names()}\n"
         f"print(json.dumps([claims, sorted(m for m in {HEAVY!r} if m in sys.modules)]))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from scribe.config import Settings
+from scribe import backend_plugins
 from scribe.engine import registry
 from scribe.engine.base import Capability, StreamEnd, TokenStep
 from scribe.sampling.params import SamplingParams
@@ -70,16 +71,16 @@ def toy_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (site / "toy_scribe_backend-1.0.dist-info" / "entry_points.txt").write_text(
         "[scribe.backends]\ntoy = toy_scribe_backend:ToyBackend\n")
     monkeypatch.syspath_prepend(str(site))
-    registry.reload_backends()
+    backend_plugins.reload_backends()
     model = tmp_path / "letters.toy"
     model.write_text("")
     yield model
-    registry.reload_backends()
+    backend_plugins.reload_backends()
 
 
 def test_the_plugin_is_found_and_claims_its_files(toy_plugin: Path) -> None:
-    assert "toy" in registry.backend_names()
-    assert registry.backend_names()[0] == "toy", "third-party backends are asked first"
+    assert "toy" in backend_plugins.backend_names()
+    assert backend_plugins.backend_names()[0] == "toy", "third-party backends are asked first"
     assert registry.resolve_model(str(toy_plugin)).kind == "toy"
     backend = registry.load_model(str(toy_plugin))
     assert backend.info.backend == "toy" and backend.supports(Capability.LOGITS)

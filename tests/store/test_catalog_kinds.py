@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scribe.config import Paths, Settings, save_settings
-from scribe.engine import registry
+from scribe import backend_plugins
 from scribe.store.bundled import bundled_model_names, bundled_models_dir
 from scribe.store.catalog import list_models
 
@@ -63,19 +63,19 @@ def models(hf_folder: Path, gguf_file: Path, tmp_path: Path) -> Path:
 def test_the_lists_kind_of_every_local_model_is_the_registrys(models: Path) -> None:
     entries = [entry for entry in list_models(offered=False) if entry.source in ("bundled", "scribe")]
     kinds = {Path(entry.location): entry.kind for entry in entries}
-    assert kinds == {path: registry.detect_kind(path) for path in kinds}
+    assert kinds == {path: backend_plugins.detect_kind(path) for path in kinds}
     assert kinds[models / "hf"] == "transformers"
     assert kinds[models / "keras"] == "keras"
     assert kinds[models / "single.gguf"] == kinds[models / "quantised" / "tiny-Q8_0.gguf"] == "gguf"
     bundled = bundled_models_dir() / "scribe-gutenberg"
-    assert kinds[bundled] == registry.detect_kind(bundled) == "transformers"
-    assert models / "notes" not in kinds and registry.detect_kind(models / "notes") is None
+    assert kinds[bundled] == backend_plugins.detect_kind(bundled) == "transformers"
+    assert models / "notes" not in kinds and backend_plugins.detect_kind(models / "notes") is None
     assert models / "quantised" not in kinds, "a folder of GGUF files is listed by its files"
 
 
 def test_the_bundled_names_are_the_folders_a_backend_claims() -> None:
     root = bundled_models_dir()
-    claimed = sorted(p.name for p in root.iterdir() if p.is_dir() and registry.detect_kind(p) is not None)
+    claimed = sorted(p.name for p in root.iterdir() if p.is_dir() and backend_plugins.detect_kind(p) is not None)
     assert bundled_model_names() == claimed and "scribe-gutenberg" in claimed
 
 
@@ -84,7 +84,7 @@ def test_a_third_party_backends_folder_is_listed_with_its_kind(tmp_path: Path, m
     folder.mkdir(parents=True)
     (folder / "weights.fold").write_bytes(b"\0")
     save_settings(Settings(gguf_folders=[]))
-    registry.reload_backends()
+    backend_plugins.reload_backends()
     assert not [e for e in list_models(offered=False) if e.location == str(folder)], "no backend claims it yet"
     site = tmp_path / "site"
     (site / "fold_backend-1.0.dist-info").mkdir(parents=True)
@@ -92,9 +92,9 @@ def test_a_third_party_backends_folder_is_listed_with_its_kind(tmp_path: Path, m
     (site / "fold_backend-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: fold-backend\nVersion: 1.0\n")
     (site / "fold_backend-1.0.dist-info" / "entry_points.txt").write_text("[scribe.backends]\nfold = fold_backend:FolderBackend\n")
     monkeypatch.syspath_prepend(str(site))
-    registry.reload_backends()
+    backend_plugins.reload_backends()
     try:
         [entry] = [e for e in list_models(offered=False) if e.location == str(folder)]
     finally:
-        registry.reload_backends()
+        backend_plugins.reload_backends()
     assert (entry.kind, entry.source, entry.usable) == ("fold", "scribe", True)
