@@ -31,4 +31,4 @@ def test_eval_of_a_keras_model_says_tensorflow_is_loading(shakespeare_slice: Pat
     assert KERAS_LOADING in lines
     assert f"scoring {model}…" in lines and f"timing 4 tokens of {model}…" in lines
     assert f"{model}: {row['tokens']:,} tokens scored · 100% · " in done.stderr  # the one document, scored
-    assert lines[-1].startswith(f"{model}: {row['tokens']:,} tokens scored in 0:")
+    assert lines[-1].startswith(f"{model}: {row['tokens']:,} tokens scored in 00:")
