@@ -257,7 +257,9 @@ def fsync_tree(folder: Path) -> None:
 def replace_folder(folder: Path, fill: Callable[[Path], object]) -> None:
     """Create or replace `folder` atomically: `fill(tmp)` writes a temporary sibling, which is flushed to disk and
     swapped into place. The old folder is removed only after the new one is in place (and put back if the swap fails);
-    whatever `fill` raises leaves `folder` as it was and no temporary behind."""
+    whatever `fill` raises leaves `folder` as it was and no temporary behind. Its files get the usual permissions
+    (0644 under a 022 umask), whatever temporary files the writers made them from (transformers' `save_pretrained`
+    leaves 0600)."""
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -265,6 +267,10 @@ def replace_folder(folder: Path, fill: Callable[[Path], object]) -> None:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()
         fill(tmp)
+        usual = 0o666 & ~_current_umask()
+        for path in tmp.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                os.chmod(path, usual)
         fsync_tree(tmp)
         if folder.exists():
             os.replace(folder, old)

@@ -35,3 +35,22 @@ def test_a_failed_fill_leaves_the_old_folder_and_no_temporary(tmp_path: Path) ->
         replace_folder(folder, broken)
     assert (folder / "weights.txt").read_text(encoding="utf-8") == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_model_saved_by_save_pretrained_gets_the_usual_permissions(tmp_path: Path) -> None:
+    """transformers writes its weights through a private temporary file (mode 0600); a writer's model folder is
+    readable like any other file they save (0666 less the umask)."""
+    import os
+    import stat
+
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=16, n_positions=8))
+    folder = tmp_path / "model"
+    old = os.umask(0o022)
+    try:
+        replace_folder(folder, model.save_pretrained)
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert "model.safetensors" in modes and set(modes.values()) == {0o644}, modes
