@@ -43,9 +43,8 @@ prepare_cpu_threads()
 
 import torch  # noqa: E402
 
-from gguf_export import export_gguf  # noqa: E402
 from hardware import hardware  # noqa: E402
-from llamacpp_runner import POLICIES, LlamaCppWorker  # noqa: E402
+from llamacpp_runner import POLICIES, LlamaCppWorker, start_workers  # noqa: E402
 from scribe.engine.base import StreamEnd  # noqa: E402
 from scribe.engine.prompt_cache import PromptCache  # noqa: E402
 from scribe.engine.streaming import StreamRun, sampled_tokens  # noqa: E402
@@ -146,11 +145,7 @@ def main() -> None:
         context = max([len(prompt), *contexts]) + args.new_tokens + 8
         workers: dict[str, LlamaCppWorker] = {}
         try:
-            for qtype in PAIRS.values():
-                path = export_gguf(folder, Path(tmp) / f"llama-{qtype}.gguf", qtype)
-                for policy in POLICIES:
-                    workers[f"{qtype} {policy}"] = LlamaCppWorker(path, policy=policy, threads=args.threads,
-                                                                  context=context)
+            workers = start_workers(folder, Path(tmp), PAIRS.values(), threads=args.threads, context=context)
 
             def llama_cpp(key: str, ids: list[int]) -> Callable[[], float]:
                 return lambda: workers[key].decode(ids, args.new_tokens)["decode_tokens_per_s"]

@@ -37,9 +37,8 @@ prepare_cpu_threads()  # passive OpenMP waiting for scribe, as its commands ask 
 import torch  # noqa: E402
 
 from decode_speed import ALTERNATIVES, PROMPT, TEMPERATURE, TOP_K, build_model, run_scribe  # noqa: E402
-from gguf_export import export_gguf  # noqa: E402
 from hardware import hardware  # noqa: E402
-from llamacpp_runner import POLICIES, LlamaCppWorker  # noqa: E402
+from llamacpp_runner import POLICIES, LlamaCppWorker, start_workers  # noqa: E402
 from memory_bandwidth import read_bandwidth  # noqa: E402
 from scribe.engine.registry import load_model  # noqa: E402
 
@@ -88,16 +87,12 @@ def main() -> None:
         context = len(ids) + args.new_tokens + 8
         workers: dict[str, LlamaCppWorker] = {}
         try:
-            for qtype in PAIRS.values():
-                path = export_gguf(folder, Path(tmp) / f"model-{qtype}.gguf", qtype)
-                for policy in POLICIES:
-                    workers[f"llama.cpp {qtype} {policy}"] = LlamaCppWorker(path, policy=policy, threads=args.threads,
-                                                                            context=context)
+            workers = start_workers(folder, Path(tmp), PAIRS.values(), threads=args.threads, context=context)
             runners = {}
             for dtype, qtype in PAIRS.items():
                 runners[f"scribe {dtype}"] = lambda seed, b=backends[dtype]: run_scribe(b, args.new_tokens, seed)
                 for policy in POLICIES:
-                    runners[f"llama.cpp {qtype} {policy}"] = lambda seed, w=workers[f"llama.cpp {qtype} {policy}"]: \
+                    runners[f"llama.cpp {qtype} {policy}"] = lambda seed, w=workers[f"{qtype} {policy}"]: \
                         w.decode(ids, args.new_tokens, temperature=TEMPERATURE, top_k=TOP_K, seed=seed)
             for run in runners.values():  # warm-up
                 run(args.seed)

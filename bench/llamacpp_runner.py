@@ -27,6 +27,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 POLICIES = ("default", "passive")
@@ -74,6 +75,25 @@ class LlamaCppWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def start_workers(folder: Path, out_dir: Path, qtypes: Iterable[str], *, threads: int,
+                  context: int) -> dict[str, LlamaCppWorker]:
+    """The model in `folder` exported to GGUF in each of `qtypes` (into `out_dir`), with one worker per file and wait
+    policy, keyed "<qtype> <policy>"; the caller closes them (those started are closed here if one fails)."""
+    from gguf_export import export_gguf
+
+    workers: dict[str, LlamaCppWorker] = {}
+    try:
+        for qtype in qtypes:
+            path = export_gguf(folder, out_dir / f"{folder.name}-{qtype}.gguf", qtype)
+            for policy in POLICIES:
+                workers[f"{qtype} {policy}"] = LlamaCppWorker(path, policy=policy, threads=threads, context=context)
+    except BaseException:
+        for worker in workers.values():
+            worker.close()
+        raise
+    return workers
 
 
 def open_llama(model: Path, context: int, threads: int):
