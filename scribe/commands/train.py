@@ -26,8 +26,10 @@ from scribe.store.names import check_training_output
 _DEFAULTS = {"preset": "small", "context": 256, "batch_size": 32, "warmup": 100, "max_steps": 1000, "eval_every": 250,
              "seed": 0, "vocab_size": 8192, "val_fraction": 0.1, "keras_val_fraction": 0.05, "lora_r": 8,
              "lora_alpha": 16}
+_CHAR_DEFAULTS = {"context": 64, "batch_size": 12}
 """Defaults shown in --help. Unset flags stay None and `scribe.training.plan` fills them in: these mirror its and
-TrainConfig's (kept here so --help does not import the trainer)."""
+TrainConfig's, and `_CHAR_DEFAULTS` the char preset's (scribe.training.trainer.PRESET_SETTINGS), kept here so --help
+does not import the trainer."""
 BAR_WIDTH = 24
 EXIT_STOPPED_AT_ONCE = 75
 """scribe.training.job.EXIT_STOPPED_AT_ONCE (not imported: --help and this module stay free of the training package)."""
@@ -44,7 +46,7 @@ EXIT_CODES = """exit status:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `train` command."""
-    d = _DEFAULTS
+    d, c = _DEFAULTS, _CHAR_DEFAULTS
     p = subparsers.add_parser(
         "train",
         help="fine-tune a model on your text (or train one from scratch)",
@@ -66,13 +68,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="from-scratch architecture: gpt2 (default), or a Keras model: char-lstm, word-lstm, "
                    "transformer-decoder, mini-gpt (presets tiny, small, medium)")
     p.add_argument("--preset",
-                   help="from-scratch shape: tiny, small, medium, or char (character-level, for small corpora) "
-                   f"(default {d['preset']})")
+                   help="from-scratch shape: tiny, small, medium, or char (character-level, for small corpora; "
+                   f"nanoGPT's Shakespeare CPU configuration: context {c['context']}, batch {c['batch_size']} unless "
+                   f"given) (default {d['preset']})")
     p.add_argument("--tokenizer", metavar="PATH|train|char",
                    help="from scratch: train a byte-level BPE (default), use characters, or reuse a tokenizer folder")
     p.add_argument("--vocab-size", type=int, help=f"size of a trained tokenizer (default {d['vocab_size']})")
-    p.add_argument("--context", type=int, help=f"tokens per training block (default {d['context']}; Keras: the preset's)")
-    p.add_argument("--batch-size", type=int, help=f"blocks per step (default {d['batch_size']}; Keras: the preset's)")
+    p.add_argument("--context", type=int, help=f"tokens per training block (default {d['context']}, {c['context']} with "
+                   "--preset char; Keras: the preset's)")
+    p.add_argument("--batch-size", type=int, help=f"blocks per step (default {d['batch_size']}, {c['batch_size']} "
+                   "with --preset char; Keras: the preset's)")
     p.add_argument("--grad-accum", type=int, help="micro-batches per step (default 1)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 5e-4 fine-tuning, 2e-3 LoRA)")
     p.add_argument("--warmup", type=int,

@@ -5,7 +5,9 @@ The rule that picks the trainer (`trainer_for`): a Keras architecture (named by 
 `mini-gpt` or `char-lstm:tiny`) trains that Keras model from scratch; otherwise LoRA when asked (it needs a base model),
 full fine-tuning when a base model is named, and a GPT-2-architecture model from scratch when none is. Each face turns
 its input into `TrainingChoices`; `plan_training` returns the `TrainingPlan`: the trainer, its config (a `TrainConfig`
-or a `KerasTrainConfig`) and the job that runs it. Importing this module imports neither torch nor TensorFlow.
+or a `KerasTrainConfig`) and the job that runs it. A from-scratch preset's implied settings (`PRESET_SETTINGS`, e.g.
+`char`'s context 64 and batch 12) fill in what the writer left unset. Importing this module imports neither torch
+nor TensorFlow.
 """
 
 from __future__ import annotations
@@ -165,17 +167,19 @@ def plan_training(choices: TrainingChoices) -> TrainingPlan:
     }
     if trainer == "keras":
         return TrainingPlan(trainer, _keras_config(choices, common))
-    from scribe.training.trainer import TrainConfig
+    from scribe.training.trainer import PRESET_SETTINGS, TrainConfig
 
+    preset = choices.preset if trainer == "scratch" else None  # a fine-tuned model keeps its base's shape
+    implied = PRESET_SETTINGS.get(preset or "", {})
     values = {
         **common, "mode": trainer, "base": choices.base, "tokenizer": choices.tokenizer,
         "vocab_size": choices.vocab_size, "context": choices.context, "grad_accum": choices.grad_accum,
         "dropout": choices.dropout, "checkpoint_every": choices.checkpoint_every, "patience": choices.patience,
         "device": choices.device, "max_memory_gb": choices.max_memory_gb, "holdout": list(choices.holdout),
         "extend_context": choices.extend_context, "lora_r": choices.lora_r, "lora_alpha": choices.lora_alpha,
-        "preset": choices.preset if trainer == "scratch" else None,  # a fine-tuned model keeps its base's shape
+        "preset": preset,
     }
-    config = TrainConfig(**{"warmup_steps": choices.warmup, **_set(values), **choices.settings})
+    config = TrainConfig(**{"warmup_steps": choices.warmup, **implied, **_set(values), **choices.settings})
     return TrainingPlan(trainer, config, processes=choices.processes)
 
 
