@@ -148,13 +148,15 @@ MODELS_BINDINGS: list[BindingType] = [
 """The model picker's keys (`scribe.ui.screens.models`, imported when it opens)."""
 
 CONTEXT_TOOLS_BINDINGS: list[BindingType] = [
-    Binding("escape", "close", "Close", id="context_close", tooltip="Context tools: close (changes are saved)"),
+    Binding("escape", "close", "Close", id="context_close", priority=True,
+            tooltip="Context tools: close (changes are saved)"),
     Binding("alt+n", "add_entry", "New entry", id="context_add_entry", priority=True,
             tooltip="Context tools: add a lorebook entry"),
     Binding("alt+x", "delete_entry", "Delete entry", id="context_delete_entry", priority=True,
             tooltip="Context tools: delete the highlighted lorebook entry"),
 ]
-"""The context tools' keys (`scribe.ui.screens.context_tools`)."""
+"""The context tools' keys (`scribe.ui.screens.context_tools`). All are priority bindings, so they work from inside
+the screen's text fields, whose own keys (ctrl+w deletes a word) would otherwise take a key remapped here."""
 
 EDITOR_BINDINGS: list[BindingType] = [
     Binding("ctrl+home", "document_start", "Start of text", id="text_start", show=False,

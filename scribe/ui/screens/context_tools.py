@@ -1,11 +1,11 @@
 """Editing a document's context tools: memory, author's note and its depth, and the lorebook's entries and settings.
 
 Keyboard only: tab moves between fields, the entry list's up/down picks the entry the fields beside it edit, alt+n adds
-an entry, alt+x deletes the highlighted one, escape closes. An entry's fields: name, keys and secondary keys (comma-
-separated; `/pattern/flags` is a regular expression), order, its own scan depth (blank: the lorebook's), always on,
-case-sensitive, enabled, and its text. Every change is handed to `on_change` at once (the studio saves it beside the
-document); a field that does not parse (a depth that is not a number, a key that is not a valid regular expression) is
-flagged and not applied.
+an entry, alt+x deletes the highlighted one, escape closes (these keys, remapped or not, work from inside a text
+field). An entry's fields: name, keys and secondary keys (comma-separated; `/pattern/flags` is a regular expression),
+order, its own scan depth (blank: the lorebook's), always on, case-sensitive, enabled, and its text. Every change is
+handed to `on_change` at once (the studio saves it beside the document); a field that does not parse (a depth that is
+not a number, a key that is not a valid regular expression) is flagged and not applied.
 """
 
 from __future__ import annotations
