@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 from textual.widgets import TextArea
-from textual.widgets.text_area import Location
+from textual.widgets.text_area import Document, Location
 
 from scribe.ui.keys import EDITOR_BINDINGS
 from scribe.ui.textual_private import DocumentSetHook
@@ -19,6 +19,9 @@ class Editor(DocumentSetHook):
 
     BINDINGS = EDITOR_BINDINGS
     wrapped_document_class = FastWrappedDocument
+    document: Document
+    """What TextArea types as a DocumentBase is always a Document here (plain, or syntax-aware with a language), with
+    the offset <-> location conversions."""
 
     class Undone(Message):
         """An undo (`redo` False) or redo (`redo` True) changed the text."""
@@ -28,7 +31,7 @@ class Editor(DocumentSetHook):
             self.redo = redo
 
     def __init__(self, text: str = "", **kwargs: object) -> None:
-        super().__init__(text, soft_wrap=True, tab_behavior="focus", show_line_numbers=False, **kwargs)  # type: ignore[arg-type]
+        super().__init__(text, soft_wrap=True, tab_behavior="focus", show_line_numbers=False, **kwargs)
         self._mark: int | None = None
         self._mark_text = ""
 

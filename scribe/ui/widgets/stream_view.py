@@ -56,13 +56,18 @@ def legend(label: str = "probability") -> Text:
 
 
 class TokenLike(Protocol):
-    """A streamed `TokenStep` or a stored `TokenRecord`."""
+    """A streamed `TokenStep` or a stored `TokenRecord` (read-only: both are frozen dataclasses)."""
 
-    token_id: int
-    text: str
-    raw_prob: float
-    final_prob: float
-    alternatives: tuple[Alternative, ...]
+    @property
+    def token_id(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def raw_prob(self) -> float: ...
+    @property
+    def final_prob(self) -> float: ...
+    @property
+    def alternatives(self) -> tuple[Alternative, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -243,7 +248,10 @@ class StreamView(Vertical, can_focus=True):
     def action_keep(self) -> None:
         """Ask the app to keep the offered text up to and including the token under the cursor."""
         position, before = self._cursor, 0
-        for segment in self._segments() if position is not None else ():
+        if position is None:
+            self.app.bell()
+            return
+        for segment in self._segments():
             if position < len(segment.tokens):
                 own = len(segment.prefix) + sum(len(token.text) for token in segment.tokens[: position + 1])
                 self.post_message(self.KeepTo(before + min(own, len(segment.text))))
