@@ -32,8 +32,12 @@ def words(text: str) -> int:
     return len(text.split())
 
 
-def bpe() -> tuple[Counter, object]:
+def bpe(by_pieces: bool = False) -> tuple[Counter, object]:
+    """The bundled tokenizer's count, and its batch: encoding each text, or by pieces (what the studio's backends
+    use, `scribe.engine.token_pieces`)."""
     from tokenizers import Tokenizer
+
+    from scribe.engine.token_pieces import PieceCounter
 
     tokenizer = Tokenizer.from_file(str(REPO / "models" / "scribe-gutenberg" / "tokenizer.json"))
 
@@ -43,7 +47,7 @@ def bpe() -> tuple[Counter, object]:
     def batch(texts: list[str]) -> list[int]:
         return [len(e.ids) for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
 
-    return count, batch
+    return count, (PieceCounter(tokenizer, add_special_tokens=False).count if by_pieces else batch)
 
 
 def story(rng: random.Random) -> str:
@@ -136,9 +140,9 @@ def case(rng: random.Random) -> dict:
             "book": lorebook(rng)}
 
 
-@pytest.mark.parametrize("counter", ["words", "bpe"])
+@pytest.mark.parametrize("counter", ["words", "bpe", "bpe by pieces"])
 def test_the_fast_assembly_gives_the_straightforward_prompt(counter: str) -> None:
-    count, batch = (words, None) if counter == "words" else bpe()
+    count, batch = (words, None) if counter == "words" else bpe(counter == "bpe by pieces")
     rng = random.Random(16)
     warm = CachedCounter(count, batch=batch)  # kept across cases, as the studio keeps it while the writer types
     for number in range(300 if counter == "words" else 80):
@@ -155,10 +159,11 @@ def test_the_fast_assembly_gives_the_straightforward_prompt(counter: str) -> Non
             assert tokens <= c["budget"] or result.tokens_of("story") == 0, (number, c)  # only memory, note, lore over
 
 
-def test_a_long_prompt_summed_from_its_parts_is_the_whole_count() -> None:
+@pytest.mark.parametrize("by_pieces", [False, True])
+def test_a_long_prompt_summed_from_its_parts_is_the_whole_count(by_pieces: bool) -> None:
     """Past the length counted whole once more, the figure is the sum of the parts: the same as tokenising the whole
     prompt, for the bundled tokenizer; and one more paragraph would not have fitted."""
-    count, batch = bpe()
+    count, batch = bpe(by_pieces)
     rng = random.Random(5)
     text = "\n\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 90))) for _ in range(1500))
     memory = "A sea story.\n"
