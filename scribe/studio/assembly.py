@@ -107,7 +107,7 @@ class CachedCounter:
         value = self._counts.get(text)
         if value is None:
             if len(self._counts) >= self.limit:
-                self._counts.clear()
+                self._counts = {}  # a new dict, not cleared: a thread reading the old one keeps its counts
             value = self._counts[text] = self.count(text)
         return value
 
@@ -117,7 +117,7 @@ class CachedCounter:
         missing = list(dict.fromkeys(t for t in texts if t not in counts))
         if missing:
             if len(counts) + len(missing) > self.limit:
-                counts.clear()
+                counts = self._counts = {}
                 missing = list(dict.fromkeys(texts))
             values = self.batch(missing) if self.batch is not None else [self.count(t) for t in missing]
             counts.update(zip(missing, values))
@@ -169,6 +169,16 @@ def paragraph_count(text: str, end: int) -> int:
 def count_many(count: Counter, texts: list[str]) -> list[int]:
     """The counts of `texts`: in one batch through a `CachedCounter`, else one by one."""
     return count.many(texts) if isinstance(count, CachedCounter) else [count(t) for t in texts]
+
+
+def count_text(text: str, count: Counter) -> int:
+    """The tokens of `text`, counted paragraph by paragraph (through a `CachedCounter`, only paragraphs not seen before
+    are counted): the sum of the paragraphs' counts, less the special tokens the counter adds to every text (its count
+    of "") for all paragraphs but the first. The same as counting `text` whole for tokenizers that split words from
+    newlines (see `paragraphs`)."""
+    pieces = paragraphs(text)
+    extra = count("")
+    return sum(count_many(count, pieces)) - extra * (len(pieces) - 1) if pieces else extra
 
 
 def tail(text: str, tokens: int, count: Counter) -> str:

@@ -15,6 +15,7 @@ from scribe.studio.assembly import (
     CachedCounter,
     Counter,
     assemble,
+    count_text,
     paragraph_count,
     paragraphs,
     paragraphs_from_end,
@@ -218,3 +219,17 @@ def test_the_studios_backends_count_a_batch_as_they_count_each_text() -> None:
     texts = paragraphs(story(random.Random(9))) + ["", "\n\n\n", "  indented — café naïve", "<|endoftext|> x"]
     for backend in (load_light(bundled, name="scribe-gutenberg"), TransformersBackend.load(bundled, device="cpu")):
         assert backend.count_tokens_batch(texts) == [backend.count_tokens(text) for text in texts]
+
+
+@pytest.mark.parametrize("by_pieces", [False, True])
+def test_a_text_counted_by_cached_paragraphs_is_counted_as_a_whole(by_pieces: bool) -> None:
+    """The status bar's count of the text before the cursor: paragraph by paragraph, as counting it whole; and with a
+    counter that adds a start token to every text, that token once."""
+    count, batch = bpe(by_pieces)
+    rng = random.Random(11)
+    warm = CachedCounter(count, batch=batch)
+    for _ in range(60):
+        text = story(rng)[: rng.choice((None, 50, 333))]
+        assert count_text(text, warm) == count_text(text, CachedCounter(count, batch=batch)) == count(text)
+        with_start = CachedCounter(lambda t: count(t) + 1, batch=lambda ts: [n + 1 for n in batch(ts)])
+        assert count_text(text, with_start) == count(text) + 1
