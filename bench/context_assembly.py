@@ -4,7 +4,7 @@ The chapter is generated: ~1,500 paragraphs of 40-100 words drawn (seeded) from 
 README, with the names of a 50-entry lorebook sprinkled in (about 170,000 tokens). Tokens are counted with the bundled
 model's BPE tokenizer (`models/scribe-gutenberg/tokenizer.json`, the Rust `tokenizers` library that transformers' fast
 tokenizers use), as the studio counts them: paragraphs from the end of the story, no further than the budget reaches,
-new ones in batches, each count cached. A batch is counted as `TransformersBackend.count_tokens_batch` counts it: by
+new ones in batches, each count cached. Texts are counted as `TransformersBackend.count_tokens(_batch)` counts them: by
 the tokenizer's pieces (`scribe.engine.token_pieces`: the text cut with Python's `re`, each distinct piece encoded
 once); the figure for encoding every paragraph whole (`encode_batch_fast`, the tokenizer's own speed) is given too.
 On one thread, as in the studio, which sets TOKENIZERS_PARALLELISM=false.
@@ -14,9 +14,13 @@ For each prompt budget (the bundled model's 128 tokens, then 8k, 32k and 128k fo
 - cold: a fresh counter (no paragraph and no piece counted before: the first assembly after loading the model and
   opening the chapter; making the piece counter, once per model load, is timed apart);
 - cold, encoding whole paragraphs: the same with each new paragraph encoded by the tokenizer (no pieces);
+- after the status bar's count: the first assembly once the studio has counted the text before the cursor (it does
+  so in a worker when the model is loaded, the chapter opened or the cursor moved: the writer's usual first ctrl+j);
+  that count's own time is given too;
 - warm: the counter kept across assemblies, one word typed at the end each time (what the studio does while the
   writer types: only the changed paragraph is counted again).
-Median of `--rounds` runs each.
+Median of `--rounds` runs each, wall-clock; the cold figure also in CPU time of the thread (on a machine shared with
+other work the wall-clock figures grow with the load, the CPU time much less).
 
     .venv/bin/python bench/context_assembly.py [--rounds 7]
 
@@ -39,7 +43,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from scribe.engine.token_pieces import PieceCounter
-from scribe.studio.assembly import CachedCounter, assemble
+from scribe.studio.assembly import CachedCounter, assemble, count_text
 from scribe.studio.lorebook import LoreEntry, Lorebook
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,6 +78,11 @@ def chapter(names: list[str], seed: int = 0) -> str:
     return "\n\n".join(paragraphs)
 
 
+def studio_counter(pieces: PieceCounter) -> CachedCounter:
+    """The counter the studio's assembly uses: texts counted by pieces, alone or in batches, each count cached."""
+    return CachedCounter(lambda text: pieces.count([text])[0], batch=pieces.count)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -96,11 +105,15 @@ def main() -> None:
     memory = "A long novel. Third person, past tense, terse and physical prose."
     results = []
     for budget in BUDGETS:
-        def run(counter: CachedCounter, story: str, budget: int = budget) -> float:
-            started = time.perf_counter()
+        cpu_colds: list[float] = []
+
+        def run(counter: CachedCounter, story: str, budget: int = budget, cpu: list[float] | None = None) -> float:
+            started, started_cpu = time.perf_counter(), time.thread_time()
             result = assemble(story, budget=budget, count=counter, memory=memory, note="[Mood: dread]",
                               note_depth=3, lorebook=book)
             elapsed = (time.perf_counter() - started) * 1000
+            if cpu is not None:
+                cpu.append((time.thread_time() - started_cpu) * 1000)
             assert result.tokens <= budget
             return elapsed
 
@@ -110,19 +123,33 @@ def main() -> None:
             started = time.perf_counter()
             pieces = PieceCounter(fresh, add_special_tokens=False)
             setups.append((time.perf_counter() - started) * 1000)
-            colds.append(run(CachedCounter(partial(count, fresh), batch=pieces.count), text))
-        cold, setup = statistics.median(colds), statistics.median(setups)
+            colds.append(run(studio_counter(pieces), text, cpu=cpu_colds))
+        cold, setup, cold_cpu = statistics.median(colds), statistics.median(setups), statistics.median(cpu_colds)
         wholes = []
         for _ in range(args.rounds):
             fresh = Tokenizer.from_file(str(TOKENIZER))
             wholes.append(run(CachedCounter(partial(count, fresh), batch=partial(batch, fresh)), text))
         whole = statistics.median(wholes)
-        counter = CachedCounter(partial(count, tokenizer), batch=PieceCounter(tokenizer, add_special_tokens=False).count)
+        opened, counted = [], []
+        for _ in range(args.rounds):
+            fresh = Tokenizer.from_file(str(TOKENIZER))
+            counter = studio_counter(PieceCounter(fresh, add_special_tokens=False))
+            started = time.perf_counter()
+            count_text(text, counter)
+            counted.append((time.perf_counter() - started) * 1000)
+            opened.append(run(counter, text))
+        after_count, status_count = statistics.median(opened), statistics.median(counted)
+        counter = studio_counter(PieceCounter(tokenizer, add_special_tokens=False))
         run(counter, text)
         warm = statistics.median(run(counter, text + " word" * (i + 1)) for i in range(args.rounds))
-        results.append({"budget": budget, "cold_ms": round(cold, 2), "cold_encoding_whole_paragraphs_ms":
-                        round(whole, 2), "warm_ms": round(warm, 2), "piece_counter_setup_ms": round(setup, 2)})
-        print(f"budget {budget:>7} tokens: cold {cold:7.2f} ms (encoding whole paragraphs {whole:7.2f} ms), "
+        results.append({"budget": budget, "cold_ms": round(cold, 2), "cold_cpu_ms": round(cold_cpu, 2),
+                        "cold_encoding_whole_paragraphs_ms":
+                        round(whole, 2), "after_status_count_ms": round(after_count, 2),
+                        "status_count_ms": round(status_count, 2), "warm_ms": round(warm, 2),
+                        "piece_counter_setup_ms": round(setup, 2)})
+        print(f"budget {budget:>7} tokens: cold {cold:6.2f} ms (CPU time {cold_cpu:6.2f} ms; encoding whole paragraphs "
+              f"{whole:6.2f} ms); "
+              f"after the status bar's count {after_count:6.2f} ms (that count, in a worker: {status_count:.1f} ms); "
               f"warm (one word typed) {warm:6.2f} ms; piece counter made in {setup:.1f} ms")
     info = machine()
     print(f"chapter: {len(text.split())} words, {len(text)} characters; target {TARGET_MS:.0f} ms; "

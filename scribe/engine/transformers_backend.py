@@ -298,13 +298,13 @@ class TransformersBackend(TokenBackend):
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for this text (special tokens the tokenizer adds included)."""
-        return len(self._encode(text))
+        return self.count_tokens_batch([text])[0]
 
     def count_tokens_batch(self, texts: list[str]) -> list[int]:
-        """`count_tokens` of each text, by the Rust tokenizer's pieces (`scribe.engine.token_pieces`)."""
+        """`count_tokens` of each text: by the Rust tokenizer's pieces (`scribe.engine.token_pieces`), or encoded."""
         fast = getattr(self._tokenizer, "backend_tokenizer", None)
         if fast is None:
-            return super().count_tokens_batch(texts)
+            return [len(self._encode(text)) for text in texts]
         with self._pieces_lock:
             if self._pieces is None:
                 self._pieces = PieceCounter(fast, add_special_tokens=True)
