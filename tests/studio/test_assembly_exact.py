@@ -233,3 +233,29 @@ def test_a_text_counted_by_cached_paragraphs_is_counted_as_a_whole(by_pieces: bo
         assert count_text(text, warm) == count_text(text, CachedCounter(count, batch=batch)) == count(text)
         with_start = CachedCounter(lambda t: count(t) + 1, batch=lambda ts: [n + 1 for n in batch(ts)])
         assert count_text(text, with_start) == count(text) + 1
+
+
+def test_a_start_token_counted_with_every_text_is_counted_once() -> None:
+    """A counter that adds a start token to every text (as Llama's tokenizers count): the same prompt and cuts as
+    without it in one token less, the parts' counts without it and the whole's with it once."""
+    count, batch = bpe()
+
+    def with_start(text: str) -> int:
+        return count(text) + 1
+
+    def batch_with_start(texts: list[str]) -> list[int]:
+        return [n + 1 for n in batch(texts)]
+
+    rng = random.Random(23)
+    long_story = "\n\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 90))) for _ in range(1500))
+    cases = [case(rng) for _ in range(40)] + [{"text": long_story, "budget": 30_000, "memory": "A sea story.",
+                                               "note": "[Mood: dread]", "note_depth": 2, "book": None}]
+    for number, c in enumerate(cases):
+        tools = {"memory": c["memory"], "note": c["note"], "note_depth": c["note_depth"], "lorebook": c["book"]}
+        plain = assemble(c["text"], budget=c["budget"], count=CachedCounter(count, batch=batch), **tools)
+        for counting in (with_start, CachedCounter(with_start, batch=batch_with_start)):
+            started = assemble(c["text"], budget=c["budget"] + 1, count=counting, **tools)
+            assert started.prompt == plain.prompt, number
+            assert started.tokens == plain.tokens + 1 <= c["budget"] + 1 or plain.tokens_of("story") == 0, number
+            assert [p.tokens for p in started.parts] == [p.tokens for p in plain.parts], number
+            assert [(x.source, x.label) for x in started.cuts] == [(x.source, x.label) for x in plain.cuts], number
