@@ -34,7 +34,8 @@ _SPACES = [0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, *range(0x2000, 0x200B
 
 def _class(codes: Iterable[int]) -> str:
     """The characters `codes` as the inside of a bracket: runs as ranges, each character escaped."""
-    out, run = [], []
+    out: list[str] = []
+    run: list[int] = []
     for code in sorted(codes):
         if run and code == run[-1] + 1:
             run.append(code)
@@ -133,9 +134,8 @@ class PieceCounter:
         self._lock = threading.Lock()
         pattern = _split_pattern(tokenizer)
         rewritten = latin_pattern(pattern) if pattern is not None else None
-        self._findall = re.compile(rewritten).findall if rewritten is not None else None
-        if self._findall is not None and not self._cuts_as_the_tokenizer(rewritten):
-            self._findall = None
+        cuts = rewritten is not None and self._cuts_as_the_tokenizer(rewritten)
+        self._findall = re.compile(rewritten).findall if cuts and rewritten is not None else None
         added = tokenizer.get_added_tokens_decoder().values()
         self._guards = tuple({token.content[:2] for token in added if token.content})
         self._by_model = self._findall is not None and self._model_counts_alike()
