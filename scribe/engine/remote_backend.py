@@ -46,6 +46,8 @@ report (the prompt's token count); then the connection is closed whatever comes.
 if TYPE_CHECKING:
     import httpx
 
+BATCH_CHARS = 256_000
+"""The most characters of texts counted in one request (a chapter of 100,000 words is a few requests)."""
 _PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RecursionError)
 
 
@@ -131,6 +133,22 @@ class RemoteBackend(Backend):
             counted = None
         return counted if counted is not None else math.ceil(len(text) / _CHARS_PER_TOKEN)
 
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        """`count_tokens` of each text: where the server counts many texts a request, in requests of up to
+        `BATCH_CHARS` characters; the texts it cannot count so (and all, on other servers) one request each."""
+        import httpx
+
+        counts: list[int | None] = [None] * len(texts)
+        for start, end in _groups(texts, BATCH_CHARS):
+            try:
+                many = self.dialect.count_tokens_many(self._client, self.endpoint, texts[start:end])
+            except (httpx.HTTPError, Malformed, *_PARSE_ERRORS):
+                many = None
+            if many is None or len(many) != end - start:  # the server cannot: the rest one request each
+                break
+            counts[start:end] = many
+        return [self.count_tokens(text) if count is None else count for text, count in zip(texts, counts)]
+
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
@@ -138,6 +156,18 @@ class RemoteBackend(Backend):
     def message(self, text: str) -> str:
         """A one-line message naming this endpoint, with the API key removed (before shortening)."""
         return one_line(redact(f"remote {self.endpoint.name!r}: {text}", self._key), 500)
+
+
+def _groups(texts: list[str], chars: int) -> Iterator[tuple[int, int]]:
+    """Consecutive slices of `texts` of at most `chars` characters (a longer text alone), as (start, end)."""
+    start = 0
+    while start < len(texts):
+        end, size = start + 1, len(texts[start])
+        while end < len(texts) and size + len(texts[end]) <= chars:
+            size += len(texts[end])
+            end += 1
+        yield start, end
+        start = end
 
 
 def probe(endpoint: RemoteEndpoint) -> tuple[RemoteEndpoint, int | None]:

@@ -35,6 +35,7 @@ from scribe.context_length import hf_context_length
 from scribe.engine.base import Capability, Message, ModelInfo, ModelLoadError, StreamEnd, TokenScore, TokenStep
 from scribe.engine.streaming import StreamRun, TokenBackend, fit_prompt, one_line, sampled_tokens
 from scribe.engine.threads import apply_threads, intra_op_threads, requested_threads
+from scribe.engine.token_pieces import PieceCounter
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import SampleResult
 
@@ -191,6 +192,8 @@ class TransformersBackend(TokenBackend):
 
         self._model = model
         self._tokenizer = tokenizer
+        self._pieces: PieceCounter | None = None
+        self._pieces_lock = threading.Lock()
         self.info = info
         self._device = next(model.parameters()).device
         self._steps: GPT2Decoder | LlamaDecoder | TransformersSteps
@@ -295,14 +298,17 @@ class TransformersBackend(TokenBackend):
 
     def count_tokens(self, text: str) -> int:
         """Number of tokens the model sees for this text (special tokens the tokenizer adds included)."""
-        return len(self._encode(text))
+        return self.count_tokens_batch([text])[0]
 
     def count_tokens_batch(self, texts: list[str]) -> list[int]:
-        """`count_tokens` of each text, encoded together by the Rust tokenizer (across threads, without offsets)."""
+        """`count_tokens` of each text: by the Rust tokenizer's pieces (`scribe.engine.token_pieces`), or encoded."""
         fast = getattr(self._tokenizer, "backend_tokenizer", None)
         if fast is None:
-            return super().count_tokens_batch(texts)
-        return [len(encoding) for encoding in fast.encode_batch_fast(texts, add_special_tokens=True)]
+            return [len(self._encode(text)) for text in texts]
+        with self._pieces_lock:
+            if self._pieces is None:
+                self._pieces = PieceCounter(fast, add_special_tokens=True)
+        return self._pieces.count(texts)
 
     def score(self, text: str) -> list[TokenScore]:
         """Each token of `text` with its log-probability (the perplexity lens; see `scribe.engine.scoring`)."""

@@ -17,8 +17,9 @@ of the story, starting at a word, that counts no more than that many tokens.
 Tokens are counted with the caller's counter (the model's tokenizer, or any `str -> int`); each part is counted on its
 own, the story paragraph by paragraph from its end and no further than the budget reaches (so a long chapter costs
 what the model sees, not its length), and the whole prompt once more when it is short enough; a story paragraph is
-dropped while the whole does not fit. A `CachedCounter` remembers counts between assemblies and, given a batch
-counter, counts new paragraphs together. Nothing here imports textual or torch.
+dropped while the whole does not fit. A counter that adds special tokens to every text (a model's start token: its
+count of "") has them taken off each part and counted once for the whole. A `CachedCounter` remembers counts between
+assemblies and, given a batch counter, counts new paragraphs together. Nothing here imports textual or torch.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class CachedCounter:
         value = self._counts.get(text)
         if value is None:
             if len(self._counts) >= self.limit:
-                self._counts.clear()
+                self._counts = {}  # a new dict, not cleared: a thread reading the old one keeps its counts
             value = self._counts[text] = self.count(text)
         return value
 
@@ -117,11 +118,28 @@ class CachedCounter:
         missing = list(dict.fromkeys(t for t in texts if t not in counts))
         if missing:
             if len(counts) + len(missing) > self.limit:
-                counts.clear()
+                counts = self._counts = {}
                 missing = list(dict.fromkeys(texts))
             values = self.batch(missing) if self.batch is not None else [self.count(t) for t in missing]
             counts.update(zip(missing, values))
         return [counts[t] for t in texts]
+
+
+class NetCounter:
+    """A counter less the special tokens it adds to every text (`extra`: a model's start token), so that the counts of
+    a prompt's parts add up to the prompt's, which has them once."""
+
+    def __init__(self, count: Counter, extra: int) -> None:
+        self.count = count
+        self.extra = extra
+        self.batch = count.batch if isinstance(count, CachedCounter) else None
+
+    def __call__(self, text: str) -> int:
+        return self.count(text) - self.extra
+
+    def many(self, texts: list[str]) -> list[int]:
+        """The counts of `texts` (through the counter's batch)."""
+        return [n - self.extra for n in count_many(self.count, texts)]
 
 
 def paragraphs(text: str) -> list[str]:
@@ -168,7 +186,17 @@ def paragraph_count(text: str, end: int) -> int:
 
 def count_many(count: Counter, texts: list[str]) -> list[int]:
     """The counts of `texts`: in one batch through a `CachedCounter`, else one by one."""
-    return count.many(texts) if isinstance(count, CachedCounter) else [count(t) for t in texts]
+    return count.many(texts) if isinstance(count, (CachedCounter, NetCounter)) else [count(t) for t in texts]
+
+
+def count_text(text: str, count: Counter) -> int:
+    """The tokens of `text`, counted paragraph by paragraph (through a `CachedCounter`, only paragraphs not seen before
+    are counted): the sum of the paragraphs' counts, less the special tokens the counter adds to every text (its count
+    of "") for all paragraphs but the first. The same as counting `text` whole for tokenizers that split words from
+    newlines (see `paragraphs`)."""
+    pieces = paragraphs(text)
+    extra = count("")
+    return sum(count_many(count, pieces)) - extra * (len(pieces) - 1) if pieces else extra
 
 
 def tail(text: str, tokens: int, count: Counter) -> str:
@@ -202,6 +230,9 @@ def _block(text: str) -> str:
 def assemble(story: str, *, budget: int, count: Counter, memory: str = "", note: str = "", note_depth: int = 3,
              lorebook: Lorebook | None = None) -> Assembly:
     """The prompt for continuing `story` in `budget` tokens, with its parts and cuts (see the module doc)."""
+    extra = count("")  # tokens the counter adds to every text (a start token): the prompt has them once, a part none
+    if extra:
+        count = NetCounter(count, extra)
     parts_top: list[Part] = []
     cuts: list[Cut] = []
     if memory.strip():
@@ -209,7 +240,7 @@ def assemble(story: str, *, budget: int, count: Counter, memory: str = "", note:
         parts_top.append(Part("memory", text, count(text)))
     note_text = note.strip("\n")
     note_tokens = count(note_text + "\n") if note_text.strip() else 0
-    fixed = sum(p.tokens for p in parts_top) + note_tokens
+    fixed = sum(p.tokens for p in parts_top) + note_tokens + extra
 
     if lorebook is not None and lorebook.entries:
         tails = {depth: tail(story, depth, count) for depth in scan_depths(lorebook)}
@@ -229,7 +260,7 @@ def assemble(story: str, *, budget: int, count: Counter, memory: str = "", note:
             cuts.append(Cut("lore", lore[i].label, f"{why} (the lowest order is dropped first)", lore[i].tokens))
         parts_top += [p for i, p in enumerate(lore) if i not in dropped]
 
-    room = budget - sum(p.tokens for p in parts_top) - note_tokens
+    room = budget - extra - sum(p.tokens for p in parts_top) - note_tokens
     kept, offsets = _story_end(story, room, count)
     last_offset, last = next(paragraphs_from_end(story), (0, ""))
     usual = last[: len(last) - len(last.lstrip("\n"))] if last_offset else "\n"
@@ -239,7 +270,7 @@ def assemble(story: str, *, budget: int, count: Counter, memory: str = "", note:
     while True:
         if kept:
             kept[0] = kept[0].lstrip("\n")
-        assembly = _build(parts_top, kept, note_text, note_depth, usual, count, budget)
+        assembly = _build(parts_top, kept, note_text, note_depth, usual, count, budget, extra)
         over = assembly.tokens - budget
         if over <= 0 or not kept:
             break
@@ -278,7 +309,7 @@ def _story_end(story: str, room: int, count: Counter) -> tuple[list[str], list[i
     offsets: list[int] = []
     if room <= 0:
         return kept, offsets
-    batched = isinstance(count, CachedCounter) and count.batch is not None
+    batched = isinstance(count, (CachedCounter, NetCounter)) and count.batch is not None
     chunks = paragraphs_from_end(story)
     used = chars = 0
     chars_per_token = 3.0  # a low guess: the first batch seldom reaches past the cut
@@ -314,8 +345,8 @@ def _end_of_last(story: str, piece: str) -> tuple[list[str], list[int], bool]:
     return ([piece], [len(story) - len(piece)], True) if piece else ([], [], True)
 
 
-def _build(top: list[Part], kept: list[str], note: str, depth: int, usual: str, count: Counter,
-           budget: int) -> Assembly:
+def _build(top: list[Part], kept: list[str], note: str, depth: int, usual: str, count: Counter, budget: int,
+           extra: int) -> Assembly:
     """The prompt from the parts above the story, the kept paragraphs and the note `depth` paragraphs before the end
     (set off by the newlines of the paragraph it precedes, or the story's `usual` ones). The whole prompt is counted
     once more when it is at most EXACT_CHARS long; a longer one is the sum of its parts.
@@ -346,4 +377,4 @@ def _build(top: list[Part], kept: list[str], note: str, depth: int, usual: str, 
         parts.append(Part("story", "".join(after), sum(count(chunk) for chunk in after)))
     prompt = "".join(p.text for p in parts)
     tokens = count(prompt) if len(prompt) <= EXACT_CHARS else sum(p.tokens for p in parts)
-    return Assembly(tuple(parts), (), budget, tokens)
+    return Assembly(tuple(parts), (), budget, tokens + extra)

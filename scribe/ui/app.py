@@ -90,7 +90,7 @@ from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, 
                                             value_of, with_values)
 from scribe.ui import heap
 from scribe.ui.branching import Branching
-from scribe.ui.context_actions import ContextAssembled, ContextSaveFailed, DocumentContext
+from scribe.ui.context_actions import ContextAssembled, ContextSaveFailed, DocumentContext, StoryLines
 from scribe.ui.keymap import checked_keymap
 from scribe.ui.rewriting import Rewriting
 from scribe.ui.keys import ANALYSIS_BINDINGS, ANYWHERE, STUDIO_BINDINGS, TRAINING_BINDINGS, bindings_of
@@ -108,7 +108,7 @@ from scribe.ui.widgets.lens import LensView
 from scribe.ui.widgets.settings_panel import RELOAD_FIELDS, SettingsPanel, updated_settings
 from scribe.ui.widgets.status_bar import ModelState, StatusBar
 from scribe.ui.widgets.stream_view import StreamView
-from scribe.ui.workers import close_backend, count_tokens, load_backend, model_weights_hash
+from scribe.ui.workers import close_backend, load_backend, model_weights_hash
 
 FRAME_SECONDS = 1 / 30
 """How often streamed tokens are moved from the worker's buffer to the view."""
@@ -135,14 +135,6 @@ def tail_start(lines: list[str], end: tuple[int, int], chars: int) -> tuple[int,
 _W = TypeVar("_W", bound=Widget)
 _MAIN_SCREEN_ACTIONS = frozenset(b.action.split("(")[0] for b in bindings_of(STUDIO_BINDINGS)) - ANYWHERE
 """Actions that apply only on the main screen (not in dialogs, other screens or the command palette)."""
-
-
-@dataclass
-class _TextJob:
-    """Text handed to a worker, with a short repr (worker descriptions repr their arguments)."""
-
-    text: str = field(repr=False)
-    version: int
 
 
 @dataclass(frozen=True)
@@ -715,22 +707,28 @@ class ScribeApp(App[None]):
         if self.backend is None or self.generating:
             return
         self._count_request += 1
-        text, self._count_bounded = self._count_tail()
-        self._count_worker(self.backend, _TextJob(text, self._count_request))
+        start = self._count_start()
+        self._count_bounded = start != (0, 0)
+        self._count_worker(self.backend, self.context.lines_before_cursor(start), self._count_request)
 
-    def _count_tail(self) -> tuple[str, bool]:
-        """The text before the cursor to count, at most `COUNT_TAIL_CHARS_PER_TOKEN` characters per token of the
-        model's context (the model sees no more), and whether it was cut there; never copies the whole document."""
+    def _count_start(self) -> tuple[int, int]:
+        """Where the text counted before the cursor starts: at most `COUNT_TAIL_CHARS_PER_TOKEN` characters per token
+        of the model's context (the model sees no more); walks back over the lines, never copies the text."""
         assert self.backend is not None
         context = self.backend.info.context_length or COUNT_FALLBACK_CONTEXT
-        start = tail_start(self.editor.document.lines, self.editor.cursor_location, context * COUNT_TAIL_CHARS_PER_TOKEN)
-        return self.editor.get_text_range(start, self.editor.cursor_location), start != (0, 0)
+        return tail_start(self.editor.document.lines, self.editor.cursor_location, context * COUNT_TAIL_CHARS_PER_TOKEN)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="count", description="count tokens")
-    def _count_worker(self, backend: Backend, job: _TextJob) -> None:
-        count = count_tokens(backend, job.text, self._backend_lock)
-        if count is not None:
-            self.post_message(TokensCounted(job.version, count))
+    def _count_worker(self, backend: Backend, story: StoryLines, request: int) -> None:
+        """Count in a worker with the assembly's cached counter (skipped while a stream holds the backend: the count
+        is redone afterwards)."""
+        if not self._backend_lock.acquire(blocking=False):
+            return
+        try:
+            count = self.context.count_before_cursor(backend, story)
+        finally:
+            self._backend_lock.release()
+        self.post_message(TokensCounted(request, count))
 
     def on_tokens_counted(self, message: TokensCounted) -> None:
         if message.request == self._count_request:

@@ -20,7 +20,7 @@ from textual.message import Message
 
 from scribe.engine.base import Backend, prompt_budget
 from scribe.sampling.params import SamplingParams
-from scribe.studio.assembly import Assembly, CachedCounter
+from scribe.studio.assembly import Assembly, CachedCounter, count_text
 from scribe.studio.context import ContextFileError, ContextTools, context_path, load_context, save_context
 from scribe.studio.document import Document
 from scribe.studio.journal import join_lines
@@ -41,7 +41,7 @@ class ContextAssembled(Message):
 
 
 @dataclass
-class _StoryLines:
+class StoryLines:
     """The lines of the text before the cursor (the strings shared with the editor) and the newline joining them."""
 
     lines: list[str] = field(repr=False)
@@ -196,21 +196,27 @@ class DocumentContext:
     def _assemble_in_worker(self, backend: Backend, *, preview: bool) -> None:
         """Assemble the text before the cursor in a worker (a newer request replaces an older one)."""
         self._request += 1
-        work = partial(self._assemble_worker, backend, self._lines_before_cursor(), self._request, preview)
+        work = partial(self._assemble_worker, backend, self.lines_before_cursor(), self._request, preview)
         self.app.run_worker(work, thread=True, exclusive=True, exit_on_error=False, group="context",
                             description="assemble context")
 
-    def _lines_before_cursor(self) -> _StoryLines:
-        """The text before the cursor as the editor's lines, for a worker to join: a copy of the list of lines (the
-        strings are shared), so the UI thread never copies the text itself."""
+    def lines_before_cursor(self, start: tuple[int, int] = (0, 0)) -> StoryLines:
+        """The text from `start` to the cursor as the editor's lines, for a worker to join: a copy of the list of lines
+        (the strings are shared), so the UI thread never copies the text itself."""
         editor = self.app.editor
         document = editor.document
-        row, column = editor.cursor_location
-        lines = document.lines[:row]
+        (first, offset), (row, column) = start, editor.cursor_location
+        lines = document.lines[first:row]
         lines.append(document.lines[row][:column])
-        return _StoryLines(lines, document.newline)
+        lines[0] = lines[0][offset:] if first < row else document.lines[row][offset:column]
+        return StoryLines(lines, document.newline)
 
-    def _assemble_worker(self, backend: Backend, story: _StoryLines, request: int, preview: bool) -> None:
+    def count_before_cursor(self, backend: Backend, story: StoryLines) -> int:
+        """Tokens of the text before the cursor (`story`, joined here), counted by paragraph through the counter the
+        assembly uses: after a pause in typing only the paragraphs that changed are counted again (on any thread)."""
+        return count_text(join_lines(story.lines, story.newline), self._counter(backend))
+
+    def _assemble_worker(self, backend: Backend, story: StoryLines, request: int, preview: bool) -> None:
         assembly = self.assemble(backend, join_lines(story.lines, story.newline), self.app.settings.sampling)
         self.app.post_message(ContextAssembled(request, assembly, preview))
 

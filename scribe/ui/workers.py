@@ -39,16 +39,6 @@ def model_weights_hash(backend: Backend, cache_dir: Path) -> str | None:
         return None
 
 
-def count_tokens(backend: Backend, text: str, backend_lock: threading.Lock) -> int | None:
-    """Tokens in `text`, or None when the backend is busy generating (the count is redone afterwards)."""
-    if not backend_lock.acquire(blocking=False):
-        return None
-    try:
-        return backend.count_tokens(text)
-    finally:
-        backend_lock.release()
-
-
 def close_backend(backend: Backend, backend_lock: threading.Lock) -> None:
     """Release a model once no stream uses it (its objects first go back to the garbage collector's care)."""
     with backend_lock:

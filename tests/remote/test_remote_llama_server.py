@@ -135,3 +135,30 @@ def test_load_detect_and_count_tokens_as_the_server_does(llama_server):
     text = "the cat sat on the mat, zebra!"
     tokens = httpx.post(llama_server + "/tokenize", json={"content": text}).json()["tokens"]
     assert b.count_tokens(text) == len(tokens) != math.ceil(len(text) / 4)
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_a_chapter_is_counted_in_one_request_as_the_server_counts_each_paragraph(llama_server, chat):
+    """The studio counts a chapter's paragraphs in a batch: llama-server tokenizes them joined, once, and each count is
+    the one the server gives the paragraph alone (its leading space included); an empty text is asked alone."""
+    import random
+
+    from scribe.studio.assembly import paragraphs
+
+    rng = random.Random(2)
+    words = "the cat sat on the mat, zebra! naïve — 1843 it's".split()
+    chapter = "\n\n".join(" ".join(rng.choice(words) for _ in range(rng.randint(3, 40))) for _ in range(300))
+    texts = [*paragraphs(chapter), "", "\n", "solo"]
+    b = RemoteBackend(RemoteEndpoint(name="llama", base_url=llama_server, model=ALIAS, server="llama.cpp", chat=chat))
+    expected = [b.count_tokens(text) for text in texts]
+    assert expected[-1] != math.ceil(len("solo") / 4) and expected[0] > 3  # the server's counts, not estimates
+    requests: list[str] = []
+    post = b._client.post
+
+    def counted_post(url, **kwargs):
+        requests.append(url)
+        return post(url, **kwargs)
+
+    b._client.post = counted_post  # the real client and server: only the requests are noted
+    assert b.count_tokens_batch(texts) == expected
+    assert requests == [llama_server + "/tokenize"] * 2  # the texts joined, then "" alone

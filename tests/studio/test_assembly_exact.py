@@ -15,6 +15,7 @@ from scribe.studio.assembly import (
     CachedCounter,
     Counter,
     assemble,
+    count_text,
     paragraph_count,
     paragraphs,
     paragraphs_from_end,
@@ -32,8 +33,12 @@ def words(text: str) -> int:
     return len(text.split())
 
 
-def bpe() -> tuple[Counter, object]:
+def bpe(by_pieces: bool = False) -> tuple[Counter, object]:
+    """The bundled tokenizer's count, and its batch: encoding each text, or by pieces (what the studio's backends
+    use, `scribe.engine.token_pieces`)."""
     from tokenizers import Tokenizer
+
+    from scribe.engine.token_pieces import PieceCounter
 
     tokenizer = Tokenizer.from_file(str(REPO / "models" / "scribe-gutenberg" / "tokenizer.json"))
 
@@ -43,7 +48,7 @@ def bpe() -> tuple[Counter, object]:
     def batch(texts: list[str]) -> list[int]:
         return [len(e.ids) for e in tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
 
-    return count, batch
+    return count, (PieceCounter(tokenizer, add_special_tokens=False).count if by_pieces else batch)
 
 
 def story(rng: random.Random) -> str:
@@ -136,9 +141,9 @@ def case(rng: random.Random) -> dict:
             "book": lorebook(rng)}
 
 
-@pytest.mark.parametrize("counter", ["words", "bpe"])
+@pytest.mark.parametrize("counter", ["words", "bpe", "bpe by pieces"])
 def test_the_fast_assembly_gives_the_straightforward_prompt(counter: str) -> None:
-    count, batch = (words, None) if counter == "words" else bpe()
+    count, batch = (words, None) if counter == "words" else bpe(counter == "bpe by pieces")
     rng = random.Random(16)
     warm = CachedCounter(count, batch=batch)  # kept across cases, as the studio keeps it while the writer types
     for number in range(300 if counter == "words" else 80):
@@ -155,10 +160,11 @@ def test_the_fast_assembly_gives_the_straightforward_prompt(counter: str) -> Non
             assert tokens <= c["budget"] or result.tokens_of("story") == 0, (number, c)  # only memory, note, lore over
 
 
-def test_a_long_prompt_summed_from_its_parts_is_the_whole_count() -> None:
+@pytest.mark.parametrize("by_pieces", [False, True])
+def test_a_long_prompt_summed_from_its_parts_is_the_whole_count(by_pieces: bool) -> None:
     """Past the length counted whole once more, the figure is the sum of the parts: the same as tokenising the whole
     prompt, for the bundled tokenizer; and one more paragraph would not have fitted."""
-    count, batch = bpe()
+    count, batch = bpe(by_pieces)
     rng = random.Random(5)
     text = "\n\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 90))) for _ in range(1500))
     memory = "A sea story.\n"
@@ -213,3 +219,43 @@ def test_the_studios_backends_count_a_batch_as_they_count_each_text() -> None:
     texts = paragraphs(story(random.Random(9))) + ["", "\n\n\n", "  indented — café naïve", "<|endoftext|> x"]
     for backend in (load_light(bundled, name="scribe-gutenberg"), TransformersBackend.load(bundled, device="cpu")):
         assert backend.count_tokens_batch(texts) == [backend.count_tokens(text) for text in texts]
+
+
+@pytest.mark.parametrize("by_pieces", [False, True])
+def test_a_text_counted_by_cached_paragraphs_is_counted_as_a_whole(by_pieces: bool) -> None:
+    """The status bar's count of the text before the cursor: paragraph by paragraph, as counting it whole; and with a
+    counter that adds a start token to every text, that token once."""
+    count, batch = bpe(by_pieces)
+    rng = random.Random(11)
+    warm = CachedCounter(count, batch=batch)
+    for _ in range(60):
+        text = story(rng)[: rng.choice((None, 50, 333))]
+        assert count_text(text, warm) == count_text(text, CachedCounter(count, batch=batch)) == count(text)
+        with_start = CachedCounter(lambda t: count(t) + 1, batch=lambda ts: [n + 1 for n in batch(ts)])
+        assert count_text(text, with_start) == count(text) + 1
+
+
+def test_a_start_token_counted_with_every_text_is_counted_once() -> None:
+    """A counter that adds a start token to every text (as Llama's tokenizers count): the same prompt and cuts as
+    without it in one token less, the parts' counts without it and the whole's with it once."""
+    count, batch = bpe()
+
+    def with_start(text: str) -> int:
+        return count(text) + 1
+
+    def batch_with_start(texts: list[str]) -> list[int]:
+        return [n + 1 for n in batch(texts)]
+
+    rng = random.Random(23)
+    long_story = "\n\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 90))) for _ in range(1500))
+    cases = [case(rng) for _ in range(40)] + [{"text": long_story, "budget": 30_000, "memory": "A sea story.",
+                                               "note": "[Mood: dread]", "note_depth": 2, "book": None}]
+    for number, c in enumerate(cases):
+        tools = {"memory": c["memory"], "note": c["note"], "note_depth": c["note_depth"], "lorebook": c["book"]}
+        plain = assemble(c["text"], budget=c["budget"], count=CachedCounter(count, batch=batch), **tools)
+        for counting in (with_start, CachedCounter(with_start, batch=batch_with_start)):
+            started = assemble(c["text"], budget=c["budget"] + 1, count=counting, **tools)
+            assert started.prompt == plain.prompt, number
+            assert started.tokens == plain.tokens + 1 <= c["budget"] + 1 or plain.tokens_of("story") == 0, number
+            assert [p.tokens for p in started.parts] == [p.tokens for p in plain.parts], number
+            assert [(x.source, x.label) for x in started.cuts] == [(x.source, x.label) for x in plain.cuts], number

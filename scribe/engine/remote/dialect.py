@@ -91,6 +91,12 @@ class Dialect(ABC):
         """The server's own count of the tokens in `text`, or None when it cannot say."""
         return None
 
+    def count_tokens_many(self, client: httpx.Client, endpoint: RemoteEndpoint,
+                          texts: list[str]) -> list[int | None] | None:
+        """The server's counts of many texts from one request where it can (None for a text it cannot count so: it is
+        asked alone), or None when the server counts one text a request."""
+        return None
+
     def unsupported(self) -> frozenset[str]:
         """Sampling settings this dialect cannot apply."""
         names = {f.name for f in dataclasses.fields(SamplingParams)}

@@ -18,6 +18,7 @@ from scribe.engine.base import Alternative
 from scribe.engine.remote import shapes
 from scribe.engine.remote.dialect import Dialect, Event, Finish, Probe, error_text, logprob_content, split_pieces
 from scribe.engine.remote.openai import LLAMA_CPP
+from scribe.engine.remote.tokenize_many import tokenize_many
 from scribe.sampling.params import SamplingParams
 
 if TYPE_CHECKING:
@@ -80,6 +81,10 @@ class LlamaCppDialect(Dialect):
         if response.status_code != 200:
             return None
         return len(shapes.array(shapes.obj(response.json(), "the token list").get("tokens"), "tokens"))
+
+    def count_tokens_many(self, client: httpx.Client, endpoint: RemoteEndpoint,
+                          texts: list[str]) -> list[int | None] | None:
+        return tokenize_many(client, endpoint.server_root + "/tokenize", texts)
 
 
 def _tokens(probs: list[Any], alternatives: int) -> list[tuple[str, float, tuple[Alternative, ...]]]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from scribe.engine.base import Alternative
 from scribe.engine.remote import shapes
 from scribe.engine.remote.dialect import Dialect, Event, Finish, Probe, error_text, logprob_content, split_pieces
+from scribe.engine.remote.tokenize_many import tokenize_many
 from scribe.sampling.params import SamplingParams
 
 if TYPE_CHECKING:
@@ -126,6 +127,13 @@ class _OpenAIStyle(Dialect):
         if "count" in data:
             return shapes.count(data["count"], "count")
         return len(shapes.array(data.get("tokens"), "tokens"))
+
+    def count_tokens_many(self, client: httpx.Client, endpoint: RemoteEndpoint,
+                          texts: list[str]) -> list[int | None] | None:
+        """llama.cpp's server counts many texts in one request (`scribe.engine.remote.tokenize_many`)."""
+        if self.kind != "llama.cpp":
+            return None
+        return tokenize_many(client, endpoint.server_root + _TOKENIZE[self.kind], texts)
 
 
 class CompletionsDialect(_OpenAIStyle):
