@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         from scribe.studio.context import describe
 
         assembly = tools.assemble(prompt, prompt_budget(backend.info.context_length, params.max_new_tokens),
-                                  CachedCounter(backend.count_tokens))
+                                  CachedCounter(backend.count_tokens, batch=backend.count_tokens_batch))
         if args.show_prompt:
             sys.stdout.write(assembly.prompt)
             sys.stdout.flush()
