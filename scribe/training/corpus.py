@@ -55,13 +55,17 @@ READ_BYTES = 1 << 18
 whatever the corpus size: see tests/reliability/test_corpus_streaming.py)."""
 _DETECT_BYTES = 1_000_000
 """How much of a file's beginning charset-normalizer sees."""
-PIECE_CHARS = 64_000
-"""About how many characters a Document's `pieces` gives at a time (what the tokenizer gets in one call)."""
+PIECE_CHARS = 16_000
+"""About how many characters a Document's `pieces` gives at a time (what the tokenizer gets in one call; with 64,000
+the `tokenizers` library held about 14 MB while tokenising, with 16,000 about 6 MB, and it was faster: see
+bench/corpus_memory.py)."""
 _LINE_LIMIT = 8 * READ_BYTES
 """A line longer than this many characters is cut (at a space where it can be) instead of being held whole."""
-_PIECE_CUT = re.compile(r"\n(?=\S)")
-"""Where pieces of text are best cut: after a line break that is not followed by blank space (no tokenizer joins a
-token across it), else before a space."""
+_PIECE_CUT = (re.compile(r"(?<=\S)\n(?=\S)"), re.compile(r"(?<=\S)(?= \S)"))
+"""Where pieces of text are cut, best first: after a line break, else before a space, each between two characters
+that are not blank space. A GPT-2-style pre-tokenizer (and scribe's word tokenizer) ends a token there and starts
+the next one the same way whether the text goes on or not, so the pieces' tokens are the whole text's; a cut beside
+more blank space would not be (a trailing `\n\n` is one token, `\n` + `\n` before a word two)."""
 
 
 _stage: tuple[str, float] | None = None
@@ -76,6 +80,31 @@ def set_stage(stage: str) -> None:
 def stage() -> tuple[str, float] | None:
     """What data preparation is doing now and when it began (`time.monotonic()`); None before it began."""
     return _stage
+
+
+def release_free_memory() -> None:
+    """Give the memory the C allocator keeps after frees back to the system (glibc's `malloc_trim`; nothing where
+    there is no glibc). Called after each stage of data preparation: the text pieces and the tokenizer's buffers are
+    freed by then, and without it glibc kept 5-15 MB of them resident under the token array that follows."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = _find_malloc_trim()
+    _malloc_trim()
+
+
+def _find_malloc_trim():  # noqa: ANN202 - a function of no arguments
+    import ctypes
+    import ctypes.util
+
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        return lambda: None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return lambda: trim(0)
+
+
+_malloc_trim = None
 
 
 class EmptyCorpus(ValueError):
@@ -157,15 +186,14 @@ Text = Union[Document, StoredDocument]
 
 
 def cut_pieces(stream: Iterator[str], size: int) -> Iterator[str]:
-    """The text of `stream` again, in pieces of `size` to `2 * size` characters, each cut after a line break that
-    blank space does not follow, else before a space, else at `2 * size` (no text is lost or added)."""
+    """The text of `stream` again, in pieces of `size` to `2 * size` characters, each cut where `_PIECE_CUT` finds
+    a place, else at `2 * size` (no text is lost or added)."""
     buffer, pos = "", 0
     for text in stream:
         buffer, pos = buffer[pos:] + text, 0
         while len(buffer) - pos >= 2 * size:
-            found = _PIECE_CUT.search(buffer, pos + size, pos + 2 * size)
-            cut = found.end() if found else buffer.find(" ", pos + size, pos + 2 * size)
-            cut = cut if cut > pos else pos + 2 * size
+            found = (pattern.search(buffer, pos + size, pos + 2 * size) for pattern in _PIECE_CUT)
+            cut = next((m.end() for m in found if m is not None), pos + 2 * size)
             yield buffer[pos:cut]
             pos = cut
     if pos < len(buffer):
@@ -601,6 +629,7 @@ def store_corpus(paths: Iterable[str | Path], store: Path, *, strip_gutenberg: b
             set_stage(name)
             item = _store_one(path, out, strip_gutenberg, join_lines, name)
             (corpus.documents if isinstance(item, StoredDocument) else corpus.skipped).append(item)
+    release_free_memory()
     if not corpus.documents:
         raise _no_usable_text(corpus)
     return corpus

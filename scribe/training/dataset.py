@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterator, Sequence, TypeVar, cast
 
 from scribe.files import atomic_writer, replace_folder
 from scribe.training.bpe import EOS, train_bpe
-from scribe.training.corpus import Document, StoredDocument, Text, set_stage
+from scribe.training.corpus import Document, StoredDocument, Text, release_free_memory, set_stage
 
 if TYPE_CHECKING:
     import torch
@@ -168,6 +168,11 @@ def cached_bpe(documents: Sequence[Text], vocab_size: int, cache: Path) -> "PreT
     return tokenizer
 
 
+_CUTS = "exact"
+"""Part of the token cache's key: files made before the pieces were cut where tokens stay the whole text's
+(`corpus._PIECE_CUT`) may differ from it at a few cuts, and are not reused."""
+
+
 @dataclass
 class Encoded:
     """A token stream and how much of it came from the cache."""
@@ -188,7 +193,8 @@ def encode_documents(documents: Sequence[Text], tokenizer: "PreTrainedTokenizerB
     import torch
 
     with tempfile.TemporaryDirectory(prefix="scribe-tokens-") as scratch:
-        folder = cache / "tokens" / tokenizer_fingerprint(tokenizer) if cache is not None else Path(scratch)
+        key = f"{tokenizer_fingerprint(tokenizer)}-{_CUTS}"
+        folder = cache / "tokens" / key if cache is not None else Path(scratch)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:  # the cache cannot be written: only slower next time
@@ -208,6 +214,7 @@ def encode_documents(documents: Sequence[Text], tokenizer: "PreTrainedTokenizerB
         counts = [n for n in map(_token_count, files) if n is not None]
         if len(counts) != len(files):
             raise OSError(f"the token cache in {folder} changed while it was read; run again")
+        release_free_memory()  # what tokenising freed, before the array comes
         stream = np.empty(sum(counts) + len(files), dtype=np.int32)
         pos = 0
         for path, count in zip(files, counts):
@@ -218,9 +225,9 @@ def encode_documents(documents: Sequence[Text], tokenizer: "PreTrainedTokenizerB
 
 
 def _tokenize(doc: Text, tokenizer: "PreTrainedTokenizerBase", done: int, total: int) -> Iterator[list[int]]:
-    """Token ids of `doc`, a piece at a time (`doc.pieces()`: cut where a byte-level BPE starts a token anyway), so
-    that progress is reported (`done` of `total` characters before this document) and a cancel is honoured between
-    pieces."""
+    """Token ids of `doc`, a piece at a time (`doc.pieces()`: cut where a byte-level BPE starts a token anyway, so the
+    ids are the whole text's), so that progress is reported (`done` of `total` characters before this document) and a
+    cancel is honoured between pieces."""
     pos = 0
     for piece in doc.pieces():
         set_stage(f"tokenising: {(done + pos) / 1e6:,.1f} of {total / 1e6:,.1f} million characters")
