@@ -33,9 +33,12 @@ from __future__ import annotations
 import codecs
 import glob
 import hashlib
+import os
 import re
+import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -618,7 +621,7 @@ def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True,
 def store_corpus(paths: Iterable[str | Path], store: Path, *, strip_gutenberg: bool = True,
                  join_lines: bool = False) -> Corpus[StoredDocument]:
     """Read and clean every file named by `paths` as `read_corpus` does, a piece at a time, into the UTF-8 file
-    `store` (created or replaced; the caller removes it when done): the documents are StoredDocuments, byte ranges of
+    `store` (created or replaced; the caller removes it when done: `scratch_store` gives one): the documents are StoredDocuments, byte ranges of
     it. Memory stays bounded by a piece (a paragraph, with `join_lines`) whatever the corpus size; progress is
     reported with `set_stage`. Raises EmptyCorpus when no file holds usable text."""
     files, missing = expand_paths(paths)
@@ -633,6 +636,33 @@ def store_corpus(paths: Iterable[str | Path], store: Path, *, strip_gutenberg: b
     if not corpus.documents:
         raise _no_usable_text(corpus)
     return corpus
+
+
+@contextmanager
+def scratch_store(folder: Path) -> Iterator[Path]:
+    """A file in `folder` for `store_corpus` to write, which nothing outlives: on Linux it is unlinked as soon as it is
+    created and named `/proc/<pid>/fd/<n>` (this process and its children, such as `train_bpe`'s worker, open it by
+    that name), so even a `kill -9` leaves nothing behind; elsewhere it is a hidden `.corpus-*` file removed when the
+    block ends (only a killed process leaves it)."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".corpus-", suffix=".txt")
+    named = Path(name)
+    try:
+        anonymous = Path(f"/proc/{os.getpid()}/fd/{fd}")
+        try:
+            unlinkable = os.path.samefile(anonymous, named)
+        except OSError:
+            unlinkable = False
+        if unlinkable:
+            named.unlink()
+            yield anonymous
+        else:
+            os.close(fd)
+            fd = -1
+            yield named
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        named.unlink(missing_ok=True)
 
 
 def _store_one(path: Path, out: BinaryIO, strip_gutenberg: bool, join_lines: bool,
