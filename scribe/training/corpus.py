@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, Generic, Iterable, Iterator, TypeVar, Union
+from typing import BinaryIO, Callable, Generic, Iterable, Iterator, TypeVar, Union
 
 from scribe.files import FileSafetyError, open_regular
 
@@ -188,19 +188,31 @@ Text = Union[Document, StoredDocument]
 """A document, in memory or on disk: both have `path`, `encoding`, `characters`, `digest` and `pieces()`."""
 
 
-def cut_pieces(stream: Iterator[str], size: int) -> Iterator[str]:
+def cut_pieces(stream: Iterator[str], size: int, *, exact: bool = False) -> Iterator[str]:
     """The text of `stream` again, in pieces of `size` to `2 * size` characters, each cut where `_PIECE_CUT` finds
-    a place, else at `2 * size` (no text is lost or added)."""
-    buffer, pos = "", 0
+    a place, else at `2 * size` (no text is lost or added). With `exact` a piece is only ever cut at such a place, so
+    that it tokenises as the whole text does: where none comes (text with no blank space, as Chinese may be) the piece
+    grows until one does."""
+    buffer, pos, searched = "", 0, 0
     for text in stream:
-        buffer, pos = buffer[pos:] + text, 0
+        buffer, pos, searched = buffer[pos:] + text, 0, max(0, searched - pos)
         while len(buffer) - pos >= 2 * size:
-            found = (pattern.search(buffer, pos + size, pos + 2 * size) for pattern in _PIECE_CUT)
-            cut = next((m.end() for m in found if m is not None), pos + 2 * size)
+            end = len(buffer) if exact else pos + 2 * size
+            found = (pattern.search(buffer, max(pos + size, searched), end) for pattern in _PIECE_CUT)
+            cut = next((m.end() for m in found if m is not None), None if exact else end)
+            if cut is None:  # a place may still come at the end, once the next character is known
+                searched = len(buffer) - 1
+                break
             yield buffer[pos:cut]
-            pos = cut
+            pos = searched = cut
     if pos < len(buffer):
         yield buffer[pos:]
+
+
+def cut_everywhere(text: str) -> list[str]:
+    """`text` cut at every place where `cut_pieces` may cut it (to try a tokenizer on)."""
+    places = sorted({m.end() for pattern in _PIECE_CUT for m in pattern.finditer(text)} - {0})
+    return [text[a:b] for a, b in zip([0, *places], [*places, len(text)])]
 
 
 @dataclass(frozen=True)
@@ -603,19 +615,79 @@ def _no_usable_text(corpus: Corpus) -> EmptyCorpus:
     return EmptyCorpus(f"no usable text in the corpus{': ' + detail if detail else ''}")
 
 
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Read(Generic[R]):
+    """What `read_each` made of one file's cleaned text, and the file's path, length in characters and encoding."""
+
+    path: Path
+    value: R
+    characters: int
+    encoding: str = "utf-8"
+
+
+class _Unreadable(Exception):
+    """A corpus file failed while its pieces were read (`read_each`); `reason` says why, in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_each(paths: Iterable[str | Path], use: Callable[[Iterator[str]], R], *, strip_gutenberg: bool = True,
+              join_lines: bool = False) -> tuple[list[Read[R]], list[Skipped]]:
+    """`use` applied to each file's cleaned text (as `read_corpus` cleans it), given a piece at a time, so that
+    nothing holds a whole file unless `use` does; `use` reads every piece. Returns a Read per file with text, and the
+    files skipped (as `read_corpus` skips them, also when reading fails part way: `use`'s result is then dropped).
+    Progress is reported with `set_stage`. Raises EmptyCorpus when no file holds text."""
+    files, missing = expand_paths(paths)
+    reads: list[Read[R]] = []
+    skipped = list(missing)
+    for number, path in enumerate(files, 1):
+        name = f"reading {path.name} (file {number} of {len(files)})"
+        set_stage(name)
+        opened = _open_text(path, strip_gutenberg, join_lines)
+        if isinstance(opened, Skipped):
+            skipped.append(opened)
+            continue
+        encoding, pieces = opened
+        count = [0]
+
+        def counted(pieces: Iterator[str] = pieces, name: str = name) -> Iterator[str]:
+            while True:
+                try:
+                    piece = next(pieces, None)
+                except _UNREADABLE as exc:
+                    raise _Unreadable(_unreadable(exc)) from exc
+                if piece is None:
+                    return
+                count[0] += len(piece)
+                set_stage(f"{name}: {count[0] / 1e6:,.1f} million characters")
+                yield piece
+
+        try:
+            value = use(counted())
+        except _Unreadable as exc:
+            skipped.append(Skipped(path, exc.reason))
+            continue
+        if count[0]:
+            reads.append(Read(path, value, count[0], encoding))
+        else:
+            skipped.append(Skipped(path, "no text"))
+    if not reads:
+        raise _no_usable_text(Corpus(skipped=skipped))
+    return reads, skipped
+
+
 def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True,
                 join_lines: bool = False) -> Corpus[Document]:
     """Read every file named by `paths` into memory (`join_lines`: undo hard wrapping, see `unwrap`). Raises
-    EmptyCorpus when none holds usable text. (`store_corpus` prepares a corpus of any size.)"""
-    files, missing = expand_paths(paths)
-    corpus: Corpus[Document] = Corpus(skipped=list(missing))
-    for number, path in enumerate(files, 1):
-        set_stage(f"reading {path.name} (file {number} of {len(files)})")
-        item = read_document(path, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
-        (corpus.documents if isinstance(item, Document) else corpus.skipped).append(item)
-    if not corpus.documents:
-        raise _no_usable_text(corpus)
-    return corpus
+    EmptyCorpus when none holds usable text. (`store_corpus` prepares a corpus of any size; `read_each` reads one
+    without keeping its text.)"""
+    reads, skipped = read_each(paths, "".join, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
+    return Corpus([Document(r.path, r.value, r.encoding) for r in reads], skipped)
 
 
 def store_corpus(paths: Iterable[str | Path], store: Path, *, strip_gutenberg: bool = True,

@@ -19,13 +19,23 @@ import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Sequence, TypeVar, cast
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Sequence, TypeVar, cast
 
 from scribe.files import atomic_writer, replace_folder
 from scribe.training.bpe import EOS, train_bpe
-from scribe.training.corpus import Document, StoredDocument, Text, release_free_memory, set_stage
+from scribe.training.corpus import (
+    PIECE_CHARS,
+    Document,
+    StoredDocument,
+    Text,
+    cut_everywhere,
+    cut_pieces,
+    release_free_memory,
+    set_stage,
+)
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
     from transformers import PreTrainedTokenizerBase
 
@@ -233,6 +243,32 @@ def _tokenize(doc: Text, tokenizer: "PreTrainedTokenizerBase", done: int, total:
         set_stage(f"tokenising: {(done + pos) / 1e6:,.1f} of {total / 1e6:,.1f} million characters")
         yield tokenizer(piece, add_special_tokens=False)["input_ids"]
         pos += len(piece)
+
+
+_PROBE = ("The writer\u2019s lamp,  lit at 9:45.\n\nShe said: \u201cnever!\u201d\n  Two  spaces\tand a tab; caf\u00e9 \u2014 "
+          "1,234 words\u2026\n\n\nEnd of it.\n") * 3
+"""A text with every kind of place where `cut_pieces` cuts, and blank space around them."""
+
+
+def pieces_keep_tokens(tokenizer: "PreTrainedTokenizerBase") -> bool:
+    """Whether `tokenizer` gives a text's own tokens when it gets the text in `cut_pieces` (tried on a sample cut
+    everywhere it can be): true of byte-level BPEs with GPT-2's pre-tokenisation and of character tokenizers; not of
+    SentencePiece-style ones, which mark the start of every input they get."""
+    pieces = cut_everywhere(_PROBE)
+    ids = [i for piece in pieces for i in tokenizer(piece, add_special_tokens=False)["input_ids"]]
+    return len(pieces) > 20 and ids == tokenizer(_PROBE, add_special_tokens=False)["input_ids"]
+
+
+def text_ids(pieces: Iterable[str], tokenizer: "PreTrainedTokenizerBase") -> "np.ndarray":
+    """The int32 token ids of a text given in pieces, exactly the whole text's: tokenised an exact `cut_pieces` piece
+    at a time where that gives the same ids (`pieces_keep_tokens`), else joined and tokenised at once."""
+    import numpy as np
+
+    stream = cut_pieces(iter(pieces), PIECE_CHARS, exact=True)
+    if not pieces_keep_tokens(tokenizer):
+        stream = iter(("".join(stream),))
+    parts = [np.asarray(tokenizer(piece, add_special_tokens=False)["input_ids"], dtype=np.int32) for piece in stream]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
 _NPY_HEADER = 128
