@@ -19,7 +19,7 @@ import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Sequence, TypeVar, cast
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Sequence, TypeVar, cast
 
 from scribe.files import atomic_writer, replace_folder
 from scribe.training.bpe import EOS, train_bpe
@@ -250,24 +250,32 @@ _PROBE = ("The writer\u2019s lamp,  lit at 9:45.\n\nShe said: \u201cnever!\u201d
 """A text with every kind of place where `cut_pieces` cuts, and blank space around them."""
 
 
-def pieces_keep_tokens(tokenizer: "PreTrainedTokenizerBase") -> bool:
-    """Whether `tokenizer` gives a text's own tokens when it gets the text in `cut_pieces` (tried on a sample cut
-    everywhere it can be): true of byte-level BPEs with GPT-2's pre-tokenisation and of character tokenizers; not of
-    SentencePiece-style ones, which mark the start of every input they get."""
+Encode = Callable[[str], Sequence[int]]
+"""A text's token ids: `hf_encode(tokenizer)`, or a Keras model's `Vocab.encode`."""
+
+
+def hf_encode(tokenizer: "PreTrainedTokenizerBase") -> Encode:
+    """The token ids a transformers tokenizer gives a text (no special tokens added)."""
+    return lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def pieces_keep_tokens(encode: Encode) -> bool:
+    """Whether `encode` gives a text's own tokens when it gets the text in `cut_pieces` (tried on a sample cut
+    everywhere it can be): true of byte-level BPEs with GPT-2's pre-tokenisation, of character tokenizers and of
+    scribe's word vocabularies; not of SentencePiece-style tokenizers, which mark the start of every input."""
     pieces = cut_everywhere(_PROBE)
-    ids = [i for piece in pieces for i in tokenizer(piece, add_special_tokens=False)["input_ids"]]
-    return len(pieces) > 20 and ids == tokenizer(_PROBE, add_special_tokens=False)["input_ids"]
+    return len(pieces) > 20 and [i for piece in pieces for i in encode(piece)] == list(encode(_PROBE))
 
 
-def text_ids(pieces: Iterable[str], tokenizer: "PreTrainedTokenizerBase") -> "np.ndarray":
-    """The int32 token ids of a text given in pieces, exactly the whole text's: tokenised an exact `cut_pieces` piece
-    at a time where that gives the same ids (`pieces_keep_tokens`), else joined and tokenised at once."""
+def text_ids(pieces: Iterable[str], encode: Encode) -> "np.ndarray":
+    """The int32 token ids of a text given in pieces, exactly the whole text's: encoded an exact `cut_pieces` piece
+    at a time where that gives the same ids (`pieces_keep_tokens`), else joined and encoded at once."""
     import numpy as np
 
     stream = cut_pieces(iter(pieces), PIECE_CHARS, exact=True)
-    if not pieces_keep_tokens(tokenizer):
+    if not pieces_keep_tokens(encode):
         stream = iter(("".join(stream),))
-    parts = [np.asarray(tokenizer(piece, add_special_tokens=False)["input_ids"], dtype=np.int32) for piece in stream]
+    parts = [np.asarray(encode(piece), dtype=np.int32) for piece in stream]
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 

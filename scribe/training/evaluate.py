@@ -196,7 +196,7 @@ def evaluate_model(name_or_path: str, paths: Sequence[str | Path], *, max_length
     from transformers import AutoTokenizer
 
     from scribe.training.corpus import read_each
-    from scribe.training.dataset import text_ids
+    from scribe.training.dataset import hf_encode, text_ids
 
     ref = _transformers_model(name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(ref.path)
@@ -207,7 +207,8 @@ def evaluate_model(name_or_path: str, paths: Sequence[str | Path], *, max_length
                 raise ScoringCancelled("scoring stopped")
             yield piece
 
-    reads, _ = read_each(paths, lambda pieces: text_ids(watched(pieces), tokenizer),
+    encode = hf_encode(tokenizer)
+    reads, _ = read_each(paths, lambda pieces: text_ids(watched(pieces), encode),
                          strip_gutenberg=strip_gutenberg, join_lines=join_lines)
     model = _load_weights(ref, device)
     length = max_length or min(hf_context_length(model.config) or 1024, 1024)
