@@ -178,11 +178,6 @@ def cached_bpe(documents: Sequence[Text], vocab_size: int, cache: Path) -> "PreT
     return tokenizer
 
 
-_CUTS = "exact"
-"""Part of the token cache's key: files made before the pieces were cut where tokens stay the whole text's
-(`corpus._PIECE_CUT`) may differ from it at a few cuts, and are not reused."""
-
-
 @dataclass
 class Encoded:
     """A token stream and how much of it came from the cache."""
@@ -203,8 +198,7 @@ def encode_documents(documents: Sequence[Text], tokenizer: "PreTrainedTokenizerB
     import torch
 
     with tempfile.TemporaryDirectory(prefix="scribe-tokens-") as scratch:
-        key = f"{tokenizer_fingerprint(tokenizer)}-{_CUTS}"
-        folder = cache / "tokens" / key if cache is not None else Path(scratch)
+        folder = cache / "tokens" / tokenizer_fingerprint(tokenizer) if cache is not None else Path(scratch)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:  # the cache cannot be written: only slower next time
