@@ -655,7 +655,7 @@ def read_each(paths: Iterable[str | Path], use: Callable[[Iterator[str]], R], *,
         encoding, pieces = opened
         count = [0]
 
-        def counted(pieces: Iterator[str] = pieces, name: str = name) -> Iterator[str]:
+        def counted(pieces: Iterator[str] = pieces, name: str = name, count: list[int] = count) -> Iterator[str]:
             while True:
                 try:
                     piece = next(pieces, None)
@@ -693,9 +693,9 @@ def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True,
 def store_corpus(paths: Iterable[str | Path], store: Path, *, strip_gutenberg: bool = True,
                  join_lines: bool = False) -> Corpus[StoredDocument]:
     """Read and clean every file named by `paths` as `read_corpus` does, a piece at a time, into the UTF-8 file
-    `store` (created or replaced; the caller removes it when done: `scratch_store` gives one): the documents are StoredDocuments, byte ranges of
-    it. Memory stays bounded by a piece (a paragraph, with `join_lines`) whatever the corpus size; progress is
-    reported with `set_stage`. Raises EmptyCorpus when no file holds usable text."""
+    `store` (created or replaced; the caller removes it when done: `scratch_store` gives one): the documents are
+    StoredDocuments, byte ranges of it. Memory stays bounded by a piece (a paragraph, with `join_lines`) whatever the
+    corpus size; progress is reported with `set_stage`. Raises EmptyCorpus when no file holds usable text."""
     files, missing = expand_paths(paths)
     corpus: Corpus[StoredDocument] = Corpus(skipped=list(missing))
     with open(store, "wb") as out:

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from scribe.context_length import hf_context_length
 
@@ -132,10 +132,10 @@ def score_texts(model: "torch.nn.Module", tokenizer, texts: Sequence[str], *, na
                      progress=progress)
 
 
-def score_ids(model: "torch.nn.Module", tokenizer, texts: Sequence[tuple[Sequence[int], int]], *,  # noqa: ANN001
+def score_ids(model: "torch.nn.Module", tokenizer, texts: Sequence[tuple[Any, int]], *,  # noqa: ANN001
               name: str, max_length: int, stride: int, cancel: threading.Event | None = None,
               progress: Progress | None = None) -> Score:
-    """`score_texts` of texts given as (their token ids, their length in characters)."""
+    """`score_texts` of texts given as (their token ids: a list or an int32 array, their length in characters)."""
     import torch
 
     device = next(model.parameters()).device

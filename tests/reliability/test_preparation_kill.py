@@ -1,8 +1,8 @@
 """§3 A `kill -9` while `scribe train` prepares its data leaves no copy of the corpus text behind: the cleaned text
 waits in a file of the job folder that is unlinked as soon as it is created (`corpus.scratch_store`), so the kernel
 frees it with the process. The real `scribe train` in a child process on a generated corpus of a few MB, its job
-process (the one preparing the data) killed while it reads the corpus and while it tokenises; before the fix a hidden `.corpus-*` folder stayed in the job
-folder for good."""
+process (the one preparing the data) killed while it reads the corpus and while it tokenises; before the fix a hidden
+`.corpus-*` folder stayed in the job folder for good."""
 
 from __future__ import annotations
 

@@ -95,3 +95,34 @@ def test_a_cancel_stops_eval_while_it_reads(tmp_path: Path, tiny_model_dir: Path
     cancel.set()
     with pytest.raises(ScoringCancelled):
         evaluate_model(str(tiny_model_dir), [file], device="cpu", cancel=cancel)
+
+
+def test_ctrl_c_stops_scribe_eval_while_it_reads(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """The real `scribe eval` on a 20 MB file: SIGINT once the file is open stops it within seconds (exit 130)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    file = tmp_path / "big.txt"
+    text = book(6, 400)
+    with open(file, "w", encoding="utf-8") as out:
+        while out.tell() < 20_000_000:
+            out.write(text)
+    process = subprocess.Popen([sys.executable, "-m", "scribe", "eval", "--model", str(tiny_model_dir), str(file), "--device",
+                                "cpu", "--join-lines"], cwd=Path(__file__).resolve().parents[2],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        folder = Path(f"/proc/{process.pid}/fd")
+        if any(os.path.realpath(fd) == str(file) for fd in folder.iterdir()):
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGINT)
+    signalled = time.monotonic()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert time.monotonic() - signalled < 10, err
+    assert "interrupted" in err and "tokens scored" not in err
