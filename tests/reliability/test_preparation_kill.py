@@ -1,6 +1,6 @@
 """§3 A `kill -9` while `scribe train` prepares its data leaves no copy of the corpus text behind: the cleaned text
 waits in a file of the job folder that is unlinked as soon as it is created (`corpus.scratch_store`), so the kernel
-frees it with the process. The real `scribe train` in a child process on a generated corpus of a few MB, its job
+frees it with the process. The real `scribe train` in a child process on a generated corpus of 28 MB, its job
 process (the one preparing the data) killed while it reads the corpus and while it tokenises; before the fix a hidden
 `.corpus-*` folder stayed in the job folder for good."""
 
@@ -47,7 +47,7 @@ def test_kill_9_during_data_preparation_leaves_no_text_behind(tmp_path: Path, st
     corpus = tmp_path / "big.txt"
     text = TEXT.read_text(encoding="utf-8")
     with open(corpus, "w", encoding="utf-8") as out:
-        for n in range(6):
+        for n in range(25):
             out.write(f"{n}. {text}\n\n")
     output = tmp_path / "model"
     process = subprocess.Popen(
