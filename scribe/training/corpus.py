@@ -87,8 +87,8 @@ def stage() -> tuple[str, float] | None:
 
 def release_free_memory() -> None:
     """Give the memory the C allocator keeps after frees back to the system (glibc's `malloc_trim`; nothing where
-    there is no glibc). Called after each stage of data preparation: the text pieces and the tokenizer's buffers are
-    freed by then, and without it glibc kept 5-15 MB of them resident under the token array that follows."""
+    there is no glibc). Called after reading and after tokenising, before the token array is made: the text pieces
+    and the tokenizer's buffers are freed by then (in a probe on 10 and 30 MB corpora the peak was 3-4 MB lower)."""
     global _malloc_trim
     if _malloc_trim is None:
         _malloc_trim = _find_malloc_trim()

@@ -230,8 +230,8 @@ def encode_documents(documents: Sequence[Text], tokenizer: "PreTrainedTokenizerB
 
 def _tokenize(doc: Text, tokenizer: "PreTrainedTokenizerBase", done: int, total: int) -> Iterator[list[int]]:
     """Token ids of `doc`, a piece at a time (`doc.pieces()`: cut where a byte-level BPE starts a token anyway, so the
-    ids are the whole text's), so that progress is reported (`done` of `total` characters before this document) and a
-    cancel is honoured between pieces."""
+    ids are the whole text's unless 32,000 characters go by with no blank space), so that progress is reported (`done`
+    of `total` characters before this document) and a cancel is honoured between pieces."""
     pos = 0
     for piece in doc.pieces():
         set_stage(f"tokenising: {(done + pos) / 1e6:,.1f} of {total / 1e6:,.1f} million characters")
