@@ -43,3 +43,30 @@ def test_keras_vocabulary_and_ids_are_the_whole_texts(tmp_path: Path, kind: str)
     expected = np.asarray([i for text in texts for i in vocab.encode(text)], dtype=np.int32)
     assert ids.dtype == np.int32 and ids.tolist() == expected.tolist()
     assert not list(tmp_path.glob(".corpus-*"))  # the scratch file is gone
+
+
+def test_a_keras_model_trains_and_is_compared_from_streamed_text(tmp_path: Path) -> None:
+    """A char-LSTM trained for two steps on the corpus (no scratch file left in its job folder), then compared on two
+    files: the row read from the scratch file, a document at a time, is the whole texts' score."""
+    from scribe.analysis.comparison import backend_score, compare_model
+    from scribe.engine.registry import load_model
+    from scribe.keras_models.train_config import KerasTrainConfig
+    from scribe.keras_models.trainer import KerasTrainer
+
+    write_corpus(tmp_path / "corpus")
+    files = [tmp_path / "corpus" / "short.txt", tmp_path / "corpus" / "line.txt"]
+    config = KerasTrainConfig(data=[str(tmp_path / "corpus")], output=tmp_path / "lstm", arch="char-lstm",
+                              preset="tiny", max_steps=2, log_every=1, sample_tokens=4, seed=1,
+                              job_dir=tmp_path / "job")
+    finished = KerasTrainer(config).run()
+    assert finished.steps == 2 and not list((tmp_path / "job").glob(".corpus-*"))
+
+    row = compare_model(str(tmp_path / "lstm"), files, device="cpu", speed_tokens=0, join_lines=True)
+    backend = load_model(str(tmp_path / "lstm"), device="cpu")
+    try:
+        whole = backend_score(backend, [d.text for d in read_corpus(files, strip_gutenberg=False,
+                                                                     join_lines=True).documents])
+    finally:
+        backend.close()
+    assert (row["tokens"], row["characters"], row["loss"]) == (whole.tokens, whole.characters, whole.loss)
+    assert row["characters"] > 50_000
