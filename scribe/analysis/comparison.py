@@ -15,6 +15,8 @@ backends) once its `cancel` event is set, raising `ScoringCancelled`.
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +26,7 @@ from scribe.sampling.params import SamplingParams
 
 if TYPE_CHECKING:
     from scribe.engine.base import Backend
+    from scribe.training.corpus import Text
     from scribe.training.evaluate import Progress, Score
 
 SPEED_PROMPT = "It was a bright cold day in April, and the clocks were striking thirteen. Winston Smith,"
@@ -49,12 +52,13 @@ def decode_speed(backend: "Backend", tokens: int, cancel: threading.Event | None
     return end.tokens_per_s
 
 
-def backend_score(backend: "Backend", texts: Sequence[str], *, cancel: threading.Event | None = None,
-                  progress: "Progress | None" = None) -> "Score":
+def backend_score(backend: "Backend", texts: "Sequence[str] | Sequence[Text]", *,
+                  cancel: threading.Event | None = None, progress: "Progress | None" = None) -> "Score":
     """The backend's own per-token log-probabilities (`Backend.score`) summed over `texts`, plus the cost of spelling
     the characters no token stands for (unknown words, characters left out: `scribe.analysis.spelling`) when the
     backend names its tokens (`token_text`); ValueError when it cannot score. `progress` is told after each text (the
-    fraction done counted in characters); a set `cancel` raises ScoringCancelled before the next text."""
+    fraction done counted in characters); a set `cancel` raises ScoringCancelled before the next text. Documents
+    (`Text`) are read one at a time, when their turn comes: `Backend.score` takes a whole text."""
     from scribe.analysis.spelling import SpellingModel, unpredicted
     from scribe.engine.scoring import score_text
     from scribe.training.evaluate import Score, ScoringCancelled
@@ -62,10 +66,11 @@ def backend_score(backend: "Backend", texts: Sequence[str], *, cancel: threading
     token_text = getattr(backend, "token_text", None)
     spelling: SpellingModel | None = None
     nats, tokens, characters, unknown = 0.0, 0, 0, 0
-    total = max(sum(map(len, texts)), 1)
-    for text in texts:
+    total = max(sum(len(t) if isinstance(t, str) else t.characters for t in texts), 1)
+    for item in texts:
         if cancel is not None and cancel.is_set():
             raise ScoringCancelled("scoring stopped")
+        text = item if isinstance(item, str) else "".join(item.pieces())
         try:
             scores = score_text(backend, text)
         except NotImplementedError:
@@ -94,34 +99,36 @@ def compare_model(name_or_path: str, files: Sequence[str | Path], *, max_length:
     """One model's row: its score on `files` and, unless `speed_tokens` is 0, its tokens/s; `cancel`, `progress` and
     `status` as in the module docstring."""
     from scribe.engine.registry import load_model, resolve_model
-    from scribe.training.corpus import read_corpus
+    from scribe.training.corpus import scratch_store, store_corpus
     from scribe.training.evaluate import ScoringCancelled, evaluate_model
 
     say = status or (lambda text: None)
     score = texts = None
     kind = resolve_model(name_or_path).kind
-    if kind == "transformers":
-        say(f"loading {name_or_path}…")
-        score = evaluate_model(name_or_path, files, max_length=max_length, stride=stride, device=device,
-                               strip_gutenberg=strip_gutenberg, join_lines=join_lines, cancel=cancel,
-                               progress=progress)
-    else:
-        texts = [d.text for d in read_corpus(files, strip_gutenberg=strip_gutenberg, join_lines=join_lines).documents]
-    speed = None
-    if texts is not None or speed_tokens > 0:
-        if cancel is not None and cancel.is_set():
-            raise ScoringCancelled("scoring stopped")
-        say(KERAS_LOADING if kind == "keras" else f"loading {name_or_path} to time it…")
-        backend = load_model(name_or_path, device=device)
-        try:
-            if score is None:
-                say(f"scoring {name_or_path}…")
-                score = backend_score(backend, texts or [], cancel=cancel, progress=progress)
-            if speed_tokens > 0:
-                say(f"timing {speed_tokens} tokens of {name_or_path}…")
-                speed = decode_speed(backend, speed_tokens, cancel)
-        finally:
-            backend.close()
+    with contextlib.ExitStack() as scratch:
+        if kind == "transformers":
+            say(f"loading {name_or_path}…")
+            score = evaluate_model(name_or_path, files, max_length=max_length, stride=stride, device=device,
+                                   strip_gutenberg=strip_gutenberg, join_lines=join_lines, cancel=cancel,
+                                   progress=progress)
+        else:  # the cleaned text waits on disk; each document is read whole when it is scored
+            store = scratch.enter_context(scratch_store(Path(tempfile.gettempdir())))
+            texts = store_corpus(files, store, strip_gutenberg=strip_gutenberg, join_lines=join_lines).documents
+        speed = None
+        if texts is not None or speed_tokens > 0:
+            if cancel is not None and cancel.is_set():
+                raise ScoringCancelled("scoring stopped")
+            say(KERAS_LOADING if kind == "keras" else f"loading {name_or_path} to time it…")
+            backend = load_model(name_or_path, device=device)
+            try:
+                if score is None:
+                    say(f"scoring {name_or_path}…")
+                    score = backend_score(backend, texts or [], cancel=cancel, progress=progress)
+                if speed_tokens > 0:
+                    say(f"timing {speed_tokens} tokens of {name_or_path}…")
+                    speed = decode_speed(backend, speed_tokens, cancel)
+            finally:
+                backend.close()
     assert score is not None
     return {"model": score.model, "tokens": score.tokens, "characters": score.characters, "loss": score.loss,
             "perplexity": score.perplexity, "bits_per_char": score.bits_per_char, "max_length": max_length,

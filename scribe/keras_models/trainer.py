@@ -1,7 +1,9 @@
 """Training a Keras model from scratch on the writer's corpus with Keras' own `model.fit`, reporting
 `scribe.training.events`.
 
-The corpus is read with `scribe.training.corpus` and split like the GPT-2 trainer does (whole documents held out). The
+The corpus is read with `scribe.training.corpus` a piece at a time into a scratch file of the job folder, split like
+the GPT-2 trainer does (whole documents held out) and tokenised a piece at a time (no copy of the whole text is held;
+a Ctrl-C is honoured while it is read). The
 training text becomes a `tf.data` pipeline of windows shifted by one for the next-token targets (`pipeline.py`); the
 held-out text is fit's `validation_data`. An epoch is `eval_every` steps (by default one pass over the training text);
 at each epoch end Keras measures the validation loss and the callbacks (`callbacks.py`) report it, sample at each of
@@ -22,7 +24,7 @@ import math
 import platform
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -34,9 +36,9 @@ from scribe.keras_models.pipeline import training_batches, validation_batches, v
 from scribe.keras_models.saved import MODEL_FILE, load_folder, read_meta, save_folder
 from scribe.keras_models.train_config import KerasTrainConfig
 from scribe.keras_models.vocab import Vocab, char_vocab, word_vocab
-from scribe.training.corpus import read_corpus
+from scribe.training.corpus import PIECE_CHARS, Text, cut_pieces, scratch_store, store_corpus
 from scribe.training.curves import read_metrics, write_history
-from scribe.training.dataset import split_corpus
+from scribe.training.dataset import split_corpus, text_ids
 from scribe.training.events import Checkpoint, Eval, Event, Finished, Saved, Started
 
 keras = import_keras()
@@ -53,6 +55,18 @@ def hardware() -> str:
     except (OSError, StopIteration):
         pass
     return f"{cpu}, TensorFlow {tf.__version__}, Keras {keras.__version__}"
+
+
+def _pieces(documents: Sequence[Text]) -> Iterator[str]:
+    """The documents' text, a piece at a time, cut only where no word or character token spans the cut."""
+    for doc in documents:
+        yield from cut_pieces(doc.pieces(), PIECE_CHARS, exact=True)
+
+
+def _ids(documents: Sequence[Text], vocab: Vocab) -> np.ndarray:
+    """The documents' token ids, one after another, as int32 (read a piece at a time)."""
+    parts = [text_ids(doc.pieces(), vocab.encode) for doc in documents]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
 class KerasTrainer:
@@ -77,18 +91,20 @@ class KerasTrainer:
 
             tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
         keras.utils.set_random_seed(cfg.seed)
-        corpus = read_corpus(cfg.data, strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
-        train_docs, val_docs = split_corpus(corpus.documents, cfg.val_fraction, cfg.seed)
-        resumed = self._resume() if cfg.resume else None
         arch, shape = architecture(cfg.arch), cfg.shape
-        if resumed is not None:
-            model, vocab = resumed
-        else:
-            texts = [d.text for d in corpus.documents]
-            vocab = char_vocab(texts) if arch.tokens == "char" else word_vocab([d.text for d in train_docs], shape.max_tokens)
-            model = build_model(cfg.arch, shape, len(vocab))
-        train_ids = np.asarray([i for d in train_docs for i in vocab.encode(d.text)], dtype=np.int32)
-        held_out = np.asarray([i for d in val_docs for i in vocab.encode(d.text)], dtype=np.int32)
+        assert cfg.job_dir is not None  # set by KerasTrainConfig
+        cfg.job_dir.mkdir(parents=True, exist_ok=True)
+        with scratch_store(cfg.job_dir) as store:  # the cleaned text, read a piece at a time (as `scribe train`)
+            corpus = store_corpus(cfg.data, store, strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
+            train_docs, val_docs = split_corpus(corpus.documents, cfg.val_fraction, cfg.seed)
+            resumed = self._resume() if cfg.resume else None
+            if resumed is not None:
+                model, vocab = resumed
+            else:
+                vocab = (char_vocab(_pieces(corpus.documents)) if arch.tokens == "char"
+                         else word_vocab(_pieces(train_docs), shape.max_tokens))
+                model = build_model(cfg.arch, shape, len(vocab))
+            train_ids, held_out = _ids(train_docs, vocab), _ids(val_docs, vocab)
         val_ids = held_out[: cfg.eval_tokens + 1]
         unit = "characters" if arch.tokens == "char" else "words"
         if len(train_ids) < shape.sequence_length + 2 or len(val_ids) < 2:

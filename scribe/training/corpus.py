@@ -33,13 +33,16 @@ from __future__ import annotations
 import codecs
 import glob
 import hashlib
+import os
 import re
+import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, Generic, Iterable, Iterator, TypeVar, Union
+from typing import BinaryIO, Callable, Generic, Iterable, Iterator, TypeVar, Union
 
 from scribe.files import FileSafetyError, open_regular
 
@@ -55,13 +58,17 @@ READ_BYTES = 1 << 18
 whatever the corpus size: see tests/reliability/test_corpus_streaming.py)."""
 _DETECT_BYTES = 1_000_000
 """How much of a file's beginning charset-normalizer sees."""
-PIECE_CHARS = 64_000
-"""About how many characters a Document's `pieces` gives at a time (what the tokenizer gets in one call)."""
+PIECE_CHARS = 16_000
+"""About how many characters a Document's `pieces` gives at a time (what the tokenizer gets in one call; with 64,000
+the `tokenizers` library held about 14 MB while tokenising, with 16,000 about 6 MB, and it was faster: see
+bench/corpus_memory.py)."""
 _LINE_LIMIT = 8 * READ_BYTES
 """A line longer than this many characters is cut (at a space where it can be) instead of being held whole."""
-_PIECE_CUT = re.compile(r"\n(?=\S)")
-"""Where pieces of text are best cut: after a line break that is not followed by blank space (no tokenizer joins a
-token across it), else before a space."""
+_PIECE_CUT = (re.compile(r"(?<=\S)\n(?=\S)"), re.compile(r"(?<=\S)(?= \S)"))
+"""Where pieces of text are cut, best first: after a line break, else before a space, each between two characters
+that are not blank space. A GPT-2-style pre-tokenizer (and scribe's word tokenizer) ends a token there and starts
+the next one the same way whether the text goes on or not, so the pieces' tokens are the whole text's; a cut beside
+more blank space would not be (a trailing `\n\n` is one token, `\n` + `\n` before a word two)."""
 
 
 _stage: tuple[str, float] | None = None
@@ -76,6 +83,31 @@ def set_stage(stage: str) -> None:
 def stage() -> tuple[str, float] | None:
     """What data preparation is doing now and when it began (`time.monotonic()`); None before it began."""
     return _stage
+
+
+def release_free_memory() -> None:
+    """Give the memory the C allocator keeps after frees back to the system (glibc's `malloc_trim`; nothing where
+    there is no glibc). Called after reading and after tokenising, before the token array is made: the text pieces
+    and the tokenizer's buffers are freed by then (in a probe on 10 and 30 MB corpora the peak was 3-4 MB lower)."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = _find_malloc_trim()
+    _malloc_trim()
+
+
+def _find_malloc_trim():  # noqa: ANN202 - a function of no arguments
+    import ctypes
+    import ctypes.util
+
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+        return lambda: None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return lambda: trim(0)
+
+
+_malloc_trim = None
 
 
 class EmptyCorpus(ValueError):
@@ -156,20 +188,31 @@ Text = Union[Document, StoredDocument]
 """A document, in memory or on disk: both have `path`, `encoding`, `characters`, `digest` and `pieces()`."""
 
 
-def cut_pieces(stream: Iterator[str], size: int) -> Iterator[str]:
-    """The text of `stream` again, in pieces of `size` to `2 * size` characters, each cut after a line break that
-    blank space does not follow, else before a space, else at `2 * size` (no text is lost or added)."""
-    buffer, pos = "", 0
+def cut_pieces(stream: Iterator[str], size: int, *, exact: bool = False) -> Iterator[str]:
+    """The text of `stream` again, in pieces of `size` to `2 * size` characters, each cut where `_PIECE_CUT` finds
+    a place, else at `2 * size` (no text is lost or added). With `exact` a piece is only ever cut at such a place, so
+    that it tokenises as the whole text does: where none comes (text with no blank space, as Chinese may be) the piece
+    grows until one does."""
+    buffer, pos, searched = "", 0, 0
     for text in stream:
-        buffer, pos = buffer[pos:] + text, 0
+        buffer, pos, searched = buffer[pos:] + text, 0, max(0, searched - pos)
         while len(buffer) - pos >= 2 * size:
-            found = _PIECE_CUT.search(buffer, pos + size, pos + 2 * size)
-            cut = found.end() if found else buffer.find(" ", pos + size, pos + 2 * size)
-            cut = cut if cut > pos else pos + 2 * size
+            end = len(buffer) if exact else pos + 2 * size
+            found = (pattern.search(buffer, max(pos + size, searched), end) for pattern in _PIECE_CUT)
+            cut = next((m.end() for m in found if m is not None), None if exact else end)
+            if cut is None:  # a place may still come at the end, once the next character is known
+                searched = len(buffer) - 1
+                break
             yield buffer[pos:cut]
-            pos = cut
+            pos = searched = cut
     if pos < len(buffer):
         yield buffer[pos:]
+
+
+def cut_everywhere(text: str) -> list[str]:
+    """`text` cut at every place where `cut_pieces` may cut it (to try a tokenizer on)."""
+    places = sorted({m.end() for pattern in _PIECE_CUT for m in pattern.finditer(text)} - {0})
+    return [text[a:b] for a, b in zip([0, *places], [*places, len(text)])]
 
 
 @dataclass(frozen=True)
@@ -572,27 +615,87 @@ def _no_usable_text(corpus: Corpus) -> EmptyCorpus:
     return EmptyCorpus(f"no usable text in the corpus{': ' + detail if detail else ''}")
 
 
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Read(Generic[R]):
+    """What `read_each` made of one file's cleaned text, and the file's path, length in characters and encoding."""
+
+    path: Path
+    value: R
+    characters: int
+    encoding: str = "utf-8"
+
+
+class _Unreadable(Exception):
+    """A corpus file failed while its pieces were read (`read_each`); `reason` says why, in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_each(paths: Iterable[str | Path], use: Callable[[Iterator[str]], R], *, strip_gutenberg: bool = True,
+              join_lines: bool = False) -> tuple[list[Read[R]], list[Skipped]]:
+    """`use` applied to each file's cleaned text (as `read_corpus` cleans it), given a piece at a time, so that
+    nothing holds a whole file unless `use` does; `use` reads every piece. Returns a Read per file with text, and the
+    files skipped (as `read_corpus` skips them, also when reading fails part way: `use`'s result is then dropped).
+    Progress is reported with `set_stage`. Raises EmptyCorpus when no file holds text."""
+    files, missing = expand_paths(paths)
+    reads: list[Read[R]] = []
+    skipped = list(missing)
+    for number, path in enumerate(files, 1):
+        name = f"reading {path.name} (file {number} of {len(files)})"
+        set_stage(name)
+        opened = _open_text(path, strip_gutenberg, join_lines)
+        if isinstance(opened, Skipped):
+            skipped.append(opened)
+            continue
+        encoding, pieces = opened
+        count = [0]
+
+        def counted(pieces: Iterator[str] = pieces, name: str = name, count: list[int] = count) -> Iterator[str]:
+            while True:
+                try:
+                    piece = next(pieces, None)
+                except _UNREADABLE as exc:
+                    raise _Unreadable(_unreadable(exc)) from exc
+                if piece is None:
+                    return
+                count[0] += len(piece)
+                set_stage(f"{name}: {count[0] / 1e6:,.1f} million characters")
+                yield piece
+
+        try:
+            value = use(counted())
+        except _Unreadable as exc:
+            skipped.append(Skipped(path, exc.reason))
+            continue
+        if count[0]:
+            reads.append(Read(path, value, count[0], encoding))
+        else:
+            skipped.append(Skipped(path, "no text"))
+    if not reads:
+        raise _no_usable_text(Corpus(skipped=skipped))
+    return reads, skipped
+
+
 def read_corpus(paths: Iterable[str | Path], *, strip_gutenberg: bool = True,
                 join_lines: bool = False) -> Corpus[Document]:
     """Read every file named by `paths` into memory (`join_lines`: undo hard wrapping, see `unwrap`). Raises
-    EmptyCorpus when none holds usable text. (`store_corpus` prepares a corpus of any size.)"""
-    files, missing = expand_paths(paths)
-    corpus: Corpus[Document] = Corpus(skipped=list(missing))
-    for number, path in enumerate(files, 1):
-        set_stage(f"reading {path.name} (file {number} of {len(files)})")
-        item = read_document(path, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
-        (corpus.documents if isinstance(item, Document) else corpus.skipped).append(item)
-    if not corpus.documents:
-        raise _no_usable_text(corpus)
-    return corpus
+    EmptyCorpus when none holds usable text. (`store_corpus` prepares a corpus of any size; `read_each` reads one
+    without keeping its text.)"""
+    reads, skipped = read_each(paths, "".join, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
+    return Corpus([Document(r.path, r.value, r.encoding) for r in reads], skipped)
 
 
 def store_corpus(paths: Iterable[str | Path], store: Path, *, strip_gutenberg: bool = True,
                  join_lines: bool = False) -> Corpus[StoredDocument]:
     """Read and clean every file named by `paths` as `read_corpus` does, a piece at a time, into the UTF-8 file
-    `store` (created or replaced; the caller removes it when done): the documents are StoredDocuments, byte ranges of
-    it. Memory stays bounded by a piece (a paragraph, with `join_lines`) whatever the corpus size; progress is
-    reported with `set_stage`. Raises EmptyCorpus when no file holds usable text."""
+    `store` (created or replaced; the caller removes it when done: `scratch_store` gives one): the documents are
+    StoredDocuments, byte ranges of it. Memory stays bounded by a piece (a paragraph, with `join_lines`) whatever the
+    corpus size; progress is reported with `set_stage`. Raises EmptyCorpus when no file holds usable text."""
     files, missing = expand_paths(paths)
     corpus: Corpus[StoredDocument] = Corpus(skipped=list(missing))
     with open(store, "wb") as out:
@@ -601,9 +704,37 @@ def store_corpus(paths: Iterable[str | Path], store: Path, *, strip_gutenberg: b
             set_stage(name)
             item = _store_one(path, out, strip_gutenberg, join_lines, name)
             (corpus.documents if isinstance(item, StoredDocument) else corpus.skipped).append(item)
+    release_free_memory()
     if not corpus.documents:
         raise _no_usable_text(corpus)
     return corpus
+
+
+@contextmanager
+def scratch_store(folder: Path) -> Iterator[Path]:
+    """A file in `folder` for `store_corpus` to write, which nothing outlives: on Linux it is unlinked as soon as it is
+    created and named `/proc/<pid>/fd/<n>` (this process and its children, such as `train_bpe`'s worker, open it by
+    that name), so even a `kill -9` leaves nothing behind; elsewhere it is a hidden `.corpus-*` file removed when the
+    block ends (only a killed process leaves it)."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".corpus-", suffix=".txt")
+    named = Path(name)
+    try:
+        anonymous = Path(f"/proc/{os.getpid()}/fd/{fd}")
+        try:
+            unlinkable = os.path.samefile(anonymous, named)
+        except OSError:
+            unlinkable = False
+        if unlinkable:
+            named.unlink()
+            yield anonymous
+        else:
+            os.close(fd)
+            fd = -1
+            yield named
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        named.unlink(missing_ok=True)
 
 
 def _store_one(path: Path, out: BinaryIO, strip_gutenberg: bool, join_lines: bool,

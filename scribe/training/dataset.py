@@ -19,13 +19,23 @@ import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Sequence, TypeVar, cast
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Sequence, TypeVar, cast
 
 from scribe.files import atomic_writer, replace_folder
 from scribe.training.bpe import EOS, train_bpe
-from scribe.training.corpus import Document, StoredDocument, Text, set_stage
+from scribe.training.corpus import (
+    PIECE_CHARS,
+    Document,
+    StoredDocument,
+    Text,
+    cut_everywhere,
+    cut_pieces,
+    release_free_memory,
+    set_stage,
+)
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
     from transformers import PreTrainedTokenizerBase
 
@@ -208,6 +218,7 @@ def encode_documents(documents: Sequence[Text], tokenizer: "PreTrainedTokenizerB
         counts = [n for n in map(_token_count, files) if n is not None]
         if len(counts) != len(files):
             raise OSError(f"the token cache in {folder} changed while it was read; run again")
+        release_free_memory()  # what tokenising freed, before the array comes
         stream = np.empty(sum(counts) + len(files), dtype=np.int32)
         pos = 0
         for path, count in zip(files, counts):
@@ -218,14 +229,48 @@ def encode_documents(documents: Sequence[Text], tokenizer: "PreTrainedTokenizerB
 
 
 def _tokenize(doc: Text, tokenizer: "PreTrainedTokenizerBase", done: int, total: int) -> Iterator[list[int]]:
-    """Token ids of `doc`, a piece at a time (`doc.pieces()`: cut where a byte-level BPE starts a token anyway), so
-    that progress is reported (`done` of `total` characters before this document) and a cancel is honoured between
-    pieces."""
+    """Token ids of `doc`, a piece at a time (`doc.pieces()`: cut where a byte-level BPE starts a token anyway, so the
+    ids are the whole text's unless 32,000 characters go by with no blank space), so that progress is reported (`done`
+    of `total` characters before this document) and a cancel is honoured between pieces."""
     pos = 0
     for piece in doc.pieces():
         set_stage(f"tokenising: {(done + pos) / 1e6:,.1f} of {total / 1e6:,.1f} million characters")
         yield tokenizer(piece, add_special_tokens=False)["input_ids"]
         pos += len(piece)
+
+
+_PROBE = ("The writer\u2019s lamp,  lit at 9:45.\n\nShe said: \u201cnever!\u201d\n  Two  spaces\tand a tab; caf\u00e9 \u2014 "
+          "1,234 words\u2026\n\n\nEnd of it.\n") * 3
+"""A text with every kind of place where `cut_pieces` cuts, and blank space around them."""
+
+
+Encode = Callable[[str], Sequence[int]]
+"""A text's token ids: `hf_encode(tokenizer)`, or a Keras model's `Vocab.encode`."""
+
+
+def hf_encode(tokenizer: "PreTrainedTokenizerBase") -> Encode:
+    """The token ids a transformers tokenizer gives a text (no special tokens added)."""
+    return lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def pieces_keep_tokens(encode: Encode) -> bool:
+    """Whether `encode` gives a text's own tokens when it gets the text in `cut_pieces` (tried on a sample cut
+    everywhere it can be): true of byte-level BPEs with GPT-2's pre-tokenisation, of character tokenizers and of
+    scribe's word vocabularies; not of SentencePiece-style tokenizers, which mark the start of every input."""
+    pieces = cut_everywhere(_PROBE)
+    return len(pieces) > 20 and [i for piece in pieces for i in encode(piece)] == list(encode(_PROBE))
+
+
+def text_ids(pieces: Iterable[str], encode: Encode) -> "np.ndarray":
+    """The int32 token ids of a text given in pieces, exactly the whole text's: encoded an exact `cut_pieces` piece
+    at a time where that gives the same ids (`pieces_keep_tokens`), else joined and encoded at once."""
+    import numpy as np
+
+    stream = cut_pieces(iter(pieces), PIECE_CHARS, exact=True)
+    if not pieces_keep_tokens(encode):
+        stream = iter(("".join(stream),))
+    parts = [np.asarray(encode(piece), dtype=np.int32) for piece in stream]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
 _NPY_HEADER = 128

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from scribe.context_length import hf_context_length
 
@@ -127,40 +127,61 @@ def score_texts(model: "torch.nn.Module", tokenizer, texts: Sequence[str], *, na
                 stride: int, cancel: threading.Event | None = None, progress: Progress | None = None) -> Score:
     """Sliding-window score of each text (scored from its start), summed; `progress` and `cancel` as in the module
     docstring."""
+    texts_ids = [(tokenizer(text, add_special_tokens=False)["input_ids"], len(text)) for text in texts]
+    return score_ids(model, tokenizer, texts_ids, name=name, max_length=max_length, stride=stride, cancel=cancel,
+                     progress=progress)
+
+
+def score_ids(model: "torch.nn.Module", tokenizer, texts: Sequence[tuple[Any, int]], *,  # noqa: ANN001
+              name: str, max_length: int, stride: int, cancel: threading.Event | None = None,
+              progress: Progress | None = None) -> Score:
+    """`score_texts` of texts given as (their token ids: a list or an int32 array, their length in characters)."""
     import torch
 
     device = next(model.parameters()).device
     start = start_token_id(tokenizer)
-    prefix = [start] if start is not None else []
-    streams = [torch.tensor(prefix + tokenizer(text, add_special_tokens=False)["input_ids"], device=device)
-               for text in texts]
-    total = max(sum(len(ids) - 1 for ids in streams), 1)
+    prefix = torch.tensor([start] if start is not None else [], dtype=torch.int32)
+    streams = [(torch.cat([prefix, torch.as_tensor(ids, dtype=torch.int32)]).to(device), characters)
+               for ids, characters in texts]
+    total = max(sum(len(ids) - 1 for ids, _ in streams), 1)
     nats, tokens, chars = 0.0, 0, 0
-    for text, ids in zip(texts, streams):
+    for ids, characters in streams:
         def on_window(count: int, before: int = tokens) -> None:
             if progress is not None:
                 progress(before + count, min((before + count) / total, 1.0))
 
         n, c = sliding_window_nll(model, ids, max_length, stride, cancel=cancel, on_window=on_window)
         nats, tokens = nats + n, tokens + c
-        chars += len(text) if prefix else len(tokenizer.decode(ids[1:].tolist()))
+        chars += characters if start is not None else len(tokenizer.decode(ids[1:].tolist()))
     return Score(name, nats, tokens, chars)
 
 
 def load_for_eval(name_or_path: str, device: str = "auto"):  # noqa: ANN201 - (model, tokenizer, ref)
     """Resolve a model name (scribe.engine.registry) and load it with plain transformers for scoring."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
+    ref = _transformers_model(name_or_path)
+    return _load_weights(ref, device), AutoTokenizer.from_pretrained(ref.path), ref
+
+
+def _transformers_model(name_or_path: str):  # noqa: ANN202 - a ModelRef
     from scribe.engine.registry import resolve_model
-    from scribe.engine.transformers_backend import pick_device
 
     ref = resolve_model(name_or_path)
     if ref.kind != "transformers":
         raise ValueError(f"{name_or_path}: scoring supports transformers models only, not {ref.kind}")
+    return ref
+
+
+def _load_weights(ref, device: str) -> "torch.nn.Module":  # noqa: ANN001 - a ModelRef
+    from transformers import AutoModelForCausalLM
+
+    from scribe.engine.transformers_backend import pick_device
+
     chosen = pick_device(device)
     model = AutoModelForCausalLM.from_pretrained(ref.path, dtype="auto" if chosen.type == "cuda" else "float32")
     model.to(chosen).eval()
-    return model, AutoTokenizer.from_pretrained(ref.path), ref
+    return model
 
 
 def evaluate_model(name_or_path: str, paths: Sequence[str | Path], *, max_length: int | None = None,
@@ -169,13 +190,29 @@ def evaluate_model(name_or_path: str, paths: Sequence[str | Path], *, max_length
                    progress: Progress | None = None) -> Score:
     """Load a model and score the corpus files (read like training data) with the sliding-window protocol.
     `max_length` defaults to the model's context (at most 1024), `stride` to half of it; `progress` and `cancel` as
-    in the module docstring."""
-    from scribe.training.corpus import read_corpus
+    in the module docstring. The files are read and tokenised a piece at a time (`read_each`, `text_ids`): what is
+    held is their token ids, never their text (with a tokenizer whose pieces would tokenise differently, one file's
+    text at a time), and `cancel` is honoured between pieces."""
+    from transformers import AutoTokenizer
 
-    corpus = read_corpus(paths, strip_gutenberg=strip_gutenberg, join_lines=join_lines)
-    model, tokenizer, ref = load_for_eval(name_or_path, device)
+    from scribe.training.corpus import read_each
+    from scribe.training.dataset import hf_encode, text_ids
+
+    ref = _transformers_model(name_or_path)
+    tokenizer = AutoTokenizer.from_pretrained(ref.path)
+
+    def watched(pieces: Iterator[str]) -> Iterator[str]:
+        for piece in pieces:
+            if cancel is not None and cancel.is_set():
+                raise ScoringCancelled("scoring stopped")
+            yield piece
+
+    encode = hf_encode(tokenizer)
+    reads, _ = read_each(paths, lambda pieces: text_ids(watched(pieces), encode),
+                         strip_gutenberg=strip_gutenberg, join_lines=join_lines)
+    model = _load_weights(ref, device)
     length = max_length or min(hf_context_length(model.config) or 1024, 1024)
     if (context := hf_context_length(model.config)) is not None and length > context:
         raise ValueError(f"max-length {length} is longer than {ref.name}'s context of {context} tokens")
-    return score_texts(model, tokenizer, [d.text for d in corpus.documents], name=ref.name, max_length=length,
-                       stride=stride or max(1, length // 2), cancel=cancel, progress=progress)
+    return score_ids(model, tokenizer, [(r.value, r.characters) for r in reads], name=ref.name, max_length=length,
+                     stride=stride or max(1, length // 2), cancel=cancel, progress=progress)

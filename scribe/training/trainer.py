@@ -340,23 +340,20 @@ class Trainer:
         return loaded
 
     def _data(self, base_path: Path | None) -> Data:
-        """Read, split and tokenise the corpus a piece at a time (`store_corpus`: the cleaned text waits in a
-        temporary file in the job folder, removed once the tokens are in memory)."""
-        import tempfile
-
+        """Read, split and tokenise the corpus a piece at a time (`store_corpus`: the cleaned text waits in temporary
+        files in the job folder, `scratch_store`s, gone once the tokens are in memory, or the process, is)."""
         from scribe.config import Paths
-        from scribe.training.corpus import store_corpus
+        from scribe.training.corpus import scratch_store, store_corpus
         from scribe.training.dataset import encode_documents, split_corpus
 
         cfg = self.config
         cfg.job_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".corpus-", dir=cfg.job_dir) as folder:
-            text = Path(folder)
-            corpus = store_corpus(cfg.data, text / "data.txt", strip_gutenberg=cfg.strip_gutenberg,
-                                  join_lines=cfg.join_lines)
+        with contextlib.ExitStack() as scratch:
+            corpus = store_corpus(cfg.data, scratch.enter_context(scratch_store(cfg.job_dir)),
+                                  strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
             if cfg.holdout:
-                held = store_corpus(cfg.holdout, text / "holdout.txt", strip_gutenberg=cfg.strip_gutenberg,
-                                    join_lines=cfg.join_lines)
+                held = store_corpus(cfg.holdout, scratch.enter_context(scratch_store(cfg.job_dir)),
+                                    strip_gutenberg=cfg.strip_gutenberg, join_lines=cfg.join_lines)
                 held_paths = {d.path.resolve() for d in held.documents}
                 train_docs = [d for d in corpus.documents if d.path.resolve() not in held_paths]
                 val_docs = held.documents

@@ -18,6 +18,7 @@ from scribe.training.corpus import (
     StoredDocument,
     clean,
     cleaned,
+    cut_pieces,
     read_corpus,
     sniff_encoding,
     store_corpus,
@@ -149,6 +150,33 @@ def test_stored_documents_split_and_tokenise_like_documents_in_memory(tmp_path: 
     assert from_disk.ids.tolist() == from_memory.ids.tolist()
     again = encode_documents(stored.documents, tokenizer, tmp_path / "cache")
     assert (again.cached, again.tokenized) == (3, 0) and again.ids.tolist() == from_memory.ids.tolist()
+
+
+@pytest.fixture(scope="module")
+def blank_space_bpe():  # noqa: ANN201 - a transformers tokenizer
+    """A byte-level BPE trained on the generated texts: it has tokens for runs of blank space (`\n\n`, `  `)."""
+    from scribe.training.bpe import train_bpe
+
+    texts = [generated_text(seed, 300) for seed in range(4)] + [clean(generated_text(9, 300), join_lines=True)]
+    return train_bpe([Document(Path("t.txt"), "\n\n".join(texts))], vocab_size=600)
+
+
+@pytest.mark.parametrize("size", [40, 300, 2000])
+def test_pieces_tokenise_exactly_as_the_whole_text(blank_space_bpe, size: int) -> None:  # noqa: ANN001
+    """Cut anywhere the cutter chooses, a GPT-2 byte-level BPE and the word tokenizer give the whole text's tokens
+    (blank space runs around cuts, `\n\n` before a word, long lines with double spaces and no line break)."""
+    from scribe.keras_models.vocab import tokenize
+
+    tokenizer = blank_space_bpe
+    assert {"\u010a\u010a", "\u0120\u0120"} <= set(tokenizer.get_vocab())  # `\n\n` and two spaces are tokens
+    rng = random.Random(size)
+    line = " ".join(rng.choice(WORDS + ("", " ", "\t")) for _ in range(3000))
+    for text in (generated_text(size, 300), clean(generated_text(size + 1, 300), join_lines=True), line):
+        pieces = list(cut_pieces(iter((text,)), size))
+        assert "".join(pieces) == text and len(pieces) > 5
+        ids = [i for piece in pieces for i in tokenizer(piece, add_special_tokens=False)["input_ids"]]
+        assert ids == tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert [t for piece in pieces for t in tokenize(piece)] == tokenize(text)
 
 
 def test_a_damaged_token_cache_file_is_made_again(tmp_path: Path, bare_tokenizer_dir: Path) -> None:
