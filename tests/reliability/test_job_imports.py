@@ -128,20 +128,17 @@ def test_a_keras_job_saves_its_model_after_scribe_changed_on_disk(tmp_path: Path
 
 
 def test_a_failed_final_save_names_the_checkpoint_and_the_resume_command(tmp_path: Path, scribe_home: Path) -> None:
-    """The model's folder cannot be made at the end (a file stands where its parent folder goes): the command fails
+    """The model's folder cannot be made at the end (a file stands where its parent folder goes): `scribe train` fails
     with one message naming the checkpoint and the `--resume` command; once the way is clear, that command saves."""
     blocker = tmp_path / "models"
     output = blocker / "model"
     argv = ["train", str(_text(tmp_path)), "--output", str(output), "--preset", "tiny", "--tokenizer", "char",
             "--context", "32", "--batch-size", "4", "--max-steps", "20", "--eval-every", "10", "--threads", "1"]
-    process = subprocess.Popen([sys.executable, "-m", "scribe", *argv], cwd=REPO, stderr=subprocess.PIPE, text=True)
-    lines = []
-    assert process.stderr is not None
-    for line in process.stderr:
-        lines.append(line.rstrip("\n"))
-        if line.startswith("step ") and not blocker.exists():
-            blocker.write_text("not a folder", encoding="utf-8")
-    assert process.wait() == 1, lines
+    blocker.write_text("not a folder", encoding="utf-8")  # nothing but the end of the run writes there
+    process = subprocess.run([sys.executable, "-m", "scribe", *argv], cwd=REPO, capture_output=True, text=True)
+    lines = process.stderr.splitlines()
+    assert process.returncode == 1, lines
+    assert any(line.startswith("eval step 20:") for line in lines), lines  # it trained to the end
     checkpoint = scribe_home / "data" / "jobs" / "model" / "checkpoint"
     assert load_checkpoint(checkpoint).state.step == 20
     failed = [i for i, line in enumerate(lines) if "could not be saved" in line]
