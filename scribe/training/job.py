@@ -100,27 +100,25 @@ END_OF_RUN: dict[str, tuple[str, ...]] = {
         "scribe.training.evaluate",  # the evaluations: the first may come hours in, one comes at the end
         "scribe.training.card",  # the model card
         "scribe.training.curves",  # metrics.jsonl and curves.svg
-        "scribe.training.lora",  # merging LoRA adapters into the saved weights
-        "safetensors.torch",  # the checkpoints and the best weights
+        "safetensors.torch",  # the checkpoints and the best weights (LoRA's merge: set-up imported it)
     ),
     "keras": (
         "scribe.keras_models.runtime",  # the samples at each epoch's end (it imports torch)
         "scribe.sampling.params",
         "scribe.types",
         "scribe.training.card",  # the Keras card uses its front matter, tables and notes
-        "scribe.training.curves",
     ),
 }
-"""What the end of a run imports lazily, by trainer: the modules that are not yet imported when a job reports
-`started` (found by comparing `sys.modules` then and at the end). tests/reliability/test_job_imports.py breaks every
-module of scribe once a job has started and checks that it still saves its model."""
+"""What the end of a run imports inside functions, by trainer, that is not yet imported when a job reports `started`
+(found by comparing `sys.modules` then and at the end of a tiny run of each mode). tests/reliability/test_job_imports.py
+breaks every module of scribe once a job has started and checks that it still saves its model."""
 
 
 def load_the_end(trainer: str) -> None:
     """Import what the end of a `trainer` run (a key of END_OF_RUN) needs, and run once, on nothing, the library code
     that imports more on its first call: the card's front matter (huggingface_hub's YAML), the curves' picture and, for
-    transformers, torch's and safetensors' writers of the checkpoints. A few milliseconds once those libraries are
-    imported (the run imports them anyway)."""
+    transformers, torch's and safetensors' checkpoint writers and an optimiser's step. A few milliseconds once those
+    libraries are imported (the run imports them anyway; for Keras, torch comes earlier than its first samples)."""
     for name in END_OF_RUN[trainer]:
         importlib.import_module(name)
     from scribe.training.card import front_matter
@@ -134,6 +132,7 @@ def load_the_end(trainer: str) -> None:
 
         torch.save({"rng": torch.get_rng_state()}, io.BytesIO())
         save({"weights": torch.zeros(1)})
+        torch.optim.AdamW([torch.zeros(1, requires_grad=True)]).step()  # its profiling hook imports on a first step
 
 
 def resume_command(command: str) -> str:

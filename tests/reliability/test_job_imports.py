@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from scribe.training.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,15 +76,37 @@ def _run_breaking_after_start(command: list[str], env: dict[str, str], log: Path
     return status, events
 
 
-def test_a_training_job_saves_its_model_after_scribe_changed_on_disk(tmp_path: Path) -> None:
+def _tiny_base(tmp_path: Path, text: Path) -> Path:
+    """A random one-layer GPT-2 with a character tokenizer over `text`, saved as a Hugging Face folder."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from scribe.training.corpus import Document
+    from scribe.training.dataset import char_tokenizer
+
+    tokenizer = char_tokenizer([Document(text, text.read_text(encoding="utf-8"))])
+    eos = tokenizer.eos_token_id
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=32, n_layer=1, n_head=2, n_embd=16,
+                                       bos_token_id=eos, eos_token_id=eos))
+    folder = tmp_path / "base"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("mode", ["scratch", "lora"])
+def test_a_training_job_saves_its_model_after_scribe_changed_on_disk(tmp_path: Path, mode: str) -> None:
     from scribe.training.trainer import TrainConfig
 
     root = _copy_of_scribe(tmp_path)
     env = _environment(root, tmp_path / "home")
     output = tmp_path / "model"
-    config = TrainConfig(data=[str(_text(tmp_path))], output=output, preset="tiny", tokenizer="char", context=32,
-                         batch_size=4, max_steps=20, eval_every=10, log_every=1, threads=1, sample_tokens=8,
-                         job_dir=tmp_path / "job")
+    text = _text(tmp_path)
+    base = str(_tiny_base(tmp_path, text)) if mode == "lora" else None
+    config = TrainConfig(data=[str(text)], output=output, mode=mode, base=base, preset="tiny", tokenizer="char",
+                         context=32, batch_size=4, max_steps=20, eval_every=10, log_every=1, threads=1,
+                         sample_tokens=8, job_dir=tmp_path / "job")
     (tmp_path / "job.json").write_text(config.to_json(), encoding="utf-8")
 
     status, events = _run_breaking_after_start(
@@ -91,16 +115,19 @@ def test_a_training_job_saves_its_model_after_scribe_changed_on_disk(tmp_path: P
     log = (tmp_path / "job.log").read_text(encoding="utf-8")
     assert status == 0, (events[-1], log[-3000:])
     kinds = [e["event"] for e in events]
-    assert kinds.count("eval") == 2 and kinds[-2:] == ["saved", "finished"], kinds  # the middle and the end
+    evals = 3 if mode == "lora" else 2  # the base model's, the middle's and the end's
+    assert kinds.count("eval") == evals and kinds[-2:] == ["saved", "finished"], kinds
     assert "scribe changed on disk" not in log
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(output)
     tokenizer = AutoTokenizer.from_pretrained(output)
-    assert model.config.n_layer == 2 and len(tokenizer("To be")["input_ids"]) == 5
+    assert model.config.n_layer == (1 if mode == "lora" else 2) and len(tokenizer("To be")["input_ids"]) == 5
+    assert not any("lora" in name for name in model.state_dict())  # the adapters were merged
     assert "## Training curve" in (output / "README.md").read_text(encoding="utf-8")
     assert (output / "curves.svg").read_text(encoding="utf-8").startswith("<svg")
-    assert [json.loads(line)["step"] for line in (output / "metrics.jsonl").read_text().splitlines()] == [10, 20]
+    steps = [json.loads(line)["step"] for line in (output / "metrics.jsonl").read_text().splitlines()]
+    assert steps == ([0] if mode == "lora" else []) + [10, 20]
 
 
 def test_a_keras_job_saves_its_model_after_scribe_changed_on_disk(tmp_path: Path) -> None:
