@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from scribe.files import describe_os_error
 from scribe.types import EngineError
 from scribe.training.events import Error, Event, Finished, Preparing, Started
 
@@ -144,7 +145,10 @@ def save_failed(output: Path, exc: Exception, kept: str | None, command: str) ->
     """The message when a run's model could not be saved to `output` because of `exc`: what is kept (`kept`, such as
     "the checkpoint at step 20 in FOLDER"; None: nothing yet) and how to continue from it (the exact command when
     `command` is a `scribe train` line)."""
-    cause = str(exc) if isinstance(exc, (OSError, ValueError)) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError) and exc.filename:
+        cause = describe_os_error(exc, exc.filename)
+    else:
+        cause = str(exc) if isinstance(exc, (OSError, ValueError)) else f"{type(exc).__name__}: {exc}"
     failed = f"the model could not be saved to {output} ({cause})"
     if kept is None:
         return f"{failed}; nothing was saved before, so run the same command again to start over"

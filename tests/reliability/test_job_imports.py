@@ -182,3 +182,27 @@ def test_a_failed_final_save_names_the_checkpoint_and_the_resume_command(tmp_pat
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(output).config.n_layer == 2
+
+
+def test_a_failed_keras_save_names_the_model_kept_and_the_resume_command(tmp_path: Path, scribe_home: Path) -> None:
+    """A Keras run's model folder is its checkpoint: when a save fails (here its temporary folder cannot be made), the
+    error names the folder saved before and the command that resumes from it."""
+    from scribe.keras_models.saved import read_meta
+    from scribe.keras_models.train_config import KerasTrainConfig
+    from scribe.keras_models.trainer import KerasTrainer
+
+    output = tmp_path / "model"
+    command = f"scribe train {tmp_path / 'shakespeare.txt'} --arch char-lstm --preset tiny --output {output}"
+    settings = dict(data=[str(_text(tmp_path))], output=output, arch="char-lstm", preset="tiny", eval_every=2,
+                    log_every=1, threads=1, sample_tokens=4, command=command)
+    KerasTrainer(KerasTrainConfig(max_steps=2, **settings)).run()
+    in_the_way = tmp_path / f".model.tmp-{os.getpid()}"  # where the next save writes before swapping it in
+    in_the_way.write_text("in the way", encoding="utf-8")
+
+    with pytest.raises(ValueError) as failed:
+        KerasTrainer(KerasTrainConfig(max_steps=4, resume=True, **settings)).run()
+
+    assert str(failed.value) == (
+        f"the model could not be saved to {output} ({in_the_way}: File exists); the model saved at "
+        f"step 2 in {output} is kept. Continue with:\n  {command} --resume")
+    assert read_meta(output)["progress"]["step"] == 2
