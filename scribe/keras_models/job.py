@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scribe.training.events import Event, Finished
-from scribe.training.job import job_main, run_trainer
+from scribe.training.job import job_main, load_the_end, run_trainer
 from scribe.training.jobs import TrainingJob
 
 
@@ -33,6 +33,7 @@ def _run_file(config_path: str, emit: Callable[[Event], None], cancel: threading
         from scribe.keras_models.trainer import KerasTrainer
 
         config = KerasTrainConfig.from_json(Path(config_path).read_text(encoding="utf-8"))
+        load_the_end("keras")
         return KerasTrainer(config, emit, cancel=cancel).run()
 
     return run_trainer(run, emit)

@@ -40,6 +40,7 @@ from scribe.training.corpus import PIECE_CHARS, Text, cut_pieces, scratch_store,
 from scribe.training.curves import read_metrics, write_history
 from scribe.training.dataset import split_corpus, text_ids
 from scribe.training.events import Checkpoint, Eval, Event, Finished, Saved, Started
+from scribe.training.job import save_failed
 
 keras = import_keras()
 
@@ -212,7 +213,11 @@ class KerasTrainer:
             write_history(folder, st.history)
             write_card(folder / "README.md", self, hardware())
 
-        save_folder(cfg.output, self.model, self.vocab, meta, extra)
+        try:
+            save_folder(cfg.output, self.model, self.vocab, meta, extra)
+        except Exception as exc:  # the folder saved before, if any, is kept whole
+            kept = f"the model saved at step {st.saved_step} in {cfg.output}" if st.saved_step >= 0 else None
+            raise ValueError(save_failed(cfg.output, exc, kept, cfg.command)) from exc
         st.saved_step = st.step
         self.emit(Saved(step=st.step, path=str(cfg.output)))
         self.emit(Checkpoint(step=st.step, path=str(cfg.output)))

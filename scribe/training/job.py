@@ -8,11 +8,19 @@ Until training starts, a `preparing` event every PROGRESS_SECONDS says what data
 SIGINT/SIGTERM stops it at once (exit 130, nothing to save). Exit status: 0 when training finished, 130 when it was
 cancelled (checkpoint written, model saved; or during data preparation), 75 (`EXIT_STOPPED_AT_ONCE`) when a second
 cancel stopped it at once (the last checkpoint is kept for `--resume`), 1 on an error (reported as an `error` event).
+
+Before its first step a job imports, and where it is cheap runs once, everything the end of its run needs
+(`load_the_end`, `END_OF_RUN`): a run lasts hours, and scribe or its libraries may be upgraded or edited meanwhile,
+so code read from disk at the end could be another version, or broken. If the final save fails all the same, the error
+names the checkpoint kept and the command that continues from it (`save_failed`).
 """
 
 from __future__ import annotations
 
+import importlib
+import io
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -21,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from scribe.files import describe_os_error
 from scribe.types import EngineError
 from scribe.training.events import Error, Event, Finished, Preparing, Started
 
@@ -87,6 +96,68 @@ class Preparation:
                 last = now
 
 
+END_OF_RUN: dict[str, tuple[str, ...]] = {
+    "transformers": (
+        "scribe.training.evaluate",  # the evaluations: the first may come hours in, one comes at the end
+        "scribe.training.card",  # the model card
+        "scribe.training.curves",  # metrics.jsonl and curves.svg
+        "safetensors.torch",  # the checkpoints and the best weights (LoRA's merge: set-up imported it)
+    ),
+    "keras": (
+        "scribe.keras_models.runtime",  # the samples at each epoch's end (it imports torch)
+        "scribe.sampling.params",
+        "scribe.types",
+        "scribe.training.card",  # the Keras card uses its front matter, tables and notes
+    ),
+}
+"""What the end of a run imports inside functions, by trainer, that is not yet imported when a job reports `started`
+(found by comparing `sys.modules` then and at the end of a tiny run of each mode). tests/reliability/test_job_imports.py
+breaks every module of scribe once a job has started and checks that it still saves its model."""
+
+
+def load_the_end(trainer: str) -> None:
+    """Import what the end of a `trainer` run (a key of END_OF_RUN) needs, and run once, on nothing, the library code
+    that imports more on its first call: the card's front matter (huggingface_hub's YAML), the curves' picture and, for
+    transformers, torch's and safetensors' checkpoint writers and an optimiser's step. A few milliseconds once those
+    libraries are imported (the run imports them anyway; for Keras, torch comes earlier than its first samples)."""
+    for name in END_OF_RUN[trainer]:
+        importlib.import_module(name)
+    from scribe.training.card import front_matter
+    from scribe.training.curves import curve_svg
+
+    front_matter(trainer)
+    curve_svg([{"step": 0, "val_loss": 1.0, "perplexity": 2.7, "train_loss": 1.1}])
+    if trainer == "transformers":
+        import torch
+        from safetensors.torch import save
+
+        torch.save({"rng": torch.get_rng_state()}, io.BytesIO())
+        save({"weights": torch.zeros(1)})
+        torch.optim.AdamW([torch.zeros(1, requires_grad=True)]).step()  # its profiling hook imports on a first step
+
+
+def resume_command(command: str) -> str:
+    """The command line that continues `command` (a `scribe train ...` line) from its checkpoint."""
+    return command if "--resume" in shlex.split(command) else command + " --resume"
+
+
+def save_failed(output: Path, exc: Exception, kept: str | None, command: str) -> str:
+    """The message when a run's model could not be saved to `output` because of `exc`: what is kept (`kept`, such as
+    "the checkpoint at step 20 in FOLDER"; None: nothing yet) and how to continue from it (the exact command when
+    `command` is a `scribe train` line)."""
+    if isinstance(exc, OSError) and exc.filename:
+        cause = describe_os_error(exc, exc.filename)
+    else:
+        cause = str(exc) if isinstance(exc, (OSError, ValueError)) else f"{type(exc).__name__}: {exc}"
+    failed = f"the model could not be saved to {output} ({cause})"
+    if kept is None:
+        return f"{failed}; nothing was saved before, so run the same command again to start over"
+    if command.split()[:2] == ["scribe", "train"]:
+        return f"{failed}; {kept} is kept. Continue with:\n  {resume_command(command)}"
+    return (f"{failed}; {kept} is kept: continue with `scribe train` given the same files and settings, "
+            f"`--output {output}` and `--resume`")
+
+
 def install_cancel_handlers(cancel: threading.Event, preparing: Callable[[], bool] = lambda: False) -> None:
     """SIGINT/SIGTERM: while `preparing()`, raise CancelledWhilePreparing; otherwise the first sets `cancel`, a second
     raises StopNow."""
@@ -115,7 +186,11 @@ def run_config(config, emit, cancel: threading.Event) -> int:  # noqa: ANN001 - 
     """Run one training; errors become an `error` event. Returns the exit status."""
     from scribe.training.trainer import Trainer
 
-    return run_trainer(lambda: Trainer(config, emit, cancel=cancel).run(), emit)
+    def run() -> Finished:
+        load_the_end("transformers")
+        return Trainer(config, emit, cancel=cancel).run()
+
+    return run_trainer(run, emit)
 
 
 def run_trainer(run: Callable[[], Finished], emit: Callable[[Event], None]) -> int:

@@ -37,6 +37,7 @@ from scribe.training.checkpoint import (
 )
 from scribe.training.corpus import Corpus, Text
 from scribe.training.events import Checkpoint, Eval, Event, Finished, Sample, Saved, Started, Step
+from scribe.training.job import save_failed
 
 if TYPE_CHECKING:
     import torch
@@ -680,7 +681,11 @@ class Trainer:
         if cfg.warmup_steps is None:  # the card gives the steps the budget's warmup lasted
             cfg.warmup_steps = self.warmup_done_at if self.warmup_done_at is not None else st.step
         if st.step and self.ranks.main:
-            self._save(model, final)
+            try:
+                self._save(model, final)
+            except Exception as exc:  # whatever failed, the checkpoint just written keeps what was trained
+                raise TrainingError(save_failed(cfg.output, exc, f"the checkpoint at step {st.step} in "
+                                                f"{cfg.checkpoint_dir}", cfg.command)) from exc
         self._barrier()
         base = st.base_eval
         finished = Finished(
