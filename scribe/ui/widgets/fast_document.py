@@ -27,6 +27,7 @@ from textual.expand_tabs import get_tab_widths
 from textual.geometry import clamp
 from textual.widgets.text_area import Document, DocumentBase, EditResult, Location, WrappedDocument
 
+from scribe.studio.journal import LineChanges
 from scribe.ui.textual_private import compute_wrap_offsets
 
 if TYPE_CHECKING:
@@ -37,9 +38,13 @@ _NONE: list[int] = []
 
 
 class FastDocument(Document):
-    """A Document whose `text` is joined once per change."""
+    """A Document whose `text` is joined once per change, that knows its length without joining it, and that
+    records its edits by lines (`changes`) for the autosave journal."""
 
     _joined: str | None = None
+    _length: int | None = None
+    changes: LineChanges | None = None
+    """Where edits are recorded (None: not recorded)."""
 
     @property
     def text(self) -> str:
@@ -48,9 +53,33 @@ class FastDocument(Document):
             self._joined = super().text
         return self._joined
 
+    @property
+    def length(self) -> int:
+        """`len(self.text)`, counted once, then kept up to date by each edit (no join)."""
+        if self._length is None:
+            lines = self._lines
+            self._length = sum(map(len, lines)) + len(self.newline) * (len(lines) - 1)
+        return self._length
+
+    def record_changes(self) -> LineChanges:
+        """Record the edits from now on (in a fresh `LineChanges`, returned)."""
+        self.changes = LineChanges()
+        return self.changes
+
     def replace_range(self, start: Location, end: Location, text: str) -> EditResult:
         self._joined = None
-        return super().replace_range(start, end, text)
+        lines = self._lines
+        top, bottom = sorted((start, end))
+        row = min(top[0], len(lines))
+        old = lines[row:bottom[0] + 1]  # the lines Textual replaces (none past the end)
+        result = super().replace_range(start, end, text)
+        added = result.end_location[0] - top[0] + 1
+        if self._length is not None:
+            self._length += (sum(map(len, lines[row:row + added])) - sum(map(len, old))
+                             + len(self.newline) * (added - len(old)))
+        if self.changes is not None:
+            self.changes.record(lines, row, len(old), added)
+        return result
 
 
 class FastWrappedDocument(WrappedDocument):
