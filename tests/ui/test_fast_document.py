@@ -83,3 +83,54 @@ async def test_a_long_document_s_wrap_data_is_not_walked_by_the_garbage_collecto
         assert len(wrapped._wrap_offsets) == len(wrapped._tab_width_cache) == editor.document.line_count == 200_001
         assert wrapped.get_offsets(100_000) == WrappedDocument(editor.document, wrapped._width).get_offsets(100_000)
         assert editor.document.get_line(100_000) == "lintyped" and editor.document.get_line(100_001).startswith("e 100000 ")
+
+
+PLAIN = "\n".join(f"Line {n} " + "plain words " * (n % 9) for n in range(300))
+
+
+async def test_plain_text_rewraps_at_new_widths_and_after_edits_as_textual_does() -> None:
+    """Plain ASCII lines: what one wrap learnt of them serves the next width, until an edit changes them."""
+
+    class PlainApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Editor(PLAIN, id="editor")
+
+    app = PlainApp()
+    async with app.run_test(size=(70, 20)) as pilot:
+        editor = app.query_one(Editor)
+        assert_consistent(editor)
+        for width in (50, 90, 40):
+            await pilot.resize_terminal(width, 20)
+            await pilot.pause()
+            assert_consistent(editor)
+        assert len(editor.document.get_line(9)) < 40 and len(editor.document.get_line(18)) < 40
+        editor.insert(" now a line long enough to wrap at any of these widths " * 3, (9, 0))
+        editor.insert("\ttabbed" * 9, (18, 0))
+        assert_consistent(editor)
+        for width in (60, 45):
+            await pilot.resize_terminal(width, 20)
+            await pilot.pause()
+            assert_consistent(editor)
+
+
+async def test_the_length_and_the_recorded_line_edits_follow_typing_undo_and_pastes() -> None:
+    app = EditorApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        editor = app.query_one(Editor)
+        changes = editor.record_changes()
+        mirror = editor.document.lines[:]
+        assert editor.text_length == len(editor.text)
+        editor.move_cursor((30, 5))
+        await pilot.press(*"typed", "enter", "enter", "backspace")
+        editor.insert("pasted\nover\nthree lines", (3, 2))
+        editor.delete((10, 4), (14, 1))
+        editor.undo()
+        editor.delete((50, 0), (59, 3))
+        editor.replace("x\r\ny", (0, 0), (0, 4))  # a foreign newline is split as Textual splits it
+        edits = changes.take()
+        assert len(edits) < 7  # the keys typed in one place made one edit
+        for edit in edits:
+            edit.apply(mirror)
+        assert "\n".join(mirror) == editor.text
+        assert editor.text_length == len(editor.text)
+        assert changes.take() == []

@@ -9,8 +9,9 @@ line) on every `wrap`, which the TextArea calls several times while it mounts: 1
 `FastWrappedDocument` answers the same questions from two numpy arrays (each line's height in rows and, built when
 asked, each line's first row) and keeps wrap offsets only for the lines that wrap or hold tabs; the others share one
 empty list. A wrap finds those lines with array operations (a plain ASCII line fits when it is no longer than the
-width), a wrap at the width and tab width it already has is skipped (edits keep it current through `wrap_range`), and
-an edit re-wraps only its lines. `Editor` makes its documents of these kinds (`adopt`, `wrapped_document_class`).
+width), a wrap at the width and tab width it already has is skipped (edits keep it current through `wrap_range`), a
+wrap at another width reuses what the one before learnt of the lines (plain ASCII without tabs, their lengths) when
+no edit came between, and an edit re-wraps only its lines. `Editor` makes its documents of these kinds (`adopt`, `wrapped_document_class`).
 
 The per-line wrap offsets and tab widths live in numpy object arrays, not lists: the garbage collector does not walk
 a numpy array, and a list of a 50 MB document's 1.8 million lines took a young collection 100 ms to walk (twice per
@@ -97,6 +98,12 @@ class FastWrappedDocument(WrappedDocument):
         self._heights: np.ndarray = numpy.zeros(0, dtype=numpy.int64)
         self._starts: np.ndarray | None = None
         self._total = 0
+        self._plain: bool | None = None
+        """Whether every line is ASCII without tabs (None: not known since the last edit), for `_plain_lines`
+        lines; then `_lengths` (once asked) holds each line's length: a resize re-wraps without reading the lines
+        again."""
+        self._plain_lines = -1
+        self._lengths: np.ndarray | None = None
         self.wrap(width, tab_width)
 
     # Textual's code reads these two attributes directly: views over the arrays stand in for its lists.
@@ -140,9 +147,13 @@ class FastWrappedDocument(WrappedDocument):
             return
         self._width, self._tab_width = width, tab_width
         count = len(lines)
-        if all(map(str.isascii, lines)) and not any(map(operator.contains, lines, repeat("\t"))):
-            lengths = numpy.fromiter(map(len, lines), dtype=numpy.int64, count=count)
-            special = numpy.flatnonzero(lengths > width).tolist() if width else []
+        if self._plain is None or self._plain_lines != count:
+            self._plain = all(map(str.isascii, lines)) and not any(map(operator.contains, lines, repeat("\t")))
+            self._plain_lines, self._lengths = count, None
+        if self._plain:
+            if width and self._lengths is None:
+                self._lengths = numpy.fromiter(map(len, lines), dtype=numpy.int64, count=count)
+            special = numpy.flatnonzero(self._lengths > width).tolist() if width else []
         else:  # a character may take two cells, a tab up to tab_width
             half = width // 2
             special = [index for index, line in enumerate(lines) if "\t" in line or (width and len(line) > half)]
@@ -159,6 +170,7 @@ class FastWrappedDocument(WrappedDocument):
         """Re-wrap the lines an edit touched (call after the document changed), as Textual's `wrap_range` does."""
         import numpy
 
+        self._plain = self._lengths = None
         old_max = len(self._heights) - 1
         new_max = self.document.line_count - 1
         start_line = clamp(start[0], 0, min(old_max, new_max))
