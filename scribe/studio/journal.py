@@ -390,6 +390,8 @@ class Autosaver:
         """The length of the text in `_lines`, newlines included (None: not counted yet)."""
         self._unwritten: list[LineEdit] = []
         """Edits made to `_lines` since the last write (kept only while a base is on disk to append them to)."""
+        self._changed = False
+        """True when `_lines` changed since the last write or the last finding that it equals the file."""
         self._journalled_version = -1
         self._cleared_version = -1
         self._base: tuple[str, str | None, str | None] | None = None
@@ -412,7 +414,7 @@ class Autosaver:
             self._use(list(lines), newline)
 
     def _use(self, lines: list[str], newline: str) -> None:
-        self._lines, self._newline, self._length = lines, newline, None
+        self._lines, self._newline, self._length, self._changed = lines, newline, None, True
         self._unwritten = []
         self._base = None
 
@@ -459,12 +461,13 @@ class Autosaver:
         if self._length is not None:
             self._length += (sum(map(len, edit.lines)) - sum(map(len, removed))
                              + len(self._newline) * (len(edit.lines) - len(removed)))
+        self._changed = True
         if self._base is not None:
             self._unwritten.append(edit)
 
     def _write(self, version: int) -> bool:
         assert self._lines is not None
-        if self.up_to_date(version) or (self._base is not None and not self._unwritten):
+        if self.up_to_date(version) or not self._changed:
             return False
         if self._length is None:
             self._length = _text_length(self._lines, self._newline)
@@ -473,7 +476,7 @@ class Autosaver:
             if self._base is not None:
                 self.journal.clear(self.key)
                 self._base = None
-            self._unwritten = []
+            self._unwritten, self._changed = [], False
             return False
         where = (str(self.document.path) if self.document.path else None, self.document.disk_hash)
         if self._base is None or self._base[1:] != where or self.compact_due(self._length):
@@ -482,11 +485,15 @@ class Autosaver:
             self.bytes_written += self.journal.entry_file(self.key).stat().st_size
             self._base, self._log_records, self._log_bytes = (log, *where), 0, 0
         else:
-            written = self.journal.append(self.key, self._base[0], self._unwritten, len(self._lines))
+            try:
+                written = self.journal.append(self.key, self._base[0], self._unwritten, len(self._lines))
+            except OSError:
+                self._base = None  # a line may be half written: the next autosave writes a fresh base instead
+                raise
             self._log_records += 1
             self._log_bytes += written
             self.bytes_written += written
-        self._unwritten = []
+        self._unwritten, self._changed = [], False
         self._journalled_version = version
         return True
 
@@ -498,6 +505,7 @@ class Autosaver:
         self._journalled_version = -1
         self._base = None
         self._unwritten = []
+        self._changed = True  # the entry is gone: the next autosave decides afresh
 
     def clear(self, version: int) -> None:
         """Remove the entry (the text up to `version` is saved or discarded)."""

@@ -760,11 +760,12 @@ class ScribeApp(App[None]):
             self._autosave_worker(self.autosaver)
 
     def autosave_now(self) -> bool:
-        """Journal the edits now, on this thread (after any autosave still being written); True when an entry was
-        written. Nothing to do when no edit came since the last autosave."""
-        if not self._autosave_on or self.autosaver.up_to_date(self._version):
+        """Journal the edits not yet journalled now, on this thread (after any autosave still being written); True
+        when an entry was written. Nothing to do, at once, when no edit came since the last autosave."""
+        if not self._autosave_on:
             return False
-        self._hand_over_edits()
+        if self._version != self._journalled_version:
+            self._hand_over_edits()
         return self.autosaver.write_queued()
 
     @work(thread=True, exit_on_error=False, group="autosave", description="autosave")

@@ -12,6 +12,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from scribe.config import Settings
 from scribe.studio.document import Document
 from scribe.studio.journal import Journal
@@ -161,3 +163,65 @@ def test_a_kill_9_between_line_edit_autosaves_gives_back_exactly_the_last_comple
     assert entry.text in (texts[last], texts[last + 1])  # the last announced autosave, or one whose fsync just ended
     assert entry.text.count("\n") != file.read_text(encoding="utf-8").count("\n")  # lines were broken and deleted
     assert len(list((tmp_path / "autosave").glob("*.log"))) == 1
+
+
+def test_an_autosave_whose_append_failed_is_followed_by_a_fresh_base_not_a_gap(tmp_path: Path) -> None:
+    import shutil
+
+    from scribe.studio.journal import Autosaver, LineChanges
+
+    file = tmp_path / "doc.txt"
+    file.write_text("one\ntwo\nthree\n", encoding="utf-8")
+    document = Document.open(file)
+    journal = Journal(tmp_path / "autosave")
+    saver, changes = Autosaver(journal, document.key, document), LineChanges()
+    lines = document.saved_text.split("\n")
+    saver.track(lines, "\n")
+
+    def type_line(row: int, words: str, version: int) -> None:  # what the editor does, and records
+        lines[row] += words
+        changes.record(lines, row, 1, 1)
+        saver.queue(changes.take(), version)
+
+    type_line(0, " 1", 1)
+    assert saver.write_queued()  # the base
+    type_line(1, " 2", 2)
+    assert saver.write_queued()  # appended
+    [log] = journal.root.glob("*.log")
+    log.unlink()
+    log.mkdir()  # the next append fails (as on a full or broken disk)
+    type_line(2, " 3", 3)
+    try:
+        saver.write_queued()
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the append should have failed")
+    shutil.rmtree(log)
+    type_line(0, " 4", 4)
+    assert saver.write_queued()
+    assert Journal(journal.root).read(document.key).text == "\n".join(lines) == "one 1 4\ntwo 2\nthree 3\n"
+
+
+async def test_quitting_a_huge_document_without_edits_journals_nothing_and_compares_nothing(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scribe.studio.journal as journal_module
+
+    compared: list[int] = []
+    same_text = journal_module._same_text
+    monkeypatch.setattr(journal_module, "_same_text",  # the real comparison, counted
+                        lambda lines, newline, text: compared.append(len(text)) or same_text(lines, newline, text))
+    file = tmp_path / "huge.txt"
+    file.write_text(huge_text(2), encoding="utf-8")
+    app = ScribeApp(file, settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not app.autosave_now()  # what quitting does
+        app.autosave()
+        await app.workers.wait_for_complete()
+        assert compared == [] and not list(app.journal.root.glob("*.json"))
+        await pilot.press("x", "backspace")  # back to the file's text: compared once, nothing journalled
+        app.autosave()
+        await app.workers.wait_for_complete()
+        assert not app.autosave_now()
+        assert len(compared) == 1 and not list(app.journal.root.glob("*.json"))
