@@ -225,3 +225,27 @@ async def test_quitting_a_huge_document_without_edits_journals_nothing_and_compa
         await app.workers.wait_for_complete()
         assert not app.autosave_now()
         assert len(compared) == 1 and not list(app.journal.root.glob("*.json"))
+
+
+async def test_a_document_opened_in_the_studio_is_journalled_by_its_own_edits(
+        settings: Settings, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("first\ndocument\n", encoding="utf-8")
+    second.write_text(huge_text(1), encoding="utf-8")
+    app = ScribeApp(first, settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(*"typed, then undone")
+        app.autosave()
+        await app.workers.wait_for_complete()
+        await pilot.press("ctrl+z")
+        await pilot.pause()
+        assert app.editor.text == first.read_text(encoding="utf-8")
+        app._open_chosen(str(second))
+        await pilot.pause()
+        app.editor.move_cursor((5, 0))
+        await pilot.press(*"in the second", "enter")
+        app.autosave()
+        await app.workers.wait_for_complete()
+        assert Journal(app.journal.root).read(Document.open(second).key).text == app.editor.text
+        assert Journal(app.journal.root).read(Document.open(first).key) is None
