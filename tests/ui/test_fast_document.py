@@ -134,3 +134,36 @@ async def test_the_length_and_the_recorded_line_edits_follow_typing_undo_and_pas
         assert "\n".join(mirror) == editor.text
         assert editor.text_length == len(editor.text)
         assert changes.take() == []
+
+
+def test_a_text_range_is_the_one_textual_gives() -> None:
+    import random
+
+    from textual.document._document import Document
+
+    rng = random.Random(4)
+    text = "\n".join("".join(rng.choice("ab é\t") for _ in range(rng.randrange(12))) for _ in range(40)) + "\n"
+    ours, textual = FastDocument(text), Document(text)
+    for _ in range(400):
+        rows = [rng.randrange(len(textual.lines)) for _ in range(2)]
+        start, end = ((row, rng.randrange(len(textual.lines[row]) + 1)) for row in rows)
+        assert ours.get_text_range(start, end) == textual.get_text_range(start, end)
+
+
+async def test_a_paste_of_many_lines_rewraps_the_whole_document_as_textual_does() -> None:
+    from scribe.ui.widgets.fast_document import WHOLE_WRAP_LINES
+
+    class PlainApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Editor(PLAIN, id="editor")
+
+    many = "\n".join(f"pasted {n} " + "word " * (n % 40) for n in range(WHOLE_WRAP_LINES + 500))
+    app = PlainApp()
+    async with app.run_test(size=(70, 20)) as pilot:
+        editor = app.query_one(Editor)
+        editor.insert(many, (100, 3))
+        await pilot.pause()
+        assert editor.document.line_count > WHOLE_WRAP_LINES
+        assert_consistent(editor)
+        editor.replace("short again\n\ttabbed", editor.document.start, editor.document.end)  # a restore's replace
+        assert_consistent(editor)

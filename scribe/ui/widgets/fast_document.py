@@ -2,7 +2,8 @@
 
 Textual's TextArea (pinned version) asks, for every line it draws, for the whole text (to decide whether to show its
 placeholder: a join of every line). `FastDocument` joins it once per change: `Document.replace_range` is the only way
-text changes (edits, undo and redo all call it).
+text changes (edits, undo and redo all call it). It also joins a range of lines at once where Textual adds them one
+by one to a string (quadratic: a whole-text replace, as restoring a journal does, took minutes for 50 MB).
 
 Textual's WrappedDocument keeps three Python objects per line and per screen row, rebuilt line by line (about 10 µs a
 line) on every `wrap`, which the TextArea calls several times while it mounts: 17 s for one wrap of a 50 MB document.
@@ -34,6 +35,8 @@ from scribe.ui.textual_private import compute_wrap_offsets
 if TYPE_CHECKING:
     import numpy as np
 
+WHOLE_WRAP_LINES = 20_000
+"""An edit leaving more lines than this re-wraps the whole document (array operations) instead of line by line."""
 _NONE: list[int] = []
 """The wrap offsets and tab widths of a line without breaks or tabs (shared: never mutated)."""
 
@@ -61,6 +64,20 @@ class FastDocument(Document):
             lines = self._lines
             self._length = sum(map(len, lines)) + len(self.newline) * (len(lines) - 1)
         return self._length
+
+    def get_text_range(self, start: Location, end: Location) -> str:
+        """The text between two locations, as Textual's method gives it, joined once (Textual adds line after line
+        to a string: quadratic, 8 s for the 2 MB a restored journal replaces, minutes for 50 MB)."""
+        if start == end:
+            return ""
+        (top_row, top_column), (bottom_row, bottom_column) = sorted((start, end))
+        lines = self._lines
+        if top_row == bottom_row:
+            return lines[top_row][top_column:bottom_column]
+        parts = [lines[top_row][top_column:], *lines[top_row + 1:bottom_row]]
+        if bottom_row < len(lines):
+            parts.append(lines[bottom_row][:bottom_column])
+        return self._newline.join(parts)
 
     def record_changes(self) -> LineChanges:
         """Record the edits from now on (in a fresh `LineChanges`, returned)."""
@@ -176,6 +193,10 @@ class FastWrappedDocument(WrappedDocument):
         start_line = clamp(start[0], 0, min(old_max, new_max))
         top, old_bottom = sorted((start_line, clamp(old_end[0], 0, old_max)))
         new_bottom = max(start_line, clamp(new_end[0], 0, new_max))
+        if new_bottom - top >= WHOLE_WRAP_LINES:  # a paste or a restore of many lines: the array-wise wrap
+            width, self._width = self._width, -1
+            self.wrap(width, self._tab_width)
+            return
         wrapped = [self._wrap_line(line) for line in self.document.lines[top : new_bottom + 1]]
         self._wrap_offsets = _spliced(self._wrap_offsets, top, old_bottom + 1,  # type: ignore[assignment,arg-type]
                                       [offsets for offsets, _ in wrapped])
