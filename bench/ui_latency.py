@@ -16,8 +16,8 @@ handed to the stream view per second of streaming (each becomes one repaint of t
 Scenarios: an idle short document (the baseline), streaming into a short document, an idle 100,000-word document
 (typing in its middle), streaming with the 100,000-word document, and an idle huge document (`--document-mb`,
 default 50: Tiny Shakespeare repeated). Each records the time to open (app start to its first frames, with the
-document), the time to quit (autosave included), each autosave's journal write (in its worker) and the UI thread's
-part of it (handing the edits over), the process's peak resident memory so far, and the resident memory the scenario
+document), the time to quit (autosave included), each autosave's journal write (in its worker), the UI thread's
+part of it (handing the edits over) and the slowest echo of the keys typed while a journal write ran, the process's peak resident memory so far, and the resident memory the scenario
 added (sampled every 10 ms): after opening, by loading the model once opened (0 when it loaded while the document
 opened), and at its peak while the model loads, keys are typed, autosaves run and the app quits. The huge
 document's own memory (`huge_document_memory`, also as a multiple of its size; the target is at most 10×) is its
@@ -64,6 +64,8 @@ class Probe:
     pending: tuple[float, object] | None = None
     echoed: threading.Event = field(default_factory=threading.Event)
     latencies: list[float] = field(default_factory=list)
+    key_times: list[tuple[float, float]] = field(default_factory=list)
+    """(handed over, echoed) of each key."""
     frames: list[float] = field(default_factory=list)
     stream_batches: list[float] = field(default_factory=list)
     collections: list[tuple[float, float, int]] = field(default_factory=list)
@@ -179,6 +181,7 @@ def hook_frames(app, probe: Probe) -> None:
         probe.frames.append(now)
         if moved and probe.pending is not None:
             probe.latencies.append(now - probe.pending[0])
+            probe.key_times.append((probe.pending[0], now))
             probe.pending = None
             probe.echoed.set()
 
@@ -218,6 +221,7 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
         app = ScribeApp(document, settings=settings, paths=Paths.discover())
         probe = Probe()
         autosaves: list[float] = []
+        journal_writes: list[tuple[float, float]] = []
         handovers: list[float] = []
         journal_write = app.autosaver.write_queued
         autosave = app.autosave
@@ -227,6 +231,7 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
             written = journal_write()
             if written:
                 autosaves.append(time.perf_counter() - began)
+                journal_writes.append((began, time.perf_counter()))
             return written
 
         def timed_autosave() -> None:  # the UI thread's part of an autosave (the timer's and a typing pause's)
@@ -300,6 +305,8 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
         for where, count in sorted(probe.stalls.items(), key=lambda item: -item[1])[:12]:
             print(f"  {count * 5:5d} ms  {where}")
     slowest_collection = max((d for _, d, _ in probe.collections), default=0.0)
+    during_writes = [end - start for start, end in probe.key_times
+                     if any(start < stop and end > began for began, stop in journal_writes)]
     return {
         "keys": len(latencies),
         "echo_p50_ms": round(1000 * statistics.median(latencies), 2),
@@ -318,6 +325,8 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
         "autosave_first_ms": round(1000 * autosaves[0], 1) if autosaves else None,
         "autosave_later_max_ms": round(1000 * max(autosaves[1:]), 1) if len(autosaves) > 1 else None,
         "autosave_ui_thread_max_ms": round(1000 * max(handovers), 2) if handovers else None,
+        "keys_during_journal_writes": len(during_writes),
+        "echo_max_during_journal_writes_ms": round(1000 * max(during_writes), 2) if during_writes else None,
         "journal_bytes_written": app.autosaver.bytes_written,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "rss_added_by_opening_mb": round(rss_opened - rss_before),
@@ -399,7 +408,8 @@ def main() -> None:
         print(f"{huge['document_mb']} MB document: open {huge['open_s']} s, echo p50 {huge['echo_p50_ms']} ms, "
               f"p99 {huge['echo_p99_ms']} ms, quit {huge['quit_s']} s, autosaves {huge['autosaves']} (journal write in "
               f"the worker: first {huge['autosave_first_ms']} ms, later ≤{huge['autosave_later_max_ms']} ms; the UI "
-              f"thread's part ≤{huge['autosave_ui_thread_max_ms']} ms), peak RSS {huge['peak_rss_mb']} MB "
+              f"thread's part ≤{huge['autosave_ui_thread_max_ms']} ms; {huge['keys_during_journal_writes']} keys typed "
+              f"during a write, echo ≤{huge['echo_max_during_journal_writes_ms']} ms), peak RSS {huge['peak_rss_mb']} MB "
               "(the whole bench process, the model included)")
         memory = result["huge_document_memory"]
         print(f"the document's own memory (the scenario's RSS growth; at most, as the model's loading is in it too: "
