@@ -17,16 +17,17 @@ Scenarios: an idle short document (the baseline), streaming into a short documen
 (typing in its middle), streaming with the 100,000-word document, and an idle huge document (`--document-mb`,
 default 50: Tiny Shakespeare repeated). Each records the time to open (app start to its first frames, with the
 document), the time to quit (autosave included), each autosave's journal write (in its worker), the UI thread's
-part of it (handing the edits over) and the slowest echo of the keys typed while a journal write ran, the process's peak resident memory so far, and the resident memory the scenario
-added (sampled every 10 ms): after opening, by loading the model once opened (0 when it loaded while the document
-opened), and at its peak while the model loads, keys are typed, autosaves run and the app quits. The huge
-document's own memory (`huge_document_memory`, also as a multiple of its size; the target is at most 10×) is its
-scenario's growth after opening and at the peak: an upper bound, as the model's loading (torch is imported before
-the first scenario) falls in it too.
+part of it (handing the edits over), the slowest echo of the keys typed while a journal write ran, the process's
+peak resident memory so far, and the resident memory the scenario added (sampled every 10 ms): after opening, by
+loading the model once opened (0 when it loaded while the document opened), and at its peak while the model loads,
+keys are typed, autosaves run and the app quits. The huge document's own memory (`huge_document_memory`, also as a
+multiple of its size; the target is at most 10×) is its scenario's growth after opening and at the peak: an upper
+bound, as the model's loading (torch is imported before the first scenario) falls in it too.
 
 Every garbage collection while typing is timed (`garbage_collections`, `slowest_collection_ms`). `--diagnose` prints
-the collections over 20 ms, each slow young collection's biggest container, and where the UI thread was (sampled
-every 5 ms) while a key waited more than 40 ms for its echo.
+the collections over 20 ms, each slow collection's objects (how many, the biggest container, whether the editor's or
+the autosaver's lines are among them), and where the UI thread was (sampled every 5 ms) while a key waited more than
+40 ms for its echo.
 
     .venv/bin/python bench/ui_latency.py [--keys 200] [--model scribe-gutenberg] [--document-mb 50] [--diagnose]
 

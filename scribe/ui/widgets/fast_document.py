@@ -167,10 +167,12 @@ class FastWrappedDocument(WrappedDocument):
         if self._plain is None or self._plain_lines != count:
             self._plain = all(map(str.isascii, lines)) and not any(map(operator.contains, lines, repeat("\t")))
             self._plain_lines, self._lengths = count, None
-        if self._plain:
-            if width and self._lengths is None:
+        if self._plain and not width:
+            special = []
+        elif self._plain:
+            if self._lengths is None:
                 self._lengths = numpy.fromiter(map(len, lines), dtype=numpy.int64, count=count)
-            special = numpy.flatnonzero(self._lengths > width).tolist() if width else []
+            special = numpy.flatnonzero(self._lengths > width).tolist()
         else:  # a character may take two cells, a tab up to tab_width
             half = width // 2
             special = [index for index, line in enumerate(lines) if "\t" in line or (width and len(line) > half)]
