@@ -174,7 +174,7 @@ def _text_length(lines: Sequence[str], newline: str, group: int = 50_000) -> int
     return total + len(newline) * max(len(lines) - 1, 0)
 
 
-def _same_text(lines: Sequence[str], newline: str, text: str) -> bool:
+def same_text(lines: Sequence[str], newline: str, text: str) -> bool:
     """`newline.join(lines) == text`, compared a group of lines at a time (the lines are never joined whole)."""
     offset = 0
     for piece in _line_pieces(lines, newline):
@@ -474,7 +474,7 @@ class Autosaver:
             return False
         if self._length is None:
             self._length = _text_length(self._lines, self._newline)
-        if self._length == len(self.document.saved_text) and _same_text(self._lines, self._newline,
+        if self._length == len(self.document.saved_text) and same_text(self._lines, self._newline,
                                                                          self.document.saved_text):
             if self._base is not None:
                 self.journal.clear(self.key)

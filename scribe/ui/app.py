@@ -82,7 +82,7 @@ from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
 from scribe.studio.generation import GenerationController
 from scribe.studio.generation_runs import GenerationRun, describe_error
-from scribe.studio.journal import Autosaver, Journal, JournalEntry, LineChanges, new_untitled_key
+from scribe.studio.journal import Autosaver, Journal, JournalEntry, LineChanges, new_untitled_key, same_text
 from scribe.studio.project import project_settings
 from scribe.studio.recent import load_recent, remember
 from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, load_document_settings,
@@ -734,9 +734,11 @@ class ScribeApp(App[None]):
     # --- documents, autosave, quitting
 
     def _modified(self) -> bool:
-        """True when the editor's text differs from the file; a length that differs answers without joining the
-        lines (a 50 MB join on this thread is a visible stall after every pause in typing)."""
-        return self.editor.text_length != len(self.document.saved_text) or self.document.is_dirty(self.editor.text)
+        """True when the editor's text differs from the file, found without joining the lines (a 50 MB join on this
+        thread is a visible stall, and its copy of the text stays until the next edit): a length that differs
+        answers at once."""
+        saved, document = self.document.saved_text, self.editor.document
+        return self.editor.text_length != len(saved) or not same_text(document.lines, document.newline, saved)
 
     def _track_editor(self) -> None:
         """Journal the editor's text through its edits from now on (when a text is loaded into it)."""

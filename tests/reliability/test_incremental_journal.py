@@ -208,8 +208,8 @@ async def test_quitting_a_huge_document_without_edits_journals_nothing_and_compa
     import scribe.studio.journal as journal_module
 
     compared: list[int] = []
-    same_text = journal_module._same_text
-    monkeypatch.setattr(journal_module, "_same_text",  # the real comparison, counted
+    same_text = journal_module.same_text
+    monkeypatch.setattr(journal_module, "same_text",  # the real comparison, counted
                         lambda lines, newline, text: compared.append(len(text)) or same_text(lines, newline, text))
     file = tmp_path / "huge.txt"
     file.write_text(huge_text(2), encoding="utf-8")
