@@ -16,11 +16,18 @@ handed to the stream view per second of streaming (each becomes one repaint of t
 Scenarios: an idle short document (the baseline), streaming into a short document, an idle 100,000-word document
 (typing in its middle), streaming with the 100,000-word document, and an idle huge document (`--document-mb`,
 default 50: Tiny Shakespeare repeated). Each records the time to open (app start to its first frames, with the
-document), the time to quit (autosave included) and the process's peak resident memory so far.
+document), the time to quit (autosave included), each autosave's journal write (in its worker), the UI thread's
+part of it (handing the edits over), the slowest echo of the keys typed while a journal write ran, the process's
+peak resident memory so far, and the resident memory the scenario added (sampled every 10 ms): after opening, by
+loading the model once opened (0 when it loaded while the document opened), and at its peak while the model loads,
+keys are typed, autosaves run and the app quits. The huge document's own memory (`huge_document_memory`, also as a
+multiple of its size; the target is at most 10×) is its scenario's growth after opening and at the peak: an upper
+bound, as the model's loading (torch is imported before the first scenario) falls in it too.
 
 Every garbage collection while typing is timed (`garbage_collections`, `slowest_collection_ms`). `--diagnose` prints
-the collections over 20 ms, each slow young collection's biggest container, and where the UI thread was (sampled
-every 5 ms) while a key waited more than 40 ms for its echo.
+the collections over 20 ms, each slow collection's objects (how many, the biggest container, whether the editor's or
+the autosaver's lines are among them), and where the UI thread was (sampled every 5 ms) while a key waited more than
+40 ms for its echo.
 
     .venv/bin/python bench/ui_latency.py [--keys 200] [--model scribe-gutenberg] [--document-mb 50] [--diagnose]
 
@@ -58,6 +65,8 @@ class Probe:
     pending: tuple[float, object] | None = None
     echoed: threading.Event = field(default_factory=threading.Event)
     latencies: list[float] = field(default_factory=list)
+    key_times: list[tuple[float, float]] = field(default_factory=list)
+    """(handed over, echoed) of each key."""
     frames: list[float] = field(default_factory=list)
     stream_batches: list[float] = field(default_factory=list)
     collections: list[tuple[float, float, int]] = field(default_factory=list)
@@ -68,7 +77,8 @@ class Probe:
 
 def watch_collections(probe: Probe, diagnose: bool = False) -> None:
     """Record every garbage collection's start, duration and generation (`Probe.collections`); `diagnose`: also
-    count the big containers (over 100,000 items) a young collection walks (`Probe.stalls`)."""
+    describe each slow collection's objects (how many, the biggest container, whether the editor's or the
+    autosaver's list of lines is among them) (`Probe.stalls`)."""
     import gc
     import sys
 
@@ -77,20 +87,23 @@ def watch_collections(probe: Probe, diagnose: bool = False) -> None:
     def callback(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             young = None
-            if diagnose and info["generation"] < 2:
+            if diagnose:
                 items = [item for generation in range(info["generation"] + 1)
                          for item in gc.get_objects(generation=generation)]
                 sizes = [len(item) for item in items if isinstance(item, (list, dict, tuple, set))]
-                lines = getattr(getattr(getattr(probe, "app", None), "editor", None), "document", None)
-                own = any(item is getattr(lines, "_lines", None) for item in items)
-                young = (len(items), max(sizes, default=0), sum(sizes), sys._getframe(1).f_code.co_name + (" OWN" if own else ""))
+                app = getattr(probe, "app", None)
+                lines = getattr(getattr(getattr(app, "editor", None), "document", None), "_lines", None)
+                mirror = getattr(getattr(app, "autosaver", None), "_lines", None)
+                ids = {id(item) for item in items}
+                own = (" EDITOR'S LINES" if id(lines) in ids else "") + (" AUTOSAVER'S LINES" if id(mirror) in ids else "")
+                young = (len(items), max(sizes, default=0), sum(sizes), sys._getframe(1).f_code.co_name + own)
             began.append((time.perf_counter(), young))
         elif began:
             start, young = began.pop()
             seconds = time.perf_counter() - start
             probe.collections.append((start, seconds, info["generation"]))
             if young is not None and seconds > 0.03:
-                key = (f"slow gen {info['generation']} collection: {young[0]:,} young objects, biggest container "
+                key = (f"slow gen {info['generation']} collection: {young[0]:,} objects, biggest container "
                        f"{young[1]:,} items, {young[2]:,} items in all (from {young[3]}) {1000 * seconds:.0f} ms")
                 probe.stalls[key] = probe.stalls.get(key, 0) + 1
 
@@ -116,6 +129,18 @@ def sample_stalls(probe: Probe, main: int, stop: threading.Event) -> None:
         inner = stack[-1]
         key = f"{Path(inner.filename).name}:{inner.lineno} {inner.name} | {where}"
         probe.stalls[key] = probe.stalls.get(key, 0) + 1
+
+
+def rss_mb() -> float:
+    """The process's resident memory now, in MB (Linux)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def sample_rss(peak: list[float], stop: threading.Event) -> None:
+    """(A thread) keep `peak[0]` at the highest resident memory seen, sampled every 10 ms until `stop`."""
+    while not stop.wait(0.01):
+        peak[0] = max(peak[0], rss_mb())
 
 
 def long_document(words: int) -> str:
@@ -157,6 +182,7 @@ def hook_frames(app, probe: Probe) -> None:
         probe.frames.append(now)
         if moved and probe.pending is not None:
             probe.latencies.append(now - probe.pending[0])
+            probe.key_times.append((probe.pending[0], now))
             probe.pending = None
             probe.echoed.set()
 
@@ -196,24 +222,43 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
         app = ScribeApp(document, settings=settings, paths=Paths.discover())
         probe = Probe()
         autosaves: list[float] = []
-        journal_save = app.autosaver.save
+        journal_writes: list[tuple[float, float]] = []
+        handovers: list[float] = []
+        journal_write = app.autosaver.write_queued
+        autosave = app.autosave
 
-        def timed_save(text: str, version: int) -> bool:  # the journal write (worker or quit), timed
+        def timed_write() -> bool:  # the journal write (in the worker, or on the UI thread at quit), timed
             began = time.perf_counter()
-            written = journal_save(text, version)
+            written = journal_write()
             if written:
                 autosaves.append(time.perf_counter() - began)
+                journal_writes.append((began, time.perf_counter()))
             return written
 
-        app.autosaver.save = timed_save
+        def timed_autosave() -> None:  # the UI thread's part of an autosave (the timer's and a typing pause's)
+            began = time.perf_counter()
+            autosave()
+            handovers.append(time.perf_counter() - began)
+
+        app.autosaver.write_queued = timed_write
+        app.autosave = timed_autosave
+        import gc
+
+        gc.collect()
+        rss_before = rss_mb()  # the bench's own copy of the text (and the file's page cache) not counted after
+        peak_rss = [rss_before]
+        stop_rss = threading.Event()
+        threading.Thread(target=sample_rss, args=(peak_rss, stop_rss), daemon=True).start()
         opening = time.perf_counter()
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()  # the first frames, with the document's first screen
             opened = time.perf_counter() - opening
+            rss_opened, loaded_at_open = rss_mb(), app.backend is not None
             while app.backend is None and app.model_state != "error":
                 await asyncio.sleep(0.05)
             if app.backend is None:
                 raise RuntimeError(f"model {model} did not load")
+            rss_model = rss_mb() - rss_opened
             editor = app.editor
             editor.move_cursor((editor.document.line_count // 2, 0))
             await pilot.pause()
@@ -247,14 +292,13 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
                 await asyncio.sleep(0.01)
             elapsed = time.perf_counter() - start
             stop_sampling.set()
-            import gc
-
             gc.callbacks.clear()
             tokens = tokens_before + len(view.steps)
             app.action_reject()
             await pilot.pause()
             quitting = time.perf_counter()
         quit_s = time.perf_counter() - quitting
+        stop_rss.set()
     latencies = sorted(probe.latencies)
     if diagnose:
         print(f"garbage collections while typing: {len(probe.collections)}; over 20 ms: "
@@ -262,6 +306,8 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
         for where, count in sorted(probe.stalls.items(), key=lambda item: -item[1])[:12]:
             print(f"  {count * 5:5d} ms  {where}")
     slowest_collection = max((d for _, d, _ in probe.collections), default=0.0)
+    during_writes = [end - start for start, end in probe.key_times
+                     if any(start < stop and end > began for began, stop in journal_writes)]
     return {
         "keys": len(latencies),
         "echo_p50_ms": round(1000 * statistics.median(latencies), 2),
@@ -279,8 +325,15 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
         "autosaves": len(autosaves),
         "autosave_first_ms": round(1000 * autosaves[0], 1) if autosaves else None,
         "autosave_later_max_ms": round(1000 * max(autosaves[1:]), 1) if len(autosaves) > 1 else None,
+        "autosave_ui_thread_max_ms": round(1000 * max(handovers), 2) if handovers else None,
+        "keys_during_journal_writes": len(during_writes),
+        "echo_max_during_journal_writes_ms": round(1000 * max(during_writes), 2) if during_writes else None,
         "journal_bytes_written": app.autosaver.bytes_written,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "rss_added_by_opening_mb": round(rss_opened - rss_before),
+        "model_loaded_at_open": loaded_at_open,
+        "rss_added_by_model_mb": round(rss_model),
+        "peak_rss_added_mb": round(peak_rss[0] - rss_before),
         "garbage_collections": len(probe.collections),
         "slowest_collection_ms": round(1000 * slowest_collection, 1),
     }
@@ -336,6 +389,13 @@ def main() -> None:
             "stream_repaints_per_s": results["streaming_short"]["stream_repaints_per_s"],
             "long_document_streaming_echo_p99_ms": results["streaming_100k_words"]["echo_p99_ms"],
         })
+    if args.document_mb:
+        huge = results[f"idle_{args.document_mb:g}mb"]
+        opening, peak = huge["rss_added_by_opening_mb"], huge["peak_rss_added_mb"]
+        result["huge_document_memory"] = {
+            "opening_mb": opening, "opening_times_size": round(opening / huge["document_mb"], 1),
+            "peak_mb": peak, "peak_times_size": round(peak / huge["document_mb"], 1),
+        }
     path = RESULT.with_name("ui_latency_huge.json") if args.huge_only else RESULT
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -347,9 +407,16 @@ def main() -> None:
     if args.document_mb:
         huge = results[f"idle_{args.document_mb:g}mb"]
         print(f"{huge['document_mb']} MB document: open {huge['open_s']} s, echo p50 {huge['echo_p50_ms']} ms, "
-              f"p99 {huge['echo_p99_ms']} ms, quit {huge['quit_s']} s, autosaves {huge['autosaves']} (first "
-              f"{huge['autosave_first_ms']} ms, later ≤{huge['autosave_later_max_ms']} ms), peak RSS {huge['peak_rss_mb']} MB "
+              f"p99 {huge['echo_p99_ms']} ms, quit {huge['quit_s']} s, autosaves {huge['autosaves']} (journal write in "
+              f"the worker: first {huge['autosave_first_ms']} ms, later ≤{huge['autosave_later_max_ms']} ms; the UI "
+              f"thread's part ≤{huge['autosave_ui_thread_max_ms']} ms; {huge['keys_during_journal_writes']} keys typed "
+              f"during a write, echo ≤{huge['echo_max_during_journal_writes_ms']} ms), peak RSS {huge['peak_rss_mb']} MB "
               "(the whole bench process, the model included)")
+        memory = result["huge_document_memory"]
+        print(f"the document's own memory (the scenario's RSS growth; at most, as the model's loading is in it too: "
+              f"{results['idle_short']['rss_added_by_model_mb']} MB in the short scenario): {memory['opening_mb']} MB "
+              f"after opening ({memory['opening_times_size']}× its size), peak {memory['peak_mb']} MB while typing, "
+              f"autosaving and quitting ({memory['peak_times_size']}×)")
     print(f"wrote {path.relative_to(REPO)}")
 
 

@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -82,7 +81,7 @@ from scribe.studio.branches import BranchFileError
 from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
 from scribe.studio.generation import GenerationController
 from scribe.studio.generation_runs import GenerationRun, describe_error
-from scribe.studio.journal import Autosaver, Journal, JournalEntry, join_lines, new_untitled_key
+from scribe.studio.journal import Autosaver, Journal, JournalEntry, LineChanges, new_untitled_key, same_text
 from scribe.studio.project import project_settings
 from scribe.studio.recent import load_recent, remember
 from scribe.studio.layered_settings import (LayeredSettings, SettingsFileError, load_document_settings,
@@ -132,18 +131,11 @@ def tail_start(lines: list[str], end: tuple[int, int], chars: int) -> tuple[int,
         need -= column + 1
         row -= 1
         column = len(lines[row])
+
+
 _W = TypeVar("_W", bound=Widget)
 _MAIN_SCREEN_ACTIONS = frozenset(b.action.split("(")[0] for b in bindings_of(STUDIO_BINDINGS)) - ANYWHERE
 """Actions that apply only on the main screen (not in dialogs, other screens or the command palette)."""
-
-
-@dataclass(frozen=True)
-class _LinesJob:
-    """The editor's lines (a shallow copy: the strings are shared) handed to a worker, with a short repr."""
-
-    lines: list[str] = field(repr=False)
-    newline: str
-    version: int
 
 
 class ScribeApp(App[None]):
@@ -197,6 +189,8 @@ class ScribeApp(App[None]):
         self._version = 0
         self._journalled_version = 0
         self._autosave_on = True
+        self._changes = LineChanges()
+        """The editor's edits not yet handed to the autosaver (`_track_editor` makes it record them)."""
         self._count_timer: Timer | None = None
         self._drain_timer: Timer | None = None
         self._widgets: dict[str, Widget] = {}
@@ -294,6 +288,7 @@ class ScribeApp(App[None]):
         self.tools.show_preset()
         self.editor.focus()
         self.editor.move_cursor(self.editor.document.end)
+        self._track_editor()
         if self.branch_error:
             self.notify(self.branch_error + "; new branches are not saved", title="Branches", severity="error",
                         timeout=15, markup=False)
@@ -738,34 +733,46 @@ class ScribeApp(App[None]):
     # --- documents, autosave, quitting
 
     def _modified(self) -> bool:
-        """True when the editor's text differs from the file; a length that differs answers without joining the
-        lines (a 50 MB join on this thread is a visible stall after every pause in typing)."""
+        """True when the editor's text differs from the file, found without joining the lines (a 50 MB join on this
+        thread is a visible stall, and its copy of the text stays until the next edit): a length that differs
+        answers at once."""
+        saved, document = self.document.saved_text, self.editor.document
+        return self.editor.text_length != len(saved) or not same_text(document.lines, document.newline, saved)
+
+    def _track_editor(self) -> None:
+        """Journal the editor's text through its edits from now on (when a text is loaded into it)."""
+        self._changes = self.editor.record_changes()
         document = self.editor.document
-        lines = document.lines
-        length = sum(map(len, lines)) + len(document.newline) * (len(lines) - 1)
-        return length != len(self.document.saved_text) or self.document.is_dirty(self.editor.text)
+        self.autosaver.track(document.lines, document.newline)
+
+    def _hand_over_edits(self) -> None:
+        """Give the autosaver the edits made since the last call (this thread's whole share of an autosave)."""
+        self._journalled_version = self._version
+        self.autosaver.queue(self._changes.take(), self._version)
 
     def autosave(self) -> None:
-        """Journal the text in a worker when it changed since the last autosave (the autosave timer calls this);
-        check the file on disk too."""
+        """Journal the edits made since the last autosave, in a worker (the autosave timer and a pause in typing
+        call this); check the file on disk too. This thread only hands the edits over: no copy of the text."""
         self.save_guard.check_disk()
-        if self._autosave_on and self._version != self._journalled_version:
-            self._journalled_version = self._version
-            document = self.editor.document  # the lines are joined in the worker: a list copy is all this thread does
-            self._autosave_worker(_LinesJob(list(document.lines), document.newline, self._version))
+        if not self._autosave_on:
+            self._changes.take()  # another scribe journals this document
+        elif self._version != self._journalled_version:
+            self._hand_over_edits()
+            self._autosave_worker(self.autosaver)
 
     def autosave_now(self) -> bool:
-        """Journal the text now, on this thread (only the change since the last autosave is written); True when an
-        entry was written. Nothing to do, and no copy of the text, when no edit came since the last autosave."""
-        if not self._autosave_on or self.autosaver.up_to_date(self._version):
+        """Journal the edits not yet journalled now, on this thread (after any autosave still being written); True
+        when an entry was written. Nothing to do, at once, when no edit came since the last autosave."""
+        if not self._autosave_on:
             return False
-        self._journalled_version = self._version
-        return self.autosaver.save(self.editor.text, self._version)
+        if self._version != self._journalled_version:
+            self._hand_over_edits()
+        return self.autosaver.write_queued()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="autosave", description="autosave")
-    def _autosave_worker(self, job: _LinesJob) -> None:
+    @work(thread=True, exit_on_error=False, group="autosave", description="autosave")
+    def _autosave_worker(self, autosaver: Autosaver) -> None:
         try:
-            self.autosaver.save(join_lines(job.lines, job.newline), job.version)
+            autosaver.write_queued()
         except OSError as exc:
             self.post_message(AutosaveFailed(str(exc)))
 
@@ -857,6 +864,7 @@ class ScribeApp(App[None]):
         self.editor.load_text(document.saved_text)
         self.editor.move_cursor(self.editor.document.end)
         self.editor.focus()
+        self._track_editor()
         self._version += 1
         self._journalled_version = self._version
         self._autosave_on = True

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 from scribe.studio.document import Document
-from scribe.studio.journal import LOG_MAX_RECORDS, Autosaver, Edit, Journal, join_lines
+from scribe.studio.journal import LOG_MAX_RECORDS, Autosaver, Journal, LineEdit, join_lines
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,11 +53,13 @@ def _texts(rng: random.Random, count: int) -> list[str]:
 
 def test_the_edit_between_two_texts_turns_one_into_the_other() -> None:
     rng = random.Random(11)
-    texts = _texts(rng, 60) + ["", "abc", "abc", "xabcx", ""]
+    texts = _texts(rng, 60) + ["", "abc", "abc", "xabcx", "", "a\nb\n", "a\n\nb\n", "\n"]
     for old, new in zip(texts, texts[1:]):
-        edit = Edit.between(old, new)
-        assert edit.apply(old) == new
-        assert len(edit.inserted) <= 5 or len(old) < 10 or len(new) < 10
+        lines = old.split("\n")
+        edit = LineEdit.between(lines, new.split("\n"))
+        edit.apply(lines)
+        assert "\n".join(lines) == new
+        assert len(edit.lines) <= 3 or len(new) < 10
 
 
 def test_an_autosave_after_a_small_edit_to_a_large_text_appends_far_fewer_bytes(tmp_path: Path) -> None:
@@ -117,7 +119,7 @@ def test_a_log_line_cut_short_is_left_out_and_a_damaged_one_sets_the_entry_aside
     saver.save("saved text, edited twice", 2)
     [log] = journal.root.glob("*.log")
     with log.open("ab") as handle:
-        handle.write(b'{"at": 3, "del": 0, "ins": "half wr')  # a kill in the middle of an append
+        handle.write(b'{"edits": [[0, 1, ["half wr')  # a kill in the middle of an append
     assert journal.read(document.key).text == "saved text, edited twice"
     with log.open("ab") as handle:
         handle.write(b'\n')  # the cut line made whole, but damaged

@@ -8,7 +8,8 @@ from textual.widgets.text_area import Document, Location
 
 from scribe.ui.keys import EDITOR_BINDINGS
 from scribe.ui.textual_private import DocumentSetHook
-from scribe.ui.widgets.fast_document import FastWrappedDocument, adopt
+from scribe.studio.journal import LineChanges
+from scribe.ui.widgets.fast_document import FastDocument, FastWrappedDocument, adopt
 
 
 class Editor(DocumentSetHook):
@@ -38,6 +39,22 @@ class Editor(DocumentSetHook):
     def document_set(self) -> None:
         """Switch to the caching documents (long documents stay fast to edit)."""
         adopt(self.document)
+
+    @property
+    def fast_document(self) -> FastDocument:
+        """The text's document (always the caching kind: see `document_set`)."""
+        document = self.document
+        assert isinstance(document, FastDocument)
+        return document
+
+    def record_changes(self) -> LineChanges:
+        """Record the text's edits from now on, by lines (for the journal); loading another text ends it."""
+        return self.fast_document.record_changes()
+
+    @property
+    def text_length(self) -> int:
+        """`len(self.text)`, without joining the text."""
+        return self.fast_document.length
 
     def action_document_start(self) -> None:
         """Put the cursor at the start of the text."""

@@ -2,15 +2,17 @@
 
 Textual's TextArea (pinned version) asks, for every line it draws, for the whole text (to decide whether to show its
 placeholder: a join of every line). `FastDocument` joins it once per change: `Document.replace_range` is the only way
-text changes (edits, undo and redo all call it).
+text changes (edits, undo and redo all call it). It also joins a range of lines at once where Textual adds them one
+by one to a string (quadratic: a whole-text replace, as restoring a journal does, took minutes for 50 MB).
 
 Textual's WrappedDocument keeps three Python objects per line and per screen row, rebuilt line by line (about 10 µs a
 line) on every `wrap`, which the TextArea calls several times while it mounts: 17 s for one wrap of a 50 MB document.
 `FastWrappedDocument` answers the same questions from two numpy arrays (each line's height in rows and, built when
 asked, each line's first row) and keeps wrap offsets only for the lines that wrap or hold tabs; the others share one
 empty list. A wrap finds those lines with array operations (a plain ASCII line fits when it is no longer than the
-width), a wrap at the width and tab width it already has is skipped (edits keep it current through `wrap_range`), and
-an edit re-wraps only its lines. `Editor` makes its documents of these kinds (`adopt`, `wrapped_document_class`).
+width), a wrap at the width and tab width it already has is skipped (edits keep it current through `wrap_range`), a
+wrap at another width reuses what the one before learnt of the lines (plain ASCII without tabs, their lengths) when
+no edit came between, and an edit re-wraps only its lines. `Editor` makes its documents of these kinds (`adopt`, `wrapped_document_class`).
 
 The per-line wrap offsets and tab widths live in numpy object arrays, not lists: the garbage collector does not walk
 a numpy array, and a list of a 50 MB document's 1.8 million lines took a young collection 100 ms to walk (twice per
@@ -27,19 +29,26 @@ from textual.expand_tabs import get_tab_widths
 from textual.geometry import clamp
 from textual.widgets.text_area import Document, DocumentBase, EditResult, Location, WrappedDocument
 
+from scribe.studio.journal import LineChanges
 from scribe.ui.textual_private import compute_wrap_offsets
 
 if TYPE_CHECKING:
     import numpy as np
 
+WHOLE_WRAP_LINES = 20_000
+"""An edit leaving more lines than this re-wraps the whole document (array operations) instead of line by line."""
 _NONE: list[int] = []
 """The wrap offsets and tab widths of a line without breaks or tabs (shared: never mutated)."""
 
 
 class FastDocument(Document):
-    """A Document whose `text` is joined once per change."""
+    """A Document whose `text` is joined once per change, that knows its length without joining it, and that
+    records its edits by lines (`changes`) for the autosave journal."""
 
     _joined: str | None = None
+    _length: int | None = None
+    changes: LineChanges | None = None
+    """Where edits are recorded (None: not recorded)."""
 
     @property
     def text(self) -> str:
@@ -48,9 +57,47 @@ class FastDocument(Document):
             self._joined = super().text
         return self._joined
 
+    @property
+    def length(self) -> int:
+        """`len(self.text)`, counted once, then kept up to date by each edit (no join)."""
+        if self._length is None:
+            lines = self._lines
+            self._length = sum(map(len, lines)) + len(self.newline) * (len(lines) - 1)
+        return self._length
+
+    def get_text_range(self, start: Location, end: Location) -> str:
+        """The text between two locations, as Textual's method gives it, joined once (Textual adds line after line
+        to a string: quadratic, 8 s for the 2 MB a restored journal replaces, minutes for 50 MB)."""
+        if start == end:
+            return ""
+        (top_row, top_column), (bottom_row, bottom_column) = sorted((start, end))
+        lines = self._lines
+        if top_row == bottom_row:
+            return lines[top_row][top_column:bottom_column]
+        parts = [lines[top_row][top_column:], *lines[top_row + 1:bottom_row]]
+        if bottom_row < len(lines):
+            parts.append(lines[bottom_row][:bottom_column])
+        return self._newline.join(parts)
+
+    def record_changes(self) -> LineChanges:
+        """Record the edits from now on (in a fresh `LineChanges`, returned)."""
+        self.changes = LineChanges()
+        return self.changes
+
     def replace_range(self, start: Location, end: Location, text: str) -> EditResult:
         self._joined = None
-        return super().replace_range(start, end, text)
+        lines = self._lines
+        top, bottom = sorted((start, end))
+        row = min(top[0], len(lines))
+        old = lines[row:bottom[0] + 1]  # the lines Textual replaces (none past the end)
+        result = super().replace_range(start, end, text)
+        added = result.end_location[0] - top[0] + 1
+        if self._length is not None:
+            self._length += (sum(map(len, lines[row:row + added])) - sum(map(len, old))
+                             + len(self.newline) * (added - len(old)))
+        if self.changes is not None:
+            self.changes.record(lines, row, len(old), added)
+        return result
 
 
 class FastWrappedDocument(WrappedDocument):
@@ -68,6 +115,12 @@ class FastWrappedDocument(WrappedDocument):
         self._heights: np.ndarray = numpy.zeros(0, dtype=numpy.int64)
         self._starts: np.ndarray | None = None
         self._total = 0
+        self._plain: bool | None = None
+        """Whether every line is ASCII without tabs (None: not known since the last edit), for `_plain_lines`
+        lines; then `_lengths` (once asked) holds each line's length: a resize re-wraps without reading the lines
+        again."""
+        self._plain_lines = -1
+        self._lengths: np.ndarray | None = None
         self.wrap(width, tab_width)
 
     # Textual's code reads these two attributes directly: views over the arrays stand in for its lists.
@@ -111,9 +164,15 @@ class FastWrappedDocument(WrappedDocument):
             return
         self._width, self._tab_width = width, tab_width
         count = len(lines)
-        if all(map(str.isascii, lines)) and not any(map(operator.contains, lines, repeat("\t"))):
-            lengths = numpy.fromiter(map(len, lines), dtype=numpy.int64, count=count)
-            special = numpy.flatnonzero(lengths > width).tolist() if width else []
+        if self._plain is None or self._plain_lines != count:
+            self._plain = all(map(str.isascii, lines)) and not any(map(operator.contains, lines, repeat("\t")))
+            self._plain_lines, self._lengths = count, None
+        if self._plain and not width:
+            special = []
+        elif self._plain:
+            if self._lengths is None:
+                self._lengths = numpy.fromiter(map(len, lines), dtype=numpy.int64, count=count)
+            special = numpy.flatnonzero(self._lengths > width).tolist()
         else:  # a character may take two cells, a tab up to tab_width
             half = width // 2
             special = [index for index, line in enumerate(lines) if "\t" in line or (width and len(line) > half)]
@@ -130,11 +189,16 @@ class FastWrappedDocument(WrappedDocument):
         """Re-wrap the lines an edit touched (call after the document changed), as Textual's `wrap_range` does."""
         import numpy
 
+        self._plain = self._lengths = None
         old_max = len(self._heights) - 1
         new_max = self.document.line_count - 1
         start_line = clamp(start[0], 0, min(old_max, new_max))
         top, old_bottom = sorted((start_line, clamp(old_end[0], 0, old_max)))
         new_bottom = max(start_line, clamp(new_end[0], 0, new_max))
+        if new_bottom - top >= WHOLE_WRAP_LINES:  # a paste or a restore of many lines: the array-wise wrap
+            width, self._width = self._width, -1
+            self.wrap(width, self._tab_width)
+            return
         wrapped = [self._wrap_line(line) for line in self.document.lines[top : new_bottom + 1]]
         self._wrap_offsets = _spliced(self._wrap_offsets, top, old_bottom + 1,  # type: ignore[assignment,arg-type]
                                       [offsets for offsets, _ in wrapped])
