@@ -258,14 +258,11 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def resume_command(command: str) -> str:
-    """The command line that continues `command` (a `scribe train ...` line) from its checkpoint."""
-    return command if "--resume" in shlex.split(command) else command + " --resume"
-
-
 def stopped_at_once(config) -> str:  # noqa: ANN001 - TrainConfig or a Keras job's config
     """What a second Ctrl-C left: the checkpoint kept and the exact command continuing from it, or that there is none."""
     import json
+
+    from scribe.training.job import resume_command
 
     checkpoint = getattr(config, "checkpoint_dir", None)
     try:
