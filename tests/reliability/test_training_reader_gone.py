@@ -6,6 +6,7 @@ continues from the saved step."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import subprocess
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 
 from scribe.training.checkpoint import load_checkpoint
+from scribe.training.events import Checkpoint, Saved
+from scribe.training.job import EXIT_CANCELLED, EventStream, reader_gone_line
 
 REPO = Path(__file__).resolve().parents[2]
 GONE = "the command that started this job is gone ("
@@ -83,3 +86,26 @@ def test_killing_the_command_stops_the_job_with_a_checkpoint_and_the_resume_comm
     assert any(f"resuming at step {step}" in line for line in seen), seen
     steps = [int(line.split()[1]) for line in seen if line.startswith("step ")]
     assert steps and step < steps[0] <= step + 10, seen  # continues from the saved step, not from step 0
+
+
+def test_the_stream_notices_a_reader_gone_between_events_and_drops_the_rest() -> None:
+    """Between two events (a long step, data preparation) the watcher sees the closed pipe; later events and the
+    flush at exit fail nothing."""
+    read, write = os.pipe()
+    out = os.fdopen(write, "w", encoding="utf-8")
+    reasons: list[str] = []
+    stream = EventStream(out, reasons.append, every=0.05)
+    stream.emit(Checkpoint(step=3, path="checkpoint"))
+    assert os.read(read, 4096) == b'{"event": "checkpoint", "step": 3, "path": "checkpoint"}\n'
+    os.close(read)
+    deadline = time.monotonic() + 10
+    while not reasons and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert reasons == ["nothing reads the job's events any more"] and stream.gone == reasons[0]
+    stream.emit(Saved(step=3, path="/models/m"))  # dropped, no BrokenPipeError
+    out.write("still buffered")
+    out.close()
+    stream.close()
+    assert reader_gone_line(stream, EXIT_CANCELLED, "scribe train c.txt") == (
+        f"{GONE}nothing reads the job's events any more); stopped at step 3 with a checkpoint, the model trained so "
+        "far saved in /models/m; resume with: scribe train c.txt --resume")
