@@ -58,7 +58,7 @@ class EventStream:
     When that reader is gone (a write meets a broken pipe, the pipe reports that nobody reads it, or the parent process
     has ended: a `kill -9` of `scribe train`, a closed terminal, a killed studio), `gone` says why, later events are
     dropped (the stream then writes to /dev/null, so nothing fails at exit) and `on_gone(reason)` is called once, from
-    whichever thread noticed. A watcher thread checks every `every` seconds until `close()`. `checkpoint_step` and
+    whichever thread noticed. A watcher thread checks every `every` seconds until `close()`. `checkpoint` and
     `saved_path` remember the last checkpoint and saved model, and `error` the last error, for the line that says what
     the job left."""
 
@@ -70,7 +70,7 @@ class EventStream:
         self._parent = os.getppid()
         self._closed = threading.Event()
         self.gone: str | None = None
-        self.checkpoint_step: int | None = None
+        self.checkpoint: Checkpoint | None = None
         self.saved_path: str | None = None
         self.error: str | None = None
         threading.Thread(target=self._watch, args=(every,), daemon=True, name="event-reader-watch").start()
@@ -78,7 +78,7 @@ class EventStream:
     def emit(self, event: Event) -> None:
         """Write `event` (dropped once the reader is gone)."""
         if isinstance(event, Checkpoint):
-            self.checkpoint_step = event.step
+            self.checkpoint = event
         elif isinstance(event, Saved):
             self.saved_path = event.path
         elif isinstance(event, Error):
@@ -125,17 +125,22 @@ def resume_command(command: str) -> str:
 
 
 def reader_gone_line(stream: EventStream, status: int, command: str) -> str:
-    """The job.log line of a job whose reader went away: why it stopped, what it left, and how to go on."""
+    """The job.log line of a job whose reader went away: why it stopped, what it left, and how to go on (the
+    `--resume` command when `command` is a `scribe train` line; the studio's training screen has none)."""
+    cli = command.startswith("scribe train")
     head = f"the command that started this job is gone ({stream.gone})"
     saved = f", the model trained so far saved in {stream.saved_path}" if stream.saved_path else ""
     if status == 0:
         return f"{head}; the run had finished{saved}"
-    if stream.checkpoint_step is not None and status != 1:
-        return (f"{head}; stopped at step {stream.checkpoint_step} with a checkpoint{saved}; "
-                f"resume with: {resume_command(command)}")
+    again = f"; run the command again: {command}" if cli else ""
+    if stream.checkpoint is not None and status != 1:
+        step = f"{head}; stopped at step {stream.checkpoint.step} with a checkpoint"
+        if cli:
+            return f"{step}{saved}; resume with: {resume_command(command)}"
+        return f"{step} in {stream.checkpoint.path}{saved}"
     if status == EXIT_CANCELLED:
-        return f"{head}; stopped before training started, nothing trained; run the command again: {command}"
-    return f"{head}; the job ended with an error: {stream.error}; run the command again: {command}"
+        return f"{head}; stopped before training started, nothing trained{again}"
+    return f"{head}; the job ended with an error: {stream.error}{again}"
 
 
 class Preparation:
@@ -246,11 +251,11 @@ def job_main(argv: list[str] | None, module: str,
 
 
 def _command(config_path: str) -> str:
-    """The `scribe train ...` command line recorded in a job's settings ("scribe train" when there is none)."""
+    """The command line recorded in a job's settings ("" when there is none)."""
     try:
-        return json.loads(Path(config_path).read_text(encoding="utf-8")).get("command") or "scribe train"
+        return json.loads(Path(config_path).read_text(encoding="utf-8")).get("command") or ""
     except (OSError, ValueError, AttributeError):
-        return "scribe train"
+        return ""
 
 
 def _run_file(config_path: str, emit: Callable[[Event], None], cancel: threading.Event) -> int:

@@ -109,3 +109,6 @@ def test_the_stream_notices_a_reader_gone_between_events_and_drops_the_rest() ->
     assert reader_gone_line(stream, EXIT_CANCELLED, "scribe train c.txt") == (
         f"{GONE}nothing reads the job's events any more); stopped at step 3 with a checkpoint, the model trained so "
         "far saved in /models/m; resume with: scribe train c.txt --resume")
+    assert reader_gone_line(stream, EXIT_CANCELLED, "scribe tui (training screen)") == (  # no command to offer
+        f"{GONE}nothing reads the job's events any more); stopped at step 3 with a checkpoint in checkpoint, the model "
+        "trained so far saved in /models/m")
