@@ -1,4 +1,4 @@
-"""Tokenization for the Keras models: a character vocabulary, or a word vocabulary built with Keras' TextVectorization.
+"""Tokenization for the Keras models: a character vocabulary, or a word vocabulary in Keras TextVectorization's order.
 
 Both are saved as `vocab.json` next to the model. Encoding and decoding are plain Python (no TensorFlow), so the TUI
 process can count tokens without loading Keras.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,14 +152,11 @@ def char_vocab(texts: Iterable[str]) -> Vocab:
 
 
 def word_vocab(texts: Iterable[str], max_tokens: int) -> Vocab:
-    """The `max_tokens` most frequent word-level tokens of `texts` (padding and [UNK] included), counted by a Keras
-    `TextVectorization` layer (imports Keras)."""
-    from scribe.keras_models.env import import_keras
-
-    keras = import_keras()
-    import tensorflow as tf
-
-    layer = keras.layers.TextVectorization(max_tokens=max_tokens, standardize=None, split=None, output_mode="int")
-    tokens = [t for text in texts for t in tokenize(text)]
-    layer.adapt(tf.data.Dataset.from_tensor_slices(tokens).batch(4096))
-    return Vocab("word", tuple(str(t) for t in layer.get_vocabulary()))
+    """The `max_tokens` most frequent word-level tokens of `texts` (padding and [UNK] included), counted as they are
+    found (memory grows with the number of distinct tokens, not with the corpus), in Keras `TextVectorization`'s order:
+    by count, ties by the token's UTF-8 bytes, both descending. Imports nothing heavy."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(match.group() for match in WORD_PATTERN.finditer(text))
+    ranked = sorted(counts.items(), key=lambda item: (item[1], item[0].encode("utf-8")), reverse=True)
+    return Vocab("word", (PADDING, UNKNOWN, *(token for token, _ in ranked[:max(max_tokens - 2, 0)])))

@@ -13,13 +13,18 @@ Before its first step a job imports, and where it is cheap runs once, everything
 (`load_the_end`, `END_OF_RUN`): a run lasts hours, and scribe or its libraries may be upgraded or edited meanwhile,
 so code read from disk at the end could be another version, or broken. If the final save fails all the same, the error
 names the checkpoint kept and the command that continues from it (`save_failed`).
+
+When the process that started the job stops reading its events (`scribe train` or the studio killed, the terminal
+closed), the job stops as a first cancel does and says so in its log (`EventStream`, `reader_gone_line`).
 """
 
 from __future__ import annotations
 
 import importlib
 import io
+import json
 import os
+import select
 import shlex
 import signal
 import sys
@@ -31,7 +36,7 @@ from typing import TextIO
 
 from scribe.files import describe_os_error
 from scribe.types import EngineError
-from scribe.training.events import Error, Event, Finished, Preparing, Started
+from scribe.training.events import Checkpoint, Error, Event, Finished, Preparing, Saved, Started
 
 EXIT_CANCELLED = 130
 """The first cancel: the run stopped after a step, wrote a checkpoint and saved the model."""
@@ -42,6 +47,8 @@ checkpoint."""
 
 PROGRESS_SECONDS = 2.0
 """How often a job reports data preparation (`preparing` events) until training starts."""
+READER_CHECK_SECONDS = 0.5
+"""How often a job checks that the process that started it still reads its events."""
 
 
 class StopNow(BaseException):
@@ -54,16 +61,95 @@ class CancelledWhilePreparing(BaseException):
     at once."""
 
 
-def event_writer(out: TextIO):  # noqa: ANN201 - Callable[[Event], None]
-    """An emit function writing one JSON line per event to `out` (from any thread)."""
-    lock = threading.Lock()
+class EventStream:
+    """The job's events, one JSON line each, to the process that started it (a pipe it reads), from any thread.
 
-    def emit(event: Event) -> None:
-        with lock:
-            out.write(event.to_json() + "\n")
-            out.flush()
+    When that reader is gone (a write meets a broken pipe, the pipe reports that nobody reads it, or the parent process
+    has ended: a `kill -9` of `scribe train`, a closed terminal, a killed studio), `gone` says why, later events are
+    dropped (the stream then writes to /dev/null, so nothing fails at exit) and `on_gone(reason)` is called once, from
+    whichever thread noticed. A watcher thread checks every `every` seconds until `close()`. `checkpoint` and
+    `saved_path` remember the last checkpoint and saved model, and `error` the last error, for the line that says what
+    the job left."""
 
-    return emit
+    def __init__(self, out: TextIO, on_gone: Callable[[str], None] = lambda reason: None, *,
+                 every: float = READER_CHECK_SECONDS) -> None:
+        self._out = out
+        self._on_gone = on_gone
+        self._lock = threading.Lock()
+        self._parent = os.getppid()
+        self._closed = threading.Event()
+        self.gone: str | None = None
+        self.checkpoint: Checkpoint | None = None
+        self.saved_path: str | None = None
+        self.error: str | None = None
+        threading.Thread(target=self._watch, args=(every,), daemon=True, name="event-reader-watch").start()
+
+    def emit(self, event: Event) -> None:
+        """Write `event` (dropped once the reader is gone)."""
+        if isinstance(event, Checkpoint):
+            self.checkpoint = event
+        elif isinstance(event, Saved):
+            self.saved_path = event.path
+        elif isinstance(event, Error):
+            self.error = event.message
+        with self._lock:
+            if self.gone is not None:
+                return
+            try:
+                self._out.write(event.to_json() + "\n")
+                self._out.flush()
+            except BrokenPipeError:
+                reason = "the event pipe was closed"
+            else:
+                return
+        self._lost(reason)
+
+    def close(self) -> None:
+        """Stop watching the reader."""
+        self._closed.set()
+
+    def _watch(self, every: float) -> None:
+        poller = select.poll()
+        poller.register(self._out.fileno(), 0)  # a pipe's write end reports POLLERR once no process reads it
+        while not self._closed.wait(every) and self.gone is None:
+            if any(flags & (select.POLLERR | select.POLLHUP) for _, flags in poller.poll(0)):
+                self._lost("nothing reads the job's events any more")
+            elif os.getppid() != self._parent:
+                self._lost(f"its process {self._parent} ended")
+
+    def _lost(self, reason: str) -> None:
+        with self._lock:
+            if self.gone is not None:
+                return
+            self.gone = reason
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._out.fileno())  # what is still buffered, and the flush at exit, go nowhere
+            os.close(null)
+        self._on_gone(reason)
+
+
+def resume_command(command: str) -> str:
+    """The command line that continues `command` (a `scribe train ...` line) from its checkpoint."""
+    return command if "--resume" in shlex.split(command) else command + " --resume"
+
+
+def reader_gone_line(stream: EventStream, status: int, command: str) -> str:
+    """The job.log line of a job whose reader went away: why it stopped, what it left, and how to go on (the
+    `--resume` command when `command` is a `scribe train` line; the studio's training screen has none)."""
+    cli = command.startswith("scribe train")
+    head = f"the command that started this job is gone ({stream.gone})"
+    saved = f", the model trained so far saved in {stream.saved_path}" if stream.saved_path else ""
+    if status == 0:
+        return f"{head}; the run had finished{saved}"
+    again = f"; run the command again: {command}" if cli else ""
+    if stream.checkpoint is not None and status != 1:
+        step = f"{head}; stopped at step {stream.checkpoint.step} with a checkpoint"
+        if cli:
+            return f"{step}{saved}; resume with: {resume_command(command)}"
+        return f"{step} in {stream.checkpoint.path}{saved}"
+    if status == EXIT_CANCELLED:
+        return f"{head}; stopped before training started, nothing trained{again}"
+    return f"{head}; the job ended with an error: {stream.error}{again}"
 
 
 class Preparation:
@@ -134,11 +220,6 @@ def load_the_end(trainer: str) -> None:
         torch.save({"rng": torch.get_rng_state()}, io.BytesIO())
         save({"weights": torch.zeros(1)})
         torch.optim.AdamW([torch.zeros(1, requires_grad=True)]).step()  # its profiling hook imports on a first step
-
-
-def resume_command(command: str) -> str:
-    """The command line that continues `command` (a `scribe train ...` line) from its checkpoint."""
-    return command if "--resume" in shlex.split(command) else command + " --resume"
 
 
 def save_failed(output: Path, exc: Exception, kept: str | None, command: str) -> str:
@@ -212,17 +293,39 @@ def run_trainer(run: Callable[[], Finished], emit: Callable[[Event], None]) -> i
 def job_main(argv: list[str] | None, module: str,
              run: Callable[[str, Callable[[Event], None], threading.Event], int]) -> int:
     """The body of a job process (`python -m MODULE CONFIG.json`): the event stream on stdout (stray prints go to
-    stderr), cancel handlers, then `run(config_path, emit, cancel)`, which returns the exit status."""
+    stderr), cancel handlers, then `run(config_path, emit, cancel)`, which returns the exit status. A job whose reader
+    is gone stops as a first cancel does (SIGINT to itself: checkpoint and save, or at once during data preparation)
+    and ends job.log with one line saying so and how to resume (`reader_gone_line`)."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print(f"usage: python -m {module} CONFIG.json", file=sys.stderr)
         return 2
     events = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints cannot corrupt the event stream
-    preparation = Preparation(event_writer(events))
     cancel = threading.Event()
+
+    def stop(reason: str) -> None:
+        if not cancel.is_set():  # already stopping after a cancel: a second signal would drop the save
+            os.kill(os.getpid(), signal.SIGINT)
+
+    stream = EventStream(events, stop)
+    preparation = Preparation(stream.emit)
     install_cancel_handlers(cancel, lambda: preparation.preparing)
-    return run(argv[0], preparation.emit, cancel)
+    try:
+        status = run(argv[0], preparation.emit, cancel)
+    finally:
+        stream.close()
+    if stream.gone is not None:
+        print(reader_gone_line(stream, status, _command(argv[0])), file=sys.stderr, flush=True)
+    return status
+
+
+def _command(config_path: str) -> str:
+    """The command line recorded in a job's settings ("" when there is none)."""
+    try:
+        return json.loads(Path(config_path).read_text(encoding="utf-8")).get("command") or ""
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def _run_file(config_path: str, emit: Callable[[Event], None], cancel: threading.Event) -> int:
