@@ -780,7 +780,12 @@ class ScribeApp(App[None]):
         self.notify(f"autosave failed: {message.error}", severity="error", markup=False)
 
     def action_save(self) -> None:
-        """Save the document; an untitled one asks for a file name first."""
+        """Save the document once the editor has taken the keys typed before ctrl+s (a priority binding: it runs
+        while keys typed just before it may still wait in the editor's queue); an untitled one asks for a file name
+        first."""
+        self.editor.call_later(self._save_typed)
+
+    def _save_typed(self) -> None:
         if self.document.path is None:
             self.push_screen(SaveAsScreen(), self.save_as)
         else:

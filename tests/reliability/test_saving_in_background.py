@@ -42,7 +42,7 @@ async def test_keys_typed_during_a_save_stay_unsaved_and_are_journalled(settings
         await pilot.pause()
         editor = app.editor
         await pilot.press(*"Saved.")
-        app.action_save()  # ctrl+s; then, before the UI thread does anything else, more typing
+        app.save()  # what ctrl+s does; then, before the UI thread does anything else, more typing
         assert app.save_guard.saving is not None
         editor.insert(" Later", editor.document.end)
         await type_keys(app, " and more.")
@@ -72,7 +72,7 @@ async def test_quitting_during_a_save_quits_once_the_file_is_written(settings: S
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press(*"Last words.")
-        app.action_save()
+        app.save()
         await app.action_quit()  # ctrl+q while the text is being written
         assert app.is_running and app.save_guard.saving is not None
         for _ in range(200):
@@ -103,3 +103,19 @@ async def test_a_long_read_only_file_is_kept_and_save_as_offered(settings: Setti
         await pilot.pause()
     assert file.read_text(encoding="utf-8") == text
     assert (tmp_path / "copy.txt").read_text(encoding="utf-8") == text + " more"
+
+
+async def test_ctrl_s_right_after_a_burst_of_keys_saves_them_all(settings: Settings, tmp_path: Path) -> None:
+    for file, text in (long_file(tmp_path), (tmp_path / "short.txt", "Short.")):
+        file.write_text(text, encoding="utf-8")
+        app = ScribeApp(file, settings=settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await type_keys(app, "Hello")  # handed over at once, as a terminal does with fast typing or a paste
+            app.post_message(events.Key("ctrl+s", None))  # a priority binding: the app sees it before the editor
+            await type_keys(app, "After")  # has taken the keys before it
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.editor.text == text + "HelloAfter"
+        assert file.read_text(encoding="utf-8") == text + "Hello", file.name
