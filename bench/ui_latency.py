@@ -14,8 +14,13 @@ the editor's cursor moved (the typed character is in it). Each frame's terminal 
 handed to the stream view per second of streaming (each becomes one repaint of the view at the next frame).
 
 Scenarios: an idle short document (the baseline), streaming into a short document, an idle 100,000-word document
-(typing in its middle), streaming with the 100,000-word document, and an idle huge document (`--document-mb`,
-default 50: Tiny Shakespeare repeated). Each records the time to open (app start to its first frames, with the
+(typing in its middle), streaming with the 100,000-word document, an idle huge document (`--document-mb`,
+default 50: Tiny Shakespeare repeated), and the huge document with a continuation pending (a continuation of its
+first lines streamed, stopped after a second and left offered; the keys are typed before its mark, which each key
+moves). In the huge-document scenarios the typist saves (ctrl+s) half-way: the save's time on the UI thread, its
+time until "saved", and the slowest echo of the keys typed meanwhile are recorded.
+
+Each scenario records the time to open (app start to its first frames, with the
 document), the time to quit (autosave included), each autosave's journal write (in its worker), the UI thread's
 part of it (handing the edits over), the slowest echo of the keys typed while a journal write ran, the process's
 peak resident memory so far, and the resident memory the scenario added (sampled every 10 ms): after opening, by
@@ -189,13 +194,17 @@ def hook_frames(app, probe: Probe) -> None:
     app._display = timed_display
 
 
-def type_keys(app, probe: Probe, keys: int, seed: int) -> None:
-    """The typist (a thread): one key at a time, waiting for each echo (2 s at most)."""
+def type_keys(app, probe: Probe, keys: int, seed: int, save_at: int | None = None) -> None:
+    """The typist (a thread): one key at a time, waiting for each echo (2 s at most); ctrl+s before key `save_at`
+    (not waited for: it echoes nothing)."""
     from textual import events
 
     chooser = random.Random(seed)
     for index in range(keys):
         time.sleep(0.6 if index % 25 == 24 else chooser.uniform(0.015, 0.035))
+        if index == save_at:
+            app._driver.process_message(events.Key("ctrl+s", None))
+            time.sleep(chooser.uniform(0.015, 0.035))
         char = chooser.choice(string.ascii_lowercase + " ")
         key = events.Key("space" if char == " " else char, char)
         probe.echoed.clear()
@@ -207,8 +216,9 @@ def type_keys(app, probe: Probe, keys: int, seed: int) -> None:
 
 
 async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
-                   diagnose: bool = False) -> dict[str, float]:
-    """Run the app on `text`, type `keys` keys (while streaming, if asked) and summarise the timings."""
+                   diagnose: bool = False, pending: bool = False, save: bool = False) -> dict[str, float]:
+    """Run the app on `text`, type `keys` keys (while streaming, or with a continuation pending, if asked; saving
+    half-way if asked) and summarise the timings."""
     from scribe.config import Paths, Settings
     from scribe.sampling.params import SamplingParams
     from scribe.ui.app import ScribeApp
@@ -242,6 +252,22 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
 
         app.autosaver.write_queued = timed_write
         app.autosave = timed_autosave
+        saves: list[tuple[float, float, float]] = []
+        """(asked, UI thread done, written) of each save."""
+        guard = app.save_guard
+        start_save, finish_save = guard.save, guard.finish
+
+        def timed_save(*args, **kwargs) -> None:
+            began = time.perf_counter()
+            start_save(*args, **kwargs)
+            saves.append((began, time.perf_counter(), 0.0))
+
+        def timed_finish(*args, **kwargs) -> None:
+            finish_save(*args, **kwargs)
+            if saves:
+                saves[-1] = (*saves[-1][:2], time.perf_counter())
+
+        guard.save, guard.finish = timed_save, timed_finish
         import gc
 
         gc.collect()
@@ -261,7 +287,16 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
             rss_model = rss_mb() - rss_opened
             editor = app.editor
             editor.move_cursor((editor.document.line_count // 2, 0))
+            if pending:  # a continuation of the first lines, stopped after a second, stays offered
+                editor.move_cursor((40, 0))
+                app.action_continue()
+                await asyncio.sleep(1.0)
+                app.action_stop()
+                while app.generating:
+                    await asyncio.sleep(0.05)
+                editor.move_cursor((20, 0))  # typing before the mark: each key moves it
             await pilot.pause()
+            mark_before = editor.mark
             view = app.stream_view
             add = view.add
 
@@ -280,7 +315,7 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
             if diagnose:
                 threading.Thread(target=sample_stalls, args=(probe, threading.get_ident(), stop_sampling),
                                  daemon=True).start()
-            typist = threading.Thread(target=type_keys, args=(app, probe, keys, seed))
+            typist = threading.Thread(target=type_keys, args=(app, probe, keys, seed, keys // 2 if save else None))
             start = time.perf_counter()
             typist.start()
             runs = 0
@@ -294,6 +329,10 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
             stop_sampling.set()
             gc.callbacks.clear()
             tokens = tokens_before + len(view.steps)
+            while guard.saving is not None:  # the save typed half-way is written
+                await asyncio.sleep(0.05)
+            mark_after = editor.mark
+            typed_before_mark = editor.document.get_text_range((20, 0), editor.cursor_location) if pending else ""
             app.action_reject()
             await pilot.pause()
             quitting = time.perf_counter()
@@ -308,6 +347,8 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
     slowest_collection = max((d for _, d, _ in probe.collections), default=0.0)
     during_writes = [end - start for start, end in probe.key_times
                      if any(start < stop and end > began for began, stop in journal_writes)]
+    during_saves = [end - start for start, end in probe.key_times
+                     if any(start < written and end > began for began, _, written in saves)]
     return {
         "keys": len(latencies),
         "echo_p50_ms": round(1000 * statistics.median(latencies), 2),
@@ -334,6 +375,13 @@ async def scenario(model: str, text: str, streaming: bool, keys: int, seed: int,
         "model_loaded_at_open": loaded_at_open,
         "rss_added_by_model_mb": round(rss_model),
         "peak_rss_added_mb": round(peak_rss[0] - rss_before),
+        "continuation_pending": pending,
+        "mark_moved_by_the_typed_keys": (mark_after - mark_before == len(typed_before_mark)) if pending else None,
+        "saves": len(saves),
+        "save_ui_thread_ms": round(1000 * max(done - began for began, done, _ in saves), 1) if saves else None,
+        "save_until_saved_s": round(max(written - began for began, _, written in saves), 2) if saves else None,
+        "keys_during_saves": len(during_saves),
+        "echo_max_during_saves_ms": round(1000 * max(during_saves), 2) if during_saves else None,
         "garbage_collections": len(probe.collections),
         "slowest_collection_ms": round(1000 * slowest_collection, 1),
     }
@@ -365,13 +413,16 @@ def main() -> None:
         "idle_100k_words": (long, False),
         "streaming_100k_words": (long, True),
     }
+    huge_name = f"idle_{args.document_mb:g}mb"
+    pending_name = f"continuation_pending_{args.document_mb:g}mb"
     if args.document_mb:
-        plan[f"idle_{args.document_mb:g}mb"] = (huge_document(args.document_mb), False)
+        plan[huge_name] = plan[pending_name] = (huge_document(args.document_mb), False)
     if args.huge_only:
-        plan = {name: plan[name] for name in ("idle_short", f"idle_{args.document_mb:g}mb")}
+        plan = {name: plan[name] for name in ("idle_short", huge_name, pending_name)}
     results = {}
     for name, (text, streaming) in plan.items():
-        results[name] = asyncio.run(scenario(args.model, text, streaming, args.keys, args.seed, args.diagnose))
+        results[name] = asyncio.run(scenario(args.model, text, streaming, args.keys, args.seed, args.diagnose,
+                                             pending=name == pending_name, save=name in (huge_name, pending_name)))
         r = results[name]
         print(f"{name}: echo p50 {r['echo_p50_ms']} ms, p99 {r['echo_p99_ms']} ms, max {r['echo_max_ms']} ms, "
               f"{r['frames_per_s']} frames/s"
@@ -412,6 +463,13 @@ def main() -> None:
               f"thread's part ≤{huge['autosave_ui_thread_max_ms']} ms; {huge['keys_during_journal_writes']} keys typed "
               f"during a write, echo ≤{huge['echo_max_during_journal_writes_ms']} ms), peak RSS {huge['peak_rss_mb']} MB "
               "(the whole bench process, the model included)")
+        for name in (huge_name, pending_name):
+            r = results[name]
+            print(f"{name}: echo p99 {r['echo_p99_ms']} ms; ctrl+s: {r['save_ui_thread_ms']} ms on the UI thread, "
+                  f"saved after {r['save_until_saved_s']} s, {r['keys_during_saves']} keys typed meanwhile "
+                  f"(echo ≤{r['echo_max_during_saves_ms']} ms)"
+                  + (f"; the mark moved with the keys typed before it: {r['mark_moved_by_the_typed_keys']}"
+                     if r["continuation_pending"] else ""))
         memory = result["huge_document_memory"]
         print(f"the document's own memory (the scenario's RSS growth; at most, as the model's loading is in it too: "
               f"{results['idle_short']['rss_added_by_model_mb']} MB in the short scenario): {memory['opening_mb']} MB "

@@ -60,7 +60,7 @@ of each value. ctrl+p opens the command palette, which lists every action.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -78,7 +78,7 @@ from scribe.engine.base import Backend
 from scribe.sampling.params import InvalidSetting
 from scribe.studio.branch_session import BranchSession
 from scribe.studio.branches import BranchFileError
-from scribe.studio.document import Document, DocumentError, ReadOnlyDocument, SaveConflict
+from scribe.studio.document import Document, DocumentError
 from scribe.studio.generation import GenerationController
 from scribe.studio.generation_runs import GenerationRun, describe_error
 from scribe.studio.journal import Autosaver, Journal, JournalEntry, LineChanges, new_untitled_key, same_text
@@ -94,7 +94,7 @@ from scribe.ui.keymap import checked_keymap
 from scribe.ui.rewriting import Rewriting
 from scribe.ui.keys import ANALYSIS_BINDINGS, ANYWHERE, STUDIO_BINDINGS, TRAINING_BINDINGS, bindings_of
 from scribe.ui.messages import AutosaveFailed, ModelFailed, ModelLoaded, Replayed, TextScored, TokensCounted
-from scribe.ui.save_guard import SaveGuard
+from scribe.ui.save_guard import SaveFinished, SaveGuard
 from scribe.ui.screens.dialogs import ConfirmQuitScreen, OpenScreen, QuitChoice, RecoverScreen, SaveAsScreen
 from scribe.ui.screens.main import StudioScreen
 from scribe.ui.screens.open_analysis import AnalysisViews
@@ -780,7 +780,12 @@ class ScribeApp(App[None]):
         self.notify(f"autosave failed: {message.error}", severity="error", markup=False)
 
     def action_save(self) -> None:
-        """Save the document; an untitled one asks for a file name first."""
+        """Save the document once the editor has taken the keys typed before ctrl+s (a priority binding: it runs
+        while keys typed just before it may still wait in the editor's queue); an untitled one asks for a file name
+        first."""
+        self.editor.call_later(self._save_typed)
+
+    def _save_typed(self) -> None:
         if self.document.path is None:
             self.push_screen(SaveAsScreen(), self.save_as)
         else:
@@ -794,41 +799,32 @@ class ScribeApp(App[None]):
         if target.exists():
             self.notify(f"{target} already exists; choose another name", severity="error", markup=False)
             return
-        if self.save(target) and then_quit:
-            self.exit()
+        self.save(target, then=self.exit if then_quit else None)
 
-    def save(self, path: Path | None = None, *, overwrite: bool = False) -> bool:
-        """Write the document (atomically) and clear its autosave entry; False, with a notification, on failure.
+    def save(self, path: Path | None = None, *, overwrite: bool = False,
+             then: Callable[[], object] | None = None) -> None:
+        """Write the document (atomically) and clear its autosave entry, then run `then`; a notification says when it
+        is written or why not (a long text is written in a worker: see `SaveGuard.save`).
 
         A file changed on disk since it was read asks what to do; a read-only one offers "save as"."""
-        version, text = self._version, self.editor.text
-        was_untitled = self.document.path is None
-        try:
-            saved = self.document.save(text, path, overwrite=overwrite)
-        except SaveConflict as exc:
-            self.save_guard.ask_about_conflict(exc)
-            return False
-        except ReadOnlyDocument as exc:
-            self.notify(str(exc), title="Not saved", severity="error", markup=False)
-            self.push_screen(SaveAsScreen(), self.save_as)
-            return False
-        except DocumentError as exc:
-            self.notify(str(exc), title="Not saved", severity="error", markup=False)
-            return False
-        if was_untitled:
-            self.autosaver.rekey(str(saved))
-            if self.branch_error is None:
-                self.branches.attach(saved)
-                self.branching.save()
-            self.context.save()
-        self.autosaver.clear(version)
-        self._update_document_status()
-        self.notify(f"saved {saved}", markup=False)
-        return True
+        self.save_guard.save(path, overwrite=overwrite, then=then)
+
+    def on_save_finished(self, message: SaveFinished) -> None:
+        self.save_guard.finish(message.job, message.outcome)
+
+    def journal_again(self) -> None:
+        """Journal the text now, whatever was journalled before (a save cleared the entry while it held newer
+        edits)."""
+        self._journalled_version = -1
+        self.autosave()
 
     def action_open(self) -> None:
         """Ask for another document (a path or a recent one) and open it here; not while this one has unsaved
         changes (nothing is lost: save or undo them first)."""
+        if self.save_guard.saving is not None:
+            self.notify(f"{self.document.title} is being saved: open another once it is written", severity="warning",
+                        markup=False)
+            return
         if self.document.is_dirty(self.editor.text):
             self.notify(f"{self.document.title} has unsaved changes: save them (ctrl+s) first", severity="warning",
                         markup=False)
@@ -885,7 +881,13 @@ class ScribeApp(App[None]):
         self.notify(f"opened {document.path}", markup=False)
 
     async def action_quit(self) -> None:
-        """Quit; with unsaved changes, ask whether to save, discard or stay."""
+        """Quit; with unsaved changes, ask whether to save, discard or stay. While the text as it is now is being
+        saved, quit once it is written."""
+        saving = self.save_guard.saving
+        if saving is not None and saving.version == self._version:
+            saving.then.append(self.exit)
+            self._say_quitting_after_save()
+            return
         if not self._modified():
             self.autosaver.clear(self._version)
             self.exit()
@@ -899,8 +901,13 @@ class ScribeApp(App[None]):
         elif choice == "save":
             if self.document.path is None:
                 self.push_screen(SaveAsScreen(), lambda name: self.save_as(name, then_quit=True))
-            elif self.save():
-                self.exit()
+            else:
+                self.save(then=self.exit)
+                if self.save_guard.saving is not None:
+                    self._say_quitting_after_save()
+
+    def _say_quitting_after_save(self) -> None:
+        self.notify(f"saving {self.document.title}: scribe quits once it is written", markup=False)
 
     def on_app_focus(self) -> None:
         """The terminal window got focus back: the file may have been edited elsewhere meanwhile."""

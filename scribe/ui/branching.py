@@ -34,6 +34,8 @@ from scribe.ui.widgets.stream_view import Segment, StreamView
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from textual.widgets.text_area import Location
+
     from scribe.ui.app import ScribeApp
     from scribe.ui.screens.tree import BranchTreeScreen
 
@@ -70,7 +72,7 @@ class AcceptedEdit:
     """An accept as the editor saw it: where it inserted, and the text before and after it (as `text_key`s)."""
 
     acceptance: Acceptance
-    offset: int
+    location: Location
     before: tuple[int, int]
     after: tuple[int, int]
 
@@ -146,7 +148,7 @@ class Branching:
             self.app.rewriting.regenerate()
             return
         current = self.app.branches.current
-        if current is None or current.parent is None or self.app.editor.mark is None:
+        if current is None or current.parent is None or self.app.editor.mark_location is None:
             self.app.notify("nothing to regenerate: continue first", severity="warning")
             return
         if not self.app._model_ready():
@@ -158,7 +160,7 @@ class Branching:
 
     def extend(self) -> None:
         """Continue the shown continuation: a child branch."""
-        if self.app.branches.current is None or self.app.editor.mark is None:
+        if self.app.branches.current is None or self.app.editor.mark_location is None:
             self.app.notify("nothing to extend: continue first", severity="warning")
             return
         if not self.app._model_ready():
@@ -285,7 +287,7 @@ class Branching:
         if app.rewriting.pending is not None:
             app.rewriting.accept()
             return
-        if app.branches.current is None or app.editor.mark is None:
+        if app.branches.current is None or app.editor.mark_location is None:
             return
         if app.draft_open:
             self.keep_draft()
@@ -294,7 +296,7 @@ class Branching:
 
     def keep(self, unit: str) -> None:
         """Keep the offered text up to the end of its next `word` or `sentence`; the rest stays offered."""
-        if self.app.branches.current is None or self.app.editor.mark is None:
+        if self.app.branches.current is None or self.app.editor.mark_location is None:
             return
         self.stop_generation()
         offered = self.app.branches.offered_text()
@@ -302,7 +304,7 @@ class Branching:
 
     def keep_to(self, length: int) -> None:
         """Keep the offered text's first `length` characters (the inspector's keep, up to the token under its cursor)."""
-        if self.app.branches.current is not None and self.app.editor.mark is not None:
+        if self.app.branches.current is not None and self.app.editor.mark_location is not None:
             self.stop_generation()
             self._keep(length)
             self.app.editor.focus()
@@ -311,16 +313,16 @@ class Branching:
         """Write the offered text (all of it, or its first `length` characters) where it started, as one undo step;
         a rest stays offered after it."""
         app, branches, editor = self.app, self.app.branches, self.app.editor
-        if branches.current is None or editor.mark is None:
+        location = editor.mark_location
+        if branches.current is None or location is None:
             return
         self.stop_generation()
-        offset = editor.mark
         before = text_key(editor.text)
         text, acceptance = branches.accept() if length is None else branches.accept_part(length)
         if text:
             editor.insert_at_mark(text)
         if acceptance is not None:
-            self.accepted.append(AcceptedEdit(acceptance, offset, before, text_key(editor.text)))
+            self.accepted.append(AcceptedEdit(acceptance, location, before, text_key(editor.text)))
             self.taken_back.clear()
         rest = branches.current
         if rest is None:
@@ -340,7 +342,7 @@ class Branching:
             self.stop_generation()
             if branches.take_back(edit.acceptance):
                 self.taken_back.append(edit)
-                editor.set_mark(editor.document.get_location_from_index(edit.offset))
+                editor.set_mark(edit.location)
                 current = branches.current
                 assert current is not None
                 self.show_branch(current)
@@ -384,7 +386,7 @@ class Branching:
         """Edit the offered continuation in a draft (in the continuation's place); tab then keeps the draft."""
         app = self.app
         current = app.branches.current
-        if current is None or app.editor.mark is None:
+        if current is None or app.editor.mark_location is None:
             app.notify("nothing to edit: continue first", severity="warning")
             return
         self.stop_generation()
@@ -397,19 +399,19 @@ class Branching:
         its own, beside the generated one."""
         app, branches, editor = self.app, self.app.branches, self.app.editor
         text = app.draft.text
-        if editor.mark is None or branches.current is None:
+        location = editor.mark_location
+        if location is None or branches.current is None:
             return
         if text == branches.offered_text():
             self.close_draft(forget=True)
             self._keep(None)
             return
-        offset = editor.mark
         before = text_key(editor.text)
         inserted, acceptance = branches.accept_edited(text)
         if inserted:
             editor.insert_at_mark(inserted)
         if acceptance is not None:
-            self.accepted.append(AcceptedEdit(acceptance, offset, before, text_key(editor.text)))
+            self.accepted.append(AcceptedEdit(acceptance, location, before, text_key(editor.text)))
             self.taken_back.clear()
         self.clear_continuation()
         editor.focus()
@@ -482,7 +484,7 @@ class Branching:
     def _tree_choice(self, screen: BranchTreeScreen, node_id: str | None) -> None:
         branches = self.app.branches
         if screen.deleted:
-            if self.app.editor.mark is not None and (branches.current is None or branches.anchor not in branches.tree):
+            if self.app.editor.mark_location is not None and (branches.current is None or branches.anchor not in branches.tree):
                 self.stop_generation()  # the offered branch was deleted
                 branches.put_away()
                 self.clear_continuation()

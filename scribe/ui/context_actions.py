@@ -274,7 +274,8 @@ class DocumentContext:
         if name is None or path is None or name == path.name:
             app.editor.focus()
             return
-        if app.document.is_dirty(app.editor.text) and not app.save():
+        if app.document.is_dirty(app.editor.text):
+            app.save(then=partial(self._open_chapter, project, name))  # opened once saved
             return
         self.flush()
         app._open_chosen(str(project.path_of(name)))

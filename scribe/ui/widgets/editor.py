@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from textual.message import Message
-from textual.widgets import TextArea
 from textual.widgets.text_area import Document, Location
 
 from scribe.ui.keys import EDITOR_BINDINGS
@@ -13,7 +12,7 @@ from scribe.ui.widgets.fast_document import FastDocument, FastWrappedDocument, a
 
 
 class Editor(DocumentSetHook):
-    """A TextArea with a mark (a character offset) that follows edits made while a continuation is pending.
+    """A TextArea with a mark (a location) that follows edits made while a continuation is pending.
 
     Text typed at the mark goes after the continuation's place: the continuation belongs right after the prompt.
     """
@@ -33,8 +32,6 @@ class Editor(DocumentSetHook):
 
     def __init__(self, text: str = "", **kwargs: object) -> None:
         super().__init__(text, soft_wrap=True, tab_behavior="focus", show_line_numbers=False, **kwargs)
-        self._mark: int | None = None
-        self._mark_text = ""
 
     def document_set(self) -> None:
         """Switch to the caching documents (long documents stay fast to edit)."""
@@ -65,20 +62,24 @@ class Editor(DocumentSetHook):
         self.move_cursor(self.document.end)
 
     @property
-    def mark(self) -> int | None:
-        """The marked character offset, or None."""
-        return self._mark
+    def mark_location(self) -> Location | None:
+        """The marked location (moved by every edit, see `FastDocument.mark`), or None."""
+        return self.fast_document.mark
 
-    def set_mark(self, location: Location | None = None) -> int:
-        """Mark `location` (default: the cursor) and return its offset."""
-        self._mark_text = self.text
-        self._mark = self.document.get_index_from_location(location or self.cursor_location)
-        return self._mark
+    @property
+    def mark(self) -> int | None:
+        """The marked character offset (counted when asked: a sum over the lines before it), or None."""
+        location = self.fast_document.mark
+        return None if location is None else self.document.get_index_from_location(location)
+
+    def set_mark(self, location: Location | None = None) -> Location:
+        """Mark `location` (default: the cursor) and return it."""
+        self.fast_document.mark = location or self.cursor_location
+        return self.fast_document.mark
 
     def clear_mark(self) -> None:
         """Forget the mark."""
-        self._mark = None
-        self._mark_text = ""
+        self.fast_document.mark = None
 
     def text_before_cursor(self) -> str:
         """The text from the start of the document to the cursor: the prompt for a continuation."""
@@ -86,9 +87,9 @@ class Editor(DocumentSetHook):
 
     def insert_at_mark(self, text: str) -> None:
         """Insert `text` at the mark as one undo step and put the cursor after it."""
-        if self._mark is None:
+        location = self.mark_location
+        if location is None:
             raise RuntimeError("no mark set")
-        location = self.document.get_location_from_index(min(self._mark, len(self.text)))
         self.history.checkpoint()
         result = self.insert(text, location)
         self.history.checkpoint()
@@ -97,43 +98,14 @@ class Editor(DocumentSetHook):
 
     def undo(self) -> None:
         """Undo the last edit, and say so (an undone accept un-marks its branch)."""
-        before = self.text
+        before = self.fast_document.edit_count
         super().undo()
-        if self.text != before:
+        if self.fast_document.edit_count != before:
             self.post_message(self.Undone(redo=False))
 
     def redo(self) -> None:
         """Redo the last undone edit, and say so."""
-        before = self.text
+        before = self.fast_document.edit_count
         super().redo()
-        if self.text != before:
+        if self.fast_document.edit_count != before:
             self.post_message(self.Undone(redo=True))
-
-    def on_text_area_changed(self, event: TextArea.Changed) -> None:
-        """Move the mark with edits made before it."""
-        if self._mark is not None:
-            new = self.text
-            self._mark = shift_mark(self._mark_text, new, self._mark)
-            self._mark_text = new
-
-
-def shift_mark(old: str, new: str, mark: int) -> int:
-    """Where offset `mark` in `old` lands in `new` after one edit: unchanged when the edit is at or after it."""
-    if old[:mark] == new[:mark]:
-        return mark
-    tail = len(old) - mark
-    if tail <= len(new) and old[mark:] == new[len(new) - tail :]:
-        return len(new) - tail
-    return _common_prefix(old, new)
-
-
-def _common_prefix(a: str, b: str) -> int:
-    """Length of the common prefix (binary search over C-speed slice comparisons)."""
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low

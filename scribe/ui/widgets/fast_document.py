@@ -22,7 +22,7 @@ wrap: once young, once middle-aged) and every full collection as long again.
 from __future__ import annotations
 
 import operator
-from itertools import repeat
+from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any
 
 from textual.expand_tabs import get_tab_widths
@@ -41,14 +41,36 @@ _NONE: list[int] = []
 """The wrap offsets and tab widths of a line without breaks or tabs (shared: never mutated)."""
 
 
+LOCATE_GROUP = 8_192
+"""Lines whose lengths `get_location_from_index` sums in one step before looking at them one by one."""
+
+
+def shifted(mark: Location, top: Location, bottom: Location, end: Location) -> Location:
+    """Where `mark` is after the text from `top` to `bottom` was replaced by text now ending at `end`: unchanged when
+    the edit starts at or after it (text typed at the mark goes after it), moved with the text after an edit before
+    it, at the edit's start when the edit removed the text around it."""
+    if mark <= top:
+        return mark
+    if mark < bottom:
+        return top
+    row, column = mark
+    if row == bottom[0]:
+        return end[0], end[1] + column - bottom[1]
+    return row + end[0] - bottom[0], column
+
+
 class FastDocument(Document):
-    """A Document whose `text` is joined once per change, that knows its length without joining it, and that
-    records its edits by lines (`changes`) for the autosave journal."""
+    """A Document whose `text` is joined once per change, that knows its length without joining it, that records its
+    edits by lines (`changes`) for the autosave journal, and whose `mark` follows the edits."""
 
     _joined: str | None = None
     _length: int | None = None
     changes: LineChanges | None = None
     """Where edits are recorded (None: not recorded)."""
+    mark: Location | None = None
+    """A location each edit moves with the text around it (`shifted`); None: no mark."""
+    edit_count = 0
+    """How many times the text was replaced in part (edits, undos and redos)."""
 
     @property
     def text(self) -> str:
@@ -79,6 +101,28 @@ class FastDocument(Document):
             parts.append(lines[bottom_row][:bottom_column])
         return self._newline.join(parts)
 
+    def get_index_from_location(self, location: Location) -> int:
+        """The character offset of `location` (a sum of the lengths of the lines before it)."""
+        row, column = location
+        return sum(map(len, islice(self._lines, row))) + row * len(self._newline) + column
+
+    def get_location_from_index(self, index: int) -> Location:
+        """The location of character offset `index` (Textual's answer: an offset at a line's newline is that line's
+        end, one inside a two-character newline is past it); ValueError outside the text. Sums the lengths of a group
+        of lines at a time."""
+        if not 0 <= index <= self.length:
+            raise ValueError(f"Index {index!r} does not correspond to a location in the document.")
+        lines, newline = self._lines, len(self._newline)
+        row = start = 0
+        while row + LOCATE_GROUP < len(lines):
+            size = sum(map(len, islice(lines, row, row + LOCATE_GROUP))) + LOCATE_GROUP * newline
+            if start + size > index:
+                break
+            row, start = row + LOCATE_GROUP, start + size
+        while index >= (end := start + len(lines[row]) + newline):
+            row, start = row + 1, end
+        return row, index - start
+
     def record_changes(self) -> LineChanges:
         """Record the edits from now on (in a fresh `LineChanges`, returned)."""
         self.changes = LineChanges()
@@ -91,6 +135,9 @@ class FastDocument(Document):
         row = min(top[0], len(lines))
         old = lines[row:bottom[0] + 1]  # the lines Textual replaces (none past the end)
         result = super().replace_range(start, end, text)
+        self.edit_count += 1
+        if self.mark is not None:
+            self.mark = shifted(self.mark, top, bottom, result.end_location)
         added = result.end_location[0] - top[0] + 1
         if self._length is not None:
             self._length += (sum(map(len, lines[row:row + added])) - sum(map(len, old))
