@@ -42,6 +42,26 @@ def _processes_of(marker: str) -> list[str]:
     return [line for line in found.splitlines() if str(os.getpid()) != line.split()[0]]
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes under `pid`, children first (torch.distributed.run starts each rank in its own session, so killing
+    the launcher's process group leaves them)."""
+    try:
+        children = [int(child) for task in Path(f"/proc/{pid}/task").glob("*")
+                    for child in (task / "children").read_text().split()]
+    except OSError:  # it has ended
+        return []
+    return children + [grandchild for child in children for grandchild in _descendants(child)]
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL `pid` and every process under it."""
+    for each in [pid, *_descendants(pid)]:
+        try:
+            os.kill(each, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _run_timed(command: list[str], limit_s: float, **popen: object) -> tuple[int, list[tuple[float, str]]]:
     """Run `command`; its exit status and its stderr lines with the time each arrived. A command still running after
     `limit_s` is killed (with its whole session) and fails the test: the old code waited at a barrier there."""
@@ -56,7 +76,7 @@ def _run_timed(command: list[str], limit_s: float, **popen: object) -> tuple[int
     try:
         status = process.wait(timeout=limit_s)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        _kill_tree(process.pid)
         process.wait()
         pytest.fail(f"the job was still running after {limit_s:.0f} s: {[line for _, line in lines][-20:]}")
     reader.join(timeout=10)
@@ -124,7 +144,7 @@ def test_a_process_that_stops_answering_is_given_up_after_the_timeout(tmp_path: 
     assert job.process is not None
     frozen, stopped_at, waited = None, 0.0, None
     errors: list[str] = []
-    watchdog = threading.Timer(LIMIT_S, job.kill)  # the old code waited 30 minutes: fail instead
+    watchdog = threading.Timer(LIMIT_S, _kill_tree, [job.process.pid])  # the old code waited 30 minutes there
     watchdog.start()
     try:
         for event in job.events():
