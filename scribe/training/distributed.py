@@ -14,9 +14,10 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from scribe.training.trainer import Ranks, TrainingError
+if TYPE_CHECKING:
+    from scribe.training.trainer import Ranks
 
 TIMEOUT_VARIABLE = "SCRIBE_DDP_TIMEOUT"
 DEFAULT_TIMEOUT_S = 1800.0
@@ -35,7 +36,7 @@ def timeout_s(environ: Mapping[str, str] = os.environ) -> float:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value > 0):
-        raise TrainingError(f"{TIMEOUT_VARIABLE}={raw!r} is not a number of seconds above 0: give one, or unset it "
+        raise _error(f"{TIMEOUT_VARIABLE}={raw!r} is not a number of seconds above 0: give one, or unset it "
                             f"for the default ({DEFAULT_TIMEOUT_S:.0f} s)")
     return value
 
@@ -54,7 +55,7 @@ def collective(ranks: Ranks, doing: str, call: Callable[[], T]) -> T:
     try:
         return call()
     except RuntimeError as exc:  # torch.distributed.DistBackendError and gloo's own errors are RuntimeErrors
-        raise TrainingError(_lost(ranks, doing, exc)) from exc
+        raise _error(_lost(ranks, doing, exc)) from exc
 
 
 def on_main(ranks: Ranks, doing: str, work: Callable[[], None]) -> None:
@@ -73,9 +74,17 @@ def on_main(ranks: Ranks, doing: str, work: Callable[[], None]) -> None:
         shared = [None if failure is None else _message(failure)]
         collective(ranks, doing, lambda: dist.broadcast_object_list(shared, src=0))
         if failure is None and shared[0] is not None:
-            raise TrainingError(shared[0])
+            raise _error(shared[0])
     if failure is not None:
         raise failure
+
+
+def _error(message: str) -> Exception:
+    """A TrainingError. trainer.py, which imports this module, is loaded by the time this runs, so the import reads
+    nothing from disk at the end of a run (see `scribe.training.job.END_OF_RUN`)."""
+    from scribe.training.trainer import TrainingError
+
+    return TrainingError(message)
 
 
 def _message(exc: Exception) -> str:

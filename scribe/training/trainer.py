@@ -35,6 +35,7 @@ from scribe.training.checkpoint import (
     set_rng_state,
     write_atomically,
 )
+from scribe.training import distributed
 from scribe.training.corpus import Corpus, Text
 from scribe.training.events import Checkpoint, Eval, Event, Finished, Sample, Saved, Started, Step
 from scribe.training.job import save_failed
@@ -307,8 +308,6 @@ class Trainer:
         if self.ranks.world > 1:
             if torch.cuda.is_available() and self.config.device in ("auto", "cuda"):
                 torch.cuda.set_device(self.ranks.local)
-            from scribe.training import distributed
-
             distributed.start("nccl" if torch.cuda.is_available() else "gloo")
             if torch.cuda.is_available() and self.config.device in ("auto", "cuda"):
                 return torch.device("cuda", self.ranks.local)
@@ -563,10 +562,8 @@ class Trainer:
         import torch
         import torch.distributed as dist
 
-        from scribe.training.distributed import collective
-
         flag = torch.tensor([1.0 if self.cancel.is_set() else 0.0], device=self.device)
-        collective(self.ranks, f"training (step {self.state.step})", lambda: dist.all_reduce(flag))
+        distributed.collective(self.ranks, f"training (step {self.state.step})", lambda: dist.all_reduce(flag))
         return bool(flag.item())
 
     def _report(self, window_loss: "torch.Tensor", steps: int, window_start: float, start: float, lr: float,
@@ -666,9 +663,7 @@ class Trainer:
     def _on_main(self, doing: str, work: Callable[[], None]) -> None:
         """`work` in the main process only; every process ends with its error when it fails
         (`scribe.training.distributed.on_main`)."""
-        from scribe.training.distributed import on_main
-
-        on_main(self.ranks, doing, work)
+        distributed.on_main(self.ranks, doing, work)
 
     # --- the end
 
