@@ -35,6 +35,7 @@ from scribe.training.checkpoint import (
     set_rng_state,
     write_atomically,
 )
+from scribe.training import distributed
 from scribe.training.corpus import Corpus, Text
 from scribe.training.events import Checkpoint, Eval, Event, Finished, Sample, Saved, Started, Step
 from scribe.training.job import save_failed
@@ -305,12 +306,9 @@ class Trainer:
         from scribe.engine.transformers_backend import pick_device
 
         if self.ranks.world > 1:
-            import torch.distributed as dist
-
             if torch.cuda.is_available() and self.config.device in ("auto", "cuda"):
                 torch.cuda.set_device(self.ranks.local)
-            if not dist.is_initialized():
-                dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            distributed.start("nccl" if torch.cuda.is_available() else "gloo")
             if torch.cuda.is_available() and self.config.device in ("auto", "cuda"):
                 return torch.device("cuda", self.ranks.local)
         return pick_device(self.config.device)
@@ -565,7 +563,7 @@ class Trainer:
         import torch.distributed as dist
 
         flag = torch.tensor([1.0 if self.cancel.is_set() else 0.0], device=self.device)
-        dist.all_reduce(flag)
+        distributed.collective(self.ranks, f"training (step {self.state.step})", lambda: dist.all_reduce(flag))
         return bool(flag.item())
 
     def _report(self, window_loss: "torch.Tensor", steps: int, window_start: float, start: float, lr: float,
@@ -607,15 +605,18 @@ class Trainer:
         self._record(result, self._sample(model))
         if st.best_eval is None or result.val_loss < st.best_eval["val_loss"] - 1e-4:
             st.best_eval, st.evals_since_best = st.last_eval, 0
-            if cfg.patience and self.ranks.main:
-                from safetensors.torch import save_file
-
-                best = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
-                write_atomically(cfg.job_dir / "best", lambda tmp: save_file(best, str(tmp / "weights.safetensors")),
-                                 "the best weights")
+            if cfg.patience:
+                self._on_main("writing the best weights", lambda: self._write_best(model))
             return False
         st.evals_since_best += 1
         return bool(cfg.patience and st.evals_since_best >= cfg.patience)
+
+    def _write_best(self, model: "torch.nn.Module") -> None:
+        from safetensors.torch import save_file
+
+        best = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+        write_atomically(self.config.job_dir / "best", lambda tmp: save_file(best, str(tmp / "weights.safetensors")),
+                         "the best weights")
 
     def _record(self, result: Eval, samples: list[Sample]) -> None:
         """Add an evaluation and its samples to the history saved as `metrics.jsonl`."""
@@ -652,17 +653,17 @@ class Trainer:
         return samples
 
     def _checkpoint(self, model: "torch.nn.Module", optimizer: "torch.optim.Optimizer") -> None:
-        if self.ranks.main:
+        def write() -> None:
             weights = {n: p for n, p in model.named_parameters() if p.requires_grad}
             save_checkpoint(self.config.checkpoint_dir, weights, optimizer.state_dict(), self.state)
             self.emit(Checkpoint(step=self.state.step, path=str(self.config.checkpoint_dir)))
-        self._barrier()
 
-    def _barrier(self) -> None:
-        if self.ranks.world > 1:
-            import torch.distributed as dist
+        self._on_main(f"writing the checkpoint at step {self.state.step}", write)
 
-            dist.barrier()
+    def _on_main(self, doing: str, work: Callable[[], None]) -> None:
+        """`work` in the main process only; every process ends with its error when it fails
+        (`scribe.training.distributed.on_main`)."""
+        distributed.on_main(self.ranks, doing, work)
 
     # --- the end
 
@@ -680,13 +681,15 @@ class Trainer:
             final = _eval(st.best_eval)
         if cfg.warmup_steps is None:  # the card gives the steps the budget's warmup lasted
             cfg.warmup_steps = self.warmup_done_at if self.warmup_done_at is not None else st.step
-        if st.step and self.ranks.main:
+
+        def save() -> None:
             try:
                 self._save(model, final)
             except Exception as exc:  # whatever failed, the checkpoint just written keeps what was trained
                 raise TrainingError(save_failed(cfg.output, exc, f"the checkpoint at step {st.step} in "
                                                 f"{cfg.checkpoint_dir}", cfg.command)) from exc
-        self._barrier()
+
+        self._on_main("saving the model", save if st.step else lambda: None)
         base = st.base_eval
         finished = Finished(
             reason=reason, steps=st.step, tokens=st.tokens, elapsed_s=round(st.elapsed_s, 1),
