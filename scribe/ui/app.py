@@ -60,13 +60,17 @@ of each value. ctrl+p opens the command palette, which lists every action.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from textual import work
+from textual.actions import ActionParseResult
+from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -136,6 +140,9 @@ def tail_start(lines: list[str], end: tuple[int, int], chars: int) -> tuple[int,
 _W = TypeVar("_W", bound=Widget)
 _MAIN_SCREEN_ACTIONS = frozenset(b.action.split("(")[0] for b in bindings_of(STUDIO_BINDINGS)) - ANYWHERE
 """Actions that apply only on the main screen (not in dialogs, other screens or the command palette)."""
+_AFTER_TYPED_KEYS = frozenset(b.action.split("(")[0] for b in bindings_of([*STUDIO_BINDINGS, *ANALYSIS_BINDINGS,
+                                                                          *TRAINING_BINDINGS]) if b.priority) - ANYWHERE
+"""Actions of priority bindings that run after the keys typed before them (`ScribeApp._dispatch_action`)."""
 
 
 class ScribeApp(App[None]):
@@ -658,6 +665,27 @@ class ScribeApp(App[None]):
         self.notify(reason, severity="warning")
         return False
 
+    async def run_action(self, action: str | ActionParseResult, default_namespace: DOMNode | None = None,
+                         namespaces: Mapping[str, DOMNode] | None = None) -> bool:
+        """Run an action; a studio action bound with priority (`_AFTER_TYPED_KEYS`: all but those of
+        `keys.ANYWHERE`) runs once the focused widget has taken the keys typed before it.
+
+        Textual runs a priority binding as soon as the app sees its key, while the keys typed just before it may
+        still wait in the focused widget's queue: "Hello" then ctrl+j in one burst would continue the text without
+        "Hello". So such an action, when it applies now (`check_action`), is queued behind those keys (where Textual
+        hands the keys that are not priority bindings: the focused widget, else the screen) and runs there if it
+        still applies. The actions of `ANYWHERE` (help, theme) neither read nor change the text and run at once."""
+        destination, name, params = parse_action(action) if isinstance(action, str) else action
+        on_app = destination == "app" or (not destination and default_namespace in (None, self))
+        if not on_app or name not in _AFTER_TYPED_KEYS:
+            return await super().run_action(action, default_namespace, namespaces)
+        if not self.check_action(name, params):
+            return False
+        run = partial(super().run_action, ("", name, params), self)
+        if not (self.focused or self.screen).call_later(run):
+            self.call_later(run)  # the focused widget is closing: nothing waits in its queue any more
+        return True
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Studio actions apply on the main screen only; stop, accept, reject and regenerate when they make sense."""
         if action in _MAIN_SCREEN_ACTIONS and not self._on_main_screen():
@@ -780,12 +808,7 @@ class ScribeApp(App[None]):
         self.notify(f"autosave failed: {message.error}", severity="error", markup=False)
 
     def action_save(self) -> None:
-        """Save the document once the editor has taken the keys typed before ctrl+s (a priority binding: it runs
-        while keys typed just before it may still wait in the editor's queue); an untitled one asks for a file name
-        first."""
-        self.editor.call_later(self._save_typed)
-
-    def _save_typed(self) -> None:
+        """Save the document; an untitled one asks for a file name first."""
         if self.document.path is None:
             self.push_screen(SaveAsScreen(), self.save_as)
         else:

@@ -330,7 +330,12 @@ KEY_GROUPS: tuple[KeyGroup, ...] = (
 """Every binding of scribe, by where it applies, in the help screen's order."""
 
 ANYWHERE = frozenset({"help", "change_theme"})
-"""Studio actions that also work over a dialog or another screen; every other one applies on the main screen only."""
+"""Studio actions that also work over a dialog or another screen; every other one applies on the main screen only.
+
+They are also the only studio actions bound with priority that run the moment the app sees their key: they neither
+read nor change the text. Every other priority binding (continue, accept, keep, save, quit...) runs once the focused
+widget has taken the keys typed before it (`ScribeApp.run_action`), so a burst of typing then ctrl+j continues the
+text with the typed keys in it."""
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,8 @@ async def test_help_lists_every_key_with_remapping_and_remapped_keys_work(settin
         await pilot.press("alt+z")
         assert any("no branches yet" in n.message for n in app._notifications), "alt+z now opens the tree"
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
-        await commands["Presets (f8)"].callback()
+        await commands["Presets (f8)"].callback()  # runs once the editor has taken the keys before it
+        await pilot.pause()
         assert isinstance(app.screen, PresetScreen), "a palette entry runs its action"
         await pilot.press("escape")
         titles = set(commands)
