@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,36 @@ def test_cancel_stops_every_rank_with_the_model_saved(tmp_path: Path, scribe_hom
     assert len(finished) == 1 and finished[0].reason == "interrupted", rest
     assert not any(isinstance(event, Error) for event in rest), rest
     assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+def test_rank_0_alone_reports_progress(tmp_path: Path, scribe_home: Path) -> None:
+    """Every line on the job's stdout, read raw: `preparing` only before `started`, one `started`, one `finished`,
+    no line twice. The run trains for more than two PROGRESS_SECONDS, so a rank whose progress thread never sees
+    `started` (any rank but 0) would send `preparing` lines during training."""
+    from scribe.training.events import parse_event
+    from scribe.training.job import PROGRESS_SECONDS
+
+    config = replace(_config(tmp_path), max_steps=400, log_every=100, eval_every=200)
+    job = TrainingJob(config, processes=2).start()
+    assert job.process is not None and job.process.stdout is not None
+    lines = list(job.process.stdout)
+    assert job.wait() == 0, (tmp_path / "job" / "job.log").read_text()
+    kinds = [parse_event(line).kind for line in lines]
+    assert kinds.count("started") == 1 and kinds.count("finished") == 1 and kinds[-1] == "finished", kinds
+    assert "preparing" not in kinds[kinds.index("started"):], kinds
+    assert len(set(lines)) == len(lines), lines
+    finished = parse_event(lines[-1])
+    assert isinstance(finished, Finished) and finished.elapsed_s > 2 * PROGRESS_SECONDS, finished
+
+
+def test_a_failed_save_is_reported_once(tmp_path: Path, scribe_home: Path) -> None:
+    """A file stands where the model's parent folder goes, so rank 0's final save fails and every rank ends with its
+    message: the job's events hold that error once, and no `finished`."""
+    config = replace(_config(tmp_path), output=tmp_path / "models" / "model", max_steps=4, log_every=2)
+    (tmp_path / "models").write_text("not a folder", encoding="utf-8")
+    job = TrainingJob(config, processes=2).start()
+    events = list(job.events())
+    assert job.wait() != 0
+    errors = [event.message for event in events if isinstance(event, Error)]
+    assert len(errors) == 1 and "could not be saved" in errors[0], errors
+    assert not any(isinstance(event, Finished) for event in events), events
