@@ -331,7 +331,8 @@ def job_main(argv: list[str] | None, module: str,
             os.kill(os.getpid(), signal.SIGINT)
 
     stream = EventStream(events, stop)
-    if int(os.environ.get("RANK", "0")) == 0:
+    main = int(os.environ.get("RANK", "0")) == 0
+    if main:
         preparation = Preparation(stream.emit)
         install_cancel_handlers(cancel, lambda: preparation.preparing)
         emit = preparation.emit
@@ -342,7 +343,7 @@ def job_main(argv: list[str] | None, module: str,
         status = run(argv[0], emit, cancel)
     finally:
         stream.close()
-    if stream.gone is not None:
+    if stream.gone is not None and main:  # rank 0 knows what the run left
         print(reader_gone_line(stream, status, _command(argv[0])), file=sys.stderr, flush=True)
     return status
 

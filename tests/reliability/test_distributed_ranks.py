@@ -1,7 +1,8 @@
 """Issue 15, "nothing hangs", for multi-process training's job plumbing (`TrainingJob` with `processes=2`:
 torch.distributed.run, gloo on CPU). torch.distributed.run starts each rank in a session of its own, so `kill()` and
 `cancel()` must reach the ranks themselves: a kill leaves no rank running, saving nothing and holding no pipe open, and
-a cancel stops every rank with the model saved."""
+a cancel, or the reader going away, stops every rank with the model saved. Only rank 0 reports progress; an error
+every rank meets is read once."""
 
 from __future__ import annotations
 
@@ -143,3 +144,21 @@ def test_a_failed_save_is_reported_once(tmp_path: Path, scribe_home: Path) -> No
     errors = [event.message for event in events if isinstance(event, Error)]
     assert len(errors) == 1 and "could not be saved" in errors[0], errors
     assert not any(isinstance(event, Finished) for event in events), events
+
+
+def test_every_rank_stops_when_nothing_reads_the_events(tmp_path: Path, scribe_home: Path) -> None:
+    """The reader closes the event pipe while both ranks train (as when `scribe train` is killed): every rank finds it
+    gone and stops as a first cancel does, the model is saved, and job.log says why."""
+    from scribe.training.job import EXIT_CANCELLED
+
+    job = TrainingJob(_config(tmp_path), processes=2).start()
+    _, ranks = _training(job)
+    assert job.process is not None and job.process.stdout is not None
+    job.process.stdout.close()
+    status = job.wait(timeout=LIMIT_S)
+    assert [pid for pid in ranks.values() if _running(pid)] == []
+    log = (tmp_path / "job" / "job.log").read_text(encoding="utf-8")
+    assert status != 0 and "the command that started this job is gone (" in log, log[-3000:]
+    assert log.count("the command that started this job is gone (") == 1, log[-3000:]  # rank 0's, the one that knows
+    assert "with a checkpoint" in log and f"exitcode  : {EXIT_CANCELLED} " in log, log[-3000:]
+    assert (tmp_path / "model" / "model.safetensors").is_file()
