@@ -120,7 +120,7 @@ def test_rank_0_alone_reports_progress(tmp_path: Path, scribe_home: Path) -> Non
     from scribe.training.events import parse_event
     from scribe.training.job import PROGRESS_SECONDS
 
-    config = replace(_config(tmp_path), max_steps=400, log_every=100, eval_every=200)
+    config = replace(_config(tmp_path), max_steps=1000, log_every=250, eval_every=500)
     job = TrainingJob(config, processes=2).start()
     assert job.process is not None and job.process.stdout is not None
     lines = list(job.process.stdout)
