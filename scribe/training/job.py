@@ -16,6 +16,11 @@ names the checkpoint kept and the command that continues from it (`save_failed`)
 
 When the process that started the job stops reading its events (`scribe train` or the studio killed, the terminal
 closed), the job stops as a first cancel does and says so in its log (`EventStream`, `reader_gone_line`).
+
+Under torch.distributed.run every rank shares the job's stdout, and rank 0 speaks for the run (`RankEvents`): the
+others send only their own errors (a rank that gave up waiting for rank 0 says so), and a SIGINT to one of them is
+always a first cancel, agreed on by every rank at the next step (before then, rank 0 stops at once and the launcher
+ends the others).
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ EXIT_STOPPED_AT_ONCE = 75
 """A second cancel stopped the run at once (EX_TEMPFAIL: try again, with --resume); nothing was saved past the last
 checkpoint."""
 
+
+CANCELLED_WHILE_PREPARING = "cancelled while preparing the data; nothing was trained (run the command again to start)"
+STOPPED_AT_ONCE = "stopped at once by a second cancel; the last checkpoint, if any, is kept"
 
 PROGRESS_SECONDS = 2.0
 """How often a job reports data preparation (`preparing` events) until training starts."""
@@ -126,6 +134,19 @@ class EventStream:
             os.dup2(null, self._out.fileno())  # what is still buffered, and the flush at exit, go nowhere
             os.close(null)
         self._on_gone(reason)
+
+
+class RankEvents:
+    """The events a rank other than 0 sends: only its own errors. Rank 0 reports progress, the end of the run and a
+    cancel (`CANCELLED_WHILE_PREPARING`, `STOPPED_AT_ONCE`) for every rank; an error every rank meets (a failed save
+    that rank 0 shares, unreadable data) comes once from each and is read once (`TrainingJob.events`)."""
+
+    def __init__(self, emit: Callable[[Event], None]) -> None:
+        self._emit = emit
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, Error) and event.message not in (CANCELLED_WHILE_PREPARING, STOPPED_AT_ONCE):
+            self._emit(event)
 
 
 def resume_command(command: str) -> str:
@@ -282,10 +303,10 @@ def run_trainer(run: Callable[[], Finished], emit: Callable[[Event], None]) -> i
         emit(Error(str(exc)))
         return 1
     except CancelledWhilePreparing:
-        emit(Error("cancelled while preparing the data; nothing was trained (run the command again to start)"))
+        emit(Error(CANCELLED_WHILE_PREPARING))
         return EXIT_CANCELLED
     except StopNow:
-        emit(Error("stopped at once by a second cancel; the last checkpoint, if any, is kept"))
+        emit(Error(STOPPED_AT_ONCE))
         return EXIT_STOPPED_AT_ONCE
     return EXIT_CANCELLED if finished.reason == "interrupted" else 0
 
@@ -293,7 +314,8 @@ def run_trainer(run: Callable[[], Finished], emit: Callable[[Event], None]) -> i
 def job_main(argv: list[str] | None, module: str,
              run: Callable[[str, Callable[[Event], None], threading.Event], int]) -> int:
     """The body of a job process (`python -m MODULE CONFIG.json`): the event stream on stdout (stray prints go to
-    stderr), cancel handlers, then `run(config_path, emit, cancel)`, which returns the exit status. A job whose reader
+    stderr; on a rank other than 0 only its errors, see `RankEvents`), cancel handlers, then `run(config_path, emit,
+    cancel)`, which returns the exit status. A job whose reader
     is gone stops as a first cancel does (SIGINT to itself: checkpoint and save, or at once during data preparation)
     and ends job.log with one line saying so and how to resume (`reader_gone_line`)."""
     argv = sys.argv[1:] if argv is None else argv
@@ -309,13 +331,19 @@ def job_main(argv: list[str] | None, module: str,
             os.kill(os.getpid(), signal.SIGINT)
 
     stream = EventStream(events, stop)
-    preparation = Preparation(stream.emit)
-    install_cancel_handlers(cancel, lambda: preparation.preparing)
+    main = int(os.environ.get("RANK", "0")) == 0
+    if main:
+        preparation = Preparation(stream.emit)
+        install_cancel_handlers(cancel, lambda: preparation.preparing)
+        emit = preparation.emit
+    else:  # it never sees `started` (rank 0 reports it)
+        install_cancel_handlers(cancel)
+        emit = RankEvents(stream.emit).emit
     try:
-        status = run(argv[0], preparation.emit, cancel)
+        status = run(argv[0], emit, cancel)
     finally:
         stream.close()
-    if stream.gone is not None:
+    if stream.gone is not None and main:  # rank 0 knows what the run left
         print(reader_gone_line(stream, status, _command(argv[0])), file=sys.stderr, flush=True)
     return status
 

@@ -4,7 +4,9 @@
 its own session (or, with `processes > 1`, the same module under `torch.distributed.run`, one process per rank).
 `events()` yields the job's progress events as they arrive; when the process ends without a `finished` or `error`
 event, a final Error carries the end of its log (`<job dir>/job.log`, which holds its stderr). `cancel()` asks it to
-stop (checkpoint, then save); `kill()` ends it at once. Importing this module imports neither torch nor transformers.
+stop (checkpoint, then save); `kill()` ends it at once. torch.distributed.run starts each rank in a session of its own,
+so both signal the ranks themselves (the launcher's children, read from /proc), not only the launcher's process group.
+Importing this module imports neither torch nor transformers.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class TrainingJob:
         """True once a `finished` or `error` event has been read."""
         self.cancelled = False
         """True once `cancel` asked the job to stop."""
+        self._errors: set[str] = set()
+        """The messages of the errors read (every rank of a run may report the same one)."""
 
     @property
     def log_path(self) -> Path:
@@ -58,14 +62,19 @@ class TrainingJob:
         return self
 
     def events(self) -> Iterator[Event]:
-        """Progress events until the process ends (lines that are not events are ignored). After an exception in the
-        reader (a KeyboardInterrupt), calling events() again goes on where the last call stopped."""
+        """Progress events until the process ends (lines that are not events are ignored; an error another rank
+        reported already is read once). After an exception in the reader (a KeyboardInterrupt), calling events() again
+        goes on where the last call stopped."""
         assert self.process is not None and self.process.stdout is not None, "start() first"
         for line in self.process.stdout:
             try:
                 event = parse_event(line)
             except ValueError:
                 continue
+            if isinstance(event, Error):
+                if event.message in self._errors:
+                    continue
+                self._errors.add(event.message)
             self.ended = self.ended or isinstance(event, (Finished, Error))
             yield event
         status = self.process.wait()
@@ -87,16 +96,61 @@ class TrainingJob:
         return f"the training process {how} before finishing{detail} (log: {self.log_path})"
 
     def cancel(self) -> None:
-        """Ask the job to stop after the current step; it writes a checkpoint and saves the model first."""
+        """Ask the job to stop after the current step; it writes a checkpoint and saves the model first. Under
+        torch.distributed.run each rank gets the SIGINT itself: the launcher would forward it but SIGKILL any rank
+        still saving 30 s later, and a second cancel would end the launcher alone."""
         if self.process is not None and self.process.poll() is None:
             self.cancelled = True
-            self.process.send_signal(signal.SIGINT)
+            ranks = children(self.process.pid) if self.processes > 1 else []
+            for pid in ranks or [self.process.pid]:  # no rank yet (still starting): the launcher forwards it
+                _signal(pid, signal.SIGINT)
 
     def kill(self) -> None:
-        """End the job and all its processes at once (SIGKILL): only the last checkpoint survives."""
+        """End the job and all its processes at once (SIGKILL): only the last checkpoint survives. The launcher is
+        frozen first, so that it starts no process while its tree is read."""
         if self.process is not None and self.process.poll() is None:
+            _signal(self.process.pid, signal.SIGSTOP)
+            for pid in descendants(self.process.pid):
+                _signal(pid, signal.SIGKILL)
             os.killpg(self.process.pid, signal.SIGKILL)
 
     def wait(self, timeout: float | None = None) -> int:
         assert self.process is not None, "start() first"
         return self.process.wait(timeout)
+
+
+def _parents() -> dict[int, list[int]]:
+    """Each running process's children, by parent id, from /proc (empty where there is no /proc)."""
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # it ended while being read
+            continue
+        tree.setdefault(parent, []).append(int(stat.parent.name))
+    return tree
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started that are still running."""
+    return _parents().get(pid, [])
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes under `pid`: its children, theirs, and so on."""
+    tree = _parents()
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        below = tree.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def _signal(pid: int, signum: int) -> None:
+    """Send `signum` to `pid` unless it has ended already."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
