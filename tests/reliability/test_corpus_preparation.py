@@ -6,26 +6,19 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-TEXT = REPO / "tests" / "data" / "tinyshakespeare.txt"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_preparing_a_big_corpus_shows_progress_and_stops_at_the_first_signal(tmp_path: Path, sig: int) -> None:
-    corpus = tmp_path / "big.txt"
-    text = TEXT.read_text(encoding="utf-8")
-    corpus.write_text("\n\n".join(f"{n}. {text}" for n in range(28)), encoding="utf-8")
+def test_preparing_a_big_corpus_shows_progress_and_stops_at_the_first_signal(
+        tmp_path: Path, sig: int, train_on_copies: Callable[..., subprocess.Popen[str]]) -> None:
     output = tmp_path / "model"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scribe", "train", str(corpus), "--output", str(output), "--preset", "tiny",
-         "--tokenizer", "char", "--context", "32", "--batch-size", "4", "--max-steps", "1", "--threads", "1"],
-        cwd=REPO, stderr=subprocess.PIPE, text=True)
+    process = train_on_copies(28, "--tokenizer", "char")
     assert process.stderr is not None
     arrivals, lines = [], []
     for line in process.stderr:

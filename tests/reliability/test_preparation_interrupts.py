@@ -9,28 +9,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-TEXT = REPO / "tests" / "data" / "tinyshakespeare.txt"
 
 
 @pytest.mark.parametrize("stage", ["reading big.txt", "training a tokenizer"])
-def test_ctrl_c_stops_data_preparation_at_once_in_every_stage(tmp_path: Path, stage: str) -> None:
-    corpus = tmp_path / "big.txt"
-    text = TEXT.read_text(encoding="utf-8")
-    with open(corpus, "w", encoding="utf-8") as out:
-        for n in range(55):
-            out.write(f"{n}. {text}\n\n")
+def test_ctrl_c_stops_data_preparation_at_once_in_every_stage(tmp_path: Path, stage: str,
+                                                             train_on_copies: Callable[..., subprocess.Popen[str]]) -> None:
     output = tmp_path / "model"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scribe", "train", str(corpus), "--output", str(output), "--preset", "tiny",
-         "--vocab-size", "4096", "--context", "32", "--batch-size", "4", "--max-steps", "1", "--threads", "1"],
-        cwd=REPO, stderr=subprocess.PIPE, text=True)
+    process = train_on_copies(55, "--vocab-size", "4096")
     assert process.stderr is not None
     lines: list[str] = []
     signalled = None

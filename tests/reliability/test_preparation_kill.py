@@ -10,14 +10,13 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from scribe.training.corpus import scratch_store
 
-REPO = Path(__file__).resolve().parents[2]
-TEXT = REPO / "tests" / "data" / "tinyshakespeare.txt"
 LINUX = sys.platform.startswith("linux")
 
 
@@ -43,17 +42,9 @@ def open_scratch_files(pid: int) -> list[str]:
 
 @pytest.mark.skipif(not LINUX, reason="the scratch file is unlinked where /proc names open files (Linux)")
 @pytest.mark.parametrize("stage", ["reading big.txt", "tokenising"])
-def test_kill_9_during_data_preparation_leaves_no_text_behind(tmp_path: Path, stage: str) -> None:
-    corpus = tmp_path / "big.txt"
-    text = TEXT.read_text(encoding="utf-8")
-    with open(corpus, "w", encoding="utf-8") as out:
-        for n in range(25):
-            out.write(f"{n}. {text}\n\n")
-    output = tmp_path / "model"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scribe", "train", str(corpus), "--output", str(output), "--preset", "tiny",
-         "--tokenizer", "char", "--context", "32", "--batch-size", "4", "--max-steps", "1", "--threads", "1"],
-        cwd=REPO, stderr=subprocess.PIPE, text=True)
+def test_kill_9_during_data_preparation_leaves_no_text_behind(tmp_path: Path, stage: str,
+                                                             train_on_copies: Callable[..., subprocess.Popen[str]]) -> None:
+    process = train_on_copies(25, "--tokenizer", "char")
     assert process.stderr is not None
     lines: list[str] = []
     held: list[str] = []
