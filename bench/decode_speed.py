@@ -39,7 +39,6 @@ from scribe.engine.threads import prepare_cpu_threads
 prepare_cpu_threads()  # passive OpenMP waiting, as scribe's commands ask for before torch loads (applies to both)
 
 import torch
-import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, TextIteratorStreamer
 
 from bench_data import gpt2_sized_tokenizer

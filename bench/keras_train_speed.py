@@ -54,9 +54,9 @@ def main() -> None:
         rng = np.random.default_rng(0)
         offsets = np.arange(shape.sequence_length + 1)
 
-        def step() -> None:
-            batch = ids[rng.integers(0, len(ids) - shape.sequence_length - 1, shape.batch_size)[:, None] + offsets]
-            model.train_on_batch(batch[:, :-1], batch[:, 1:])
+        def step() -> None:  # called only in this iteration of the loop
+            batch = ids[rng.integers(0, len(ids) - shape.sequence_length - 1, shape.batch_size)[:, None] + offsets]  # noqa: B023
+            model.train_on_batch(batch[:, :-1], batch[:, 1:])  # noqa: B023
 
         for _ in range(args.warmup):
             step()

@@ -59,7 +59,7 @@ def child(folder: str, tokens: int, repeats: int) -> None:
 
     times: list[float] = []
     for count in [2] + [tokens] * repeats:  # the first is a warm-up
-        worker = threading.Thread(target=lambda: times.append(decode(count)))
+        worker = threading.Thread(target=lambda n=count: times.append(decode(n)))
         worker.start()
         worker.join()
     print(json.dumps({"ms_per_token": times[1:], "threads": torch.get_num_threads()}))

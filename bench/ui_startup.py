@@ -75,7 +75,7 @@ def main() -> None:
         tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", "sleep 600")
         try:
             times: dict[str, list[float]] = {name: [] for name in commands}
-            for name, (command, markers) in commands.items():
+            for command, markers in commands.values():
                 time_to_screen(command, markers)  # warm-up
             for round_index in range(args.rounds):
                 for name, (command, markers) in commands.items():

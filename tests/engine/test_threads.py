@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from scribe.engine.threads import prepare_cpu_threads, requested_threads
+from scribe.engine.threads import requested_threads
 
 
 def test_passive_waiting_is_asked_for_only_when_nobody_chose() -> None:

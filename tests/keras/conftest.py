@@ -38,7 +38,7 @@ def trained(shakespeare_slice: Path, tmp_path_factory: pytest.TempPathFactory) -
             events: list[str] = []
             config = KerasTrainConfig(data=[str(shakespeare_slice)], output=root / arch, arch=arch, preset="tiny",
                                       max_steps=2, log_every=1, sample_tokens=8, seed=1)
-            KerasTrainer(config, lambda event: events.append(event.to_json())).run()
+            KerasTrainer(config, lambda event, kept=events: kept.append(event.to_json())).run()
             (root / f"{arch}.events.jsonl").write_text("\n".join(events) + "\n", encoding="utf-8")
             folders[arch] = root / arch
         yield folders

@@ -36,8 +36,8 @@ def backend(server: HostileServer, kind: str = "openai", **options) -> RemoteBac
     return RemoteBackend(RemoteEndpoint(name="test", base_url=root, model="tiny", server=kind, **options))
 
 
-def run(b: RemoteBackend, params: SamplingParams = SamplingParams(max_new_tokens=20)) -> tuple[list[TokenStep], StreamEnd]:
-    items = list(b.stream("x", params, alternatives=3))
+def run(b: RemoteBackend, params: SamplingParams | None = None) -> tuple[list[TokenStep], StreamEnd]:
+    items = list(b.stream("x", params or SamplingParams(max_new_tokens=20), alternatives=3))
     end = items.pop()
     assert isinstance(end, StreamEnd) and all(isinstance(i, TokenStep) for i in items)
     return items, end

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 
 from scribe.config import Settings
 from scribe.engine.base import TokenStep
