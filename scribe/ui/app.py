@@ -142,7 +142,7 @@ _MAIN_SCREEN_ACTIONS = frozenset(b.action.split("(")[0] for b in bindings_of(STU
 """Actions that apply only on the main screen (not in dialogs, other screens or the command palette)."""
 _AFTER_TYPED_KEYS = frozenset(b.action.split("(")[0] for b in bindings_of([*STUDIO_BINDINGS, *ANALYSIS_BINDINGS,
                                                                           *TRAINING_BINDINGS]) if b.priority) - ANYWHERE
-"""Actions of priority bindings that run after the keys typed before them (`ScribeApp._dispatch_action`)."""
+"""Actions of priority bindings that run after the keys typed before them (`ScribeApp.run_action`)."""
 
 
 class ScribeApp(App[None]):
