@@ -121,3 +121,28 @@ def hub(hf_home: Path, monkeypatch: pytest.MonkeyPatch):
     with HubServer() as server:
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         yield server
+
+
+@pytest.fixture
+def char_gpt2(tmp_path: Path) -> Callable[..., Path]:
+    """A function saving a random one-layer GPT-2 (`context` positions, width 16) with a character tokenizer over the
+    text of `files` as a Hugging Face folder, `tmp_path/base`; its path."""
+
+    def build(files: list[Path], context: int = 32) -> Path:
+        import torch
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        from scribe.training.corpus import Document
+        from scribe.training.dataset import char_tokenizer
+
+        tokenizer = char_tokenizer([Document(p, p.read_text(encoding="utf-8")) for p in files])
+        eos = tokenizer.eos_token_id
+        torch.manual_seed(0)
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=context, n_layer=1, n_head=2,
+                                           n_embd=16, bos_token_id=eos, eos_token_id=eos))
+        folder = tmp_path / "base"
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        return folder
+
+    return build

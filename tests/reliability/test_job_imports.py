@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -76,34 +77,16 @@ def _run_breaking_after_start(command: list[str], env: dict[str, str], log: Path
     return status, events
 
 
-def _tiny_base(tmp_path: Path, text: Path) -> Path:
-    """A random one-layer GPT-2 with a character tokenizer over `text`, saved as a Hugging Face folder."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from scribe.training.corpus import Document
-    from scribe.training.dataset import char_tokenizer
-
-    tokenizer = char_tokenizer([Document(text, text.read_text(encoding="utf-8"))])
-    eos = tokenizer.eos_token_id
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=32, n_layer=1, n_head=2, n_embd=16,
-                                       bos_token_id=eos, eos_token_id=eos))
-    folder = tmp_path / "base"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 @pytest.mark.parametrize("mode", ["scratch", "lora"])
-def test_a_training_job_saves_its_model_after_scribe_changed_on_disk(tmp_path: Path, mode: str) -> None:
+def test_a_training_job_saves_its_model_after_scribe_changed_on_disk(tmp_path: Path, mode: str,
+                                                                    char_gpt2: Callable[..., Path]) -> None:
     from scribe.training.trainer import TrainConfig
 
     root = _copy_of_scribe(tmp_path)
     env = _environment(root, tmp_path / "home")
     output = tmp_path / "model"
     text = _text(tmp_path)
-    base = str(_tiny_base(tmp_path, text)) if mode == "lora" else None
+    base = str(char_gpt2([text])) if mode == "lora" else None
     config = TrainConfig(data=[str(text)], output=output, mode=mode, base=base, preset="tiny", tokenizer="char",
                          context=32, batch_size=4, max_steps=20, eval_every=10, log_every=1, threads=1,
                          sample_tokens=8, job_dir=tmp_path / "job")

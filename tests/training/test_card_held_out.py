@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from scribe.training.corpus import Document, read_corpus
+from scribe.training.corpus import read_corpus
 from scribe.training.curves import CURVE_FILE, read_metrics
 from scribe.training.trainer import TrainConfig, Trainer
 
@@ -34,21 +35,8 @@ def files(tmp_path: Path) -> list[Path]:
 
 
 @pytest.fixture
-def base(tmp_path: Path, files: list[Path]) -> Path:
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from scribe.training.dataset import char_tokenizer
-
-    tokenizer = char_tokenizer([Document(p, p.read_text()) for p in files])
-    eos = tokenizer.eos_token_id
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=32, n_layer=1, n_head=2, n_embd=16,
-                                       bos_token_id=eos, eos_token_id=eos))
-    folder = tmp_path / "base"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+def base(files: list[Path], char_gpt2: Callable[..., Path]) -> Path:
+    return char_gpt2(files)
 
 
 def train(tmp_path: Path, data: list[Path], base: Path, **changes: object) -> tuple[Trainer, str]:

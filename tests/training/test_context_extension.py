@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from scribe.training.corpus import Document
 from scribe.training.events import Event, Started
 from scribe.training.trainer import TrainConfig, Trainer, TrainingError
 
@@ -32,22 +32,9 @@ def files(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 @pytest.fixture
-def base(tmp_path: Path, files: tuple[Path, Path, Path]) -> Path:
+def base(files: tuple[Path, Path, Path], char_gpt2: Callable[..., Path]) -> Path:
     """A random 1-layer GPT-2 with a 16-token context and a character tokenizer, saved like any model folder."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from scribe.training.dataset import char_tokenizer
-
-    tokenizer = char_tokenizer([Document(p, p.read_text()) for p in files])
-    eos = tokenizer.eos_token_id
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=16, n_layer=1, n_head=2, n_embd=16,
-                                       bos_token_id=eos, eos_token_id=eos))
-    folder = tmp_path / "base"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return char_gpt2(list(files), 16)
 
 
 def config(tmp_path: Path, files: tuple[Path, ...], base: Path, **changes: object) -> TrainConfig:
