@@ -4,11 +4,11 @@ Both decode the same GPT-2-124M-shaped model (random weights, seeded; a GPT-2-si
 Shakespeare, see `bench_data.py`) from the same folder,
 with the same prompt and sampling settings (temperature 0.8, top-k 50), the same number of new tokens, in the same
 process, in interleaved rounds after one warm-up each. scribe streams with top-5 alternatives on (what the TUI shows).
-Both decode in a worker thread while the main thread consumes the output (a queue of events for scribe, the
-streamer's queue for generate()), as the TUI runs it. The process asks OpenMP for passive waiting before torch loads,
-as scribe's commands do (`scribe.engine.threads`); it applies to both. (With GNU OpenMP's default spinning, 2 threads
-on a busy 2-core machine decoded 10-40x slower, for both; `bench/openmp_wait.py` measures it. The slowdown first seen
-"on the main thread" was this effect: with passive waiting, main thread and worker thread decode alike.)
+Both models load in a worker thread that ends and decode in another while the main thread consumes the output (a
+queue of events for scribe, the streamer's queue for generate()), as the TUI runs it (`in_worker_thread` says why the
+loading thread matters). The process asks OpenMP for a short spin before torch loads, as scribe's commands do
+(`scribe.engine.threads`); it applies to both. (`bench/openmp_wait.py` measures the waiting policies, quiet and with
+busy processes beside.)
 
 The memory-bandwidth ceiling is measured in the same run (`memory_bandwidth.read_bandwidth`: the best read bandwidth
 at 1 thread and at all threads) and divided by the bytes of fp32 weights a GPT-2-124M token reads.
@@ -33,10 +33,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from scribe.engine.threads import prepare_cpu_threads
 
-prepare_cpu_threads()  # passive OpenMP waiting, as scribe's commands ask for before torch loads (applies to both)
+prepare_cpu_threads()  # a short OpenMP spin, as scribe's commands ask for before torch loads (applies to both)
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, TextIteratorStreamer
@@ -59,6 +60,23 @@ def build_model(folder: Path, seed: int) -> None:
     torch.manual_seed(seed)
     GPT2LMHeadModel(GPT2Config()).save_pretrained(folder)
     gpt2_sized_tokenizer().save_pretrained(folder)
+
+
+T = TypeVar("T")
+
+
+def in_worker_thread(load: Callable[[], T]) -> T:
+    """`load()` in a thread that ends, as the studio loads a model. A thread that ran torch's parallel work keeps an
+    OpenMP team while it lives, and once OpenMP manages more threads than there are cores, GNU OpenMP cuts every
+    spin short: a model loaded (and quantised) on the main thread made the streams of worker threads wait as if
+    passively (2 cores, int8: 65 against 110 tokens/s)."""
+    result: list[T] = []
+    thread = threading.Thread(target=lambda: result.append(load()))
+    thread.start()
+    thread.join()
+    if not result:
+        raise SystemExit("loading failed in the worker thread (see the traceback above)")
+    return result[0]
 
 
 def _pump(stream, events: queue.SimpleQueue) -> None:
@@ -121,8 +139,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="scribe-bench-") as tmp:
         folder = Path(tmp) / "gpt2-124m-random"
         build_model(folder, args.seed)
-        backend = load_model(str(folder), device=args.device, dtype=dtype)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(args.device).eval()
+        backend = in_worker_thread(lambda: load_model(str(folder), device=args.device, dtype=dtype))
+        model = in_worker_thread(
+            lambda: AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype)).to(args.device).eval())
         tokenizer = AutoTokenizer.from_pretrained(folder)
 
     if args.threads:

@@ -13,8 +13,8 @@ byte-level BPE, saved with save_pretrained and written to GGUF (`gguf_export`) i
   rounds reuse it from the cache on both sides, and only the decode is timed.
 
 Rates are decode tokens per second after the first token; rounds alternate the engines (the order reversed every
-other round) and medians are compared. Each side uses `--threads` threads (scribe's int8 steps take the one thread
-scribe picks for them).
+other round) and medians are compared. Each side uses `--threads` threads (scribe's steps give cores to other busy
+programs, `scribe.engine.threads.StepThreads`; a quiet machine has none). Everything runs on the main thread.
 
 Needs the `gguf` extra (`pip install 'scribe[gguf]'`: llama-cpp-python and gguf).
 
@@ -48,7 +48,6 @@ from llamacpp_runner import POLICIES, LlamaCppWorker, start_workers  # noqa: E40
 from scribe.engine.base import StreamEnd  # noqa: E402
 from scribe.engine.prompt_cache import PromptCache  # noqa: E402
 from scribe.engine.streaming import StreamRun, sampled_tokens  # noqa: E402
-from scribe.engine.threads import intra_op_threads  # noqa: E402
 from scribe.engine.transformers_backend import TransformersBackend  # noqa: E402
 from scribe.sampling.params import SamplingParams  # noqa: E402
 
@@ -94,7 +93,7 @@ def scribe_context_rate(backend: TransformersBackend, cache: PromptCache, ids: l
     times = []
     with torch.inference_mode():
         for _ in sampled_tokens(cache, ids, params, run, context_length=backend.info.context_length, alternatives=5,
-                                token_text=backend.token_text, decode=lambda _: "", threads=intra_op_threads):
+                                token_text=backend.token_text, decode=lambda _: "", threads=backend._step_threads.scope):
             times.append(time.perf_counter())
     if len(times) < tokens:
         raise SystemExit(f"scribe's loop ended after {len(times)} tokens: {run.reason}")

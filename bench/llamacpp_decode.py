@@ -32,11 +32,11 @@ from pathlib import Path
 
 from scribe.engine.threads import prepare_cpu_threads
 
-prepare_cpu_threads()  # passive OpenMP waiting for scribe, as its commands ask for before torch loads
+prepare_cpu_threads()  # a short OpenMP spin for scribe, as its commands ask for before torch loads
 
 import torch  # noqa: E402
 
-from decode_speed import ALTERNATIVES, PROMPT, TEMPERATURE, TOP_K, build_model, run_scribe  # noqa: E402
+from decode_speed import ALTERNATIVES, PROMPT, TEMPERATURE, TOP_K, build_model, in_worker_thread, run_scribe  # noqa: E402
 from hardware import hardware  # noqa: E402
 from llamacpp_runner import POLICIES, LlamaCppWorker, start_workers  # noqa: E402
 from memory_bandwidth import read_bandwidth  # noqa: E402
@@ -81,7 +81,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="scribe-bench-") as tmp:
         folder = Path(tmp) / "gpt2-random"
         (build_tiny if args.tiny else build_model)(folder, args.seed)
-        backends = {dtype: load_model(str(folder), device="cpu", dtype=dtype) for dtype in PAIRS}
+        backends = {dtype: in_worker_thread(lambda d=dtype: load_model(str(folder), device="cpu", dtype=d))
+                    for dtype in PAIRS}
         torch.set_num_threads(args.threads)
         ids = backends["float32"].encode_ids(PROMPT)
         context = len(ids) + args.new_tokens + 8

@@ -11,9 +11,9 @@ file's metadata. The context is that length, at most `MAX_CONTEXT` (the key/valu
 Threads: llama.cpp decodes on `SCRIBE_THREADS` threads, else one per core (`os.cpu_count()`), prompt and decode
 alike. Its CPU threads are OpenMP threads, and OpenMP's default is to spin while waiting between the many short
 parallel regions of one token; when another program keeps a core busy, a spinning thread holds the core its partner
-needs (measured on a 2-core machine with one busy process: 4 tokens/s instead of 36). scribe asks OpenMP for passive
-waiting (`OMP_WAIT_POLICY=PASSIVE`, set before llama.cpp loads unless the user chose a policy; see
-`scribe.engine.threads.prepare_cpu_threads`), which costs a few per cent on an idle machine and avoids the collapse.
+needs (measured on a 2-core machine with one busy process: 4 tokens/s instead of 36). scribe asks OpenMP for a short
+spin before a waiting thread sleeps (`GOMP_SPINCOUNT`, set before llama.cpp loads unless the user chose a policy; see
+`scribe.engine.threads`).
 
 Layers are offloaded to the GPU (`n_gpu_layers=-1`) when llama.cpp was built with CUDA or Metal and the device is
 "auto" or a GPU; "cpu" keeps them on the CPU. The dtype is the file's own quantisation: the dtype setting does not
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from scribe.context_length import GGUF_DEFAULT_CONTEXT, gguf_context_length
 from scribe.engine.base import SEARCH_SETTINGS, Capability, Message, ModelInfo, ModelLoadError
 from scribe.engine.streaming import StreamRun, TokenBackend, fit_prompt, one_line, sampled_tokens
-from scribe.engine.threads import intra_op_threads, prepare_cpu_threads, requested_threads
+from scribe.engine.threads import StepThreads, prepare_cpu_threads, requested_threads
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import SampleResult
 
@@ -51,6 +51,9 @@ def gguf_files(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.glob("*.gguf") if p.is_file())
     return [p for p in files if "-of-" not in p.stem or p.stem.split("-of-")[0].endswith("00001")]
 
+SAMPLER_THREADS = StepThreads(1)
+"""torch threads for the sampler after each step: one, so torch's thread pool never wakes to compete with llama.cpp's
+threads for the cores (on a 32000-token vocabulary: 1.1 ms a token on one thread, 1.4 ms on two)."""
 
 def is_gguf_file(path: Path) -> bool:
     """True for a file that starts with the GGUF magic bytes."""
@@ -63,10 +66,6 @@ def is_gguf_file(path: Path) -> bool:
 
 class GGUFSteps:
     """llama.cpp's forward pass as `LogitSteps`, keeping the cache of the last sequence for the next prompt."""
-
-    step_threads: int | None = 1
-    """torch threads for the sampler after each step: one, so torch's thread pool never wakes to compete with
-    llama.cpp's threads for the cores (on a 32000-token vocabulary: 1.1 ms a token on one thread, 1.4 ms on two)."""
 
     def __init__(self, llama: Any) -> None:
         self._llama = llama
@@ -228,7 +227,7 @@ class GGUFBackend(TokenBackend):
         """scribe's sampler on llama.cpp's logits."""
         return sampled_tokens(self.steps, ids, params, run, context_length=self.info.context_length,
                               alternatives=alternatives, token_text=self.token_text, decode=self._decode,
-                              eos=self._eos, threads=intra_op_threads)
+                              eos=self._eos, threads=SAMPLER_THREADS.scope)
 
     def _encode(self, text: str) -> list[int]:
         if not text:

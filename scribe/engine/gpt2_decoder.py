@@ -16,7 +16,6 @@ weights (no copy) and runs the same arithmetic with a dozen tensor operations pe
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from scribe.engine.kv_cache import KVCacheSlots
+from scribe.engine.one_row import Projection, attend_one, one_row_layout
 
 _TANH_GELU = {"gelu_new", "gelu_pytorch_tanh", "gelu_fast"}
 _EXACT_GELU = {"gelu"}
@@ -39,36 +39,6 @@ def supports(model: torch.nn.Module) -> bool:
         and config.activation_function in _TANH_GELU | _EXACT_GELU | {"relu"}
         and model.lm_head.weight.shape[0] == config.vocab_size
     )
-
-
-class Projection:
-    """x @ W + b for a weight W stored [in, out] (transformers' Conv1D layout; the output head passes a transposed
-    view of its [vocab, embed] matrix). `quantize_int8` switches to int8 weights."""
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
-        self.weight = weight
-        self.bias = bias
-        self.packed: object | None = None
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.packed is not None:
-            return torch.ops.quantized.linear_dynamic(x, self.packed, True)
-        if self.bias is None:
-            return torch.mm(x, self.weight)
-        return torch.addmm(self.bias, x, self.weight)
-
-    def quantize_int8(self) -> None:
-        """Keep an int8 copy of the weight, one scale per output channel (symmetric); activations are quantised per
-        call (fbgemm's dynamic linear: int8 products, int32 sums, float output)."""
-        rows = self.weight.detach().t().float()  # [out, in]
-        scales = rows.abs().amax(dim=1).clamp(min=1e-8) / 127.0
-        with warnings.catch_warnings():  # the quantized-tensor constructors warn that they are deprecated
-            warnings.simplefilter("ignore")
-            qweight = torch.quantize_per_channel(
-                rows, scales.double(), torch.zeros_like(scales, dtype=torch.long), axis=0, dtype=torch.qint8
-            )
-            bias = None if self.bias is None else self.bias.detach().float()
-            self.packed = torch.ops.quantized.linear_prepack(qweight, bias)
 
 
 @dataclass
@@ -106,7 +76,7 @@ class GPT2Decoder(KVCacheSlots):
         self.wte = body.wte.weight
         self.wpe = body.wpe.weight
         self.ln_f = (body.ln_f.weight, body.ln_f.bias)
-        self.lm_head = Projection(model.lm_head.weight.t(), getattr(model.lm_head, "bias", None))
+        self.lm_head = Projection(one_row_layout(model.lm_head.weight, out_in=True), getattr(model.lm_head, "bias", None))
         self.act: Callable[[torch.Tensor], torch.Tensor] = _activation(config.activation_function)
         self.layers: list[_Layer] = []
         for index, block in enumerate(body.h):
@@ -116,11 +86,11 @@ class GPT2Decoder(KVCacheSlots):
             self.layers.append(
                 _Layer(
                     ln_1=(block.ln_1.weight, block.ln_1.bias),
-                    c_attn=Projection(block.attn.c_attn.weight, block.attn.c_attn.bias),
-                    c_proj=Projection(_gemv_layout(block.attn.c_proj), block.attn.c_proj.bias),
+                    c_attn=Projection(one_row_layout(block.attn.c_attn.weight, out_in=False), block.attn.c_attn.bias),
+                    c_proj=Projection(one_row_layout(block.attn.c_proj.weight, out_in=False), block.attn.c_proj.bias),
                     ln_2=(block.ln_2.weight, block.ln_2.bias),
-                    c_fc=Projection(block.mlp.c_fc.weight, block.mlp.c_fc.bias),
-                    mlp_proj=Projection(_gemv_layout(block.mlp.c_proj), block.mlp.c_proj.bias),
+                    c_fc=Projection(one_row_layout(block.mlp.c_fc.weight, out_in=False), block.mlp.c_fc.bias),
+                    mlp_proj=Projection(one_row_layout(block.mlp.c_proj.weight, out_in=False), block.mlp.c_proj.bias),
                     scale=scale,
                 )
             )
@@ -131,11 +101,6 @@ class GPT2Decoder(KVCacheSlots):
         self.rows_length = 0
         """Positions filled in the rows' cache (`fork`, `step_rows`)."""
         self.quantized = False
-        self.step_threads: int | None = None
-        """Intra-op threads a caller should decode steps with (None: torch's setting; the backend applies it to each
-        step and its sampling). int8 sets 1: at batch 1 fbgemm's int8 products (and the sampler's small operations)
-        are short enough that waking a second thread costs more than it gains (2-core CPU: 12.9 against 16.0 ms a
-        step, bench/int8_decode.py); the prompt still runs on every thread, and a SCRIBE_THREADS setting wins."""
         self._graphs = _GraphSteps(self) if cuda_graphs and self.device.type == "cuda" else None
 
     def reserve(self, capacity: int, *, keep: bool = False) -> None:
@@ -204,12 +169,10 @@ class GPT2Decoder(KVCacheSlots):
         end = position + 1
         for index, layer in enumerate(self.layers):
             h = F.layer_norm(x, (self.embed,), *layer.ln_1, self.eps)
-            q, k, v = layer.c_attn(h).view(3, self.heads, 1, self.head_dim)
+            qkv = layer.c_attn(h).view(3, self.heads, 1, self.head_dim)
             kv = self.cache[index]
-            kv[0, :, position : end] = k
-            kv[1, :, position : end] = v
-            # 4-D inputs: the CPU takes its fused attention kernel (3-D falls back to a chain of small ops, ~4x slower)
-            a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end], scale=layer.scale)
+            kv[:, :, position:end] = qkv[1:]
+            a = attend_one(qkv[0], kv[0, :, :end], kv[1, :, :end], layer.scale)
             x = x + layer.c_proj(a.view(1, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
@@ -315,18 +278,6 @@ class _GraphSteps:
         with torch.cuda.graph(graph):
             logits = self.decoder.step_masked(self.token, self.position, window)
         return graph, logits
-
-
-def _gemv_layout(conv: torch.nn.Module) -> torch.Tensor:
-    """The weight of a Conv1D ([in, out]) whose input is at least as wide as its output, re-stored in place as a
-    transposed view of an [out, in] matrix on the CPU: the same values, and the model's own forward pass works on it
-    as before, but a one-row product reads it ~25 % faster there (bench/decode_speed.py)."""
-    weight = conv.weight
-    rows, columns = weight.shape
-    if weight.device.type == "cpu" and rows >= columns and weight.is_contiguous():
-        with torch.no_grad():
-            weight.data = weight.data.t().contiguous().t()
-    return weight
 
 
 def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:

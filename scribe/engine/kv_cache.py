@@ -19,7 +19,6 @@ class KVCacheSlots:
     """Each layer has `projections()`: its weight matrices."""
     lm_head: Any
     quantized: bool
-    step_threads: int | None
 
     def quantize_int8(self) -> None:
         """Switch every projection and the output head to int8 (CPU only)."""
@@ -30,7 +29,6 @@ class KVCacheSlots:
                 projection.quantize_int8()
         self.lm_head.quantize_int8()
         self.quantized = True
-        self.step_threads = 1
 
     def _allocate(self, shape: tuple[int, ...], *, keep: bool) -> None:
         """A new, larger cache of `shape`; with `keep` the filled positions are copied over."""

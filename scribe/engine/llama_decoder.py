@@ -13,7 +13,7 @@ scaling the config asks for, Llama 3's included, is the model's), and runs:
 - Fewer, larger products: the query, key and value projections are one matrix, and so are the MLP's gate and up
   projections (`_fuse_rows`: the model's own weights re-stored as row slices of it, so no memory is added and the
   model's forward pass is unchanged); queries and keys are rotated together. A one-token step attends with two
-  batched products per key/value head group (`_attend_one`), cheaper than the fused attention kernel there as the
+  batched products per key/value head group (`one_row.attend_one`), cheaper than the fused attention kernel there as the
   context grows (SmolLM2-135M shape, one thread: 471 against 609 us a layer at 4,096 positions).
 - `quantize_int8()` (CPU only) switches every projection and the output head to int8 copies with one scale per output
   channel (`gpt2_decoder.Projection`); the model's own weights are left as they are.
@@ -24,8 +24,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from scribe.engine.gpt2_decoder import Projection
 from scribe.engine.kv_cache import KVCacheSlots
+from scribe.engine.one_row import Projection, attend_one, one_row_layout
 
 ARCHITECTURES = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"})
 
@@ -51,9 +51,9 @@ class _Layer:
         self.norm_1 = block.input_layernorm.weight
         self.norm_2 = block.post_attention_layernorm.weight
         self.qkv = _fused_projection(attention.q_proj, attention.k_proj, attention.v_proj)
-        self.o = Projection(attention.o_proj.weight.t(), attention.o_proj.bias)
+        self.o = Projection(one_row_layout(attention.o_proj.weight, out_in=True), attention.o_proj.bias)
         self.gate_up = _fused_projection(mlp.gate_proj, mlp.up_proj)
-        self.down = Projection(mlp.down_proj.weight.t(), mlp.down_proj.bias)
+        self.down = Projection(one_row_layout(mlp.down_proj.weight, out_in=True), mlp.down_proj.bias)
         self.intermediate = mlp.gate_proj.weight.shape[0]
 
     def projections(self) -> tuple[Projection, ...]:
@@ -78,7 +78,7 @@ class LlamaDecoder(KVCacheSlots):
         self.embed = body.embed_tokens.weight
         self.norm = body.norm.weight
         self.rotary = body.rotary_emb
-        self.lm_head = Projection(model.lm_head.weight.t(), getattr(model.lm_head, "bias", None))
+        self.lm_head = Projection(one_row_layout(model.lm_head.weight, out_in=True), getattr(model.lm_head, "bias", None))
         self.layers = [_Layer(block) for block in body.layers]
         self.cache: torch.Tensor | None = None
         self.cos: torch.Tensor | None = None
@@ -89,8 +89,6 @@ class LlamaDecoder(KVCacheSlots):
         self.rows_length = 0
         """Positions filled in the rows' cache (`fork`, `step_rows`)."""
         self.quantized = False
-        self.step_threads: int | None = None
-        """Intra-op threads for steps (None: torch's setting); int8 sets 1, as `GPT2Decoder.step_threads` explains."""
 
     def reserve(self, capacity: int, *, keep: bool = False) -> None:
         """Make room for `capacity` positions (at most the model's context); the cache is emptied unless `keep` (then
@@ -184,7 +182,7 @@ class LlamaDecoder(KVCacheSlots):
             kv[0, :, start:end] = qk[heads:]
             kv[1, :, start:end] = qkv[heads + kv_heads :]
             if count == 1:
-                a = _attend_one(q, kv[0, :, :end], kv[1, :, :end])
+                a = attend_one(q, kv[0, :, :end], kv[1, :, :end], self.head_dim**-0.5)
             else:
                 a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end],
                                                    attn_mask=mask, is_causal=causal and mask is None,
@@ -206,16 +204,6 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     (``x * cos + cat(-x2, x1) * sin``) with `sin`'s first half negated beforehand (`reserve`), so that the rotated
     copy is one `roll`: the same products, so the same values."""
     return x * cos + x.roll(x.shape[-1] // 2, -1) * sin
-
-
-def _attend_one(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """One position's attention: queries [heads, 1, dim] over keys and values [kv heads, length, dim] (query head i
-    reads key/value head i // (heads / kv heads), as transformers' grouped attention does); [heads, 1, dim]."""
-    heads, _, dim = q.shape
-    kv_heads = keys.shape[0]
-    grouped = q.reshape(kv_heads, heads // kv_heads, dim)
-    weights = torch.bmm(grouped, keys.transpose(1, 2)).mul_(dim**-0.5).softmax(dim=-1)
-    return torch.bmm(weights, values).view(heads, 1, dim)
 
 
 def _fused_projection(*linears: torch.nn.Module) -> Projection:

@@ -22,7 +22,6 @@ class KeepingDecoder(Protocol):
     """A decoder whose cache can outlive a stream (`GPT2Decoder`, `LlamaDecoder`)."""
 
     length: int
-    step_threads: int | None
 
     def reserve(self, capacity: int, *, keep: bool = False) -> None: ...
 
@@ -54,11 +53,6 @@ class PromptCache:
         """The tokens `step` ran since (device tensors, read back only when the next prompt is compared)."""
         self.reused = 0
         """Positions the last `prefill` took from the cache instead of running them."""
-
-    @property
-    def step_threads(self) -> int | None:
-        """The decoder's intra-op threads for one-token steps."""
-        return self.decoder.step_threads
 
     def cached_ids(self) -> list[int]:
         """The token ids whose keys and values the cache holds, in order."""

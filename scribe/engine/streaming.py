@@ -254,9 +254,6 @@ class TokenBackend(Backend):
 class LogitSteps(Protocol):
     """Next-token logits for a growing sequence, with a cache of the positions already run."""
 
-    step_threads: int | None
-    """Intra-op threads for one-token steps (None: torch's setting)."""
-
     def reserve(self, capacity: int) -> None:
         """Start a new sequence of at most `capacity` positions."""
 
@@ -293,10 +290,11 @@ def sampled_tokens(
     decode: Callable[[Sequence[int]], str],
     eos: frozenset[int] = frozenset(),
     device: "torch.device | str" = "cpu",
-    threads: Callable[[int | None], contextlib.AbstractContextManager[object]] | None = None,
+    threads: Callable[[bool], contextlib.AbstractContextManager[object]] | None = None,
 ) -> Iterator[SampleResult]:
     """Choose tokens after the prompt `ids` with scribe's Sampler on `steps`' logits (the `produce` of a logits
-    backend). `threads(n)` is a context manager that runs a step on `n` intra-op threads (None: the default)."""
+    backend). `threads(prompt)` is a context manager that runs one step on its intra-op threads (`prompt`: the prompt's
+    pass; `scribe.engine.threads.StepThreads.scope`)."""
 
     import torch
 
@@ -318,7 +316,7 @@ def sampled_tokens(
             run.reason = "context_full"
             break
         prefill = logits is None and length == prompt_tokens
-        scope = threads(None if prefill else steps.step_threads) if threads else contextlib.nullcontext()
+        scope = threads(prefill) if threads else contextlib.nullcontext()
         with scope:
             if prefill:
                 logits = steps.prefill(sequence[:length])

@@ -1,30 +1,43 @@
-"""How PyTorch's CPU threads wait and how many there are: process-wide settings made before torch is imported.
+"""How PyTorch's CPU threads wait and how many each decode step runs on.
 
 Decoding one token at batch 1 runs hundreds of short parallel regions. PyTorch's CPU builds use GNU OpenMP, whose
-idle threads busy-wait (spin) between regions. When other programs keep the cores busy, a spinning thread holds a
-core that the thread with the work needs, so every region waits for a time slice: on this project's 2-core machine
-under load, GPT-2-124M decoding with 2 threads took 0.5-2 s per token with spinning and 65-100 ms with passive
-waiting (`bench/openmp_wait.py` measures both policies on a quiet machine too). scribe's commands therefore ask for
-passive waiting unless the user chose a policy, and `SCRIBE_THREADS` sets the intra-op thread count.
+idle threads busy-wait (spin) between regions, by default for up to a few milliseconds. Two measurements on this
+project's 2-core machine (GPT-2-124M shape, float32, 2 threads, `bench/openmp_wait.py`) set the policy:
+
+- When other programs keep the cores busy, a long spin holds a core that the thread with the work needs: with one
+  busy process beside it, decoding fell from 48 to 3.8 tokens/s with the default spin, and to 12.5 with a 30,000-spin
+  wait; passive waiting (no spin) kept 24.7.
+- On a quiet machine, passive waiting costs every region a futex wake-up: 37.7 tokens/s against 48 with spinning.
+
+So scribe's commands ask for a short spin (`SPIN_COUNT` turns of the wait loop, ~0.1 ms) before torch loads, unless
+the user chose a policy, and each one-token step picks its thread count from the load the other programs put on the
+cores (`StepThreads`): all of them on a quiet machine, fewer as the others take cores (with one busy process on 2
+cores, one thread decodes at 26.4 tokens/s, two at 22.0). `SCRIBE_THREADS` fixes the count.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import AbstractContextManager, contextmanager
 
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 """Variables through which a user already chose how OpenMP threads wait (left alone when set)."""
 THREADS_VARIABLE = "SCRIBE_THREADS"
+SPIN_COUNT = 10_000
+"""Turns of OpenMP's wait loop before an idle thread sleeps (GNU OpenMP's estimate: 100,000 a millisecond). Quiet,
+2 cores, float32 tokens/s at 3,000 / 10,000 / 30,000 / the default 300,000 turns: 46.9 / 46.7 / 47.7 / 48.2; int8
+on 2 threads: 104 / 116 / 108 / 111. With a busy process beside it (2 threads): 22.0 / 18.5 / 12.5 / 3.8."""
 
 
 def prepare_cpu_threads(environ: MutableMapping[str, str] = os.environ) -> bool:
-    """Ask OpenMP for passive waiting; True when it will apply (torch not imported yet, no policy set by the user)."""
+    """Ask OpenMP for a short spin before its threads sleep; True when it will apply (torch not imported yet, no
+    policy set by the user)."""
     if "torch" in sys.modules or any(name in environ for name in WAIT_VARIABLES):
         return False
-    environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     return True
 
 
@@ -62,3 +75,85 @@ def apply_threads(environ: MutableMapping[str, str] = os.environ) -> int:
     if threads is not None and threads != torch.get_num_threads():
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+class OtherLoad:
+    """How many cores the other programs kept busy since the last look: the machine's busy time (/proc/stat, steal
+    included) less this process's own CPU time, over the wall time between looks. Linux only (None elsewhere)."""
+
+    def __init__(self, read_machine: Callable[[], float | None] | None = None,
+                 read_process: Callable[[], float] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._read_machine = read_machine or machine_busy_seconds
+        self._read_process = read_process or _process_seconds
+        self._clock = clock
+        self._last: tuple[float, float, float] | None = None
+
+    def cores(self) -> float | None:
+        """Cores the others used since the previous call (None on the first call, or without /proc/stat)."""
+        machine = self._read_machine()
+        if machine is None:
+            return None
+        now = (self._clock(), machine, self._read_process())
+        last, self._last = self._last, now
+        if last is None or now[0] <= last[0]:
+            return None
+        others = (now[1] - last[1]) - (now[2] - last[2])
+        return max(0.0, others / (now[0] - last[0]))
+
+
+def machine_busy_seconds(path: str = "/proc/stat") -> float | None:
+    """Seconds every core of the machine spent busy since boot (all but idle and I/O wait; None without `path`)."""
+    try:
+        with open(path, encoding="ascii") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    ticks = [int(value) for value in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _process_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+class StepThreads:
+    """The intra-op thread count of each one-token step: `fixed` when given (SCRIBE_THREADS, or a backend's own
+    rule), else all of torch's threads less the cores the other programs keep busy (`OtherLoad`, looked at every
+    `LOOK_EVERY` seconds while steps run), at least one. A prompt runs on torch's setting."""
+
+    LOOK_EVERY = 0.25
+
+    def __init__(self, fixed: int | None = None, *, load: OtherLoad | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.fixed = fixed
+        self._load = load or OtherLoad()
+        self._clock = clock
+        self._most: int | None = None
+        self._count: int | None = None
+        self._next_look = 0.0
+
+    def scope(self, prompt: bool) -> AbstractContextManager[object]:
+        """A context manager that runs one step (`prompt`: the prompt's pass) on its thread count."""
+        if prompt:
+            return intra_op_threads(None)
+        return intra_op_threads(self.fixed if self.fixed is not None else self.count())
+
+    def count(self) -> int:
+        """The thread count for the next step."""
+        import torch
+
+        if self._most is None:
+            self._most = torch.get_num_threads()
+        now = self._clock()
+        if self._count is None or now >= self._next_look:
+            self._next_look = now + self.LOOK_EVERY
+            others = self._load.cores()
+            if others is not None or self._count is None:
+                cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+                free = cores - (others or 0.0)
+                self._count = max(1, min(self._most, int(free + 0.25)))
+        return self._count

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from scribe.context_length import hf_context_length
 from scribe.engine.base import Capability, Message, ModelInfo, ModelLoadError, StreamEnd, TokenScore, TokenStep
 from scribe.engine.streaming import StreamRun, TokenBackend, fit_prompt, one_line, sampled_tokens
-from scribe.engine.threads import apply_threads, intra_op_threads, requested_threads
+from scribe.engine.threads import StepThreads, apply_threads, requested_threads
 from scribe.engine.token_pieces import PieceCounter
 from scribe.sampling.params import SamplingParams
 from scribe.sampling.sampler import SampleResult
@@ -115,9 +115,6 @@ def _check_folder(path: Path) -> str:
 class TransformersSteps:
     """transformers' own forward pass with its dynamic cache: prefill and one-token steps for any causal LM."""
 
-    step_threads: int | None = None
-    """Intra-op threads for steps (None: torch's setting), as `GPT2Decoder.step_threads`."""
-
     def __init__(self, model: torch.nn.Module) -> None:
         self._model = model
         self._cache: object | None = None
@@ -196,6 +193,8 @@ class TransformersBackend(TokenBackend):
         self._pieces_lock = threading.Lock()
         self.info = info
         self._device = next(model.parameters()).device
+        self._step_threads = StepThreads(requested_threads())
+        """The thread count of each one-token step on the CPU: SCRIBE_THREADS, else all cores the other programs leave."""
         self._steps: GPT2Decoder | LlamaDecoder | TransformersSteps
         self._prompt_cache: PromptCache | None = None
         """scribe's own decoders keep their key/value cache between streams (`scribe.engine.prompt_cache`)."""
@@ -206,8 +205,6 @@ class TransformersBackend(TokenBackend):
                 self._steps = llama_decoder.LlamaDecoder(model)
             if int8:
                 self._steps.quantize_int8()
-                if requested_threads() is not None:  # the writer's SCRIBE_THREADS wins over int8's one-thread steps
-                    self._steps.step_threads = None
             self._prompt_cache = PromptCache(self._steps)
         else:
             if int8:
@@ -347,7 +344,7 @@ class TransformersBackend(TokenBackend):
                 yield from sampled_tokens(
                     self._prompt_cache or self._steps, ids, params, run, context_length=self.info.context_length,
                     alternatives=alternatives, token_text=self.token_text, decode=self._decode, eos=self._eos,
-                    device=self._device, threads=intra_op_threads,
+                    device=self._device, threads=self._step_threads.scope if self._device.type == "cpu" else None,
                 )
 
     def stream_many(

@@ -25,7 +25,6 @@ ALPHABET = "ab "
 
 
 class Steps:
-    step_threads = None
     calls = 0
 
     def reserve(self, capacity): pass

@@ -77,7 +77,6 @@ def test_int8_stays_close_to_float32(reference) -> None:
     with torch.no_grad():
         full = reference(ids[None]).logits[0]
         logits = decoder.prefill(ids)
-    assert decoder.step_threads == 1
     assert torch.nn.functional.cosine_similarity(logits, full[-1], dim=0) > 0.99
     assert int(logits.argmax()) == int(full[-1].argmax())
 

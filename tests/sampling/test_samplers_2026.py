@@ -95,8 +95,6 @@ ALPHABET = "ab "
 class AlternatingSteps:
     """After "a" the model prefers "b" (then " "), after "b" and " " it prefers "a": greedy writes "ababab..."."""
 
-    step_threads = None
-
     def __init__(self) -> None:
         self.rewinds: list[int] = []
 

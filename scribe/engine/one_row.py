@@ -1,0 +1,71 @@
+"""What scribe's decoders share for one position at a time: projections, the weight layout that suits a one-row
+product on the CPU, and one token's attention.
+
+A decode step multiplies one row by every weight matrix of the model, so on a CPU its speed is how fast the
+matrices stream from memory. Measured cold on a 2-core Intel Xeon (2 threads, float32, `bench/decode_speed.py` and
+the figures in `_ONE_ROW_LAYOUT`): a product whose input is at least as wide as its output streams faster from an
+[out, in] matrix (3,072 → 768: 29.5 against 27.1 GB/s), one whose output is wider from an [in, out] matrix
+(GPT-2's output head, 768 → 50,257: 32.4 against 27.8 GB/s).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+
+class Projection:
+    """x @ W + b for a weight W given as an [in, out] view (transformers' Conv1D layout, or the transpose of a
+    Linear's [out, in] weight). `quantize_int8` switches to int8 weights."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+        self.weight = weight
+        self.bias = bias
+        self.packed: object | None = None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed is not None:
+            return torch.ops.quantized.linear_dynamic(x, self.packed, True)
+        if self.bias is None:
+            return torch.mm(x, self.weight)
+        return torch.addmm(self.bias, x, self.weight)
+
+    def quantize_int8(self) -> None:
+        """Keep an int8 copy of the weight, one scale per output channel (symmetric); activations are quantised per
+        call (fbgemm's dynamic linear: int8 products, int32 sums, float output)."""
+        rows = self.weight.detach().t().float()  # [out, in]
+        scales = rows.abs().amax(dim=1).clamp(min=1e-8) / 127.0
+        with warnings.catch_warnings():  # the quantized-tensor constructors warn that they are deprecated
+            warnings.simplefilter("ignore")
+            qweight = torch.quantize_per_channel(
+                rows, scales.double(), torch.zeros_like(scales, dtype=torch.long), axis=0, dtype=torch.qint8
+            )
+            bias = None if self.bias is None else self.bias.detach().float()
+            self.packed = torch.ops.quantized.linear_prepack(qweight, bias)
+
+
+def one_row_layout(parameter: torch.Tensor, *, out_in: bool) -> torch.Tensor:
+    """The [in, out] view of a weight `parameter` (stored [out, in] when `out_in`, as nn.Linear does; else [in, out],
+    as Conv1D does), its values re-stored in place, on the CPU, in the memory order a one-row product reads fastest:
+    [out, in] rows when the input is at least as wide as the output, [in, out] rows otherwise. The same values and
+    no added memory, so the model's own forward pass (and a tied embedding) work on it as before."""
+    in_out = parameter.t() if out_in else parameter
+    inputs, outputs = in_out.shape
+    stored_out_in = in_out.stride(0) == 1
+    if parameter.device.type == "cpu" and stored_out_in != (inputs >= outputs):
+        with torch.no_grad():
+            parameter.data = parameter.data.t().contiguous().t()
+    return parameter.t() if out_in else parameter
+
+
+def attend_one(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: float) -> torch.Tensor:
+    """One position's attention: queries [heads, 1, dim] over keys and values [kv heads, length, dim] (query head i
+    reads key/value head i // (heads / kv heads), as transformers' grouped attention does); [heads, 1, dim]. Two
+    batched products: at one query they cost less than the fused attention kernel (GPT-2-124M shape, 100 positions:
+    ~107 against ~40 us a layer; SmolLM2-135M shape, one thread, 4,096 positions: 471 against 609 us)."""
+    heads, _, dim = q.shape
+    kv_heads = keys.shape[0]
+    grouped = q.reshape(kv_heads, heads // kv_heads, dim)
+    weights = torch.bmm(grouped, keys.transpose(1, 2)).mul_(scale).softmax(dim=-1)
+    return torch.bmm(weights, values).view(heads, 1, dim)
