@@ -1,13 +1,16 @@
-"""OpenMP wait policy and thread count: scribe's GPT-2-124M decode step with idle threads spinning (GNU OpenMP's
-default) against passive waiting (what scribe's commands ask for), on a quiet machine and under load.
+"""How OpenMP's waiting threads and the step thread count hold up on a quiet machine and under load: scribe's GPT-2-124M
+stream with passive waiting, GNU OpenMP's default spin (~300,000 turns), and scribe's short spin
+(`scribe.engine.threads.SPIN_COUNT`), on every core, on one, and on the count scribe picks per step from the load
+the other programs put on the cores (`StepThreads`).
 
-Each configuration runs in its own process (the policy is read when torch loads): a GPT-2-124M-shaped model (random
-weights) decodes with scribe's decoder and sampler in a worker thread, as the TUI runs it: a short warm-up, then
-`--tokens` tokens 3 times (quiet) or `--loaded-tokens` once (under load, where spinning can take seconds per token);
-the figure is milliseconds per token (median). "Under load" starts one busy process per core (pure Python loops)
+Each configuration runs in its own process (OpenMP reads its policy when torch loads): a GPT-2-124M-shaped model
+(random weights) loaded in a worker thread and streamed in another (`decode_speed.run_scribe`: sampler with top-5
+alternatives, as the TUI runs it), a short warm-up, then `--tokens` tokens 3 times (quiet) or `--loaded-tokens` once
+(under load, where a long spin can take a quarter of a second per token); the figure is tokens per second (median).
+"Under load" starts `--busy` busy processes (pure Python loops; default: one per core but one, and one per core)
 next to it, standing in for other programs.
 
-    .venv/bin/python bench/openmp_wait.py [--tokens 32] [--loaded-tokens 8]
+    .venv/bin/python bench/openmp_wait.py [--tokens 64] [--loaded-tokens 24]
 
 Writes bench/results/openmp_wait.json.
 """
@@ -26,43 +29,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "bench" / "results" / "openmp_wait.json"
+POLICIES = ("passive", "default spin", "scribe")
+"""OMP_WAIT_POLICY=PASSIVE; neither variable set (GNU OpenMP's default); what scribe's commands set."""
 
 
 def child(folder: str, tokens: int, repeats: int) -> None:
-    """Decode in a worker thread; print ms per token of each repeat as JSON."""
-    import threading
-    import time
+    """Load in a worker thread, stream in others; print the tokens/s of each repeat as JSON."""
+    from decode_speed import in_worker_thread, run_scribe
+    from scribe.engine.registry import load_model
 
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from scribe.engine.gpt2_decoder import GPT2Decoder
-    from scribe.sampling.params import SamplingParams
-    from scribe.sampling.sampler import Sampler
-
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-    decoder = GPT2Decoder(model)
-    prompt = torch.arange(20) + 100
-
-    def decode(tokens: int) -> float:
-        sampler = Sampler(SamplingParams(temperature=0.8, top_k=50, seed=0))
-        ids = torch.cat([prompt, torch.zeros(tokens, dtype=torch.long)])
-        with torch.inference_mode():
-            decoder.reserve(ids.numel())
-            logits = decoder.prefill(prompt)
-            start = time.perf_counter()
-            for i in range(tokens):
-                token = sampler.step(logits, ids[: 20 + i], 20, alternatives=5).token_id
-                ids[20 + i] = token
-                logits = decoder.step(ids[20 + i : 21 + i])
-        return (time.perf_counter() - start) / tokens * 1000
-
-    times: list[float] = []
-    for count in [2] + [tokens] * repeats:  # the first is a warm-up
-        worker = threading.Thread(target=lambda n=count: times.append(decode(n)))
-        worker.start()
-        worker.join()
-    print(json.dumps({"ms_per_token": times[1:], "threads": torch.get_num_threads()}))
+    backend = in_worker_thread(lambda: load_model(folder, device="cpu", dtype="float32"))
+    run_scribe(backend, 8, 0)
+    rates = [run_scribe(backend, tokens, seed)["decode_tokens_per_s"] for seed in range(repeats)]
+    print(json.dumps({"tokens_per_s": rates}))
 
 
 def spin() -> None:
@@ -70,20 +49,27 @@ def spin() -> None:
         pass
 
 
-def run_child(folder: str, tokens: int, repeats: int, policy: str, threads: int) -> float:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    env["OMP_NUM_THREADS"] = str(threads)
+def run_child(folder: str, tokens: int, repeats: int, policy: str, threads: str) -> float:
+    """tokens/s of one configuration; `threads` is "all", "1" or "scribe" (no SCRIBE_THREADS: scribe's choice)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "SCRIBE_THREADS")}
     if policy == "passive":
         env["OMP_WAIT_POLICY"] = "PASSIVE"
-    out = subprocess.run([sys.executable, __file__, "--child", folder, "--tokens", str(tokens), "--repeats", str(repeats)], env=env,
-                         check=True, capture_output=True, text=True).stdout
-    return statistics.median(json.loads(out.strip().splitlines()[-1])["ms_per_token"])
+    elif policy == "scribe":
+        from scribe.engine.threads import prepare_cpu_threads
+
+        prepare_cpu_threads(env)
+    if threads != "scribe":
+        env["SCRIBE_THREADS"] = str(os.cpu_count() or 1) if threads == "all" else threads
+    command = [sys.executable, __file__, "--child", folder, "--tokens", str(tokens), "--repeats", str(repeats)]
+    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    return statistics.median(json.loads(out.strip().splitlines()[-1])["tokens_per_s"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tokens", type=int, default=32)
-    parser.add_argument("--loaded-tokens", type=int, default=8)
+    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--loaded-tokens", type=int, default=24)
+    parser.add_argument("--busy", default="", help="busy process counts to try, e.g. 1,2 (default: cores-1 and cores)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -94,43 +80,38 @@ def main() -> None:
     from hardware import hardware
 
     cores = os.cpu_count() or 1
+    busy_counts = [int(n) for n in args.busy.split(",") if n] or sorted({max(1, cores - 1), cores})
+    configurations = [(policy, "all") for policy in POLICIES] + [("scribe", "1"), ("scribe", "scribe")]
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="scribe-bench-") as tmp:
         folder = str(Path(tmp) / "gpt2-124m-random")
         build_model(Path(folder), 0)
-        for load in ("quiet", "loaded"):
-            busy = [multiprocessing.Process(target=spin, daemon=True) for _ in range(cores if load == "loaded" else 0)]
+        for busy_count in [0, *busy_counts]:
+            load = "quiet" if busy_count == 0 else f"{busy_count} busy"
+            results[load] = {}
+            busy = [multiprocessing.Process(target=spin, daemon=True) for _ in range(busy_count)]
             for process in busy:
                 process.start()
             try:
-                for threads in sorted({1, cores}):
-                    for policy in ("spin", "passive"):
-                        key = f"{load}_{threads}_threads_{policy}"
-                        tokens, repeats = (args.tokens, 3) if load == "quiet" else (args.loaded_tokens, 1)
-                        results[key] = {"ms_per_token": round(run_child(folder, tokens, repeats, policy, threads), 1)}
-                        print(f"{key}: {results[key]['ms_per_token']} ms/token", flush=True)
+                for policy, threads in configurations:
+                    key = f"{policy}, {'scribe picks the' if threads == 'scribe' else threads} threads"
+                    tokens, repeats = (args.tokens, 3) if busy_count == 0 else (args.loaded_tokens, 1)
+                    results[load][key] = round(run_child(folder, tokens, repeats, policy, threads), 1)
+                    print(f"{load}: {key}: {results[load][key]} tokens/s", flush=True)
             finally:
                 for process in busy:
                     process.terminate()
-    best = {load: min(v["ms_per_token"] for k, v in results.items() if k.startswith(load)) for load in ("quiet", "loaded")}
     result = {
         "benchmark": "openmp_wait",
-        "settings": {"tokens": args.tokens, "loaded_tokens": args.loaded_tokens, "model": "GPT-2 124M shape, random weights, float32", "alternatives": 5,
-                     "load": f"{cores} busy Python processes" },
+        "settings": {"tokens": args.tokens, "loaded_tokens": args.loaded_tokens, "alternatives": 5,
+                     "model": "GPT-2 124M shape, random weights, float32", "busy": "busy Python processes"},
         "hardware": hardware("cpu"),
-        "results": results,
-        "ratio_spin_over_passive": {
-            key.removesuffix("_spin"): round(value["ms_per_token"] / results[key.removesuffix("spin") + "passive"]["ms_per_token"], 3)
-            for key, value in results.items() if key.endswith("_spin")
-        },
-        "best_ms_per_token": best,
+        "tokens_per_s": results,
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     hw = result["hardware"]
     print(f"hardware: {hw['cpu']}, {hw['cpu_count']} CPUs, torch {hw['torch']}")
-    for key, ratio in result["ratio_spin_over_passive"].items():
-        print(f"{key}: spin / passive = {ratio}")
     print(f"wrote {RESULT.relative_to(REPO)}")
 
 

@@ -11,12 +11,12 @@ scaling the config asks for, Llama 3's included, is the model's), and runs:
 - The cache is one tensor ([layers, 2, key/value heads, capacity, head_dim]) allocated by `reserve` and reused; the
   rotary cosines and sines for every position are computed once per `reserve`.
 - Fewer, larger products: the query, key and value projections are one matrix, and so are the MLP's gate and up
-  projections (`_fuse_rows`: the model's own weights re-stored as row slices of it, so no memory is added and the
-  model's forward pass is unchanged); queries and keys are rotated together. A one-token step attends with two
-  batched products per key/value head group (`one_row.attend_one`), cheaper than the fused attention kernel there as the
-  context grows (SmolLM2-135M shape, one thread: 471 against 609 us a layer at 4,096 positions).
+  projections (`_fuse`: the model's own weights re-stored as slices of it, in the memory order a one-row product reads
+  fastest (`one_row`), so no memory is added and the model's forward pass is unchanged); queries and keys are rotated
+  together. A one-token step attends with two batched products per key/value head group (`one_row.attend_one`),
+  cheaper than the fused attention kernel there as the context grows.
 - `quantize_int8()` (CPU only) switches every projection and the output head to int8 copies with one scale per output
-  channel (`gpt2_decoder.Projection`); the model's own weights are left as they are.
+  channel (`one_row.Projection`); the model's own weights are left as they are.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from scribe.engine.kv_cache import KVCacheSlots
-from scribe.engine.one_row import Projection, attend_one, one_row_layout
+from scribe.engine.one_row import Projection, attend_one, input_major, one_row_layout
 
 ARCHITECTURES = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"})
 
@@ -208,24 +208,31 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
 
 def _fused_projection(*linears: torch.nn.Module) -> Projection:
     """One projection for several linear layers that read the same input, their outputs side by side. The fused
-    matrix is built once, and each layer's weight (and bias) is re-stored in place as its row slice: the same values
-    and no added memory, so the model's own forward pass works as before."""
-    weight = _fuse_rows([linear.weight for linear in linears])
+    matrix is built once, in the memory order `one_row.input_major` picks for its shape, and each layer's weight (and
+    bias) is re-stored in place as its slice: the same values and no added memory, so the model's own forward pass
+    works as before."""
+    weights = [linear.weight for linear in linears]
+    outputs, inputs = sum(w.shape[0] for w in weights), weights[0].shape[1]
+    weight = _fuse(weights, columns=weights[0].device.type == "cpu" and input_major(inputs, outputs))
     biases = [linear.bias for linear in linears]
     if all(b is None for b in biases):
-        return Projection(weight.t(), None)
+        return Projection(weight, None)
     if any(b is None for b in biases):
-        return Projection(weight.t(), torch.cat([torch.zeros(linear.weight.shape[0], dtype=weight.dtype, device=weight.device)
-                                                 if linear.bias is None else linear.bias.detach() for linear in linears]))
-    return Projection(weight.t(), _fuse_rows(biases))
+        return Projection(weight, torch.cat([torch.zeros(linear.weight.shape[0], dtype=weight.dtype, device=weight.device)
+                                             if linear.bias is None else linear.bias.detach() for linear in linears]))
+    return Projection(weight, _fuse(biases, columns=False))
 
 
-def _fuse_rows(parameters: list[torch.Tensor]) -> torch.Tensor:
-    """The parameters concatenated along their first dimension, each re-stored as a slice of the result."""
+def _fuse(parameters: list[torch.Tensor], *, columns: bool) -> torch.Tensor:
+    """The parameters (Linear weights [out, in], or biases) concatenated along their first dimension, each re-stored
+    as a slice of the result; the [in, out] view of the result for weights (a bias: the result). With `columns` the
+    result is stored [in, out] (each weight a column slice), else [out, in] (each a row slice)."""
     with torch.no_grad():
         fused = torch.cat([p.detach() for p in parameters])
+        if columns:
+            fused = fused.t().contiguous().t()
         start = 0
         for p in parameters:
             p.data = fused[start : start + p.shape[0]]
             start += p.shape[0]
-    return fused
+    return fused.t() if fused.dim() == 2 else fused

@@ -1,11 +1,11 @@
 """What scribe's decoders share for one position at a time: projections, the weight layout that suits a one-row
 product on the CPU, and one token's attention.
 
-A decode step multiplies one row by every weight matrix of the model, so on a CPU its speed is how fast the
-matrices stream from memory. Measured cold on a 2-core Intel Xeon (2 threads, float32, `bench/decode_speed.py` and
-the figures in `_ONE_ROW_LAYOUT`): a product whose input is at least as wide as its output streams faster from an
-[out, in] matrix (3,072 → 768: 29.5 against 27.1 GB/s), one whose output is wider from an [in, out] matrix
-(GPT-2's output head, 768 → 50,257: 32.4 against 27.8 GB/s).
+A decode step multiplies one row by every weight matrix of the model, so on a CPU its speed is how fast the matrices
+stream from memory. Measured cold (a ring of copies larger than the caches) on a 2-core Intel Xeon, 2 threads,
+float32: a product whose input is at least as wide as its output streams faster from an [out, in] matrix (3,072 → 768:
+29.5 against 27.1 GB/s; 1,536 → 576: 28.8 against 26.2), one whose output is wider from an [in, out] matrix (768 →
+50,257, GPT-2's output head: 32.4 against 27.8 GB/s; 576 → 960, a fused query/key/value: 26.4 against 21.9).
 """
 
 from __future__ import annotations
@@ -51,19 +51,23 @@ def one_row_layout(parameter: torch.Tensor, *, out_in: bool) -> torch.Tensor:
     [out, in] rows when the input is at least as wide as the output, [in, out] rows otherwise. The same values and
     no added memory, so the model's own forward pass (and a tied embedding) work on it as before."""
     in_out = parameter.t() if out_in else parameter
-    inputs, outputs = in_out.shape
-    stored_out_in = in_out.stride(0) == 1
-    if parameter.device.type == "cpu" and stored_out_in != (inputs >= outputs):
+    stored_in_out = in_out.stride(1) == 1
+    if parameter.device.type == "cpu" and stored_in_out != input_major(*in_out.shape):
         with torch.no_grad():
             parameter.data = parameter.data.t().contiguous().t()
     return parameter.t() if out_in else parameter
 
 
+def input_major(inputs: int, outputs: int) -> bool:
+    """Whether a one-row product with this many inputs and outputs reads its matrix fastest stored [in, out]."""
+    return inputs < outputs
+
+
 def attend_one(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, scale: float) -> torch.Tensor:
     """One position's attention: queries [heads, 1, dim] over keys and values [kv heads, length, dim] (query head i
     reads key/value head i // (heads / kv heads), as transformers' grouped attention does); [heads, 1, dim]. Two
-    batched products: at one query they cost less than the fused attention kernel (GPT-2-124M shape, 100 positions:
-    ~107 against ~40 us a layer; SmolLM2-135M shape, one thread, 4,096 positions: 471 against 609 us)."""
+    batched products: at one query they cost less than the fused attention kernel (profiled, GPT-2-124M shape, 100
+    positions: 2 x 16 against 107 us a layer; SmolLM2-135M shape, one thread, 4,096 positions: 471 against 609 us)."""
     heads, _, dim = q.shape
     kv_heads = keys.shape[0]
     grouped = q.reshape(kv_heads, heads // kv_heads, dim)

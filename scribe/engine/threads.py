@@ -1,18 +1,21 @@
 """How PyTorch's CPU threads wait and how many each decode step runs on.
 
 Decoding one token at batch 1 runs hundreds of short parallel regions. PyTorch's CPU builds use GNU OpenMP, whose
-idle threads busy-wait (spin) between regions, by default for up to a few milliseconds. Two measurements on this
-project's 2-core machine (GPT-2-124M shape, float32, 2 threads, `bench/openmp_wait.py`) set the policy:
+idle threads busy-wait (spin) between regions, by default for up to a few milliseconds; when other programs keep the
+cores busy, a spinning thread holds a core that the thread with the work needs. Passive waiting (no spin) avoids that
+but costs every region a wake-up. Measured with `bench/openmp_wait.py` (GPT-2-124M shape, float32, 2-core Intel Xeon,
+tokens/s):
 
-- When other programs keep the cores busy, a long spin holds a core that the thread with the work needs: with one
-  busy process beside it, decoding fell from 48 to 3.8 tokens/s with the default spin, and to 12.5 with a 30,000-spin
-  wait; passive waiting (no spin) kept 24.7.
-- On a quiet machine, passive waiting costs every region a futex wake-up: 37.7 tokens/s against 48 with spinning.
+    waiting, threads            quiet   1 busy process   2 busy
+    passive, 2                   37.4        27.1          21.4
+    default spin, 2              50.7        19.1          18.0
+    short spin (scribe), 2       49.8        18.7          21.9
+    short spin, 1                28.8        27.8          21.4
+    short spin, scribe picks     50.5        28.0          19.8
 
-So scribe's commands ask for a short spin (`SPIN_COUNT` turns of the wait loop, ~0.1 ms) before torch loads, unless
-the user chose a policy, and each one-token step picks its thread count from the load the other programs put on the
-cores (`StepThreads`): all of them on a quiet machine, fewer as the others take cores (with one busy process on 2
-cores, one thread decodes at 26.4 tokens/s, two at 22.0). `SCRIBE_THREADS` fixes the count.
+So scribe's commands ask for a short spin (`SPIN_COUNT`) before torch loads, unless the user chose a policy, and each
+one-token step runs on all of torch's threads less the cores the other programs keep busy (`StepThreads`).
+`SCRIBE_THREADS` fixes the count.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 """Variables through which a user already chose how OpenMP threads wait (left alone when set)."""
 THREADS_VARIABLE = "SCRIBE_THREADS"
 SPIN_COUNT = 10_000
-"""Turns of OpenMP's wait loop before an idle thread sleeps (GNU OpenMP's estimate: 100,000 a millisecond). Quiet,
-2 cores, float32 tokens/s at 3,000 / 10,000 / 30,000 / the default 300,000 turns: 46.9 / 46.7 / 47.7 / 48.2; int8
-on 2 threads: 104 / 116 / 108 / 111. With a busy process beside it (2 threads): 22.0 / 18.5 / 12.5 / 3.8."""
+"""Turns of OpenMP's wait loop before an idle thread sleeps (GNU OpenMP's estimate: 100,000 a millisecond): long
+enough to bridge the gaps between the parallel regions of one step, short enough that an idle thread soon gives its
+core back."""
 
 
 def prepare_cpu_threads(environ: MutableMapping[str, str] = os.environ) -> bool:
