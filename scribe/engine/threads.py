@@ -91,14 +91,15 @@ class OtherLoad:
         self._clock = clock
         self._last: tuple[float, float, float] | None = None
 
-    def cores(self) -> float | None:
-        """Cores the others used since the previous call (None on the first call, or without /proc/stat)."""
+    def cores(self, *, restart: bool = False) -> float | None:
+        """Cores the others used since the previous call (None on the first call, after a `restart`, which only
+        starts a new window, or without /proc/stat)."""
         machine = self._read_machine()
         if machine is None:
             return None
         now = (self._clock(), machine, self._read_process())
         last, self._last = self._last, now
-        if last is None or now[0] <= last[0]:
+        if restart or last is None or now[0] <= last[0]:
             return None
         others = (now[1] - last[1]) - (now[2] - last[2])
         return max(0.0, others / (now[0] - last[0]))
@@ -126,7 +127,8 @@ def _process_seconds() -> float:
 class StepThreads:
     """The intra-op thread count of each one-token step: `fixed` when given (SCRIBE_THREADS, or a backend's own
     rule), else all of torch's threads less the cores the other programs keep busy (`OtherLoad`, looked at every
-    `LOOK_EVERY` seconds while steps run), at least one. A prompt runs on torch's setting."""
+    `LOOK_EVERY` seconds while steps run), at least one. After a pause (between two streams) the first look starts a
+    new window and the steps take all threads until the next. A prompt runs on torch's setting."""
 
     LOOK_EVERY = 0.25
 
@@ -153,10 +155,12 @@ class StepThreads:
             self._most = torch.get_num_threads()
         now = self._clock()
         if self._count is None or now >= self._next_look:
+            paused = now > self._next_look + self.LOOK_EVERY  # what the others did before the pause says nothing now
             self._next_look = now + self.LOOK_EVERY
-            others = self._load.cores()
-            if others is not None or self._count is None:
+            others = self._load.cores(restart=paused)
+            if others is None:
+                self._count = self._most
+            else:
                 cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-                free = cores - (others or 0.0)
-                self._count = max(1, min(self._most, int(free + 0.25)))
+                self._count = max(1, min(self._most, int(cores - others + 0.25)))
         return self._count

@@ -129,6 +129,13 @@ def test_steps_use_every_thread_on_a_quiet_machine_and_give_cores_to_busy_progra
         for _ in range(3):
             step()
         assert seen == [4, 4, 4, 4, 2, 2, 2, 1, 1, 1, 4, 4]  # each look sees the step before it
+        others = 3.9
+        step()
+        load.advance(5.0, ours=0.0, others=4.0)  # between two streams the others took every core, then stopped
+        others = 0.0
+        for _ in range(2):
+            step()
+        assert seen[-3:] == [4, 4, 4], "a pause starts a new window: the steps after it take every thread"
         with threads.scope(prompt=True):
             assert torch.get_num_threads() == 4, "the prompt runs on torch's setting"
         with StepThreads(1).scope(prompt=False):
