@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from scribe.engine.kv_cache import KVCacheSlots
-from scribe.engine.one_row import Projection, attend_one, one_row_layout
+from scribe.engine.one_row import Projection, attend_one, in_fresh_memory, one_row_layout
 
 _TANH_GELU = {"gelu_new", "gelu_pytorch_tanh", "gelu_fast"}
 _EXACT_GELU = {"gelu"}
@@ -64,6 +64,7 @@ class GPT2Decoder(KVCacheSlots):
     def __init__(self, model: torch.nn.Module, *, cuda_graphs: bool = True) -> None:
         if not supports(model):
             raise ValueError(f"{type(model).__name__} is not a GPT-2 model this decoder supports")
+        in_fresh_memory(model)
         config = model.config
         body = model.transformer
         self.device = body.wte.weight.device

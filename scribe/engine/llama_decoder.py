@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from scribe.engine.kv_cache import KVCacheSlots
-from scribe.engine.one_row import Projection, attend_one, input_major, one_row_layout
+from scribe.engine.one_row import Projection, attend_one, in_fresh_memory, input_major, one_row_layout
 
 ARCHITECTURES = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"})
 
@@ -66,6 +66,7 @@ class LlamaDecoder(KVCacheSlots):
     def __init__(self, model: torch.nn.Module) -> None:
         if not supports(model):
             raise ValueError(f"{type(model).__name__} is not a Llama-architecture model this decoder supports")
+        in_fresh_memory(model)
         config = model.config
         body = model.model
         self.device = body.embed_tokens.weight.device

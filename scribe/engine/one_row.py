@@ -58,6 +58,17 @@ def one_row_layout(parameter: torch.Tensor, *, out_in: bool) -> torch.Tensor:
     return parameter.t() if out_in else parameter
 
 
+def in_fresh_memory(model: torch.nn.Module) -> None:
+    """Re-store every CPU parameter of `model` in memory of its own (the same values): weights loaded from a
+    safetensors file are pages of the file's mapping, 4 KB each; fresh allocations of 2 MB or more are huge pages when
+    PyTorch's huge-page switch is on (`threads.HUGE_PAGES_VARIABLE`, which scribe's commands set), and a one-row
+    product streams them faster."""
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.device.type == "cpu":
+                parameter.data = parameter.data.clone()
+
+
 def input_major(inputs: int, outputs: int) -> bool:
     """Whether a one-row product with this many inputs and outputs reads its matrix fastest stored [in, out]."""
     return inputs < outputs

@@ -35,10 +35,20 @@ enough to bridge the gaps between the parallel regions of one step, short enough
 core back."""
 
 
+HUGE_PAGES_VARIABLE = "THP_MEM_ALLOC_ENABLE"
+"""PyTorch's switch for transparent huge pages: its CPU allocations of 2 MB or more are aligned to 2 MB and advised
+to the kernel as huge-page memory. A decode step streams every weight matrix once, and with the weights in huge
+pages (`one_row.in_fresh_memory`) a GPT-2-124M step took 18.4-18.8 ms against 19.1-19.2 ms in 4 KB pages (2-core
+Intel Xeon, float32, 3 runs each)."""
+
+
 def prepare_cpu_threads(environ: MutableMapping[str, str] = os.environ) -> bool:
-    """Ask OpenMP for a short spin before its threads sleep; True when it will apply (torch not imported yet, no
-    policy set by the user)."""
-    if "torch" in sys.modules or any(name in environ for name in WAIT_VARIABLES):
+    """Ask OpenMP for a short spin before its threads sleep, and PyTorch for huge pages (unless the user set either);
+    True when the spin will apply (torch not imported yet, no policy set by the user)."""
+    if "torch" in sys.modules:
+        return False
+    environ.setdefault(HUGE_PAGES_VARIABLE, "1")
+    if any(name in environ for name in WAIT_VARIABLES):
         return False
     environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     return True

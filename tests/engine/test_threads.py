@@ -21,14 +21,15 @@ def test_a_short_spin_is_asked_for_only_when_nobody_chose() -> None:
         "applied = prepare_cpu_threads()\n"
         "import torch\n"
         "print(json.dumps([applied, os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'),\n"
-        "                  prepare_cpu_threads()]))\n"
+        "                  os.environ.get('THP_MEM_ALLOC_ENABLE'), prepare_cpu_threads()]))\n"
     )
     env = {"PATH": "/usr/bin:/bin"}
     fresh = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert json.loads(fresh.stdout) == [True, str(SPIN_COUNT), None, False]  # torch imported: too late to change
-    chosen = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "PASSIVE"},
+    assert json.loads(fresh.stdout) == [True, str(SPIN_COUNT), None, "1", False]  # torch imported: too late to change
+    chosen = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "PASSIVE",
+                                                               "THP_MEM_ALLOC_ENABLE": "0"},
                             capture_output=True, text=True, check=True)
-    assert json.loads(chosen.stdout) == [False, None, "PASSIVE", False]
+    assert json.loads(chosen.stdout) == [False, None, "PASSIVE", "0", False]
 
 
 def test_scribe_threads() -> None:
