@@ -8,11 +8,16 @@ tokenizer from `bench_data.py`, with GPT-2's 50257-row embedding and head) is sa
 (blocks of the same Tiny Shakespeare tokens, no evaluation, no saving, no logging until the end). Same steps, batch,
 sequence length, AdamW settings, warmup + cosine, gradient clipping, dropout, and on CUDA bf16 autocast for both.
 
+With `--lora` both train LoRA adapters (r 8, alpha 16, dropout 0.05 on the attention and MLP matrices, added by
+scribe's own `add_adapters` for the Trainer too) on the frozen base.
+
 The rate is tokens trained / wall time of the training loop: scribe's own clock (`Finished.elapsed_s`, data reading
 and the model load excluded) and the Trainer's `train_runtime`. On CUDA the script also prints model FLOPs
 utilisation: 6 x parameters + 12 x layers x width x context FLOPs per token (nanoGPT's estimate) against `--peak-tflops`
-(989 = H100 SXM dense bf16). Each runs `--rounds` times, alternating which goes first (the second run in a process
-finds warm allocator caches); the medians are compared.
+(989 = H100 SXM dense bf16). Each run is a fresh process (so its peak resident memory, imports included, is its own),
+`--rounds` times each, alternating which goes first; the medians are compared. The process asks for scribe's CPU
+settings before torch loads (`scribe.engine.threads.prepare_cpu_threads`, as `scribe train` does); they apply to
+both.
 
 Where scribe's speed comes from (scribe/training/loss.py): the output head and the cross-entropy run fused, a chunk
 at a time, so the [positions, vocab] logits are never stored and no softmax is redone in the backward pass; GPT-2's
@@ -20,35 +25,44 @@ Python-level tanh-GELU is swapped for PyTorch's one-kernel version of the same f
 
     .venv/bin/python bench/train_speed.py [--shape small] [--tokenizer bpe] [--steps 40] [--batch-size 8] [--context 256] [--rounds 3]
     .venv/bin/python bench/train_speed.py --device cuda --shape gpt2-124m --tokenizer gpt2 --batch-size 32 --context 1024
+    .venv/bin/python bench/train_speed.py --shape gpt2-124m --tokenizer gpt2 --lora --steps 6 --context 128 --rounds 2
 
-Writes bench/results/train_speed_<device>_<shape>_<tokenizer>.json.
+Writes bench/results/train_speed_<device>_<shape>_<tokenizer>[_lora].json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import resource
 import statistics
 import tempfile
 from pathlib import Path
 
-import torch
-from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, Trainer,
-                          TrainingArguments)
-from transformers.utils import logging as hf_logging
+from scribe.engine.threads import prepare_cpu_threads
 
-from bench_data import GPT2_VOCAB, SHAKESPEARE, gpt2_sized_tokenizer
-from hardware import hardware
-from scribe.config import Paths
-from scribe.training.corpus import read_corpus
-from scribe.training.dataset import cached_bpe, encode_documents, split_corpus
-from scribe.training.trainer import TrainConfig
-from scribe.training.trainer import Trainer as ScribeTrainer
+prepare_cpu_threads()  # as `scribe train` does before torch loads (applies to both)
+
+import torch  # noqa: E402
+from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, Trainer,  # noqa: E402
+                          TrainingArguments)
+from transformers.utils import logging as hf_logging  # noqa: E402
+
+from bench_data import GPT2_VOCAB, SHAKESPEARE, gpt2_sized_tokenizer  # noqa: E402
+from hardware import hardware  # noqa: E402
+from scribe.config import Paths  # noqa: E402
+from scribe.training.corpus import read_corpus  # noqa: E402
+from scribe.training.dataset import cached_bpe, encode_documents, split_corpus  # noqa: E402
+from scribe.training.lora import add_adapters  # noqa: E402
+from scribe.training.trainer import TrainConfig  # noqa: E402
+from scribe.training.trainer import Trainer as ScribeTrainer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHAPES = {"tiny": {"n_layer": 2, "n_head": 2, "n_embd": 64}, "small": {"n_layer": 4, "n_head": 4, "n_embd": 256},
           "gpt2-124m": {"n_layer": 12, "n_head": 12, "n_embd": 768}}
 LR, WARMUP, SEED = 3e-4, 10, 0
+LORA = {"r": 8, "alpha": 16, "dropout": 0.05}
 
 
 def build_model(folder: Path, shape: str, tokenizer_kind: str, context: int, cache: Path) -> int:
@@ -71,9 +85,10 @@ def build_model(folder: Path, shape: str, tokenizer_kind: str, context: int, cac
 def run_scribe(folder: Path, work: Path, args: argparse.Namespace) -> float:
     config = TrainConfig(
         data=[str(SHAKESPEARE)], output=work / "scribe-model", job_dir=work / "job",
-        mode="finetune", base=str(folder), context=args.context, batch_size=args.batch_size, lr=LR,
+        mode="lora" if args.lora else "finetune", base=str(folder), context=args.context, batch_size=args.batch_size, lr=LR,
         warmup_steps=WARMUP, max_steps=args.steps, eval_every=10**9, checkpoint_every=10**9, log_every=args.steps,
         eval_tokens=args.context, sample_tokens=1, sample_temperatures=(1.0,), device=args.device, seed=SEED,
+        lora_r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
     )
     finished = ScribeTrainer(config).run()
     return finished.tokens / finished.elapsed_s
@@ -88,6 +103,8 @@ def run_hf(folder: Path, work: Path, args: argparse.Namespace) -> float:
     blocks = [ids[s : s + args.context].long() for s in starts.tolist()]
     dataset = [{"input_ids": b, "labels": b} for b in blocks]
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="sdpa")
+    if args.lora:
+        model = add_adapters(model, **LORA)
     cuda = args.device.startswith("cuda")
     training = TrainingArguments(
         output_dir=str(work / "hf"), per_device_train_batch_size=args.batch_size, max_steps=args.steps,
@@ -97,6 +114,14 @@ def run_hf(folder: Path, work: Path, args: argparse.Namespace) -> float:
     )
     result = Trainer(model=model, args=training, train_dataset=dataset).train()
     return args.steps * args.batch_size * args.context / result.metrics["train_runtime"]
+
+
+def run_side(name: str, folder: Path, work: Path, args: argparse.Namespace) -> tuple[float, float]:
+    """One side's run (in a child process): its tokens/s and the process's peak resident memory in MB."""
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    rate = run_scribe(folder, work, args) if name == "scribe" else run_hf(folder, work, args)
+    return rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -109,6 +134,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each, alternating; medians are compared")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="the device's peak (for MFU on CUDA)")
+    parser.add_argument("--lora", action="store_true", help="train LoRA adapters on the frozen base, both sides")
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -117,31 +143,39 @@ def main() -> None:
         folder = work / "base"
         parameters = build_model(folder, args.shape, args.tokenizer, args.context, Paths.discover().cache)
         rates: dict[str, list[float]] = {"scribe": [], "hf": []}
-        for round_ in range(args.rounds):  # alternate which goes first: a warm process favours the second
+        peaks: dict[str, list[float]] = {"scribe": [], "hf": []}
+        spawn = multiprocessing.get_context("spawn")
+        for round_ in range(args.rounds):
             order = ("scribe", "hf") if round_ % 2 else ("hf", "scribe")
             for name in order:
-                run = work / f"{name}-{round_}"
-                rates[name].append(run_scribe(folder, run, args) if name == "scribe" else run_hf(folder, run, args))
-                print(f"round {round_ + 1}: {name} {rates[name][-1]:,.0f} tok/s", flush=True)
+                with spawn.Pool(1) as pool:
+                    rate, peak = pool.apply(run_side, (name, folder, work / f"{name}-{round_}", args))
+                rates[name].append(rate)
+                peaks[name].append(peak)
+                print(f"round {round_ + 1}: {name} {rate:,.0f} tok/s, peak {peak:,.0f} MB", flush=True)
     scribe_rate, hf_rate = statistics.median(rates["scribe"]), statistics.median(rates["hf"])
     ratio = scribe_rate / hf_rate
     shape = SHAPES[args.shape]
     result: dict[str, object] = {
         "benchmark": "train_speed",
         "settings": {"shape": args.shape, **shape, "tokenizer": args.tokenizer, "parameters": parameters, "steps": args.steps,
-                     "batch_size": args.batch_size, "context": args.context, "lr": LR, "warmup": WARMUP},
+                     "batch_size": args.batch_size, "context": args.context, "lr": LR, "warmup": WARMUP,
+                     "lora": LORA if args.lora else None},
         "hardware": hardware(args.device),
         "scribe_tokens_per_s": round(scribe_rate, 1),
         "hf_trainer_tokens_per_s": round(hf_rate, 1),
         "ratio_scribe_over_hf_trainer": round(ratio, 3),
         "rounds": {name: [round(r, 1) for r in values] for name, values in rates.items()},
+        "peak_rss_mb": {name: round(max(values)) for name, values in peaks.items()},
     }
     if args.device.startswith("cuda"):
         flops_per_token = 6 * parameters + 12 * shape["n_layer"] * shape["n_embd"] * args.context
         result["scribe_mfu"] = round(scribe_rate * flops_per_token / (args.peak_tflops * 1e12), 4)
         result["hf_trainer_mfu"] = round(hf_rate * flops_per_token / (args.peak_tflops * 1e12), 4)
-    out = REPO / "bench" / "results" / f"train_speed_{args.device.replace(':', '')}_{args.shape}_{args.tokenizer}.json"
+    name = f"train_speed_{args.device.replace(':', '')}_{args.shape}_{args.tokenizer}{'_lora' if args.lora else ''}.json"
+    out = REPO / "bench" / "results" / name
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"peak resident memory: scribe {max(peaks['scribe']):,.0f} MB, transformers Trainer {max(peaks['hf']):,.0f} MB")
     print(f"scribe {scribe_rate:,.0f} tok/s, transformers Trainer {hf_rate:,.0f} tok/s: ratio {ratio:.2f}"
           + (f"; MFU scribe {result['scribe_mfu']:.1%}, Trainer {result['hf_trainer_mfu']:.1%}" if "scribe_mfu" in result else ""))
     print(f"wrote {out}")
