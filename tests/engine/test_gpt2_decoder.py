@@ -161,3 +161,25 @@ def test_int8_is_refused_off_the_cpu() -> None:
     with pytest.raises(ModelLoadError, match="CPU mode"):
         pick_dtype("int8", torch.device("cuda"))
     assert pick_dtype("int8", torch.device("cpu")) == torch.float32
+
+
+def test_the_decoder_restores_weights_in_place_and_the_model_computes_as_before(sharp_model_dir: Path) -> None:
+    """The decoder re-stores the model's weights in fresh memory, the output head input-major (what a one-row product
+    reads fastest when the output is wider): the same values, no second copy of the tied embedding, and the model's
+    own forward pass gives what it gave before."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(sharp_model_dir).eval()
+    ids = torch.tensor([[464, 168, 973, 1009, 314, 379, 262, 517]])
+    with torch.no_grad():
+        before = model(ids).logits
+        weights = {name: p.clone() for name, p in model.named_parameters()}
+        decoder = GPT2Decoder(model)
+        after = model(ids).logits
+    torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-5)
+    assert all(torch.equal(weights[name], p) for name, p in model.named_parameters())
+    head = decoder.lm_head.weight
+    assert head.shape == (model.config.n_embd, model.config.vocab_size) and head.stride() == (model.config.vocab_size, 1)
+    assert head.untyped_storage().data_ptr() == model.transformer.wte.weight.untyped_storage().data_ptr()
+    mlp_out = decoder.layers[0].mlp_proj.weight  # 4 x wider input than output: stored [out, in]
+    assert mlp_out.stride() == (1, mlp_out.shape[0])
