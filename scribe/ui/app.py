@@ -59,6 +59,7 @@ of each value. ctrl+p opens the command palette, which lists every action.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
@@ -111,6 +112,7 @@ from scribe.ui.widgets.lens import LensView
 from scribe.ui.widgets.settings_panel import RELOAD_FIELDS, SettingsPanel, updated_settings
 from scribe.ui.widgets.status_bar import ModelState, StatusBar
 from scribe.ui.widgets.stream_view import StreamView
+from scribe.ui.worker_threads import ThreadPerTask
 from scribe.ui.workers import close_backend, load_backend, model_weights_hash
 
 FRAME_SECONDS = 1 / 30
@@ -287,6 +289,7 @@ class ScribeApp(App[None]):
         return self._widgets[selector]  # type: ignore[return-value]
 
     def on_mount(self) -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPerTask())  # before any thread worker starts
         for selector, kind in (("#editor", Editor), ("#lens", LensView), ("#stream", StreamView), ("#draft", Draft),
                                ("#status", StatusBar), ("#settings", SettingsPanel)):
             self._widget(selector, kind)
