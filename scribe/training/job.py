@@ -41,6 +41,7 @@ from typing import TextIO
 
 from scribe.files import describe_os_error
 from scribe.types import EngineError
+from scribe.training import distributed
 from scribe.training.events import Checkpoint, Error, Event, Finished, Preparing, Saved, Started
 
 EXIT_CANCELLED = 130
@@ -343,6 +344,7 @@ def job_main(argv: list[str] | None, module: str,
         status = run(argv[0], emit, cancel)
     finally:
         stream.close()
+        distributed.finish()
     if stream.gone is not None and main:  # rank 0 knows what the run left
         print(reader_gone_line(stream, status, _command(argv[0])), file=sys.stderr, flush=True)
     return status
