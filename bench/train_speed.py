@@ -16,8 +16,8 @@ and the model load excluded) and the Trainer's `train_runtime`. On CUDA the scri
 utilisation: 6 x parameters + 12 x layers x width x context FLOPs per token (nanoGPT's estimate) against `--peak-tflops`
 (989 = H100 SXM dense bf16). Each run is a fresh process (so its peak resident memory, imports included, is its own),
 `--rounds` times each, alternating which goes first; the medians are compared. The process asks for scribe's CPU
-settings before torch loads (`scribe.engine.threads.prepare_cpu_threads`, as `scribe train` does); they apply to
-both.
+settings before torch loads (`scribe.engine.threads.prepare_cpu_threads`, as a training job runs: no huge pages);
+they apply to both.
 
 Where scribe's speed comes from (scribe/training/loss.py): the output head and the cross-entropy run fused, a chunk
 at a time, so the [positions, vocab] logits are never stored and no softmax is redone in the backward pass; GPT-2's
@@ -42,7 +42,7 @@ from pathlib import Path
 
 from scribe.engine.threads import prepare_cpu_threads
 
-prepare_cpu_threads()  # as `scribe train` does before torch loads (applies to both)
+prepare_cpu_threads(huge_pages=False)  # as a training process runs (applies to both)
 
 import torch  # noqa: E402
 from transformers import (AutoModelForCausalLM, AutoTokenizer, GPT2Config, GPT2LMHeadModel, Trainer,  # noqa: E402

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager
 
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
@@ -39,19 +39,35 @@ HUGE_PAGES_VARIABLE = "THP_MEM_ALLOC_ENABLE"
 """PyTorch's switch for transparent huge pages: its CPU allocations of 2 MB or more are aligned to 2 MB and advised
 to the kernel as huge-page memory. A decode step streams every weight matrix once, and with the weights in huge
 pages (`one_row.in_fresh_memory`) a GPT-2-124M step took 18.4-18.8 ms against 19.1-19.2 ms in 4 KB pages (2-core
-Intel Xeon, float32, 3 runs each)."""
+Intel Xeon, float32, 3 runs each). Training is the other way round: it allocates and frees large activations every
+step, and in huge pages a LoRA step of GPT-2-124M (8 x 128 tokens) took 3.9-4.4 s against 3.1-3.4 s, so training
+processes run without it (`training_environment`)."""
+HUGE_PAGES_MARK = "SCRIBE_CHOSE_HUGE_PAGES"
+"""Set beside `HUGE_PAGES_VARIABLE` when scribe (not the user) switched huge pages on, so that a training process
+started from scribe can leave them off."""
 
 
-def prepare_cpu_threads(environ: MutableMapping[str, str] = os.environ) -> bool:
-    """Ask OpenMP for a short spin before its threads sleep, and PyTorch for huge pages (unless the user set either);
-    True when the spin will apply (torch not imported yet, no policy set by the user)."""
+def prepare_cpu_threads(environ: MutableMapping[str, str] = os.environ, *, huge_pages: bool = True) -> bool:
+    """Ask OpenMP for a short spin before its threads sleep, and PyTorch for huge pages when `huge_pages` (unless the
+    user set either); True when the spin will apply (torch not imported yet, no policy set by the user)."""
     if "torch" in sys.modules:
         return False
-    environ.setdefault(HUGE_PAGES_VARIABLE, "1")
+    if huge_pages and HUGE_PAGES_VARIABLE not in environ:
+        environ[HUGE_PAGES_VARIABLE] = "1"
+        environ[HUGE_PAGES_MARK] = "1"
     if any(name in environ for name in WAIT_VARIABLES):
         return False
     environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     return True
+
+
+def training_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """A copy of `environ` for a training process: without the huge-page switch when scribe set it for decoding (a
+    user's own setting stays)."""
+    copy = dict(environ)
+    if copy.pop(HUGE_PAGES_MARK, None) is not None:
+        copy.pop(HUGE_PAGES_VARIABLE, None)
+    return copy
 
 
 def requested_threads(environ: MutableMapping[str, str] = os.environ) -> int | None:

@@ -50,14 +50,18 @@ class TrainingJob:
         return [self.python, *module]
 
     def start(self, **popen: object) -> "TrainingJob":
-        """Start the child process (extra keyword arguments go to subprocess.Popen)."""
+        """Start the child process (extra keyword arguments go to subprocess.Popen; without `env`, this process's
+        environment less what scribe set for decoding only)."""
+        from scribe.engine.threads import training_environment
+
         self.job_dir.mkdir(parents=True, exist_ok=True)
         config_path = self.job_dir / "job.json"
         config_path.write_text(self.config.to_json(), encoding="utf-8")
         with open(self.log_path, "w", encoding="utf-8") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own module with our own interpreter
                 self.command(config_path), stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True,
-                encoding="utf-8", bufsize=1, start_new_session=True, **popen,
+                encoding="utf-8", bufsize=1, start_new_session=True,
+                **{"env": training_environment(), **popen},
             )
         return self
 

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from scribe.engine.threads import SPIN_COUNT, OtherLoad, StepThreads, machine_busy_seconds, requested_threads
+from scribe.engine.threads import (SPIN_COUNT, OtherLoad, StepThreads, machine_busy_seconds, prepare_cpu_threads,
+                                   requested_threads, training_environment)
 
 
 def test_a_short_spin_is_asked_for_only_when_nobody_chose() -> None:
@@ -30,6 +31,20 @@ def test_a_short_spin_is_asked_for_only_when_nobody_chose() -> None:
                                                                "THP_MEM_ALLOC_ENABLE": "0"},
                             capture_output=True, text=True, check=True)
     assert json.loads(chosen.stdout) == [False, None, "PASSIVE", "0", False]
+
+
+def test_training_processes_run_without_the_huge_pages_scribe_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "torch", raising=False)  # as in a fresh process: the settings can still apply
+    chosen_by_scribe: dict[str, str] = {"PATH": "/bin"}
+    prepare_cpu_threads(chosen_by_scribe)
+    assert chosen_by_scribe["THP_MEM_ALLOC_ENABLE"] == "1"
+    assert training_environment(chosen_by_scribe) == {"PATH": "/bin", "GOMP_SPINCOUNT": str(SPIN_COUNT)}
+    chosen_by_user = {"THP_MEM_ALLOC_ENABLE": "1"}
+    prepare_cpu_threads(chosen_by_user)
+    assert training_environment(chosen_by_user)["THP_MEM_ALLOC_ENABLE"] == "1"
+    not_asked: dict[str, str] = {}
+    prepare_cpu_threads(not_asked, huge_pages=False)
+    assert "THP_MEM_ALLOC_ENABLE" not in not_asked
 
 
 def test_scribe_threads() -> None:

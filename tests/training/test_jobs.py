@@ -4,6 +4,7 @@ train` checkpoints and saves, a full disk while checkpointing is a clear error t
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -36,6 +37,21 @@ def config(data: Path, out: Path, **changes: object) -> TrainConfig:
                         threads=1)
     values.update(changes)
     return TrainConfig(**values)
+
+
+def test_a_job_runs_without_the_huge_pages_scribe_set_for_decoding(text_file: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "1")
+    monkeypatch.setenv("SCRIBE_CHOSE_HUGE_PAGES", "1")
+    job = TrainingJob(config(text_file, tmp_path)).start()
+    try:
+        assert job.process is not None
+        environ = Path(f"/proc/{job.process.pid}/environ").read_bytes().split(b"\0")
+    finally:
+        job.kill()
+        job.wait()
+    assert not any(item.startswith((b"THP_MEM_ALLOC_ENABLE=", b"SCRIBE_CHOSE_HUGE_PAGES=")) for item in environ)
+    assert f"PATH={os.environ['PATH']}".encode() in environ
 
 
 def test_sigkill_loses_only_the_steps_since_the_last_checkpoint(text_file: Path, tmp_path: Path) -> None:
