@@ -9,7 +9,8 @@ tokenizer from `bench_data.py`, with GPT-2's 50257-row embedding and head) is sa
 sequence length, AdamW settings, warmup + cosine, gradient clipping, dropout, and on CUDA bf16 autocast for both.
 
 With `--lora` both train LoRA adapters (r 8, alpha 16, dropout 0.05 on the attention and MLP matrices, added by
-scribe's own `add_adapters` for the Trainer too) on the frozen base.
+scribe's own `add_adapters` for the Trainer too) on the frozen base, whose own dropout is off on both sides (scribe's
+`--dropout`, default 0, `lora.set_base_dropout`).
 
 The rate is tokens trained / wall time of the training loop: scribe's own clock (`Finished.elapsed_s`, data reading
 and the model load excluded) and the Trainer's `train_runtime`. On CUDA the script also prints model FLOPs
@@ -54,7 +55,7 @@ from hardware import hardware  # noqa: E402
 from scribe.config import Paths  # noqa: E402
 from scribe.training.corpus import read_corpus  # noqa: E402
 from scribe.training.dataset import cached_bpe, encode_documents, split_corpus  # noqa: E402
-from scribe.training.lora import add_adapters  # noqa: E402
+from scribe.training.lora import add_adapters, set_base_dropout  # noqa: E402
 from scribe.training.trainer import TrainConfig  # noqa: E402
 from scribe.training.trainer import Trainer as ScribeTrainer  # noqa: E402
 
@@ -104,6 +105,7 @@ def run_hf(folder: Path, work: Path, args: argparse.Namespace) -> float:
     dataset = [{"input_ids": b, "labels": b} for b in blocks]
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="sdpa")
     if args.lora:
+        set_base_dropout(model, 0.0)  # as scribe's LoRA runs do (its --dropout, default 0)
         model = add_adapters(model, **LORA)
     cuda = args.device.startswith("cuda")
     training = TrainingArguments(

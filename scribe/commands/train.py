@@ -78,11 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "--preset char; Keras: the preset's)")
     p.add_argument("--batch-size", type=int, help=f"blocks per step (default {d['batch_size']}, {c['batch_size']} "
                    "with --preset char; Keras: the preset's)")
-    p.add_argument("--grad-accum", type=int, help="micro-batches per step (default 1)")
+    p.add_argument("--grad-accum", type=int,
+                   help="micro-batches per step, at least (default 1; more when a step would not fit in memory)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 5e-4 fine-tuning, 2e-3 LoRA)")
     p.add_argument("--warmup", type=int,
                    help=f"warmup steps (default: the first 5%% of --max-minutes' budget, else {d['warmup']} steps)")
-    p.add_argument("--dropout", type=float, help="dropout of a from-scratch model (default 0)")
+    p.add_argument("--dropout", type=float, help="dropout of a from-scratch model and of LoRA's frozen base (default 0)")
     p.add_argument("--max-steps", type=int, help=f"step limit (default {d['max_steps']})")
     p.add_argument("--max-minutes", type=float, help="wall-clock budget; stops and saves when reached")
     p.add_argument("--eval-every", type=int,
@@ -96,7 +97,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run with this name from its last checkpoint")
     p.add_argument("--processes", type=int, default=1, help="data-parallel training processes (DDP; default 1)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--max-memory", type=float, metavar="GB", help="memory the base model may use (default: what is free)")
+    p.add_argument("--max-memory", type=float, metavar="GB",
+                   help="memory training may use: the model, and micro-batches small enough to fit (default: what is "
+                        "free)")
     p.add_argument("--seed", type=int, help=f"random seed (default {d['seed']})")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--keep-gutenberg-headers", action="store_true", help="do not strip Project Gutenberg headers")
@@ -127,6 +130,8 @@ def _progress(event) -> str | None:  # noqa: ANN001 - an Event
             line += f", resuming at step {event.resumed_from}"
         if event.processes > 1:
             line += f", {event.processes} processes"
+        if event.micro_batches > 1:
+            line += f", each step in {event.micro_batches} micro-batches"
         return line + "".join(f"\n  skipped {path}: {reason}" for path, reason in event.skipped)
     if isinstance(event, Step):
         return (f"step {event.step:>6}  loss {event.loss:.4f}  lr {event.lr:.2e}  "

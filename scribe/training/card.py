@@ -133,8 +133,8 @@ def card_text(trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module"
     what = {
         "scratch": f"trained from scratch (preset `{cfg.preset}`)",
         "finetune": f"fully fine-tuned from `{base_name}`",
-        "lora": f"fine-tuned from `{base_name}` with LoRA (r={cfg.lora_r}, alpha={cfg.lora_alpha}; adapters merged "
-                "into the weights)",
+        "lora": f"fine-tuned from `{base_name}` with LoRA (r={cfg.lora_r}, alpha={cfg.lora_alpha}, dropout "
+                f"{cfg.lora_dropout:g}, base dropout {cfg.dropout:g}; adapters merged into the weights)",
     }[cfg.mode]
     files = [(d.path.name, d.path.stat().st_size if d.path.exists() else 0, d.encoding) for d in data.corpus.documents]
     parameters = sum(p.numel() for p in model.parameters())

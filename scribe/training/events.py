@@ -55,6 +55,8 @@ class Started(Event):
     """Training processes (data-parallel ranks)."""
     cached_documents: int = 0
     """Documents whose tokens came from the token cache."""
+    micro_batches: int = 1
+    """Micro-batches each step is split into (the writer's --grad-accum, or more to fit in memory)."""
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,8 @@ def available_bytes(device: "torch.device") -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def _gb(n: float) -> str:
+def memory_size(n: float) -> str:
+    """A byte count as a writer reads it: "1.2 GB", "350 MB"."""
     return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
@@ -74,7 +75,7 @@ def check_memory(folder: Path, name: str, mode: str, device: "torch.device", wei
         hint = " LoRA (--lora) needs far less." if mode == "finetune" else ""
         raise TooBigForMemory(
             f"{name} has {parameters / 1e6:,.1f}M parameters: {'full fine-tuning' if mode == 'finetune' else 'LoRA'} "
-            f"needs about {_gb(need)} of memory, but {_gb(have)} is available on {device.type}.{hint}"
+            f"needs about {memory_size(need)} of memory, but {memory_size(have)} is available on {device.type}.{hint}"
         )
     return need
 

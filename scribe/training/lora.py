@@ -35,6 +35,24 @@ def add_adapters(model: "torch.nn.Module", *, r: int, alpha: int, dropout: float
     return get_peft_model(model, config)
 
 
+def set_base_dropout(model: "torch.nn.Module", p: float) -> int:
+    """Set every dropout of `model` (its `Dropout` modules and the attention dropout rate Llama-style attention keeps
+    as a number) to `p`, before adapters are added; returns how many were set. The saved config keeps the model's own
+    rates. With attention dropout 0 PyTorch's fused attention runs in training too: on a CPU, attention dropout sends
+    it to the plain path, which keeps four [heads, length, length] matrices per layer for the backward pass."""
+    import torch
+
+    count = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = p
+            count += 1
+        elif isinstance(getattr(module, "attention_dropout", None), float):
+            module.attention_dropout = p
+            count += 1
+    return count
+
+
 def merged(model: "torch.nn.Module") -> "torch.nn.Module":
     """The base model with the adapters folded into its weights (a plain transformers model; `model` is consumed)."""
     return model.merge_and_unload()

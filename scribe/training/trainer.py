@@ -95,7 +95,8 @@ class TrainConfig:
     batch_size: int = 32
     """Blocks per optimiser step, over all processes and micro-batches."""
     grad_accum: int = 1
-    """Micro-batches per step."""
+    """Micro-batches per step, at least; the trainer splits a step further when it would not fit in memory
+    (`scribe.training.micro_batches`)."""
     lr: float | None = None
     """Peak learning rate (default per mode: DEFAULT_LR)."""
     min_lr_ratio: float = 0.1
@@ -106,7 +107,8 @@ class TrainConfig:
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     dropout: float = 0.0
-    """Dropout of a from-scratch model."""
+    """Dropout of a from-scratch model, and of a LoRA run's frozen base (the adapters have `lora_dropout`); full
+    fine-tuning keeps the base model's own."""
     max_steps: int = 1000
     max_minutes: float | None = None
     """Wall-clock budget; the cosine follows whichever of steps and time runs out first."""
@@ -284,6 +286,7 @@ class Trainer:
         fuse_activations(model)
         self.data = data
         trainable = [p for p in model.parameters() if p.requires_grad]
+        self._fit_micro_batches(model, sum(p.numel() for p in trainable))
         optimizer = self._optimizer(model)
         if loaded is not None:
             self._restore(loaded, model, optimizer)
@@ -293,7 +296,7 @@ class Trainer:
             batch_size=cfg.batch_size, documents=len(data.corpus.documents), train_tokens=len(data.train),
             val_tokens=len(data.val), max_steps=cfg.max_steps, max_minutes=cfg.max_minutes,
             skipped=[[str(s.path), s.reason] for s in data.corpus.skipped], resumed_from=self.state.step,
-            processes=self.ranks.world, cached_documents=data.cached,
+            processes=self.ranks.world, cached_documents=data.cached, micro_batches=cfg.grad_accum,
         ))
         if cfg.mode != "scratch" and self.state.base_eval is None:
             self.state.base_eval = self._evaluate(model).to_dict()
@@ -431,11 +434,35 @@ class Trainer:
 
             extend_positions(model, cfg.context)
         if cfg.mode == "lora":
-            from scribe.training.lora import add_adapters
+            from scribe.training.lora import add_adapters, set_base_dropout
 
+            set_base_dropout(model, cfg.dropout)
             torch.manual_seed(cfg.seed)
             model = add_adapters(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout)
         return model
+
+    def _fit_micro_batches(self, model: "torch.nn.Module", trainable: int) -> None:
+        """Raise `grad_accum` to the micro-batches a step needs to fit in memory (`scribe.training.micro_batches`);
+        every process takes the largest count any of them needs."""
+        from scribe.training.loss import NextTokenLoss
+        from scribe.training.micro_batches import activation_bytes_per_row, fit_micro_batches, room_for_steps
+
+        cfg = self.config
+        row_bytes = activation_bytes_per_row(NextTokenLoss(model, autocast=self.autocast), model, cfg.context,
+                                             self.device)
+        limit = int(cfg.max_memory_gb * 1e9) if cfg.max_memory_gb else None
+        room = room_for_steps(self.device, limit, self.ranks.world, trainable)
+        count = fit_micro_batches(cfg.batch_size, self.ranks.world, cfg.grad_accum, row_bytes, room,
+                                  context=cfg.context)
+        if self.ranks.world > 1:
+            import torch
+            import torch.distributed as dist
+
+            counts = torch.tensor([count], device=self.device)
+            distributed.collective(self.ranks, "agreeing on the micro-batches",
+                                   lambda: dist.all_reduce(counts, op=dist.ReduceOp.MAX))
+            count = int(counts.item())
+        cfg.grad_accum = count
 
     def _optimizer(self, model: "torch.nn.Module") -> "torch.optim.Optimizer":
         import torch
@@ -590,7 +617,8 @@ class Trainer:
 
         cfg, data = self.config, self.data
         model.eval()
-        nats, count = block_nll(model, data.val.to(self.device), cfg.context, cfg.batch_size, autocast=self.autocast)
+        nats, count = block_nll(model, data.val.to(self.device), cfg.context, cfg.batch_size // cfg.grad_accum,
+                                autocast=self.autocast)
         model.train()
         loss = nats / count
         result = Eval(step=self.state.step, val_loss=round(loss, 4), perplexity=round(perplexity(loss), 3),

@@ -105,7 +105,7 @@ def test_lora_is_merged_into_a_plain_model_that_the_list_shows(text_file: Path, 
     assert model.generate(**prompt, max_new_tokens=3, min_new_tokens=3, do_sample=False,
                           pad_token_id=tokenizer.eos_token_id).shape[1] == prompt["input_ids"].shape[1] + 3
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert f"| base model | {Path(base).name} |" in card and "LoRA (r=2" in card
+    assert f"| base model | {Path(base).name} |" in card and "LoRA (r=2, alpha=16, dropout 0.05, base dropout 0;" in card
     assert f"| perplexity | {finished.perplexity:.2f} |" in card and "| steps | 4 of at most 4 |" in card
     assert "| hardware | " in card and "| wall time | " in card and f"`{text_file.name}`" in card
     assert str(text_file.parent) not in card and base not in card  # no local paths

@@ -1,0 +1,92 @@
+"""Micro-batches that fit in memory: what one row keeps for the backward pass is measured on the real model, a step
+is split into the fewest micro-batches whose rows fit in the room left, the update is the same as in one batch, and
+a block that cannot fit at all is refused before training with a one-line message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from scribe.training.events import Event, Started, Step
+from scribe.training.finetune import TooBigForMemory, load_base
+from scribe.training.loss import NextTokenLoss
+from scribe.training.lora import add_adapters, set_base_dropout
+from scribe.training.micro_batches import STEP_FACTOR, activation_bytes_per_row, fit_micro_batches
+from scribe.training.trainer import TrainConfig, Trainer
+
+CPU = torch.device("cpu")
+
+
+def test_the_fewest_micro_batches_whose_rows_fit() -> None:
+    row = 100
+    peak = int(row * STEP_FACTOR)  # one row at the peak of a step
+    assert fit_micro_batches(8, 1, 1, row, 8 * peak, context=64) == 1
+    assert fit_micro_batches(8, 1, 1, row, 8 * peak - 1, context=64) == 2
+    assert fit_micro_batches(8, 1, 1, row, 3 * peak, context=64) == 4  # 2 rows each: 8 rows split evenly
+    assert fit_micro_batches(8, 1, 4, row, 8 * peak, context=64) == 4  # the writer's --grad-accum is a floor
+    assert fit_micro_batches(8, 2, 1, row, peak, context=64) == 4  # each of 2 processes takes 1 row of each
+    assert fit_micro_batches(6, 4, 2, row, peak, context=64) == 2  # no even split: the trainer's own check says so
+    with pytest.raises(TooBigForMemory, match=r"^a training step needs about 0.3 GB for one block of 64 tokens beyond "
+                                              r"the model, but 0 MB is left: lower --context, or allow more with "
+                                              r"--max-memory$"):
+        fit_micro_batches(8, 1, 1, 100_000_000, 100, context=64)
+
+
+@pytest.fixture
+def gpt2_base(tmp_path: Path, random_gpt2) -> Path:  # noqa: ANN001
+    return random_gpt2(tmp_path / "base", n_layer=2, n_head=2, n_embd=32, n_positions=256, attn_pdrop=0.1)
+
+
+def test_what_one_row_keeps_is_measured_on_the_model(gpt2_base: Path) -> None:
+    lora = load_base(gpt2_base, CPU, torch.float32)
+    set_base_dropout(lora, 0.0)
+    lora = add_adapters(lora, r=2, alpha=4, dropout=0.05)
+    lora.train()
+    state = torch.get_rng_state()
+    short, long = (activation_bytes_per_row(NextTokenLoss(lora), lora, context, CPU) for context in (64, 128))
+    assert torch.equal(torch.get_rng_state(), state)  # training draws the same dropout masks as without the probe
+    assert short > 64 * 32 * 4 * 2  # at least each layer's input, per token
+    assert long == pytest.approx(2 * short, rel=0.02)  # fused attention: linear in the length
+
+    full = load_base(gpt2_base, CPU, torch.float32)  # attention dropout on: the plain path keeps length x length
+    full.train()
+    short, long = (activation_bytes_per_row(NextTokenLoss(full), full, context, CPU) for context in (64, 128))
+    assert long > 2.2 * short
+
+
+def config(data: Path, out: Path, **changes: object) -> TrainConfig:
+    values: dict = dict(data=[str(data)], output=out / "model", job_dir=out / "job", preset="tiny", tokenizer="char",
+                        context=32, batch_size=4, max_steps=3, eval_every=100, log_every=1, eval_tokens=128,
+                        sample_tokens=2, sample_temperatures=(1.0,), warmup_steps=1, threads=1)
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+@pytest.fixture
+def text_file(shakespeare_text: str, tmp_path: Path) -> Path:
+    path = tmp_path / "slice.txt"
+    path.write_text(shakespeare_text[:20_000])
+    return path
+
+
+def test_micro_batches_give_the_update_of_one_batch(text_file: Path, tmp_path: Path) -> None:
+    runs: dict[int, list[Event]] = {}
+    for count in (1, 4):
+        runs[count] = []
+        Trainer(config(text_file, tmp_path / str(count), grad_accum=count), runs[count].append).run()
+    started = [next(e for e in events if isinstance(e, Started)) for events in runs.values()]
+    assert [s.micro_batches for s in started] == [1, 4]
+    losses = [[e.loss for e in events if isinstance(e, Step)] for events in runs.values()]
+    assert losses[0] == pytest.approx(losses[1], abs=1e-4) and len(losses[0]) == 3
+    card = (tmp_path / "4" / "model" / "README.md").read_text(encoding="utf-8")
+    assert "batch 4 x 32 tokens in 4 micro-batches" in card
+
+
+def test_a_block_that_cannot_fit_is_refused_before_training(text_file: Path, tmp_path: Path) -> None:
+    events: list[Event] = []
+    with pytest.raises(TooBigForMemory, match=r"for one block of 32 tokens beyond the model, but 0 MB is left"):
+        Trainer(config(text_file, tmp_path, max_memory_gb=0.001), events.append).run()
+    assert not any(isinstance(e, (Started, Step)) for e in events)
+    assert not (tmp_path / "model").exists()
