@@ -27,8 +27,9 @@ Python-level tanh-GELU is swapped for PyTorch's one-kernel version of the same f
     .venv/bin/python bench/train_speed.py [--shape small] [--tokenizer bpe] [--steps 40] [--batch-size 8] [--context 256] [--rounds 3]
     .venv/bin/python bench/train_speed.py --device cuda --shape gpt2-124m --tokenizer gpt2 --batch-size 32 --context 1024
     .venv/bin/python bench/train_speed.py --shape gpt2-124m --tokenizer gpt2 --lora --steps 6 --context 128 --rounds 2
+    .venv/bin/python bench/train_speed.py --shape gpt2-124m --tokenizer gpt2 --lora --steps 6 --context 128 --rounds 2 --max-memory 1.4
 
-Writes bench/results/train_speed_<device>_<shape>_<tokenizer>[_lora].json.
+Writes bench/results/train_speed_<device>_<shape>_<tokenizer>[_lora][_<GB>gb].json.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def run_scribe(folder: Path, work: Path, args: argparse.Namespace) -> float:
         mode="lora" if args.lora else "finetune", base=str(folder), context=args.context, batch_size=args.batch_size, lr=LR,
         warmup_steps=WARMUP, max_steps=args.steps, eval_every=10**9, checkpoint_every=10**9, log_every=args.steps,
         eval_tokens=args.context, sample_tokens=1, sample_temperatures=(1.0,), device=args.device, seed=SEED,
-        lora_r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
+        lora_r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"], max_memory_gb=args.max_memory,
     )
     finished = ScribeTrainer(config).run()
     return finished.tokens / finished.elapsed_s
@@ -137,6 +138,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="the device's peak (for MFU on CUDA)")
     parser.add_argument("--lora", action="store_true", help="train LoRA adapters on the frozen base, both sides")
+    parser.add_argument("--max-memory", type=float, metavar="GB",
+                        help="scribe's --max-memory (its micro-batches fit in it; the Trainer has no such setting)")
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -162,7 +165,7 @@ def main() -> None:
         "benchmark": "train_speed",
         "settings": {"shape": args.shape, **shape, "tokenizer": args.tokenizer, "parameters": parameters, "steps": args.steps,
                      "batch_size": args.batch_size, "context": args.context, "lr": LR, "warmup": WARMUP,
-                     "lora": LORA if args.lora else None},
+                     "lora": LORA if args.lora else None, "scribe_max_memory_gb": args.max_memory},
         "hardware": hardware(args.device),
         "scribe_tokens_per_s": round(scribe_rate, 1),
         "hf_trainer_tokens_per_s": round(hf_rate, 1),
@@ -174,7 +177,8 @@ def main() -> None:
         flops_per_token = 6 * parameters + 12 * shape["n_layer"] * shape["n_embd"] * args.context
         result["scribe_mfu"] = round(scribe_rate * flops_per_token / (args.peak_tflops * 1e12), 4)
         result["hf_trainer_mfu"] = round(hf_rate * flops_per_token / (args.peak_tflops * 1e12), 4)
-    name = f"train_speed_{args.device.replace(':', '')}_{args.shape}_{args.tokenizer}{'_lora' if args.lora else ''}.json"
+    name = (f"train_speed_{args.device.replace(':', '')}_{args.shape}_{args.tokenizer}{'_lora' if args.lora else ''}"
+            f"{f'_{args.max_memory:g}gb' if args.max_memory else ''}.json")
     out = REPO / "bench" / "results" / name
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"peak resident memory: scribe {max(peaks['scribe']):,.0f} MB, transformers Trainer {max(peaks['hf']):,.0f} MB")

@@ -260,6 +260,8 @@ class Trainer:
         """Read, tokenise, build or load the model, train, evaluate, checkpoint and save."""
         import torch
 
+        from scribe.training.attention import attention_with_fast_dropout
+        from scribe.training.dropout import faster_dropouts
         from scribe.training.loss import fuse_activations
 
         cfg = self.config
@@ -284,6 +286,8 @@ class Trainer:
         data = self._data(base_path)
         model = self._model(data.tokenizer, base_path)
         fuse_activations(model)
+        faster_dropouts(model)
+        attention_with_fast_dropout(model)
         self.data = data
         trainable = [p for p in model.parameters() if p.requires_grad]
         self._fit_micro_batches(model, sum(p.numel() for p in trainable))
