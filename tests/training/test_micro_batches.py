@@ -64,14 +64,9 @@ def config(data: Path, out: Path, **changes: object) -> TrainConfig:
     return TrainConfig(**values)
 
 
-@pytest.fixture
-def text_file(shakespeare_text: str, tmp_path: Path) -> Path:
-    path = tmp_path / "slice.txt"
-    path.write_text(shakespeare_text[:20_000])
-    return path
-
-
-def test_micro_batches_give_the_update_of_one_batch(text_file: Path, tmp_path: Path) -> None:
+def test_micro_batches_give_the_update_of_one_batch(shakespeare_text: str, tmp_path: Path) -> None:
+    text_file = tmp_path / "slice.txt"
+    text_file.write_text(shakespeare_text[:20_000])
     runs: dict[int, list[Event]] = {}
     for count in (1, 4):
         runs[count] = []
@@ -84,7 +79,9 @@ def test_micro_batches_give_the_update_of_one_batch(text_file: Path, tmp_path: P
     assert "batch 4 x 32 tokens in 4 micro-batches" in card
 
 
-def test_a_block_that_cannot_fit_is_refused_before_training(text_file: Path, tmp_path: Path) -> None:
+def test_a_block_that_cannot_fit_is_refused_before_training(shakespeare_text: str, tmp_path: Path) -> None:
+    text_file = tmp_path / "slice.txt"
+    text_file.write_text(shakespeare_text[:20_000])
     events: list[Event] = []
     with pytest.raises(TooBigForMemory, match=r"for one block of 32 tokens beyond the model, but 0 MB is left"):
         Trainer(config(text_file, tmp_path, max_memory_gb=0.001), events.append).run()
