@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from scribe.training.events import Event, Started, Step
-from scribe.training.finetune import TooBigForMemory, load_base
+from scribe.training.finetune import TooBigForMemory, available_bytes, load_base
 from scribe.training.loss import NextTokenLoss
 from scribe.training.lora import add_adapters, set_base_dropout
-from scribe.training.micro_batches import STEP_FACTOR, activation_bytes_per_row, fit_micro_batches
+from scribe.training.micro_batches import (SHARE_OF_AVAILABLE, STEP_FACTOR, activation_bytes_per_row, bytes_in_use,
+                                         fit_micro_batches, room_for_steps)
 from scribe.training.trainer import TrainConfig, Trainer
 
 CPU = torch.device("cpu")
@@ -32,6 +33,16 @@ def test_the_fewest_micro_batches_whose_rows_fit() -> None:
                                               r"the model, but 0 MB is left: lower --context, or allow more with "
                                               r"--max-memory$"):
         fit_micro_batches(8, 1, 1, 100_000_000, 100, context=64)
+
+
+def test_the_room_is_the_limit_less_what_the_process_holds_and_the_optimiser_will() -> None:
+    held = bytes_in_use(CPU)
+    assert 100e6 < held < 20e9  # this process, torch loaded
+    optimiser = 3 * 4 * 1_000_000  # float32 gradients and two moments of a million trainable parameters
+    room = room_for_steps(CPU, 8_000_000_000, 1, 1_000_000)
+    assert room == pytest.approx(8e9 - held - optimiser, abs=50e6)
+    shared = room_for_steps(CPU, None, 2, 0)
+    assert shared == pytest.approx(available_bytes(CPU) * SHARE_OF_AVAILABLE / 2, rel=0.05)
 
 
 @pytest.fixture
