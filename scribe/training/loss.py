@@ -11,8 +11,6 @@ ordinary path. Results match the ordinary path to float rounding (tests/training
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 import torch.nn.functional as F
 from transformers.activations import NewGELUActivation
@@ -46,7 +44,7 @@ def token_loss(model: torch.nn.Module, block: torch.Tensor, *, autocast: bool = 
     """Next-token cross-entropy (nats) of a [batch, length + 1] block of token ids (logits in float32)."""
     inputs, targets = block[:, :-1], block[:, 1:].flatten()
     split = _body_and_head(model)
-    with torch.autocast(block.device.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext():
+    with torch.autocast(block.device.type, dtype=torch.bfloat16, enabled=autocast):
         if split is not None:
             body, weight = split
             hidden = body(input_ids=inputs, use_cache=False).last_hidden_state

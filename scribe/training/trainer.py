@@ -446,27 +446,29 @@ class Trainer:
         return model
 
     def _fit_micro_batches(self, model: "torch.nn.Module", trainable: int) -> None:
-        """Raise `grad_accum` to the micro-batches a step needs to fit in memory (`scribe.training.micro_batches`);
-        every process takes the largest count any of them needs."""
+        """Raise `grad_accum` to the micro-batches a step needs to fit in memory (`scribe.training.micro_batches`).
+        The main process measures and decides, and every process takes its count (or ends with its error)."""
         from scribe.training.loss import NextTokenLoss
         from scribe.training.micro_batches import activation_bytes_per_row, fit_micro_batches, room_for_steps
 
         cfg = self.config
-        row_bytes = activation_bytes_per_row(NextTokenLoss(model, autocast=self.autocast), model, cfg.context,
-                                             self.device)
-        limit = int(cfg.max_memory_gb * 1e9) if cfg.max_memory_gb else None
-        room = room_for_steps(self.device, limit, self.ranks.world, trainable)
-        count = fit_micro_batches(cfg.batch_size, self.ranks.world, cfg.grad_accum, row_bytes, room,
-                                  context=cfg.context)
+        chosen = [cfg.grad_accum]
+
+        def fit() -> None:
+            row_bytes = activation_bytes_per_row(NextTokenLoss(model, autocast=self.autocast), model, cfg.context,
+                                                 self.device)
+            limit = int(cfg.max_memory_gb * 1e9) if cfg.max_memory_gb else None
+            room = room_for_steps(self.device, limit, self.ranks.world, trainable)
+            chosen[0] = fit_micro_batches(cfg.batch_size, self.ranks.world, cfg.grad_accum, row_bytes, room,
+                                          context=cfg.context)
+
+        self._on_main("fitting a step in memory", fit)
         if self.ranks.world > 1:
-            import torch
             import torch.distributed as dist
 
-            counts = torch.tensor([count], device=self.device)
-            distributed.collective(self.ranks, "agreeing on the micro-batches",
-                                   lambda: dist.all_reduce(counts, op=dist.ReduceOp.MAX))
-            count = int(counts.item())
-        cfg.grad_accum = count
+            distributed.collective(self.ranks, "fitting a step in memory",
+                                   lambda: dist.broadcast_object_list(chosen, src=0))
+        cfg.grad_accum = chosen[0]
 
     def _optimizer(self, model: "torch.nn.Module") -> "torch.optim.Optimizer":
         import torch
