@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from textual.app import App
 from textual.widgets import RichLog, Static
 
 from scribe.config import Settings
-from scribe.ui.screens.training import TrainingScreen
+from scribe.training.events import Started
+from scribe.ui.screens.training import TrainingEvent, TrainingScreen
 
 
 class Host(App[None]):
@@ -51,6 +53,23 @@ async def test_a_fine_tuning_job_is_followed_to_the_end(shakespeare_text: str, t
         await pilot.click("#use")
         await pilot.pause()
         assert app.screen is not screen and app.results == [finished.path]
+
+
+async def test_the_start_of_a_run_says_how_each_step_is_split(tmp_path: Path) -> None:
+    screen = TrainingScreen(files="", name="x")
+    app = Host(screen)
+    started = Started(output=str(tmp_path / "x"), preset="", parameters=1_179_648, vocab_size=50257, context=128,
+                      batch_size=8, documents=1, train_tokens=265_923, val_tokens=31_374, max_steps=2,
+                      max_minutes=None, mode="lora", base="gpt2", micro_batches=8)
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen.post_message(TrainingEvent(started))
+        await pilot.pause()
+        shown = str(screen.query_one("#stats", Static).render())
+        assert shown == ("training gpt2 (lora): 1,179,648 trainable parameters, 265,923 tokens (+31,374 validation) "
+                         "from 1 file(s); each step in 8 micro-batches")
+        screen.post_message(TrainingEvent(replace(started, micro_batches=1)))
+        await pilot.pause()
+        assert "micro-batches" not in str(screen.query_one("#stats", Static).render())
 
 
 async def test_bad_settings_are_shown_not_started(tmp_path: Path) -> None:

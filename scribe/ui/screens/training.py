@@ -222,7 +222,8 @@ class TrainingScreen(Screen["str | None"]):
             what = f"{event.base} ({event.mode})" if event.base else f"from scratch ({event.preset})"
             self._stats(f"training {what}: {event.parameters:,} trainable parameters, {event.train_tokens:,} tokens "
                         f"(+{event.val_tokens:,} validation) from {event.documents} file(s)"
-                        + (f"; {len(event.skipped)} skipped" if event.skipped else ""))
+                        + (f"; {len(event.skipped)} skipped" if event.skipped else "")
+                        + (f"; each step in {event.micro_batches} micro-batches" if event.micro_batches > 1 else ""))
             for path, reason in event.skipped:
                 self.notify(f"{path}: {reason}", title="File skipped", severity="warning", markup=False)
         elif isinstance(event, Step):
