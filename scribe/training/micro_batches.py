@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scribe.training.finetune import TooBigForMemory, memory_size
+from scribe.training.finetune import TooBigForMemory, available_bytes, memory_size
 
 if TYPE_CHECKING:
     import torch
@@ -77,8 +77,6 @@ def room_for_steps(device: "torch.device", limit: int | None, processes: int, tr
     """Bytes a step may use: `limit` (the writer's --max-memory) less what this process holds now; without a limit,
     `SHARE_OF_AVAILABLE` of the memory still available, shared by the processes of the run. Less, either way, what
     the first step adds for good: float32 gradients and AdamW's two moments of the `trainable` parameters."""
-    from scribe.training.finetune import available_bytes
-
     optimiser = 3 * 4 * trainable
     if limit is not None:
         return limit - bytes_in_use(device) - optimiser
@@ -93,7 +91,10 @@ def bytes_in_use(device: "torch.device") -> int:
 
     if device.type == "cuda":
         return int(torch.cuda.memory_allocated(device))
-    pages = int(Path("/proc/self/statm").read_text().split()[1]) if Path("/proc/self/statm").exists() else 0
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:  # no /proc (macOS): nothing counted
+        return 0
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
