@@ -3,19 +3,20 @@
 Decoding one token at batch 1 runs hundreds of short parallel regions. PyTorch's CPU builds use GNU OpenMP, whose
 idle threads busy-wait (spin) between regions, by default for up to a few milliseconds; when other programs keep the
 cores busy, a spinning thread holds a core that the thread with the work needs. Passive waiting (no spin) avoids that
-but costs every region a wake-up. Measured with `bench/openmp_wait.py` (GPT-2-124M shape, float32, 2-core Intel Xeon,
-tokens/s):
+but costs every region a wake-up. Measured with `bench/openmp_wait.py` (GPT-2-124M shape, float32, 2-core Intel Xeon
+with ~19 GB/s of read bandwidth, tokens/s):
 
     waiting, threads            quiet   1 busy process   2 busy
-    passive, 2                   37.4        27.1          21.4
-    default spin, 2              50.7        19.1          18.0
-    short spin (scribe), 2       49.8        18.7          21.9
-    short spin, 1                28.8        27.8          21.4
-    short spin, scribe picks     50.5        28.0          19.8
+    passive, 2                   17.9        15.7           7.6
+    default spin, 2              24.4         6.2           7.3
+    short spin (scribe), 2       22.2         5.1           6.8
+    short spin, 1                19.1        19.1          11.1
+    short spin, scribe picks     18.3        18.7          10.6
 
-So scribe's commands ask for a short spin (`SPIN_COUNT`) before torch loads, unless the user chose a policy, and each
-one-token step runs on all of torch's threads less the cores the other programs keep busy (`StepThreads`).
-`SCRIBE_THREADS` fixes the count.
+(Quiet, scribe picked two threads at every look; on this machine the spread between quiet runs is as large as the
+gaps between the rows.) So scribe's commands ask for a short spin (`SPIN_COUNT`) before torch loads, unless the user
+chose a policy, and each one-token step runs on all of torch's threads less the cores the other programs keep busy
+(`StepThreads`). `SCRIBE_THREADS` fixes the count.
 """
 
 from __future__ import annotations
@@ -29,10 +30,15 @@ from contextlib import AbstractContextManager, contextmanager
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 """Variables through which a user already chose how OpenMP threads wait (left alone when set)."""
 THREADS_VARIABLE = "SCRIBE_THREADS"
-SPIN_COUNT = 10_000
-"""Turns of OpenMP's wait loop before an idle thread sleeps (GNU OpenMP's estimate: 100,000 a millisecond): long
-enough to bridge the gaps between the parallel regions of one step, short enough that an idle thread soon gives its
-core back."""
+SPIN_COUNT = 50_000
+"""Turns of OpenMP's wait loop before an idle thread sleeps: long enough to bridge the gaps between the parallel
+regions of one step, short enough that an idle thread soon gives its core back (GNU OpenMP's default is 300,000).
+Measured on a 2-core Intel Xeon (KVM), 2 threads: a 576 x 1,536 product right after single-threaded work took
+~85 us when the other thread was still spinning and 150-280 us when it had to be woken, and 50,000 turns kept it
+spinning through gaps of up to ~300 us, 10,000 through ~50 us. A one-token step of a 30-layer Llama with tiny
+matrices (nothing but the per-layer overhead) took 10.3-10.6 ms with 10,000 turns, 5.3-6.3 ms with 50,000, 5.2-6.3 ms
+with 100,000 and 4.4 ms on one thread; the SmolLM2-135M shape (float32) 42-57 ms against 52-69 ms with 10,000
+(medians of 4 interleaved pairs on a noisy machine)."""
 
 
 HUGE_PAGES_VARIABLE = "THP_MEM_ALLOC_ENABLE"
