@@ -67,6 +67,22 @@ def test_what_one_row_keeps_is_measured_on_the_model(gpt2_base: Path) -> None:
     assert long > 2.2 * short
 
 
+def test_the_row_is_measured_as_training_runs_it_whatever_mode_the_model_is_in(gpt2_base: Path) -> None:
+    model = load_base(gpt2_base, CPU, torch.float32)  # as loaded: evaluation mode, where dropout keeps no masks
+    assert not model.training
+    as_loaded = activation_bytes_per_row(NextTokenLoss(model), model, 64, CPU)
+    assert not model.training  # the probe leaves the mode as it found it
+    model.train()
+    training = activation_bytes_per_row(NextTokenLoss(model), model, 64, CPU)
+    assert as_loaded == training
+    model.eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+    assert activation_bytes_per_row(NextTokenLoss(model), model, 64, CPU) < training  # the masks were counted
+
+
 def config(data: Path, out: Path, **changes: object) -> TrainConfig:
     values: dict = dict(data=[str(data)], output=out / "model", job_dir=out / "job", preset="tiny", tokenizer="char",
                         context=32, batch_size=4, max_steps=3, eval_every=100, log_every=1, eval_tokens=128,
