@@ -81,16 +81,21 @@ class NextTokenLoss(torch.nn.Module):
 
 def _chunk_loss_and_gradient(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
                              scale: float, gradient: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Summed loss of one chunk and, when asked, d(scale * loss)/d(logits) (softmax minus one-hot, scaled)."""
+    """Summed loss of one chunk and, when asked, d(scale * loss)/d(logits) (softmax minus one-hot, scaled). The
+    softmax is formed in the logits' own memory (log-sum-exp as `torch.logsumexp` computes it: the largest logit
+    taken out before the exponentials), so a chunk holds one [rows, vocab] matrix, not two."""
     logits = F.linear(hidden, weight)
     logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 under autocast: softmax in float32
-    log_norm = torch.logsumexp(logits, dim=1)
-    loss = (log_norm - logits.gather(1, targets[:, None])[:, 0]).sum()
+    target_logits = logits.gather(1, targets[:, None])[:, 0]
+    largest = logits.amax(dim=1, keepdim=True)
+    exponentials = logits.sub_(largest).exp_()
+    sums = exponentials.sum(dim=1)
+    loss = (sums.log() + largest[:, 0] - target_logits).sum()
     if not gradient:
         return loss, None
-    probs = logits.sub_(log_norm[:, None]).exp_()
-    probs[torch.arange(len(targets), device=targets.device), targets] -= 1.0
-    return loss, probs.mul_(scale)
+    probs = exponentials.mul_((scale / sums)[:, None])
+    probs[torch.arange(len(targets), device=targets.device), targets] -= scale
+    return loss, probs
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
