@@ -46,7 +46,7 @@ def activation_bytes_per_row(loss: Callable[["torch.Tensor"], "torch.Tensor"], m
         storage = tensor.untyped_storage()
         if storage.data_ptr() not in weights:
             kept[storage.data_ptr()] = max(kept.get(storage.data_ptr(), 0), storage.nbytes())
-        return tensor
+        return tensor.detach()  # the tensor itself would tie a saved output to its own node: a cycle never freed
 
     block = torch.zeros((1, context + 1), dtype=torch.long, device=device)
     training = model.training

@@ -4,6 +4,8 @@ a block that cannot fit at all is refused before training with a one-line messag
 
 from __future__ import annotations
 
+import gc
+import weakref
 from pathlib import Path
 
 import pytest
@@ -81,6 +83,24 @@ def test_the_row_is_measured_as_training_runs_it_whatever_mode_the_model_is_in(g
             if isinstance(module, torch.nn.Dropout):
                 module.p = 0.0
     assert activation_bytes_per_row(NextTokenLoss(model), model, 64, CPU) < training  # the masks were counted
+
+
+def test_the_measured_row_is_freed_when_the_probe_returns(gpt2_base: Path) -> None:
+    model = load_base(gpt2_base, CPU, torch.float32)  # attention dropout on: softmax keeps its own output
+    outputs: list[weakref.ref] = []
+
+    def remember(_module: torch.nn.Module, _inputs: object, output: object) -> None:
+        for tensor in output if isinstance(output, tuple) else (output,):
+            if isinstance(tensor, torch.Tensor):
+                outputs.append(weakref.ref(tensor))
+
+    hooks = [module.register_forward_hook(remember) for module in model.modules()]
+    activation_bytes_per_row(NextTokenLoss(model), model, 64, CPU)
+    for hook in hooks:
+        hook.remove()
+    gc.collect()
+    assert len(outputs) > 20
+    assert [ref for ref in outputs if ref() is not None] == []  # nothing of the pass is kept (it was ~100 MB a call)
 
 
 def config(data: Path, out: Path, **changes: object) -> TrainConfig:
