@@ -120,11 +120,12 @@ def run_hf(folder: Path, work: Path, args: argparse.Namespace) -> float:
 
 
 def run_side(name: str, folder: Path, work: Path, args: argparse.Namespace) -> tuple[float, float]:
-    """One side's run (in a child process): its tokens/s and the process's peak resident memory in MB."""
+    """One side's run (in a child process): its tokens/s and the process's peak resident memory in MB (10^6 bytes,
+    as `--max-memory` counts GB)."""
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     rate = run_scribe(folder, work, args) if name == "scribe" else run_hf(folder, work, args)
-    return rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return rate, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB on Linux
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 What a step needs beyond the weights and the optimiser grows with the rows of a micro-batch: the tensors the forward
 pass keeps for the backward pass (activations), the gradients the backward pass forms while it frees them, and the
-memory the allocator keeps after they are freed. A LoRA fine-tune of GPT-2-124M on a CPU keeps ~120 MB for each
-row of 128 tokens; with a batch of 32 x 256 tokens that is ~8 GB of activations alone. So the trainer measures what
+memory the allocator keeps after they are freed. A LoRA fine-tune of GPT-2-124M on a CPU keeps ~90 MB for each
+row of 128 tokens; with a batch of 32 x 256 tokens that is ~6 GB of activations alone. So the trainer measures what
 one row keeps (`activation_bytes_per_row`: one training forward pass of one row, counting the tensors autograd saves
 that are not weights) and splits each step into the fewest micro-batches, at least the writer's `--grad-accum`, whose
 rows fit in the room left (`fit_micro_batches`): the writer's `--max-memory` less what the process holds already, or,
@@ -22,11 +22,11 @@ from scribe.training.finetune import TooBigForMemory, available_bytes, memory_si
 if TYPE_CHECKING:
     import torch
 
-STEP_FACTOR = 3.0
+STEP_FACTOR = 4.0
 """A step's peak above the process's size before training, per byte of activations one row keeps: the activations,
 the gradients the backward pass forms, and what the allocator keeps of freed memory (measured, LoRA on GPT-2-124M,
-2-core Intel Xeon, rows of 128 tokens keeping 114 MB each: one row a micro-batch peaked 0.32 GB above, eight rows
-2.8 GB: 2.8 and 3.0 times)."""
+2-core Intel Xeon, rows of 128 tokens keeping 89 MB each: one, two and four rows a micro-batch peaked 3.9, 3.7 and
+3.5 times that above the process's size after the measurement)."""
 SHARE_OF_AVAILABLE = 0.8
 """Of the memory still available, the part a step may use when the writer set no limit."""
 
