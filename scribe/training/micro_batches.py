@@ -35,8 +35,9 @@ def activation_bytes_per_row(loss: Callable[["torch.Tensor"], "torch.Tensor"], m
                              context: int, device: "torch.device") -> int:
     """Bytes the training forward pass `loss(block)` of one row of `context` tokens keeps for its backward pass, the
     model's weights not counted. The pass runs in training mode (dropout's masks count; the model's mode is restored
-    after), the random state is left as it was (dropout draws nothing that training will see), and the memory the pass freed goes back to the system where the C library can (glibc's `malloc_trim`), so that
-    what the process holds afterwards is what training starts from (~100 MB more otherwise: GPT-2-124M, 128 tokens)."""
+    after), the random state is left as it was (dropout draws nothing that training will see), and the memory the
+    pass freed goes back to the system where the C library can (glibc's `malloc_trim`), so that what the process
+    holds afterwards is what training starts from."""
     import torch
 
     weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
