@@ -80,6 +80,18 @@ def set_stage(stage: str) -> None:
     _stage = (stage, _stage[1] if _stage else time.monotonic())
 
 
+def character_count(count: int, total: int | None = None) -> str:
+    """A count of characters for progress lines, "12,345 characters" or "2.5 million characters"; with `total`,
+    "12,345 of 60,000 characters", both in the unit the total needs."""
+    big = (count if total is None else total) >= 1_000_000
+
+    def number(n: int) -> str:
+        return f"{n / 1e6:,.1f}" if big else f"{n:,}"
+
+    unit = "million characters" if big else "characters"
+    return f"{number(count)} {unit}" if total is None else f"{number(count)} of {number(total)} {unit}"
+
+
 def stage() -> tuple[str, float] | None:
     """What data preparation is doing now and when it began (`time.monotonic()`); None before it began."""
     return _stage
@@ -664,7 +676,7 @@ def read_each(paths: Iterable[str | Path], use: Callable[[Iterator[str]], R], *,
                 if piece is None:
                     return
                 count[0] += len(piece)
-                set_stage(f"{name}: {count[0] / 1e6:,.1f} million characters")
+                set_stage(f"{name}: {character_count(count[0])}")
                 yield piece
 
         try:
@@ -757,7 +769,7 @@ def _store_one(path: Path, out: BinaryIO, strip_gutenberg: bool, join_lines: boo
             break
         out.write(piece.encode("utf-8", "surrogatepass"))
         characters += len(piece)
-        set_stage(f"{stage_name}: {characters / 1e6:,.1f} million characters")
+        set_stage(f"{stage_name}: {character_count(characters)}")
     if not characters:
         return Skipped(path, "no text")
     return StoredDocument(path, Path(out.name), start, out.tell(), characters, encoding)

@@ -28,6 +28,7 @@ from scribe.training.corpus import (
     Document,
     StoredDocument,
     Text,
+    character_count,
     cut_everywhere,
     cut_pieces,
     release_free_memory,
@@ -213,7 +214,7 @@ def encode_documents(documents: Sequence[Text], tokenizer: "PreTrainedTokenizerB
             else:
                 hits += 1
             done += doc.characters
-            set_stage(f"tokenised {done / 1e6:,.1f} of {total / 1e6:,.1f} million characters")
+            set_stage(f"tokenised {character_count(done, total)}")
             files.append(path)
         counts = [n for n in map(_token_count, files) if n is not None]
         if len(counts) != len(files):
@@ -234,7 +235,7 @@ def _tokenize(doc: Text, tokenizer: "PreTrainedTokenizerBase", done: int, total:
     of `total` characters before this document) and a cancel is honoured between pieces."""
     pos = 0
     for piece in doc.pieces():
-        set_stage(f"tokenising: {(done + pos) / 1e6:,.1f} of {total / 1e6:,.1f} million characters")
+        set_stage(f"tokenising: {character_count(done + pos, total)}")
         yield tokenizer(piece, add_special_tokens=False)["input_ids"]
         pos += len(piece)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scribe.training.corpus import Document
+from scribe.training.corpus import Document, character_count, stage
 from scribe.training.dataset import (
     cached_bpe,
     char_tokenizer,
@@ -77,6 +77,8 @@ def test_a_second_encoding_reads_the_cache(bare_tokenizer_dir: Path, tmp_path: P
     docs = [Document(Path("a.txt"), "Hello world. " * 50), Document(Path("b.txt"), "Another text, another day.\n")]
     first = encode_documents(docs, tokenizer, tmp_path)
     assert (first.cached, first.tokenized) == (0, 2)
+    total = len(docs[0].text) + len(docs[1].text)
+    assert stage()[0] == f"tokenised {total:,} of {total:,} characters"  # the progress line, in a unit that shows
     expected = [*tokenizer(docs[0].text)["input_ids"], eos, *tokenizer(docs[1].text)["input_ids"], eos]
     assert first.ids.tolist() == expected
 
@@ -92,6 +94,13 @@ def test_a_second_encoding_reads_the_cache(bare_tokenizer_dir: Path, tmp_path: P
     changed = [docs[0], Document(Path("b.txt"), "Edited text.\n")]
     third = encode_documents(changed, tokenizer, tmp_path)
     assert (third.cached, third.tokenized) == (1, 1)
+
+
+def test_progress_counts_characters_in_the_unit_the_total_needs() -> None:
+    assert character_count(650) == "650 characters"
+    assert character_count(30_000, 65_432) == "30,000 of 65,432 characters"
+    assert character_count(2_500_000) == "2.5 million characters"
+    assert character_count(400_000, 62_100_000) == "0.4 of 62.1 million characters"
 
 
 def test_a_trained_bpe_is_cached_by_its_training_text(tmp_path: Path) -> None:
