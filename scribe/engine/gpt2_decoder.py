@@ -173,7 +173,7 @@ class GPT2Decoder(KVCacheSlots):
             qkv = layer.c_attn(h).view(3, self.heads, 1, self.head_dim)
             kv = self.cache[index]
             kv[:, :, position:end] = qkv[1:]
-            a = attend_one(qkv[0], kv[0, :, :end], kv[1, :, :end], layer.scale)
+            a = attend_one(qkv[0], kv[0, :, :end].transpose(1, 2), kv[1, :, :end], layer.scale)
             x = x + layer.c_proj(a.view(1, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))

@@ -10,6 +10,15 @@ scaling the config asks for, Llama 3's included, is the model's), and runs:
   next-token logits of the last position only ([vocab]).
 - The cache is one tensor ([layers, 2, key/value heads, capacity, head_dim]) allocated by `reserve` and reused; the
   rotary cosines and sines for every position are computed once per `reserve`.
+- A one-token step (`_step_one`) is where a CPU decode spends its time beyond reading the weights: dozens of small
+  operations a layer, each a few microseconds of dispatch. It runs fewer of them: queries and keys are rotated in
+  place in the projection's output, the attention scale folded into the queries' cosines and sines (scaled once a
+  step); keys and values go into the cache with one copy, through per-layer views made at `reserve`; the MLP's gate
+  and up halves are one unbound view; a float32 RMSNorm is a vector norm and three products (`_norm`: 3 us against
+  9 us for `F.rms_norm` on a 576-wide row). Measured on a 2-core Intel Xeon (KVM), medians of three runs each,
+  interleaved with the plain step: a 30-layer Llama with tiny matrices (nothing but the per-layer work, float32) 3.7
+  against 4.5 ms a step; the SmolLM2-135M shape, two sets of runs on a noisy machine, float32 27.2 and 28.7 against
+  29.3 and 29.1 ms, int8 15.5 and 13.8 against 17.9 and 14.8 ms.
 - Fewer, larger products: the query, key and value projections are one matrix, and so are the MLP's gate and up
   projections (`_fuse`: the model's own weights re-stored as slices of it, in the memory order a one-row product reads
   fastest (`one_row`), so no memory is added and the model's forward pass is unchanged); queries and keys are rotated
@@ -76,12 +85,20 @@ class LlamaDecoder(KVCacheSlots):
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
         self.max_positions = config.max_position_embeddings
         self.eps = config.rms_norm_eps
+        self.eps_tensor = torch.tensor([self.eps], dtype=self.dtype, device=self.device)
+        rotated = self.heads + self.kv_heads
+        self.rotary_scale = torch.ones(rotated, 1, dtype=self.dtype, device=self.device)
+        """1 for the key rows of a step's rotation, the attention scale for the query rows."""
+        self.rotary_scale[: self.heads] = self.head_dim**-0.5
         self.embed = body.embed_tokens.weight
         self.norm = body.norm.weight
         self.rotary = body.rotary_emb
         self.lm_head = Projection(one_row_layout(model.lm_head.weight, out_in=True), getattr(model.lm_head, "bias", None))
         self.layers = [_Layer(block) for block in body.layers]
         self.cache: torch.Tensor | None = None
+        self.layer_caches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        """Per layer, views of the cache: keys and values [2, kv heads, capacity, dim], the keys transposed
+        [kv heads, dim, capacity], the values [kv heads, capacity, dim]."""
         self.cos: torch.Tensor | None = None
         self.sin: torch.Tensor | None = None
         self.length = 0
@@ -97,6 +114,8 @@ class LlamaDecoder(KVCacheSlots):
         capacity = min(capacity, self.max_positions)
         if self.cache is None or self.cache.shape[3] < capacity:
             self._allocate((len(self.layers), 2, self.kv_heads, capacity, self.head_dim), keep=keep)
+            assert self.cache is not None
+            self.layer_caches = [(kv, kv[0].transpose(1, 2), kv[1]) for kv in self.cache.unbind(0)]
             positions = torch.arange(capacity, device=self.device)[None]
             probe = torch.zeros(1, dtype=self.dtype, device=self.device)
             cos, sin = self.rotary(probe, positions)
@@ -150,7 +169,7 @@ class LlamaDecoder(KVCacheSlots):
         x = self.embed[tokens]
         heads, kv_heads = self.heads, self.kv_heads
         for index, layer in enumerate(self.layers):
-            h = F.rms_norm(x, (x.shape[-1],), layer.norm_1, self.eps)
+            h = self._norm(x, layer.norm_1)
             qkv = layer.qkv(h).view(rows, heads + 2 * kv_heads, 1, self.head_dim)
             qk = _rotate(qkv[:, : heads + kv_heads], cos, sin)
             q, k, v = qk[:, :heads], qk[:, heads:], qkv[:, heads + kv_heads :]
@@ -162,41 +181,69 @@ class LlamaDecoder(KVCacheSlots):
             x = x + layer.o(a.reshape(rows, self.heads * self.head_dim))
             x = x + self._mlp(layer, x)
         self.rows_length = end
-        return self.lm_head(F.rms_norm(x, (x.shape[-1],), self.norm, self.eps))
+        return self.lm_head(self._norm(x, self.norm))
+
+    def _step_one(self, token: torch.Tensor) -> torch.Tensor:
+        """`step`'s work: `_run` for one token with fewer operations (see the module's docstring)."""
+        assert self.cos is not None and self.sin is not None
+        position, heads, kv_heads, dim = self.length, self.heads, self.kv_heads, self.head_dim
+        end, rotated = position + 1, heads + kv_heads
+        cos, sin = self.cos[position] * self.rotary_scale, self.sin[position] * self.rotary_scale
+        x = self.embed[token]
+        for layer, (kv, keys_t, values) in zip(self.layers, self.layer_caches):
+            qkv = layer.qkv(self._norm(x, layer.norm_1)).view(rotated + kv_heads, dim)
+            qk = qkv[:rotated]
+            torch.addcmul(qk * cos, qk.roll(dim // 2, -1), sin, out=qk)
+            kv.select(2, position).copy_(qkv[heads:].view(2, kv_heads, dim))
+            a = attend_one(qkv[:heads].view(heads, 1, dim), keys_t[:, :, :end], values[:, :end])
+            x = x + layer.o(a.view(1, heads * dim))
+            gate, up = layer.gate_up(self._norm(x, layer.norm_2)).view(2, 1, layer.intermediate)
+            x = x + layer.down(F.silu(gate, inplace=True).mul_(up))
+        self.length = end
+        return self.lm_head(self._norm(x, self.norm))[0]
+
+    def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """RMSNorm of the rows of `x` with `weight`, as transformers computes it:
+        ``x / sqrt(mean(x ** 2) + eps) * weight``. In float32 the mean of squares comes from the vector norm
+        (``|x| ** 2 / n``), eps added in the same operation; other dtypes use `F.rms_norm`, which sums in float32."""
+        if x.dtype != torch.float32:
+            return F.rms_norm(x, (x.shape[-1],), weight, self.eps)
+        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+        scale = torch.addcmul(self.eps_tensor, norm, norm, value=1.0 / x.shape[-1]).rsqrt_()
+        return torch.mul(x, scale).mul_(weight)
 
     def _run(self, ids: torch.Tensor, *, causal: bool) -> torch.Tensor:
+        if ids.numel() == 1:
+            return self._step_one(ids)
         assert self.cache is not None and self.cos is not None and self.sin is not None
         start, count = self.length, ids.numel()
         end = start + count
         cos, sin = self.cos[start:end], self.sin[start:end]
         # several tokens after cached positions: causal attention over the whole cache (token i sees up to start + i)
         mask = (torch.ones(count, end, dtype=torch.bool, device=self.device).tril(start)
-                if causal and count > 1 and start > 0 else None)
+                if causal and start > 0 else None)
         x = self.embed[ids]
         heads, kv_heads = self.heads, self.kv_heads
         for index, layer in enumerate(self.layers):
-            h = F.rms_norm(x, (x.shape[-1],), layer.norm_1, self.eps)
+            h = self._norm(x, layer.norm_1)
             qkv = layer.qkv(h).view(count, heads + 2 * kv_heads, self.head_dim).transpose(0, 1)
             qk = _rotate(qkv[: heads + kv_heads], cos, sin)
             q = qk[:heads]
             kv = self.cache[index]
             kv[0, :, start:end] = qk[heads:]
             kv[1, :, start:end] = qkv[heads + kv_heads :]
-            if count == 1:
-                a = attend_one(q, kv[0, :, :end], kv[1, :, :end], self.head_dim**-0.5)
-            else:
-                a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end],
-                                                   attn_mask=mask, is_causal=causal and mask is None,
-                                                   enable_gqa=kv_heads != heads)[0]
+            a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end],
+                                               attn_mask=mask, is_causal=causal and mask is None,
+                                               enable_gqa=kv_heads != heads)[0]
             x = x + layer.o(a.transpose(0, 1).reshape(count, heads * self.head_dim))
             x = x + self._mlp(layer, x)
         self.length = end
-        last = F.rms_norm(x[-1:], (x.shape[-1],), self.norm, self.eps)
+        last = self._norm(x[-1:], self.norm)
         return self.lm_head(last)[0]
 
     def _mlp(self, layer: _Layer, x: torch.Tensor) -> torch.Tensor:
         """The SwiGLU MLP of `layer` on the residual `x` (its norm included): down(silu(gate(h)) * up(h))."""
-        gate_up = layer.gate_up(F.rms_norm(x, (x.shape[-1],), layer.norm_2, self.eps))
+        gate_up = layer.gate_up(self._norm(x, layer.norm_2))
         return layer.down(F.silu(gate_up[..., : layer.intermediate]) * gate_up[..., layer.intermediate :])
 
 

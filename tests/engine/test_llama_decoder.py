@@ -81,6 +81,26 @@ def test_int8_stays_close_to_float32(reference) -> None:
     assert int(logits.argmax()) == int(full[-1].argmax())
 
 
+def test_steps_in_int8_and_bfloat16_stay_close_to_the_model(folder: Path) -> None:
+    """One-token steps in int8 stay close to the float32 model, and in bfloat16 (RMSNorm through `F.rms_norm`) to the
+    model's own bfloat16 forward pass."""
+    from transformers import AutoModelForCausalLM
+
+    ids = torch.randint(0, 250, (14,), generator=torch.Generator().manual_seed(4))
+    for dtype, int8 in ((torch.float32, True), (torch.bfloat16, False)):
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).eval()
+        with torch.no_grad():
+            full = model(ids[None]).logits[0].float()
+            decoder = LlamaDecoder(model)
+            if int8:
+                decoder.quantize_int8()
+            decoder.reserve(16)
+            decoder.prefill(ids[:8])
+            steps = [decoder.step(ids[i : i + 1]).float() for i in range(8, 14)]
+        for i, logits in zip(range(8, 14), steps):
+            assert torch.nn.functional.cosine_similarity(logits, full[i], dim=0) > 0.99, (dtype, i)
+
+
 def test_the_backend_decodes_with_it_and_matches_greedy_generate(folder: Path, reference) -> None:
     backend = TransformersBackend.load(folder, device="cpu", dtype="float32")
     assert type(backend._steps).__name__ == "LlamaDecoder"
