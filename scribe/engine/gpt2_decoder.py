@@ -64,7 +64,6 @@ class GPT2Decoder(KVCacheSlots):
     def __init__(self, model: torch.nn.Module, *, cuda_graphs: bool = True) -> None:
         if not supports(model):
             raise ValueError(f"{type(model).__name__} is not a GPT-2 model this decoder supports")
-        in_fresh_memory(model)
         config = model.config
         body = model.transformer
         self.device = body.wte.weight.device
@@ -77,24 +76,26 @@ class GPT2Decoder(KVCacheSlots):
         self.wte = body.wte.weight
         self.wpe = body.wpe.weight
         self.ln_f = (body.ln_f.weight, body.ln_f.bias)
-        self.lm_head = Projection(one_row_layout(model.lm_head.weight, out_in=True), getattr(model.lm_head, "bias", None))
-        self.act: Callable[[torch.Tensor], torch.Tensor] = _activation(config.activation_function)
-        self.layers: list[_Layer] = []
-        for index, block in enumerate(body.h):
-            scale = self.head_dim**-0.5 if config.scale_attn_weights else 1.0
-            if config.scale_attn_by_inverse_layer_idx:
-                scale /= float(index + 1)
-            self.layers.append(
-                _Layer(
-                    ln_1=(block.ln_1.weight, block.ln_1.bias),
-                    c_attn=Projection(one_row_layout(block.attn.c_attn.weight, out_in=False), block.attn.c_attn.bias),
-                    c_proj=Projection(one_row_layout(block.attn.c_proj.weight, out_in=False), block.attn.c_proj.bias),
-                    ln_2=(block.ln_2.weight, block.ln_2.bias),
-                    c_fc=Projection(one_row_layout(block.mlp.c_fc.weight, out_in=False), block.mlp.c_fc.bias),
-                    mlp_proj=Projection(one_row_layout(block.mlp.c_proj.weight, out_in=False), block.mlp.c_proj.bias),
-                    scale=scale,
+        with in_fresh_memory(model):
+            self.lm_head = Projection(one_row_layout(model.lm_head.weight, out_in=True),
+                                      getattr(model.lm_head, "bias", None))
+            self.act: Callable[[torch.Tensor], torch.Tensor] = _activation(config.activation_function)
+            self.layers: list[_Layer] = []
+            for index, block in enumerate(body.h):
+                scale = self.head_dim**-0.5 if config.scale_attn_weights else 1.0
+                if config.scale_attn_by_inverse_layer_idx:
+                    scale /= float(index + 1)
+                self.layers.append(
+                    _Layer(
+                        ln_1=(block.ln_1.weight, block.ln_1.bias),
+                        c_attn=_conv1d(block.attn.c_attn),
+                        c_proj=_conv1d(block.attn.c_proj),
+                        ln_2=(block.ln_2.weight, block.ln_2.bias),
+                        c_fc=_conv1d(block.mlp.c_fc),
+                        mlp_proj=_conv1d(block.mlp.c_proj),
+                        scale=scale,
+                    )
                 )
-            )
         self.cache: torch.Tensor | None = None
         self.length = 0
         """Positions filled in the cache."""
@@ -279,6 +280,11 @@ class _GraphSteps:
         with torch.cuda.graph(graph):
             logits = self.decoder.step_masked(self.token, self.position, window)
         return graph, logits
+
+
+def _conv1d(layer: torch.nn.Module) -> Projection:
+    """A projection on the weight (re-stored by `one_row_layout`) and bias of transformers' Conv1D `layer`."""
+    return Projection(one_row_layout(layer.weight, out_in=False), layer.bias)
 
 
 def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -75,7 +75,6 @@ class LlamaDecoder(KVCacheSlots):
     def __init__(self, model: torch.nn.Module) -> None:
         if not supports(model):
             raise ValueError(f"{type(model).__name__} is not a Llama-architecture model this decoder supports")
-        in_fresh_memory(model)
         config = model.config
         body = model.model
         self.device = body.embed_tokens.weight.device
@@ -93,8 +92,10 @@ class LlamaDecoder(KVCacheSlots):
         self.embed = body.embed_tokens.weight
         self.norm = body.norm.weight
         self.rotary = body.rotary_emb
-        self.lm_head = Projection(one_row_layout(model.lm_head.weight, out_in=True), getattr(model.lm_head, "bias", None))
-        self.layers = [_Layer(block) for block in body.layers]
+        with in_fresh_memory(model):
+            self.lm_head = Projection(one_row_layout(model.lm_head.weight, out_in=True),
+                                      getattr(model.lm_head, "bias", None))
+            self.layers = [_Layer(block) for block in body.layers]
         self.cache: torch.Tensor | None = None
         self.layer_caches: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         """Per layer, views of the cache: keys and values [2, kv heads, capacity, dim], the keys transposed

@@ -11,6 +11,8 @@ float32: a product whose input is at least as wide as its output streams faster 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -47,25 +49,33 @@ class Projection:
 
 def one_row_layout(parameter: torch.Tensor, *, out_in: bool) -> torch.Tensor:
     """The [in, out] view of a weight `parameter` (stored [out, in] when `out_in`, as nn.Linear does; else [in, out],
-    as Conv1D does), its values re-stored in place, on the CPU, in the memory order a one-row product reads fastest:
-    [out, in] rows when the input is at least as wide as the output, [in, out] rows otherwise. The same values and
-    no added memory, so the model's own forward pass (and a tied embedding) work on it as before."""
+    as Conv1D does), its values re-stored in place, on the CPU, in fresh memory (`in_fresh_memory`) and in the memory
+    order a one-row product reads fastest: [out, in] rows when the input is at least as wide as the output, [in, out]
+    rows otherwise. The same values and no added memory, so the model's own forward pass (and a tied embedding) work on
+    it as before."""
     in_out = parameter.t() if out_in else parameter
-    stored_in_out = in_out.stride(1) == 1
-    if parameter.device.type == "cpu" and stored_in_out != input_major(*in_out.shape):
+    if parameter.device.type == "cpu":
+        stored_in_out = in_out.stride(1) == 1
         with torch.no_grad():
-            parameter.data = parameter.data.t().contiguous().t()
+            if stored_in_out != input_major(*in_out.shape):
+                parameter.data = parameter.data.t().contiguous().t()
+            else:
+                parameter.data = parameter.data.clone()
     return parameter.t() if out_in else parameter
 
 
-def in_fresh_memory(model: torch.nn.Module) -> None:
-    """Re-store every CPU parameter of `model` in memory of its own (the same values): weights loaded from a
-    safetensors file are pages of the file's mapping, 4 KB each; fresh allocations of 2 MB or more are huge pages when
-    PyTorch's huge-page switch is on (`threads.HUGE_PAGES_VARIABLE`, which scribe's commands set), and a one-row
-    product streams them faster."""
+@contextmanager
+def in_fresh_memory(model: torch.nn.Module) -> Iterator[None]:
+    """Run the block, which re-stores the weight matrices of `model` (`one_row_layout`, fused matrices), then re-store
+    every CPU parameter it left where it was in memory of its own (the same values), so each weight is copied once:
+    weights loaded from a safetensors file are pages of the file's mapping, 4 KB each; fresh allocations of 2 MB or
+    more are huge pages when PyTorch's huge-page switch is on (`threads.HUGE_PAGES_VARIABLE`, which scribe's commands
+    set), and a one-row product streams them faster."""
     with torch.no_grad():
+        before = {id(parameter): parameter.data_ptr() for parameter in model.parameters()}
+        yield
         for parameter in model.parameters():
-            if parameter.device.type == "cpu":
+            if parameter.device.type == "cpu" and parameter.data_ptr() == before.get(id(parameter)):
                 parameter.data = parameter.data.clone()
 
 

@@ -45,8 +45,9 @@ def test_prefill_and_steps_give_transformers_logits(reference) -> None:
 
 
 def test_fused_projections_share_the_models_weights(folder: Path) -> None:
-    """The decoder's query/key/value and gate/up matrices are the model's own weights re-stored side by side: no
-    weight memory is added and the model's forward pass gives what it gave before."""
+    """The decoder's query/key/value and gate/up matrices are the model's own weights re-stored side by side, and its
+    other projections read the model's own (re-stored) weights: no weight memory is added and the model's forward
+    pass gives what it gave before."""
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(folder).eval()
@@ -65,6 +66,8 @@ def test_fused_projections_share_the_models_weights(folder: Path) -> None:
         storage = fused.weight.untyped_storage().data_ptr()
         assert all(part.weight.untyped_storage().data_ptr() == storage for part in parts)
         assert fused.weight.shape[1] == sum(part.weight.shape[0] for part in parts)
+    for projection, linear in ((layer.o, attention.o_proj), (layer.down, mlp.down_proj), (decoder.lm_head, model.lm_head)):
+        assert projection.weight.untyped_storage().data_ptr() == linear.weight.untyped_storage().data_ptr()
     if attention.q_proj.bias is not None:  # Qwen2: the biases are fused alike
         assert attention.k_proj.bias.untyped_storage().data_ptr() == layer.qkv.bias.untyped_storage().data_ptr()
 
