@@ -28,7 +28,7 @@ class Projection:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.packed is not None:
-            return torch.ops.quantized.linear_dynamic.default(x, self.packed, True)
+            return torch.ops.quantized.linear_dynamic(x, self.packed, True)
         if self.bias is None:
             return torch.mm(x, self.weight)
         return torch.addmm(self.bias, x, self.weight)
