@@ -182,3 +182,11 @@ def test_cuda_gives_the_same_choices_as_cpu_for_greedy_and_samples_on_the_device
     params = SamplingParams(temperature=0.9, top_k=50, top_p=0.9, min_p=0.02, typical_p=0.95, seed=3)
     first = [Sampler(params, device="cuda").step(logits.cuda(), ids.cuda(), 30).token_id for _ in range(2)]
     assert first[0] == first[1]
+
+
+def test_greedy_takes_the_first_of_equal_best_scores():
+    """Greedy picks what argmax picks: the first of several equal best scores, also across a large vocabulary."""
+    logits = torch.randn(49152, generator=torch.Generator().manual_seed(5))
+    logits[[40000, 123, 777]] = 20.0
+    result = Sampler(SamplingParams(temperature=0.0)).step(logits, torch.tensor([1, 2]), 2)
+    assert result.token_id == 123
