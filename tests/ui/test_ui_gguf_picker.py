@@ -44,5 +44,6 @@ async def test_the_picker_lists_the_gguf_files_of_the_named_folders(settings: Se
         entry = next(e for e in screen.entries if e.location == str(file))
         assert (entry.source, entry.kind, entry.usable) == ("gguf-folder", "gguf", True)
         lines = rendered(app, screen.query_one(DataTable))
-        row = next(line for line in lines if "tiny-Q4_K_M.gguf" in line)
+        row = next((line for line in lines if "tiny-Q4_K_M.gguf" in line), None)
+        assert row is not None, "\n".join(lines)  # drawn at once, each column as wide as its widest cell
         assert "gguf-folder" in row and "ready" in row, row

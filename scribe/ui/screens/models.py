@@ -185,13 +185,16 @@ class ModelsScreen(Screen["str | None"]):
             return
         self.entries, self._list_error = message.entries, message.error
         table = self.query_one("#models-table", DataTable)
-        table.clear()
-        if not table.columns:
-            table.add_columns(*message.columns)
-        for number, (entry, cells) in enumerate(zip(message.entries, message.rows)):
-            name = Text(cells[0] + ("  ◀ now" if number == message.current else ""),
-                        style="bold" if entry.usable else "dim")
-            table.add_row(name, *cells[1:])
+        rows = [(Text(cells[0] + ("  ◀ now" if number == message.current else ""),
+                      style="bold" if entry.usable else "dim"), *map(Text, cells[1:]))
+                for number, (entry, cells) in enumerate(zip(message.entries, message.rows))]
+        # Each column as wide as its widest cell, given up front: a table left to measure its columns when idle was
+        # sometimes drawn at the headers' widths and stayed so (seen under load in the picker's test)
+        table.clear(columns=True)
+        for index, label in enumerate(message.columns):
+            table.add_column(label, width=max([len(label)] + [line[index].cell_len for line in rows]))
+        for line in rows:
+            table.add_row(*line)
         found = (i for name in self._select for i, e in enumerate(self.entries) if name in (e.name, *e.aliases))
         row = next(found, message.current)
         if row is not None:
