@@ -1,5 +1,6 @@
 """What scribe's decoders share: the key/value cache bookkeeping (one preallocated tensor
-[layers, 2 (keys, values), heads, capacity, head_dim] and how many of its positions are filled) and int8 weights."""
+[layers, 2 (keys, values), heads, capacity, head_dim] and how many of its positions are filled), int8 weights and
+one-row products through OpenBLAS."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ class KVCacheSlots:
                 projection.quantize_int8()
         self.lm_head.quantize_int8()
         self.quantized = True
+
+    def multiply_rows_with_openblas(self) -> None:
+        """Send the one-row products of every projection and the output head to numpy's OpenBLAS (CPU, float32;
+        `scribe.engine.blas`); steps then run in `blas.step_threads`."""
+        for layer in self.layers:
+            for projection in layer.projections():
+                projection.multiply_rows_with_openblas()
+        self.lm_head.multiply_rows_with_openblas()
 
     def _allocate(self, shape: tuple[int, ...], *, keep: bool) -> None:
         """A new, larger cache of `shape`; with `keep` the filled positions are copied over."""

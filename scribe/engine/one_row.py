@@ -13,25 +13,42 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    import numpy
 
 
 class Projection:
     """x @ W + b for a weight W given as an [in, out] view (transformers' Conv1D layout, or the transpose of a
-    Linear's [out, in] weight). `quantize_int8` switches to int8 weights."""
+    Linear's [out, in] weight). `quantize_int8` switches to int8 weights; `multiply_rows_with_openblas` sends one-row
+    float32 products to numpy's OpenBLAS (`scribe.engine.blas`)."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
         self.weight = weight
         self.bias = bias
         self.packed: object | None = None
+        self.array: "numpy.ndarray | None" = None
+        """The weight as a numpy array over the same memory, when one-row products go through OpenBLAS."""
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.packed is not None:
             return torch.ops.quantized.linear_dynamic(x, self.packed, True)
+        if self.array is not None and x.shape[0] == 1:
+            out = torch.from_numpy(x.numpy() @ self.array)
+            return out if self.bias is None else out.add_(self.bias)
         if self.bias is None:
             return torch.mm(x, self.weight)
         return torch.addmm(self.bias, x, self.weight)
+
+    def multiply_rows_with_openblas(self) -> None:
+        """Multiply one row at a time through numpy (OpenBLAS) on the weight's own memory (CPU, float32 only)."""
+        if self.weight.device.type != "cpu" or self.weight.dtype != torch.float32:
+            raise ValueError(f"OpenBLAS products need float32 weights on the CPU, not {self.weight.dtype} on "
+                             f"{self.weight.device.type}")
+        self.array = self.weight.detach().numpy()
 
     def quantize_int8(self) -> None:
         """Keep an int8 copy of the weight, one scale per output channel (symmetric); activations are quantised per

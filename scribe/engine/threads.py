@@ -167,6 +167,9 @@ class StepThreads:
     def __init__(self, fixed: int | None = None, *, load: OtherLoad | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.fixed = fixed
+        self.openblas = False
+        """Whether the steps' products run on numpy's OpenBLAS (`scribe.engine.blas.step_threads`: the count is
+        OpenBLAS's, torch's own operations run on one thread)."""
         self._load = load or OtherLoad()
         self._clock = clock
         self._most: int | None = None
@@ -177,7 +180,12 @@ class StepThreads:
         """A context manager that runs one step (`prompt`: the prompt's pass) on its thread count."""
         if prompt:
             return intra_op_threads(None)
-        return intra_op_threads(self.fixed if self.fixed is not None else self.count())
+        count = self.fixed if self.fixed is not None else self.count()
+        if self.openblas:
+            from scribe.engine.blas import step_threads
+
+            return step_threads(count)
+        return intra_op_threads(count)
 
     def count(self) -> int:
         """The thread count for the next step."""

@@ -150,8 +150,9 @@ class TransformersBackend(TokenBackend):
 
     `decoder`: "auto" decodes GPT-2 models with `GPT2Decoder`, Llama-architecture ones with `LlamaDecoder` and others
     with `TransformersSteps`; "transformers"
-    uses `TransformersSteps` for every model. `int8` quantises the weight matrices (CPU). `cuda_graphs=False` keeps
-    GPT-2 steps eager on CUDA.
+    uses `TransformersSteps` for every model. `int8` quantises the weight matrices (CPU); `openblas` sends scribe's
+    own decoders' float32 one-row products on the CPU to numpy's OpenBLAS (`scribe.engine.blas`; `load` asks
+    `openblas_preferred`). `cuda_graphs=False` keeps GPT-2 steps eager on CUDA.
     """
 
     capabilities = frozenset(
@@ -180,10 +181,13 @@ class TransformersBackend(TokenBackend):
         *,
         decoder: str = "auto",
         int8: bool = False,
+        openblas: bool = False,
         cuda_graphs: bool = True,
     ) -> None:
         if decoder not in ("auto", "transformers"):
             raise ValueError(f"decoder must be auto or transformers, got {decoder!r}")
+        import torch
+
         from scribe.engine import gpt2_decoder, llama_decoder
         from scribe.engine.prompt_cache import PromptCache
 
@@ -205,6 +209,9 @@ class TransformersBackend(TokenBackend):
                 self._steps = llama_decoder.LlamaDecoder(model)
             if int8:
                 self._steps.quantize_int8()
+            elif openblas and self._device.type == "cpu" and self._steps.dtype == torch.float32:
+                self._steps.multiply_rows_with_openblas()
+                self._step_threads.openblas = True
             self._prompt_cache = PromptCache(self._steps)
         else:
             if int8:
@@ -232,12 +239,15 @@ class TransformersBackend(TokenBackend):
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
+        from scribe.engine.blas import openblas_preferred
+
         path = Path(path)
         weights = _check_folder(path)
         chosen_device = pick_device(device)
         chosen_dtype = pick_dtype(dtype, chosen_device)
         try:
             threads = apply_threads()
+            openblas = openblas_preferred()
         except ValueError as exc:
             raise ModelLoadError(str(exc)) from None
         try:
@@ -289,7 +299,7 @@ class TransformersBackend(TokenBackend):
             },
         )
         try:
-            return cls(model, tokenizer, info, int8=int8)
+            return cls(model, tokenizer, info, int8=int8, openblas=openblas)
         except (RuntimeError, ValueError) as exc:  # int8 kernels missing from this PyTorch build
             raise ModelLoadError(f"{path}: cannot quantise to int8: {one_line(exc)}") from exc
 
