@@ -3,7 +3,7 @@
 A decode step multiplies one row by every weight matrix, so its speed is how fast the matrices stream from memory.
 PyTorch's CPU wheels multiply through Intel's MKL, whose one-row products stream well on Intel CPUs and slowly on AMD
 ones; numpy's wheels bring OpenBLAS, which streams near the memory's limit on both. Measured cold (a ring of copies
-larger than the caches) on a 2-core AMD EPYC (KVM, Zen 4, ~32 GB/s of read bandwidth), 2 threads, GB/s:
+larger than the caches) on a 2-core AMD EPYC (KVM, Zen 4, 30-44 GB/s of read bandwidth), 2 threads, GB/s:
 
     product (GPT-2-124M)      PyTorch (MKL)   OpenBLAS
     768 -> 2,304                  17.7           30.1
