@@ -77,13 +77,11 @@ def set_openblas_threads(count: int) -> None:
 
 
 @contextmanager
-def step_threads(count: int | None) -> Iterator[None]:
-    """One step whose products run on OpenBLAS with `count` threads (None: torch's thread count) while PyTorch's own
-    operations run on one thread; torch's count is given back after."""
-    import torch
-
+def step_threads(count: int) -> Iterator[None]:
+    """One step whose products run on OpenBLAS with `count` threads while PyTorch's own operations run on one
+    thread; torch's count is given back after."""
     from scribe.engine.threads import intra_op_threads
 
-    set_openblas_threads(count if count is not None else torch.get_num_threads())
+    set_openblas_threads(count)
     with intra_op_threads(1):
         yield
