@@ -19,7 +19,7 @@ from typing import Any
 from scribe.context_length import hf_context_length
 from scribe.engine.base import Capability, ModelInfo, ModelLoadError
 from scribe.engine.streaming import one_line
-from scribe.engine.transformers_backend import TransformersBackend
+from scribe.engine.transformers_backend import TransformersBackend, cpu_choices
 
 GPT2_POSITIONS = 1024
 """GPT-2's context length when its config.json does not say (transformers' GPT2Config default)."""
@@ -69,12 +69,7 @@ def load_light(path: Path, *, name: str | None = None, dtype: str = "auto") -> L
     from safetensors.torch import load_file
     from tokenizers import Tokenizer
 
-    from scribe.engine.threads import apply_threads
-
-    try:
-        threads = apply_threads()
-    except ValueError as exc:
-        raise ModelLoadError(str(exc)) from None
+    threads, openblas = cpu_choices()
     config = {**_CONFIG_DEFAULTS, **(_read_json(path / "config.json") or {})}
     generation = _read_json(path / "generation_config.json") or {}
     try:
@@ -101,7 +96,7 @@ def load_light(path: Path, *, name: str | None = None, dtype: str = "auto") -> L
                "loader": "quick start (safetensors + tokenizers)"},
     )
     try:
-        return LightGPT2Backend(model, tokenizer, info, int8=int8)
+        return LightGPT2Backend(model, tokenizer, info, int8=int8, openblas=openblas)
     except (RuntimeError, ValueError) as exc:
         raise ModelLoadError(f"{path}: cannot prepare the decoder: {one_line(exc)}") from exc
 

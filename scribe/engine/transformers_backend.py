@@ -80,6 +80,17 @@ def pick_device(device: str) -> torch.device:
     return chosen
 
 
+def cpu_choices() -> tuple[int, bool]:
+    """The writer's CPU settings for a model being loaded: torch's thread count (`SCRIBE_THREADS`) and whether float32
+    steps multiply through OpenBLAS (`SCRIBE_BLAS`, `scribe.engine.blas`); ModelLoadError naming a wrong one."""
+    from scribe.engine.blas import openblas_preferred
+
+    try:
+        return apply_threads(), openblas_preferred()
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from None
+
+
 def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     """"auto" -> bfloat16 on CUDA with bf16 support (else float16), float16 on mps, float32 on cpu.
 
@@ -239,17 +250,11 @@ class TransformersBackend(TokenBackend):
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
-        from scribe.engine.blas import openblas_preferred
-
         path = Path(path)
         weights = _check_folder(path)
         chosen_device = pick_device(device)
         chosen_dtype = pick_dtype(dtype, chosen_device)
-        try:
-            threads = apply_threads()
-            openblas = openblas_preferred()
-        except ValueError as exc:
-            raise ModelLoadError(str(exc)) from None
+        threads, openblas = cpu_choices()
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
         except Exception as exc:

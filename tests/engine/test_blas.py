@@ -15,6 +15,7 @@ from tiny_models import save_tiny_llama  # noqa: E402
 
 from scribe.engine.base import ModelLoadError, StreamEnd  # noqa: E402
 from scribe.engine.blas import cpu_vendor, numpy_has_openblas, openblas_preferred  # noqa: E402
+from scribe.engine.gpt2_light import load_light  # noqa: E402
 from scribe.engine.one_row import Projection  # noqa: E402
 from scribe.engine.threads import StepThreads  # noqa: E402
 from scribe.engine.transformers_backend import TransformersBackend  # noqa: E402
@@ -92,14 +93,17 @@ def llama_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_tiny_llama(tmp_path_factory.mktemp("llama"))
 
 
-@pytest.mark.parametrize("model", ["gpt2", "llama"])
+@pytest.mark.parametrize("model", ["gpt2", "gpt2-quick-start", "llama"])
 def test_streams_through_openblas_match_pytorch(model: str, sharp_model_dir: Path, llama_folder: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = sharp_model_dir if model == "gpt2" else llama_folder
+    folder = llama_folder if model == "llama" else sharp_model_dir
     streams = {}
     for choice in ("openblas", "torch"):
         monkeypatch.setenv("SCRIBE_BLAS", choice)
-        backend = TransformersBackend.load(folder, name=choice, device="cpu")
+        if model == "gpt2-quick-start":
+            backend = load_light(folder, name=choice)
+        else:
+            backend = TransformersBackend.load(folder, name=choice, device="cpu")
         projections = [p for layer in backend._steps.layers for p in layer.projections()] + [backend._steps.lm_head]
         assert all((p.array is not None) == (choice == "openblas") for p in projections)
         assert backend._step_threads.openblas == (choice == "openblas")
@@ -121,3 +125,5 @@ def test_a_wrong_choice_is_refused_with_its_name(sharp_model_dir: Path, monkeypa
     monkeypatch.setenv("SCRIBE_BLAS", "fast")
     with pytest.raises(ModelLoadError, match="SCRIBE_BLAS='fast': use openblas or torch"):
         TransformersBackend.load(sharp_model_dir, name="wrong", device="cpu")
+    with pytest.raises(ModelLoadError, match="SCRIBE_BLAS='fast': use openblas or torch"):
+        load_light(sharp_model_dir, name="wrong")
