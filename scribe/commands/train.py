@@ -98,8 +98,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--processes", type=int, default=1, help="data-parallel training processes (DDP; default 1)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--max-memory", type=float, metavar="GB",
-                   help="memory training may use: the model, and micro-batches small enough to fit (default: what is "
-                        "free)")
+                   help="memory training may use: the model, and micro-batches small enough to fit, with freed "
+                        "memory given straight back (slower) when even one row would not (default: what is free)")
     p.add_argument("--seed", type=int, help=f"random seed (default {d['seed']})")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--keep-gutenberg-headers", action="store_true", help="do not strip Project Gutenberg headers")
@@ -130,8 +130,8 @@ def _progress(event) -> str | None:  # noqa: ANN001 - an Event
             line += f", resuming at step {event.resumed_from}"
         if event.processes > 1:
             line += f", {event.processes} processes"
-        if event.micro_batches > 1:
-            line += f", each step in {event.micro_batches} micro-batches"
+        if event.how_steps_fit():
+            line += f", {event.how_steps_fit()}"
         return line + "".join(f"\n  skipped {path}: {reason}" for path, reason in event.skipped)
     if isinstance(event, Step):
         return (f"step {event.step:>6}  loss {event.loss:.4f}  lr {event.lr:.2e}  "

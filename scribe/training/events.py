@@ -57,6 +57,16 @@ class Started(Event):
     """Documents whose tokens came from the token cache."""
     micro_batches: int = 1
     """Micro-batches each step is split into (the writer's --grad-accum, or more to fit in memory)."""
+    memory_returned: bool = False
+    """Freed memory goes straight back to the system so that a step fits (`micro_batches.return_freed_memory_at_once`:
+    slower steps)."""
+
+    def how_steps_fit(self) -> str:
+        """How each step fits in memory, as the progress lines say it ("" for one plain batch)."""
+        parts = [f"each step in {self.micro_batches} micro-batches"] if self.micro_batches > 1 else []
+        if self.memory_returned:
+            parts.append("freed memory given straight back to fit (slower steps)")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ into place, so the final name never holds a half-written model.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -249,6 +250,8 @@ class Trainer:
         self.state = TrainState(fingerprint=config.fingerprint())
         self.warmup_done_at: int | None = None
         """The first step past a budget-following warmup (for the card)."""
+        self.memory_returned = False
+        """Whether freed memory goes straight back to the system so that a step fits (`_fit_micro_batches`)."""
 
     def emit(self, event: Event) -> None:
         if self.ranks.main:
@@ -301,6 +304,7 @@ class Trainer:
             val_tokens=len(data.val), max_steps=cfg.max_steps, max_minutes=cfg.max_minutes,
             skipped=[[str(s.path), s.reason] for s in data.corpus.skipped], resumed_from=self.state.step,
             processes=self.ranks.world, cached_documents=data.cached, micro_batches=cfg.grad_accum,
+            memory_returned=self.memory_returned,
         ))
         if cfg.mode != "scratch" and self.state.base_eval is None:
             self.state.base_eval = self._evaluate(model).to_dict()
@@ -448,19 +452,27 @@ class Trainer:
     def _fit_micro_batches(self, model: "torch.nn.Module", trainable: int) -> None:
         """Raise `grad_accum` to the micro-batches a step needs to fit in memory (`scribe.training.micro_batches`).
         The main process measures and decides, and every process takes its count (or ends with its error)."""
+        from scribe.training.finetune import TooBigForMemory
         from scribe.training.loss import NextTokenLoss
-        from scribe.training.micro_batches import activation_bytes_per_row, fit_micro_batches, room_for_steps
+        from scribe.training.micro_batches import (TIGHT_STEP_FACTOR, activation_bytes_per_row, fit_micro_batches,
+                                                   return_freed_memory_at_once, room_for_steps)
 
         cfg = self.config
-        chosen = [cfg.grad_accum]
+        chosen: list[int | bool] = [cfg.grad_accum, False]
 
         def fit() -> None:
             row_bytes = activation_bytes_per_row(NextTokenLoss(model, autocast=self.autocast), model, cfg.context,
                                                  self.device)
             limit = int(cfg.max_memory_gb * 1e9) if cfg.max_memory_gb else None
             room = room_for_steps(self.device, limit, self.ranks.world, trainable)
-            chosen[0] = fit_micro_batches(cfg.batch_size, self.ranks.world, cfg.grad_accum, row_bytes, room,
-                                          context=cfg.context)
+            split = functools.partial(fit_micro_batches, cfg.batch_size, self.ranks.world, cfg.grad_accum, row_bytes,
+                                      room, context=cfg.context)
+            try:
+                chosen[0] = split()
+            except TooBigForMemory:  # freed memory given straight back: a smaller peak, slower steps
+                if self.device.type != "cpu" or not return_freed_memory_at_once():
+                    raise
+                chosen[:] = [split(step_factor=TIGHT_STEP_FACTOR), True]
 
         self._on_main("fitting a step in memory", fit)
         if self.ranks.world > 1:
@@ -468,7 +480,9 @@ class Trainer:
 
             distributed.collective(self.ranks, "fitting a step in memory",
                                    lambda: dist.broadcast_object_list(chosen, src=0))
-        cfg.grad_accum = chosen[0]
+            if chosen[1] and not self.ranks.main:
+                return_freed_memory_at_once()
+        cfg.grad_accum, self.memory_returned = int(chosen[0]), bool(chosen[1])
 
     def _optimizer(self, model: "torch.nn.Module") -> "torch.optim.Optimizer":
         import torch

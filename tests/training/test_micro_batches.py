@@ -5,18 +5,24 @@ a block that cannot fit at all is refused before training with a one-line messag
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import weakref
 from pathlib import Path
 
 import pytest
 import torch
 
+from scribe.engine.threads import HUGE_PAGES_VARIABLE
 from scribe.training.events import Event, Started, Step
 from scribe.training.finetune import TooBigForMemory, available_bytes, load_base
 from scribe.training.loss import NextTokenLoss
 from scribe.training.lora import add_adapters, set_base_dropout
-from scribe.training.micro_batches import (SHARE_OF_AVAILABLE, STEP_FACTOR, activation_bytes_per_row, bytes_in_use,
-                                         fit_micro_batches, room_for_steps)
+from scribe.training.micro_batches import (SHARE_OF_AVAILABLE, STEP_FACTOR, TIGHT_STEP_FACTOR, activation_bytes_per_row,
+                                         bytes_in_use, fit_micro_batches, room_for_steps)
 from scribe.training.trainer import TrainConfig, Trainer
 
 CPU = torch.device("cpu")
@@ -35,6 +41,73 @@ def test_the_fewest_micro_batches_whose_rows_fit() -> None:
                                               r"the model, but 0 MB is left: lower --context, or allow more with "
                                               r"--max-memory$"):
         fit_micro_batches(8, 1, 1, 100_000_000, 100, context=64)
+
+
+def test_with_freed_memory_given_back_a_row_needs_less_room() -> None:
+    row = 1_000_000
+    room = int(row * TIGHT_STEP_FACTOR)
+    with pytest.raises(TooBigForMemory, match="needs about 4 MB for one block of 64 tokens"):
+        fit_micro_batches(8, 1, 1, row, room, context=64)
+    assert fit_micro_batches(8, 1, 1, row, room, context=64, step_factor=TIGHT_STEP_FACTOR) == 8
+
+
+RESIDENT_AFTER_FREEING = """
+    import ctypes
+    import sys
+    import torch
+    from scribe.training.micro_batches import bytes_in_use, return_freed_memory_at_once
+    if sys.argv[1] == "given-back":
+        assert return_freed_memory_at_once()
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free(ctypes.c_void_p(libc.malloc(8 << 20)))  # 8 MB freed: glibc's own threshold grows past the blocks below
+    blocks, kept = [], []
+    for _ in range(200):  # 200 MB of 1 MB tensors, each followed by a smaller one that stays (as activations interleave)
+        blocks.append(torch.ones(1 << 18))
+        kept.append(torch.ones(1 << 14))  # 64 KB
+    held = bytes_in_use(torch.device("cpu"))
+    del blocks
+    print((held - bytes_in_use(torch.device("cpu"))) // 1_000_000)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_freed_memory_goes_straight_back_to_the_system() -> None:
+    freed = {}
+    environ = {k: v for k, v in os.environ.items() if k != HUGE_PAGES_VARIABLE}  # PyTorch's own 2 MB alignment off
+    for mode in ("kept", "given-back"):
+        run = subprocess.run([sys.executable, "-c", textwrap.dedent(RESIDENT_AFTER_FREEING), mode], capture_output=True,
+                             text=True, timeout=120, check=True, env=environ)
+        freed[mode] = int(run.stdout.split()[-1])
+    assert freed["given-back"] > 180, freed  # MB the process gave back when the tensors went
+    assert freed["kept"] < 50, freed
+
+
+TIGHT_RUN = """
+    import json, sys
+    from scribe.training import micro_batches
+    from scribe.training.events import Started
+    from scribe.training.trainer import TrainConfig, Trainer
+    micro_batches.fit_micro_batches.__kwdefaults__["step_factor"] = 1e12  # no step fits as memory is usually kept
+    data, out = sys.argv[1:]
+    config = TrainConfig(data=[data], output=out + "/model", job_dir=out + "/job", preset="tiny", tokenizer="char",
+                         context=32, batch_size=4, max_steps=2, eval_every=100, log_every=1, eval_tokens=128,
+                         sample_tokens=2, sample_temperatures=(1.0,), warmup_steps=1, threads=1)
+    events = []
+    Trainer(config, events.append).run()
+    started = next(e for e in events if isinstance(e, Started))
+    print(json.dumps([started.memory_returned, started.micro_batches, started.how_steps_fit()]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_a_step_that_fits_only_with_freed_memory_given_back_trains_so(shakespeare_text: str, tmp_path: Path) -> None:
+    text_file = tmp_path / "slice.txt"
+    text_file.write_text(shakespeare_text[:20_000])
+    run = subprocess.run([sys.executable, "-c", textwrap.dedent(TIGHT_RUN), str(text_file), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, check=True)
+    assert json.loads(run.stdout.splitlines()[-1]) == [True, 1, "freed memory given straight back to fit (slower steps)"]
+    assert (tmp_path / "model" / "model.safetensors").is_file()
 
 
 def test_the_room_is_the_limit_less_what_the_process_holds_and_the_optimiser_will() -> None:
