@@ -130,8 +130,8 @@ def _progress(event) -> str | None:  # noqa: ANN001 - an Event
             line += f", resuming at step {event.resumed_from}"
         if event.processes > 1:
             line += f", {event.processes} processes"
-        if event.how_steps_fit():
-            line += f", {event.how_steps_fit()}"
+        if fit := event.how_steps_fit():
+            line += f", {fit}"
         return line + "".join(f"\n  skipped {path}: {reason}" for path, reason in event.skipped)
     if isinstance(event, Step):
         return (f"step {event.step:>6}  loss {event.loss:.4f}  lr {event.lr:.2e}  "
