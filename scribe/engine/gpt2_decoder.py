@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from scribe.engine.kv_cache import KVCacheSlots
-from scribe.engine.one_row import Projection, attend_one, in_fresh_memory, one_row_layout
+from scribe.engine.one_row import Projection, in_fresh_memory, one_row_layout
 
 _TANH_GELU = {"gelu_new", "gelu_pytorch_tanh", "gelu_fast"}
 _EXACT_GELU = {"gelu"}
@@ -174,7 +174,7 @@ class GPT2Decoder(KVCacheSlots):
             qkv = layer.c_attn(h).view(3, self.heads, 1, self.head_dim)
             kv = self.cache[index]
             kv[:, :, position:end] = qkv[1:]
-            a = attend_one(qkv[0], kv[0, :, :end].transpose(1, 2), kv[1, :, :end], layer.scale)
+            a = self.attend(qkv[0], kv[0, :, :end].transpose(1, 2), kv[1, :, :end], layer.scale)
             x = x + layer.c_proj(a.view(1, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))

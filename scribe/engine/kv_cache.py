@@ -4,9 +4,12 @@ one-row products through OpenBLAS."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from scribe.engine.one_row import attend_one, attend_one_openblas
 
 
 class KVCacheSlots:
@@ -20,6 +23,8 @@ class KVCacheSlots:
     """Each layer has `projections()`: its weight matrices."""
     lm_head: Any
     quantized: bool
+    attend: Callable[..., torch.Tensor] = staticmethod(attend_one)
+    """One position's attention (`one_row.attend_one`); through OpenBLAS after `multiply_rows_with_openblas`."""
 
     def quantize_int8(self) -> None:
         """Switch every projection and the output head to int8 (CPU only)."""
@@ -32,12 +37,13 @@ class KVCacheSlots:
         self.quantized = True
 
     def multiply_rows_with_openblas(self) -> None:
-        """Send the one-row products of every projection and the output head to numpy's OpenBLAS (CPU, float32;
-        `scribe.engine.blas`); steps then run in `blas.step_threads`."""
+        """Send the one-row products of every projection and the output head, and a one-token step's attention, to
+        numpy's OpenBLAS (CPU, float32; `scribe.engine.blas`); steps then run in `blas.step_threads`."""
         for layer in self.layers:
             for projection in layer.projections():
                 projection.multiply_rows_with_openblas()
         self.lm_head.multiply_rows_with_openblas()
+        self.attend = attend_one_openblas
 
     def _allocate(self, shape: tuple[int, ...], *, keep: bool) -> None:
         """A new, larger cache of `shape`; with `keep` the filled positions are copied over."""

@@ -22,8 +22,8 @@ scaling the config asks for, Llama 3's included, is the model's), and runs:
 - Fewer, larger products: the query, key and value projections are one matrix, and so are the MLP's gate and up
   projections (`_fuse`: the model's own weights re-stored as slices of it, in the memory order a one-row product reads
   fastest (`one_row`), so no memory is added and the model's forward pass is unchanged); queries and keys are rotated
-  together. A one-token step attends with two batched products per key/value head group (`one_row.attend_one`),
-  cheaper than the fused attention kernel there as the context grows.
+  together. A one-token step attends with two batched products per key/value head group (`one_row.attend_one`, or
+  through OpenBLAS where the products go there), cheaper than the fused attention kernel there as the context grows.
 - `quantize_int8()` (CPU only) switches every projection and the output head to int8 copies with one scale per output
   channel (`one_row.Projection`); the model's own weights are left as they are.
 """
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from scribe.engine.kv_cache import KVCacheSlots
-from scribe.engine.one_row import Projection, attend_one, in_fresh_memory, input_major, one_row_layout
+from scribe.engine.one_row import Projection, in_fresh_memory, input_major, one_row_layout
 
 ARCHITECTURES = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"})
 
@@ -196,7 +196,7 @@ class LlamaDecoder(KVCacheSlots):
             qk = qkv[:rotated]
             torch.addcmul(qk * cos, qk.roll(dim // 2, -1), sin, out=qk)
             kv.select(2, position).copy_(qkv[heads:].view(2, kv_heads, dim))
-            a = attend_one(qkv[:heads].view(heads, 1, dim), keys_t[:, :, :end], values[:, :end])
+            a = self.attend(qkv[:heads].view(heads, 1, dim), keys_t[:, :, :end], values[:, :end])
             x = x + layer.o(a.view(1, heads * dim))
             gate, up = layer.gate_up(self._norm(x, layer.norm_2)).view(2, 1, layer.intermediate)
             x = x + layer.down(F.silu(gate, inplace=True).mul_(up))

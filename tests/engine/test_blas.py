@@ -16,7 +16,7 @@ from tiny_models import save_tiny_llama  # noqa: E402
 from scribe.engine.base import ModelLoadError, StreamEnd  # noqa: E402
 from scribe.engine.blas import cpu_vendor, numpy_has_openblas, openblas_preferred  # noqa: E402
 from scribe.engine.gpt2_light import load_light  # noqa: E402
-from scribe.engine.one_row import Projection  # noqa: E402
+from scribe.engine.one_row import Projection, attend_one, attend_one_openblas  # noqa: E402
 from scribe.engine.threads import StepThreads  # noqa: E402
 from scribe.engine.transformers_backend import TransformersBackend  # noqa: E402
 from scribe.sampling.params import SamplingParams  # noqa: E402
@@ -58,6 +58,19 @@ def test_a_projection_multiplies_the_same_through_openblas(out_in: bool, biased:
         assert torch.allclose(blas_side(row), torch_side(row), atol=1e-5)
         assert torch.equal(blas_side(rows), torch_side(rows)), "several rows stay with PyTorch"
     assert not torch.equal(torch_side(row), torch.zeros(1, 48))
+
+
+@pytest.mark.parametrize(("heads", "kv_heads", "scale"), [(4, 4, 0.125), (6, 2, 1.0)], ids=["gpt2", "grouped"])
+def test_one_position_attends_the_same_through_openblas(heads: int, kv_heads: int, scale: float) -> None:
+    generator = torch.Generator().manual_seed(1)
+    cache = torch.randn(2, kv_heads, 40, 16, generator=generator)  # keys and values, capacity 40, as a decoder's
+    q = torch.randn(heads, 1, 16, generator=generator)
+    for end in (1, 7, 40):
+        keys_t, values = cache[0, :, :end].transpose(1, 2), cache[1, :, :end]
+        expected = attend_one(q, keys_t, values, scale)
+        assert expected.shape == (heads, 1, 16)
+        assert torch.allclose(attend_one_openblas(q, keys_t, values, scale), expected, atol=1e-5)
+    assert not torch.allclose(attend_one_openblas(q, keys_t, values, scale), attend_one(q, keys_t, values, 0.5))
 
 
 def test_only_float32_cpu_weights_go_to_openblas() -> None:
@@ -107,6 +120,7 @@ def test_streams_through_openblas_match_pytorch(model: str, sharp_model_dir: Pat
         projections = [p for layer in backend._steps.layers for p in layer.projections()] + [backend._steps.lm_head]
         assert all((p.array is not None) == (choice == "openblas") for p in projections)
         assert backend._step_threads.openblas == (choice == "openblas")
+        assert backend._steps.attend is (attend_one_openblas if choice == "openblas" else attend_one)
         streams[choice] = (tokens(backend, SamplingParams(temperature=0.0, max_new_tokens=12)),
                            tokens(backend, SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=4)))
     for (blas_ids, blas_probs), (torch_ids, torch_probs) in zip(streams["openblas"], streams["torch"]):
@@ -118,7 +132,7 @@ def test_int8_keeps_its_own_products(sharp_model_dir: Path, monkeypatch: pytest.
     monkeypatch.setenv("SCRIBE_BLAS", "openblas")
     int8 = TransformersBackend.load(sharp_model_dir, name="int8", device="cpu", dtype="int8")
     assert int8._steps.quantized and not int8._step_threads.openblas
-    assert int8._steps.lm_head.array is None
+    assert int8._steps.lm_head.array is None and int8._steps.attend is attend_one
 
 
 def test_a_wrong_choice_is_refused_with_its_name(sharp_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
