@@ -13,9 +13,9 @@ larger than the caches) on a 2-core AMD EPYC (KVM, Zen 4, 30-44 GB/s of read ban
 
 so scribe's decoders take OpenBLAS for float32 steps on AMD CPUs (`openblas_preferred`; `SCRIBE_BLAS=openblas` or
 `torch` decides elsewhere). OpenBLAS keeps its own threads, which wait spinning after each product: a step then runs
-PyTorch's own operations (norms, attention, sampling) on one thread and the products on the step's thread count
-(`step_threads`), so that no two pools fight for the cores (with both on two threads the same model decoded at 10
-tokens/s instead of 45).
+PyTorch's own operations (norms, sampling) on one thread and the products, the attention's included
+(`one_row.attend_one_openblas`), on the step's thread count (`step_threads`), so that no two pools fight for the cores
+(with both on two threads the same model decoded at 10 tokens/s instead of 45).
 """
 
 from __future__ import annotations
