@@ -13,6 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING
 
 import torch
@@ -30,14 +31,12 @@ class Projection:
         self.weight = weight
         self.bias = bias
         self.packed: object | None = None
-        self.int8_product: Callable[..., torch.Tensor] | None = None
-        """fbgemm's dynamic int8 linear, once `quantize_int8` packed the weight."""
         self.array: "numpy.ndarray | None" = None
         """The weight as a numpy array over the same memory, when one-row products go through OpenBLAS."""
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.int8_product is not None:
-            return self.int8_product(x, self.packed, True)
+        if self.packed is not None:
+            return _int8_linear()(x, self.packed, True)
         if self.array is not None and x.shape[0] == 1:
             out = torch.from_numpy(x.numpy() @ self.array)
             return out if self.bias is None else out.add_(self.bias)
@@ -64,9 +63,14 @@ class Projection:
             )
             bias = None if self.bias is None else self.bias.detach().float()
             self.packed = torch.ops.quantized.linear_prepack(qweight, bias)
-        # the operator itself, without the Python dispatch of `torch.ops.quantized.linear_dynamic(...)`: 14 against
-        # 20 us a call at one row (2-core AMD EPYC); a SmolLM2-135M-shaped int8 step, 121 products, 13.5 against 14.1 ms
-        self.int8_product = torch.ops.quantized.linear_dynamic.default._op
+
+
+@cache
+def _int8_linear() -> Callable[..., torch.Tensor]:
+    """fbgemm's dynamic int8 linear itself, without the Python dispatch of `torch.ops.quantized.linear_dynamic(...)`:
+    14 against 20 us a call at one row (2-core AMD EPYC), about 0.7 ms of a SmolLM2-135M-shaped int8 step's 121
+    products."""
+    return torch.ops.quantized.linear_dynamic.default._op
 
 
 def one_row_layout(parameter: torch.Tensor, *, out_in: bool) -> torch.Tensor:
@@ -127,7 +131,8 @@ def attend_one_openblas(q: torch.Tensor, keys_t: torch.Tensor, values: torch.Ten
     scores come from the keys as rows times the queries (a product that streams the keys once), not the queries times
     the keys transposed, which OpenBLAS runs 3.3 times slower. Measured on a 2-core AMD EPYC, float32, each set of
     steps interleaved with `attend_one`'s: a SmolLM2-135M-shaped step with 4,096 cached positions 35.1 against 42.4
-    ms, 1,024 positions 26.0 against 27.8; a GPT-2-124M-shaped one with 128 positions 21.5 against 22.1 ms."""
+    ms (PyTorch's batched products stream the cache at about 10 GB/s on one thread there); at 1,024 positions and
+    below the two were within a few percent (26.0 against 27.8 ms; GPT-2-124M at 128 positions 21.5 against 22.1)."""
     import numpy
 
     heads, _, dim = q.shape
