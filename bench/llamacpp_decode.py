@@ -9,8 +9,9 @@ thread, as `decode_speed.run_scribe` runs it; llama.cpp through `Llama.generate`
 policy, see `llamacpp_runner`), `--threads` threads each. The rate is decode tokens per second after the first token.
 Rounds alternate the engines, the order reversed every other round; medians are compared.
 
-The memory-bandwidth ceiling is measured in the same run (`memory_bandwidth.read_bandwidth`) and divided by the
-bytes of weight matrices one token reads: 4 per weight in float32, 1 (int8) and 34/32 (q8_0) when quantised.
+The memory-bandwidth ceiling is measured in the same run, after every round, in a process of its own
+(`memory_bandwidth.read_bandwidth_elsewhere`; on a shared host it moves, and the best round counts), and divided by
+the bytes of weight matrices one token reads: 4 per weight in float32, 1 (int8) and 34/32 (q8_0) when quantised.
 
 Needs the `gguf` extra (`pip install 'scribe[gguf]'`: llama-cpp-python and gguf).
 
@@ -39,7 +40,7 @@ import torch  # noqa: E402
 from decode_speed import ALTERNATIVES, PROMPT, TEMPERATURE, TOP_K, build_model, in_worker_thread, run_scribe  # noqa: E402
 from hardware import hardware  # noqa: E402
 from llamacpp_runner import POLICIES, LlamaCppWorker, start_workers  # noqa: E402
-from memory_bandwidth import read_bandwidth  # noqa: E402
+from memory_bandwidth import read_bandwidth_elsewhere  # noqa: E402
 from scribe.engine.registry import load_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,10 +99,12 @@ def main() -> None:
             for run in runners.values():  # warm-up
                 run(args.seed)
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in runners}
+            bandwidths: list[float] = []
             for round_index in range(args.rounds):
                 order = list(runners) if round_index % 2 == 0 else list(reversed(runners))
                 for name in order:
                     runs[name].append(runners[name](args.seed + round_index))
+                bandwidths.append(read_bandwidth_elsewhere())
                 print(f"round {round_index + 1}: " + ", ".join(
                     f"{name} {runs[name][-1]['decode_tokens_per_s']:.1f}" for name in runners) + " tok/s", flush=True)
         finally:
@@ -109,7 +112,7 @@ def main() -> None:
                 worker.close()
 
     weights = matrix_weights(backends["float32"])
-    bandwidth = read_bandwidth(mib=256, repeats=3)
+    bandwidth = max(bandwidths)
     rate = {name: statistics.median(r["decode_tokens_per_s"] for r in name_runs) for name, name_runs in runs.items()}
     ceiling = {kind: bandwidth * 1e9 / (weights * size) for kind, size in BYTES_PER_WEIGHT.items()}
     ratios = {f"scribe {dtype} / llama.cpp {qtype} {policy}": rate[f"scribe {dtype}"] / rate[f"llama.cpp {qtype} {policy}"]
@@ -126,6 +129,7 @@ def main() -> None:
         "decode_tokens_per_s": {name: round(value, 2) for name, value in rate.items()},
         "ratios": {name: round(value, 3) for name, value in ratios.items()},
         "read_bandwidth_gb_per_s": round(bandwidth, 2),
+        "read_bandwidth_gb_per_s_after_each_round": [round(value, 2) for value in bandwidths],
         "bandwidth_ceiling_tokens_per_s": {kind: round(value, 1) for kind, value in ceiling.items()},
         "share_of_ceiling": {name: round(value, 3) for name, value in shares.items()},
         "runs": runs,
