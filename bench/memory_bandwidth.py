@@ -62,9 +62,9 @@ def read_bandwidth(mib: int = 256, repeats: int = 5) -> float:
 
 
 def read_bandwidth_elsewhere(mib: int = 256, repeats: int = 3) -> float:
-    """`read_bandwidth` measured in a process of its own: on a 2-core AMD EPYC (KVM) a 256 MiB tensor filled on two
-    threads left the measuring process's int8 decode in new threads at about half its speed (118 against 62
-    tokens/s), so a benchmark that decodes in-process measures the ceiling elsewhere."""
+    """`read_bandwidth` measured in a process of its own. Measured in the decoding process, its thread keeps a GNU
+    OpenMP team, and with more OpenMP threads than cores every spin is cut short (`scribe/ui/worker_threads.py`):
+    on a 2-core AMD EPYC the int8 decode that followed in another thread fell from 125 to 49-62 tokens/s."""
     code = f"from memory_bandwidth import read_bandwidth; print(read_bandwidth({mib}, {repeats}))"
     result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent, check=True,
                             capture_output=True, text=True)
