@@ -97,9 +97,25 @@ def test_a_cancel_stops_eval_while_it_reads(tmp_path: Path, tiny_model_dir: Path
         evaluate_model(str(tiny_model_dir), [file], device="cpu", cancel=cancel)
 
 
+def open_files(pid: int) -> set[str]:
+    """The paths process `pid` has open now (a descriptor closed while they are read is left out)."""
+    import os
+
+    paths: set[str] = set()
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:  # the process ended
+        return paths
+    for descriptor in descriptors:
+        try:
+            paths.add(os.readlink(descriptor))
+        except FileNotFoundError:  # closed after the listing
+            pass
+    return paths
+
+
 def test_ctrl_c_stops_scribe_eval_while_it_reads(tmp_path: Path, tiny_model_dir: Path) -> None:
     """The real `scribe eval` on a 20 MB file: SIGINT once the file is open stops it within seconds (exit 130)."""
-    import os
     import signal
     import subprocess
     import sys
@@ -115,8 +131,7 @@ def test_ctrl_c_stops_scribe_eval_while_it_reads(tmp_path: Path, tiny_model_dir:
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        folder = Path(f"/proc/{process.pid}/fd")
-        if any(os.path.realpath(fd) == str(file) for fd in folder.iterdir()):
+        if str(file.resolve()) in open_files(process.pid):
             break
         time.sleep(0.05)
     assert process.poll() is None, process.communicate()
