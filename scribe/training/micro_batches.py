@@ -36,6 +36,8 @@ peak), rounded up. The live tensors at that peak were 116 MB; the rest of the us
 glibc's heaps keep."""
 MMAP_THRESHOLD = 128 * 1024
 """Allocations from this size on get pages of their own, given back when freed (glibc's starting threshold)."""
+_M_MMAP_THRESHOLD = -3
+"""glibc's mallopt parameter number for the mmap threshold (malloc.h)."""
 SHARE_OF_AVAILABLE = 0.8
 """Of the memory still available, the part a step may use when the writer set no limit."""
 
@@ -121,10 +123,6 @@ def return_freed_memory_at_once() -> bool:
     against 188-192 tokens/s). False where the C library has no such setting (not glibc)."""
     mallopt = _c_library_function("mallopt")
     return mallopt is not None and mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-
-
-_M_MMAP_THRESHOLD = -3
-"""glibc's mallopt parameter number for the mmap threshold (malloc.h)."""
 
 
 def _give_back_freed_memory() -> None:
