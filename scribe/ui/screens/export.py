@@ -32,7 +32,8 @@ class ExportScreen(ModalScreen[str | None]):
 
     DEFAULT_CSS = """
     ExportScreen { align: center middle; }
-    ExportScreen > Vertical { width: 90; height: auto; border: thick $primary; background: $surface; padding: 0 1; }
+    ExportScreen > Vertical { width: 90; max-width: 100%; height: auto; border: thick $primary; background: $surface;
+                              padding: 0 1; }
     ExportScreen OptionList { height: auto; }
     """
     BINDINGS = EXPORT_BINDINGS

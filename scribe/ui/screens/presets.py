@@ -31,8 +31,8 @@ class PresetScreen(ModalScreen[PresetChoice | None]):
 
     DEFAULT_CSS = """
     PresetScreen { align: center middle; }
-    PresetScreen > Vertical { width: 90; height: auto; max-height: 90%; border: thick $primary; background: $surface;
-                              padding: 0 1; }
+    PresetScreen > Vertical { width: 90; max-width: 100%; height: auto; max-height: 90%; border: thick $primary;
+                              background: $surface; padding: 0 1; }
     PresetScreen OptionList { height: auto; max-height: 16; }
     PresetScreen Input { margin-top: 1; }
     """

@@ -8,7 +8,7 @@ from typing import Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
@@ -37,13 +37,13 @@ class SaveConflictScreen(ModalScreen[ConflictChoice]):
 
     DEFAULT_CSS = """
     SaveConflictScreen { align: center middle; }
-    SaveConflictScreen > Vertical { width: 90; height: auto; max-height: 90%; border: thick $warning;
-                                    background: $surface; padding: 1 2; }
+    SaveConflictScreen > Vertical { width: 90; max-width: 100%; height: auto; max-height: 90%;
+                                    border: thick $warning; background: $surface; padding: 1 2; }
     SaveConflictScreen Label { width: 100%; margin-bottom: 1; }
     SaveConflictScreen #conflict-diff { height: auto; max-height: 16; display: none; border: round $panel; }
     SaveConflictScreen #conflict-diff.-shown { display: block; }
-    SaveConflictScreen Horizontal { height: auto; align-horizontal: right; }
-    SaveConflictScreen Button { margin-left: 1; }
+    SaveConflictScreen Grid { grid-size: 3; grid-gutter: 0 1; height: auto; }
+    SaveConflictScreen Button { width: 100%; }
     """
     BINDINGS = SAVE_CONFLICT_BINDINGS
 
@@ -59,7 +59,7 @@ class SaveConflictScreen(ModalScreen[ConflictChoice]):
             yield Label(Text(self.message + f"\nReload keeps your text as {self.copy_name}."))
             with VerticalScroll(id="conflict-diff"):
                 yield Static(Text(self.diff), id="conflict-diff-text")
-            with Horizontal():
+            with Grid():  # five buttons in two rows: whole labels in an 80-column terminal
                 yield Button(f"Overwrite ({keys_shown(self, 'conflict_overwrite')})", variant="error", id="overwrite")
                 yield Button(f"Reload ({keys_shown(self, 'conflict_reload')})", variant="primary", id="reload")
                 yield Button(f"Save as ({keys_shown(self, 'conflict_save_as')})", id="save_as")
