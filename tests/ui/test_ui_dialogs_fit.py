@@ -1,5 +1,6 @@
-"""The studio's dialogs fit an 80-column terminal: every button shows its whole label and no line runs past the
-screen's edge (the file-changed question was 90 columns wide, its Cancel button cut even in a wide terminal)."""
+"""The studio's dialogs fit an 80-column terminal: every button shows its whole label, no line runs past the
+screen's edge (the file-changed question was 90 columns wide, its Cancel button cut even in a wide terminal) and a
+line of keys wraps rather than ending mid-word."""
 
 from __future__ import annotations
 
@@ -47,3 +48,15 @@ async def test_a_dialog_fits_the_terminal_and_shows_whole_buttons(name: str, wid
             assert label in shown, f"{label!r} is cut in the {name} dialog at {width} columns:\n{shown}"
         if name == "conflict":
             assert "not saved" in shown and "story (your copy).txt." in shown
+
+
+async def test_the_context_tools_keys_line_wraps_in_an_80_column_terminal(tmp_path) -> None:
+    story = tmp_path / "story.txt"
+    story.write_text("The rain had not stopped.", encoding="utf-8")
+    app = ScribeApp(story, settings=bundled_settings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("alt+c")
+        await pilot.pause()
+        words = " ".join(screen_text(app).replace("█", " ").split())
+        assert "closes · every change is saved" in words, words

@@ -59,6 +59,7 @@ class ContextToolsScreen(ModalScreen[None]):
     ContextToolsScreen { align: center middle; }
     ContextToolsScreen > Vertical { width: 110; max-width: 100%; height: 95%; border: thick $primary;
                                     background: $surface; padding: 0 1; }
+    ContextToolsScreen > Vertical > Label { width: 100%; }
     ContextToolsScreen Label.heading { margin-top: 1; text-style: bold; }
     ContextToolsScreen #memory { height: 5; }
     ContextToolsScreen #entry-text { height: 5; }
