@@ -12,6 +12,7 @@ from writing_helpers import bundled_settings, settle
 
 from scribe.studio.presets import Preset
 from scribe.ui.app import ScribeApp
+from scribe.ui.screens.dialogs import ConfirmQuitScreen
 from scribe.ui.screens.export import ExportScreen
 from scribe.ui.screens.presets import PresetScreen
 from scribe.ui.screens.save_conflict import SaveConflictScreen
@@ -29,11 +30,12 @@ def dialogs() -> dict[str, ModalScreen]:
         "conflict": SaveConflictScreen(MESSAGE, "-theirs\n+mine", "story (your copy).txt"),
         "presets": PresetScreen({"calm": Preset(name="calm", values={"temperature": 0.7})}, None),
         "export": ExportScreen(None),
+        "quit": ConfirmQuitScreen("story.txt"),
     }
 
 
 @pytest.mark.parametrize("width", [80, 140])
-@pytest.mark.parametrize("name", ["conflict", "presets", "export"])
+@pytest.mark.parametrize("name", ["conflict", "presets", "export", "quit"])
 async def test_a_dialog_fits_the_terminal_and_shows_whole_buttons(name: str, width: int) -> None:
     app = ScribeApp(settings=bundled_settings())
     async with app.run_test(size=(width, 30)) as pilot:
