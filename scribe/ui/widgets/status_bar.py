@@ -54,7 +54,8 @@ class StatusBar(Static):
     """One line at the bottom; `update_status(field=value)` changes what it shows."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1;
+                text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -76,6 +77,8 @@ class StatusBar(Static):
         s = self.status
         line = Text()
         line.append(f"● {s.notice if s.state == 'loading' and s.notice else s.state}", style=_STATE_STYLE[s.state])
+        if s.state == "error" and s.error:  # first, so that a narrow terminal shows it
+            line.append(f"  {s.error}", style="red")
         if s.model:
             line.append(f"  {s.model}", style="bold")
             details = " · ".join(part for part in (s.device, s.dtype) if part)
@@ -100,6 +103,4 @@ class StatusBar(Static):
         line.append(f"  {s.document}", style="italic")
         if s.modified:
             line.append(" [modified]", style="yellow")
-        if s.state == "error" and s.error:
-            line.append(f"  {s.error}", style="red")
         return line
