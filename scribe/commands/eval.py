@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TextIO
 
 from scribe.durations import format_duration
@@ -109,54 +105,30 @@ class EvalProgress:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Score each model in turn, with progress on stderr; print a table (or JSON lines). Ctrl-C stops it (exit 130)."""
-    from scribe.training.evaluate import ScoringCancelled
+    """Score each model in turn, with progress on stderr; print a table (or JSON lines)."""
     from scribe.training.job import quiet_libraries
 
     quiet_libraries()
     rows = []
     progress = EvalProgress()
-    cancel = threading.Event()
-    with interrupt_sets(cancel):
-        try:
-            for name in args.model:
-                for row in _model_rows(name, args, progress, cancel):
-                    rows.append(row)
-                    if args.json:
-                        print(json.dumps(row), flush=True)
-        except ScoringCancelled:
-            raise KeyboardInterrupt from None  # the command line's one way out on Ctrl-C: "interrupted", 130
+    for name in args.model:
+        for row in _model_rows(name, args, progress):
+            rows.append(row)
+            if args.json:
+                print(json.dumps(row), flush=True)
     if not args.json:
         print(table(rows))
     return 0
 
 
-@contextmanager
-def interrupt_sets(cancel: threading.Event) -> Iterator[None]:
-    """SIGINT sets `cancel` before it raises KeyboardInterrupt as usual, so that the scoring also stops at its next
-    piece or window where the exception never arrives (raised while a generator is being closed, Python prints it as
-    ignored: `scribe eval` once scored on for a minute after Ctrl-C)."""
-
-    def handler(signum: int, frame: object) -> None:
-        cancel.set()
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _model_rows(name: str, args: argparse.Namespace, progress: EvalProgress,
-                cancel: threading.Event) -> list[dict[str, object]]:
+def _model_rows(name: str, args: argparse.Namespace, progress: EvalProgress) -> list[dict[str, object]]:
     """One model's row, or with --per-file its row per file and then its overall row."""
     from scribe.analysis.comparison import compare_model, overall_row
     from scribe.training.corpus import expand_paths
 
     options = dict(max_length=args.max_length, stride=args.stride, device=args.device,
                    strip_gutenberg=args.strip_gutenberg, join_lines=args.join_lines,
-                   progress=progress.progress, status=progress.status, cancel=cancel)
+                   progress=progress.progress, status=progress.status)
 
     def scored(label: str, files: list, speed_tokens: int) -> dict[str, object]:
         progress.begin(label)
