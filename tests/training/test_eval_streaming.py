@@ -126,11 +126,12 @@ def test_ctrl_c_stops_scribe_eval_while_it_reads(tmp_path: Path, tiny_model_dir:
     with open(file, "w", encoding="utf-8") as out:
         while out.tell() < 20_000_000:
             out.write(text)
+    # SIGINT at its default in the child, as a terminal's Ctrl-C finds it (a runner started in the background hands
+    # its children SIGINT ignored)
     process = subprocess.Popen([sys.executable, "-m", "scribe", "eval", "--model", str(tiny_model_dir), str(file), "--device",
                                 "cpu", "--join-lines"], cwd=Path(__file__).resolve().parents[2],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    # (as a terminal's Ctrl-C finds it: a runner started in the background hands its children SIGINT ignored)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         if str(file.resolve()) in open_files(process.pid):

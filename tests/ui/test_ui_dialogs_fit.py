@@ -8,7 +8,7 @@ import pytest
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button
-from writing_helpers import bundled_settings, settle
+from writing_helpers import bundled_settings, screen_text, settle
 
 from scribe.studio.presets import Preset
 from scribe.ui.app import ScribeApp
@@ -20,12 +20,8 @@ from scribe.ui.screens.save_conflict import SaveConflictScreen
 MESSAGE = "/tmp/story.txt: changed on disk since it was opened or saved; not saved"
 
 
-def screen_text(app: ScribeApp) -> str:
-    """Every line the terminal shows, through Textual's compositor."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
 def dialogs() -> dict[str, ModalScreen]:
+    """A fresh instance of each dialog checked, by name."""
     return {
         "conflict": SaveConflictScreen(MESSAGE, "-theirs\n+mine", "story (your copy).txt"),
         "presets": PresetScreen({"calm": Preset(name="calm", values={"temperature": 0.7})}, None),

@@ -32,6 +32,11 @@ def rendered(app: ScribeApp, widget: Widget) -> list[str]:
     return [strip.crop(region.x, region.right).text for strip in strips[region.y : region.bottom]]
 
 
+def screen_text(app: ScribeApp) -> str:
+    """Every line the terminal shows, through Textual's compositor."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
 def pane_text(app: ScribeApp) -> str:
     """What the continuation pane's text area shows, lines joined with newlines and trailing blanks dropped."""
     from scribe.ui.widgets.stream_text import StreamText

@@ -17,7 +17,8 @@ from scribe.ui.keys import (CONFIRM_BINDINGS, CONFIRM_QUIT_BINDINGS, OPEN_BINDIN
 
 _DIALOG_CSS = """
 {name} {{ align: center middle; }}
-{name} > Vertical {{ width: 72; height: auto; border: thick $primary; background: $surface; padding: 1 2; }}
+{name} > Vertical {{ width: 72; max-width: 100%; height: auto; border: thick $primary; background: $surface;
+                     padding: 1 2; }}
 {name} Label {{ width: 100%; margin-bottom: 1; }}
 {name} Horizontal {{ height: auto; align-horizontal: right; }}
 {name} Button {{ margin-left: 1; }}
