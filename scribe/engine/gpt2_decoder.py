@@ -10,6 +10,9 @@ weights (no copy) and runs the same arithmetic with a dozen tensor operations pe
 - `quantize_int8()` (CPU only) switches the weight matrices (attention, MLP and the output head) to int8 copies with
   one scale per output channel; activations are quantised per call (fbgemm's dynamic linear). The model's own
   weights are left as they are.
+- With the native kernels (`use_native_kernels`, CPU float32 activations), a step runs each layer as its four
+  products and three calls of `scribe.engine.native`: the attention writing the new keys and values into the cache,
+  the residual added and the layer norm taken in one pass (twice), the activation in place.
 - On CUDA, `step` replays a CUDA graph per cache-length bucket (see `_GraphSteps`): the token and position live in
   device tensors, attention covers the bucket with a mask, so a step launches no Python-side kernels.
 """
@@ -80,6 +83,7 @@ class GPT2Decoder(KVCacheSlots):
             self.lm_head = Projection(one_row_layout(model.lm_head.weight, out_in=True),
                                       getattr(model.lm_head, "bias", None))
             self.act: Callable[[torch.Tensor], torch.Tensor] = _activation(config.activation_function)
+            self.tanh_gelu = config.activation_function in _TANH_GELU
             self.layers: list[_Layer] = []
             for index, block in enumerate(body.h):
                 scale = self.head_dim**-0.5 if config.scale_attn_weights else 1.0
@@ -166,6 +170,8 @@ class GPT2Decoder(KVCacheSlots):
         self.length = position + 1
         if self._graphs is not None:
             return self._graphs.step(token, position)
+        if self.kernels is not None:
+            return self._step_native(int(token), position)
         assert self.cache is not None
         x = self.wte[token] + self.wpe[position]
         end = position + 1
@@ -179,6 +185,22 @@ class GPT2Decoder(KVCacheSlots):
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
         return self._head(x)[0]
+
+    def _step_native(self, token: int, position: int) -> torch.Tensor:
+        """`step` on the native kernels (see the module's docstring)."""
+        kernels, cache, layers = self.kernels, self.cache, self.layers
+        assert kernels is not None and cache is not None
+        x = (self.wte[token] + self.wpe[position]).view(1, self.embed)
+        h = torch.empty_like(x)
+        kernels.add_layer_norm(x, None, *layers[0].ln_1, self.eps, h)
+        for index, layer in enumerate(layers):
+            a = kernels.attend_appending(layer.c_attn(h), cache[index], position, layer.scale, self.heads)
+            kernels.add_layer_norm(x, layer.c_proj(a), *layer.ln_2, self.eps, h)
+            hidden = layer.c_fc(h)
+            hidden = kernels.gelu_tanh(hidden) if self.tanh_gelu else self.act(hidden)
+            norm = layers[index + 1].ln_1 if index + 1 < len(layers) else self.ln_f
+            kernels.add_layer_norm(x, layer.mlp_proj(hidden), *norm, self.eps, h)
+        return self.lm_head(h)[0]
 
     def fork(self, rows: int) -> None:
         """Copy the cached positions into `rows` rows for `step_rows` (several continuations of one prompt)."""

@@ -1,15 +1,18 @@
 """What scribe's decoders share: the key/value cache bookkeeping (one preallocated tensor
 [layers, 2 (keys, values), heads, capacity, head_dim] and how many of its positions are filled), int8 weights and
-one-row products through OpenBLAS."""
+one-row products through OpenBLAS or scribe's native kernels."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from scribe.engine.one_row import attend_one, attend_one_openblas
+from scribe.engine.one_row import Projection, attend_one, attend_one_openblas
+
+if TYPE_CHECKING:
+    from scribe.engine.native import NativeKernels
 
 
 class KVCacheSlots:
@@ -24,25 +27,44 @@ class KVCacheSlots:
     lm_head: Any
     quantized: bool
     attend: Callable[..., torch.Tensor] = staticmethod(attend_one)
-    """One position's attention (`one_row.attend_one`); through OpenBLAS after `multiply_rows_with_openblas`."""
+    """One position's attention (`one_row.attend_one`); through OpenBLAS after `multiply_rows_with_openblas`, through
+    the native kernels after `use_native_kernels`."""
+    kernels: NativeKernels | None = None
+    """The native kernels a one-token step runs on, after `use_native_kernels`."""
 
-    def quantize_int8(self) -> None:
-        """Switch every projection and the output head to int8 (CPU only)."""
+    def projections(self) -> list[Projection]:
+        """Every weight matrix's projection, the output head's last."""
+        return [projection for layer in self.layers for projection in layer.projections()] + [self.lm_head]
+
+    def quantize_int8(self, kernels: NativeKernels | None = None) -> None:
+        """Switch every projection and the output head to int8 (CPU only), multiplied by the native `kernels` where
+        given and built with the int8 product, else by fbgemm."""
         if self.device.type != "cpu":
             raise ValueError(f"int8 weights are a CPU mode; on {self.device.type} use bfloat16 or float16")
-        for layer in self.layers:
-            for projection in layer.projections():
-                projection.quantize_int8()
-        self.lm_head.quantize_int8()
+        for projection in self.projections():
+            projection.quantize_int8(kernels)
         self.quantized = True
+
+    def use_native_kernels(self, kernels: NativeKernels, *, float_products: bool) -> None:
+        """One position's attention through the native `kernels` (CPU, float32 cache); with `float_products` the
+        float32 products of a few rows too, on a copy of each weight (`native.FloatRows`)."""
+        if self.device.type != "cpu" or self.dtype != torch.float32:
+            raise ValueError(f"native kernels run float32 on the CPU, not {self.dtype} on {self.device.type}")
+        self.kernels = kernels
+        self.attend = kernels.attend_one
+        if float_products and not self.quantized:
+            for projection in self.projections():
+                projection.multiply_rows_natively(kernels)
+
+    def weight_bytes(self) -> int:
+        """Bytes of the weight matrices one step reads (the output head's included)."""
+        return sum(projection.weight.numel() * projection.weight.element_size() for projection in self.projections())
 
     def multiply_rows_with_openblas(self) -> None:
         """Send the one-row products of every projection and the output head, and a one-token step's attention, to
         numpy's OpenBLAS (CPU, float32; `scribe.engine.blas`); steps then run in `blas.step_threads`."""
-        for layer in self.layers:
-            for projection in layer.projections():
-                projection.multiply_rows_with_openblas()
-        self.lm_head.multiply_rows_with_openblas()
+        for projection in self.projections():
+            projection.multiply_rows_with_openblas()
         self.attend = attend_one_openblas
 
     def _allocate(self, shape: tuple[int, ...], *, keep: bool) -> None:

@@ -24,6 +24,9 @@ scaling the config asks for, Llama 3's included, is the model's), and runs:
   fastest (`one_row`), so no memory is added and the model's forward pass is unchanged); queries and keys are rotated
   together. A one-token step attends with two batched products per key/value head group (`one_row.attend_one`, or
   through OpenBLAS where the products go there), cheaper than the fused attention kernel there as the context grows.
+- With the native kernels (`use_native_kernels`, CPU float32 activations), a step runs each layer as its four
+  products and five calls of `scribe.engine.native`: the rotation of queries and keys, the attention writing the new
+  keys and values into the cache, the SwiGLU activation, the residual added and the norm taken in one pass (twice).
 - `quantize_int8()` (CPU only) switches every projection and the output head to int8 copies with one scale per output
   channel (`one_row.Projection`); the model's own weights are left as they are.
 """
@@ -184,8 +187,30 @@ class LlamaDecoder(KVCacheSlots):
         self.rows_length = end
         return self.lm_head(self._norm(x, self.norm))
 
+    def _step_native(self, token: int) -> torch.Tensor:
+        """`step` on the native kernels (see the module's docstring)."""
+        kernels, layers, eps = self.kernels, self.layers, self.eps
+        assert kernels is not None and self.cos is not None and self.sin is not None
+        position, heads, rotated = self.length, self.heads, self.heads + self.kv_heads
+        cos, sin = self.cos[position], self.sin[position]
+        x = self.embed[token].clone().view(1, -1)
+        h = torch.empty_like(x)
+        kernels.add_rms_norm(x, None, layers[0].norm_1, eps, h)
+        for index, (layer, (kv, _, _)) in enumerate(zip(layers, self.layer_caches)):
+            qkv = layer.qkv(h)
+            kernels.rotate(qkv, rotated, cos, sin)
+            a = kernels.attend_appending(qkv, kv, position, self.head_dim**-0.5, heads)
+            kernels.add_rms_norm(x, layer.o(a), layer.norm_2, eps, h)
+            hidden = kernels.silu_mul(layer.gate_up(h))
+            norm = layers[index + 1].norm_1 if index + 1 < len(layers) else self.norm
+            kernels.add_rms_norm(x, layer.down(hidden), norm, eps, h)
+        self.length = position + 1
+        return self.lm_head(h)[0]
+
     def _step_one(self, token: torch.Tensor) -> torch.Tensor:
         """`step`'s work: `_run` for one token with fewer operations (see the module's docstring)."""
+        if self.kernels is not None:
+            return self._step_native(int(token))
         assert self.cos is not None and self.sin is not None
         position, heads, kv_heads, dim = self.length, self.heads, self.kv_heads, self.head_dim
         end, rotated = position + 1, heads + kv_heads

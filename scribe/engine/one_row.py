@@ -21,11 +21,14 @@ import torch
 if TYPE_CHECKING:
     import numpy
 
+    from scribe.engine.native import FloatRows, Int8Rows, NativeKernels
+
 
 class Projection:
     """x @ W + b for a weight W given as an [in, out] view (transformers' Conv1D layout, or the transpose of a
     Linear's [out, in] weight). `quantize_int8` switches to int8 weights; `multiply_rows_with_openblas` sends one-row
-    float32 products to numpy's OpenBLAS (`scribe.engine.blas`)."""
+    float32 products to numpy's OpenBLAS (`scribe.engine.blas`), `multiply_rows_natively` to scribe's native kernels
+    (`scribe.engine.native`)."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
         self.weight = weight
@@ -33,8 +36,12 @@ class Projection:
         self.packed: object | None = None
         self.array: "numpy.ndarray | None" = None
         """The weight as a numpy array over the same memory, when one-row products go through OpenBLAS."""
+        self.native: "FloatRows | Int8Rows | None" = None
+        """The weight in the native kernels' blocks, for products of up to its `max_rows` rows."""
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.native is not None and x.shape[0] <= self.native.max_rows:
+            return self.native(x)
         if self.packed is not None:
             return _int8_linear()(x, self.packed, True)
         if self.array is not None and x.shape[0] == 1:
@@ -51,9 +58,25 @@ class Projection:
                              f"{self.weight.device.type}")
         self.array = self.weight.detach().numpy()
 
-    def quantize_int8(self) -> None:
+    def multiply_rows_natively(self, kernels: "NativeKernels") -> None:
+        """Multiply a few rows at a time (steps, drafts) through the native kernels, on a copy of the weight in their
+        blocks (CPU, float32); longer prompts keep PyTorch's products."""
+        from scribe.engine.native import FloatRows
+
+        if self.weight.device.type != "cpu" or self.weight.dtype != torch.float32:
+            raise ValueError(f"native products need float32 weights on the CPU, not {self.weight.dtype} on "
+                             f"{self.weight.device.type}")
+        self.native = FloatRows(kernels, self.weight, self.bias)
+
+    def quantize_int8(self, kernels: "NativeKernels | None" = None) -> None:
         """Keep an int8 copy of the weight, one scale per output channel (symmetric); activations are quantised per
-        call (fbgemm's dynamic linear: int8 products, int32 sums, float output)."""
+        call. With `kernels` that have the int8 product: scribe's native kernel (each row of activations on its own
+        scale, products summed exactly); else fbgemm's dynamic linear (int8 products, int32 sums, float output)."""
+        if kernels is not None and kernels.int8:
+            from scribe.engine.native import Int8Rows
+
+            self.native = Int8Rows(kernels, self.weight, self.bias)
+            return
         rows = self.weight.detach().t().float()  # [out, in]
         scales = rows.abs().amax(dim=1).clamp(min=1e-8) / 127.0
         with warnings.catch_warnings():  # the quantized-tensor constructors warn that they are deprecated

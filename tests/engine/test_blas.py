@@ -110,6 +110,7 @@ def llama_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_streams_through_openblas_match_pytorch(model: str, sharp_model_dir: Path, llama_folder: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     folder = llama_folder if model == "llama" else sharp_model_dir
+    monkeypatch.setenv("SCRIBE_NATIVE", "0")  # OpenBLAS is the float32 path where the native kernels are off
     streams = {}
     for choice in ("openblas", "torch"):
         monkeypatch.setenv("SCRIBE_BLAS", choice)
@@ -130,6 +131,7 @@ def test_streams_through_openblas_match_pytorch(model: str, sharp_model_dir: Pat
 
 def test_int8_keeps_its_own_products(sharp_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCRIBE_BLAS", "openblas")
+    monkeypatch.setenv("SCRIBE_NATIVE", "0")
     int8 = TransformersBackend.load(sharp_model_dir, name="int8", device="cpu", dtype="int8")
     assert int8._steps.quantized and not int8._step_threads.openblas
     assert int8._steps.lm_head.array is None and int8._steps.attend is attend_one

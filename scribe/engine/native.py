@@ -1,0 +1,310 @@
+"""scribe's native kernels for one-token CPU decode steps: one-row products over weights re-stored in blocks that
+read strictly in order, int8 products with AVX-512 VNNI, and one position's attention in one call.
+
+The products PyTorch's CPU wheels bring stream a one-row product's weights from memory below the memory's speed on
+AMD CPUs: MKL, OpenBLAS and fbgemm alike read a row-major matrix as 16 interleaved streams of a few cache lines each.
+`native_kernels.c` reads weights re-stored in blocks of 16 output rows whose rows are interleaved one cache line at a
+time, so a block is one sequential read. Measured cold (a ring of copies larger than the caches), 2-core AMD EPYC
+(KVM, Zen 4), 2 threads, GB/s of weights read:
+
+    product (GPT-2-124M)      float32: OpenBLAS   native     int8: fbgemm   native
+    768 -> 2,304                          30.5      49.9                22.5     30.9
+    768 -> 768                            26.5      39.2                16.2     26.9
+    768 -> 3,072                          39.6      49.6                22.7     28.9
+    3,072 -> 768                          43.0      52.5                27.7     33.2
+    768 -> 50,256 (head)                  23.1      35.1                29.8     36.5
+
+The library is compiled from `native_kernels.c` on first use with the system's C compiler (``cc``, or ``$CC``) for
+this CPU (``-march=native``) and kept in scribe's cache folder under a key of the source, the compiler and the CPU, so
+later runs load it in a millisecond. Where there is no compiler or OpenMP, or the build fails, `kernels()` is None
+and the decoders use PyTorch's products as before (`build_problem()` says why). ``SCRIBE_NATIVE=0`` switches the
+kernels off. They are opened after torch, so their OpenMP calls run on the libgomp PyTorch loaded: one pool of
+threads for both.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("native_kernels.c")
+LIBRARY_NAME = "libscribe_kernels.so"
+NATIVE_VARIABLE = "SCRIBE_NATIVE"
+BLOCK = 16
+"""Output rows in a packed block (as `native_kernels.c` has it)."""
+INT8_GROUP = 4
+"""int8 inputs of one row side by side in a block."""
+INT8_PADDING = 16
+"""The int8 kernel reads inputs in steps of this many (4 groups at a time)."""
+FLOAT_ROWS = 8
+"""Float32 products of at most this many rows go through the native kernel (steps, drafts); longer prompts through
+PyTorch's, whose matrix products are faster there."""
+COMPILE_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp", "-shared", "-fPIC", "-Wl,-z,defs")
+LIBRARIES = ("-lmvec", "-lm")
+"""-lmvec: glibc's vector expf, which -ffast-math lets the attention's softmax call."""
+_P = ctypes.c_void_p
+_L = ctypes.c_long
+
+
+class NativeKernels:
+    """The loaded library's kernels, called on tensors' memory (float32, contiguous where noted)."""
+
+    def __init__(self, library: ctypes.CDLL) -> None:
+        self._library = library
+        self.int8 = bool(library.scribe_int8_supported())
+        """Whether the int8 product is built (AVX-512 with VNNI)."""
+        library.scribe_float_rows.argtypes = [_P, _L, _P, _P, _P, _L, _L, ctypes.c_int]
+        library.scribe_float_rows.restype = None
+        library.scribe_int8_rows.argtypes = [_P, _L, _P, _P, _P, _P, _P, _L, _L, _L, ctypes.c_int]
+        library.scribe_attend_one.argtypes = [_P, _P, _P, _P, _P, _P, _L, _L, _L, _L, _L, _L, ctypes.c_float,
+                                              ctypes.c_int]
+        library.scribe_add_layer_norm.argtypes = [_P, _P, _P, _P, ctypes.c_float, _P, _L]
+        library.scribe_add_layer_norm.restype = None
+        library.scribe_gelu_tanh.argtypes = [_P, _L]
+        library.scribe_gelu_tanh.restype = None
+        library.scribe_add_rms_norm.argtypes = [_P, _P, _P, ctypes.c_float, _P, _L]
+        library.scribe_add_rms_norm.restype = None
+        library.scribe_rotate.argtypes = [_P, _L, _L, _P, _P]
+        library.scribe_rotate.restype = None
+        library.scribe_silu_mul.argtypes = [_P, _L]
+        library.scribe_silu_mul.restype = None
+
+    def attend_one(self, q: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor,
+                   scale: float = 1.0) -> torch.Tensor:
+        """`one_row.attend_one` in one call: queries [heads, 1, dim] (contiguous) over keys given transposed [kv
+        heads, dim, length] and values [kv heads, length, dim], both views of a cache whose positions are rows of
+        `dim` floats; [heads, 1, dim]."""
+        heads, _, dim = q.shape
+        out = torch.empty(heads, 1, dim)
+        if self._library.scribe_attend_one(q.data_ptr(), None, None, keys_t.data_ptr(), values.data_ptr(),
+                                           out.data_ptr(), keys_t.shape[2], heads, keys_t.shape[0], dim,
+                                           keys_t.stride(0), values.stride(0), scale, torch.get_num_threads()):
+            raise MemoryError("no memory for the attention's scores")
+        return out
+
+    def attend_appending(self, qkv: torch.Tensor, cache: torch.Tensor, position: int, scale: float,
+                         heads: int) -> torch.Tensor:
+        """One position's attention: `qkv` [1, (heads + 2 * kv heads) * dim] (contiguous: queries, keys, values)
+        writes its keys and values into `cache` [2, kv heads, capacity, dim] (contiguous) at `position` and attends
+        over positions 0..`position` (query head i reads key/value head i // (heads / kv heads)); [1, heads * dim]."""
+        _, kv_heads, capacity, dim = cache.shape
+        start, size = qkv.data_ptr(), qkv.element_size()
+        out = torch.empty(1, heads * dim)
+        keys, new_keys = cache.data_ptr(), start + heads * dim * size
+        if self._library.scribe_attend_one(start, new_keys, new_keys + kv_heads * dim * size, keys,
+                                           keys + kv_heads * capacity * dim * size, out.data_ptr(), position + 1,
+                                           heads, kv_heads, dim, capacity * dim, capacity * dim, scale,
+                                           torch.get_num_threads()):
+            raise MemoryError("no memory for the attention's scores")
+        return out
+
+    def add_layer_norm(self, x: torch.Tensor, residual: torch.Tensor | None, weight: torch.Tensor,
+                       bias: torch.Tensor, eps: float, out: torch.Tensor) -> None:
+        """x += residual (where given; both one contiguous float32 row), then out = layer_norm(x) with `weight` and
+        `bias`."""
+        self._library.scribe_add_layer_norm(x.data_ptr(), _pointer(residual), weight.data_ptr(), bias.data_ptr(), eps,
+                                            out.data_ptr(), x.numel())
+
+    def add_rms_norm(self, x: torch.Tensor, residual: torch.Tensor | None, weight: torch.Tensor, eps: float,
+                     out: torch.Tensor) -> None:
+        """x += residual (where given; both one contiguous float32 row), then out = rms_norm(x) with `weight`."""
+        self._library.scribe_add_rms_norm(x.data_ptr(), _pointer(residual), weight.data_ptr(), eps, out.data_ptr(),
+                                          x.numel())
+
+    def rotate(self, rows: torch.Tensor, count: int, cos: torch.Tensor, sin: torch.Tensor) -> None:
+        """Rotary positions, in place, on the first `count` rows of `dim` floats of contiguous `rows`, with one
+        position's `cos` and `sin` [dim] (the sines of the first half negated, as `llama_decoder` keeps them)."""
+        self._library.scribe_rotate(rows.data_ptr(), count, cos.numel(), cos.data_ptr(), sin.data_ptr())
+
+    def silu_mul(self, gate_up: torch.Tensor) -> torch.Tensor:
+        """silu(gate) * up for one contiguous row [1, 2n] of gates then ups, written over the gates; [1, n]."""
+        half = gate_up.shape[1] // 2
+        self._library.scribe_silu_mul(gate_up.data_ptr(), half)
+        return gate_up[:, :half]
+
+    def gelu_tanh(self, x: torch.Tensor) -> torch.Tensor:
+        """GPT-2's activation (gelu with the tanh approximation) on contiguous float32 `x`, in place; `x`."""
+        self._library.scribe_gelu_tanh(x.data_ptr(), x.numel())
+        return x
+
+    def float_rows(self, x: torch.Tensor, weight: "FloatRows") -> torch.Tensor:
+        """x [rows, inputs] (float32, contiguous) times the packed `weight`, plus its bias; [rows, outputs]."""
+        out = torch.empty(x.shape[0], weight.outputs)
+        self._library.scribe_float_rows(x.data_ptr(), x.shape[0], weight.packed.data_ptr(), _pointer(weight.bias),
+                                        out.data_ptr(), weight.outputs, weight.inputs, torch.get_num_threads())
+        return out
+
+    def int8_rows(self, x: torch.Tensor, weight: "Int8Rows") -> torch.Tensor:
+        """x [rows, inputs] (float32, contiguous) times the int8 `weight`, plus its bias; [rows, outputs]."""
+        out = torch.empty(x.shape[0], weight.outputs)
+        if self._library.scribe_int8_rows(x.data_ptr(), x.shape[0], weight.packed.data_ptr(), weight.scales.data_ptr(),
+                                          weight.sums.data_ptr(), _pointer(weight.bias), out.data_ptr(),
+                                          weight.outputs, weight.inputs, weight.padded_inputs,
+                                          torch.get_num_threads()):
+            raise MemoryError("no memory for the int8 product's quantised rows")
+        return out
+
+
+class FloatRows:
+    """A float32 weight ([in, out] view) copied into the native kernels' blocks; called on rows of inputs. A copy:
+    the model's own weight stays for its forward pass and for products of many rows."""
+
+    max_rows = FLOAT_ROWS
+
+    def __init__(self, kernels: NativeKernels, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+        self.inputs, self.outputs = weight.shape
+        self.kernels = kernels
+        self.packed = _blocks(weight.detach().t().float(), 1)
+        self.bias = None if bias is None else bias.detach().float().contiguous()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.kernels.float_rows(x.contiguous(), self)
+
+
+class Int8Rows:
+    """An int8 copy of a weight ([in, out] view), one scale per output channel (symmetric, as `one_row.Projection`
+    quantises for fbgemm), in the native kernels' blocks; rows of any count."""
+
+    max_rows = sys.maxsize
+
+    def __init__(self, kernels: NativeKernels, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+        self.inputs, self.outputs = weight.shape
+        self.padded_inputs = -(-self.inputs // INT8_PADDING) * INT8_PADDING
+        self.kernels = kernels
+        rows = weight.detach().t().float()  # [out, in]
+        self.scales = (rows.abs().amax(dim=1).clamp(min=1e-8) / 127.0).contiguous()
+        quantized = torch.round(rows / self.scales[:, None]).clamp_(-127, 127).to(torch.int8)
+        self.sums = quantized.sum(dim=1, dtype=torch.int32)
+        self.packed = _blocks(torch.nn.functional.pad(quantized, (0, self.padded_inputs - self.inputs)), INT8_GROUP)
+        self.bias = None if bias is None else bias.detach().float().contiguous()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.kernels.int8_rows(x.contiguous(), self)
+
+
+def _blocks(rows: torch.Tensor, group: int) -> torch.Tensor:
+    """`rows` [out, in] (in a multiple of `group`) re-stored as [blocks, in / group, BLOCK, group]: the rows of each
+    block of BLOCK in the lanes, `group` inputs of a row side by side; out padded with zero rows to whole blocks, the
+    memory 64-byte aligned (the int8 kernel's aligned loads need it)."""
+    outputs, inputs = rows.shape
+    padded = torch.nn.functional.pad(rows, (0, 0, 0, -outputs % BLOCK))
+    blocks = padded.view(-1, BLOCK, inputs // group, group).transpose(1, 2)
+    aligned = _aligned_empty(blocks.shape, blocks.dtype)
+    aligned.copy_(blocks)
+    return aligned
+
+
+def _aligned_empty(shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised contiguous tensor whose memory starts on a 64-byte boundary."""
+    count = 1
+    for size in shape:
+        count *= size
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    storage = torch.empty(count * itemsize + 64, dtype=torch.uint8)
+    offset = -storage.data_ptr() % 64
+    return storage[offset:offset + count * itemsize].view(dtype).view(shape)
+
+
+def _pointer(tensor: torch.Tensor | None) -> int | None:
+    return None if tensor is None else tensor.data_ptr()
+
+
+_lock = threading.Lock()
+_loaded: list[NativeKernels | None] = []
+_problem: list[str] = []
+
+
+def kernels() -> NativeKernels | None:
+    """The native kernels, built on the first call of a machine and loaded once a process; None where they are
+    switched off (``SCRIBE_NATIVE=0``, read at every call) or cannot be built here (`build_problem` says why)."""
+    if switched_off():
+        return None
+    with _lock:
+        if not _loaded:
+            try:
+                _loaded.append(NativeKernels(ctypes.CDLL(str(built_library()))))
+            except (OSError, subprocess.SubprocessError, RuntimeError) as exc:
+                _problem.append(str(exc))
+                _loaded.append(None)
+        return _loaded[0]
+
+
+def switched_off() -> bool:
+    """Whether ``SCRIBE_NATIVE`` switches the native kernels off (0, off, no or false)."""
+    return os.environ.get(NATIVE_VARIABLE, "").strip().lower() in ("0", "off", "no", "false")
+
+
+def build_problem() -> str | None:
+    """Why `kernels()` is None, else None."""
+    if switched_off():
+        return f"{NATIVE_VARIABLE}={os.environ[NATIVE_VARIABLE]} switches them off"
+    return _problem[0] if _problem else None
+
+
+def built_library() -> Path:
+    """The compiled library for this source, compiler and CPU, built into scribe's cache folder if not there yet;
+    RuntimeError naming what failed."""
+    from scribe.config import Paths
+    from scribe.files import replace_folder
+
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise RuntimeError("no C compiler (cc) found: install one (e.g. gcc) for scribe's faster CPU decoding")
+    folder = Paths.discover().cache / "native" / build_key(compiler)
+    library = folder / LIBRARY_NAME
+    if library.is_file():
+        return library
+
+    def compile_into(tmp: Path) -> None:
+        command = [compiler, *COMPILE_FLAGS, str(SOURCE), "-o", str(tmp / LIBRARY_NAME), *LIBRARIES]
+        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+        if done.returncode:
+            first = (done.stderr.strip().splitlines() or ["no message"])[0]
+            raise RuntimeError(f"compiling {SOURCE.name} with {compiler} failed: {first}")
+
+    replace_folder(folder, compile_into)
+    return library
+
+
+def build_key(compiler: str) -> str:
+    """A short hash of what the built library depends on: the source, the flags, the compiler and this CPU."""
+    digest = hashlib.sha256(SOURCE.read_bytes())
+    digest.update(" ".join((*COMPILE_FLAGS, *LIBRARIES)).encode())
+    try:
+        version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30,
+                                 stdin=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(f"the C compiler {compiler} does not run: {exc}") from None
+    digest.update(version.encode())
+    digest.update(platform.machine().encode())
+    digest.update(_cpu_description().encode())
+    return digest.hexdigest()[:16]
+
+
+def _cpu_description() -> str:
+    """The model name and feature flags of this machine's first CPU (what -march=native builds for)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return platform.processor()
+    first = text.split("\n\n", 1)[0]
+    return "\n".join(line for line in first.splitlines() if line.startswith(("model name", "flags", "Features")))
+
+
+def room_for_copies(nbytes: int) -> bool:
+    """Whether `nbytes` more of memory leave at least three quarters of what is available now (the native float
+    products keep a copy of the weights)."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return False
+    return nbytes <= available // 4

@@ -1,0 +1,259 @@
+/* scribe's native kernels for one-token CPU decode steps (built and loaded by scribe/engine/native.py).
+
+   A decode step multiplies one row by every weight matrix, so its speed is how fast the matrices stream from memory.
+   The products here read weights re-stored in blocks of 16 output rows with the rows in the vector lanes: a block
+   holds, for each input (float32) or group of 4 inputs (int8), the 16 rows' weights side by side (64 bytes), so a
+   block is one strictly sequential read, each input is broadcast across the lanes, and the 16 rows' sums come out in
+   one vector without a horizontal reduction. Threads: OpenMP, the runtime PyTorch loaded (the library is opened after
+   torch, and the dynamic linker binds it to the libgomp already in the process), so scribe's products and PyTorch's
+   own operations share one pool of threads. */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+#include <immintrin.h>
+#define SCRIBE_INT8 1
+#else
+#define SCRIBE_INT8 0
+#endif
+
+#define BLOCK 16 /* output rows in a packed block: the lanes of a 512-bit vector of floats */
+#define GROUP 4  /* int8 inputs of one row side by side in a block (what one VNNI lane sums) */
+#define SPLIT 4  /* independent sums per block, so the products' latencies overlap */
+
+/* 1 where this build has the int8 product (AVX-512 with VNNI), else 0. */
+int scribe_int8_supported(void) { return SCRIBE_INT8; }
+
+/* y[m, n] = x[m, :] . w[n, :] + bias[n] for `rows` rows of x ([rows, inputs]) and a weight packed as
+   [blocks, inputs, BLOCK] (outputs padded to whole blocks with zero rows); y is [rows, outputs]; bias may be NULL. */
+void scribe_float_rows(const float *x, long rows, const float *packed, const float *bias, float *y, long outputs,
+                       long inputs, int threads) {
+  long blocks = (outputs + BLOCK - 1) / BLOCK;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (long b = 0; b < blocks; b++) {
+    const float *block = packed + b * BLOCK * inputs;
+    long first = b * BLOCK, count = outputs - first < BLOCK ? outputs - first : BLOCK;
+    for (long m = 0; m < rows; m++) {
+      const float *row = x + m * inputs;
+      float sums[SPLIT][BLOCK] = {{0}};
+      long k = 0;
+      for (; k + SPLIT <= inputs; k += SPLIT)
+        for (int part = 0; part < SPLIT; part++) {
+          const float *weights = block + (k + part) * BLOCK;
+#pragma omp simd
+          for (int lane = 0; lane < BLOCK; lane++) sums[part][lane] += row[k + part] * weights[lane];
+        }
+      for (; k < inputs; k++) {
+#pragma omp simd
+        for (int lane = 0; lane < BLOCK; lane++) sums[0][lane] += row[k] * block[k * BLOCK + lane];
+      }
+      for (long r = 0; r < count; r++)
+        y[m * outputs + first + r] =
+            (sums[0][r] + sums[1][r]) + (sums[2][r] + sums[3][r]) + (bias ? bias[first + r] : 0.f);
+    }
+  }
+}
+
+#if SCRIBE_INT8
+/* One row of activations as unsigned bytes with its own scale and zero point (x ~ scale * (q - zero), the range
+   stretched to include 0), padded with the zero point to `padded` values. */
+static void quantize_row(const float *x, long inputs, long padded, uint8_t *q, float *scale, int32_t *zero) {
+  float low = 0.f, high = 0.f;
+  for (long k = 0; k < inputs; k++) {
+    low = x[k] < low ? x[k] : low;
+    high = x[k] > high ? x[k] : high;
+  }
+  float step = (high - low) / 255.f;
+  if (step <= 0.f) step = 1.f;
+  float z = rintf(-low / step), inverse = 1.f / step;
+  for (long k = 0; k < inputs; k++) {
+    float value = rintf(x[k] * inverse) + z;
+    q[k] = (uint8_t)(int)(value < 0.f ? 0.f : value > 255.f ? 255.f : value);
+  }
+  for (long k = inputs; k < padded; k++) q[k] = (uint8_t)(int)z;
+  *scale = step;
+  *zero = (int32_t)z;
+}
+
+/* The int8 products of one quantised row `q` with one block (see scribe_int8_rows), written to y[first...]. */
+static inline void int8_block(const uint8_t *q, float scale, int32_t zero, const int8_t *block, long padded,
+                              const float *weight_scales, const int32_t *weight_sums, const float *bias, float *y,
+                              long first, long count) {
+  __m512i sums[SPLIT];
+  for (int part = 0; part < SPLIT; part++) sums[part] = _mm512_setzero_si512();
+  for (long k = 0; k < padded; k += GROUP * SPLIT) {
+    const int8_t *weights = block + k * BLOCK;
+    for (int part = 0; part < SPLIT; part++)
+      sums[part] = _mm512_dpbusd_epi32(sums[part], _mm512_set1_epi32(*(const int32_t *)(q + k + part * GROUP)),
+                                       _mm512_load_si512(weights + part * GROUP * BLOCK));
+  }
+  __m512i total = _mm512_add_epi32(_mm512_add_epi32(sums[0], sums[1]), _mm512_add_epi32(sums[2], sums[3]));
+  __mmask16 lanes = (__mmask16)((1u << count) - 1);
+  total = _mm512_sub_epi32(total, _mm512_mullo_epi32(_mm512_set1_epi32(zero),
+                                                     _mm512_maskz_loadu_epi32(lanes, weight_sums + first)));
+  __m512 out = _mm512_mul_ps(_mm512_cvtepi32_ps(total),
+                             _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, weight_scales + first), _mm512_set1_ps(scale)));
+  if (bias) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(lanes, bias + first));
+  _mm512_mask_storeu_ps(y + first, lanes, out);
+}
+#endif
+
+/* y[m, n] = x[m, :] . w[n, :] + bias[n] with int8 weights (one scale per output row, `weight_sums` their int sums)
+   packed as [blocks, padded / GROUP, BLOCK, GROUP] (inputs padded with zero columns to `padded`, a multiple of
+   GROUP * SPLIT; outputs to whole blocks with zero rows), each row of x quantised to unsigned bytes on the fly;
+   products summed exactly in int32. Returns 0, or -1 where this build has no int8 product or memory ran out. */
+int scribe_int8_rows(const float *x, long rows, const int8_t *packed, const float *weight_scales,
+                     const int32_t *weight_sums, const float *bias, float *y, long outputs, long inputs, long padded,
+                     int threads) {
+#if SCRIBE_INT8
+  uint8_t *q = aligned_alloc(64, (size_t)(rows * padded + 63) / 64 * 64);
+  float *scales = malloc(sizeof(float) * (size_t)rows);
+  int32_t *zeros = malloc(sizeof(int32_t) * (size_t)rows);
+  if (!q || !scales || !zeros) {
+    free(q), free(scales), free(zeros);
+    return -1;
+  }
+  if (rows == 1)
+    quantize_row(x, inputs, padded, q, scales, zeros);
+  else {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long m = 0; m < rows; m++) quantize_row(x + m * inputs, inputs, padded, q + m * padded, scales + m, zeros + m);
+  }
+  long blocks = (outputs + BLOCK - 1) / BLOCK;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (long b = 0; b < blocks; b++) {
+    long first = b * BLOCK, count = outputs - first < BLOCK ? outputs - first : BLOCK;
+    for (long m = 0; m < rows; m++)
+      int8_block(q + m * padded, scales[m], zeros[m], packed + b * BLOCK * padded, padded, weight_scales,
+                 weight_sums, bias, y + m * outputs, first, count);
+  }
+  free(q), free(scales), free(zeros);
+  return 0;
+#else
+  (void)x, (void)rows, (void)packed, (void)weight_scales, (void)weight_sums, (void)bias, (void)y, (void)outputs;
+  (void)inputs, (void)padded, (void)threads;
+  return -1;
+#endif
+}
+
+/* One position's attention (length >= 1): out[h] = softmax(scale * keys[g] q[h]) . values[g] for each query head h,
+   where key and value head g = h / (heads / kv_heads) holds `length` positions of `dim` floats, one after the other,
+   and heads lie `key_stride` and `value_stride` floats apart. Where `new_keys` is given, the new position's keys and
+   values ([kv_heads, dim] each, `new_keys` and `new_values`) are first written at position length - 1. q and out
+   are [heads, dim]. Returns 0, or -1 where memory ran out. */
+int scribe_attend_one(const float *q, const float *new_keys, const float *new_values, float *keys, float *values,
+                      float *out, long length, long heads, long kv_heads, long dim, long key_stride,
+                      long value_stride, float scale, int threads) {
+  long group = heads / kv_heads;
+  if (new_keys)
+    for (long g = 0; g < kv_heads; g++)
+      for (long d = 0; d < dim; d++) {
+        keys[g * key_stride + (length - 1) * dim + d] = new_keys[g * dim + d];
+        values[g * value_stride + (length - 1) * dim + d] = new_values[g * dim + d];
+      }
+  float *all_scores = malloc(sizeof(float) * (size_t)(heads * length));
+  if (!all_scores) return -1;
+#pragma omp parallel for num_threads(heads > 1 ? threads : 1) schedule(static)
+  for (long h = 0; h < heads; h++) {
+    const float *query = q + h * dim, *k = keys + (h / group) * key_stride, *v = values + (h / group) * value_stride;
+    float *scores = all_scores + h * length, total = 0.f;
+    for (long t = 0; t < length; t++) {
+      float s = 0.f;
+#pragma omp simd reduction(+ : s)
+      for (long d = 0; d < dim; d++) s += query[d] * k[t * dim + d];
+      scores[t] = s * scale;
+    }
+    float top = scores[0];
+    for (long t = 1; t < length; t++) top = scores[t] > top ? scores[t] : top;
+#pragma omp simd reduction(+ : total)
+    for (long t = 0; t < length; t++) {
+      scores[t] = expf(scores[t] - top);
+      total += scores[t];
+    }
+    float *o = out + h * dim;
+    for (long d = 0; d < dim; d++) o[d] = 0.f;
+    for (long t = 0; t < length; t++) {
+      float weight = scores[t] / total;
+#pragma omp simd
+      for (long d = 0; d < dim; d++) o[d] += weight * v[t * dim + d];
+    }
+  }
+  free(all_scores);
+  return 0;
+}
+
+/* x += y where y is given (the residual), then out = (x - mean) / sqrt(variance + eps) * weight + bias: a layer norm
+   of one row of n floats, as torch's layer_norm computes it (the variance without Bessel's correction). */
+void scribe_add_layer_norm(float *x, const float *y, const float *weight, const float *bias, float eps, float *out,
+                           long n) {
+  float sum = 0.f;
+  if (y) {
+#pragma omp simd reduction(+ : sum)
+    for (long i = 0; i < n; i++) {
+      x[i] += y[i];
+      sum += x[i];
+    }
+  } else {
+#pragma omp simd reduction(+ : sum)
+    for (long i = 0; i < n; i++) sum += x[i];
+  }
+  float mean = sum / (float)n, squares = 0.f;
+#pragma omp simd reduction(+ : squares)
+  for (long i = 0; i < n; i++) squares += (x[i] - mean) * (x[i] - mean);
+  float inverse = 1.f / sqrtf(squares / (float)n + eps);
+#pragma omp simd
+  for (long i = 0; i < n; i++) out[i] = (x[i] - mean) * inverse * weight[i] + bias[i];
+}
+
+/* x = 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) in place: GPT-2's activation (gelu_new). */
+void scribe_gelu_tanh(float *x, long n) {
+#pragma omp simd
+  for (long i = 0; i < n; i++) {
+    float v = x[i];
+    x[i] = 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+  }
+}
+
+/* x += y where y is given (the residual), then out = x / sqrt(mean(x^2) + eps) * weight: an RMS norm of one row of
+   n floats, as transformers' Llama models compute it. */
+void scribe_add_rms_norm(float *x, const float *y, const float *weight, float eps, float *out, long n) {
+  float squares = 0.f;
+  if (y) {
+#pragma omp simd reduction(+ : squares)
+    for (long i = 0; i < n; i++) {
+      x[i] += y[i];
+      squares += x[i] * x[i];
+    }
+  } else {
+#pragma omp simd reduction(+ : squares)
+    for (long i = 0; i < n; i++) squares += x[i] * x[i];
+  }
+  float inverse = 1.f / sqrtf(squares / (float)n + eps);
+#pragma omp simd
+  for (long i = 0; i < n; i++) out[i] = x[i] * inverse * weight[i];
+}
+
+/* Rotary positions on `count` rows of `dim` floats in place: x[i] = x[i] cos[i] + x[(i + dim / 2) % dim] sin[i],
+   with the sines of the first half negated (transformers' rotate_half, as scribe's Llama decoder stores them). */
+void scribe_rotate(float *rows, long count, long dim, const float *cos, const float *sin) {
+  long half = dim / 2;
+  for (long r = 0; r < count; r++) {
+    float *x = rows + r * dim;
+    for (long i = 0; i < half; i++) {
+      float first = x[i], second = x[i + half];
+      x[i] = first * cos[i] + second * sin[i];
+      x[i + half] = second * cos[i + half] + first * sin[i + half];
+    }
+  }
+}
+
+/* The first n of `gate_up` ([2n]: gates, then ups) become silu(gate) * up: a SwiGLU MLP's activation, in place. */
+void scribe_silu_mul(float *gate_up, long n) {
+#pragma omp simd
+  for (long i = 0; i < n; i++) {
+    float gate = gate_up[i];
+    gate_up[i] = gate / (1.f + expf(-gate)) * gate_up[n + i];
+  }
+}

@@ -1,0 +1,159 @@
+"""scribe's native kernels (`scribe.engine.native`): built with this machine's compiler, checked against PyTorch's
+own products and attention, and used by the decoders of real tiny models (with PyTorch's path as the reference)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from scribe.engine import native
+from scribe.engine.base import StreamEnd
+from scribe.engine.native import FloatRows, Int8Rows, NativeKernels
+from scribe.engine.one_row import Projection, attend_one
+from scribe.engine.transformers_backend import TransformersBackend
+from scribe.sampling.params import SamplingParams
+from tiny_models import save_tiny_llama
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def kernels() -> NativeKernels:
+    loaded = native.kernels()
+    assert loaded is not None, f"the native kernels did not build here: {native.build_problem()}"
+    return loaded
+
+
+def test_the_library_is_built_once_into_the_cache_folder(scribe_home: Path) -> None:
+    library = native.built_library()
+    assert library.is_file() and library.is_relative_to(scribe_home / "cache" / "native")
+    built = library.stat().st_mtime_ns
+    assert native.built_library() == library and library.stat().st_mtime_ns == built, "built a second time"
+
+
+def test_a_compiler_that_fails_gives_a_one_line_reason(scribe_home: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    compiler = tmp_path / "cc"
+    compiler.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'broken cc 1.0'; exit 0; }\n"
+                        "echo 'native_kernels.c:1: error: no luck' >&2\nexit 1\n")
+    compiler.chmod(0o755)
+    monkeypatch.setenv("CC", str(compiler))
+    with pytest.raises(RuntimeError, match=r"^compiling native_kernels.c with .*/cc failed: native_kernels.c:1: error"):
+        native.built_library()
+    assert not any((scribe_home / "cache" / "native").glob("*/*.so")), "a failed build left a library behind"
+
+
+def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCRIBE_NATIVE", "0")
+    assert native.kernels() is None
+    assert native.build_problem() == "SCRIBE_NATIVE=0 switches them off"
+
+
+def test_the_kernels_share_pytorchs_openmp_runtime() -> None:
+    """Opened after torch, the library's OpenMP calls bind to the libgomp PyTorch loaded: one pool of threads."""
+    code = ("from scribe.engine import native\nassert native.kernels() is not None, native.build_problem()\n"
+            "print(sorted({line.split()[-1] for line in open('/proc/self/maps') if 'libgomp' in line}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
+                          env={**os.environ, "SCRIBE_NATIVE": "1"})
+    assert done.returncode == 0, done.stderr
+    libraries = eval(done.stdout)
+    assert len(libraries) == 1 and "torch" in libraries[0], libraries
+
+
+@pytest.mark.parametrize(("heads", "kv_heads", "length"), [(4, 4, 1), (4, 4, 37), (6, 2, 300), (1, 1, 5)])
+def test_attention_matches_pytorchs(kernels: NativeKernels, heads: int, kv_heads: int, length: int) -> None:
+    torch.manual_seed(length)
+    cache = torch.randn(3, 2, kv_heads, 320, 16)  # [layers, keys/values, heads, capacity, dim]: views of one layer
+    q = torch.randn(heads, 1, 16)
+    keys_t, values = cache[1, 0].transpose(1, 2)[:, :, :length], cache[1, 1, :, :length]
+    expected = attend_one(q, keys_t, values, 0.25)
+    assert torch.allclose(kernels.attend_one(q, keys_t, values, 0.25), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(("inputs", "outputs", "rows"), [(64, 100, 1), (32, 16, 1), (96, 70, 5), (16, 3, 8), (7, 20, 2)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_float_products_match_pytorchs(kernels: NativeKernels, inputs: int, outputs: int, rows: int,
+                                       with_bias: bool) -> None:
+    torch.manual_seed(inputs + outputs)
+    weight, x = torch.randn(inputs, outputs), torch.randn(rows, inputs)
+    bias = torch.randn(outputs) if with_bias else None
+    expected = x @ weight + (bias if bias is not None else 0)
+    assert torch.allclose(FloatRows(kernels, weight, bias)(x), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize(("inputs", "outputs", "rows"), [(768, 300, 1), (100, 70, 4), (2, 5, 1)])
+def test_int8_products_stay_as_close_as_fbgemms(kernels: NativeKernels, inputs: int, outputs: int,
+                                                rows: int) -> None:
+    if not kernels.int8:
+        pytest.skip("this CPU has no AVX-512 VNNI: int8 products stay with fbgemm")
+    torch.manual_seed(inputs)
+    weight, bias, x = torch.randn(inputs, outputs) * 0.05, torch.randn(outputs), torch.randn(rows, inputs)
+    expected = x @ weight + bias
+    fbgemm = Projection(weight, bias)
+    fbgemm.quantize_int8()
+    native_error = (Int8Rows(kernels, weight, bias)(x) - expected).norm() / expected.norm()
+    fbgemm_error = (fbgemm(x) - expected).norm() / expected.norm()
+    assert native_error < 0.01 and native_error <= max(fbgemm_error * 1.1, 1e-3), (native_error, fbgemm_error)
+
+
+def test_an_int8_row_of_zeros_gives_the_bias(kernels: NativeKernels) -> None:
+    if not kernels.int8:
+        pytest.skip("this CPU has no AVX-512 VNNI: int8 products stay with fbgemm")
+    bias = torch.arange(20.0)
+    assert torch.equal(Int8Rows(kernels, torch.randn(64, 20), bias)(torch.zeros(1, 64)), bias[None])
+
+
+def stream(backend: TransformersBackend, params: SamplingParams) -> tuple[list[int], list[list[float]]]:
+    events = list(backend.stream("The quick brown fox", params, alternatives=5))
+    end = events[-1]
+    assert isinstance(end, StreamEnd) and end.error is None and end.tokens == len(events) - 1 > 0, end
+    return [e.token_id for e in events[:-1]], [[a.raw_prob for a in e.alternatives] for e in events[:-1]]
+
+
+@pytest.fixture(scope="module")
+def llama_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_llama(tmp_path_factory.mktemp("llama"))
+
+
+@pytest.mark.parametrize("model", ["gpt2", "llama"])
+def test_float32_streams_through_the_kernels_match_pytorchs(model: str, sharp_model_dir: Path, llama_folder: Path,
+                                                           kernels: NativeKernels,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = llama_folder if model == "llama" else sharp_model_dir
+    monkeypatch.setenv("SCRIBE_BLAS", "torch")
+    streams = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv("SCRIBE_NATIVE", switch)
+        backend = TransformersBackend.load(folder, name=f"native-{switch}", device="cpu")
+        steps = backend._steps
+        assert (steps.attend == kernels.attend_one) == (switch == "1")
+        assert all(isinstance(p.native, FloatRows) == (switch == "1") for p in steps.projections())
+        streams[switch] = (stream(backend, SamplingParams(temperature=0.0, max_new_tokens=12)),
+                           stream(backend, SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=4)))
+    for (native_ids, native_probs), (torch_ids, torch_probs) in zip(streams["1"], streams["0"]):
+        assert native_ids == torch_ids
+        assert torch.allclose(torch.tensor(native_probs), torch.tensor(torch_probs), atol=1e-4)
+
+
+def test_int8_streams_through_the_kernel(sharp_model_dir: Path, kernels: NativeKernels) -> None:
+    if not kernels.int8:
+        pytest.skip("this CPU has no AVX-512 VNNI: int8 products stay with fbgemm")
+    float32 = TransformersBackend.load(sharp_model_dir, name="float32", device="cpu")
+    int8 = TransformersBackend.load(sharp_model_dir, name="int8", device="cpu", dtype="int8")
+    assert all(isinstance(p.native, Int8Rows) and p.packed is None for p in int8._steps.projections())
+    ids, _ = stream(float32, SamplingParams(temperature=0.0, max_new_tokens=12))
+    assert len(stream(int8, SamplingParams(temperature=0.8, max_new_tokens=12, seed=3))[0]) == 12
+    prompt = torch.tensor(float32._encode("The quick brown fox"))
+    with torch.inference_mode():
+        for backend in (float32, int8):
+            backend._steps.reserve(prompt.numel() + len(ids))
+        pairs = [(float32._steps.prefill(prompt), int8._steps.prefill(prompt))]
+        pairs += [(float32._steps.step(torch.tensor([i])), int8._steps.step(torch.tensor([i]))) for i in ids]
+    for full, quantized in pairs:
+        assert torch.corrcoef(torch.stack([full, quantized]))[0, 1] > 0.99
+        assert not torch.equal(full, quantized)
