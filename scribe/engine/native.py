@@ -48,7 +48,10 @@ INT8_PADDING = 16
 FLOAT_ROWS = 8
 """Float32 products of at most this many rows go through the native kernel (steps, drafts); longer prompts through
 PyTorch's, whose matrix products are faster there."""
-COMPILE_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp", "-shared", "-fPIC", "-Wl,-z,defs")
+COMPILE_FLAGS = ("-O3", "-march=native", "-ffast-math", "-fopenmp", "-fPIC")
+LINK_FLAGS = ("-shared", "-fopenmp", "-Wl,-z,defs")
+"""Linked without -ffast-math: with it the linker adds crtfastmath.o, whose constructor flushes subnormal floats to
+zero for the whole process."""
 LIBRARIES = ("-lmvec", "-lm")
 """-lmvec: glibc's vector expf, which -ffast-math lets the attention's softmax call."""
 _P = ctypes.c_void_p
@@ -265,11 +268,14 @@ def built_library() -> Path:
         return library
 
     def compile_into(tmp: Path) -> None:
-        command = [compiler, *COMPILE_FLAGS, str(SOURCE), "-o", str(tmp / LIBRARY_NAME), *LIBRARIES]
-        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
-        if done.returncode:
-            first = (done.stderr.strip().splitlines() or ["no message"])[0]
-            raise RuntimeError(f"compiling {SOURCE.name} with {compiler} failed: {first}")
+        objects = tmp / "kernels.o"
+        for command in ([compiler, *COMPILE_FLAGS, "-c", str(SOURCE), "-o", str(objects)],
+                        [compiler, *LINK_FLAGS, str(objects), "-o", str(tmp / LIBRARY_NAME), *LIBRARIES]):
+            done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+            if done.returncode:
+                first = (done.stderr.strip().splitlines() or ["no message"])[0]
+                raise RuntimeError(f"compiling {SOURCE.name} with {compiler} failed: {first}")
+        objects.unlink()
 
     replace_folder(folder, compile_into)
     return library
@@ -278,7 +284,7 @@ def built_library() -> Path:
 def build_key(compiler: str) -> str:
     """A short hash of what the built library depends on: the source, the flags, the compiler and this CPU."""
     digest = hashlib.sha256(SOURCE.read_bytes())
-    digest.update(" ".join((*COMPILE_FLAGS, *LIBRARIES)).encode())
+    digest.update(" ".join((*COMPILE_FLAGS, *LINK_FLAGS, *LIBRARIES)).encode())
     try:
         version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30,
                                  stdin=subprocess.DEVNULL).stdout

@@ -65,6 +65,16 @@ def test_the_kernels_share_pytorchs_openmp_runtime() -> None:
     assert len(libraries) == 1 and "torch" in libraries[0], libraries
 
 
+def test_loading_them_keeps_subnormal_floats() -> None:
+    """The library is linked without -ffast-math's start file, which would flush subnormal floats to zero in the whole
+    process (hypothesis, numpy and every float of the writer's session)."""
+    code = ("import sys\nfrom scribe.engine import native\nassert native.kernels() is not None, native.build_problem()\n"
+            "print(sys.float_info.min / 2 > 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+
+
 @pytest.mark.parametrize(("heads", "kv_heads", "length"), [(4, 4, 1), (4, 4, 37), (6, 2, 300), (1, 1, 5)])
 def test_attention_matches_pytorchs(kernels: NativeKernels, heads: int, kv_heads: int, length: int) -> None:
     torch.manual_seed(length)
