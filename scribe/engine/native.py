@@ -306,11 +306,21 @@ def _cpu_description() -> str:
     return "\n".join(line for line in first.splitlines() if line.startswith(("model name", "flags", "Features")))
 
 
-def room_for_copies(nbytes: int) -> bool:
-    """Whether `nbytes` more of memory leave at least three quarters of what is available now (the native float
-    products keep a copy of the weights)."""
+def room_for_copies(nbytes: int, meminfo: Path = Path("/proc/meminfo")) -> bool:
+    """Whether `nbytes` more of memory take at most a quarter of what is available now (MemAvailable: free memory and
+    the file cache the system can drop; the native float products keep a copy of the weights)."""
+    return nbytes <= available_memory(meminfo) // 4
+
+
+def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int:
+    """Bytes of memory available to a new allocation: Linux's MemAvailable, else the free pages (0 where unknown)."""
     try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        for line in meminfo.read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError):
-        return False
-    return nbytes <= available // 4
+        return 0

@@ -167,3 +167,11 @@ def test_int8_streams_through_the_kernel(sharp_model_dir: Path, kernels: NativeK
     for full, quantized in pairs:
         assert torch.corrcoef(torch.stack([full, quantized]))[0, 1] > 0.99
         assert not torch.equal(full, quantized)
+
+
+def test_float_copies_only_where_a_quarter_of_the_available_memory_holds_them(tmp_path: Path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemFree:          100000 kB\nMemAvailable:    4000000 kB\n")
+    assert native.available_memory(meminfo) == 4_000_000 * 1024
+    assert native.room_for_copies(1_000_000 * 1024, meminfo)
+    assert not native.room_for_copies(1_000_001 * 1024, meminfo)
