@@ -11,8 +11,9 @@ larger than the caches) on a 2-core AMD EPYC (KVM, Zen 4, 30-44 GB/s of read ban
     3,072 -> 768                  17.9           30.0
     768 -> 50,257 (head)          19.7           27.4
 
-so scribe's decoders take OpenBLAS for float32 steps on AMD CPUs (`openblas_preferred`; `SCRIBE_BLAS=openblas` or
-`torch` decides elsewhere). OpenBLAS keeps its own threads, which wait spinning after each product: a step then runs
+so scribe's decoders take OpenBLAS for float32 steps on AMD CPUs where its native kernels (`scribe.engine.native`,
+faster still) are off or cannot be built (`openblas_preferred`; `SCRIBE_BLAS=openblas` or `torch` decides
+elsewhere). OpenBLAS keeps its own threads, which wait spinning after each product: a step then runs
 PyTorch's own operations (norms, sampling) on one thread and the products, the attention's included
 (`one_row.attend_one_openblas`), on the step's thread count (`step_threads`), so that no two pools fight for the cores
 (with both on two threads the same model decoded at 10 tokens/s instead of 45).
