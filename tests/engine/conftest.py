@@ -30,3 +30,10 @@ def sharp_hf_model(sharp_model_dir: Path):
 
     return AutoModelForCausalLM.from_pretrained(sharp_model_dir).eval()
 
+
+@pytest.fixture(scope="session")
+def llama_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama (grouped-query attention) with its tokenizer (`tiny_models.save_tiny_llama`)."""
+    from tiny_models import save_tiny_llama
+
+    return save_tiny_llama(tmp_path_factory.mktemp("llama"))

@@ -11,9 +11,9 @@ import torch
 from threadpoolctl import ThreadpoolController
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tiny_models import save_tiny_llama  # noqa: E402
+from tiny_models import streamed_tokens  # noqa: E402
 
-from scribe.engine.base import ModelLoadError, StreamEnd  # noqa: E402
+from scribe.engine.base import ModelLoadError  # noqa: E402
 from scribe.engine.blas import cpu_vendor, numpy_has_openblas, openblas_preferred  # noqa: E402
 from scribe.engine.gpt2_light import load_light  # noqa: E402
 from scribe.engine.one_row import Projection, attend_one, attend_one_openblas  # noqa: E402
@@ -94,18 +94,6 @@ def test_a_step_runs_torch_on_one_thread_and_the_products_on_the_step_count() ->
         assert torch.get_num_threads() == threads, "a prompt runs on torch's own setting"
 
 
-def tokens(backend: TransformersBackend, params: SamplingParams) -> tuple[list[int], list[list[float]]]:
-    events = list(backend.stream(PROMPT, params, alternatives=5))
-    end = events[-1]
-    assert isinstance(end, StreamEnd) and end.error is None and end.tokens == len(events) - 1 > 0, end
-    return [e.token_id for e in events[:-1]], [[a.raw_prob for a in e.alternatives] for e in events[:-1]]
-
-
-@pytest.fixture(scope="module")
-def llama_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_tiny_llama(tmp_path_factory.mktemp("llama"))
-
-
 @pytest.mark.parametrize("model", ["gpt2", "gpt2-quick-start", "llama"])
 def test_streams_through_openblas_match_pytorch(model: str, sharp_model_dir: Path, llama_folder: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,8 +110,8 @@ def test_streams_through_openblas_match_pytorch(model: str, sharp_model_dir: Pat
         assert all((p.array is not None) == (choice == "openblas") for p in projections)
         assert backend._step_threads.openblas == (choice == "openblas")
         assert backend._steps.attend is (attend_one_openblas if choice == "openblas" else attend_one)
-        streams[choice] = (tokens(backend, SamplingParams(temperature=0.0, max_new_tokens=12)),
-                           tokens(backend, SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=4)))
+        streams[choice] = (streamed_tokens(backend, PROMPT, SamplingParams(temperature=0.0, max_new_tokens=12)),
+                           streamed_tokens(backend, PROMPT, SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=4)))
     for (blas_ids, blas_probs), (torch_ids, torch_probs) in zip(streams["openblas"], streams["torch"]):
         assert blas_ids == torch_ids
         assert torch.allclose(torch.tensor(blas_probs), torch.tensor(torch_probs), atol=1e-4)

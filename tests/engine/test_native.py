@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from scribe.engine import native
-from scribe.engine.base import StreamEnd
 from scribe.engine.native import FloatRows, Int8Rows, NativeKernels
 from scribe.engine.one_row import Projection, attend_one
 from scribe.engine.transformers_backend import TransformersBackend
 from scribe.sampling.params import SamplingParams
-from tiny_models import save_tiny_llama
+from tiny_models import streamed_tokens
 
 REPO = Path(__file__).resolve().parents[2]
+PROMPT = "The quick brown fox"
 
 
 @pytest.fixture(scope="module")
@@ -121,18 +121,6 @@ def test_an_int8_row_of_zeros_gives_the_bias(kernels: NativeKernels) -> None:
     assert torch.equal(Int8Rows(kernels, torch.randn(64, 20), bias)(torch.zeros(1, 64)), bias[None])
 
 
-def stream(backend: TransformersBackend, params: SamplingParams) -> tuple[list[int], list[list[float]]]:
-    events = list(backend.stream("The quick brown fox", params, alternatives=5))
-    end = events[-1]
-    assert isinstance(end, StreamEnd) and end.error is None and end.tokens == len(events) - 1 > 0, end
-    return [e.token_id for e in events[:-1]], [[a.raw_prob for a in e.alternatives] for e in events[:-1]]
-
-
-@pytest.fixture(scope="module")
-def llama_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_tiny_llama(tmp_path_factory.mktemp("llama"))
-
-
 @pytest.mark.parametrize("model", ["gpt2", "llama"])
 def test_float32_streams_through_the_kernels_match_pytorchs(model: str, sharp_model_dir: Path, llama_folder: Path,
                                                            kernels: NativeKernels,
@@ -146,8 +134,8 @@ def test_float32_streams_through_the_kernels_match_pytorchs(model: str, sharp_mo
         steps = backend._steps
         assert (steps.attend == kernels.attend_one) == (switch == "1")
         assert all(isinstance(p.native, FloatRows) == (switch == "1") for p in steps.projections())
-        streams[switch] = (stream(backend, SamplingParams(temperature=0.0, max_new_tokens=12)),
-                           stream(backend, SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=4)))
+        streams[switch] = (streamed_tokens(backend, PROMPT, SamplingParams(temperature=0.0, max_new_tokens=12)),
+                           streamed_tokens(backend, PROMPT, SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=4)))
     for (native_ids, native_probs), (torch_ids, torch_probs) in zip(streams["1"], streams["0"]):
         assert native_ids == torch_ids
         assert torch.allclose(torch.tensor(native_probs), torch.tensor(torch_probs), atol=1e-4)
@@ -159,9 +147,9 @@ def test_int8_streams_through_the_kernel(sharp_model_dir: Path, kernels: NativeK
     float32 = TransformersBackend.load(sharp_model_dir, name="float32", device="cpu")
     int8 = TransformersBackend.load(sharp_model_dir, name="int8", device="cpu", dtype="int8")
     assert all(isinstance(p.native, Int8Rows) and p.packed is None for p in int8._steps.projections())
-    ids, _ = stream(float32, SamplingParams(temperature=0.0, max_new_tokens=12))
-    assert len(stream(int8, SamplingParams(temperature=0.8, max_new_tokens=12, seed=3))[0]) == 12
-    prompt = torch.tensor(float32._encode("The quick brown fox"))
+    ids, _ = streamed_tokens(float32, PROMPT, SamplingParams(temperature=0.0, max_new_tokens=12))
+    assert len(streamed_tokens(int8, PROMPT, SamplingParams(temperature=0.8, max_new_tokens=12, seed=3))[0]) == 12
+    prompt = torch.tensor(float32._encode(PROMPT))
     with torch.inference_mode():
         for backend in (float32, int8):
             backend._steps.reserve(prompt.numel() + len(ids))

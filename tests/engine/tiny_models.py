@@ -1,5 +1,6 @@
 """Tiny random models built at test time: a byte-level BPE tokenizer trained on a few kB of text, and random Llama
-and Qwen2 models saved as Hugging Face folders (optionally with a chat template)."""
+and Qwen2 models saved as Hugging Face folders (optionally with a chat template); `streamed_tokens` reads what a
+backend streams from them."""
 
 from __future__ import annotations
 
@@ -122,3 +123,14 @@ def write_gguf(hf_folder: Path, path: Path) -> Path:
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def streamed_tokens(backend: object, prompt: str, params: object) -> tuple[list[int], list[list[float]]]:
+    """Stream `prompt` with top-5 alternatives through `backend` (checking the stream ended cleanly after at least
+    one token); the token ids and each token's alternatives' raw probabilities."""
+    from scribe.engine.base import StreamEnd
+
+    events = list(backend.stream(prompt, params, alternatives=5))  # type: ignore[attr-defined]
+    end = events[-1]
+    assert isinstance(end, StreamEnd) and end.error is None and end.tokens == len(events) - 1 > 0, end
+    return [e.token_id for e in events[:-1]], [[a.raw_prob for a in e.alternatives] for e in events[:-1]]
