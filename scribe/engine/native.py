@@ -147,16 +147,14 @@ class NativeKernels:
     def float_rows(self, x: torch.Tensor, weight: "FloatRows") -> torch.Tensor:
         """x [rows, inputs] (float32, contiguous) times the packed `weight`, plus its bias; [rows, outputs]."""
         out = torch.empty(x.shape[0], weight.outputs)
-        self._library.scribe_float_rows(x.data_ptr(), x.shape[0], weight.packed.data_ptr(), _pointer(weight.bias),
-                                        out.data_ptr(), weight.outputs, weight.inputs, torch.get_num_threads())
+        self._library.scribe_float_rows(x.data_ptr(), x.shape[0], *weight.pointers, out.data_ptr(), *weight.sizes,
+                                        torch.get_num_threads())
         return out
 
     def int8_rows(self, x: torch.Tensor, weight: "Int8Rows") -> torch.Tensor:
         """x [rows, inputs] (float32, contiguous) times the int8 `weight`, plus its bias; [rows, outputs]."""
         out = torch.empty(x.shape[0], weight.outputs)
-        if self._library.scribe_int8_rows(x.data_ptr(), x.shape[0], weight.packed.data_ptr(), weight.scales.data_ptr(),
-                                          weight.sums.data_ptr(), _pointer(weight.bias), out.data_ptr(),
-                                          weight.outputs, weight.inputs, weight.padded_inputs,
+        if self._library.scribe_int8_rows(x.data_ptr(), x.shape[0], *weight.pointers, out.data_ptr(), *weight.sizes,
                                           torch.get_num_threads()):
             raise MemoryError("no memory for the int8 product's quantised rows")
         return out
@@ -173,6 +171,9 @@ class FloatRows:
         self.kernels = kernels
         self.packed = _blocks(weight.detach().t().float(), 1)
         self.bias = None if bias is None else bias.detach().float().contiguous()
+        self.pointers = (self.packed.data_ptr(), _pointer(self.bias))
+        """The kernel's arguments that never change, read once (a call costs a few microseconds less)."""
+        self.sizes = (self.outputs, self.inputs)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.kernels.float_rows(x.contiguous(), self)
@@ -194,6 +195,9 @@ class Int8Rows:
         self.sums = quantized.sum(dim=1, dtype=torch.int32)
         self.packed = _blocks(torch.nn.functional.pad(quantized, (0, self.padded_inputs - self.inputs)), INT8_GROUP)
         self.bias = None if bias is None else bias.detach().float().contiguous()
+        self.pointers = (self.packed.data_ptr(), self.scales.data_ptr(), self.sums.data_ptr(), _pointer(self.bias))
+        """The kernel's arguments that never change, read once (a call costs a few microseconds less)."""
+        self.sizes = (self.outputs, self.inputs, self.padded_inputs)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.kernels.int8_rows(x.contiguous(), self)
