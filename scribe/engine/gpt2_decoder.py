@@ -8,8 +8,8 @@ weights (no copy) and runs the same arithmetic with a dozen tensor operations pe
   Both return the next-token logits ([vocab], the model's dtype), computed for the last position only.
 - The cache is one tensor per model ([layers, 2, heads, capacity, head_dim]), allocated once and reused.
 - `quantize_int8()` (CPU only) switches the weight matrices (attention, MLP and the output head) to int8 copies with
-  one scale per output channel; activations are quantised per call (fbgemm's dynamic linear). The model's own
-  weights are left as they are.
+  one scale per output channel; activations are quantised per call (scribe's native int8 product where the CPU has
+  AVX-512 VNNI, else fbgemm's dynamic linear). The model's own weights are left as they are.
 - With the native kernels (`use_native_kernels`, CPU float32 activations), a step runs each layer as its four
   products and three calls of `scribe.engine.native`: the attention writing the new keys and values into the cache,
   the residual added and the layer norm taken in one pass (twice), the activation in place.

@@ -27,10 +27,9 @@ class KVCacheSlots:
     lm_head: Any
     quantized: bool
     attend: Callable[..., torch.Tensor] = staticmethod(attend_one)
-    """One position's attention (`one_row.attend_one`); through OpenBLAS after `multiply_rows_with_openblas`, through
-    the native kernels after `use_native_kernels`."""
+    """One position's attention (`one_row.attend_one`); through OpenBLAS after `multiply_rows_with_openblas`."""
     kernels: NativeKernels | None = None
-    """The native kernels a one-token step runs on, after `use_native_kernels`."""
+    """The native kernels a one-token step runs on (its attention included), after `use_native_kernels`."""
 
     def projections(self) -> list[Projection]:
         """Every weight matrix's projection, the output head's last."""
@@ -46,12 +45,11 @@ class KVCacheSlots:
         self.quantized = True
 
     def use_native_kernels(self, kernels: NativeKernels, *, float_products: bool) -> None:
-        """One position's attention through the native `kernels` (CPU, float32 cache); with `float_products` the
+        """Run one-token steps on the native `kernels` (CPU, float32 activations and cache); with `float_products` the
         float32 products of a few rows too, on a copy of each weight (`native.FloatRows`)."""
         if self.device.type != "cpu" or self.dtype != torch.float32:
             raise ValueError(f"native kernels run float32 on the CPU, not {self.dtype} on {self.device.type}")
         self.kernels = kernels
-        self.attend = kernels.attend_one
         if float_products and not self.quantized:
             for projection in self.projections():
                 projection.multiply_rows_natively(kernels)

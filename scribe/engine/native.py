@@ -86,19 +86,6 @@ class NativeKernels:
         library.scribe_silu_mul.argtypes = [_P, _L]
         library.scribe_silu_mul.restype = None
 
-    def attend_one(self, q: torch.Tensor, keys_t: torch.Tensor, values: torch.Tensor,
-                   scale: float = 1.0) -> torch.Tensor:
-        """`one_row.attend_one` in one call: queries [heads, 1, dim] (contiguous) over keys given transposed [kv
-        heads, dim, length] and values [kv heads, length, dim], both views of a cache whose positions are rows of
-        `dim` floats; [heads, 1, dim]."""
-        heads, _, dim = q.shape
-        out = torch.empty(heads, 1, dim)
-        if self._library.scribe_attend_one(q.data_ptr(), None, None, keys_t.data_ptr(), values.data_ptr(),
-                                           out.data_ptr(), keys_t.shape[2], heads, keys_t.shape[0], dim,
-                                           keys_t.stride(0), values.stride(0), scale, torch.get_num_threads()):
-            raise MemoryError("no memory for the attention's scores")
-        return out
-
     def attend_appending(self, qkv: torch.Tensor, cache: torch.Tensor, position: int, scale: float,
                          heads: int) -> torch.Tensor:
         """One position's attention: `qkv` [1, (heads + 2 * kv heads) * dim] (contiguous: queries, keys, values)

@@ -163,8 +163,8 @@ class TransformersBackend(TokenBackend):
     with `TransformersSteps`; "transformers"
     uses `TransformersSteps` for every model. `int8` quantises the weight matrices (CPU); `openblas` sends scribe's
     own decoders' float32 one-row products on the CPU to numpy's OpenBLAS (`scribe.engine.blas`; `load` asks
-    `openblas_preferred`) where `native` kernels (`scribe.engine.native`) are off, cannot be built or their copy of
-    the weights would not fit. `cuda_graphs=False` keeps GPT-2 steps eager on CUDA.
+    `openblas_preferred`) where scribe's native kernels (`scribe.engine.native`) are off, cannot be built or their
+    copy of the weights would not fit. `cuda_graphs=False` keeps GPT-2 steps eager on CUDA.
     """
 
     capabilities = frozenset(
@@ -194,7 +194,6 @@ class TransformersBackend(TokenBackend):
         decoder: str = "auto",
         int8: bool = False,
         openblas: bool = False,
-        native: bool = True,
         cuda_graphs: bool = True,
     ) -> None:
         if decoder not in ("auto", "transformers"):
@@ -219,7 +218,7 @@ class TransformersBackend(TokenBackend):
                 self._steps = gpt2_decoder.GPT2Decoder(model, cuda_graphs=cuda_graphs)
             else:
                 self._steps = llama_decoder.LlamaDecoder(model)
-            self._use_cpu_kernels(int8=int8, openblas=openblas, native=native)
+            self._use_cpu_kernels(int8=int8, openblas=openblas)
             self._prompt_cache = PromptCache(self._steps)
         else:
             if int8:
@@ -232,28 +231,28 @@ class TransformersBackend(TokenBackend):
         start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         self._start_id: int | None = start
 
-    def _use_cpu_kernels(self, *, int8: bool, openblas: bool, native: bool) -> None:
+    def _use_cpu_kernels(self, *, int8: bool, openblas: bool) -> None:
         """Pick the products and attention of scribe's own decoder on the CPU: int8 (native kernel, else fbgemm);
         float32 through the native kernels when their copy of the weights fits in memory, else OpenBLAS when
         `openblas`, else PyTorch's."""
         import torch
 
-        from scribe.engine import native as native_kernels
+        from scribe.engine import native
         from scribe.engine.kv_cache import KVCacheSlots
 
         steps = self._steps
         assert isinstance(steps, KVCacheSlots)
         if self._device.type != "cpu" or steps.dtype != torch.float32:
             return
-        kernels = native_kernels.kernels() if native else None
+        kernels = native.kernels()
         if int8:
             steps.quantize_int8(kernels)
-        copies_fit = kernels is not None and native_kernels.room_for_copies(steps.weight_bytes())
-        if openblas and not int8 and not copies_fit:
+        float_copies = not int8 and kernels is not None and native.room_for_copies(steps.weight_bytes())
+        if openblas and not int8 and not float_copies:
             steps.multiply_rows_with_openblas()
             self._step_threads.openblas = True
         elif kernels is not None:
-            steps.use_native_kernels(kernels, float_products=copies_fit)
+            steps.use_native_kernels(kernels, float_products=float_copies)
 
     @classmethod
     def load(

@@ -78,14 +78,20 @@ def test_loading_them_keeps_subnormal_floats(kernels: NativeKernels) -> None:
     assert done.stdout.strip() == "True"
 
 
-@pytest.mark.parametrize(("heads", "kv_heads", "length"), [(4, 4, 1), (4, 4, 37), (6, 2, 300), (1, 1, 5)])
-def test_attention_matches_pytorchs(kernels: NativeKernels, heads: int, kv_heads: int, length: int) -> None:
-    torch.manual_seed(length)
-    cache = torch.randn(3, 2, kv_heads, 320, 16)  # [layers, keys/values, heads, capacity, dim]: views of one layer
-    q = torch.randn(heads, 1, 16)
-    keys_t, values = cache[1, 0].transpose(1, 2)[:, :, :length], cache[1, 1, :, :length]
-    expected = attend_one(q, keys_t, values, 0.25)
-    assert torch.allclose(kernels.attend_one(q, keys_t, values, 0.25), expected, atol=1e-5)
+@pytest.mark.parametrize(("heads", "kv_heads", "position"), [(4, 4, 0), (4, 4, 36), (6, 2, 299), (1, 1, 4)])
+def test_attention_writes_the_new_position_and_matches_pytorchs(kernels: NativeKernels, heads: int, kv_heads: int,
+                                                                position: int) -> None:
+    torch.manual_seed(position)
+    cache = torch.randn(3, 2, kv_heads, 320, 16)  # [layers, keys/values, heads, capacity, dim]: one layer's view
+    qkv = torch.randn(1, (heads + 2 * kv_heads) * 16)
+    q, new_keys, new_values = qkv.view(-1, 16).split([heads, kv_heads, kv_heads])
+    expected_cache = cache[1].clone()
+    expected_cache[0, :, position], expected_cache[1, :, position] = new_keys, new_values
+    keys_t, values = expected_cache[0].transpose(1, 2)[:, :, :position + 1], expected_cache[1, :, :position + 1]
+    expected = attend_one(q.reshape(heads, 1, 16), keys_t, values, 0.25).view(1, -1)
+    got = kernels.attend_appending(qkv, cache[1], position, 0.25, heads)
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.equal(cache[1], expected_cache), "the new keys and values are not where the cache keeps them"
 
 
 @pytest.mark.parametrize(("inputs", "outputs", "rows"), [(64, 100, 1), (32, 16, 1), (96, 70, 5), (16, 3, 8), (7, 20, 2)])
@@ -132,7 +138,7 @@ def test_float32_streams_through_the_kernels_match_pytorchs(model: str, sharp_mo
         monkeypatch.setenv("SCRIBE_NATIVE", switch)
         backend = TransformersBackend.load(folder, name=f"native-{switch}", device="cpu")
         steps = backend._steps
-        assert (steps.attend == kernels.attend_one) == (switch == "1")
+        assert (steps.kernels is kernels) == (switch == "1")
         assert all(isinstance(p.native, FloatRows) == (switch == "1") for p in steps.projections())
         streams[switch] = (streamed_tokens(backend, PROMPT, SamplingParams(temperature=0.0, max_new_tokens=12)),
                            streamed_tokens(backend, PROMPT, SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=4)))
