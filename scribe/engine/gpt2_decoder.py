@@ -10,23 +10,27 @@ weights (no copy) and runs the same arithmetic with a dozen tensor operations pe
 - `quantize_int8()` (CPU only) switches the weight matrices (attention, MLP and the output head) to int8 copies with
   one scale per output channel; activations are quantised per call (scribe's native int8 product where the CPU has
   AVX-512 VNNI, else fbgemm's dynamic linear). The model's own weights are left as they are.
-- With the native kernels (`use_native_kernels`, CPU float32 activations), a step runs each layer as its four
-  products and three calls of `scribe.engine.native`: the attention writing the new keys and values into the cache,
-  the residual added and the layer norm taken in one pass (twice), the activation in place.
+- With the native kernels (`use_native_kernels`, CPU float32 activations), a step runs its layers in one call of
+  `scribe.engine.native` (`NativeKernels.step`): per layer the four products, the attention writing the new keys and
+  values into the cache, the residual added and the layer norm taken in one pass (twice), the activation in place.
 - On CUDA, `step` replays a CUDA graph per cache-length bucket (see `_GraphSteps`): the token and position live in
   device tensors, attention covers the bucket with a mask, so a step launches no Python-side kernels.
 """
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn.functional as F
 
 from scribe.engine.kv_cache import KVCacheSlots
 from scribe.engine.one_row import Projection, in_fresh_memory, one_row_layout
+
+if TYPE_CHECKING:
+    from scribe.engine.native import LayerArguments
 
 _TANH_GELU = {"gelu_new", "gelu_pytorch_tanh", "gelu_fast"}
 _EXACT_GELU = {"gelu"}
@@ -186,20 +190,24 @@ class GPT2Decoder(KVCacheSlots):
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
         return self._head(x)[0]
 
+    def native_layers(self) -> ctypes.Array[LayerArguments] | None:
+        """The layers for the native step (GPT-2's tanh gelu only; other activations step in PyTorch)."""
+        from scribe.engine.native import layer_arguments
+
+        if not self.tanh_gelu:
+            return None
+        norms = [layer.ln_1 for layer in self.layers[1:]] + [self.ln_f]
+        return layer_arguments([(layer.projections(),
+                                 layer.ln_2, after, layer.scale) for layer, after in zip(self.layers, norms)])
+
     def _step_native(self, token: int, position: int) -> torch.Tensor:
-        """`step` on the native kernels (see the module's docstring)."""
-        kernels, cache, layers = self.kernels, self.cache, self.layers
-        assert kernels is not None and cache is not None
+        """`step` on the native kernels, one call for the layers (see the module's docstring)."""
+        assert self.kernels is not None and self.layer_arguments is not None and self.cache is not None
         x = (self.wte[token] + self.wpe[position]).view(1, self.embed)
         h = torch.empty_like(x)
-        kernels.add_layer_norm(x, None, *layers[0].ln_1, self.eps, h)
-        for index, layer in enumerate(layers):
-            a = kernels.attend_appending(layer.c_attn(h), cache[index], position, layer.scale, self.heads)
-            kernels.add_layer_norm(x, layer.c_proj(a), *layer.ln_2, self.eps, h)
-            hidden = layer.c_fc(h)
-            hidden = kernels.gelu_tanh(hidden) if self.tanh_gelu else self.act(hidden)
-            norm = layers[index + 1].ln_1 if index + 1 < len(layers) else self.ln_f
-            kernels.add_layer_norm(x, layer.mlp_proj(hidden), *norm, self.eps, h)
+        self.kernels.add_layer_norm(x, None, *self.layers[0].ln_1, self.eps, h)
+        self.kernels.step(self.layer_arguments, llama=False, x=x, h=h, cache=self.cache, position=position,
+                          heads=self.heads, inner=self.layers[0].c_fc.weight.shape[1], eps=self.eps)
         return self.lm_head(h)[0]
 
     def fork(self, rows: int) -> None:

@@ -4,6 +4,7 @@ one-row products through OpenBLAS or scribe's native kernels."""
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ import torch
 from scribe.engine.one_row import Projection, attend_one, attend_one_openblas
 
 if TYPE_CHECKING:
-    from scribe.engine.native import NativeKernels
+    from scribe.engine.native import LayerArguments, NativeKernels
 
 
 class KVCacheSlots:
@@ -29,7 +30,9 @@ class KVCacheSlots:
     attend: Callable[..., torch.Tensor] = staticmethod(attend_one)
     """One position's attention (`one_row.attend_one`); through OpenBLAS after `multiply_rows_with_openblas`."""
     kernels: NativeKernels | None = None
-    """The native kernels a one-token step runs on (its attention included), after `use_native_kernels`."""
+    """The native kernels each one-token step runs on as one call, after `use_native_kernels`."""
+    layer_arguments: ctypes.Array[LayerArguments] | None = None
+    """The layers as those kernels take them."""
 
     def projections(self) -> list[Projection]:
         """Every weight matrix's projection, the output head's last."""
@@ -44,15 +47,22 @@ class KVCacheSlots:
             projection.quantize_int8(kernels)
         self.quantized = True
 
-    def use_native_kernels(self, kernels: NativeKernels, *, float_products: bool) -> None:
-        """Run one-token steps on the native `kernels` (CPU, float32 activations and cache); with `float_products` the
-        float32 products of a few rows too, on a copy of each weight (`native.FloatRows`)."""
+    def use_native_kernels(self, kernels: NativeKernels) -> None:
+        """Multiply on the native `kernels` (CPU, float32 activations): int8 weights on their int8 product already,
+        float32 ones through a copy of each weight in their layout (`native.FloatRows`, products of a few rows); and
+        run each one-token step as one call where the decoder describes its layers (`native_layers`)."""
         if self.device.type != "cpu" or self.dtype != torch.float32:
             raise ValueError(f"native kernels run float32 on the CPU, not {self.dtype} on {self.device.type}")
-        self.kernels = kernels
-        if float_products and not self.quantized:
+        if not self.quantized:
             for projection in self.projections():
                 projection.multiply_rows_natively(kernels)
+        self.layer_arguments = self.native_layers()
+        self.kernels = kernels if self.layer_arguments is not None else None
+
+    def native_layers(self) -> ctypes.Array[LayerArguments] | None:
+        """The layers as `NativeKernels.step` takes them (`native.layer_arguments`), None where this decoder's steps
+        cannot run there."""
+        return None
 
     def weight_bytes(self) -> int:
         """Bytes of the weight matrices one step reads (the output head's included)."""

@@ -24,20 +24,27 @@ scaling the config asks for, Llama 3's included, is the model's), and runs:
   fastest (`one_row`), so no memory is added and the model's forward pass is unchanged); queries and keys are rotated
   together. A one-token step attends with two batched products per key/value head group (`one_row.attend_one`, or
   through OpenBLAS where the products go there), cheaper than the fused attention kernel there as the context grows.
-- With the native kernels (`use_native_kernels`, CPU float32 activations), a step runs each layer as its four
-  products and five calls of `scribe.engine.native`: the rotation of queries and keys, the attention writing the new
-  keys and values into the cache, the SwiGLU activation, the residual added and the norm taken in one pass (twice).
+- With the native kernels (`use_native_kernels`, CPU float32 activations), a step runs its layers in one call of
+  `scribe.engine.native` (`NativeKernels.step`): per layer the four products, the rotation of queries and keys, the
+  attention writing the new keys and values into the cache, the SwiGLU activation, the residual added and the norm
+  taken in one pass (twice).
 - `quantize_int8()` (CPU only) switches every projection and the output head to int8 copies with one scale per output
   channel (`one_row.Projection`); the model's own weights are left as they are.
 """
 
 from __future__ import annotations
 
+import ctypes
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
 from scribe.engine.kv_cache import KVCacheSlots
 from scribe.engine.one_row import Projection, in_fresh_memory, input_major, one_row_layout
+
+if TYPE_CHECKING:
+    from scribe.engine.native import LayerArguments
 
 ARCHITECTURES = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"})
 
@@ -187,23 +194,27 @@ class LlamaDecoder(KVCacheSlots):
         self.rows_length = end
         return self.lm_head(self._norm(x, self.norm))
 
+    def native_layers(self) -> ctypes.Array[LayerArguments] | None:
+        """The layers for the native step."""
+        from scribe.engine.native import layer_arguments
+
+        norms = [layer.norm_1 for layer in self.layers[1:]] + [self.norm]
+        scale = self.head_dim**-0.5
+        return layer_arguments([(layer.projections(),
+                                 (layer.norm_2, None), (after, None), scale)
+                                for layer, after in zip(self.layers, norms)])
+
     def _step_native(self, token: int) -> torch.Tensor:
-        """`step` on the native kernels (see the module's docstring)."""
-        kernels, layers, eps = self.kernels, self.layers, self.eps
-        assert kernels is not None and self.cos is not None and self.sin is not None
-        position, heads, rotated = self.length, self.heads, self.heads + self.kv_heads
-        cos, sin = self.cos[position], self.sin[position]
+        """`step` on the native kernels, one call for the layers (see the module's docstring)."""
+        assert self.kernels is not None and self.layer_arguments is not None and self.cache is not None
+        assert self.cos is not None and self.sin is not None
+        position = self.length
         x = self.embed[token].clone().view(1, -1)
         h = torch.empty_like(x)
-        kernels.add_rms_norm(x, None, layers[0].norm_1, eps, h)
-        for index, (layer, (kv, _, _)) in enumerate(zip(layers, self.layer_caches)):
-            qkv = layer.qkv(h)
-            kernels.rotate(qkv, rotated, cos, sin)
-            a = kernels.attend_appending(qkv, kv, position, self.head_dim**-0.5, heads)
-            kernels.add_rms_norm(x, layer.o(a), layer.norm_2, eps, h)
-            hidden = kernels.silu_mul(layer.gate_up(h))
-            norm = layers[index + 1].norm_1 if index + 1 < len(layers) else self.norm
-            kernels.add_rms_norm(x, layer.down(hidden), norm, eps, h)
+        self.kernels.add_rms_norm(x, None, self.layers[0].norm_1, self.eps, h)
+        self.kernels.step(self.layer_arguments, llama=True, x=x, h=h, cache=self.cache, position=position,
+                          heads=self.heads, inner=self.layers[0].intermediate, eps=self.eps,
+                          rotary=(self.cos[position], self.sin[position]))
         self.length = position + 1
         return self.lm_head(h)[0]
 

@@ -38,8 +38,12 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from scribe.engine.one_row import Projection
 
 SOURCE = Path(__file__).with_name("native_kernels.c")
 LIBRARY_NAME = "libscribe_kernels.so"
@@ -63,6 +67,22 @@ _P = ctypes.c_void_p
 _L = ctypes.c_long
 
 
+class WeightArguments(ctypes.Structure):
+    """A weight as `scribe_step` takes it (`scribe_weight` in `native_kernels.c`): float32 blocks (no scales) or int8."""
+
+    _fields_ = [("packed", _P), ("scales", _P), ("sums", _P), ("bias", _P), ("outputs", _L), ("inputs", _L),
+                ("padded", _L)]
+
+
+class LayerArguments(ctypes.Structure):
+    """One layer of a one-token step (`scribe_layer`): its four products, the norm after the attention, the norm
+    after the MLP (the next layer's first, or the final one; no biases for an RMS norm), the attention's scale."""
+
+    _fields_ = [("qkv", WeightArguments), ("out", WeightArguments), ("up", WeightArguments),
+                ("down", WeightArguments), ("norm_weight", _P), ("norm_bias", _P), ("next_weight", _P),
+                ("next_bias", _P), ("scale", ctypes.c_float)]
+
+
 class NativeKernels:
     """The loaded library's kernels, called on tensors' memory (float32, contiguous where noted)."""
 
@@ -73,34 +93,26 @@ class NativeKernels:
         library.scribe_float_rows.argtypes = [_P, _L, _P, _P, _P, _L, _L, ctypes.c_int]
         library.scribe_float_rows.restype = None
         library.scribe_int8_rows.argtypes = [_P, _L, _P, _P, _P, _P, _P, _L, _L, _L, ctypes.c_int]
-        library.scribe_attend_one.argtypes = [_P, _P, _P, _P, _P, _P, _L, _L, _L, _L, _L, _L, ctypes.c_float,
-                                              ctypes.c_int]
         library.scribe_add_layer_norm.argtypes = [_P, _P, _P, _P, ctypes.c_float, _P, _L]
         library.scribe_add_layer_norm.restype = None
-        library.scribe_gelu_tanh.argtypes = [_P, _L]
-        library.scribe_gelu_tanh.restype = None
         library.scribe_add_rms_norm.argtypes = [_P, _P, _P, ctypes.c_float, _P, _L]
         library.scribe_add_rms_norm.restype = None
-        library.scribe_rotate.argtypes = [_P, _L, _L, _P, _P]
-        library.scribe_rotate.restype = None
-        library.scribe_silu_mul.argtypes = [_P, _L]
-        library.scribe_silu_mul.restype = None
+        library.scribe_step.argtypes = [ctypes.POINTER(LayerArguments), _L, ctypes.c_int, _P, _P, _P, _L, _L, _L, _L,
+                                        _L, _L, _L, _P, _P, ctypes.c_float, ctypes.c_int]
 
-    def attend_appending(self, qkv: torch.Tensor, cache: torch.Tensor, position: int, scale: float,
-                         heads: int) -> torch.Tensor:
-        """One position's attention: `qkv` [1, (heads + 2 * kv heads) * dim] (contiguous: queries, keys, values)
-        writes its keys and values into `cache` [2, kv heads, capacity, dim] (contiguous) at `position` and attends
-        over positions 0..`position` (query head i reads key/value head i // (heads / kv heads)); [1, heads * dim]."""
-        _, kv_heads, capacity, dim = cache.shape
-        start, size = qkv.data_ptr(), qkv.element_size()
-        out = torch.empty(1, heads * dim)
-        keys, new_keys = cache.data_ptr(), start + heads * dim * size
-        if self._library.scribe_attend_one(start, new_keys, new_keys + kv_heads * dim * size, keys,
-                                           keys + kv_heads * capacity * dim * size, out.data_ptr(), position + 1,
-                                           heads, kv_heads, dim, capacity * dim, capacity * dim, scale,
-                                           torch.get_num_threads()):
-            raise MemoryError("no memory for the attention's scores")
-        return out
+    def step(self, layers: "ctypes.Array[LayerArguments]", *, llama: bool, x: torch.Tensor, h: torch.Tensor,
+             cache: torch.Tensor, position: int, heads: int, inner: int, eps: float,
+             rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
+        """A whole one-token step through `layers` (`layer_arguments`) in one call: `x` is the token's embedding row
+        and `h` its first norm (both [1, hidden], contiguous); afterwards `h` is the final norm. Keys and values go
+        into `cache` ([layers, 2, kv heads, capacity, dim], contiguous) at `position`; `inner` is the MLP's width;
+        a Llama (`llama`) takes one position's `rotary` cosines and sines."""
+        _, _, kv_heads, capacity, dim = cache.shape
+        cos, sin = (None, None) if rotary is None else (rotary[0].data_ptr(), rotary[1].data_ptr())
+        if self._library.scribe_step(layers, len(layers), llama, x.data_ptr(), h.data_ptr(), cache.data_ptr(),
+                                     capacity, position, heads, kv_heads, dim, x.shape[1], inner, cos, sin, eps,
+                                     torch.get_num_threads()):
+            raise MemoryError("no memory for a native decode step")
 
     def add_layer_norm(self, x: torch.Tensor, residual: torch.Tensor | None, weight: torch.Tensor,
                        bias: torch.Tensor, eps: float, out: torch.Tensor) -> None:
@@ -114,22 +126,6 @@ class NativeKernels:
         """x += residual (where given; both one contiguous float32 row), then out = rms_norm(x) with `weight`."""
         self._library.scribe_add_rms_norm(x.data_ptr(), _pointer(residual), weight.data_ptr(), eps, out.data_ptr(),
                                           x.numel())
-
-    def rotate(self, rows: torch.Tensor, count: int, cos: torch.Tensor, sin: torch.Tensor) -> None:
-        """Rotary positions, in place, on the first `count` rows of `dim` floats of contiguous `rows`, with one
-        position's `cos` and `sin` [dim] (the sines of the first half negated, as `llama_decoder` keeps them)."""
-        self._library.scribe_rotate(rows.data_ptr(), count, cos.numel(), cos.data_ptr(), sin.data_ptr())
-
-    def silu_mul(self, gate_up: torch.Tensor) -> torch.Tensor:
-        """silu(gate) * up for one contiguous row [1, 2n] of gates then ups, written over the gates; [1, n]."""
-        half = gate_up.shape[1] // 2
-        self._library.scribe_silu_mul(gate_up.data_ptr(), half)
-        return gate_up[:, :half]
-
-    def gelu_tanh(self, x: torch.Tensor) -> torch.Tensor:
-        """GPT-2's activation (gelu with the tanh approximation) on contiguous float32 `x`, in place; `x`."""
-        self._library.scribe_gelu_tanh(x.data_ptr(), x.numel())
-        return x
 
     def float_rows(self, x: torch.Tensor, weight: "FloatRows") -> torch.Tensor:
         """x [rows, inputs] (float32, contiguous) times the packed `weight`, plus its bias; [rows, outputs]."""
@@ -162,6 +158,10 @@ class FloatRows:
         """The kernel's arguments that never change, read once (a call costs a few microseconds less)."""
         self.sizes = (self.outputs, self.inputs)
 
+    def arguments(self) -> WeightArguments:
+        """This weight as `scribe_step` takes it."""
+        return WeightArguments(self.pointers[0], None, None, self.pointers[1], self.outputs, self.inputs, self.inputs)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.kernels.float_rows(x.contiguous(), self)
 
@@ -186,8 +186,32 @@ class Int8Rows:
         """The kernel's arguments that never change, read once (a call costs a few microseconds less)."""
         self.sizes = (self.outputs, self.inputs, self.padded_inputs)
 
+    def arguments(self) -> WeightArguments:
+        """This weight as `scribe_step` takes it."""
+        return WeightArguments(*self.pointers, *self.sizes)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.kernels.int8_rows(x.contiguous(), self)
+
+
+Norm = tuple[torch.Tensor, torch.Tensor | None]
+"""A norm's weight and bias (None for an RMS norm)."""
+
+
+def layer_arguments(layers: "list[tuple[tuple[Projection, ...], Norm, Norm, float]]") -> "ctypes.Array[LayerArguments]":
+    """The layers of a one-token step for `NativeKernels.step`: per layer its four projections (queries/keys/values,
+    attention output, MLP in, MLP out; each on the native kernels), the norm after the attention, the norm after the
+    MLP and the attention's scale. The tensors must outlive the array (the decoder holds them)."""
+    array = (LayerArguments * len(layers))()
+    for slot, (projections, (norm, norm_bias), (after, after_bias), scale) in zip(array, layers):
+        natives = [projection.native for projection in projections]
+        if any(product is None for product in natives):
+            raise ValueError("every product of a native step must run on the native kernels")
+        slot.qkv, slot.out, slot.up, slot.down = (product.arguments() for product in natives if product is not None)
+        slot.norm_weight, slot.norm_bias = norm.data_ptr(), _pointer(norm_bias)
+        slot.next_weight, slot.next_bias = after.data_ptr(), _pointer(after_bias)
+        slot.scale = scale
+    return array
 
 
 def _blocks(rows: torch.Tensor, group: int) -> torch.Tensor:

@@ -257,3 +257,71 @@ void scribe_silu_mul(float *gate_up, long n) {
     gate_up[i] = gate / (1.f + expf(-gate)) * gate_up[n + i];
   }
 }
+
+/* A weight as scribe_step takes it: float32 blocks (scales NULL) or int8 blocks, as scribe_float_rows and
+   scribe_int8_rows take them. */
+typedef struct {
+  const void *packed;
+  const float *scales;
+  const int32_t *sums;
+  const float *bias;
+  long outputs, inputs, padded;
+} scribe_weight;
+
+/* One layer of a one-token step: its four products (queries/keys/values, attention output, MLP in, MLP out), the
+   norm after the attention and the norm after the MLP (the next layer's first norm, or the final norm; biases NULL
+   for an RMS norm), and the attention's scale. */
+typedef struct {
+  scribe_weight qkv, out, up, down;
+  const float *norm_weight, *norm_bias, *next_weight, *next_bias;
+  float scale;
+} scribe_layer;
+
+static int product(const scribe_weight *w, const float *x, float *y, int threads) {
+  if (w->scales)
+    return scribe_int8_rows(x, 1, w->packed, w->scales, w->sums, w->bias, y, w->outputs, w->inputs, w->padded,
+                            threads);
+  scribe_float_rows(x, 1, w->packed, w->bias, y, w->outputs, w->inputs, threads);
+  return 0;
+}
+
+static void add_norm(float *x, const float *y, const float *weight, const float *bias, float eps, float *out,
+                     long n) {
+  if (bias)
+    scribe_add_layer_norm(x, y, weight, bias, eps, out, n);
+  else
+    scribe_add_rms_norm(x, y, weight, eps, out, n);
+}
+
+/* A whole one-token step through `count` layers: GPT-2 (layer norms, gelu) or, with `llama`, a Llama (RMS norms,
+   rotary positions from one position's `cos` and `sin`, SwiGLU). On entry `x` is the token's embedding row and `h`
+   its first norm; on return `h` is the final norm of the last layer's output. Each layer's keys and values go into
+   `cache` ([layers, 2, kv_heads, capacity, dim]) at `position`. Returns 0, or -1 where memory ran out. */
+int scribe_step(const scribe_layer *layers, long count, int llama, float *x, float *h, float *cache, long capacity,
+                long position, long heads, long kv_heads, long dim, long hidden, long inner, const float *cos,
+                const float *sin, float eps, int threads) {
+  long width = (heads + 2 * kv_heads) * dim, layer_size = 2 * kv_heads * capacity * dim;
+  float *qkv = malloc(sizeof(float) * (size_t)width), *attended = malloc(sizeof(float) * (size_t)(heads * dim));
+  float *y = malloc(sizeof(float) * (size_t)hidden), *mlp = malloc(sizeof(float) * (size_t)(llama ? 2 * inner : inner));
+  int status = (qkv && attended && y && mlp) ? 0 : -1;
+  for (long l = 0; l < count && !status; l++) {
+    const scribe_layer *layer = layers + l;
+    float *keys = cache + l * layer_size;
+    status |= product(&layer->qkv, h, qkv, threads);
+    if (llama) scribe_rotate(qkv, heads + kv_heads, dim, cos, sin);
+    status |= scribe_attend_one(qkv, qkv + heads * dim, qkv + (heads + kv_heads) * dim, keys,
+                                keys + kv_heads * capacity * dim, attended, position + 1, heads, kv_heads, dim,
+                                capacity * dim, capacity * dim, layer->scale, threads);
+    status |= product(&layer->out, attended, y, threads);
+    add_norm(x, y, layer->norm_weight, layer->norm_bias, eps, h, hidden);
+    status |= product(&layer->up, h, mlp, threads);
+    if (llama)
+      scribe_silu_mul(mlp, inner);
+    else
+      scribe_gelu_tanh(mlp, inner);
+    status |= product(&layer->down, mlp, y, threads);
+    add_norm(x, y, layer->next_weight, layer->next_bias, eps, h, hidden);
+  }
+  free(qkv), free(attended), free(y), free(mlp);
+  return status ? -1 : 0;
+}

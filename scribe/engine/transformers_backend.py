@@ -232,9 +232,9 @@ class TransformersBackend(TokenBackend):
         self._start_id: int | None = start
 
     def _use_cpu_kernels(self, *, int8: bool, openblas: bool) -> None:
-        """Pick the products and attention of scribe's own decoder on the CPU: int8 (native kernel, else fbgemm);
-        float32 through the native kernels when their copy of the weights fits in memory, else OpenBLAS when
-        `openblas`, else PyTorch's."""
+        """Pick the products and steps of scribe's own decoder on the CPU: the native kernels for int8 weights where
+        they have the int8 product (else fbgemm's) and for float32 ones where their copy of the weights fits in
+        memory; else OpenBLAS for float32 when `openblas`, else PyTorch's."""
         import torch
 
         from scribe.engine import native
@@ -247,12 +247,11 @@ class TransformersBackend(TokenBackend):
         kernels = native.kernels()
         if int8:
             steps.quantize_int8(kernels)
-        float_copies = not int8 and kernels is not None and native.room_for_copies(steps.weight_bytes())
-        if openblas and not int8 and not float_copies:
+        if kernels is not None and (kernels.int8 if int8 else native.room_for_copies(steps.weight_bytes())):
+            steps.use_native_kernels(kernels)
+        elif openblas and not int8:
             steps.multiply_rows_with_openblas()
             self._step_threads.openblas = True
-        elif kernels is not None:
-            steps.use_native_kernels(kernels, float_products=float_copies)
 
     @classmethod
     def load(
