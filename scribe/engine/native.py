@@ -1,5 +1,6 @@
 """scribe's native kernels for one-token CPU decode steps: one-row products over weights re-stored in blocks that
-read strictly in order, int8 products with AVX-512 VNNI, and one position's attention in one call.
+read strictly in order, int8 products with AVX-512 VNNI, and a whole step's layers (products, attention, norms,
+activations) in one call.
 
 The products PyTorch's CPU wheels bring stream a one-row product's weights from memory below the memory's speed on
 AMD CPUs: MKL, OpenBLAS and fbgemm read a row-major (or their own packed) matrix as many short streams.
