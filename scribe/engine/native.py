@@ -39,12 +39,9 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
-
-if TYPE_CHECKING:
-    from scribe.engine.one_row import Projection
 
 SOURCE = Path(__file__).with_name("native_kernels.c")
 LIBRARY_NAME = "libscribe_kernels.so"
@@ -199,7 +196,13 @@ Norm = tuple[torch.Tensor, torch.Tensor | None]
 """A norm's weight and bias (None for an RMS norm)."""
 
 
-def layer_arguments(layers: "list[tuple[tuple[Projection, ...], Norm, Norm, float]]") -> "ctypes.Array[LayerArguments]":
+class OnKernels(Protocol):
+    """A projection whose product may run on the native kernels (`one_row.Projection`)."""
+
+    native: FloatRows | Int8Rows | None
+
+
+def layer_arguments(layers: "list[tuple[tuple[OnKernels, ...], Norm, Norm, float]]") -> "ctypes.Array[LayerArguments]":
     """The layers of a one-token step for `NativeKernels.step`: per layer its four projections (queries/keys/values,
     attention output, MLP in, MLP out; each on the native kernels), the norm after the attention, the norm after the
     MLP and the attention's scale. The tensors must outlive the array (the decoder holds them)."""
