@@ -174,9 +174,9 @@ class GPT2Decoder(KVCacheSlots):
         self.length = position + 1
         if self._graphs is not None:
             return self._graphs.step(token, position)
-        if self.kernels is not None:
-            return self._step_native(int(token), position)
         assert self.cache is not None
+        if self.kernels is not None:
+            return self._step_native(token.view(1), position, self.cache)[0]
         x = self.wte[token] + self.wpe[position]
         end = position + 1
         for index, layer in enumerate(self.layers):
@@ -200,15 +200,14 @@ class GPT2Decoder(KVCacheSlots):
         return layer_arguments([(layer.projections(),
                                  layer.ln_2, after, layer.scale) for layer, after in zip(self.layers, norms)])
 
-    def _step_native(self, token: int, position: int) -> torch.Tensor:
-        """`step` on the native kernels, one call for the layers (see the module's docstring)."""
-        assert self.kernels is not None and self.layer_arguments is not None and self.cache is not None
-        x = (self.wte[token] + self.wpe[position]).view(1, self.embed)
-        h = torch.empty_like(x)
-        self.kernels.add_layer_norm(x, None, *self.layers[0].ln_1, self.eps, h)
-        self.kernels.step(self.layer_arguments, llama=False, x=x, h=h, cache=self.cache, position=position,
-                          heads=self.heads, inner=self.layers[0].c_fc.weight.shape[1], eps=self.eps)
-        return self.lm_head(h)[0]
+    def _step_native(self, tokens: torch.Tensor, position: int, cache: torch.Tensor) -> torch.Tensor:
+        """A step of one token per row on the native kernels, one call for the layers (see the module's docstring);
+        the rows' next-token logits ([rows, vocab])."""
+        assert self.kernels is not None and self.layer_arguments is not None
+        x = self.wte[tokens] + self.wpe[position]
+        h = self.kernels.step(self.layer_arguments, llama=False, x=x, cache=cache, position=position, heads=self.heads,
+                              inner=self.layers[0].c_fc.weight.shape[1], first_norm=self.layers[0].ln_1, eps=self.eps)
+        return self.lm_head(h)
 
     def fork(self, rows: int) -> None:
         """Copy the cached positions into `rows` rows for `step_rows` (several continuations of one prompt)."""
@@ -229,6 +228,9 @@ class GPT2Decoder(KVCacheSlots):
             raise ValueError(f"the cache of {self.capacity} positions is full")
         assert self.rows_cache is not None
         end = position + 1
+        if self.steps_rows_natively(rows):
+            self.rows_length = end
+            return self._step_native(tokens, position, self.rows_cache)
         x = self.wte[tokens] + self.wpe[position]
         for index, layer in enumerate(self.layers):
             h = F.layer_norm(x, (self.embed,), *layer.ln_1, self.eps)

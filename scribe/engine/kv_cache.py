@@ -59,6 +59,13 @@ class KVCacheSlots:
         self.layer_arguments = self.native_layers()
         self.kernels = kernels if self.layer_arguments is not None else None
 
+    def steps_rows_natively(self, rows: int) -> bool:
+        """Whether a step of `rows` rows (drafts) runs on the native kernels: int8 products take any number of rows,
+        the float32 copies a few (`native.FLOAT_ROWS`; PyTorch's products are faster for more)."""
+        from scribe.engine.native import FLOAT_ROWS
+
+        return self.kernels is not None and (self.quantized or rows <= FLOAT_ROWS)
+
     def native_layers(self) -> ctypes.Array[LayerArguments] | None:
         """The layers as `NativeKernels.step` takes them (`native.layer_arguments`), None where this decoder's steps
         cannot run there."""

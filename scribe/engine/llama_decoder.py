@@ -176,6 +176,9 @@ class LlamaDecoder(KVCacheSlots):
         if position >= self.capacity:
             raise ValueError(f"the cache of {self.capacity} positions is full")
         end = position + 1
+        if self.steps_rows_natively(rows):
+            self.rows_length = end
+            return self._step_native(tokens, position, self.rows_cache)
         cos, sin = self.cos[position:end], self.sin[position:end]
         x = self.embed[tokens]
         heads, kv_heads = self.heads, self.kv_heads
@@ -204,24 +207,23 @@ class LlamaDecoder(KVCacheSlots):
                                  (layer.norm_2, None), (after, None), scale)
                                 for layer, after in zip(self.layers, norms)])
 
-    def _step_native(self, token: int) -> torch.Tensor:
-        """`step` on the native kernels, one call for the layers (see the module's docstring)."""
-        assert self.kernels is not None and self.layer_arguments is not None and self.cache is not None
+    def _step_native(self, tokens: torch.Tensor, position: int, cache: torch.Tensor) -> torch.Tensor:
+        """A step of one token per row on the native kernels, one call for the layers (see the module's docstring);
+        the rows' next-token logits ([rows, vocab])."""
+        assert self.kernels is not None and self.layer_arguments is not None
         assert self.cos is not None and self.sin is not None
-        position = self.length
-        x = self.embed[token].clone().view(1, -1)
-        h = torch.empty_like(x)
-        self.kernels.add_rms_norm(x, None, self.layers[0].norm_1, self.eps, h)
-        self.kernels.step(self.layer_arguments, llama=True, x=x, h=h, cache=self.cache, position=position,
-                          heads=self.heads, inner=self.layers[0].intermediate, eps=self.eps,
-                          rotary=(self.cos[position], self.sin[position]))
-        self.length = position + 1
-        return self.lm_head(h)[0]
+        first = self.layers[0]
+        h = self.kernels.step(self.layer_arguments, llama=True, x=self.embed[tokens], cache=cache, position=position,
+                              heads=self.heads, inner=first.intermediate, first_norm=(first.norm_1, None), eps=self.eps,
+                              rotary=(self.cos[position], self.sin[position]))
+        return self.lm_head(h)
 
     def _step_one(self, token: torch.Tensor) -> torch.Tensor:
         """`step`'s work: `_run` for one token with fewer operations (see the module's docstring)."""
         if self.kernels is not None:
-            return self._step_native(int(token))
+            assert self.cache is not None
+            self.length += 1
+            return self._step_native(token.view(1), self.length - 1, self.cache)[0]
         assert self.cos is not None and self.sin is not None
         position, heads, kv_heads, dim = self.length, self.heads, self.kv_heads, self.head_dim
         end, rotated = position + 1, heads + kv_heads

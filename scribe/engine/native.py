@@ -91,39 +91,28 @@ class NativeKernels:
         library.scribe_float_rows.argtypes = [_P, _L, _P, _P, _P, _L, _L, ctypes.c_int]
         library.scribe_float_rows.restype = None
         library.scribe_int8_rows.argtypes = [_P, _L, _P, _P, _P, _P, _P, _L, _L, _L, ctypes.c_int]
-        library.scribe_add_layer_norm.argtypes = [_P, _P, _P, _P, ctypes.c_float, _P, _L]
-        library.scribe_add_layer_norm.restype = None
-        library.scribe_add_rms_norm.argtypes = [_P, _P, _P, ctypes.c_float, _P, _L]
-        library.scribe_add_rms_norm.restype = None
-        library.scribe_step.argtypes = [ctypes.POINTER(LayerArguments), _L, ctypes.c_int, _P, _P, _P, _L, _L, _L, _L,
-                                        _L, _L, _L, _P, _P, ctypes.c_float, ctypes.c_int]
+        library.scribe_step.argtypes = [ctypes.POINTER(LayerArguments), _L, ctypes.c_int, _L, _P, _P, _P, _L, _L, _L,
+                                        _L, _L, _L, _L, _P, _P, _P, _P, ctypes.c_float, ctypes.c_int]
 
-    def step(self, layers: "ctypes.Array[LayerArguments]", *, llama: bool, x: torch.Tensor, h: torch.Tensor,
-             cache: torch.Tensor, position: int, heads: int, inner: int, eps: float,
-             rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
-        """A whole one-token step through `layers` (`layer_arguments`) in one call: `x` is the token's embedding row
-        and `h` its first norm (both [1, hidden], contiguous); afterwards `h` is the final norm. Keys and values go
-        into `cache` ([layers, 2, kv heads, capacity, dim], contiguous) at `position`; `inner` is the MLP's width;
-        a Llama (`llama`) takes one position's `rotary` cosines and sines."""
-        _, _, kv_heads, capacity, dim = cache.shape
+    def step(self, layers: "ctypes.Array[LayerArguments]", *, llama: bool, x: torch.Tensor, cache: torch.Tensor,
+             position: int, heads: int, inner: int, first_norm: "Norm", eps: float,
+             rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """A whole one-token step through `layers` (`layer_arguments`) in one call, for the rows of `x` ([rows, hidden],
+        contiguous: the tokens' embedding rows, changed in place) at one `position`; returns the final norm of the
+        last layer's output ([rows, hidden]). `first_norm` is the first layer's norm. Keys and values go into `cache`
+        ([layers, 2, rows, kv heads, capacity, dim], contiguous; for one row the rows dimension may be left out) at
+        `position`; `inner` is the MLP's width; a Llama (`llama`) takes one position's `rotary` cosines and sines."""
+        rows, hidden = x.shape
+        kv_heads, capacity, dim = cache.shape[-3:]
+        if cache.numel() != len(layers) * 2 * rows * kv_heads * capacity * dim or not cache.is_contiguous():
+            raise ValueError(f"a cache of shape {tuple(cache.shape)} does not hold {len(layers)} layers of {rows} rows")
+        h = torch.empty_like(x)
         cos, sin = (None, None) if rotary is None else (rotary[0].data_ptr(), rotary[1].data_ptr())
-        if self._library.scribe_step(layers, len(layers), llama, x.data_ptr(), h.data_ptr(), cache.data_ptr(),
-                                     capacity, position, heads, kv_heads, dim, x.shape[1], inner, cos, sin, eps,
-                                     torch.get_num_threads()):
+        if self._library.scribe_step(layers, len(layers), llama, rows, x.data_ptr(), h.data_ptr(), cache.data_ptr(),
+                                     capacity, position, heads, kv_heads, dim, hidden, inner, first_norm[0].data_ptr(),
+                                     _pointer(first_norm[1]), cos, sin, eps, torch.get_num_threads()):
             raise MemoryError("no memory for a native decode step")
-
-    def add_layer_norm(self, x: torch.Tensor, residual: torch.Tensor | None, weight: torch.Tensor,
-                       bias: torch.Tensor, eps: float, out: torch.Tensor) -> None:
-        """x += residual (where given; both one contiguous float32 row), then out = layer_norm(x) with `weight` and
-        `bias`."""
-        self._library.scribe_add_layer_norm(x.data_ptr(), _pointer(residual), weight.data_ptr(), bias.data_ptr(), eps,
-                                            out.data_ptr(), x.numel())
-
-    def add_rms_norm(self, x: torch.Tensor, residual: torch.Tensor | None, weight: torch.Tensor, eps: float,
-                     out: torch.Tensor) -> None:
-        """x += residual (where given; both one contiguous float32 row), then out = rms_norm(x) with `weight`."""
-        self._library.scribe_add_rms_norm(x.data_ptr(), _pointer(residual), weight.data_ptr(), eps, out.data_ptr(),
-                                          x.numel())
+        return h
 
     def float_rows(self, x: torch.Tensor, weight: "FloatRows") -> torch.Tensor:
         """x [rows, inputs] (float32, contiguous) times the packed `weight`, plus its bias; [rows, outputs]."""

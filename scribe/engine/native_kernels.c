@@ -138,27 +138,30 @@ int scribe_int8_rows(const float *x, long rows, const int8_t *packed, const floa
 #endif
 }
 
-/* One position's attention (length >= 1): out[h] = softmax(scale * keys[g] q[h]) . values[g] for each query head h,
-   where key and value head g = h / (heads / kv_heads) holds `length` positions of `dim` floats, one after the other,
-   and heads lie `key_stride` and `value_stride` floats apart. Where `new_keys` is given, the new position's keys and
-   values ([kv_heads, dim] each, `new_keys` and `new_values`) are first written at position length - 1. q and out
-   are [heads, dim]. Returns 0, or -1 where memory ran out. */
-int scribe_attend_one(const float *q, const float *new_keys, const float *new_values, float *keys, float *values,
-                      float *out, long length, long heads, long kv_heads, long dim, long key_stride,
-                      long value_stride, float scale, int threads) {
-  long group = heads / kv_heads;
-  if (new_keys)
+/* One position's attention for each of `rows` rows (length >= 1 positions, the new one included). Row r's queries,
+   new keys and new values are qkv[r] ([heads + 2 kv_heads, dim]: queries, keys, values); its cached keys lie at
+   cache + r * kv_heads * capacity * dim, its values `rows` times that further on, each [kv_heads, capacity, dim].
+   The new keys and values are first written at position length - 1; then out[r, h] = softmax(scale * keys[g] .
+   q[r, h]) . values[g] for each query head h, with key and value head g = h / (heads / kv_heads). out is
+   [rows, heads, dim]. Returns 0, or -1 where memory ran out. */
+static int attend_rows(const float *qkv, long rows, float *cache, float *out, long length, long heads, long kv_heads,
+                       long dim, long capacity, float scale, int threads) {
+  long group = heads / kv_heads, width = (heads + 2 * kv_heads) * dim, head_cache = kv_heads * capacity * dim;
+  for (long r = 0; r < rows; r++)
     for (long g = 0; g < kv_heads; g++)
       for (long d = 0; d < dim; d++) {
-        keys[g * key_stride + (length - 1) * dim + d] = new_keys[g * dim + d];
-        values[g * value_stride + (length - 1) * dim + d] = new_values[g * dim + d];
+        long slot = r * head_cache + g * capacity * dim + (length - 1) * dim + d;
+        cache[slot] = qkv[r * width + (heads + g) * dim + d];
+        cache[rows * head_cache + slot] = qkv[r * width + (heads + kv_heads + g) * dim + d];
       }
-  float *all_scores = malloc(sizeof(float) * (size_t)(heads * length));
+  float *all_scores = malloc(sizeof(float) * (size_t)(rows * heads * length));
   if (!all_scores) return -1;
-#pragma omp parallel for num_threads(heads > 1 ? threads : 1) schedule(static)
-  for (long h = 0; h < heads; h++) {
-    const float *query = q + h * dim, *k = keys + (h / group) * key_stride, *v = values + (h / group) * value_stride;
-    float *scores = all_scores + h * length, total = 0.f;
+#pragma omp parallel for num_threads(rows * heads > 1 ? threads : 1) schedule(static)
+  for (long i = 0; i < rows * heads; i++) {
+    long r = i / heads, h = i % heads;
+    const float *query = qkv + r * width + h * dim, *k = cache + r * head_cache + (h / group) * capacity * dim;
+    const float *v = k + rows * head_cache;
+    float *scores = all_scores + i * length, total = 0.f;
     for (long t = 0; t < length; t++) {
       float s = 0.f;
 #pragma omp simd reduction(+ : s)
@@ -172,7 +175,7 @@ int scribe_attend_one(const float *q, const float *new_keys, const float *new_va
       scores[t] = expf(scores[t] - top);
       total += scores[t];
     }
-    float *o = out + h * dim;
+    float *o = out + i * dim;
     for (long d = 0; d < dim; d++) o[d] = 0.f;
     for (long t = 0; t < length; t++) {
       float weight = scores[t] / total;
@@ -186,7 +189,7 @@ int scribe_attend_one(const float *q, const float *new_keys, const float *new_va
 
 /* x += y where y is given (the residual), then out = (x - mean) / sqrt(variance + eps) * weight + bias: a layer norm
    of one row of n floats, as torch's layer_norm computes it (the variance without Bessel's correction). */
-void scribe_add_layer_norm(float *x, const float *y, const float *weight, const float *bias, float eps, float *out,
+static void add_layer_norm(float *x, const float *y, const float *weight, const float *bias, float eps, float *out,
                            long n) {
   float sum = 0.f;
   if (y) {
@@ -208,7 +211,7 @@ void scribe_add_layer_norm(float *x, const float *y, const float *weight, const 
 }
 
 /* x = 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) in place: GPT-2's activation (gelu_new). */
-void scribe_gelu_tanh(float *x, long n) {
+static void gelu_tanh(float *x, long n) {
 #pragma omp simd
   for (long i = 0; i < n; i++) {
     float v = x[i];
@@ -218,7 +221,7 @@ void scribe_gelu_tanh(float *x, long n) {
 
 /* x += y where y is given (the residual), then out = x / sqrt(mean(x^2) + eps) * weight: an RMS norm of one row of
    n floats, as transformers' Llama models compute it. */
-void scribe_add_rms_norm(float *x, const float *y, const float *weight, float eps, float *out, long n) {
+static void add_rms_norm(float *x, const float *y, const float *weight, float eps, float *out, long n) {
   float squares = 0.f;
   if (y) {
 #pragma omp simd reduction(+ : squares)
@@ -237,7 +240,7 @@ void scribe_add_rms_norm(float *x, const float *y, const float *weight, float ep
 
 /* Rotary positions on `count` rows of `dim` floats in place: x[i] = x[i] cos[i] + x[(i + dim / 2) % dim] sin[i],
    with the sines of the first half negated (transformers' rotate_half, as scribe's Llama decoder stores them). */
-void scribe_rotate(float *rows, long count, long dim, const float *cos, const float *sin) {
+static void rotate(float *rows, long count, long dim, const float *cos, const float *sin) {
   long half = dim / 2;
   for (long r = 0; r < count; r++) {
     float *x = rows + r * dim;
@@ -249,12 +252,13 @@ void scribe_rotate(float *rows, long count, long dim, const float *cos, const fl
   }
 }
 
-/* The first n of `gate_up` ([2n]: gates, then ups) become silu(gate) * up: a SwiGLU MLP's activation, in place. */
-void scribe_silu_mul(float *gate_up, long n) {
+/* out = silu(gate) * up for one row of `gate_up` ([2n]: gates, then ups): a SwiGLU MLP's activation. `out` may be
+   `gate_up` itself, or memory before it that ends before its ups. */
+static void silu_mul(const float *gate_up, long n, float *out) {
 #pragma omp simd
   for (long i = 0; i < n; i++) {
     float gate = gate_up[i];
-    gate_up[i] = gate / (1.f + expf(-gate)) * gate_up[n + i];
+    out[i] = gate / (1.f + expf(-gate)) * gate_up[n + i];
   }
 }
 
@@ -277,50 +281,60 @@ typedef struct {
   float scale;
 } scribe_layer;
 
-static int product(const scribe_weight *w, const float *x, float *y, int threads) {
+static int product(const scribe_weight *w, const float *x, long rows, float *y, int threads) {
   if (w->scales)
-    return scribe_int8_rows(x, 1, w->packed, w->scales, w->sums, w->bias, y, w->outputs, w->inputs, w->padded,
+    return scribe_int8_rows(x, rows, w->packed, w->scales, w->sums, w->bias, y, w->outputs, w->inputs, w->padded,
                             threads);
-  scribe_float_rows(x, 1, w->packed, w->bias, y, w->outputs, w->inputs, threads);
+  scribe_float_rows(x, rows, w->packed, w->bias, y, w->outputs, w->inputs, threads);
   return 0;
 }
 
+/* x += y where y is given, then out = the norm of x (a layer norm, or an RMS norm where `bias` is NULL), for `rows`
+   rows of n floats. */
 static void add_norm(float *x, const float *y, const float *weight, const float *bias, float eps, float *out,
-                     long n) {
-  if (bias)
-    scribe_add_layer_norm(x, y, weight, bias, eps, out, n);
-  else
-    scribe_add_rms_norm(x, y, weight, eps, out, n);
+                     long rows, long n) {
+  for (long r = 0; r < rows; r++) {
+    const float *residual = y ? y + r * n : NULL;
+    if (bias)
+      add_layer_norm(x + r * n, residual, weight, bias, eps, out + r * n, n);
+    else
+      add_rms_norm(x + r * n, residual, weight, eps, out + r * n, n);
+  }
 }
 
-/* A whole one-token step through `count` layers: GPT-2 (layer norms, gelu) or, with `llama`, a Llama (RMS norms,
-   rotary positions from one position's `cos` and `sin`, SwiGLU). On entry `x` is the token's embedding row and `h`
-   its first norm; on return `h` is the final norm of the last layer's output. Each layer's keys and values go into
-   `cache` ([layers, 2, kv_heads, capacity, dim]) at `position`. Returns 0, or -1 where memory ran out. */
-int scribe_step(const scribe_layer *layers, long count, int llama, float *x, float *h, float *cache, long capacity,
-                long position, long heads, long kv_heads, long dim, long hidden, long inner, const float *cos,
-                const float *sin, float eps, int threads) {
-  long width = (heads + 2 * kv_heads) * dim, layer_size = 2 * kv_heads * capacity * dim;
-  float *qkv = malloc(sizeof(float) * (size_t)width), *attended = malloc(sizeof(float) * (size_t)(heads * dim));
-  float *y = malloc(sizeof(float) * (size_t)hidden), *mlp = malloc(sizeof(float) * (size_t)(llama ? 2 * inner : inner));
+/* A whole one-token step through `count` layers for `rows` rows at one position (one continuation, or several
+   drafts of one prompt, each with its own cache): GPT-2 (layer norms, gelu) or, with `llama`, a Llama (RMS norms,
+   rotary positions from one position's `cos` and `sin`, SwiGLU). On entry `x` ([rows, hidden]) holds the tokens'
+   embedding rows; the first layer's norm (`first_weight`, `first_bias`, NULL for an RMS norm) is taken here; on
+   return `h` ([rows, hidden]) is the final norm of the last layer's output. Each layer's keys and values go into
+   `cache` ([layers, 2, rows, kv_heads, capacity, dim]) at `position`. Returns 0, or -1 where memory ran out. */
+int scribe_step(const scribe_layer *layers, long count, int llama, long rows, float *x, float *h, float *cache,
+                long capacity, long position, long heads, long kv_heads, long dim, long hidden, long inner,
+                const float *first_weight, const float *first_bias, const float *cos, const float *sin, float eps,
+                int threads) {
+  long width = (heads + 2 * kv_heads) * dim, head_cache = kv_heads * capacity * dim, layer_size = 2 * rows * head_cache;
+  float *qkv = malloc(sizeof(float) * (size_t)(rows * width));
+  float *attended = malloc(sizeof(float) * (size_t)(rows * heads * dim));
+  float *y = malloc(sizeof(float) * (size_t)(rows * hidden));
+  float *mlp = malloc(sizeof(float) * (size_t)(rows * (llama ? 2 : 1) * inner));
   int status = (qkv && attended && y && mlp) ? 0 : -1;
+  if (!status) add_norm(x, NULL, first_weight, first_bias, eps, h, rows, hidden);
   for (long l = 0; l < count && !status; l++) {
     const scribe_layer *layer = layers + l;
-    float *keys = cache + l * layer_size;
-    status |= product(&layer->qkv, h, qkv, threads);
-    if (llama) scribe_rotate(qkv, heads + kv_heads, dim, cos, sin);
-    status |= scribe_attend_one(qkv, qkv + heads * dim, qkv + (heads + kv_heads) * dim, keys,
-                                keys + kv_heads * capacity * dim, attended, position + 1, heads, kv_heads, dim,
-                                capacity * dim, capacity * dim, layer->scale, threads);
-    status |= product(&layer->out, attended, y, threads);
-    add_norm(x, y, layer->norm_weight, layer->norm_bias, eps, h, hidden);
-    status |= product(&layer->up, h, mlp, threads);
+    status |= product(&layer->qkv, h, rows, qkv, threads);
     if (llama)
-      scribe_silu_mul(mlp, inner);
+      for (long r = 0; r < rows; r++) rotate(qkv + r * width, heads + kv_heads, dim, cos, sin);
+    status |= attend_rows(qkv, rows, cache + l * layer_size, attended, position + 1, heads, kv_heads, dim, capacity,
+                          layer->scale, threads);
+    status |= product(&layer->out, attended, rows, y, threads);
+    add_norm(x, y, layer->norm_weight, layer->norm_bias, eps, h, rows, hidden);
+    status |= product(&layer->up, h, rows, mlp, threads);
+    if (llama)  /* row r's activations go to mlp + r * inner, as the next product reads them */
+      for (long r = 0; r < rows; r++) silu_mul(mlp + r * 2 * inner, inner, mlp + r * inner);
     else
-      scribe_gelu_tanh(mlp, inner);
-    status |= product(&layer->down, mlp, y, threads);
-    add_norm(x, y, layer->next_weight, layer->next_bias, eps, h, hidden);
+      gelu_tanh(mlp, rows * inner);
+    status |= product(&layer->down, mlp, rows, y, threads);
+    add_norm(x, y, layer->next_weight, layer->next_bias, eps, h, rows, hidden);
   }
   free(qkv), free(attended), free(y), free(mlp);
   return status ? -1 : 0;

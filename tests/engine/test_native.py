@@ -143,12 +143,18 @@ def test_int8_streams_through_the_kernel(sharp_model_dir: Path, kernels: NativeK
     prompt = torch.tensor(float32._encode(PROMPT))
     with torch.inference_mode():
         for backend in (float32, int8):
-            backend._steps.reserve(prompt.numel() + len(ids))
+            backend._steps.reserve(prompt.numel() + len(ids) + 1)
         pairs = [(float32._steps.prefill(prompt), int8._steps.prefill(prompt))]
         pairs += [(float32._steps.step(torch.tensor([i])), int8._steps.step(torch.tensor([i]))) for i in ids]
     for full, quantized in pairs:
         assert torch.corrcoef(torch.stack([full, quantized]))[0, 1] > 0.99
         assert not torch.equal(full, quantized)
+    with torch.inference_mode():  # drafts: a batched int8 step of two rows gives each row the one-row step's logits
+        int8._steps.fork(2)
+        assert int8._steps.steps_rows_natively(2)
+        rows = int8._steps.step_rows(torch.tensor([ids[0], ids[0]]))
+        alone = int8._steps.step(torch.tensor([ids[0]]))
+    assert torch.allclose(rows, alone.expand(2, -1), atol=1e-5)
 
 
 def test_float_copies_only_where_a_quarter_of_the_available_memory_holds_them(tmp_path: Path) -> None:
@@ -177,7 +183,8 @@ def test_native_steps_after_a_long_prompt_match_pytorchs(model: str, sharp_model
                                                         kernels: NativeKernels,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole native step (attention over a cache of a few hundred positions with grouped heads, a Qwen2's
-    query/key/value biases, the norms) gives PyTorch's step's logits, position after position."""
+    query/key/value biases, the norms) gives PyTorch's step's logits, position after position; and so does the
+    batched step of three drafts after the prompt, each row on its own cache."""
     folder = sharp_model_dir if model == "gpt2" else save_tiny_llama(tmp_path / model, model)
     monkeypatch.setenv("SCRIBE_BLAS", "torch")
     backends = {}
@@ -193,8 +200,14 @@ def test_native_steps_after_a_long_prompt_match_pytorchs(model: str, sharp_model
             backend._steps.reserve(length)
         native_logits = [backends["1"]._steps.prefill(ids[:-8])]
         torch_logits = [backends["0"]._steps.prefill(ids[:-8])]
-        for token in ids[-8:]:
+        for token in ids[-8:-4]:
             native_logits.append(backends["1"]._steps.step(token[None]))
             torch_logits.append(backends["0"]._steps.step(token[None]))
+        for backend in backends.values():
+            backend._steps.fork(3)
+        assert backends["1"]._steps.steps_rows_natively(3) and not backends["0"]._steps.steps_rows_natively(3)
+        for tokens in ids[-4:, None].expand(-1, 3) + torch.tensor([0, 7, 19]):  # the rows' tokens differ
+            native_logits.extend(backends["1"]._steps.step_rows(tokens))
+            torch_logits.extend(backends["0"]._steps.step_rows(tokens))
     for position, (got, expected) in enumerate(zip(native_logits, torch_logits)):
         assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4), position
