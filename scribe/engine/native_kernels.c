@@ -22,12 +22,49 @@
 #define BLOCK 16 /* output rows in a packed block: the lanes of a 512-bit vector of floats */
 #define GROUP 4  /* int8 inputs of one row side by side in a block (what one VNNI lane sums) */
 #define SPLIT 4  /* independent sums per block, so the products' latencies overlap */
+#define TILE 4   /* rows of a float32 product that share each read of a block */
 
 /* 1 where this build has the int8 product (AVX-512 with VNNI), else 0. */
 int scribe_int8_supported(void) { return SCRIBE_INT8; }
 
+/* One row's products with one block: SPLIT independent sums over the inputs, so their latencies overlap. */
+static inline void float_block_one(const float *row, const float *block, long inputs, float *out) {
+  float sums[SPLIT][BLOCK] = {{0}};
+  long k = 0;
+  for (; k + SPLIT <= inputs; k += SPLIT)
+    for (int part = 0; part < SPLIT; part++) {
+      const float *weights = block + (k + part) * BLOCK;
+#pragma omp simd
+      for (int lane = 0; lane < BLOCK; lane++) sums[part][lane] += row[k + part] * weights[lane];
+    }
+  for (; k < inputs; k++) {
+#pragma omp simd
+    for (int lane = 0; lane < BLOCK; lane++) sums[0][lane] += row[k] * block[k * BLOCK + lane];
+  }
+  for (int lane = 0; lane < BLOCK; lane++)
+    out[lane] = (sums[0][lane] + sums[1][lane]) + (sums[2][lane] + sums[3][lane]);
+}
+
+/* `count` (2 to TILE) rows' products with one block, each weight read once for all of them: the rows' sums are the
+   independent ones. */
+static inline __attribute__((always_inline)) void float_block_rows(const float *x, long inputs, const float *block,
+                                                                   int count, float out[][BLOCK]) {
+  float sums[TILE][BLOCK] = {{0}};
+  for (long k = 0; k < inputs; k++) {
+    const float *weights = block + k * BLOCK;
+    for (int m = 0; m < count; m++) {
+      float value = x[m * inputs + k];
+#pragma omp simd
+      for (int lane = 0; lane < BLOCK; lane++) sums[m][lane] += value * weights[lane];
+    }
+  }
+  for (int m = 0; m < count; m++)
+    for (int lane = 0; lane < BLOCK; lane++) out[m][lane] = sums[m][lane];
+}
+
 /* y[m, n] = x[m, :] . w[n, :] + bias[n] for `rows` rows of x ([rows, inputs]) and a weight packed as
-   [blocks, inputs, BLOCK] (outputs padded to whole blocks with zero rows); y is [rows, outputs]; bias may be NULL. */
+   [blocks, inputs, BLOCK] (outputs padded to whole blocks with zero rows); y is [rows, outputs]; bias may be NULL.
+   Rows go through a block TILE at a time. */
 void scribe_float_rows(const float *x, long rows, const float *packed, const float *bias, float *y, long outputs,
                        long inputs, int threads) {
   long blocks = (outputs + BLOCK - 1) / BLOCK;
@@ -35,23 +72,17 @@ void scribe_float_rows(const float *x, long rows, const float *packed, const flo
   for (long b = 0; b < blocks; b++) {
     const float *block = packed + b * BLOCK * inputs;
     long first = b * BLOCK, count = outputs - first < BLOCK ? outputs - first : BLOCK;
-    for (long m = 0; m < rows; m++) {
-      const float *row = x + m * inputs;
-      float sums[SPLIT][BLOCK] = {{0}};
-      long k = 0;
-      for (; k + SPLIT <= inputs; k += SPLIT)
-        for (int part = 0; part < SPLIT; part++) {
-          const float *weights = block + (k + part) * BLOCK;
-#pragma omp simd
-          for (int lane = 0; lane < BLOCK; lane++) sums[part][lane] += row[k + part] * weights[lane];
-        }
-      for (; k < inputs; k++) {
-#pragma omp simd
-        for (int lane = 0; lane < BLOCK; lane++) sums[0][lane] += row[k] * block[k * BLOCK + lane];
+    for (long m = 0; m < rows; m += TILE) {
+      float sums[TILE][BLOCK];
+      long tile = rows - m < TILE ? rows - m : TILE;
+      switch (tile) { /* a constant count each, so each loop is unrolled for it */
+        case 1: float_block_one(x + m * inputs, block, inputs, sums[0]); break;
+        case 2: float_block_rows(x + m * inputs, inputs, block, 2, sums); break;
+        case 3: float_block_rows(x + m * inputs, inputs, block, 3, sums); break;
+        default: float_block_rows(x + m * inputs, inputs, block, TILE, sums); break;
       }
-      for (long r = 0; r < count; r++)
-        y[m * outputs + first + r] =
-            (sums[0][r] + sums[1][r]) + (sums[2][r] + sums[3][r]) + (bias ? bias[first + r] : 0.f);
+      for (long t = 0; t < tile; t++)
+        for (long r = 0; r < count; r++) y[(m + t) * outputs + first + r] = sums[t][r] + (bias ? bias[first + r] : 0.f);
     }
   }
 }

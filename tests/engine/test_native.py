@@ -78,7 +78,8 @@ def test_loading_them_keeps_subnormal_floats(kernels: NativeKernels) -> None:
     assert done.stdout.strip() == "True"
 
 
-@pytest.mark.parametrize(("inputs", "outputs", "rows"), [(64, 100, 1), (32, 16, 1), (96, 70, 5), (16, 3, 8), (7, 20, 2)])
+@pytest.mark.parametrize(("inputs", "outputs", "rows"), [(64, 100, 1), (32, 16, 1), (96, 70, 5), (16, 3, 8), (7, 20, 2),
+                                                      (40, 33, 3), (50, 17, 7)])
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_float_products_match_pytorchs(kernels: NativeKernels, inputs: int, outputs: int, rows: int,
                                        with_bias: bool) -> None:
