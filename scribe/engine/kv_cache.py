@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
+from scribe.engine.native import FLOAT_ROWS, MAX_HEAD_DIM, LayerArguments, NativeKernels
 from scribe.engine.one_row import Projection, attend_one, attend_one_openblas
-
-if TYPE_CHECKING:
-    from scribe.engine.native import LayerArguments, NativeKernels
 
 
 class KVCacheSlots:
@@ -23,6 +21,7 @@ class KVCacheSlots:
     length: int
     dtype: torch.dtype
     device: torch.device
+    head_dim: int
     layers: list[Any]
     """Each layer has `projections()`: its weight matrices."""
     lm_head: Any
@@ -50,20 +49,19 @@ class KVCacheSlots:
     def use_native_kernels(self, kernels: NativeKernels) -> None:
         """Multiply on the native `kernels` (CPU, float32 activations): int8 weights on their int8 product already,
         float32 ones through a copy of each weight in their layout (`native.FloatRows`, products of a few rows); and
-        run each one-token step as one call where the decoder describes its layers (`native_layers`)."""
+        run each one-token step as one call where the decoder describes its layers (`native_layers`) and its heads
+        are at most `native.MAX_HEAD_DIM` wide."""
         if self.device.type != "cpu" or self.dtype != torch.float32:
             raise ValueError(f"native kernels run float32 on the CPU, not {self.dtype} on {self.device.type}")
         if not self.quantized:
             for projection in self.projections():
                 projection.multiply_rows_natively(kernels)
-        self.layer_arguments = self.native_layers()
+        self.layer_arguments = self.native_layers() if self.head_dim <= MAX_HEAD_DIM else None
         self.kernels = kernels if self.layer_arguments is not None else None
 
     def steps_rows_natively(self, rows: int) -> bool:
         """Whether a step of `rows` rows (drafts) runs on the native kernels: int8 products take any number of rows,
         the float32 copies a few (`native.FLOAT_ROWS`; PyTorch's products are faster for more)."""
-        from scribe.engine.native import FLOAT_ROWS
-
         return self.kernels is not None and (self.quantized or rows <= FLOAT_ROWS)
 
     def native_layers(self) -> ctypes.Array[LayerArguments] | None:

@@ -52,6 +52,8 @@ INT8_GROUP = 4
 """int8 inputs of one row side by side in a block."""
 INT8_PADDING = 16
 """The int8 kernel reads inputs in steps of this many (4 groups at a time)."""
+MAX_HEAD_DIM = 256
+"""The largest attention head a native step takes (as `native_kernels.c` has it); larger heads step in PyTorch."""
 FLOAT_ROWS = 8
 """Float32 products of at most this many rows go through the native kernel (steps, drafts); longer prompts through
 PyTorch's, whose matrix products are faster there."""

@@ -23,6 +23,9 @@
 #define GROUP 4  /* int8 inputs of one row side by side in a block (what one VNNI lane sums) */
 #define SPLIT 4  /* independent sums per block, so the products' latencies overlap */
 #define TILE 4   /* rows of a float32 product that share each read of a block */
+#define CHUNK 64 /* cached positions in one piece of an attention's work */
+#define MAX_GROUP 16 /* query heads that attend together to one read of their key/value head */
+#define MAX_HEAD_DIM 256 /* the largest head the attention takes (native.MAX_HEAD_DIM) */
 
 /* 1 where this build has the int8 product (AVX-512 with VNNI), else 0. */
 int scribe_int8_supported(void) { return SCRIBE_INT8; }
@@ -169,12 +172,53 @@ int scribe_int8_rows(const float *x, long rows, const int8_t *packed, const floa
 #endif
 }
 
-/* One position's attention for each of `rows` rows (length >= 1 positions, the new one included). Row r's queries,
-   new keys and new values are qkv[r] ([heads + 2 kv_heads, dim]: queries, keys, values); its cached keys lie at
-   cache + r * kv_heads * capacity * dim, its values `rows` times that further on, each [kv_heads, capacity, dim].
-   The new keys and values are first written at position length - 1; then out[r, h] = softmax(scale * keys[g] .
-   q[r, h]) . values[g] for each query head h, with key and value head g = h / (heads / kv_heads). out is
-   [rows, heads, dim]. Returns 0, or -1 where memory ran out. */
+/* The share of one chunk of `count` cached positions in the attention of one group of `group` query heads (q,
+   [group, dim]) that share the chunk's keys and values (k and v, [count, dim] each): for each head its scores' max,
+   the sum of their exps and the exp-weighted sum of the values, written to p ([group, 2 + dim]). Each key and value
+   row is read once for the whole group. Inlined with a constant `dim` where the caller gives one. */
+static inline __attribute__((always_inline)) void attend_chunk(const float *q, const float *k, const float *v,
+                                                               long count, long group, long dim, float scale,
+                                                               float *p) {
+  float scores[MAX_GROUP][CHUNK], sums[MAX_GROUP][MAX_HEAD_DIM];
+  for (long t = 0; t < count; t++)
+    for (long h = 0; h < group; h++) {
+      float s = 0.f;
+#pragma omp simd reduction(+ : s)
+      for (long d = 0; d < dim; d++) s += q[h * dim + d] * k[t * dim + d];
+      scores[h][t] = s * scale;
+    }
+  for (long h = 0; h < group; h++) {
+    float top = scores[h][0], total = 0.f;
+    for (long t = 1; t < count; t++) top = scores[h][t] > top ? scores[h][t] : top;
+#pragma omp simd reduction(+ : total)
+    for (long t = 0; t < count; t++) {
+      scores[h][t] = expf(scores[h][t] - top);
+      total += scores[h][t];
+    }
+    p[h * (2 + dim)] = top, p[h * (2 + dim) + 1] = total;
+    for (long d = 0; d < dim; d++) sums[h][d] = 0.f;
+  }
+  for (long t = 0; t < count; t++)
+    for (long h = 0; h < group; h++) {
+      float weight = scores[h][t];
+#pragma omp simd
+      for (long d = 0; d < dim; d++) sums[h][d] += weight * v[t * dim + d];
+    }
+  for (long h = 0; h < group; h++)
+    for (long d = 0; d < dim; d++) p[h * (2 + dim) + 2 + d] = sums[h][d];
+}
+
+/* One position's attention for each of `rows` rows (length >= 1 positions, the new one included; dim at most
+   MAX_HEAD_DIM). Row r's queries, new keys and new values are qkv[r] ([heads + 2 kv_heads, dim]: queries, keys,
+   values); its cached keys lie at cache + r * kv_heads * capacity * dim, its values `rows` times that further on,
+   each [kv_heads, capacity, dim]. The new keys and values are first written at position length - 1; then out[r, h]
+   = softmax(scale * keys[g] . q[r, h]) . values[g] for each query head h, with key and value head g = h / (heads /
+   kv_heads). out is [rows, heads, dim]. The positions go in chunks of CHUNK, each chunk's share computed apart for
+   the query heads of a key/value head together (in parallel: rows x key/value heads x chunks of work) and the
+   shares combined by their maxima. Measured on a 2-core AMD EPYC (Zen 4), the SmolLM2-135M shape's attention (30
+   layers, 9 query and 3 key/value heads of 64) over 4,096 positions took 6.6-7.8 ms a token against 10.1-10.9 ms
+   when each query head read its keys and values alone in one piece (11.0 against 15.2 ms on one thread). Returns 0,
+   or -1 where memory ran out. */
 static int attend_rows(const float *qkv, long rows, float *cache, float *out, long length, long heads, long kv_heads,
                        long dim, long capacity, float scale, int threads) {
   long group = heads / kv_heads, width = (heads + 2 * kv_heads) * dim, head_cache = kv_heads * capacity * dim;
@@ -185,36 +229,37 @@ static int attend_rows(const float *qkv, long rows, float *cache, float *out, lo
         cache[slot] = qkv[r * width + (heads + g) * dim + d];
         cache[rows * head_cache + slot] = qkv[r * width + (heads + kv_heads + g) * dim + d];
       }
-  float *all_scores = malloc(sizeof(float) * (size_t)(rows * heads * length));
-  if (!all_scores) return -1;
-#pragma omp parallel for num_threads(rows * heads > 1 ? threads : 1) schedule(static)
-  for (long i = 0; i < rows * heads; i++) {
-    long r = i / heads, h = i % heads;
-    const float *query = qkv + r * width + h * dim, *k = cache + r * head_cache + (h / group) * capacity * dim;
-    const float *v = k + rows * head_cache;
-    float *scores = all_scores + i * length, total = 0.f;
-    for (long t = 0; t < length; t++) {
-      float s = 0.f;
-#pragma omp simd reduction(+ : s)
-      for (long d = 0; d < dim; d++) s += query[d] * k[t * dim + d];
-      scores[t] = s * scale;
-    }
-    float top = scores[0];
-    for (long t = 1; t < length; t++) top = scores[t] > top ? scores[t] : top;
-#pragma omp simd reduction(+ : total)
-    for (long t = 0; t < length; t++) {
-      scores[t] = expf(scores[t] - top);
-      total += scores[t];
-    }
-    float *o = out + i * dim;
-    for (long d = 0; d < dim; d++) o[d] = 0.f;
-    for (long t = 0; t < length; t++) {
-      float weight = scores[t] / total;
-#pragma omp simd
-      for (long d = 0; d < dim; d++) o[d] += weight * v[t * dim + d];
+  long chunks = (length + CHUNK - 1) / CHUNK, items = rows * kv_heads * chunks, share = group * (2 + dim);
+  float *shares = malloc(sizeof(float) * (size_t)(items * share));
+  if (!shares) return -1;
+#pragma omp parallel for num_threads(items > 1 ? threads : 1) schedule(static)
+  for (long i = 0; i < items; i++) {
+    long r = i / (kv_heads * chunks), g = i / chunks % kv_heads, first = i % chunks * CHUNK;
+    long count = length - first < CHUNK ? length - first : CHUNK;
+    const float *k = cache + r * head_cache + g * capacity * dim + first * dim, *v = k + rows * head_cache;
+    for (long h = 0; h < group; h += MAX_GROUP) {
+      const float *q = qkv + r * width + (g * group + h) * dim;
+      long some = group - h < MAX_GROUP ? group - h : MAX_GROUP;
+      if (dim == 64) /* most small models' head size: loops of a known length */
+        attend_chunk(q, k, v, count, some, 64, scale, shares + i * share + h * (2 + dim));
+      else
+        attend_chunk(q, k, v, count, some, dim, scale, shares + i * share + h * (2 + dim));
     }
   }
-  free(all_scores);
+  for (long r = 0; r < rows; r++)
+    for (long h = 0; h < heads; h++) {
+      const float *own = shares + (r * kv_heads + h / group) * chunks * share + h % group * (2 + dim);
+      float top = own[0], total = 0.f, *o = out + (r * heads + h) * dim;
+      for (long c = 1; c < chunks; c++) top = own[c * share] > top ? own[c * share] : top;
+      for (long d = 0; d < dim; d++) o[d] = 0.f;
+      for (long c = 0; c < chunks; c++) {
+        float weight = expf(own[c * share] - top);
+        total += weight * own[c * share + 1];
+        for (long d = 0; d < dim; d++) o[d] += weight * own[c * share + 2 + d];
+      }
+      for (long d = 0; d < dim; d++) o[d] /= total;
+    }
+  free(shares);
   return 0;
 }
 

@@ -179,14 +179,22 @@ def test_without_a_compiler_scribe_still_writes(tmp_path: Path) -> None:
     assert not (home / "cache" / "native").exists() or not any((home / "cache" / "native").rglob("*.so"))
 
 
-@pytest.mark.parametrize("model", ["gpt2", "llama", "qwen2"])
+LLAMA_SHAPES = {"llama": {}, "qwen2": {}, "heads of 64": dict(hidden=128, heads=2, kv_heads=1),
+                "18 heads on one": dict(hidden=72, heads=18, kv_heads=1)}
+"""Llama-family shapes for the native step: grouped heads of 16, heads of 64 (the attention's unrolled case), more
+query heads on one key/value head than attend together (16)."""
+
+
+@pytest.mark.parametrize("model", ["gpt2", *LLAMA_SHAPES])
 def test_native_steps_after_a_long_prompt_match_pytorchs(model: str, sharp_model_dir: Path, tmp_path: Path,
                                                         kernels: NativeKernels,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The whole native step (attention over a cache of a few hundred positions with grouped heads, a Qwen2's
-    query/key/value biases, the norms) gives PyTorch's step's logits, position after position; and so does the
-    batched step of three drafts after the prompt, each row on its own cache."""
-    folder = sharp_model_dir if model == "gpt2" else save_tiny_llama(tmp_path / model, model)
+    """The whole native step (attention over a cache of a few hundred positions, in several chunks, with grouped
+    heads, a Qwen2's query/key/value biases, the norms) gives PyTorch's step's logits, position after position; and
+    so does the batched step of three drafts after the prompt, each row on its own cache."""
+    architecture = "qwen2" if model == "qwen2" else "llama"
+    folder = (sharp_model_dir if model == "gpt2"
+              else save_tiny_llama(tmp_path / "model", architecture, **LLAMA_SHAPES.get(model, {})))
     monkeypatch.setenv("SCRIBE_BLAS", "torch")
     backends = {}
     for switch in ("1", "0"):
@@ -212,3 +220,14 @@ def test_native_steps_after_a_long_prompt_match_pytorchs(model: str, sharp_model
             torch_logits.extend(backends["0"]._steps.step_rows(tokens))
     for position, (got, expected) in enumerate(zip(native_logits, torch_logits)):
         assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4), position
+
+
+def test_heads_wider_than_the_native_attention_step_in_pytorch(tmp_path: Path, kernels: NativeKernels) -> None:
+    """A model whose attention heads are wider than `native.MAX_HEAD_DIM` loads, keeps its products on the native
+    kernels and steps through PyTorch's layers."""
+    folder = save_tiny_llama(tmp_path / "wide", hidden=2 * native.MAX_HEAD_DIM, heads=1, kv_heads=1)
+    backend = TransformersBackend.load(folder, device="cpu")
+    assert backend._steps.head_dim > native.MAX_HEAD_DIM
+    assert backend._steps.kernels is None and all(isinstance(p.native, FloatRows) for p in backend._steps.projections())
+    ids, _ = streamed_tokens(backend, PROMPT, SamplingParams(temperature=0.0, max_new_tokens=6))
+    assert len(ids) == 6

@@ -38,9 +38,11 @@ def save_tokenizer(folder: Path, *, vocab_size: int = 300, chat_template: str | 
 
 
 def save_tiny_llama(folder: Path, architecture: str = "llama", *, chat_template: str | None = None,
-                    layers: int = 2, context: int = 256, hidden: int = 64, vocab_size: int | None = None) -> Path:
-    """A seeded random Llama or Qwen2 (grouped-query attention) with the tiny tokenizer, saved in `folder`; a
-    `vocab_size` above the tokenizer's gives the model unused rows (a realistic output-head size for benchmarks)."""
+                    layers: int = 2, context: int = 256, hidden: int = 64, vocab_size: int | None = None,
+                    heads: int = 4, kv_heads: int = 2) -> Path:
+    """A seeded random Llama or Qwen2 (grouped-query attention: `heads` query heads, `kv_heads` key/value heads) with
+    the tiny tokenizer, saved in `folder`; a `vocab_size` above the tokenizer's gives the model unused rows (a
+    realistic output-head size for benchmarks)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
@@ -49,7 +51,7 @@ def save_tiny_llama(folder: Path, architecture: str = "llama", *, chat_template:
                                  "qwen2": (Qwen2Config, Qwen2ForCausalLM)}[architecture]
     config = config_class(vocab_size=max(vocab_size or 0, len(tokenizer)), hidden_size=hidden,
                           intermediate_size=2 * hidden, num_hidden_layers=layers,
-                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=context,
+                          num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=context,
                           bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                           tie_word_embeddings=False, initializer_range=0.2)
     torch.manual_seed(0)
