@@ -26,6 +26,7 @@ import torch
 
 from scribe.engine.streaming import LogitSteps, StreamRun, stream_loop
 from scribe.sampling.params import SamplingParams
+from scribe.sampling.processors import Ranker
 from scribe.sampling.sampler import SampleResult, Sampler
 from scribe.types import StreamEnd, TokenStep
 
@@ -52,9 +53,9 @@ class _Rows:
 
     def __init__(self, steps: LogitSteps, decoder: RowDecoder, ids: Sequence[int], params: Sequence[SamplingParams], *,
                  context_length: int, alternatives: int, token_text: Callable[[int], str],
-                 device: torch.device | str) -> None:
+                 device: torch.device | str, ranker: Ranker | None) -> None:
         self.steps, self.decoder = steps, decoder
-        self.samplers = [Sampler(p, device=device) for p in params]
+        self.samplers = [Sampler(p, device=device, ranker=ranker) for p in params]
         self.prompt_tokens = len(ids)
         self.total = len(ids) + params[0].max_new_tokens
         self.context_length = context_length
@@ -124,11 +125,13 @@ def batched_streams(
     eos: frozenset[int],
     device: torch.device | str,
     cancel: threading.Event | None,
+    ranker: Ranker | None = None,
 ) -> Iterator[tuple[int, TokenStep | StreamEnd]]:
     """One stream per settings in `params` after the prompt `ids`, decoded as one batch: (row, item) pairs, rows
-    taking turns token by token, each row ending with its own StreamEnd."""
+    taking turns token by token, each row ending with its own StreamEnd (`ranker`: the samplers' partial sort, as
+    `sampled_tokens` takes it)."""
     rows = _Rows(steps, decoder, ids, params, context_length=context_length, alternatives=alternatives,
-                 token_text=token_text, device=device)
+                 token_text=token_text, device=device, ranker=ranker)
     loops = {row: stream_loop(partial(rows.produce, row), decode=decode, stops=p.stop, eos=eos, cancel=cancel)
              for row, p in enumerate(params)}
     try:

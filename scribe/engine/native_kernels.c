@@ -26,6 +26,7 @@
 #define CHUNK 64 /* cached positions in one piece of an attention's work */
 #define MAX_GROUP 16 /* query heads that attend together to one read of their key/value head */
 #define MAX_HEAD_DIM 256 /* the largest head the attention takes (native.MAX_HEAD_DIM) */
+#define TOP_MAX 256 /* the most positions scribe_top finds (native.TOP_MAX) */
 #ifndef AHEAD
 #define AHEAD 4096 /* bytes of weights asked for ahead of the product, as the stream of blocks goes */
 #endif
@@ -425,4 +426,53 @@ int scribe_step(const scribe_layer *layers, long count, int llama, long rows, fl
   }
   free(qkv), free(attended), free(y), free(mlp);
   return status ? -1 : 0;
+}
+
+/* Whether (value a, position i) ranks below (value b, position j): a lower value, or an equal one further on. */
+static inline int ranks_below(float a, long i, float b, long j) { return a < b || (a == b && i > j); }
+
+/* Restore the heap order (lowest-ranked at the root) of `count` entries below `at`. */
+static void sift_down(float *values, int64_t *positions, long count, long at) {
+  for (;;) {
+    long low = at, left = 2 * at + 1, right = left + 1;
+    if (left < count && ranks_below(values[left], positions[left], values[low], positions[low])) low = left;
+    if (right < count && ranks_below(values[right], positions[right], values[low], positions[low])) low = right;
+    if (low == at) return;
+    float value = values[at];
+    int64_t position = positions[at];
+    values[at] = values[low], positions[at] = positions[low];
+    values[low] = value, positions[low] = position;
+    at = low;
+  }
+}
+
+/* The positions of the k highest of x[0..n) (1 <= k <= n, k <= TOP_MAX), best first, equal values in the order of
+   their positions, written to `positions`. One pass: a heap of the k best so far, whose lowest is the bar each later
+   value must pass (checked 16 values at a time, which rarely pass once the heap holds high values). NaN values rank
+   arbitrarily. */
+void scribe_top(const float *x, long n, long k, int64_t *positions) {
+  float values[TOP_MAX];
+  for (long i = 0; i < k; i++) values[i] = x[i], positions[i] = i;
+  for (long i = k / 2 - 1; i >= 0; i--) sift_down(values, positions, k, i);
+  long i = k;
+  for (; i < n; i += 16) {
+    long end = i + 16 < n ? i + 16 : n;
+    float bar = values[0];
+    int passed = 0;
+#pragma omp simd reduction(| : passed)
+    for (long j = i; j < end; j++) passed |= x[j] > bar;
+    if (!passed) continue;
+    for (long j = i; j < end; j++)
+      if (x[j] > values[0]) {
+        values[0] = x[j], positions[0] = j;
+        sift_down(values, positions, k, 0);
+      }
+  }
+  for (long count = k - 1; count > 0; count--) { /* the lowest-ranked goes last: best first */
+    float value = values[0];
+    int64_t position = positions[0];
+    values[0] = values[count], positions[0] = positions[count];
+    values[count] = value, positions[count] = position;
+    sift_down(values, positions, count, 0);
+  }
 }

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Protocol
 from scribe.engine.base import Backend, Capability, Message
 from scribe.engine.textstream import TextStream
 from scribe.sampling.params import SamplingParams
+from scribe.sampling.processors import Ranker
 from scribe.sampling.sampler import SampleResult, Sampler
 from scribe.types import Alternative, StopReason, StreamEnd, TokenStep, prompt_budget
 
@@ -291,15 +292,17 @@ def sampled_tokens(
     eos: frozenset[int] = frozenset(),
     device: "torch.device | str" = "cpu",
     threads: Callable[[bool], contextlib.AbstractContextManager[object]] | None = None,
+    ranker: Ranker | None = None,
 ) -> Iterator[SampleResult]:
     """Choose tokens after the prompt `ids` with scribe's Sampler on `steps`' logits (the `produce` of a logits
     backend). `threads(prompt)` is a context manager that runs one step on its intra-op threads (`prompt`: the prompt's
-    pass; `scribe.engine.threads.StepThreads.scope`)."""
+    pass; `scribe.engine.threads.StepThreads.scope`); `ranker` is the sampler's partial sort where the engine has a
+    faster one than PyTorch's."""
 
     import torch
 
     run.prompt_tokens = prompt_tokens = len(ids)
-    sampler = Sampler(params, device=device)
+    sampler = Sampler(params, device=device, ranker=ranker)
     sequence = torch.empty(prompt_tokens + params.max_new_tokens, dtype=torch.long, device=device)
     sequence[:prompt_tokens] = torch.tensor(list(ids), dtype=torch.long)
     length = prompt_tokens

@@ -37,6 +37,7 @@ from scribe.engine.streaming import StreamRun, TokenBackend, fit_prompt, one_lin
 from scribe.engine.threads import StepThreads, apply_threads, requested_threads
 from scribe.engine.token_pieces import PieceCounter
 from scribe.sampling.params import SamplingParams
+from scribe.sampling.processors import Ranker
 from scribe.sampling.sampler import SampleResult
 
 if TYPE_CHECKING:
@@ -213,6 +214,8 @@ class TransformersBackend(TokenBackend):
         self._steps: GPT2Decoder | LlamaDecoder | TransformersSteps
         self._prompt_cache: PromptCache | None = None
         """scribe's own decoders keep their key/value cache between streams (`scribe.engine.prompt_cache`)."""
+        self._ranker: Ranker | None = None
+        """The sampler's partial sort where the native kernels have one (`NativeKernels.top_positions`)."""
         if decoder == "auto" and (gpt2_decoder.supports(model) or llama_decoder.supports(model)):
             if gpt2_decoder.supports(model):
                 self._steps = gpt2_decoder.GPT2Decoder(model, cuda_graphs=cuda_graphs)
@@ -245,6 +248,7 @@ class TransformersBackend(TokenBackend):
         if self._device.type != "cpu" or steps.dtype != torch.float32:
             return
         kernels = native.kernels()
+        self._ranker = kernels.top_positions if kernels is not None else None
         if int8:
             steps.quantize_int8(kernels)
         if kernels is not None and (kernels.int8 if int8 else native.room_for_copies(steps.weight_bytes())):
@@ -378,6 +382,7 @@ class TransformersBackend(TokenBackend):
                     self._prompt_cache or self._steps, ids, params, run, context_length=self.info.context_length,
                     alternatives=alternatives, token_text=self.token_text, decode=self._decode, eos=self._eos,
                     device=self._device, threads=self._step_threads.scope if self._device.type == "cpu" else None,
+                    ranker=self._ranker,
                 )
 
     def stream_many(
@@ -404,7 +409,7 @@ class TransformersBackend(TokenBackend):
         yield from batched_streams(
             self._prompt_cache, self._steps, ids, params, context_length=self.info.context_length,
             alternatives=alternatives, token_text=self.token_text, decode=self._decode, eos=self._eos,
-            device=self._device, cancel=cancel,
+            device=self._device, cancel=cancel, ranker=self._ranker,
         )
 
     def forget_prompt(self) -> None:

@@ -111,6 +111,14 @@ _NEG_INF = float("-inf")
 _FIRST_LOOK = 64
 _DRY_MAX_MATCH = 50
 
+Ranker = Callable[["torch.Tensor", int], "torch.Tensor"]
+"""`ranker(values, k)`: the positions of the k highest of `values` (1-D float32), best first, as `torch.topk` gives
+them; the sampler's partial sort, which an engine with a faster one may hand to `Sampler`."""
+
+
+def _torch_ranker(values: "torch.Tensor", k: int) -> "torch.Tensor":
+    return values.topk(k).indices
+
 
 class Scores:
     """The next-token scores while they are processed: the whole vocabulary, or a short list of candidates.
@@ -118,11 +126,13 @@ class Scores:
     `ids` is None while `values` covers the whole vocabulary; otherwise `values[i]` is the score of token `ids[i]` and
     every token not listed scores -inf. Over the whole vocabulary the positions of the highest scores are remembered
     (at least 64, best first) until a change that can reorder them, so the alternatives, top_k and top_p share one
-    partial sort.
+    partial sort (`ranker`'s, else `torch.topk`'s).
     """
 
-    def __init__(self, logits: "torch.Tensor") -> None:
+    def __init__(self, logits: "torch.Tensor", ranker: Ranker | None = None) -> None:
         import torch
+
+        self._rank = ranker or _torch_ranker
 
         vocab = logits.numel()
         # One spare slot past the vocabulary absorbs token ids the logits do not cover (embedding larger than lm_head).
@@ -137,7 +147,7 @@ class Scores:
         """The k highest scores and their positions in `values`, best first."""
         if self._ranked is None or self._ranked.numel() < k:
             look = k if self.ids is not None else min(self.values.numel(), max(k, _FIRST_LOOK))
-            positions = self.values.topk(look).indices
+            positions = self._rank(self.values, look)
             self._ranked = positions if self.ids is None else None
         else:
             positions = self._ranked

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from scribe.types import Alternative
 from scribe.sampling.params import SamplingParams
-from scribe.sampling.processors import PROCESSOR_ORDER, Breakers, Scores, apply_processors, enabled, run
+from scribe.sampling.processors import PROCESSOR_ORDER, Breakers, Ranker, Scores, apply_processors, enabled, run
 
 if TYPE_CHECKING:
     import torch
@@ -42,10 +42,13 @@ class SampleResult:
 class Sampler:
     """Chooses next tokens under one `SamplingParams`; the same seed gives the same choices for the same logits."""
 
-    def __init__(self, params: SamplingParams, *, device: "torch.device | str" = "cpu") -> None:
+    def __init__(self, params: SamplingParams, *, device: "torch.device | str" = "cpu",
+                 ranker: Ranker | None = None) -> None:
+        """`ranker`: a faster partial sort than `torch.topk` for these logits' device, where the engine has one."""
         import torch
 
         self.params = params
+        self._ranker = ranker
         self.device = torch.device(device)
         self.seed: int = secrets.randbelow(2**63) if params.seed is None else params.seed
         """The seed in use (drawn at random when params.seed is None): pass it as params.seed to repeat the choices."""
@@ -80,7 +83,7 @@ class Sampler:
             raise ValueError(f"prompt_length {prompt_length} is outside 0..{input_ids.numel()}")
         raw = logits.detach().to(self.device, torch.float32)
         input_ids = input_ids.to(self.device)
-        scores = Scores(raw)
+        scores = Scores(raw, self._ranker)
         watched = scores.top(min(alternatives, raw.numel()))[1]
         names: list[str] = []
         alive = [raw[watched] > -math.inf]

@@ -112,6 +112,32 @@ def test_an_int8_row_of_zeros_gives_the_bias(kernels: NativeKernels) -> None:
     assert torch.equal(Int8Rows(kernels, torch.randn(64, 20), bias)(torch.zeros(1, 64)), bias[None])
 
 
+@pytest.mark.parametrize(("size", "k"), [(50257, 64), (8192, 41), (100, 100), (37, 1), (1000, native.TOP_MAX)])
+def test_the_partial_sort_finds_torchs_top_k(kernels: NativeKernels, size: int, k: int) -> None:
+    torch.manual_seed(size)
+    values = torch.randn(size) * 3
+    expected = values.topk(k)
+    positions = kernels.top_positions(values, k)
+    assert torch.equal(positions, expected.indices) and torch.equal(values[positions], expected.values)
+
+
+def test_the_partial_sort_ranks_equal_values_by_position(kernels: NativeKernels) -> None:
+    values = torch.full((3000,), float("-inf"))
+    values[[2900, 7, 1500]] = 2.0
+    values[[42, 2999]] = 5.0
+    assert kernels.top_positions(values, 7).tolist() == [42, 2999, 7, 1500, 2900, 0, 1]
+    values = torch.arange(5000, dtype=torch.float32)  # every value passes the bar: the slowest case
+    assert kernels.top_positions(values, 3).tolist() == [4999, 4998, 4997]
+
+
+def test_the_partial_sort_leaves_what_it_cannot_take_to_torch(kernels: NativeKernels) -> None:
+    values = torch.randn(2000)
+    assert torch.equal(kernels.top_positions(values, native.TOP_MAX + 1), values.topk(native.TOP_MAX + 1).indices)
+    assert torch.equal(kernels.top_positions(values.double(), 5), values.double().topk(5).indices)
+    assert torch.equal(kernels.top_positions(values[::2], 5), values[::2].topk(5).indices)
+    assert kernels.top_positions(values, 0).numel() == 0
+
+
 @pytest.mark.parametrize("model", ["gpt2", "llama"])
 def test_float32_streams_through_the_kernels_match_pytorchs(model: str, sharp_model_dir: Path, llama_folder: Path,
                                                            kernels: NativeKernels,
@@ -124,6 +150,7 @@ def test_float32_streams_through_the_kernels_match_pytorchs(model: str, sharp_mo
         backend = TransformersBackend.load(folder, name=f"native-{switch}", device="cpu")
         steps = backend._steps
         assert (steps.kernels is kernels and steps.layer_arguments is not None) == (switch == "1")
+        assert (backend._ranker is not None) == (switch == "1"), "the sampler sorts on the kernels where they load"
         assert all(isinstance(p.native, FloatRows) == (switch == "1") for p in steps.projections())
         streams[switch] = (streamed_tokens(backend, PROMPT, SamplingParams(temperature=0.0, max_new_tokens=12)),
                            streamed_tokens(backend, PROMPT, SamplingParams(temperature=0.9, top_k=20, max_new_tokens=12, seed=4)))
