@@ -1,6 +1,6 @@
 """scribe's native kernels for one-token CPU decode steps: one-row products over weights re-stored in blocks that
-read strictly in order, int8 products with AVX-512 VNNI, and a whole step's layers (products, attention, norms,
-activations) in one call.
+read strictly in order, int8 products with AVX-512 VNNI, a whole step's layers (products, attention, norms,
+activations) in one call, for one continuation or several drafts at once, and the sampler's partial sort.
 
 The products PyTorch's CPU wheels bring stream a one-row product's weights from memory below the memory's speed on
 AMD CPUs: MKL, OpenBLAS and fbgemm read a row-major (or their own packed) matrix as many short streams.
@@ -19,6 +19,10 @@ against 70 us, the output head in 610 against 790 us):
 
 In a stream (top-5 alternatives), a GPT-2-124M step took 9.8-12.1 ms in float32 against 19.6-19.9 ms on OpenBLAS,
 and 3.3-5.2 ms in int8 against 6.8-7.4 ms on fbgemm, in the same hour (the host's bandwidth moved between runs).
+Products read their weights 4 KB ahead as non-temporal lines, so the weights streaming through evict less of what
+the sampler and the interpreter use between steps. A few rows (drafts) share each read of a block. The attention
+goes through the cached positions in chunks, the query heads of a key/value head together, so each key and value
+row is read once a step.
 
 The library is compiled from `native_kernels.c` on first use with the system's C compiler (``cc``, or ``$CC``) for
 this CPU (``-march=native``) and kept in scribe's cache folder under a key of the source, the compiler and the CPU, so
@@ -182,7 +186,7 @@ class Int8Rows:
         self.padded_inputs = -(-self.inputs // INT8_PADDING) * INT8_PADDING
         self.kernels = kernels
         rows = weight.detach().t().float()  # [out, in]
-        self.scales = (rows.abs().amax(dim=1).clamp(min=1e-8) / 127.0).contiguous()
+        self.scales = int8_channel_scales(rows).contiguous()
         quantized = torch.round(rows / self.scales[:, None]).clamp_(-127, 127).to(torch.int8)
         self.sums = quantized.sum(dim=1, dtype=torch.int32)
         self.packed = _blocks(torch.nn.functional.pad(quantized, (0, self.padded_inputs - self.inputs)), INT8_GROUP)
@@ -197,6 +201,11 @@ class Int8Rows:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.kernels.int8_rows(x.contiguous(), self)
+
+
+def int8_channel_scales(rows: torch.Tensor) -> torch.Tensor:
+    """One symmetric int8 scale per row of a weight ([out, in], float32): its largest magnitude over 127."""
+    return rows.abs().amax(dim=1).clamp(min=1e-8) / 127.0
 
 
 Norm = tuple[torch.Tensor, torch.Tensor | None]

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from scribe.engine.native import FloatRows, Int8Rows, NativeKernels, int8_channel_scales
+
 if TYPE_CHECKING:
     import numpy
-
-    from scribe.engine.native import FloatRows, Int8Rows, NativeKernels
 
 
 class Projection:
@@ -36,7 +36,7 @@ class Projection:
         self.packed: object | None = None
         self.array: "numpy.ndarray | None" = None
         """The weight as a numpy array over the same memory, when one-row products go through OpenBLAS."""
-        self.native: "FloatRows | Int8Rows | None" = None
+        self.native: FloatRows | Int8Rows | None = None
         """The weight in the native kernels' blocks, for products of up to its `max_rows` rows."""
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,27 +58,23 @@ class Projection:
                              f"{self.weight.device.type}")
         self.array = self.weight.detach().numpy()
 
-    def multiply_rows_natively(self, kernels: "NativeKernels") -> None:
+    def multiply_rows_natively(self, kernels: NativeKernels) -> None:
         """Multiply a few rows at a time (steps, drafts) through the native kernels, on a copy of the weight in their
         blocks (CPU, float32); longer prompts keep PyTorch's products."""
-        from scribe.engine.native import FloatRows
-
         if self.weight.device.type != "cpu" or self.weight.dtype != torch.float32:
             raise ValueError(f"native products need float32 weights on the CPU, not {self.weight.dtype} on "
                              f"{self.weight.device.type}")
         self.native = FloatRows(kernels, self.weight, self.bias)
 
-    def quantize_int8(self, kernels: "NativeKernels | None" = None) -> None:
+    def quantize_int8(self, kernels: NativeKernels | None = None) -> None:
         """Keep an int8 copy of the weight, one scale per output channel (symmetric); activations are quantised per
         call. With `kernels` that have the int8 product: scribe's native kernel (each row of activations on its own
         scale, products summed exactly); else fbgemm's dynamic linear (int8 products, int32 sums, float output)."""
         if kernels is not None and kernels.int8:
-            from scribe.engine.native import Int8Rows
-
             self.native = Int8Rows(kernels, self.weight, self.bias)
             return
         rows = self.weight.detach().t().float()  # [out, in]
-        scales = rows.abs().amax(dim=1).clamp(min=1e-8) / 127.0
+        scales = int8_channel_scales(rows)
         with warnings.catch_warnings():  # the quantized-tensor constructors warn that they are deprecated
             warnings.simplefilter("ignore")
             qweight = torch.quantize_per_channel(
