@@ -15,15 +15,14 @@ so scribe's decoders take OpenBLAS for float32 steps on AMD CPUs where its nativ
 faster still) are off or cannot be built (`openblas_preferred`; `SCRIBE_BLAS=openblas` or `torch` decides
 elsewhere). OpenBLAS keeps its own threads, which wait spinning after each product: a step then runs
 PyTorch's own operations (norms, sampling) on one thread and the products, the attention's included
-(`one_row.attend_one_openblas`), on the step's thread count (`step_threads`), so that no two pools fight for the cores
+(`one_row.attend_one_openblas`), on the step's thread count (`threads.openblas_step_threads`), so that no two pools fight for the cores
 (with both on two threads the same model decoded at 10 tokens/s instead of 45).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -75,14 +74,3 @@ def set_openblas_threads(count: int) -> None:
     controller = _openblas_controller()
     for library in controller.lib_controllers if controller is not None else ():
         library.set_num_threads(count)
-
-
-@contextmanager
-def step_threads(count: int) -> Iterator[None]:
-    """One step whose products run on OpenBLAS with `count` threads while PyTorch's own operations run on one
-    thread; torch's count is given back after."""
-    from scribe.engine.threads import intra_op_threads
-
-    set_openblas_threads(count)
-    with intra_op_threads(1):
-        yield

@@ -75,7 +75,7 @@ class KVCacheSlots:
 
     def multiply_rows_with_openblas(self) -> None:
         """Send the one-row products of every projection and the output head, and a one-token step's attention, to
-        numpy's OpenBLAS (CPU, float32; `scribe.engine.blas`); steps then run in `blas.step_threads`."""
+        numpy's OpenBLAS (CPU, float32; `scribe.engine.blas`); steps then run in `threads.openblas_step_threads`."""
         for projection in self.projections():
             projection.multiply_rows_with_openblas()
         self.attend = attend_one_openblas

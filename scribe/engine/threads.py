@@ -102,6 +102,17 @@ def intra_op_threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+@contextmanager
+def openblas_step_threads(count: int) -> Iterator[None]:
+    """One step whose products run on numpy's OpenBLAS with `count` threads while PyTorch's own operations run on one
+    thread; torch's count is given back after."""
+    from scribe.engine.blas import set_openblas_threads
+
+    set_openblas_threads(count)
+    with intra_op_threads(1):
+        yield
+
+
 def apply_threads(environ: MutableMapping[str, str] = os.environ) -> int:
     """Set torch's intra-op threads from SCRIBE_THREADS (when given); the count in use."""
     import torch
@@ -168,7 +179,7 @@ class StepThreads:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.fixed = fixed
         self.openblas = False
-        """Whether the steps' products run on numpy's OpenBLAS (`scribe.engine.blas.step_threads`: the count is
+        """Whether the steps' products run on numpy's OpenBLAS (`openblas_step_threads`: the count is
         OpenBLAS's, torch's own operations run on one thread)."""
         self._load = load or OtherLoad()
         self._clock = clock
@@ -182,9 +193,7 @@ class StepThreads:
             return intra_op_threads(None)
         count = self.fixed if self.fixed is not None else self.count()
         if self.openblas:
-            from scribe.engine.blas import step_threads
-
-            return step_threads(count)
+            return openblas_step_threads(count)
         return intra_op_threads(count)
 
     def count(self) -> int:
