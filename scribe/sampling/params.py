@@ -52,10 +52,30 @@ def parse_token_ids(text: str) -> tuple[int, ...]:
     return ids
 
 
+PROCESSOR_ORDER: tuple[str, ...] = (
+    "logit_bias",  # the writer's own biases and bans come first: everything after sees them
+    "banned_tokens",
+    "repetition_penalty",
+    "frequency_penalty",
+    "presence_penalty",
+    "no_repeat_ngram",
+    "dry",  # a penalty on the text so far: with the others, before temperature scales every logit
+    "temperature",
+    "dynatemp",  # instead of temperature when its range is set
+    "top_n_sigma",  # relative to the highest logit, so before the filters that cut from the tail
+    "top_k",
+    "top_p",
+    "min_p",
+    "typical_p",
+    "xtc",  # after the truncation filters: it reshapes the distribution they leave, which they would otherwise refill
+    "mirostat",  # last: its feedback is the surprise of the drawn token in exactly the distribution it cut
+)
+"""The order the processors run in; see `scribe.sampling.processors`' docstring for each one's definition and why it
+sits where it does."""
+
+
 def parse_sampler_order(text: str) -> tuple[str, ...]:
     """A sampler order: processor names separated by commas; the ones left out run after them in the default order."""
-    from scribe.sampling.processors import PROCESSOR_ORDER
-
     names = tuple(p.strip() for p in text.split(",") if p.strip())
     unknown = [n for n in names if n not in PROCESSOR_ORDER]
     if unknown or len(set(names)) != len(names):

@@ -74,6 +74,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from scribe.sampling.params import (
+    PROCESSOR_ORDER,
     SamplingParams,
     parse_breakers,
     parse_logit_bias,
@@ -84,25 +85,6 @@ from scribe.sampling.params import (
 if TYPE_CHECKING:
     import torch
 
-PROCESSOR_ORDER: tuple[str, ...] = (
-    "logit_bias",  # the writer's own biases and bans come first: everything after sees them
-    "banned_tokens",
-    "repetition_penalty",
-    "frequency_penalty",
-    "presence_penalty",
-    "no_repeat_ngram",
-    "dry",  # a penalty on the text so far: with the others, before temperature scales every logit
-    "temperature",
-    "dynatemp",  # instead of temperature when its range is set
-    "top_n_sigma",  # relative to the highest logit, so before the filters that cut from the tail
-    "top_k",
-    "top_p",
-    "min_p",
-    "typical_p",
-    "xtc",  # after the truncation filters: it reshapes the distribution they leave, which they would otherwise refill
-    "mirostat",  # last: its feedback is the surprise of the drawn token in exactly the distribution it cut
-)
-"""The order the processors run in; see the module docstring for each one's definition and why it sits where it does."""
 PENALTIES: tuple[str, ...] = PROCESSOR_ORDER[: PROCESSOR_ORDER.index("temperature")]
 """The processors that read the text so far rather than the shape of the distribution (1-5): the only ones the
 deterministic searches apply."""
