@@ -12,7 +12,8 @@ weights (no copy) and runs the same arithmetic with a dozen tensor operations pe
   AVX-512 VNNI, else fbgemm's dynamic linear). The model's own weights are left as they are.
 - With the native kernels (`use_native_kernels`, CPU float32 activations), a step runs its layers in one call of
   `scribe.engine.native` (`NativeKernels.step`): per layer the four products, the attention writing the new keys and
-  values into the cache, the residual added and the layer norm taken in one pass (twice), the activation in place.
+  values into the cache, the residual added and the layer norm taken in one pass (twice), the activation in place;
+  so does a batched step of drafts (`step_rows`, each row on its own slice of the rows' cache).
 - On CUDA, `step` replays a CUDA graph per cache-length bucket (see `_GraphSteps`): the token and position live in
   device tensors, attention covers the bucket with a mask, so a step launches no Python-side kernels.
 """

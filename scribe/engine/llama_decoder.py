@@ -27,7 +27,8 @@ scaling the config asks for, Llama 3's included, is the model's), and runs:
 - With the native kernels (`use_native_kernels`, CPU float32 activations), a step runs its layers in one call of
   `scribe.engine.native` (`NativeKernels.step`): per layer the four products, the rotation of queries and keys, the
   attention writing the new keys and values into the cache, the SwiGLU activation, the residual added and the norm
-  taken in one pass (twice).
+  taken in one pass (twice); so does a batched step of drafts (`step_rows`, each row on its own slice of the rows'
+  cache).
 - `quantize_int8()` (CPU only) switches every projection and the output head to int8 copies with one scale per output
   channel (`one_row.Projection`); the model's own weights are left as they are.
 """
