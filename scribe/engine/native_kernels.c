@@ -27,6 +27,7 @@
 #define MAX_GROUP 16 /* query heads that attend together to one read of their key/value head */
 #define MAX_HEAD_DIM 256 /* the largest head the attention takes (native.MAX_HEAD_DIM) */
 #define TOP_MAX 256 /* the most positions scribe_top finds (native.TOP_MAX) */
+#define TOP_PASSES 4096 /* values past the first k that may pass scribe_top's bar before it gives up */
 #ifndef AHEAD
 #define AHEAD 4096 /* bytes of weights asked for ahead of the product, as the stream of blocks goes */
 #endif
@@ -448,13 +449,14 @@ static void sift_down(float *values, int64_t *positions, long count, long at) {
 
 /* The positions of the k highest of x[0..n) (1 <= k <= n, k <= TOP_MAX), best first, equal values in the order of
    their positions, written to `positions`. One pass: a heap of the k best so far, whose lowest is the bar each later
-   value must pass (checked 16 values at a time, which rarely pass once the heap holds high values). NaN values rank
-   arbitrarily. */
-void scribe_top(const float *x, long n, long k, int64_t *positions) {
+   value must pass (checked 16 values at a time, which rarely pass once the heap holds high values). Returns 0, or -1
+   where more than TOP_PASSES values passed the bar (values that rise along x, where a sort is faster), leaving
+   `positions` undefined. NaN values rank arbitrarily. */
+int scribe_top(const float *x, long n, long k, int64_t *positions) {
   float values[TOP_MAX];
   for (long i = 0; i < k; i++) values[i] = x[i], positions[i] = i;
   for (long i = k / 2 - 1; i >= 0; i--) sift_down(values, positions, k, i);
-  long i = k;
+  long i = k, passes = 0;
   for (; i < n; i += 16) {
     long end = i + 16 < n ? i + 16 : n;
     float bar = values[0];
@@ -464,6 +466,7 @@ void scribe_top(const float *x, long n, long k, int64_t *positions) {
     if (!passed) continue;
     for (long j = i; j < end; j++)
       if (x[j] > values[0]) {
+        if (++passes > TOP_PASSES) return -1;
         values[0] = x[j], positions[0] = j;
         sift_down(values, positions, k, 0);
       }
@@ -475,4 +478,5 @@ void scribe_top(const float *x, long n, long k, int64_t *positions) {
     values[count] = value, positions[count] = position;
     sift_down(values, positions, count, 0);
   }
+  return 0;
 }
