@@ -164,9 +164,19 @@ class Scores:
         """`per_candidate` (aligned with `values`) looked up at `token_ids`; `missing` for tokens not in the list."""
         if self.ids is None:
             return per_candidate[token_ids]
+        if self._leads_ids(token_ids):
+            return per_candidate[: token_ids.numel()]
         match = token_ids[:, None] == self.ids[None, :]
         picked = per_candidate[match.int().argmax(dim=1)]
         return picked.masked_fill(~match.any(dim=1), missing)
+
+    def _leads_ids(self, token_ids: "torch.Tensor") -> bool:
+        """Whether `token_ids` are the first of the candidates' `ids`, in order: both the start of one ranking (the
+        alternatives the sampler watches, and the candidates top_k or top_p kept, are views of the same ranked
+        positions), which the lookup then needs no search for."""
+        ids = self.ids
+        return (ids is not None and token_ids.numel() <= ids.numel() and token_ids.data_ptr() == ids.data_ptr()
+                and token_ids.dtype == ids.dtype and token_ids.stride(0) == 1 and ids.stride(0) == 1)
 
     def full(self) -> "torch.Tensor":
         """The scores over the whole vocabulary."""

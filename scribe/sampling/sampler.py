@@ -10,6 +10,8 @@ limit `mu`, and which tokens are DRY sequence breakers (found from `decode`'s te
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import secrets
 from collections.abc import Callable, Sequence
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["PROCESSOR_ORDER", "SampleResult", "Sampler", "apply_processors"]
+
+_PYTHON_DRAW = 256
+"""Candidates up to which a draw sums their probabilities in Python (fewer tensor calls than the cumulative sum)."""
 
 
 @dataclass(frozen=True)
@@ -131,13 +136,19 @@ class Sampler:
         return SampleResult(token_id=ids[0], raw_prob=raw_p[0], final_prob=final_p[0], alternatives=alternatives_out)
 
     def _draw(self, probs: "torch.Tensor") -> "torch.Tensor":
-        """Inverse-CDF draw of one position from `probs`; never returns a position of probability 0."""
+        """Inverse-CDF draw of one position from `probs`; never returns a position of probability 0. A short list of
+        candidates (after top_k, top_p, ...) is summed in Python, the same double-precision sums in the same order
+        as the tensor path's, so both give the same position for the same draw."""
         import torch
 
-        cdf = probs.double().cumsum(dim=0)
         u = torch.rand(1, generator=self._generator, device=self.device, dtype=torch.float64)
         # (1 - u) lies in (0, 1], so the target is above 0 and at most the total: the first position whose cdf reaches
         # it has a positive probability.
+        if probs.numel() <= _PYTHON_DRAW and probs.device.type == "cpu":
+            cdf = list(itertools.accumulate(probs.tolist()))
+            position = bisect.bisect_left(cdf, (1.0 - u.item()) * cdf[-1])
+            return torch.tensor([min(position, len(cdf) - 1)])
+        cdf = probs.double().cumsum(dim=0)
         return torch.searchsorted(cdf, (1.0 - u) * cdf[-1:]).clamp(max=probs.numel() - 1)
 
 

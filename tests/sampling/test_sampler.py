@@ -190,3 +190,25 @@ def test_greedy_takes_the_first_of_equal_best_scores():
     logits[[40000, 123, 777]] = 20.0
     result = Sampler(SamplingParams(temperature=0.0)).step(logits, torch.tensor([1, 2]), 2)
     assert result.token_id == 123
+
+
+def test_a_short_list_of_candidates_draws_what_the_tensor_path_draws(monkeypatch):
+    """Draws from a few candidates sum in Python: for the same seed they pick the tensor path's positions, never one
+    of probability 0."""
+    from scribe.sampling import sampler as sampler_module
+
+    generator = torch.Generator().manual_seed(5)
+    lists = []
+    for size in (1, 2, 7, 40, 256):
+        probs = torch.rand(size, generator=generator) ** 4
+        probs[torch.rand(size, generator=generator) < 0.3] = 0.0
+        probs[-1] = 0.0 if size > 1 else 1.0  # a zero at the end, where the clamp would land
+        lists.append(probs / probs.sum())
+    drawn = {}
+    for path, limit in (("python", 256), ("tensor", 0)):
+        monkeypatch.setattr(sampler_module, "_PYTHON_DRAW", limit)
+        sampler = Sampler(SamplingParams(seed=11))
+        drawn[path] = [int(sampler._draw(probs)) for probs in lists for _ in range(200)]
+    assert drawn["python"] == drawn["tensor"]
+    assert all(probs[i] > 0 for probs, i in zip([p for p in lists for _ in range(200)], drawn["tensor"]))
+    assert len(set(drawn["tensor"])) > 20

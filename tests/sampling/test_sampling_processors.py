@@ -265,3 +265,19 @@ def test_chains_match_transformers_in_the_same_order(seed, settings):
     ]
     expected = reference([p for p in chain if p is not None], logits, ids)
     assert_close(ours(logits, ids, 20, **settings), expected)
+
+
+@pytest.mark.parametrize("watch", [3, 40, 41])
+def test_looking_up_the_leading_candidates_matches_the_search(watch: int) -> None:
+    """After top_k the sampler looks its watched alternatives up among the candidates: the first of the same ranking
+    (no search), or a copy of them (the search) give the same scores, -inf for those top_k removed."""
+    from scribe.sampling.processors import Scores, run
+
+    scores = Scores(torch.randn(500, generator=torch.Generator().manual_seed(watch)) * 3)
+    watched = scores.top(watch)[1]
+    list(run(scores, torch.tensor([1, 2]), 2, SamplingParams(temperature=0.7, top_k=40)))
+    assert scores.ids is not None and scores.ids.numel() == 40
+    fast = scores.gather(watched, scores.values, float("-inf"))
+    searched = scores.gather(watched.clone(), scores.values, float("-inf"))
+    assert torch.equal(fast, searched) if watch <= 40 else torch.isneginf(searched[40:]).all()
+    assert torch.equal(searched[:40], scores.values[: min(watch, 40)])
