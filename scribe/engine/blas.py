@@ -13,10 +13,10 @@ larger than the caches) on a 2-core AMD EPYC (KVM, Zen 4, 30-44 GB/s of read ban
 
 so scribe's decoders take OpenBLAS for float32 steps on AMD CPUs where its native kernels (`scribe.engine.native`,
 faster still) are off or cannot be built (`openblas_preferred`; `SCRIBE_BLAS=openblas` or `torch` decides
-elsewhere). OpenBLAS keeps its own threads, which wait spinning after each product: a step then runs
-PyTorch's own operations (norms, sampling) on one thread and the products, the attention's included
-(`one_row.attend_one_openblas`), on the step's thread count (`threads.openblas_step_threads`), so that no two pools fight for the cores
-(with both on two threads the same model decoded at 10 tokens/s instead of 45).
+elsewhere). OpenBLAS keeps its own threads, which wait spinning after each product: a step then runs PyTorch's own
+operations (norms, sampling) on one thread and the products, the attention's included (`one_row.attend_one_openblas`),
+on the step's thread count (`threads.openblas_step_threads`), so that no two pools fight for the cores (with both on
+two threads the same model decoded at 10 tokens/s instead of 45).
 """
 
 from __future__ import annotations

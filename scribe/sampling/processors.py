@@ -71,7 +71,6 @@ sorting the whole vocabulary.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from scribe.sampling.params import (
@@ -214,7 +213,6 @@ def processor_order(params: SamplingParams) -> tuple[str, ...]:
     return parse_sampler_order(params.sampler_order) if params.sampler_order else PROCESSOR_ORDER
 
 
-@lru_cache(maxsize=64)
 def enabled(params: SamplingParams) -> tuple[str, ...]:
     """The processors these settings turn on, in the order they run ("greedy" replaces the ones after the penalties
     at temperature 0)."""
