@@ -20,6 +20,12 @@ utilisation: 6 x parameters + 12 x layers x width x context FLOPs per token (nan
 settings before torch loads (`scribe.engine.threads.prepare_cpu_threads`, as a training job runs: no huge pages);
 they apply to both.
 
+Precision: scribe runs as `scribe train` does by default (`--precision auto`, scribe/training/precision.py): with
+`--lora` on a CPU with bfloat16 instructions (AVX512-BF16 or AMX) its frozen base is loaded in bfloat16 and the
+products run under bfloat16 autocast; elsewhere on a CPU, float32. The Trainer runs in float32 on a CPU, as it does
+by default; `--trainer-bf16` gives it bfloat16 autocast too (and with `--lora` a bfloat16 base, as scribe's), and
+`--precision float32` holds scribe to float32. The JSON records which each side used.
+
 Where scribe's speed comes from (scribe/training/loss.py): the output head and the cross-entropy run fused, a chunk
 at a time, so the [positions, vocab] logits are never stored and no softmax is redone in the backward pass; GPT-2's
 Python-level tanh-GELU is swapped for PyTorch's one-kernel version of the same formula.
@@ -27,9 +33,10 @@ Python-level tanh-GELU is swapped for PyTorch's one-kernel version of the same f
     .venv/bin/python bench/train_speed.py [--shape small] [--tokenizer bpe] [--steps 40] [--batch-size 8] [--context 256] [--rounds 3]
     .venv/bin/python bench/train_speed.py --device cuda --shape gpt2-124m --tokenizer gpt2 --batch-size 32 --context 1024
     .venv/bin/python bench/train_speed.py --shape gpt2-124m --tokenizer gpt2 --lora --steps 6 --context 128 --rounds 2
-    .venv/bin/python bench/train_speed.py --shape gpt2-124m --tokenizer gpt2 --lora --steps 6 --context 128 --rounds 2 --max-memory 1.4
+    .venv/bin/python bench/train_speed.py --shape gpt2-124m --tokenizer gpt2 --lora --steps 6 --context 128 --rounds 2 --max-memory 1.2
+    .venv/bin/python bench/train_speed.py --shape gpt2-124m --tokenizer gpt2 --lora --steps 6 --context 128 --rounds 2 --trainer-bf16
 
-Writes bench/results/train_speed_<device>_<shape>_<tokenizer>[_lora][_<GB>gb].json.
+Writes bench/results/train_speed_<device>_<shape>_<tokenizer>[_lora][_<GB>gb][_<precision>][_trainer-bf16].json.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from hardware import hardware  # noqa: E402
 from scribe.config import Paths  # noqa: E402
 from scribe.training.corpus import read_corpus  # noqa: E402
 from scribe.training.dataset import cached_bpe, encode_documents, split_corpus  # noqa: E402
+from scribe.training.precision import PRECISIONS, uses_bfloat16  # noqa: E402
 from scribe.training.lora import add_adapters, set_base_dropout  # noqa: E402
 from scribe.training.trainer import TrainConfig  # noqa: E402
 from scribe.training.trainer import Trainer as ScribeTrainer  # noqa: E402
@@ -91,6 +99,7 @@ def run_scribe(folder: Path, work: Path, args: argparse.Namespace) -> float:
         warmup_steps=WARMUP, max_steps=args.steps, eval_every=10**9, checkpoint_every=10**9, log_every=args.steps,
         eval_tokens=args.context, sample_tokens=1, sample_temperatures=(1.0,), device=args.device, seed=SEED,
         lora_r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"], max_memory_gb=args.max_memory,
+        precision=args.precision,
     )
     finished = ScribeTrainer(config).run()
     return finished.tokens / finished.elapsed_s
@@ -104,7 +113,9 @@ def run_hf(folder: Path, work: Path, args: argparse.Namespace) -> float:
     starts = torch.randint(0, len(ids) - args.context - 1, (args.steps * args.batch_size,), generator=generator)
     blocks = [ids[s : s + args.context].long() for s in starts.tolist()]
     dataset = [{"input_ids": b, "labels": b} for b in blocks]
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="sdpa")
+    bf16 = trainer_bf16(args)
+    dtype = torch.bfloat16 if bf16 and args.lora else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa")
     if args.lora:
         set_base_dropout(model, 0.0)  # as scribe's LoRA runs do (its --dropout, default 0)
         model = add_adapters(model, **LORA)
@@ -113,10 +124,15 @@ def run_hf(folder: Path, work: Path, args: argparse.Namespace) -> float:
         output_dir=str(work / "hf"), per_device_train_batch_size=args.batch_size, max_steps=args.steps,
         learning_rate=LR, warmup_steps=WARMUP, lr_scheduler_type="cosine", weight_decay=0.1, adam_beta2=0.95,
         max_grad_norm=1.0, logging_steps=args.steps, save_strategy="no", eval_strategy="no", report_to=[],
-        use_cpu=not cuda, bf16=cuda, dataloader_num_workers=0, seed=SEED, disable_tqdm=True,
+        use_cpu=not cuda, bf16=bf16, dataloader_num_workers=0, seed=SEED, disable_tqdm=True,
     )
     result = Trainer(model=model, args=training, train_dataset=dataset).train()
     return args.steps * args.batch_size * args.context / result.metrics["train_runtime"]
+
+
+def trainer_bf16(args: argparse.Namespace) -> bool:
+    """Whether the Trainer runs under bfloat16 autocast: on CUDA, or when asked."""
+    return args.device.startswith("cuda") or args.trainer_bf16
 
 
 def run_side(name: str, folder: Path, work: Path, args: argparse.Namespace) -> tuple[float, float]:
@@ -141,6 +157,9 @@ def main() -> None:
     parser.add_argument("--lora", action="store_true", help="train LoRA adapters on the frozen base, both sides")
     parser.add_argument("--max-memory", type=float, metavar="GB",
                         help="scribe's --max-memory (its micro-batches fit in it; the Trainer has no such setting)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="scribe's --precision (default auto)")
+    parser.add_argument("--trainer-bf16", action="store_true",
+                        help="the Trainer under bfloat16 autocast on a CPU too (with --lora: a bfloat16 base)")
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -166,7 +185,10 @@ def main() -> None:
         "benchmark": "train_speed",
         "settings": {"shape": args.shape, **shape, "tokenizer": args.tokenizer, "parameters": parameters, "steps": args.steps,
                      "batch_size": args.batch_size, "context": args.context, "lr": LR, "warmup": WARMUP,
-                     "lora": LORA if args.lora else None, "scribe_max_memory_gb": args.max_memory},
+                     "lora": LORA if args.lora else None, "scribe_max_memory_gb": args.max_memory,
+                     "scribe_precision": "bfloat16" if uses_bfloat16(args.precision, torch.device(args.device),
+                                                                     "lora" if args.lora else "finetune") else "float32",
+                     "trainer_precision": "bfloat16" if trainer_bf16(args) else "float32"},
         "hardware": hardware(args.device),
         "scribe_tokens_per_s": round(scribe_rate, 1),
         "hf_trainer_tokens_per_s": round(hf_rate, 1),
@@ -179,7 +201,8 @@ def main() -> None:
         result["scribe_mfu"] = round(scribe_rate * flops_per_token / (args.peak_tflops * 1e12), 4)
         result["hf_trainer_mfu"] = round(hf_rate * flops_per_token / (args.peak_tflops * 1e12), 4)
     name = (f"train_speed_{args.device.replace(':', '')}_{args.shape}_{args.tokenizer}{'_lora' if args.lora else ''}"
-            f"{f'_{args.max_memory:g}gb' if args.max_memory else ''}.json")
+            f"{f'_{args.max_memory:g}gb' if args.max_memory else ''}"
+            f"{f'_{args.precision}' if args.precision != 'auto' else ''}{'_trainer-bf16' if args.trainer_bf16 else ''}.json")
     out = REPO / "bench" / "results" / name
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"peak resident memory: scribe {max(peaks['scribe']):,.0f} MB, transformers Trainer {max(peaks['hf']):,.0f} MB")

@@ -22,6 +22,7 @@ from pathlib import Path
 from scribe.durations import format_duration
 from scribe.keras_models.architectures import ARCHITECTURES
 from scribe.store.names import check_training_output
+from scribe.training.precision import PRECISIONS
 
 _DEFAULTS = {"preset": "small", "context": 256, "batch_size": 32, "warmup": 100, "max_steps": 1000, "eval_every": 250,
              "seed": 0, "vocab_size": 8192, "val_fraction": 0.1, "keras_val_fraction": 0.05, "lora_r": 8,
@@ -97,6 +98,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run with this name from its last checkpoint")
     p.add_argument("--processes", type=int, default=1, help="data-parallel training processes (DDP; default 1)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="arithmetic of the matrix products (default auto: bfloat16 on a GPU that has it, and for "
+                   "--lora on a CPU with bfloat16 instructions, where the frozen base then takes half the memory; "
+                   "float32 elsewhere)")
     p.add_argument("--max-memory", type=float, metavar="GB",
                    help="memory training may use: the model, and micro-batches small enough to fit, with freed "
                         "memory given straight back (slower) when even one row would not (default: what is free)")
@@ -130,7 +135,7 @@ def _progress(event) -> str | None:  # noqa: ANN001 - an Event
             line += f", resuming at step {event.resumed_from}"
         if event.processes > 1:
             line += f", {event.processes} processes"
-        if fit := event.how_steps_fit():
+        if fit := event.how_steps_run():
             line += f", {fit}"
         return line + "".join(f"\n  skipped {path}: {reason}" for path, reason in event.skipped)
     if isinstance(event, Step):
@@ -206,7 +211,7 @@ def choices(args: argparse.Namespace):  # noqa: ANN201 - TrainingChoices
         batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr, warmup=args.warmup, dropout=args.dropout,
         max_steps=args.max_steps, max_minutes=args.max_minutes, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, patience=args.patience, val_fraction=args.val_fraction, seed=args.seed,
-        threads=args.threads, device=args.device, max_memory_gb=args.max_memory,
+        threads=args.threads, device=args.device, max_memory_gb=args.max_memory, precision=args.precision,
         strip_gutenberg=not args.keep_gutenberg_headers, join_lines=not args.keep_line_breaks,
         holdout=list(args.holdout), extend_context=args.extend_context, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
         resume=args.resume, processes=args.processes, command="scribe " + shlex.join(sys.argv[1:]),

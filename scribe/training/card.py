@@ -180,6 +180,7 @@ def card_text(trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module"
         f"{cfg.warmup_steps} warmup steps then cosine to {(cfg.lr or 0) * cfg.min_lr_ratio:g}, gradient clip "
         f"{cfg.grad_clip}, seed {cfg.seed}"
         + (f", early stopping after {cfg.patience} evaluations without improvement" if cfg.patience else ""),
+        _arithmetic(trainer.autocast, cfg.mode),
     ]
     if cfg.command:
         lines += ["", "## Reproduce", "", "```", without_paths(cfg.command), "```"]
@@ -188,6 +189,14 @@ def card_text(trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module"
         lines += ["", "Skipped:", ""] + [f"- `{s.path.name}`: {s.reason}" for s in data.corpus.skipped]
     hub_base = cfg.base if cfg.base and not is_local(cfg.base) else None
     return front_matter("transformers", hub_base) + "\n".join(lines) + "\n"
+
+
+def _arithmetic(bfloat16: bool, mode: str) -> str:
+    """The card's line on the run's precision."""
+    if not bfloat16:
+        return "- float32 arithmetic"
+    base = "; the frozen base loaded in bfloat16, the adapters merged into its own precision" if mode == "lora" else ""
+    return f"- bfloat16 arithmetic (autocast), the trained weights kept in float32{base}"
 
 
 def write_card(path: Path, trainer: "Trainer", final: "Eval | None", model: "torch.nn.Module") -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Sequence, TypeVar, cast
 
 from scribe.files import atomic_writer, replace_folder
+from scribe.training.allocator import release_free_memory
 from scribe.training.bpe import EOS, train_bpe
 from scribe.training.corpus import (
     PIECE_CHARS,
@@ -31,7 +32,6 @@ from scribe.training.corpus import (
     character_count,
     cut_everywhere,
     cut_pieces,
-    release_free_memory,
     set_stage,
 )
 

@@ -58,12 +58,17 @@ class Started(Event):
     micro_batches: int = 1
     """Micro-batches each step is split into (the writer's --grad-accum, or more to fit in memory)."""
     memory_returned: bool = False
-    """Freed memory goes straight back to the system so that a step fits (`micro_batches.return_freed_memory_at_once`:
+    """Freed memory goes straight back to the system so that a step fits (`allocator.return_freed_memory_at_once`:
     slower steps)."""
+    bfloat16: bool = False
+    """The products run in bfloat16 under autocast, a LoRA base loaded in bfloat16 (`scribe.training.precision`)."""
 
-    def how_steps_fit(self) -> str:
-        """How each step fits in memory, as the progress lines say it ("" for one plain batch)."""
-        parts = [f"each step in {self.micro_batches} micro-batches"] if self.micro_batches > 1 else []
+    def how_steps_run(self) -> str:
+        """How each step runs, as the progress lines say it: its arithmetic when bfloat16, and how it fits in memory
+        ("" for one plain float32 batch)."""
+        parts = ["bfloat16 arithmetic"] if self.bfloat16 else []
+        if self.micro_batches > 1:
+            parts.append(f"each step in {self.micro_batches} micro-batches")
         if self.memory_returned:
             parts.append("freed memory given straight back to fit (slower steps)")
         return ", ".join(parts)

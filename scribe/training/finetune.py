@@ -4,7 +4,8 @@ The check happens before any weight is read: the parameter count comes from buil
 PyTorch's `meta` device from its config.json alone, and the need is estimated per mode:
 
 - full fine-tuning keeps float32 weights, gradients and AdamW's two moments: 16 bytes per parameter;
-- LoRA keeps the frozen base in its load precision (2 bytes on a GPU in bfloat16, 4 on a CPU) plus the adapters;
+- LoRA keeps the frozen base in its load precision (2 bytes in bfloat16, `scribe.training.precision`, else 4) plus
+  the adapters;
 
 plus a quarter for activations and the framework. Available memory is the GPU's free memory, or MemAvailable from
 /proc/meminfo on a CPU.
@@ -80,8 +81,9 @@ def check_memory(folder: Path, name: str, mode: str, device: "torch.device", wei
     return need
 
 
-def load_base(folder: Path, device: "torch.device", dtype: "torch.dtype") -> "torch.nn.Module":
-    """The causal LM in `folder` on `device` in `dtype`, with PyTorch's SDPA attention where the architecture has it."""
+def load_base(folder: Path, device: "torch.device", dtype: "torch.dtype | str") -> "torch.nn.Module":
+    """The causal LM in `folder` on `device` in `dtype` ("auto": the one its files hold), with PyTorch's SDPA attention
+    where the architecture has it."""
     from transformers import AutoModelForCausalLM
 
     try:

@@ -9,7 +9,7 @@ that are not weights) and splits each step into the fewest micro-batches, at lea
 rows fit in the room left (`fit_micro_batches`): the writer's `--max-memory` less what the process holds already, or,
 without it, most of the memory still available. The update is the same either way: each micro-batch's mean loss is
 divided by their number, and the rows of a step are the same blocks. When even one row a micro-batch does not fit,
-a CPU run has glibc give freed memory straight back (`return_freed_memory_at_once`), which brings a step's peak from
+a CPU run has glibc give freed memory straight back (`allocator.return_freed_memory_at_once`), which brings a step's peak from
 ~4 to ~1.6 times a row's activations, and fits the rows against that (`TIGHT_STEP_FACTOR`).
 """
 
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scribe.training.allocator import release_free_memory
 from scribe.training.finetune import TooBigForMemory, available_bytes, memory_size
 
 if TYPE_CHECKING:
@@ -30,14 +31,10 @@ the gradients the backward pass forms, and what the allocator keeps of freed mem
 2-core Intel Xeon, rows of 128 tokens keeping 89 MB each: one, two and four rows a micro-batch peaked 3.9, 3.7 and
 3.5 times that above the process's size after the measurement)."""
 TIGHT_STEP_FACTOR = 2.0
-"""The same when freed memory goes straight back to the system (`return_freed_memory_at_once`): measured 1.6 (LoRA
+"""The same when freed memory goes straight back to the system (`allocator.return_freed_memory_at_once`): measured 1.6 (LoRA
 on GPT-2-124M, rows of 128 tokens keeping 89 MB, 2-core AMD EPYC: 976 MB before the first step, 1,118 MB at the
 peak), rounded up. The live tensors at that peak were 116 MB; the rest of the usual factor is freed memory that
 glibc's heaps keep."""
-MMAP_THRESHOLD = 128 * 1024
-"""Allocations from this size on get pages of their own, given back when freed (glibc's starting threshold)."""
-_M_MMAP_THRESHOLD = -3
-"""glibc's mallopt parameter number for the mmap threshold (malloc.h)."""
 SHARE_OF_AVAILABLE = 0.8
 """Of the memory still available, the part a step may use when the writer set no limit."""
 
@@ -69,7 +66,7 @@ def activation_bytes_per_row(loss: Callable[["torch.Tensor"], "torch.Tensor"], m
                 loss(block)
     finally:
         model.train(training)
-    _give_back_freed_memory()
+    release_free_memory()
     return sum(kept.values())
 
 
@@ -113,27 +110,3 @@ def bytes_in_use(device: "torch.device") -> int:
     except OSError:  # no /proc (macOS): nothing counted
         return 0
     return pages * os.sysconf("SC_PAGE_SIZE")
-
-
-def return_freed_memory_at_once() -> bool:
-    """Have glibc give every freed allocation of `MMAP_THRESHOLD` or more straight back to the system, so that a
-    step peaks near its live tensors (`TIGHT_STEP_FACTOR`): by default its threshold grows to the largest block freed
-    (up to 32 MB) and smaller blocks then come from heaps that keep what is freed. Steps run slower, every large
-    tensor being fresh pages (LoRA on GPT-2-124M, 2-core AMD EPYC, set after loading as the trainer does: 148-184
-    against 188-192 tokens/s). False where the C library has no such setting (not glibc)."""
-    mallopt = _c_library_function("mallopt")
-    return mallopt is not None and mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-
-
-def _give_back_freed_memory() -> None:
-    """Ask glibc to return the free pages of its heaps to the system (nothing elsewhere)."""
-    trim = _c_library_function("malloc_trim")
-    if trim is not None:
-        trim(0)
-
-
-def _c_library_function(name: str):  # noqa: ANN202 - a ctypes function, or None
-    """The C library's function `name` (None where this C library has none, as outside glibc)."""
-    import ctypes
-
-    return getattr(ctypes.CDLL(None), name, None)

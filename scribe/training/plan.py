@@ -32,7 +32,7 @@ DEFAULT_MAX_STEPS = 1000
 MAX_EVAL_EVERY = 250
 """Evaluations come every quarter of the steps, at most every this many steps (`eval_every`)."""
 GPT2_ONLY = ("tokenizer", "vocab_size", "grad_accum", "warmup", "dropout", "checkpoint_every", "patience", "device",
-             "max_memory_gb", "lora_r", "lora_alpha", "holdout", "extend_context")
+             "max_memory_gb", "precision", "lora_r", "lora_alpha", "holdout", "extend_context")
 """Choices that mean something to the transformers trainer only: a Keras run refuses them when they are set."""
 
 
@@ -72,6 +72,8 @@ class TrainingChoices:
     threads: int | None = None
     device: str | None = None
     max_memory_gb: float | None = None
+    precision: str | None = None
+    """auto, float32 or bfloat16 (`scribe.training.precision`)."""
     strip_gutenberg: bool = True
     join_lines: bool = True
     holdout: list[str] = field(default_factory=list)
@@ -175,9 +177,9 @@ def plan_training(choices: TrainingChoices) -> TrainingPlan:
         **common, "mode": trainer, "base": choices.base, "tokenizer": choices.tokenizer,
         "vocab_size": choices.vocab_size, "context": choices.context, "grad_accum": choices.grad_accum,
         "dropout": choices.dropout, "checkpoint_every": choices.checkpoint_every, "patience": choices.patience,
-        "device": choices.device, "max_memory_gb": choices.max_memory_gb, "holdout": list(choices.holdout),
-        "extend_context": choices.extend_context, "lora_r": choices.lora_r, "lora_alpha": choices.lora_alpha,
-        "preset": preset,
+        "device": choices.device, "max_memory_gb": choices.max_memory_gb, "precision": choices.precision,
+        "holdout": list(choices.holdout), "extend_context": choices.extend_context, "lora_r": choices.lora_r,
+        "lora_alpha": choices.lora_alpha, "preset": preset,
     }
     config = TrainConfig(**{"warmup_steps": choices.warmup, **implied, **_set(values), **choices.settings})
     return TrainingPlan(trainer, config, processes=choices.processes)

@@ -4,8 +4,9 @@ One loop serves every mode. Each optimiser step trains on `batch_size` blocks of
 positions of the training stream by a generator seeded with (seed, step), so the data order is a function of the step
 alone: a resumed run sees exactly the batches an uninterrupted one would, and under DDP each of N processes takes its
 share of the same blocks (the gradients are averaged), so the result matches a single process. `grad_accum` splits the
-step into micro-batches. AdamW with linear warmup and cosine decay, gradient clipping, bf16 autocast on CUDA, and early
-stopping when the validation loss has not improved for `patience` evaluations (the best weights are kept).
+step into micro-batches. AdamW with linear warmup and cosine decay, gradient clipping, bf16 autocast where the hardware
+does it natively (`scribe.training.precision`), and early stopping when the validation loss has not improved for
+`patience` evaluations (the best weights are kept).
 
 Checkpoints (scribe.training.checkpoint) are written every `checkpoint_every` steps and when the run is cancelled. The
 result is a Hugging Face folder (LoRA merged into the weights) with a model card and the history of every evaluation
@@ -136,6 +137,8 @@ class TrainConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
+    precision: str = "auto"
+    """auto, float32 or bfloat16: the arithmetic of the matrix products (`scribe.training.precision`)."""
     sample_prompt: str | None = None
     """Prompt of the samples at each evaluation (default: the first words of the validation text)."""
     sample_temperatures: tuple[float, ...] = (0.5, 0.8, 1.0)
@@ -266,6 +269,7 @@ class Trainer:
         from scribe.training.attention import attention_with_fast_dropout
         from scribe.training.dropout import faster_dropouts
         from scribe.training.loss import fuse_activations
+        from scribe.training.precision import uses_bfloat16
 
         cfg = self.config
         self.device = self._device()
@@ -274,7 +278,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
-        self.autocast = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        self.autocast = uses_bfloat16(cfg.precision, self.device, cfg.mode)
         torch.manual_seed(cfg.seed + self.ranks.rank)
         loaded = self._checkpoint_to_resume()
         if loaded is None and self.ranks.main:  # a fresh start: an older run's checkpoint must not be resumed later
@@ -304,7 +308,7 @@ class Trainer:
             val_tokens=len(data.val), max_steps=cfg.max_steps, max_minutes=cfg.max_minutes,
             skipped=[[str(s.path), s.reason] for s in data.corpus.skipped], resumed_from=self.state.step,
             processes=self.ranks.world, cached_documents=data.cached, micro_batches=cfg.grad_accum,
-            memory_returned=self.memory_returned,
+            memory_returned=self.memory_returned, bfloat16=self.autocast,
         ))
         if cfg.mode != "scratch" and self.state.base_eval is None:
             self.state.base_eval = self._evaluate(model).to_dict()
@@ -415,7 +419,10 @@ class Trainer:
             write_atomically(saved, tokenizer.save_pretrained, "the tokenizer")
         return tokenizer
 
-    def _model(self, tokenizer, base_path: Path | None) -> "torch.nn.Module":  # noqa: ANN001
+    def _model(self, tokenizer, base_path: Path | None, *, device: "torch.device | None" = None,  # noqa: ANN001
+               dtype: "torch.dtype | str | None" = None) -> "torch.nn.Module":
+        """The model to train: a new one from the preset, or the base (on `device`, in `dtype`: by default the run's
+        own) made ready for the mode: its context extended when asked, LoRA adapters added."""
         import torch
 
         cfg = self.config
@@ -431,8 +438,9 @@ class Trainer:
         from scribe.context_length import hf_context_length
         from scribe.training.finetune import load_base
 
-        dtype = torch.bfloat16 if self._weight_bytes() == 2 else torch.float32
-        model = load_base(base_path, self.device, dtype)
+        if dtype is None:
+            dtype = torch.bfloat16 if self._weight_bytes() == 2 else torch.float32
+        model = load_base(base_path, device or self.device, dtype)
         context = hf_context_length(model.config)
         if context is not None and cfg.context > context:
             if not cfg.extend_context:
@@ -454,8 +462,9 @@ class Trainer:
         The main process measures and decides, and every process takes its count (or ends with its error)."""
         from scribe.training.finetune import TooBigForMemory
         from scribe.training.loss import NextTokenLoss
+        from scribe.training.allocator import return_freed_memory_at_once
         from scribe.training.micro_batches import (TIGHT_STEP_FACTOR, activation_bytes_per_row, fit_micro_batches,
-                                                   return_freed_memory_at_once, room_for_steps)
+                                                   room_for_steps)
 
         cfg = self.config
         chosen: list[int | bool] = [cfg.grad_accum, False]
@@ -761,7 +770,7 @@ class Trainer:
         if cfg.mode == "lora":
             from scribe.training.lora import merged
 
-            plain = merged(model)
+            plain = merged(self._in_base_precision(model) if self.autocast else model)
 
         def fill(tmp: Path) -> None:
             plain.save_pretrained(tmp)
@@ -776,6 +785,26 @@ class Trainer:
 
         write_atomically(cfg.output, fill, "the model")
         self.emit(Saved(step=self.state.step, path=str(cfg.output)))
+
+
+    def _in_base_precision(self, model: "torch.nn.Module") -> "torch.nn.Module":
+        """The LoRA model again, on the CPU, with its adapters on a fresh copy of the base in the precision its files
+        hold: a base trained in bfloat16 is not saved rounded. The training copy of the base goes first (nothing
+        needs it after the run), so the two copies never take memory together."""
+        import torch
+        from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+        from scribe.training.allocator import release_free_memory
+
+        adapters = {name: tensor.detach().to("cpu", copy=True)
+                    for name, tensor in get_peft_model_state_dict(model).items()}
+        for weight in model.parameters():
+            if not weight.requires_grad:
+                weight.data = torch.empty(0, dtype=weight.dtype, device=weight.device)
+        release_free_memory()
+        fresh = self._model(self.data.tokenizer, self._base_path(), device=torch.device("cpu"), dtype="auto")
+        set_peft_model_state_dict(fresh, adapters)
+        return fresh
 
 
 def _eval(data: dict[str, Any] | None) -> Eval | None:

@@ -55,7 +55,8 @@ RESIDENT_AFTER_FREEING = """
     import ctypes
     import sys
     import torch
-    from scribe.training.micro_batches import bytes_in_use, return_freed_memory_at_once
+    from scribe.training.allocator import return_freed_memory_at_once
+    from scribe.training.micro_batches import bytes_in_use
     if sys.argv[1] == "given-back":
         assert return_freed_memory_at_once()
     libc = ctypes.CDLL(None)
@@ -96,7 +97,7 @@ TIGHT_RUN = """
     events = []
     Trainer(config, events.append).run()
     started = next(e for e in events if isinstance(e, Started))
-    print(json.dumps([started.memory_returned, started.micro_batches, started.how_steps_fit()]))
+    print(json.dumps([started.memory_returned, started.micro_batches, started.how_steps_run()]))
 """
 
 

@@ -22,6 +22,7 @@ def test_options_choose_the_mode() -> None:
     assert (full.mode, full.base, full.lr, full.grad_accum, full.patience, full.resume) == ("finetune", "gpt2", 5e-4, 2, 3, True)
     lora = settings("a.txt", "b/", "--base", "gpt2", "--lora", "--lora-r", "4", "--lr", "1e-3", "--max-memory", "8")
     assert (lora.mode, lora.lora_r, lora.lr, lora.max_memory_gb, lora.data) == ("lora", 4, 1e-3, 8.0, ["a.txt", "b/"])
+    assert lora.precision == "auto" and settings("a.txt", "--precision", "float32").precision == "float32"
     with pytest.raises(ValueError, match="LoRA needs a base model"):
         settings("a.txt", "--lora")
 

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import torch
 from huggingface_hub import ModelCard
 
 from scribe.training.events import Checkpoint, Eval, Event, Started, Step
@@ -115,6 +116,32 @@ def test_lora_is_merged_into_a_plain_model_that_the_list_shows(text_file: Path, 
     [entry] = [e for e in list_models(offered=False) if e.name == "mine-lora"]
     assert entry.source == "scribe" and entry.usable and entry.parameters == model.num_parameters()
     assert sorted(p.name for p in out.parent.iterdir()) == ["mine-lora"]  # no temporary folder left
+
+
+def test_a_lora_run_in_bfloat16_merges_its_adapters_into_the_base_in_its_own_precision(
+        text_file: Path, tmp_path: Path, random_gpt2) -> None:  # noqa: ANN001
+    from safetensors.torch import load_file
+
+    base = random_gpt2(tmp_path / "base", n_layer=2, n_head=2, n_embd=32, n_positions=64)
+    events: list[Event] = []
+    Trainer(config(text_file, tmp_path, mode="lora", base=str(base), lr=5e-2, max_steps=3, lora_r=2, lora_alpha=4,
+                   precision="bfloat16"), events.append).run()
+    started = events[0]
+    assert isinstance(started, Started) and started.bfloat16 and started.how_steps_run() == "bfloat16 arithmetic"
+
+    before, saved = weights(base), weights(tmp_path / "model")
+    assert saved.keys() == before.keys() and {str(w.dtype) for w in saved.values()} == {"torch.float32"}
+    for name in ("transformer.wpe.weight", "transformer.h.1.mlp.c_fc.bias", "transformer.ln_f.weight"):
+        assert torch.equal(saved[name], before[name]), name  # frozen and unadapted: exactly the base's, not rounded
+    adapters = load_file(str(tmp_path / "job" / "checkpoint" / "weights.safetensors"))
+    layer = "base_model.model.transformer.h.1.attn.c_attn"
+    a, b = adapters[f"{layer}.lora_A.default.weight"], adapters[f"{layer}.lora_B.default.weight"]
+    merged = before["transformer.h.1.attn.c_attn.weight"] + (b @ a).T * (4 / 2)  # Conv1D: weights are [in, out]
+    assert (b @ a).abs().max() > 1e-4
+    assert torch.allclose(saved["transformer.h.1.attn.c_attn.weight"], merged, atol=1e-6)
+    card = (tmp_path / "model" / "README.md").read_text(encoding="utf-8")
+    assert "bfloat16 arithmetic (autocast), the trained weights kept in float32; the frozen base loaded in " \
+           "bfloat16, the adapters merged into its own precision" in card
 
 
 def test_a_base_model_too_big_for_memory_is_refused_before_loading(tmp_path: Path, base: str, random_gpt2) -> None:

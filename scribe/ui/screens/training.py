@@ -223,7 +223,7 @@ class TrainingScreen(Screen["str | None"]):
             self._stats(f"training {what}: {event.parameters:,} trainable parameters, {event.train_tokens:,} tokens "
                         f"(+{event.val_tokens:,} validation) from {event.documents} file(s)"
                         + (f"; {len(event.skipped)} skipped" if event.skipped else "")
-                        + (f"; {fit}" if (fit := event.how_steps_fit()) else ""))
+                        + (f"; {fit}" if (fit := event.how_steps_run()) else ""))
             for path, reason in event.skipped:
                 self.notify(f"{path}: {reason}", title="File skipped", severity="warning", markup=False)
         elif isinstance(event, Step):
