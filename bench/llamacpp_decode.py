@@ -11,11 +11,12 @@ Rounds alternate the engines, the order reversed every other round; medians are 
 
 The memory-bandwidth ceiling is measured in the same run, after every round, in a process of its own
 (`memory_bandwidth.read_bandwidth_elsewhere`; on a shared host it moves, and the best round counts), and divided by
-the bytes of weight matrices one token reads: 4 per weight in float32, 1 (int8) and 34/32 (q8_0) when quantised.
+the bytes of weight matrices one token reads: 4 per weight in float32, 1 (int8) and 34/32 (q8_0) when quantised. Each
+round's rates are also set against the reading right after that round (the median of those shares is reported).
 
 Needs the `gguf` extra (`pip install 'scribe[gguf]'`: llama-cpp-python and gguf).
 
-    .venv/bin/python bench/llamacpp_decode.py [--new-tokens 128] [--rounds 5] [--threads N] [--tiny]
+    .venv/bin/python bench/llamacpp_decode.py [--new-tokens 128] [--rounds 11] [--threads N] [--tiny]
 
 `--tiny` runs a 2-layer model with a small tokenizer in seconds (a check of the script, not a figure).
 Writes bench/results/llamacpp_decode.json (not with --tiny).
@@ -69,10 +70,20 @@ def matrix_weights(backend) -> int:
     return sum(p.numel() for name, p in model.named_parameters() if p.ndim == 2 and "wpe" not in name)
 
 
+def shares_of_each_round(runs: dict[str, list[dict[str, float]]], bandwidths: list[float],
+                         weights: int) -> dict[str, float]:
+    """Per engine, the median over rounds of its rate against the ceiling of the bandwidth read right after that
+    round: on a host whose bandwidth moves between rounds, each rate meets the reading nearest to it."""
+    return {name: statistics.median(run["decode_tokens_per_s"] * weights * BYTES_PER_WEIGHT[name.split()[1]]
+                                    / (bandwidth * 1e9) for run, bandwidth in zip(name_runs, bandwidths))
+            for name, name_runs in runs.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--new-tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=11,
+                        help="rounds (the host's speed moves between runs: with fewer the ratio wanders)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--tiny", action="store_true", help="a 2-layer model: check the script in seconds")
@@ -118,6 +129,7 @@ def main() -> None:
     ratios = {f"scribe {dtype} / llama.cpp {qtype} {policy}": rate[f"scribe {dtype}"] / rate[f"llama.cpp {qtype} {policy}"]
               for dtype, qtype in PAIRS.items() for policy in POLICIES}
     shares = {name: rate[name] / ceiling[name.split()[1]] for name in rate}
+    round_shares = shares_of_each_round(runs, bandwidths, weights)
     result = {
         "benchmark": "llamacpp_decode",
         "settings": {"model": "tiny GPT-2 (2 layers)" if args.tiny else "GPT-2 124M shape, random weights",
@@ -132,6 +144,7 @@ def main() -> None:
         "read_bandwidth_gb_per_s_after_each_round": [round(value, 2) for value in bandwidths],
         "bandwidth_ceiling_tokens_per_s": {kind: round(value, 1) for kind, value in ceiling.items()},
         "share_of_ceiling": {name: round(value, 3) for name, value in shares.items()},
+        "share_of_each_round_ceiling_median": {name: round(value, 3) for name, value in round_shares.items()},
         "runs": runs,
     }
     if not args.tiny:
@@ -142,7 +155,7 @@ def main() -> None:
           f"load average {hw['load_average_1min']}")
     for name, value in rate.items():
         print(f"{name}: {value:.1f} tokens/s ({shares[name]:.0%} of the {name.split()[1]} bandwidth ceiling "
-              f"{ceiling[name.split()[1]]:.1f})")
+              f"{ceiling[name.split()[1]]:.1f}; median {round_shares[name]:.0%} of the ceiling after each round)")
     for name, value in ratios.items():
         print(f"{name}: {value:.3f}")
     print("--tiny: a check of the script; nothing written" if args.tiny else f"wrote {result_path.relative_to(REPO)}")
