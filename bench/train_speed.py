@@ -63,8 +63,8 @@ from hardware import hardware  # noqa: E402
 from scribe.config import Paths  # noqa: E402
 from scribe.training.corpus import read_corpus  # noqa: E402
 from scribe.training.dataset import cached_bpe, encode_documents, split_corpus  # noqa: E402
-from scribe.training.precision import PRECISIONS, uses_bfloat16  # noqa: E402
 from scribe.training.lora import add_adapters, set_base_dropout  # noqa: E402
+from scribe.training.precision import PRECISIONS, uses_bfloat16  # noqa: E402
 from scribe.training.trainer import TrainConfig  # noqa: E402
 from scribe.training.trainer import Trainer as ScribeTrainer  # noqa: E402
 

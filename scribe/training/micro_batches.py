@@ -9,8 +9,9 @@ that are not weights) and splits each step into the fewest micro-batches, at lea
 rows fit in the room left (`fit_micro_batches`): the writer's `--max-memory` less what the process holds already, or,
 without it, most of the memory still available. The update is the same either way: each micro-batch's mean loss is
 divided by their number, and the rows of a step are the same blocks. When even one row a micro-batch does not fit,
-a CPU run has glibc give freed memory straight back (`allocator.return_freed_memory_at_once`), which brings a step's peak from
-~4 to ~1.6 times a row's activations, and fits the rows against that (`TIGHT_STEP_FACTOR`).
+a CPU run has glibc give freed memory straight back (`allocator.return_freed_memory_at_once`), which brings a step's
+peak from ~4 to ~1.6 times a row's activations, and fits the rows against that (`TIGHT_STEP_FACTOR`). A LoRA run in
+bfloat16 (`scribe.training.precision`) keeps less a row and holds half the base, so it seldom comes to that.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ the gradients the backward pass forms, and what the allocator keeps of freed mem
 2-core Intel Xeon, rows of 128 tokens keeping 89 MB each: one, two and four rows a micro-batch peaked 3.9, 3.7 and
 3.5 times that above the process's size after the measurement)."""
 TIGHT_STEP_FACTOR = 2.0
-"""The same when freed memory goes straight back to the system (`allocator.return_freed_memory_at_once`): measured 1.6 (LoRA
-on GPT-2-124M, rows of 128 tokens keeping 89 MB, 2-core AMD EPYC: 976 MB before the first step, 1,118 MB at the
-peak), rounded up. The live tensors at that peak were 116 MB; the rest of the usual factor is freed memory that
+"""The same when freed memory goes straight back to the system (`allocator.return_freed_memory_at_once`): measured
+1.6 (LoRA on GPT-2-124M, rows of 128 tokens keeping 89 MB, 2-core AMD EPYC: 976 MB before the first step, 1,118 MB
+at the peak), rounded up. The live tensors at that peak were 116 MB; the rest of the usual factor is freed memory that
 glibc's heaps keep."""
 SHARE_OF_AVAILABLE = 0.8
 """Of the memory still available, the part a step may use when the writer set no limit."""

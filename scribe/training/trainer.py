@@ -460,9 +460,9 @@ class Trainer:
     def _fit_micro_batches(self, model: "torch.nn.Module", trainable: int) -> None:
         """Raise `grad_accum` to the micro-batches a step needs to fit in memory (`scribe.training.micro_batches`).
         The main process measures and decides, and every process takes its count (or ends with its error)."""
+        from scribe.training.allocator import return_freed_memory_at_once
         from scribe.training.finetune import TooBigForMemory
         from scribe.training.loss import NextTokenLoss
-        from scribe.training.allocator import return_freed_memory_at_once
         from scribe.training.micro_batches import (TIGHT_STEP_FACTOR, activation_bytes_per_row, fit_micro_batches,
                                                    room_for_steps)
 
@@ -785,7 +785,6 @@ class Trainer:
 
         write_atomically(cfg.output, fill, "the model")
         self.emit(Saved(step=self.state.step, path=str(cfg.output)))
-
 
     def _in_base_precision(self, model: "torch.nn.Module") -> "torch.nn.Module":
         """The LoRA model again, on the CPU, with its adapters on a fresh copy of the base in the precision its files
