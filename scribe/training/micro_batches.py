@@ -11,7 +11,8 @@ without it, most of the memory still available. The update is the same either wa
 divided by their number, and the rows of a step are the same blocks. When even one row a micro-batch does not fit,
 a CPU run has glibc give freed memory straight back (`allocator.return_freed_memory_at_once`), which brings a step's
 peak from ~4 to ~1.6 times a row's activations, and fits the rows against that (`TIGHT_STEP_FACTOR`). A LoRA run in
-bfloat16 (`scribe.training.precision`) keeps less a row and holds half the base, so it seldom comes to that.
+bfloat16 (`scribe.training.precision`) holds half the base and keeps two thirds as much a row (GPT-2-124M, 128 tokens:
+75 against 114 MB), so it comes to that far less often.
 """
 
 from __future__ import annotations
