@@ -13,12 +13,14 @@ byte-level BPE, saved with save_pretrained and written to GGUF (`gguf_export`) i
   rounds reuse it from the cache on both sides, and only the decode is timed.
 
 Rates are decode tokens per second after the first token; rounds alternate the engines (the order reversed every
-other round) and medians are compared. Each side uses `--threads` threads (scribe's steps give cores to other busy
-programs, `scribe.engine.threads.StepThreads`; a quiet machine has none). Everything runs on the main thread.
+other round) and medians are compared; so are, as `paired_ratios`, the ratios within each round (their median),
+which the host's moving speed disturbs less: both sides of a round meet much the same host. Each side uses
+`--threads` threads (scribe's steps give cores to other busy programs, `scribe.engine.threads.StepThreads`; a quiet
+machine has none). Everything runs on the main thread.
 
 Needs the `gguf` extra (`pip install 'scribe[gguf]'`: llama-cpp-python and gguf).
 
-    .venv/bin/python bench/llama_decode.py [--new-tokens 64] [--rounds 3] [--contexts 256,1024,4096] [--tiny]
+    .venv/bin/python bench/llama_decode.py [--new-tokens 64] [--rounds 7] [--contexts 256,1024,4096] [--tiny]
 
 `--tiny` runs a 2-layer model in seconds (a check of the script, not a figure).
 Writes bench/results/llama_decode.json (not with --tiny).
@@ -126,7 +128,7 @@ def interleaved(runners: dict[str, Callable[[], float]], rounds: int, label: str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--new-tokens", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--contexts", default="256,1024,4096", help="prompt lengths of the sweep ('' skips it)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--tiny", action="store_true", help="a 2-layer model: check the script in seconds")
@@ -179,6 +181,11 @@ def main() -> None:
         return {f"scribe {dtype} / llama.cpp {qtype} {p}": round(rate[f"scribe {dtype}"] / rate[f"llama.cpp {qtype} {p}"], 3)
                 for dtype, qtype in PAIRS.items() for p in POLICIES}
 
+    def paired(rates: dict[str, list[float]]) -> dict[str, float]:
+        return {f"scribe {dtype} / llama.cpp {qtype} {p}": round(statistics.median(
+                    ours / theirs for ours, theirs in zip(rates[f"scribe {dtype}"], rates[f"llama.cpp {qtype} {p}"])), 3)
+                for dtype, qtype in PAIRS.items() for p in POLICIES}
+
     short_ratios = ratios(medians)
     for dtype in PAIRS:
         short_ratios[f"scribe {dtype} / transformers generate float32"] = round(
@@ -195,6 +202,8 @@ def main() -> None:
         "context_tokens_per_s": {length: {name: round(v, 2) for name, v in rates.items()}
                                  for length, rates in sweep_medians.items()},
         "context_ratios": {length: ratios(rates) for length, rates in sweep_medians.items()},
+        "paired_ratios": paired(short_rates),
+        "context_paired_ratios": {length: paired(rates) for length, rates in sweep.items()},
         "all": short_rates,
         "all_context": sweep,
     }
@@ -209,6 +218,8 @@ def main() -> None:
         print(f"  {name}: {value:.3f}")
     for length, rates in result["context_ratios"].items():
         print(f"context {length}: " + ", ".join(f"{name} {value:.3f}" for name, value in rates.items()))
+        print("  within each round (median): " + ", ".join(
+            f"{name} {value:.3f}" for name, value in result["context_paired_ratios"][length].items()))
     print("--tiny: a check of the script; nothing written" if args.tiny else f"wrote {result_path.relative_to(REPO)}")
 
 
