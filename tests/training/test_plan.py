@@ -57,6 +57,7 @@ def test_the_trainer_decides_which_job_runs() -> None:
     (TrainingChoices(files=["a.txt"], base="mini-gpt", arch="char-lstm"), "two architectures"),
     (TrainingChoices(files=["a.txt"], arch="char-lstm", patience=3, holdout=["b.txt"]), "patience, holdout: for the GPT-2"),
     (TrainingChoices(files=["a.txt"], arch="char-lstm", processes=2), "processes: for the GPT-2 trainer only"),
+    (TrainingChoices(files=["a.txt"], arch="char-lstm", precision="bfloat16"), "precision: for the GPT-2 trainer only"),
     (TrainingChoices(files=["a.txt"], arch="char-lstm", settings={"lora_dropout": 0.1}), "lora_dropout: not a setting"),
     (TrainingChoices(files=["a.txt"], name="../elsewhere"), "model name '../elsewhere'"),
 ])
