@@ -6,7 +6,8 @@ weights (no copy) and runs the same arithmetic with a dozen tensor operations pe
 
 - `prefill(ids)` runs the prompt with causal attention and fills the cache; `step(token)` runs one token.
   Both return the next-token logits ([vocab], the model's dtype), computed for the last position only.
-- The cache is one tensor per model ([layers, 2, heads, capacity, head_dim]), allocated once and reused.
+- The cache is one tensor per model ([layers, 2, heads, capacity, head_dim]), allocated once and reused; float16
+  on the native kernels (`KVCacheSlots.use_half_cache`), and every attention, the prompt's too, reads it.
 - `quantize_int8()` (CPU only) switches the weight matrices (attention, MLP and the output head) to int8 copies with
   one scale per output channel; activations are quantised per call (scribe's native int8 product where the CPU has
   AVX-512 VNNI, else fbgemm's dynamic linear). The model's own weights are left as they are.
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 import torch.nn.functional as F
 
-from scribe.engine.kv_cache import KVCacheSlots
+from scribe.engine.kv_cache import KVCacheSlots, cached
 from scribe.engine.one_row import Projection, in_fresh_memory, one_row_layout
 
 if TYPE_CHECKING:
@@ -156,11 +157,9 @@ class GPT2Decoder(KVCacheSlots):
             kv = self.cache[index]
             kv[0, :, start:end] = k
             kv[1, :, start:end] = v
-            if start == 0:
-                a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=layer.scale)
-            else:
-                a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end],
-                                                   attn_mask=mask, scale=layer.scale)[0]
+            keys, values = cached(kv[None, 0, :, :end], q), cached(kv[None, 1, :, :end], q)
+            a = F.scaled_dot_product_attention(q[None], keys, values, attn_mask=mask, is_causal=start == 0,
+                                               scale=layer.scale)[0]
             x = x + layer.c_proj(a.transpose(0, 1).reshape(count, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
@@ -185,7 +184,8 @@ class GPT2Decoder(KVCacheSlots):
             qkv = layer.c_attn(h).view(3, self.heads, 1, self.head_dim)
             kv = self.cache[index]
             kv[:, :, position:end] = qkv[1:]
-            a = self.attend(qkv[0], kv[0, :, :end].transpose(1, 2), kv[1, :, :end], layer.scale)
+            keys_t, values = cached(kv[0, :, :end].transpose(1, 2), x), cached(kv[1, :, :end], x)
+            a = self.attend(qkv[0], keys_t, values, layer.scale)
             x = x + layer.c_proj(a.view(1, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))
@@ -239,7 +239,8 @@ class GPT2Decoder(KVCacheSlots):
             kv = self.rows_cache[index]
             kv[0, :, :, position] = k
             kv[1, :, :, position] = v
-            a = F.scaled_dot_product_attention(q[:, :, None], kv[0, :, :, :end], kv[1, :, :, :end], scale=layer.scale)
+            keys, values = cached(kv[0, :, :, :end], q), cached(kv[1, :, :, :end], q)
+            a = F.scaled_dot_product_attention(q[:, :, None], keys, values, scale=layer.scale)
             x = x + layer.c_proj(a.reshape(rows, self.embed))
             h = F.layer_norm(x, (self.embed,), *layer.ln_2, self.eps)
             x = x + layer.mlp_proj(self.act(layer.c_fc(h)))

@@ -1,6 +1,6 @@
 """What scribe's decoders share: the key/value cache bookkeeping (one preallocated tensor
-[layers, 2 (keys, values), heads, capacity, head_dim] and how many of its positions are filled), int8 weights and
-one-row products through OpenBLAS or scribe's native kernels."""
+[layers, 2 (keys, values), heads, capacity, head_dim] in the model's dtype or float16, and how many of its positions
+are filled), int8 weights and one-row products through OpenBLAS or scribe's native kernels."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ import torch
 
 from scribe.engine.native import FLOAT_ROWS, MAX_HEAD_DIM, LayerArguments, NativeKernels
 from scribe.engine.one_row import Projection, attend_one, attend_one_openblas
+
+
+def cached(keys_or_values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Cached keys or values in the dtype of `like` (the step's activations): a float16 cache's widened."""
+    return keys_or_values.to(like.dtype)
 
 
 class KVCacheSlots:
@@ -32,6 +37,8 @@ class KVCacheSlots:
     """The native kernels each one-token step runs on as one call, after `use_native_kernels`."""
     layer_arguments: ctypes.Array[LayerArguments] | None = None
     """The layers as those kernels take them."""
+    half_cache: bool = False
+    """Whether the cache holds float16 keys and values (`use_half_cache`)."""
 
     def projections(self) -> list[Projection]:
         """Every weight matrix's projection, the output head's last."""
@@ -58,6 +65,17 @@ class KVCacheSlots:
                 projection.multiply_rows_natively(kernels)
         self.layer_arguments = self.native_layers() if self.head_dim <= MAX_HEAD_DIM else None
         self.kernels = kernels if self.layer_arguments is not None else None
+        self.use_half_cache(self.kernels is not None)
+
+    def use_half_cache(self, half: bool = True) -> None:
+        """Keep the cached keys and values in float16 (`half`), as llama.cpp keeps them, or in the model's dtype: a
+        long context's step reads half the bytes. The native step's cache is always half (`use_native_kernels`);
+        PyTorch's paths widen what they read (`cached`). Any cache there is starts again empty."""
+        if half and (self.device.type != "cpu" or self.dtype != torch.float32):
+            raise ValueError(f"a float16 cache is for float32 models on the CPU, "
+                             f"not {self.dtype} on {self.device.type}")
+        self.half_cache = half
+        self.cache, self.length = None, 0
 
     def steps_rows_natively(self, rows: int) -> bool:
         """Whether a step of `rows` rows (drafts) runs on the native kernels: int8 products take any number of rows,
@@ -82,9 +100,14 @@ class KVCacheSlots:
 
     def _allocate(self, shape: tuple[int, ...], *, keep: bool) -> None:
         """A new, larger cache of `shape`; with `keep` the filled positions are copied over."""
-        old, self.cache = self.cache, torch.zeros(shape, dtype=self.dtype, device=self.device)
+        old, self.cache = self.cache, torch.zeros(shape, dtype=self.cache_dtype, device=self.device)
         if keep and old is not None and self.length:
             self.cache[:, :, :, : self.length] = old[:, :, :, : self.length]
+
+    @property
+    def cache_dtype(self) -> torch.dtype:
+        """The cache's element type: float16 after `use_half_cache`, else the model's."""
+        return torch.float16 if self.half_cache else self.dtype
 
     def rewind(self, length: int) -> None:
         """Forget every cached position from `length` on (the next step runs at position `length`)."""

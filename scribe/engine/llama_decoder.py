@@ -8,8 +8,9 @@ scaling the config asks for, Llama 3's included, is the model's), and runs:
 
 - `prefill(ids)`: the prompt with causal attention, filling the cache; `step(token)`: one token. Both return the
   next-token logits of the last position only ([vocab]).
-- The cache is one tensor ([layers, 2, key/value heads, capacity, head_dim]) allocated by `reserve` and reused; the
-  rotary cosines and sines for every position are computed once per `reserve`.
+- The cache is one tensor ([layers, 2, key/value heads, capacity, head_dim]) allocated by `reserve` and reused
+  (float16 on the native kernels, read by every attention: `KVCacheSlots.use_half_cache`); the rotary cosines and
+  sines for every position are computed once per `reserve`.
 - A one-token step (`_step_one`) is where a CPU decode spends its time beyond reading the weights: dozens of small
   operations a layer, each a few microseconds of dispatch. It runs fewer of them: queries and keys are rotated in
   place in the projection's output, the attention scale folded into the queries' cosines and sines (scaled once a
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from scribe.engine.kv_cache import KVCacheSlots
+from scribe.engine.kv_cache import KVCacheSlots, cached
 from scribe.engine.one_row import Projection, in_fresh_memory, input_major, one_row_layout
 
 if TYPE_CHECKING:
@@ -191,8 +192,8 @@ class LlamaDecoder(KVCacheSlots):
             kv = self.rows_cache[index]
             kv[0, :, :, position:end] = k
             kv[1, :, :, position:end] = v
-            a = F.scaled_dot_product_attention(q, kv[0, :, :, :end], kv[1, :, :, :end],
-                                               enable_gqa=self.kv_heads != self.heads)
+            keys, values = cached(kv[0, :, :, :end], q), cached(kv[1, :, :, :end], q)
+            a = F.scaled_dot_product_attention(q, keys, values, enable_gqa=self.kv_heads != self.heads)
             x = x + layer.o(a.reshape(rows, self.heads * self.head_dim))
             x = x + self._mlp(layer, x)
         self.rows_length = end
@@ -235,7 +236,8 @@ class LlamaDecoder(KVCacheSlots):
             qk = qkv[:rotated]
             torch.addcmul(qk * cos, qk.roll(dim // 2, -1), sin, out=qk)
             kv.select(2, position).copy_(qkv[heads:].view(2, kv_heads, dim))
-            a = self.attend(qkv[:heads].view(heads, 1, dim), keys_t[:, :, :end], values[:, :end])
+            a = self.attend(qkv[:heads].view(heads, 1, dim), cached(keys_t[:, :, :end], x),
+                            cached(values[:, :end], x))
             x = x + layer.o(a.view(1, heads * dim))
             gate, up = layer.gate_up(self._norm(x, layer.norm_2)).view(2, 1, layer.intermediate)
             x = x + layer.down(F.silu(gate, inplace=True).mul_(up))
@@ -272,8 +274,8 @@ class LlamaDecoder(KVCacheSlots):
             kv = self.cache[index]
             kv[0, :, start:end] = qk[heads:]
             kv[1, :, start:end] = qkv[heads + kv_heads :]
-            a = F.scaled_dot_product_attention(q[None], kv[None, 0, :, :end], kv[None, 1, :, :end],
-                                               attn_mask=mask, is_causal=causal and mask is None,
+            keys, values = cached(kv[None, 0, :, :end], q), cached(kv[None, 1, :, :end], q)
+            a = F.scaled_dot_product_attention(q[None], keys, values, attn_mask=mask, is_causal=causal and mask is None,
                                                enable_gqa=kv_heads != heads)[0]
             x = x + layer.o(a.transpose(0, 1).reshape(count, heads * self.head_dim))
             x = x + self._mlp(layer, x)

@@ -109,10 +109,13 @@ class NativeKernels:
         """A whole one-token step through `layers` (`layer_arguments`) in one call, for the rows of `x` ([rows, hidden],
         contiguous: the tokens' embedding rows, changed in place) at one `position`; returns the final norm of the
         last layer's output ([rows, hidden]). `first_norm` is the first layer's norm. Keys and values go into `cache`
-        ([layers, 2, rows, kv heads, capacity, dim], contiguous; for one row the rows dimension may be left out) at
-        `position`; `inner` is the MLP's width; a Llama (`llama`) takes one position's `rotary` cosines and sines."""
+        ([layers, 2, rows, kv heads, capacity, dim], float16, contiguous; for one row the rows dimension may be left
+        out) at `position`; `inner` is the MLP's width; a Llama (`llama`) takes one position's `rotary` cosines and
+        sines."""
         rows, hidden = x.shape
         kv_heads, capacity, dim = cache.shape[-3:]
+        if cache.dtype != torch.float16:
+            raise ValueError(f"the native step's cache holds float16, not {cache.dtype}")
         if cache.numel() != len(layers) * 2 * rows * kv_heads * capacity * dim or not cache.is_contiguous():
             raise ValueError(f"a cache of shape {tuple(cache.shape)} does not hold {len(layers)} layers of {rows} rows")
         h = torch.empty_like(x)

@@ -24,6 +24,19 @@ def sharp_backend(sharp_model_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def float32_cache_backend(sharp_model_dir: Path):
+    """The sharp model stepped by PyTorch with a float32 key/value cache: transformers' numbers to the last digits,
+    as the reference for scribe's own step (the native step rounds its cache to float16: `test_half_cache`)."""
+    from scribe.engine.transformers_backend import TransformersBackend
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SCRIBE_NATIVE", "0")
+        backend = TransformersBackend.load(sharp_model_dir, name="sharp", device="cpu")
+    assert not backend._steps.half_cache
+    return backend
+
+
+@pytest.fixture(scope="session")
 def sharp_hf_model(sharp_model_dir: Path):
     """The same sharp model loaded by plain transformers, as the reference."""
     from transformers import AutoModelForCausalLM

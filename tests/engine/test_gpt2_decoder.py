@@ -69,9 +69,9 @@ def test_the_graph_step_with_a_mask_matches_the_plain_step(sharp_hf_model) -> No
             torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
-def test_own_step_gives_the_same_tokens_and_probabilities_as_transformers(sharp_backend, hf_backend) -> None:
+def test_own_step_gives_the_same_tokens_and_probabilities_as_transformers(float32_cache_backend, hf_backend) -> None:
     params = SamplingParams(temperature=0.9, top_k=40, top_p=0.95, repetition_penalty=1.2, max_new_tokens=24, seed=7)
-    own_steps, own_end = stream(sharp_backend, params)
+    own_steps, own_end = stream(float32_cache_backend, params)
     hf_steps, hf_end = stream(hf_backend, params)
     assert [s.token_id for s in own_steps] == [s.token_id for s in hf_steps]
     assert own_end.text == hf_end.text

@@ -70,10 +70,10 @@ def test_greedy_matches_transformers_generate(sharp_backend: TransformersBackend
     assert [step.token_id for step in steps] == expected
 
 
-def test_probabilities_match_a_full_forward_pass(sharp_backend: TransformersBackend, sharp_hf_model) -> None:
+def test_probabilities_match_a_full_forward_pass(float32_cache_backend: TransformersBackend, sharp_hf_model) -> None:
     params = SamplingParams(temperature=0.8, top_k=40, max_new_tokens=24, seed=7)
-    steps, _ = run(sharp_backend, PROMPT, params, alternatives=4)
-    prompt_ids = sharp_backend._encode(PROMPT)
+    steps, _ = run(float32_cache_backend, PROMPT, params, alternatives=4)
+    prompt_ids = float32_cache_backend._encode(PROMPT)
     sequence = torch.tensor([prompt_ids + [step.token_id for step in steps]])
     with torch.inference_mode():
         probs = sharp_hf_model(sequence).logits[0].softmax(dim=-1)
