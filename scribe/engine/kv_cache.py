@@ -15,7 +15,7 @@ from scribe.engine.one_row import Projection, attend_one, attend_one_openblas
 
 
 def cached(keys_or_values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Cached keys or values in the dtype of `like` (the step's activations): a float16 cache's widened."""
+    """Cached keys or values in the dtype of `like` (the step's activations): a float16 cache's come out widened."""
     return keys_or_values.to(like.dtype)
 
 
@@ -70,7 +70,7 @@ class KVCacheSlots:
     def use_half_cache(self, half: bool = True) -> None:
         """Keep the cached keys and values in float16 (`half`), as llama.cpp keeps them, or in the model's dtype: a
         long context's step reads half the bytes. The native step's cache is always half (`use_native_kernels`);
-        PyTorch's paths widen what they read (`cached`). Any cache there is starts again empty."""
+        PyTorch's paths widen what they read (`cached`). The cache starts again, empty."""
         if half and (self.device.type != "cpu" or self.dtype != torch.float32):
             raise ValueError(f"a float16 cache is for float32 models on the CPU, "
                              f"not {self.dtype} on {self.device.type}")
