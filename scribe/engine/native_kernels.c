@@ -27,18 +27,33 @@
 #define SPLIT 4  /* independent sums per block, so the products' latencies overlap */
 #define TILE 4   /* rows of a float32 product that share each read of a block */
 #define CHUNK 64 /* cached positions in one piece of an attention's work */
-/* The key/value cache holds half-precision floats (as llama.cpp's does): a long context's step reads half the bytes;
-   each row is widened to float once as the attention reads it (`widen`) and narrowed once when written. */
-typedef _Float16 cached;
 #define MAX_GROUP 16 /* query heads that attend together to one read of their key/value head */
 #define MAX_HEAD_DIM 256 /* the largest head the attention takes (native.MAX_HEAD_DIM) */
 #define TOP_MAX 256 /* the most positions scribe_top finds (native.TOP_MAX) */
 #define TOP_PASSES 4096 /* values past the first k that may pass scribe_top's bar before it gives up */
 #define AHEAD 4096 /* bytes of weights asked for ahead of the product, as the stream of blocks goes */
 
+/* The key/value cache holds IEEE half-precision floats (as llama.cpp's does): a long context's step reads half the
+   bytes; each row is widened to float once as the attention reads it (`widen`) and each value rounded to nearest once
+   when written (`narrow`). x86 converts with F16C's instructions, which any compiler of the last decade has; elsewhere
+   the compiler's _Float16 (GCC 12 or Clang 15 on x86 without F16C, older ones on Arm); with neither the build stops
+   and scribe decodes on PyTorch. */
+#if defined(__F16C__)
+typedef uint16_t cached;
+static inline cached narrow(float x) { return _cvtss_sh(x, 0); }
+static inline float widen_one(cached h) { return _cvtsh_ss(h); }
+#elif defined(__FLT16_MAX__)
+typedef _Float16 cached;
+static inline cached narrow(float x) { return (cached)x; }
+static inline float widen_one(cached h) { return (float)h; }
+#else
+#error "no half-precision floats on this target: the key/value cache needs F16C or _Float16"
+#endif
+
 /* The n half-precision floats at `in` as floats at `out`: 16 or 8 to an instruction where the CPU converts them
-   (AVX-512, F16C; GCC 12 turns a plain loop into one scalar conversion at a time, which made a SmolLM2-135M-shaped
-   step over 4,096 positions 2.6 times slower; widened once a row, 7-9 % faster than with a float32 cache). */
+   (AVX-512, F16C; GCC 12 turned a plain loop of _Float16 casts into one scalar conversion at a time, which made a
+   SmolLM2-135M-shaped step over 4,096 positions 2.6 times slower; widened once a row, 7-9 % faster than with a
+   float32 cache). */
 static inline void widen(const cached *in, float *out, long n) {
   long i = 0;
 #if defined(__AVX512F__)
@@ -48,7 +63,7 @@ static inline void widen(const cached *in, float *out, long n) {
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i))));
 #endif
-  for (; i < n; i++) out[i] = (float)in[i];
+  for (; i < n; i++) out[i] = widen_one(in[i]);
 }
 
 /* Ask for the line at p before it is read, as non-temporal data (x86's prefetchnta): weights stream through once a
@@ -263,8 +278,8 @@ static int attend_rows(const float *qkv, long rows, cached *cache, float *out, l
     for (long g = 0; g < kv_heads; g++)
       for (long d = 0; d < dim; d++) {
         long slot = r * head_cache + g * capacity * dim + (length - 1) * dim + d;
-        cache[slot] = (cached)qkv[r * width + (heads + g) * dim + d];
-        cache[rows * head_cache + slot] = (cached)qkv[r * width + (heads + kv_heads + g) * dim + d];
+        cache[slot] = narrow(qkv[r * width + (heads + g) * dim + d]);
+        cache[rows * head_cache + slot] = narrow(qkv[r * width + (heads + kv_heads + g) * dim + d]);
       }
   long chunks = (length + CHUNK - 1) / CHUNK, items = rows * kv_heads * chunks, share = group * (2 + dim);
   float *shares = malloc(sizeof(float) * (size_t)(items * share));
