@@ -159,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
     ignored = backend.ignored(params)
     if ignored:
         print(f"note: {backend.info.name} cannot apply {', '.join(ignored)}; not used", file=sys.stderr)
+    if backend.slower_because:
+        print(f"note: {backend.slower_because}", file=sys.stderr)
     out = sys.stdout
     end: StreamEnd | None = None
     for item in backend.stream(prompt, params, alternatives=alternatives if args.json else 0):

@@ -72,6 +72,9 @@ class Backend(ABC):
     unsupported: frozenset[str] = frozenset()
     """Sampling settings this model cannot apply: the settings panel shows them as unavailable, and `ignored` names
     the ones a request sets, so nothing is dropped silently."""
+    slower_because: str | None = None
+    """Why this model decodes slower here than it could (a one-line note the writer is shown after the load), or
+    None."""
 
     # --- finding and loading models
 

@@ -69,6 +69,8 @@ LINK_FLAGS = ("-shared", "-fopenmp", "-Wl,-z,defs")
 zero for the whole process."""
 LIBRARIES = ("-lmvec", "-lm")
 """-lmvec: glibc's vector expf, which -ffast-math lets the attention's softmax call."""
+DRIVER_ENDS = ("linker command failed", "ld returned")
+"""What the compiler driver's closing line says after the linker's own message (which names the problem)."""
 _P = ctypes.c_void_p
 _L = ctypes.c_long
 
@@ -316,7 +318,9 @@ def built_library() -> Path:
                         [compiler, *LINK_FLAGS, str(objects), "-o", str(tmp / LIBRARY_NAME), *LIBRARIES]):
             done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
             if done.returncode:
-                first = (done.stderr.strip().splitlines() or ["no message"])[0]
+                lines = done.stderr.strip().splitlines() or ["no message"]
+                errors = [line for line in lines if "error" in line and not any(end in line for end in DRIVER_ENDS)]
+                first = errors[0] if errors else lines[0]  # past warnings, before the driver's own last word
                 raise RuntimeError(f"compiling {SOURCE.name} with {compiler} failed: {first}")
         objects.unlink()
 

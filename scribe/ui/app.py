@@ -422,6 +422,9 @@ class ScribeApp(App[None]):
         self.layers.recommended = message.recommended
         self._use_settings(self.layers.effective())
         self._warn_ignored()
+        if message.backend.slower_because:
+            self.notify(message.backend.slower_because, title="Slower decoding", severity="warning", timeout=12,
+                        markup=False)
         self.branching.replay_pending()
         self._schedule_count()
 

@@ -51,6 +51,27 @@ def test_a_compiler_that_fails_gives_a_one_line_reason(scribe_home: Path, tmp_pa
     assert not any((scribe_home / "cache" / "native").glob("*/*.so")), "a failed build left a library behind"
 
 
+@pytest.mark.parametrize("stage", ["compile", "link"])
+def test_the_reason_is_the_line_that_names_the_problem(scribe_home: Path, tmp_path: Path, stage: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the compiler's warnings, and the linker's own line rather than the driver's closing word on it."""
+    said = {"compile": "echo 'native_kernels.c:9: warning: loop not vectorized' >&2\n"
+                       "echo 'native_kernels.c:32: error: _Float16 is not supported on this target' >&2\n",
+            "link": "echo '/usr/bin/ld: cannot find -lomp: No such file or directory' >&2\n"
+                    "echo 'cc: error: linker command failed with exit code 1' >&2\n"}[stage]
+    fails_at = "-c" if stage == "compile" else "-shared"
+    compiler = tmp_path / "cc"
+    compiler.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'cc 1.0'; exit 0; }\n"
+                        f"case \"$*\" in *{fails_at}*) {said} exit 1;; esac\n"
+                        "while [ $# -gt 1 ]; do [ \"$1\" = -o ] && touch \"$2\"; shift; done\nexit 0\n")
+    compiler.chmod(0o755)
+    monkeypatch.setenv("CC", str(compiler))
+    expected = {"compile": "native_kernels.c:32: error: _Float16 is not supported on this target",
+                "link": "/usr/bin/ld: cannot find -lomp: No such file or directory"}[stage]
+    with pytest.raises(RuntimeError, match=f"failed: {expected}$"):
+        native.built_library()
+
+
 def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCRIBE_NATIVE", "0")
     assert native.kernels() is None
@@ -206,6 +227,8 @@ def test_without_a_compiler_scribe_still_writes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "[8 tokens" in done.stderr + done.stdout
     assert not (home / "cache" / "native").exists() or not any((home / "cache" / "native").rglob("*.so"))
+    assert (f"note: scribe's native kernels are not built (the C compiler {tmp_path / 'no-such-cc'} cannot be found"
+            in done.stderr), "the writer is told why decoding is slower"
 
 
 LLAMA_SHAPES = {"llama": {}, "qwen2": {}, "heads of 64": dict(hidden=128, heads=2, kv_heads=1),

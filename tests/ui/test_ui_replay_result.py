@@ -4,30 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets._toast import Toast
-from writing_helpers import BUNDLED, bundled_settings, finished, settle, tiny_model
+from writing_helpers import BUNDLED, bundled_settings, finished, settle, squeezed, tiny_model, toasts_on_screen
 
 from scribe.ui.app import ScribeApp
 from scribe.ui.branching import replay_difference
 from scribe.ui.screens.dialogs import ConfirmScreen
 
 SIZE = (120, 48)
-
-
-def toasts_on_screen(app: ScribeApp) -> list[str]:
-    """The text each toast shows, read from the screen's rendered lines where the toast is."""
-    strips = app.screen._compositor.render_strips()
-    shown = []
-    for toast in app.screen.query(Toast):
-        region = toast.content_region
-        shown.append("\n".join(strip.crop(region.x, region.right).text.rstrip()
-                               for strip in strips[region.y : region.bottom]))
-    return shown
-
-
-def squeezed(text: str) -> str:
-    """The text without its white space (the toast wraps lines where it likes)."""
-    return "".join(text.split())
 
 
 async def replay_result(app: ScribeApp, pilot) -> list[str]:

@@ -1,5 +1,5 @@
 """Helpers for the writing-loop tests: the bundled model's settings, a story with a long and a short branch, and
-what the screen shows where a widget is."""
+what the screen shows where a widget is and in each toast."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from textual.widget import Widget
+from textual.widgets._toast import Toast
 
 from scribe.config import Settings
 from scribe.sampling.params import SamplingParams
@@ -35,6 +36,22 @@ def rendered(app: ScribeApp, widget: Widget) -> list[str]:
 def screen_text(app: ScribeApp) -> str:
     """Every line the terminal shows, through Textual's compositor."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def toasts_on_screen(app: ScribeApp) -> list[str]:
+    """The text each toast shows, read from the screen's rendered lines where the toast is."""
+    strips = app.screen._compositor.render_strips()
+    shown = []
+    for toast in app.screen.query(Toast):
+        region = toast.content_region
+        shown.append("\n".join(strip.crop(region.x, region.right).text.rstrip()
+                               for strip in strips[region.y : region.bottom]))
+    return shown
+
+
+def squeezed(text: str) -> str:
+    """The text without its white space (the toast wraps lines where it likes)."""
+    return "".join(text.split())
 
 
 def pane_text(app: ScribeApp) -> str:
