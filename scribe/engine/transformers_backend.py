@@ -251,7 +251,7 @@ class TransformersBackend(TokenBackend):
         self._ranker = kernels.top_positions if kernels is not None else None
         if kernels is None and not native.switched_off():
             self.slower_because = (f"scribe's native kernels are not built ({native.build_problem()}): decoding "
-                                   "runs on PyTorch's slower products (SCRIBE_NATIVE=0 silences this note)")
+                                   "runs on PyTorch's slower products (SCRIBE_NATIVE=0 skips the build and this note)")
         if int8:
             steps.quantize_int8(kernels)
         if kernels is not None and (kernels.int8 if int8 else native.room_for_copies(steps.weight_bytes())):
