@@ -72,10 +72,11 @@ def test_the_reason_is_the_line_that_names_the_problem(scribe_home: Path, tmp_pa
         native.built_library()
 
 
-def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch, float32_cache_backend) -> None:
     monkeypatch.setenv("SCRIBE_NATIVE", "0")
     assert native.kernels() is None
     assert native.build_problem() == "SCRIBE_NATIVE=0 switches them off"
+    assert float32_cache_backend.slower_because is None, "switched off on purpose: no note about slower decoding"
 
 
 def test_the_kernels_share_pytorchs_openmp_runtime(kernels: NativeKernels) -> None:
