@@ -33,24 +33,19 @@ REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "bench" / "results" / "half_cache.json"
 
 
-def stepped_logits(backend, ids: list[int], window: int) -> torch.Tensor:
+def stepped_logits(backend, ids: list[int], window: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The next-token logits at every position of `ids` but each window's first, run a token at a time through the
-    cache after that first token ([positions, vocab])."""
+    cache after that first token ([positions, vocab]), and the tokens they predict ([positions])."""
     decoder = backend._steps
-    logits = []
+    logits, targets = [], []
     with torch.inference_mode():
         decoder.reserve(window)
         for start in range(0, len(ids) - 1, window):
             chunk = torch.tensor(ids[start : start + window + 1])
             decoder.prefill(chunk[:1])
             logits += [decoder.step(token[None]) for token in chunk[1:-1]]
-    return torch.stack(logits)
-
-
-def stepped_targets(ids: list[int], window: int) -> torch.Tensor:
-    """The tokens `stepped_logits` predicts, in its order."""
-    starts = range(0, len(ids) - 1, window)
-    return torch.tensor([token for start in starts for token in ids[start + 2 : start + window + 1]])
+            targets += chunk[2:].tolist()
+    return torch.stack(logits), torch.tensor(targets)
 
 
 def main() -> None:
@@ -68,8 +63,9 @@ def main() -> None:
     window = min(backends["float32"].info.context_length, 1024)
     scored = {name: perplexity(backend, ids, window) for name, backend in backends.items()}
     stepped_ids = ids[: args.step_tokens + 1]
-    targets = stepped_targets(stepped_ids, window)
-    logits = {name: stepped_logits(backend, stepped_ids, window) for name, backend in backends.items()}
+    stepped_runs = {name: stepped_logits(backend, stepped_ids, window) for name, backend in backends.items()}
+    logits = {name: values for name, (values, _) in stepped_runs.items()}
+    targets = stepped_runs["float32"][1]
     stepped = {name: math.exp(F.cross_entropy(values, targets).item()) for name, values in logits.items()}
     top_changed = (logits["float32"].argmax(-1) != logits["float16"].argmax(-1)).float().mean().item()
     probability_gap = (logits["float32"].softmax(-1) - logits["float16"].softmax(-1)).abs().max().item()
